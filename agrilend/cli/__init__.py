@@ -1,0 +1,3 @@
+"""agrilend.cli."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""agrilend.credit."""
+
+__all__: list[str] = []

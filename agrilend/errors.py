@@ -1,0 +1,198 @@
+"""Errors and warnings raised by agrilend.
+
+Every error derives from :class:`AgrilendError`; leaves also derive from the built-in exception
+a caller would naturally catch (``ValueError``, ``OSError``, ``KeyError``). Messages say what went
+wrong, with which input, and what to do. Errors carry the offending input as attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AgrilendError(Exception):
+    """Root of every error raised by agrilend."""
+
+
+# --- inputs and files --------------------------------------------------------------------------
+
+
+class InputPathError(AgrilendError, ValueError):
+    """A path given by a user is not allowed (network, GDAL virtual file system) or not usable."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ImageryReadError(AgrilendError, OSError):
+    """Imagery could not be opened or does not follow the cube contract."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class MissingBandError(AgrilendError, KeyError):
+    """A band needed for a computation is absent from the cube."""
+
+    def __init__(self, message: str, *, band: str | None = None) -> None:
+        super().__init__(message)
+        self.band = band
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return str(self.args[0])
+
+
+class TitlesReadError(AgrilendError, OSError):
+    """A land-title file could not be read or mapped to the titles schema."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class TableReadError(AgrilendError, ValueError):
+    """A tabular input (subsidy, weather, yield records) could not be read or is malformed."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# --- geometry and CRS ---------------------------------------------------------------------------
+
+
+class CRSError(AgrilendError, ValueError):
+    """A coordinate reference system is missing or contradicts the coordinates."""
+
+
+class MissingCRSError(CRSError):
+    """An input has no CRS; pass one explicitly."""
+
+
+class CRSMismatchError(CRSError):
+    """Two inputs that must share a CRS do not."""
+
+
+class GeometryError(AgrilendError, ValueError):
+    """A parcel geometry is unusable (empty, non-polygonal, not finite)."""
+
+    def __init__(self, message: str, *, parcel_id: str | None = None) -> None:
+        super().__init__(message)
+        self.parcel_id = parcel_id
+
+
+class OutsideImageryError(GeometryError):
+    """A parcel lies outside the imagery extent."""
+
+
+class DuplicateParcelError(GeometryError):
+    """Two titles carry the same parcel id."""
+
+
+# --- models, policy, credit ---------------------------------------------------------------------
+
+
+class ModelError(AgrilendError, ValueError):
+    """A model cannot be fitted, used or loaded."""
+
+
+class NotFittedError(ModelError):
+    """A model was used before ``fit``."""
+
+
+class ModelVersionError(ModelError):
+    """A saved model is incompatible with this version of agrilend or with the features given."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class PolicyError(AgrilendError, ValueError):
+    """A credit policy is invalid; the message names the offending key."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class InsufficientEvidenceError(AgrilendError, ValueError):
+    """There is not enough usable observation to estimate something."""
+
+
+# --- services, scans ----------------------------------------------------------------------------
+
+
+class ServiceError(AgrilendError, ConnectionError):
+    """A remote imagery service (Sentinel Hub, STAC) failed after retries."""
+
+
+class CredentialsError(AgrilendError, PermissionError):
+    """Credentials for a remote service are missing or rejected (they are never echoed)."""
+
+
+class ScanError(AgrilendError, RuntimeError):
+    """A county scan cannot start or continue (e.g. its inputs changed since it began)."""
+
+
+class InputsChangedError(ScanError):
+    """A scan is resumed with inputs whose checksums differ from the ones it started with."""
+
+
+class OutputExistsError(AgrilendError, FileExistsError):
+    """An output exists and ``overwrite`` was not given."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# --- warnings -----------------------------------------------------------------------------------
+
+
+class AgrilendWarning(UserWarning):
+    """Root of every warning issued by agrilend."""
+
+
+class GeometryRepairedWarning(AgrilendWarning):
+    """An invalid geometry was repaired (its polygonal part kept)."""
+
+
+class LowDataQualityWarning(AgrilendWarning):
+    """Few clear observations or few pixels back an estimate."""
+
+
+class PolicyWarning(AgrilendWarning):
+    """A credit policy value is allowed but unusual."""
+
+
+__all__ = [
+    "AgrilendError",
+    "AgrilendWarning",
+    "CRSError",
+    "CRSMismatchError",
+    "CredentialsError",
+    "DuplicateParcelError",
+    "GeometryError",
+    "GeometryRepairedWarning",
+    "ImageryReadError",
+    "InputPathError",
+    "InputsChangedError",
+    "InsufficientEvidenceError",
+    "LowDataQualityWarning",
+    "MissingBandError",
+    "MissingCRSError",
+    "ModelError",
+    "ModelVersionError",
+    "NotFittedError",
+    "OutputExistsError",
+    "OutsideImageryError",
+    "PolicyError",
+    "PolicyWarning",
+    "ScanError",
+    "ServiceError",
+    "TableReadError",
+    "TitlesReadError",
+]

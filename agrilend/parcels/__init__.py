@@ -1,0 +1,3 @@
+"""agrilend.parcels."""
+
+__all__: list[str] = []

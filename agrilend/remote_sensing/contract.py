@@ -1,0 +1,117 @@
+"""The cube contract every imagery source yields, and the one function that checks it.
+
+A cube is an :class:`xarray.Dataset` with dims ``(time, y, x)``; one float32 variable per band
+in reflectance (``B02``, ``B04``, ``B08``, ...); optional classification layers (``SCL``, ``CLM``,
+``CLP``) kept as they came; a boolean ``valid`` (True where the pixel has data and is clear); a
+CRS and transform through rioxarray; attrs ``source``, ``processing_level`` and ``scene_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+
+from agrilend.errors import ImageryReadError
+
+#: Sentinel-2 spectral bands in their canonical names.
+SPECTRAL_BANDS = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
+)  # fmt: skip
+#: Per-pixel classification or quality layers kept beside the bands (not reflectance).
+QUALITY_LAYERS = ("SCL", "CLM", "CLP", "dataMask")
+DIMS = ("time", "y", "x")
+
+
+def make_cube(
+    bands: Mapping[str, np.ndarray[Any, Any]],
+    *,
+    times: Sequence[Any],
+    transform: Affine,
+    crs: Any,
+    valid: np.ndarray[Any, Any] | None = None,
+    quality: Mapping[str, np.ndarray[Any, Any]] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Assemble a contract cube from arrays of shape ``(time, y, x)``.
+
+    ``bands`` hold reflectance (they are cast to float32); ``quality`` layers are kept as given;
+    ``valid`` defaults to "every band finite".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> b = np.full((2, 3, 4), 0.2, dtype="float32")
+    >>> cube = make_cube({"B04": b, "B08": b * 2}, times=["2024-05-01", "2024-05-06"],
+    ...                  transform=Affine(10, 0, 500000, 0, -10, 4000000), crs="EPSG:32650")
+    >>> dict(cube.sizes), str(cube.rio.crs), bool(cube["valid"].all())
+    ({'time': 2, 'y': 3, 'x': 4}, 'EPSG:32650', True)
+    """
+    if not bands:
+        raise ImageryReadError("a cube needs at least one band; none were given")
+    first = next(iter(bands.values()))
+    if first.ndim != 3:
+        raise ImageryReadError(f"band arrays must be (time, y, x); got shape {first.shape}")
+    nt, ny, nx = first.shape
+    if len(times) != nt:
+        raise ImageryReadError(f"{len(times)} dates given for {nt} time steps")
+    xs = transform.c + transform.a * (np.arange(nx) + 0.5)
+    ys = transform.f + transform.e * (np.arange(ny) + 0.5)
+    coords = {"time": pd.DatetimeIndex(pd.to_datetime(list(times))), "y": ys, "x": xs}
+    data_vars: dict[str, tuple[tuple[str, ...], np.ndarray[Any, Any]]] = {}
+    for name, arr in bands.items():
+        if arr.shape != first.shape:
+            raise ImageryReadError(f"band {name!r} has shape {arr.shape}, expected {first.shape}")
+        data_vars[name] = (DIMS, np.asarray(arr, dtype="float32"))
+    for name, arr in (quality or {}).items():
+        data_vars[name] = (DIMS, np.asarray(arr))
+    if valid is None:
+        valid = np.logical_and.reduce([np.isfinite(v[1]) for v in data_vars.values()][: len(bands)])
+    data_vars["valid"] = (DIMS, np.asarray(valid, dtype=bool))
+    ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
+    ds = ds.rio.write_crs(crs).rio.write_transform(transform)
+    ds.attrs.setdefault("source", "memory")
+    ds.attrs.setdefault("processing_level", "unknown")
+    ds.attrs.setdefault("scene_ids", "")
+    return ds
+
+
+def band_names(cube: xr.Dataset) -> list[str]:
+    """The reflectance band variables of a cube, in canonical order."""
+    return [b for b in SPECTRAL_BANDS if b in cube.data_vars]
+
+
+def validate_cube(cube: xr.Dataset, *, name: str = "cube") -> xr.Dataset:
+    """Check that ``cube`` follows the contract; return it unchanged or raise.
+
+    Raises
+    ------
+    ImageryReadError
+        Naming what is wrong (dims, missing ``valid``, no CRS, no band, unsorted time).
+    """
+    if not isinstance(cube, xr.Dataset):
+        raise ImageryReadError(f"{name} must be an xarray.Dataset, got {type(cube).__name__}")
+    missing = [d for d in DIMS if d not in cube.dims]
+    if missing:
+        raise ImageryReadError(
+            f"{name} lacks dims {missing}; open it with agrilend.remote_sensing.open_cube"
+        )
+    if "valid" not in cube.data_vars or cube["valid"].dtype != bool:
+        raise ImageryReadError(f"{name} has no boolean 'valid' variable; mask it first")
+    if not band_names(cube):
+        raise ImageryReadError(f"{name} has no Sentinel-2 band variable (B02, B04, B08, ...)")
+    if cube.rio.crs is None:
+        raise ImageryReadError(f"{name} has no CRS; write one with cube.rio.write_crs(...)")
+    t = cube.indexes["time"]
+    if not t.is_monotonic_increasing or not t.is_unique:
+        raise ImageryReadError(f"{name} dates are out of order or duplicated; sort and merge them")
+    return cube
+
+
+__all__ = ["DIMS", "QUALITY_LAYERS", "SPECTRAL_BANDS", "band_names", "make_cube", "validate_cube"]

@@ -1,0 +1,3 @@
+"""agrilend.report."""
+
+__all__: list[str] = []

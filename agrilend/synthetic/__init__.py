@@ -1,0 +1,3 @@
+"""agrilend.synthetic."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""agrilend.yield_models."""
+
+__all__: list[str] = []
