@@ -1,0 +1,93 @@
+"""Options and behaviour shared by every command: verbosity, JSON output, overwrite, errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from agrilend.errors import AgrilendError, OutputExistsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("agrilend")
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("agrilend").setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
+
+
+def common_options(func: F) -> F:
+    """Add ``-v/--verbose`` and ``-q/--quiet`` and turn library errors into one clear line.
+
+    An :class:`~agrilend.errors.AgrilendError` (or a missing file) exits with code 1 and one
+    line on stderr; the traceback is shown only with ``-v``. Usage errors exit with 2 (click).
+    """
+
+    @click.option("-v", "--verbose", count=True, help="More detail (repeat for debug).")
+    @click.option("-q", "--quiet", count=True, help="Less output.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, verbose: int = 0, quiet: int = 0, **kwargs: Any) -> Any:
+        _setup_logging(verbose, quiet)
+        ctx = click.get_current_context()
+        ctx.meta["agrilend.verbose"] = verbose
+        ctx.meta["agrilend.quiet"] = quiet
+        try:
+            return func(*args, **kwargs)
+        except (AgrilendError, FileNotFoundError, PermissionError) as exc:
+            if verbose:
+                log.exception("failed")
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a machine-readable JSON result on stdout."
+)
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace existing outputs (never done without it)."
+)
+
+
+def check_output(path: Path, *, overwrite: bool) -> Path:
+    """Refuse to write over an existing non-empty output unless ``overwrite`` is set."""
+    if path.exists() and (path.is_file() or any(path.iterdir())) and not overwrite:
+        raise OutputExistsError(
+            f"output {str(path)!r} already exists; pass --overwrite to replace it or choose "
+            "another path",
+            path=path,
+        )
+    return path
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return str(obj)
+
+
+def is_quiet() -> bool:
+    """True when the user asked for less output (``-q``)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("agrilend.quiet"))
