@@ -23,7 +23,11 @@ def is_remote(path: str | Path) -> bool:
 
 
 def local_path(
-    path: str | Path, *, must_exist: bool = True, allow_remote: bool | None = None, what: str = "input"
+    path: str | Path,
+    *,
+    must_exist: bool = True,
+    allow_remote: bool | None = None,
+    what: str = "input",
 ) -> Path:
     """Check a user-given path and return it as a :class:`~pathlib.Path`.
 

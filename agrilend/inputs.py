@@ -1,0 +1,130 @@
+"""The bundle of input files one assessment reads, their checksums, and the embedded sample.
+
+:class:`InputFiles` names the files (titles, imagery, weather, subsidies, policy, county yield
+statistics); :meth:`InputFiles.sample` points at the embedded synthetic county; :func:`load_inputs`
+opens them all through the layers' own readers. The checksums go into every manifest, so a report
+or a scan can be reproduced from exactly the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from agrilend._paths import local_path
+from agrilend.errors import InputPathError
+
+_CHUNK = 1 << 20
+
+
+def sample_data_dir() -> Path:
+    """The folder of the embedded synthetic county (``AGRILEND_SAMPLE_DATA`` overrides it).
+
+    Raises
+    ------
+    InputPathError
+        When the folder cannot be found (an installation without the repository's sample_data).
+    """
+    env = os.environ.get("AGRILEND_SAMPLE_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[1] / "sample_data")
+    for c in candidates:
+        if (c / "titles.gpkg").exists():
+            return c
+    raise InputPathError(
+        "the embedded sample county was not found (looked in "
+        f"{', '.join(str(c) for c in candidates)}); install agrilend from its repository with "
+        "`pip install -e .`, or set AGRILEND_SAMPLE_DATA to the sample_data folder",
+        path=str(candidates[-1]),
+    )
+
+
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a file (or of every file in a folder, in sorted order), as ``sha256:<hex>``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = p.write_text("abc")
+    >>> file_checksum(p)[:15]
+    'sha256:ba7816bf'
+    """
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode())
+        with f.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """Paths of one assessment's inputs; only ``titles`` and ``imagery`` are required."""
+
+    titles: Path
+    imagery: Path
+    weather: Path | None = None
+    subsidies: Path | None = None
+    policy: Path | None = None
+    county_yields: Path | None = None
+    titles_mapping: Path | None = None
+
+    @classmethod
+    def sample(cls) -> InputFiles:
+        """The embedded synthetic county."""
+        d = sample_data_dir()
+
+        def opt(name: str) -> Path | None:
+            return d / name if (d / name).exists() else None
+
+        return cls(
+            titles=d / "titles.gpkg",
+            imagery=d / "imagery.nc",
+            weather=opt("weather.csv"),
+            subsidies=opt("subsidies.csv"),
+            policy=opt("policy.toml"),
+            county_yields=opt("county_yields.csv"),
+            titles_mapping=opt("titles_mapping.toml"),
+        )
+
+    @classmethod
+    def from_paths(cls, **paths: str | Path | None) -> InputFiles:
+        """Check user-given paths (local files only) and bundle them.
+
+        Unknown names raise ``TypeError``; missing files raise :class:`InputPathError`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(paths) - known
+        if unknown:
+            raise TypeError(f"unknown input names {sorted(unknown)}; expected some of {known}")
+        checked = {
+            k: (local_path(v, what=k.replace("_", " ")) if v is not None else None)
+            for k, v in paths.items()
+        }
+        return cls(**checked)  # type: ignore[arg-type]
+
+    def items(self) -> list[tuple[str, Path]]:
+        """The given inputs as ``(name, path)`` pairs."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)]
+
+    def checksums(self) -> dict[str, str]:
+        """``{name: "sha256:..."}`` for every given input."""
+        return {name: file_checksum(path) for name, path in self.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """Names, file names (not full paths, which may hold user names) and checksums."""
+        return {
+            name: {"file": path.name, "checksum": file_checksum(path)}
+            for name, path in self.items()
+        }
+
+
+__all__ = ["InputFiles", "file_checksum", "sample_data_dir"]
