@@ -149,6 +149,21 @@ class OutputExistsError(AgrilendError, FileExistsError):
         self.path = path
 
 
+# --- reports ------------------------------------------------------------------------------------
+
+
+class ReportError(AgrilendError, RuntimeError):
+    """A report cannot be rendered (e.g. no PDF engine is installed)."""
+
+
+class UnknownTargetError(AgrilendError, LookupError):
+    """A report was asked for a household or parcel id that the assessment does not hold."""
+
+    def __init__(self, message: str, *, target_id: str | None = None) -> None:
+        super().__init__(message)
+        self.target_id = target_id
+
+
 # --- warnings -----------------------------------------------------------------------------------
 
 
@@ -191,8 +206,10 @@ __all__ = [
     "OutsideImageryError",
     "PolicyError",
     "PolicyWarning",
+    "ReportError",
     "ScanError",
     "ServiceError",
     "TableReadError",
     "TitlesReadError",
+    "UnknownTargetError",
 ]
