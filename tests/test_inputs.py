@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agrilend._paths import is_remote, local_path
+from agrilend.errors import InputPathError
+from agrilend.inputs import InputFiles, file_checksum
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vsicurl/https://example.org/a.tif",
+        "/vsis3/bucket/a.tif",
+        "/VSIZIP/a.zip/b.shp",
+        "https://example.org/a.gpkg",
+        "s3://bucket/key.nc",
+        "ftp://host/x",
+    ],
+)
+def test_remote_paths_are_refused(path: str) -> None:
+    assert is_remote(path)
+    with pytest.raises(InputPathError, match="AGRILEND_ALLOW_REMOTE"):
+        local_path(path, allow_remote=False)
+
+
+def test_remote_paths_pass_when_allowed() -> None:
+    assert str(local_path("https://example.org/a.nc", allow_remote=True)).startswith("https:")
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputPathError, match=r"titles file .*nope\.gpkg"):
+        local_path(tmp_path / "nope.gpkg", what="titles")
+
+
+def test_checksums_change_with_content(tmp_path: Path) -> None:
+    a = tmp_path / "t.gpkg"
+    a.write_bytes(b"one")
+    b = tmp_path / "c.nc"
+    b.write_bytes(b"two")
+    files = InputFiles.from_paths(titles=a, imagery=b)
+    before = files.checksums()
+    a.write_bytes(b"uno")
+    after = files.checksums()
+    assert before["imagery"] == after["imagery"]
+    assert before["titles"] != after["titles"]
+    assert files.describe()["titles"]["file"] == "t.gpkg"
+
+
+def test_folder_checksum_is_order_independent(tmp_path: Path) -> None:
+    d = tmp_path / "cube.zarr"
+    (d / "b").mkdir(parents=True)
+    (d / "a.json").write_text("{}")
+    (d / "b" / "0").write_bytes(b"\x00\x01")
+    assert file_checksum(d) == file_checksum(d)
+    (d / "b" / "0").write_bytes(b"\x00\x02")
+    assert file_checksum(d).startswith("sha256:")
+
+
+def test_unknown_input_name(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown input"):
+        InputFiles.from_paths(titles=tmp_path, cube=tmp_path)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from agrilend.errors import OutputExistsError
+from agrilend.outputs import atomic_write, write_json, write_parcels, write_table
+
+
+def test_atomic_write_leaves_no_temporary_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+
+    def half_write() -> None:
+        with atomic_write(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        half_write()
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with (
+        pytest.raises(OutputExistsError, match="--overwrite"),
+        atomic_write(target, overwrite=False),
+    ):
+        pass
+    assert target.read_text() == "old"
+
+
+def test_parcels_round_trip_with_nested_cells(tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b"], "flags": [["x", "y"], []], "v": [1.5, 2.0]},
+        geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10)],
+        crs="EPSG:32650",
+    )
+    for name in ("p.parquet", "p.gpkg"):
+        path = write_parcels(gdf, tmp_path / name)
+        back = gpd.read_file(path) if name.endswith("gpkg") else gpd.read_parquet(path)
+        assert list(back["parcel_id"]) == ["a", "b"]
+        assert json.loads(back["flags"].iloc[0]) == ["x", "y"]
+        assert back.crs == gdf.crs
+
+
+def test_table_and_json(tmp_path: Path) -> None:
+    df = pd.DataFrame({"owner_ref": ["H-1"], "reasons": [[{"code": "AREA", "n": 1}]]})
+    write_table(df, tmp_path / "h.csv")
+    write_table(df, tmp_path / "h.parquet")
+    assert pd.read_parquet(tmp_path / "h.parquet")["owner_ref"].tolist() == ["H-1"]
+    write_json({"n": 3, "when": pd.Timestamp("2024-06-01")}, tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text())["when"].startswith("2024-06-01")
