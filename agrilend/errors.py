@@ -52,6 +52,14 @@ class TitlesReadError(AgrilendError, OSError):
         self.path = path
 
 
+class TitleMappingError(AgrilendError, ValueError):
+    """A titles column mapping (arguments or TOML file) is invalid; the message names the key."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class TableReadError(AgrilendError, ValueError):
     """A tabular input (subsidy, weather, yield records) could not be read or is malformed."""
 
@@ -210,6 +218,7 @@ __all__ = [
     "ScanError",
     "ServiceError",
     "TableReadError",
+    "TitleMappingError",
     "TitlesReadError",
     "UnknownTargetError",
 ]
