@@ -1,3 +1,19 @@
-"""agrilend.parcels."""
+"""Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal."""
 
-__all__: list[str] = []
+from agrilend.parcels.pseudonym import pseudonymize
+from agrilend.parcels.titles import MAPPINGS, TitleMapping, as_titles, read_titles
+from agrilend.parcels.validate import ValidationReport, check_crs, validate_titles
+
+__all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
+    # titles
+    "MAPPINGS",
+    "TitleMapping",
+    "as_titles",
+    "read_titles",
+    # pseudonyms
+    "pseudonymize",
+    # validation
+    "ValidationReport",
+    "check_crs",
+    "validate_titles",
+]
