@@ -1,0 +1,518 @@
+"""The credit policy: a TOML file read into a frozen, validated :class:`CreditPolicy`.
+
+The policy is data. :func:`load_policy` reads a TOML file (or the packaged default), checks every
+key, converts units once (per mu to per ha with 1 mu = 1/15 ha; per kg to per tonne) and returns
+a frozen object with a checksum of its content that reports print. A wrong policy (an unknown
+crop, a negative price, a cap below zero, a missing or misspelt key) raises
+:class:`~agrilend.errors.PolicyError` naming the key.
+
+A policy file may start with ``extends = "default"``: it is then read on top of the packaged
+default, and only the keys it gives change (tables merge key by key).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agrilend._paths import local_path
+from agrilend.errors import PolicyError
+
+log = logging.getLogger(__name__)
+
+#: Canonical crop names (DEVELOPERS.md); the policy's ``[crops]`` keys must be among them.
+CANONICAL_CROPS: tuple[str, ...] = (
+    "winter_wheat_maize",
+    "maize",
+    "rice",
+    "soybean",
+    "cotton",
+    "peanut",
+    "orchard",
+    "greenhouse",
+    "fallow",
+)
+
+#: Hectares in one mu (1 mu = 666.6667 m2).
+HA_PER_MU = 1.0 / 15.0
+
+_DEFAULT_RESOURCE = "default_policy.toml"
+
+# Section -> key -> (kind, lower bound, upper bound). Kinds: "num" (finite float), "int", "str".
+_SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
+    "policy": {"name": ("str", None, None), "version": ("str", None, None)},
+    "lending": {
+        "revenue_share": ("num", 0.0, 1.0),
+        "input_cover": ("num", 0.0, 10.0),
+        "yield_quantile": ("num", 0.0, 1.0),
+        "yield_interval": ("num", 0.01, 0.999),
+        "round_down_to": ("num", 0.0, None),
+    },
+    "caps": {"household": ("num", 0.0, None), "per_area": ("num", 0.0, None)},
+    "subsidy": {"share": ("num", 0.0, 1.0), "max_area_ratio": ("num", 0.0, None)},
+    "haircuts": {
+        "climate": ("num", 0.0, 1.0),
+        "poor_vigour": ("num", 0.0, 1.0),
+        "low_quality": ("num", 0.0, 1.0),
+        "area_mismatch": ("num", 0.0, 1.0),
+        "crop_mismatch": ("num", 0.0, 1.0),
+    },
+    "quality": {"min_clear_obs": ("int", 0, None), "min_pixels": ("int", 0, None)},
+    "mismatch": {"min_area_ratio": ("num", 0.0, 10.0), "low_yield_ratio": ("num", 0.0, 10.0)},
+    "decision": {
+        "min_line": ("num", 0.0, None),
+        "min_evidence_share": ("num", 0.0, 1.0),
+        "max_auto_haircut": ("num", 0.0, 1.0),
+        "min_area_ratio": ("num", 0.0, 10.0),
+    },
+    "tenor": {
+        "grace_months": ("int", 0, 24),
+        "min_months": ("int", 1, 60),
+        "max_months": ("int", 1, 60),
+    },
+}
+_HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
+    "price": ("num", 0.0, None),
+    "cost": ("num", 0.0, None),
+    "harvest_month": ("int", 1, 12),
+    "reference_yield_t_ha": ("num", 0.0, None),
+}
+_PRICE_UNITS = {"kg": 1000.0, "t": 1.0}  # -> per tonne
+_AREA_UNITS = {"ha": 1.0, "mu": 1.0 / HA_PER_MU}  # -> per hectare
+
+
+@dataclass(frozen=True)
+class Harvest:
+    """One harvest of a crop: its price, production cost and month, in per-tonne and per-ha units.
+
+    Attributes
+    ----------
+    name
+        The harvest's key in the policy (``winter_wheat``, ``summer_maize``, ``maize``...).
+    price_per_t
+        Farm-gate price, currency per tonne (converted from the file's ``price_unit``).
+    cost_per_ha
+        Production cost, currency per hectare (converted from the file's ``cost_unit``).
+    harvest_month
+        Month (1-12) the harvest is sold; the tenor runs to it.
+    reference_yield_t_ha
+        Typical county yield, t/ha.
+    price_unit, cost_unit
+        The units as written in the file (reports print them).
+    """
+
+    name: str
+    price_per_t: float
+    cost_per_ha: float
+    harvest_month: int
+    reference_yield_t_ha: float
+    price_unit: str
+    cost_unit: str
+
+
+@dataclass(frozen=True)
+class CreditPolicy:
+    """A validated credit policy; build it with :func:`load_policy` or :func:`policy_from_dict`.
+
+    All money is in ``currency``; areas in hectares; prices per tonne. ``checksum`` is the
+    SHA-256 of the policy's content (canonical JSON of the merged TOML), so two policies with the
+    same numbers have the same checksum whatever their layout or comments.
+
+    Attributes
+    ----------
+    name, version, currency
+        From ``[policy]``.
+    revenue_share, input_cover, yield_quantile, yield_interval, round_down_to
+        From ``[lending]``.
+    cap_household, cap_per_ha
+        From ``[caps]``; ``cap_per_ha`` converted to currency per hectare.
+    subsidy_share, subsidy_max_area_ratio
+        From ``[subsidy]``.
+    haircuts
+        From ``[haircuts]``: ``climate``, ``poor_vigour``, ``low_quality``, ``area_mismatch``,
+        ``crop_mismatch``.
+    min_clear_obs, min_pixels
+        From ``[quality]``.
+    min_area_ratio, low_yield_ratio
+        From ``[mismatch]``.
+    decision
+        From ``[decision]``: ``min_line``, ``min_evidence_share``, ``max_auto_haircut``,
+        ``min_area_ratio``.
+    grace_months, min_months, max_months
+        From ``[tenor]``.
+    crops
+        Canonical crop name -> tuple of harvest names.
+    harvests
+        Harvest name -> :class:`Harvest`.
+    source
+        Where the policy came from (file name, ``"default"`` or ``"<dict>"``).
+    """
+
+    name: str
+    version: str
+    currency: str
+    revenue_share: float
+    input_cover: float
+    yield_quantile: float
+    yield_interval: float
+    round_down_to: float
+    cap_household: float
+    cap_per_ha: float
+    subsidy_share: float
+    subsidy_max_area_ratio: float
+    haircuts: Mapping[str, float]
+    min_clear_obs: int
+    min_pixels: int
+    min_area_ratio: float
+    low_yield_ratio: float
+    decision: Mapping[str, float]
+    grace_months: int
+    min_months: int
+    max_months: int
+    crops: Mapping[str, tuple[str, ...]]
+    harvests: Mapping[str, Harvest]
+    checksum: str
+    source: str = "<dict>"
+    _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as the nested dictionary of its TOML (units as written), a deep copy."""
+        return copy.deepcopy(_thaw(self._data))
+
+    def with_changes(self, changes: Mapping[str, Any]) -> CreditPolicy:
+        """A new, re-validated policy with ``changes`` merged in table by table.
+
+        Examples
+        --------
+        >>> p = load_policy()
+        >>> q = p.with_changes({"caps": {"household": 50000}})
+        >>> q.cap_household, p.cap_household, q.checksum != p.checksum
+        (50000.0, 200000.0, True)
+        """
+        return policy_from_dict(_merge(self.to_dict(), changes), source=self.source)
+
+    def harvests_of(self, crop: str) -> tuple[Harvest, ...]:
+        """The harvests of a crop; an unknown crop raises :class:`PolicyError`."""
+        if crop not in self.crops:
+            raise PolicyError(
+                f"crop {crop!r} has no entry in policy {self.name!r}; add [crops.{crop}] to it",
+                key=f"crops.{crop}",
+            )
+        return tuple(self.harvests[h] for h in self.crops[crop])
+
+    def describe(self) -> str:
+        """One line for reports: name, version, currency and checksum."""
+        return f"{self.name} v{self.version} ({self.currency}), {self.checksum[:19]}"
+
+
+def load_policy(path: str | Path | None = None) -> CreditPolicy:
+    """Read a credit policy from a TOML file, or the packaged default.
+
+    Parameters
+    ----------
+    path
+        A TOML file. ``None`` reads the packaged default policy (North China Plain, CNY).
+
+    Returns
+    -------
+    CreditPolicy
+        Frozen and validated, with its checksum.
+
+    Raises
+    ------
+    PolicyError
+        A key is missing, unknown or out of range, a crop is not canonical, a unit does not
+        match the currency, or the file is not valid TOML. The error's ``key`` names the key.
+    InputPathError
+        The path is remote or does not exist.
+
+    Examples
+    --------
+    >>> p = load_policy()
+    >>> p.currency, p.crops["winter_wheat_maize"]
+    ('CNY', ('winter_wheat', 'summer_maize'))
+    >>> round(p.harvests["winter_wheat"].cost_per_ha)  # 550 CNY/mu x 15 mu/ha
+    8250
+    """
+    if path is None:
+        text = resources.files("agrilend.credit").joinpath(_DEFAULT_RESOURCE).read_text("utf-8")
+        return policy_from_dict(_parse(text, "default"), source="default")
+    p = local_path(path, what="policy")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise PolicyError(
+            f"policy file {p.name!r} could not be read as UTF-8 text ({exc}); save it as UTF-8",
+            key=None,
+        ) from exc
+    data = _parse(text, p.name)
+    return policy_from_dict(data, source=p.name)
+
+
+def policy_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> CreditPolicy:
+    """Validate a policy given as a nested mapping (the TOML's structure) and build it.
+
+    A top-level ``extends = "default"`` merges ``data`` over the packaged default.
+
+    Examples
+    --------
+    >>> base = load_policy().to_dict()
+    >>> base["harvests"]["rice"]["price"] = -1
+    >>> try:
+    ...     policy_from_dict(base)
+    ... except PolicyError as err:
+    ...     print(err.key)
+    harvests.rice.price
+    """
+    data = dict(data)
+    extends = data.pop("extends", None)
+    if extends is not None:
+        if extends != "default":
+            raise PolicyError(
+                f"policy {source}: extends = {extends!r} is not supported; only "
+                '"default" (the packaged policy) can be extended',
+                key="extends",
+            )
+        text = resources.files("agrilend.credit").joinpath(_DEFAULT_RESOURCE).read_text("utf-8")
+        data = _merge(_parse(text, "default"), data)
+    return _build(data, source)
+
+
+# --- internals ----------------------------------------------------------------------------------
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy {source}: not valid TOML ({exc}); fix the syntax") from exc
+
+
+def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for k, v in changes.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _thaw(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_thaw(v) for v in obj]
+    return obj
+
+
+def _freeze(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(_freeze(v) for v in obj)
+    return obj
+
+
+def _table(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    if key not in data:
+        raise PolicyError(f"policy {source}: the table [{key}] is missing; add it", key=key)
+    t = data[key]
+    if not isinstance(t, Mapping):
+        raise PolicyError(f"policy {source}: {key} must be a table ([{key}])", key=key)
+    return t
+
+
+def _value(
+    table: Mapping[str, Any], key: str, spec: tuple[str, float | None, float | None], source: str
+) -> Any:
+    section = key.rsplit(".", 1)[-1]
+    kind, lo, hi = spec
+    if section not in table:
+        raise PolicyError(f"policy {source}: {key} is missing; add it", key=key)
+    v = table[section]
+    if kind == "str":
+        if not isinstance(v, str) or not v.strip():
+            raise PolicyError(f"policy {source}: {key} must be a non-empty string", key=key)
+        return v
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise PolicyError(f"policy {source}: {key} must be a number, not {v!r}", key=key)
+    if kind == "int" and not float(v).is_integer():
+        raise PolicyError(f"policy {source}: {key} must be a whole number, not {v!r}", key=key)
+    if not math.isfinite(v):
+        raise PolicyError(f"policy {source}: {key} must be finite, not {v!r}", key=key)
+    if lo is not None and v < lo:
+        raise PolicyError(
+            f"policy {source}: {key} is {v!r}, below its minimum {lo}; fix the value", key=key
+        )
+    if hi is not None and v > hi:
+        raise PolicyError(
+            f"policy {source}: {key} is {v!r}, above its maximum {hi}; fix the value", key=key
+        )
+    return int(v) if kind == "int" else float(v)
+
+
+def _no_unknown(table: Mapping[str, Any], allowed: set[str], prefix: str, source: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise PolicyError(
+            f"policy {source}: unknown key {key!r}; allowed here: {', '.join(sorted(allowed))}",
+            key=key,
+        )
+
+
+def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: str) -> float:
+    if not isinstance(value, str) or "/" not in value:
+        raise PolicyError(
+            f"policy {source}: {key} must read like '{currency}/{next(iter(per))}', not {value!r}",
+            key=key,
+        )
+    cur, _, denom = value.partition("/")
+    if cur.strip() != currency:
+        raise PolicyError(
+            f"policy {source}: {key} is {value!r} but the policy currency is {currency!r}; "
+            "convert the value to the policy currency",
+            key=key,
+        )
+    factor = per.get(denom.strip())
+    if factor is None:
+        raise PolicyError(
+            f"policy {source}: {key} {value!r} has unknown unit {denom!r}; use one of "
+            + ", ".join(f"'{currency}/{u}'" for u in per),
+            key=key,
+        )
+    return factor
+
+
+def _build(data: dict[str, Any], source: str) -> CreditPolicy:
+    _no_unknown(data, {*_SCHEMA, "crops", "harvests"}, "", source)
+    v: dict[str, dict[str, Any]] = {}
+    for section, keys in _SCHEMA.items():
+        table = _table(data, section, source)
+        extra = {"currency"} if section == "policy" else set()
+        extra |= {"per_area_unit"} if section == "caps" else set()
+        _no_unknown(table, set(keys) | extra, section, source)
+        v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
+    policy_t = data["policy"]
+    currency = policy_t.get("currency")
+    if not isinstance(currency, str) or not currency.strip() or "/" in currency:
+        raise PolicyError(
+            f"policy {source}: policy.currency must be a currency code such as 'CNY'",
+            key="policy.currency",
+        )
+    currency = currency.strip()
+    per_area_factor = _unit(
+        data["caps"].get("per_area_unit"), "caps.per_area_unit", currency, _AREA_UNITS, source
+    )
+    if v["tenor"]["min_months"] > v["tenor"]["max_months"]:
+        raise PolicyError(
+            f"policy {source}: tenor.min_months ({v['tenor']['min_months']}) exceeds "
+            f"tenor.max_months ({v['tenor']['max_months']})",
+            key="tenor.min_months",
+        )
+
+    harvest_t = _table(data, "harvests", source)
+    harvests: dict[str, Harvest] = {}
+    for hname, ht in harvest_t.items():
+        prefix = f"harvests.{hname}"
+        if not isinstance(ht, Mapping):
+            raise PolicyError(f"policy {source}: {prefix} must be a table", key=prefix)
+        _no_unknown(ht, {*_HARVEST_KEYS, "price_unit", "cost_unit"}, prefix, source)
+        hv = {k: _value(ht, f"{prefix}.{k}", spec, source) for k, spec in _HARVEST_KEYS.items()}
+        pf = _unit(ht.get("price_unit"), f"{prefix}.price_unit", currency, _PRICE_UNITS, source)
+        cf = _unit(ht.get("cost_unit"), f"{prefix}.cost_unit", currency, _AREA_UNITS, source)
+        harvests[hname] = Harvest(
+            name=hname,
+            price_per_t=hv["price"] * pf,
+            cost_per_ha=hv["cost"] * cf,
+            harvest_month=hv["harvest_month"],
+            reference_yield_t_ha=hv["reference_yield_t_ha"],
+            price_unit=str(ht["price_unit"]),
+            cost_unit=str(ht["cost_unit"]),
+        )
+
+    crops_t = _table(data, "crops", source)
+    crops: dict[str, tuple[str, ...]] = {}
+    for crop, ct in crops_t.items():
+        prefix = f"crops.{crop}"
+        if crop not in CANONICAL_CROPS:
+            raise PolicyError(
+                f"policy {source}: unknown crop {crop!r} in [{prefix}]; crops are keyed by the "
+                f"canonical names {', '.join(CANONICAL_CROPS)}",
+                key=prefix,
+            )
+        if not isinstance(ct, Mapping):
+            raise PolicyError(f"policy {source}: {prefix} must be a table", key=prefix)
+        _no_unknown(ct, {"harvests"}, prefix, source)
+        hs = ct.get("harvests")
+        if not isinstance(hs, list) or not all(isinstance(h, str) for h in hs):
+            raise PolicyError(
+                f"policy {source}: {prefix}.harvests must be a list of harvest names "
+                '(e.g. ["winter_wheat", "summer_maize"]; [] for no harvest)',
+                key=f"{prefix}.harvests",
+            )
+        for h in hs:
+            if h not in harvests:
+                raise PolicyError(
+                    f"policy {source}: {prefix}.harvests names {h!r}, which has no "
+                    f"[harvests.{h}] table; add it",
+                    key=f"{prefix}.harvests",
+                )
+        crops[crop] = tuple(hs)
+    if not crops:
+        raise PolicyError(f"policy {source}: [crops] lists no crop; add some", key="crops")
+
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    checksum = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    missing = [c for c in CANONICAL_CROPS if c not in crops]
+    if missing:
+        log.info("policy %s has no entry for crops %s; their parcels get no line", source, missing)
+    return CreditPolicy(
+        name=v["policy"]["name"],
+        version=v["policy"]["version"],
+        currency=currency,
+        revenue_share=v["lending"]["revenue_share"],
+        input_cover=v["lending"]["input_cover"],
+        yield_quantile=v["lending"]["yield_quantile"],
+        yield_interval=v["lending"]["yield_interval"],
+        round_down_to=v["lending"]["round_down_to"],
+        cap_household=v["caps"]["household"],
+        cap_per_ha=v["caps"]["per_area"] * per_area_factor,
+        subsidy_share=v["subsidy"]["share"],
+        subsidy_max_area_ratio=v["subsidy"]["max_area_ratio"],
+        haircuts=MappingProxyType(dict(v["haircuts"])),
+        min_clear_obs=v["quality"]["min_clear_obs"],
+        min_pixels=v["quality"]["min_pixels"],
+        min_area_ratio=v["mismatch"]["min_area_ratio"],
+        low_yield_ratio=v["mismatch"]["low_yield_ratio"],
+        decision=MappingProxyType(dict(v["decision"])),
+        grace_months=v["tenor"]["grace_months"],
+        min_months=v["tenor"]["min_months"],
+        max_months=v["tenor"]["max_months"],
+        crops=MappingProxyType(crops),
+        harvests=MappingProxyType(harvests),
+        checksum=checksum,
+        source=source,
+        _data=_freeze(data),
+    )
+
+
+__all__ = [
+    "CANONICAL_CROPS",
+    "HA_PER_MU",
+    "CreditPolicy",
+    "Harvest",
+    "load_policy",
+    "policy_from_dict",
+]

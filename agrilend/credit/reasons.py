@@ -1,0 +1,258 @@
+"""Reason codes for credit lines, with their text in English and Chinese.
+
+Every household decision carries up to four reasons: a stable code (for machines and audits) and
+a sentence with the numbers behind it (for people), in English and Chinese. The sentences are
+templates filled with typed fields, so the same numbers read the same way everywhere:
+
+========== ===================================================== =============================
+spec       English                                               Chinese
+========== ===================================================== =============================
+``ha``     ``3.1 ha`` (two decimals below 1 ha)                  ``3.1 公顷（46.5 亩）``
+``money``  ``12,300 CNY``                                        ``12,300 元``
+``pct``    ``25%``                                               ``25%``
+``t``      ``6.2 t/ha``                                          ``6.2 吨/公顷``
+``x``      ``1.35`` (a ratio)                                    ``1.35``
+========== ===================================================== =============================
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from agrilend.errors import PolicyError
+
+Language = Literal["en", "zh"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason code: what it means and its two sentence templates.
+
+    Attributes
+    ----------
+    code
+        Stable upper-case code, e.g. ``AREA_BELOW_DECLARED``.
+    en, zh
+        Sentence templates (``str.format`` fields with the specs of this module).
+    kind
+        ``"limit"`` (which limit of the policy binds), ``"evidence"`` (what the parcels show),
+        ``"risk"`` (climate), or ``"decision"`` (why the decision is refer or decline).
+    """
+
+    code: str
+    en: str
+    zh: str
+    kind: str
+
+
+def _r(code: str, kind: str, en: str, zh: str) -> tuple[str, Reason]:
+    return code, Reason(code=code, en=en, zh=zh, kind=kind)
+
+
+#: Every reason code, by code.
+REASONS: Mapping[str, Reason] = MappingProxyType(
+    dict(
+        [
+            _r(
+                "REVENUE_LIMIT",
+                "limit",
+                "line limited to {share:pct} of prudent expected revenue {revenue:money} plus "
+                "{subsidy_share:pct} of subsidy income {subsidy:money}",
+                "额度上限为审慎预期收入 {revenue:money} 的 {share:pct} "
+                "加补贴收入 {subsidy:money} 的 {subsidy_share:pct}",
+            ),
+            _r(
+                "INPUT_COST_LIMIT",
+                "limit",
+                "line limited to {cover:pct} of the season's production cost {cost:money}",
+                "额度上限为本季生产成本 {cost:money} 的 {cover:pct}",
+            ),
+            _r(
+                "CAP_PER_AREA",
+                "limit",
+                "line capped at {cap_per_ha:money} per ha of observed cultivated area "
+                "{area:ha} (before haircuts)",
+                "额度上限为每公顷观测耕种面积 {cap_per_ha:money}，面积 {area:ha}（扣减前）",
+            ),
+            _r(
+                "CAP_HOUSEHOLD",
+                "limit",
+                "line capped at the household maximum {cap:money}",
+                "额度以每户上限 {cap:money} 为限",
+            ),
+            _r(
+                "AREA_BELOW_DECLARED",
+                "evidence",
+                "observed cultivated area {observed:ha} of {declared:ha} declared",
+                "观测耕种面积 {observed:ha}，申报面积 {declared:ha}",
+            ),
+            _r(
+                "AREA_MISMATCH",
+                "evidence",
+                "observed area below {min_ratio:pct} of declared on {n} parcel(s) ({parcels}); "
+                "their value cut by {haircut:pct}",
+                "{n} 块地观测面积低于申报面积的 {min_ratio:pct}（{parcels}），"
+                "其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "CROP_MISMATCH",
+                "evidence",
+                "observed crop differs from the declared crop on {n} parcel(s) ({parcels}); "
+                "their value cut by {haircut:pct}",
+                "{n} 块地观测作物与申报作物不符（{parcels}），其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "POOR_VIGOUR",
+                "evidence",
+                "crop vigour poor against peers on {n} parcel(s), {area:ha}; their value cut by "
+                "{haircut:pct}",
+                "{n} 块地长势弱于同类地块，面积 {area:ha}，其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "LOW_DATA_QUALITY",
+                "evidence",
+                "too few clear observations (< {min_obs}) or pixels (< {min_pixels}) on {n} "
+                "parcel(s) ({parcels}); their value cut by {haircut:pct}",
+                "{n} 块地有效观测少于 {min_obs} 次或像元少于 {min_pixels} 个（{parcels}），"
+                "其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "LOW_YIELD",
+                "evidence",
+                "prudent {harvest} yield {yield_t:t} is {shortfall:pct} below the county "
+                "reference {reference:t}",
+                "{harvest} 审慎单产 {yield_t:t}，比县参考单产 {reference:t} 低 {shortfall:pct}",
+            ),
+            _r(
+                "CLIMATE_RISK",
+                "risk",
+                "climate risk score {risk:x} cut the line by {haircut:pct}",
+                "气候风险评分 {risk:x}，额度扣减 {haircut:pct}",
+            ),
+            _r(
+                "PARTIAL_EVIDENCE",
+                "evidence",
+                "usable evidence on {n_ok} of {n} parcels ({share:pct} of declared area); "
+                "parcels without it count nothing ({parcels})",
+                "{n} 块地中 {n_ok} 块有可用证据（占申报面积 {share:pct}），"
+                "无证据地块不计入（{parcels}）",
+            ),
+            _r(
+                "NO_EVIDENCE",
+                "decision",
+                "no usable evidence on any of the {n} parcel(s) ({why}); a person must assess "
+                "this household",
+                "{n} 块地均无可用证据（{why}），需人工评估",
+            ),
+            _r(
+                "LINE_BELOW_MINIMUM",
+                "decision",
+                "line {line:money} is below the minimum line {min_line:money}",
+                "额度 {line:money} 低于最低额度 {min_line:money}",
+            ),
+            _r(
+                "SUBSIDY_OVER_AREA",
+                "decision",
+                "subsidised area {subsidised:ha} is {ratio:x} times the observed cultivated "
+                "area {observed:ha}",
+                "补贴面积 {subsidised:ha} 是观测耕种面积 {observed:ha} 的 {ratio:x} 倍",
+            ),
+            _r(
+                "LARGE_HAIRCUT",
+                "decision",
+                "haircuts cut {cut:pct} of the line, more than the {max_cut:pct} allowed without "
+                "review",
+                "各项扣减合计 {cut:pct}，超过无需复核的上限 {max_cut:pct}",
+            ),
+            _r(
+                "LOW_AREA_RATIO",
+                "decision",
+                "observed cultivated area is only {ratio:pct} of the declared area, below "
+                "{min_ratio:pct}",
+                "观测耕种面积仅为申报面积的 {ratio:pct}，低于 {min_ratio:pct}",
+            ),
+            _r(
+                "LOW_EVIDENCE_SHARE",
+                "decision",
+                "usable evidence covers {share:pct} of the declared area, below {min_share:pct}",
+                "可用证据仅覆盖申报面积的 {share:pct}，低于 {min_share:pct}",
+            ),
+        ]
+    )
+)
+
+_CURRENCY_ZH = {"CNY": "元", "RMB": "元"}
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, lang: Language, currency: str) -> None:
+        super().__init__()
+        self.lang = lang
+        self.currency = currency
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        zh = self.lang == "zh"
+        if format_spec == "ha":
+            v = float(value)
+            txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
+            return f"{txt} 公顷（{v * 15:,.1f} 亩）" if zh else f"{txt} ha"
+        if format_spec == "money":
+            unit = _CURRENCY_ZH.get(self.currency, f" {self.currency}") if zh else self.currency
+            sep = "" if zh and self.currency in _CURRENCY_ZH else " "
+            return f"{float(value):,.0f}{sep}{unit}" if zh else f"{float(value):,.0f} {unit}"
+        if format_spec == "pct":
+            return f"{float(value) * 100:.0f}%"
+        if format_spec == "t":
+            return f"{float(value):.1f} 吨/公顷" if zh else f"{float(value):.1f} t/ha"
+        if format_spec == "x":
+            return f"{float(value):.2f}"
+        return super().format_field(value, format_spec)
+
+
+def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **params: Any) -> str:
+    """The sentence of a reason code, filled with its numbers.
+
+    Parameters
+    ----------
+    code
+        A key of :data:`REASONS`.
+    lang
+        ``"en"`` or ``"zh"``.
+    currency
+        Currency code for money fields.
+    **params
+        The template's fields.
+
+    Raises
+    ------
+    PolicyError
+        Unknown code or language, or a field the template needs is missing.
+
+    Examples
+    --------
+    >>> reason_text("AREA_BELOW_DECLARED", observed=3.1, declared=5.0)
+    'observed cultivated area 3.1 ha of 5.0 ha declared'
+    >>> reason_text("AREA_BELOW_DECLARED", "zh", observed=3.1, declared=5.0)
+    '观测耕种面积 3.1 公顷（46.5 亩），申报面积 5.0 公顷（75.0 亩）'
+    >>> reason_text("CAP_HOUSEHOLD", cap=200000)
+    'line capped at the household maximum 200,000 CNY'
+    """
+    reason = REASONS.get(code)
+    if reason is None:
+        raise PolicyError(f"unknown reason code {code!r}; known: {', '.join(REASONS)}", key=code)
+    if lang not in ("en", "zh"):
+        raise PolicyError(f"unknown language {lang!r} for reason {code}; use 'en' or 'zh'")
+    template = reason.en if lang == "en" else reason.zh
+    try:
+        return _Formatter(lang, currency).format(template, **params)
+    except KeyError as exc:
+        raise PolicyError(
+            f"reason {code} needs the field {exc.args[0]!r}; pass it", key=code
+        ) from exc
+
+
+__all__ = ["REASONS", "Language", "Reason", "reason_text"]
