@@ -1,3 +1,101 @@
-"""agrilend.report."""
+"""Reports for people: one household's or parcel's assessment as a self-contained HTML page.
 
-__all__: list[str] = []
+:func:`render_report` is the entry point; the modules behind it are ``html`` (the page's
+content), ``figures`` (NDVI curves), ``maps`` (true colour, NDVI and overview maps), ``i18n``
+(English and Chinese labels) and ``pdf`` (printing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agrilend.report.i18n import LANGS, Lang
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from agrilend.assess import Assessment
+
+log = logging.getLogger(__name__)
+
+
+def render_report(
+    assessment: Assessment,
+    target_id: str,
+    *,
+    cube: xr.Dataset | None = None,
+    lang: Lang = "en",
+    out: str | Path | None = None,
+    pdf: bool = False,
+    generated: dt.datetime | None = None,
+) -> Path | str:
+    """Render the report of one household (pseudonym ``H-...``) or one parcel.
+
+    Parameters
+    ----------
+    assessment
+        The result of :func:`agrilend.assess.assess` (any set of parcels that holds the target).
+    target_id
+        A household pseudonym or a parcel id.
+    cube
+        The imagery cube the assessment was made from; needed for the true-colour and NDVI
+        maps (without it only the outline overview is drawn).
+    lang
+        ``"en"`` or ``"zh"``: the same content in English or Chinese.
+    out
+        Where to write the HTML file. Without it the HTML is returned as a string.
+    pdf
+        Also print the page to a PDF beside ``out`` (same name, ``.pdf``); needs ``out``.
+    generated
+        The time stamp printed on the report (default: now, UTC).
+
+    Returns
+    -------
+    Path or str
+        The path of the HTML file written, or the HTML itself when ``out`` is None.
+
+    Raises
+    ------
+    UnknownTargetError
+        When no household or parcel carries ``target_id`` (the message shows valid examples).
+    ReportError
+        When ``pdf`` is asked for and no PDF engine is installed.
+
+    Examples
+    --------
+    >>> from agrilend.testing import make_test_assessment  # doctest: +SKIP
+    >>> a, cube = make_test_assessment()  # doctest: +SKIP
+    >>> html = render_report(a, a.households["owner_ref"][0], cube=cube)  # doctest: +SKIP
+    >>> html.startswith("<!DOCTYPE html>")  # doctest: +SKIP
+    True
+    """
+    from agrilend.report.html import render_html, report_context  # noqa: PLC0415  (matplotlib)
+
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    if pdf and out is None:
+        raise ValueError("pdf=True needs an output path (out=...)")
+    context: dict[str, Any] = report_context(
+        assessment, target_id, cube=cube, lang=lang, generated=generated
+    )
+    html = render_html(context)
+    if out is None:
+        return html
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    log.info("wrote %s (%d kB)", path, len(html) // 1024)
+    if pdf:
+        from agrilend.report.pdf import html_to_pdf  # noqa: PLC0415  (optional engines)
+
+        html_to_pdf(html, path.with_suffix(".pdf"))
+    return path
+
+
+__all__ = [
+    # rendering
+    "render_report",
+]

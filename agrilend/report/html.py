@@ -1,0 +1,473 @@
+"""Turn one household's (or parcel's) part of an :class:`~agrilend.assess.Assessment` into HTML.
+
+:func:`report_context` gathers what the template shows (numbers formatted, figures drawn) and
+:func:`render_html` fills ``templates/report.html.j2``. The page is self-contained: styles are
+inline and every image is a ``data:`` URI, so it opens offline and can be mailed as one file.
+
+Key figures carry ``data-figure`` (name) and ``data-value`` (the raw number) attributes, so tests
+and scripts can read them from the page without parsing formatted text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from agrilend import __version__
+from agrilend.assess import Assessment
+from agrilend.errors import UnknownTargetError
+from agrilend.report import figures, maps
+from agrilend.report.i18n import (
+    Lang,
+    fmt_area,
+    fmt_date,
+    fmt_money,
+    fmt_number,
+    fmt_percent,
+    is_missing,
+    labels,
+    text,
+    value_text,
+)
+
+log = logging.getLogger(__name__)
+
+#: Subsidy columns a report may show; anything else (raw owner ids, names) is never rendered.
+SUBSIDY_COLUMNS = ("scheme", "year", "parcel_id", "area_mu", "amount_cny", "match")
+
+_WEATHER_LABELS: dict[str, tuple[str, str]] = {
+    "season_prcp_mm": ("Season rainfall (mm)", "生长季降水（毫米）"),
+    "normal_prcp_mm": ("Normal rainfall (mm)", "常年降水（毫米）"),
+    "prcp_mm": ("Rainfall (mm)", "降水（毫米）"),
+    "prcp_anomaly": ("Rainfall against normal", "降水距平"),
+    "gdd": ("Growing degree days", "积温（度日）"),
+    "normal_gdd": ("Normal growing degree days", "常年积温（度日）"),
+    "gdd_anomaly": ("Degree days against normal", "积温距平"),
+    "heat_days": ("Days above 35 °C", "35°C 以上天数"),
+    "frost_days": ("Frost days", "霜冻天数"),
+    "dry_spell_days": ("Longest dry spell (days)", "最长连续无雨日数"),
+    "tmean_c": ("Mean temperature (°C)", "平均气温（°C）"),
+    "normal_tmean_c": ("Normal mean temperature (°C)", "常年平均气温（°C）"),
+    "climate_risk": ("Climate risk", "气候风险"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a report is about: the household, and the parcels shown."""
+
+    kind: str  # "household" or "parcel"
+    target_id: str
+    owner_ref: str | None
+    parcels: gpd.GeoDataFrame
+    household: pd.Series | None
+
+
+def resolve_target(assessment: Assessment, target_id: str) -> Target:
+    """Find a household pseudonym (``H-...``) or a parcel id in ``assessment``.
+
+    Raises
+    ------
+    UnknownTargetError
+        When neither a household nor a parcel carries ``target_id``.
+    """
+    parcels = assessment.parcels
+    households = assessment.households
+    tid = str(target_id).strip()
+    hh_ids = households["owner_ref"].astype(str) if "owner_ref" in households else pd.Series([])
+    if tid in set(parcels["owner_ref"].astype(str)) or tid in set(hh_ids):
+        sel = parcels[parcels["owner_ref"].astype(str) == tid]
+        hh = households[hh_ids == tid]
+        return Target("household", tid, tid, sel, hh.iloc[0] if len(hh) else None)
+    pid = parcels["parcel_id"].astype(str)
+    if tid in set(pid):
+        sel = parcels[pid == tid]
+        owner = str(sel["owner_ref"].iloc[0])
+        hh = households[hh_ids == owner]
+        return Target("parcel", tid, owner, sel, hh.iloc[0] if len(hh) else None)
+    examples_h = sorted(set(hh_ids) | set(parcels["owner_ref"].astype(str)))[:3]
+    examples_p = list(pid[:2])
+    raise UnknownTargetError(
+        f"no household or parcel {tid!r} in this assessment ({len(parcels)} parcels, "
+        f"{len(set(parcels['owner_ref']))} households); give a household pseudonym such as "
+        f"{', '.join(examples_h) or '-'} or a parcel id such as {', '.join(examples_p) or '-'} "
+        "(`agrilend demo --json` or `agrilend scan` lists them all)",
+        target_id=tid,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if is_missing(value) if not isinstance(value, list | tuple | np.ndarray) else False:
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value] if value else []
+        return parsed if isinstance(parsed, list) else [parsed]
+    return list(value)
+
+
+def _limits(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {"limit": value}
+        return parsed if isinstance(parsed, dict) else {"limit": parsed}
+    return {}
+
+
+def _figure(name: str, raw: Any, shown: str) -> dict[str, Any]:
+    """A key figure: its name, the raw value for machines, the text for people."""
+    if is_missing(raw):
+        raw_s = ""
+    elif isinstance(raw, float | np.floating):
+        raw_s = repr(float(raw))
+    else:
+        raw_s = str(raw)
+    return {"name": name, "value": raw_s, "text": shown}
+
+
+def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
+    if hh is None:
+        return None
+    cur = str(hh.get("currency", "CNY") or "CNY")
+    reasons = _as_list(hh.get("reasons_zh" if lang == "zh" else "reasons_en"))
+    codes = [str(c) for c in _as_list(hh.get("reason_codes"))]
+    decision = str(hh.get("decision", ""))
+    tenor: Any = hh.get("tenor_months")
+    tenor_text = (
+        text("missing", lang)
+        if is_missing(tenor)
+        else f"{int(float(tenor))} {text('months', lang)}"
+    )
+    limits = [
+        {"key": str(k), "value": fmt_number(v, digits=2) if isinstance(v, float) else str(v)}
+        for k, v in _limits(hh.get("limits")).items()
+    ]
+    haircut = hh.get("climate_haircut")
+    return {
+        "decision": decision,
+        "decision_text": value_text("decision", decision, lang),
+        "credit_line": _figure(
+            "credit_line", hh.get("credit_line"), fmt_money(hh.get("credit_line"), cur, lang=lang)
+        ),
+        "tenor": _figure("tenor_months", tenor, tenor_text),
+        "n_parcels": _figure("n_parcels", hh.get("n_parcels"), fmt_number(hh.get("n_parcels"))),
+        "declared_area": _figure(
+            "declared_area_ha",
+            hh.get("declared_area_ha"),
+            fmt_area(hh.get("declared_area_ha"), lang=lang),
+        ),
+        "cultivated_area": _figure(
+            "cultivated_area_ha",
+            hh.get("cultivated_area_ha"),
+            fmt_area(hh.get("cultivated_area_ha"), lang=lang),
+        ),
+        "money": [
+            _figure(k, hh.get(k), fmt_money(hh.get(k), cur, lang=lang))
+            for k in ("expected_revenue", "input_cost", "subsidy_income")
+        ]
+        + [_figure("climate_haircut", haircut, fmt_percent(haircut, lang=lang))],
+        "reasons": [
+            {"code": codes[i] if i < len(codes) else "", "text": str(r)}
+            for i, r in enumerate(reasons)
+        ],
+        "limits": limits,
+    }
+
+
+def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
+    conf = row.get("crop_confidence")
+    ylow, yhigh = row.get("yield_low"), row.get("yield_high")
+    interval = (
+        f"{fmt_number(ylow, digits=1)}–{fmt_number(yhigh, digits=1)}"
+        if not (is_missing(ylow) or is_missing(yhigh))
+        else text("missing", lang)
+    )
+    unit = "吨/公顷" if lang == "zh" else "t/ha"
+    vig = row.get("vigour")
+    return {
+        "n": i + 1,
+        "parcel_id": str(row["parcel_id"]),
+        "declared_crop": value_text("crop", row.get("declared_crop", ""), lang),
+        "crop": value_text("crop", row.get("crop"), lang),
+        "crop_fig": _figure("crop_confidence", conf, fmt_percent(conf, lang=lang)),
+        "mismatch": bool(row.get("crop_mismatch"))
+        if not is_missing(row.get("crop_mismatch"))
+        else False,
+        "declared_area": _figure(
+            "declared_area_ha",
+            row.get("declared_area_ha"),
+            fmt_area(row.get("declared_area_ha"), lang=lang),
+        ),
+        "cultivated_area": _figure(
+            "cultivated_area_ha",
+            row.get("cultivated_area_ha"),
+            fmt_area(row.get("cultivated_area_ha"), lang=lang),
+        ),
+        "area_ratio": _figure(
+            "area_ratio", row.get("area_ratio"), fmt_percent(row.get("area_ratio"), lang=lang)
+        ),
+        "area_flag": value_text("area_flag", row.get("area_flag"), lang),
+        "area_ok": str(row.get("area_flag", "ok")) in {"ok", "nan", "None", ""},
+        "vigour": _figure("vigour", vig, fmt_number(vig, digits=2, lang=lang)),
+        "vigour_class": value_text("vigour_class", row.get("vigour_class"), lang),
+        "yield": _figure(
+            "yield_t_ha",
+            row.get("yield_t_ha"),
+            f"{fmt_number(row.get('yield_t_ha'), digits=1, lang=lang)} {unit}",
+        ),
+        "yield_interval": interval,
+        "status": str(row.get("status", "")),
+        "status_text": value_text("status", row.get("status"), lang),
+        "message": "" if is_missing(row.get("message")) else str(row.get("message")),
+        "sos": fmt_date(row.get("sos"), lang=lang),
+        "pos": fmt_date(row.get("pos"), lang=lang),
+        "eos": fmt_date(row.get("eos"), lang=lang),
+        "season_length": fmt_number(row.get("season_length_days"), lang=lang),
+        "peak_ndvi": fmt_number(row.get("peak_ndvi"), digits=2, lang=lang),
+        "n_clear_obs": fmt_number(row.get("n_clear_obs"), lang=lang),
+        "cloud_fraction": fmt_percent(row.get("cloud_fraction"), lang=lang),
+        "n_pixels": fmt_number(row.get("n_pixels"), lang=lang),
+        "quality_flags": ", ".join(str(f) for f in _as_list(row.get("quality_flags")) if f),
+    }
+
+
+def _peer(assessment: Assessment, crop: Any) -> tuple[Any, ...] | None:
+    pc = assessment.context.peer_curves if assessment.context is not None else None
+    if pc is None or is_missing(crop) or "crop" not in pc.coords:
+        return None
+    if str(crop) not in set(pc["crop"].to_numpy().astype(str)):
+        return None
+    sel = pc.sel(crop=str(crop))
+    if not all(k in sel for k in ("p10", "p50", "p90")):
+        return None
+    t = pd.DatetimeIndex(sel["time"].to_numpy())
+    return t, sel["p10"].to_numpy(), sel["p50"].to_numpy(), sel["p90"].to_numpy()
+
+
+def _curve_uri(assessment: Assessment, i: int, row: pd.Series, lang: Lang) -> str | None:
+    series = assessment.series
+    pid = str(row["parcel_id"])
+    if series is None or "parcel" not in series.coords:
+        return None
+    if pid not in set(series["parcel"].to_numpy().astype(str)):
+        return None
+    one = series.sel(
+        parcel=series["parcel"].to_numpy()[list(series["parcel"].to_numpy().astype(str)).index(pid)]
+    )
+    times = pd.DatetimeIndex(one["time"].to_numpy())
+    raw = one["NDVI_mean"].to_numpy() if "NDVI_mean" in one else np.full(len(times), np.nan)
+    clear = one["NDVI_clear"].to_numpy().astype(bool) if "NDVI_clear" in one else None
+    smooth = one["NDVI_smooth"].to_numpy() if "NDVI_smooth" in one else None
+    title = f"{i + 1}. {pid} — {value_text('crop', row.get('crop'), figures.figure_lang(lang))}"
+    return figures.ndvi_curve(
+        times,
+        raw,
+        clear=clear,
+        smooth=smooth,
+        peer=_peer(assessment, row.get("crop")),
+        phenology={k: row.get(k) for k in ("sos", "pos", "eos")},
+        title=title,
+        lang=lang,
+    )
+
+
+def _weather_rows(assessment: Assessment, owner: str | None, lang: Lang) -> list[dict[str, str]]:
+    sw = assessment.season_weather
+    if sw is None or sw.empty:
+        return []
+    rows = sw
+    if "owner_ref" in sw.columns:
+        mine = sw[sw["owner_ref"].astype(str) == str(owner)]
+        rows = mine if len(mine) else sw[sw["owner_ref"].isna()]
+        if rows.empty:
+            rows = sw
+    row = rows.iloc[0]
+    out = []
+    for col, val in row.items():
+        if col in {"owner_ref", "parcel_id", "geometry"} or is_missing(val):
+            continue
+        label = _WEATHER_LABELS.get(str(col))
+        name = (label[1] if lang == "zh" else label[0]) if label else str(col).replace("_", " ")
+        if isinstance(val, int | np.integer):
+            shown = fmt_number(val)
+        elif isinstance(val, float | np.floating):
+            shown = (
+                f"{100 * float(val):+.0f} %" if "anomaly" in str(col) else fmt_number(val, digits=1)
+            )
+        else:
+            shown = str(val)
+        out.append({"key": str(col), "label": name, "value": shown})
+    return out
+
+
+def _subsidy_rows(assessment: Assessment, target: Target) -> list[dict[str, str]]:
+    subs = assessment.subsidies
+    if subs is None or subs.empty:
+        return []
+    mask = pd.Series(False, index=subs.index)
+    if "owner_ref" in subs.columns and target.owner_ref is not None:
+        mask |= subs["owner_ref"].astype(str) == target.owner_ref
+    if "parcel_id" in subs.columns:
+        mask |= subs["parcel_id"].astype(str).isin(set(target.parcels["parcel_id"].astype(str)))
+    if target.kind == "parcel" and "parcel_id" in subs.columns:
+        mask &= subs["parcel_id"].astype(str) == target.target_id
+    mine = subs[mask]
+    rows = []
+    for _, r in mine.iterrows():
+        rows.append(
+            {
+                "scheme": "" if is_missing(r.get("scheme")) else str(r.get("scheme")),
+                "year": "" if is_missing(r.get("year")) else str(int(float(r["year"]))),
+                "parcel_id": "" if is_missing(r.get("parcel_id")) else str(r.get("parcel_id")),
+                "area_mu": fmt_number(r.get("area_mu"), digits=1),
+                "amount": fmt_number(r.get("amount_cny"), digits=0),
+                "amount_raw": ""
+                if is_missing(r.get("amount_cny"))
+                else repr(float(r["amount_cny"])),
+                "match": "" if is_missing(r.get("match")) else str(r.get("match")),
+            }
+        )
+    return rows
+
+
+def _provenance(assessment: Assessment, target: Target, lang: Lang) -> dict[str, Any]:
+    prov = dict(assessment.provenance or {})
+    meta = dict(assessment.context.meta or {}) if assessment.context is not None else {}
+    imagery = prov.get("imagery") or {}
+    dates = list(imagery.get("dates") or [])
+    if not dates and assessment.series is not None and "time" in assessment.series.coords:
+        dates = [fmt_date(t) for t in assessment.series["time"].to_numpy()]
+    cloud = imagery.get("cloud_cover")
+    sel = target.parcels
+    mean_cloud = (
+        float(np.nanmean(sel["cloud_fraction"].to_numpy(dtype=float)))
+        if "cloud_fraction" in sel and sel["cloud_fraction"].notna().any()
+        else None
+    )
+    inputs = []
+    for name, info in (prov.get("inputs") or meta.get("inputs") or {}).items():
+        if isinstance(info, dict):
+            inputs.append(
+                {
+                    "name": str(name),
+                    "file": str(info.get("file", "")),
+                    "checksum": str(info.get("checksum", "")),
+                }
+            )
+        else:
+            inputs.append({"name": str(name), "file": "", "checksum": str(info)})
+    per_date = []
+    if isinstance(cloud, list | tuple) and len(cloud) == len(dates):
+        per_date = [
+            {"date": fmt_date(d), "cloud": fmt_percent(c, lang=lang)}
+            for d, c in zip(dates, cloud, strict=True)
+        ]
+    return {
+        "n_dates": len(dates),
+        "first_date": fmt_date(dates[0], lang=lang) if dates else text("missing", lang),
+        "last_date": fmt_date(dates[-1], lang=lang) if dates else text("missing", lang),
+        "per_date": per_date,
+        "mean_cloud": fmt_percent(mean_cloud, lang=lang),
+        "agrilend_version": str(
+            prov.get("agrilend_version") or meta.get("agrilend_version") or __version__
+        ),
+        "report_version": __version__,
+        "model_version": str(
+            prov.get("model_version") or meta.get("model_version") or text("missing", lang)
+        ),
+        "policy_version": str(
+            prov.get("policy_version") or meta.get("policy_version") or text("missing", lang)
+        ),
+        "inputs": inputs,
+        "source": str(imagery.get("source") or prov.get("source") or ""),
+    }
+
+
+def report_context(
+    assessment: Assessment,
+    target_id: str,
+    *,
+    cube: xr.Dataset | None = None,
+    lang: Lang = "en",
+    generated: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Everything the report template shows for ``target_id``, formatted in ``lang``.
+
+    Raises
+    ------
+    UnknownTargetError
+        When ``target_id`` is neither a household pseudonym nor a parcel id of ``assessment``.
+    """
+    target = resolve_target(assessment, target_id)
+    sel = target.parcels.reset_index(drop=True)
+    hh_parcels = (
+        assessment.parcels[assessment.parcels["owner_ref"].astype(str) == target.owner_ref]
+        if target.owner_ref is not None
+        else target.parcels
+    )
+    scene = maps.pick_clear_scene(cube, sel) if cube is not None else None
+    rgb_uri: str | None = None
+    ndvi_uri: str | None = None
+    if scene is not None and cube is not None:
+        rgb_uri, ndvi_uri = maps.parcel_maps(cube, sel, scene=scene, lang=lang)
+    overview_uri = maps.overview_map(
+        assessment.parcels, hh_parcels if target.kind == "household" else sel, cube=cube, lang=lang
+    )
+    parcel_rows = [_parcel_row(i, row, lang) for i, (_, row) in enumerate(sel.iterrows())]
+    for i, (_, row) in enumerate(sel.iterrows()):
+        parcel_rows[i]["curve"] = _curve_uri(assessment, i, row, lang)
+    when = generated or dt.datetime.now(dt.UTC)
+    return {
+        "lang": lang,
+        "t": labels(lang),
+        "kind": target.kind,
+        "target_id": target.target_id,
+        "owner_ref": target.owner_ref,
+        "title": text("title_household" if target.kind == "household" else "title_parcel", lang),
+        "generated": when.strftime("%Y-%m-%d %H:%M UTC"),
+        "household": _household_view(target.household, lang),
+        "parcels": parcel_rows,
+        "maps": {
+            "rgb": rgb_uri,
+            "ndvi": ndvi_uri,
+            "overview": overview_uri,
+            "date": fmt_date(scene.time) if scene else None,
+            "clear_share": fmt_percent(scene.clear_fraction, lang=lang) if scene else None,
+        },
+        "weather": _weather_rows(assessment, target.owner_ref, lang),
+        "subsidies": _subsidy_rows(assessment, target),
+        "provenance": _provenance(assessment, target, lang),
+    }
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("agrilend.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """Fill the report template with a :func:`report_context`."""
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+__all__ = ["SUBSIDY_COLUMNS", "Target", "render_html", "report_context", "resolve_target"]
