@@ -1,10 +1,54 @@
 """Imagery into one cube contract: sources, harmonising, masks, indices, series, phenology."""
 
 from agrilend.remote_sensing.contract import band_names, make_cube, validate_cube
+from agrilend.remote_sensing.indices import (
+    INDICES,
+    IndexFormula,
+    compute_index,
+    evi,
+    index_from_arrays,
+    ndre,
+    ndvi,
+    ndwi,
+    savi,
+)
+from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
+from agrilend.remote_sensing.timeseries import (
+    clean_series,
+    despike,
+    fill_gaps,
+    regularize,
+    savgol,
+    smooth_dataarray,
+    whittaker,
+)
 
-__all__ = [
+__all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
+    # constants and types
+    "INDICES",
+    "IndexFormula",
+    "Season",
     # contract
     "band_names",
     "make_cube",
     "validate_cube",
+    # indices
+    "compute_index",
+    "evi",
+    "index_from_arrays",
+    "ndre",
+    "ndvi",
+    "ndwi",
+    "savi",
+    # series
+    "clean_series",
+    "despike",
+    "fill_gaps",
+    "regularize",
+    "savgol",
+    "smooth_dataarray",
+    "whittaker",
+    # phenology
+    "phenology",
+    "phenology_table",
 ]
