@@ -12,6 +12,7 @@ spec       English                                               Chinese
 ``pct``    ``25%``                                               ``25%``
 ``t``      ``6.2 t/ha``                                          ``6.2 吨/公顷``
 ``x``      ``1.35`` (a ratio)                                    ``1.35``
+``crop``   ``winter wheat``                                      ``冬小麦``
 ========== ===================================================== =============================
 """
 
@@ -123,9 +124,9 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
             _r(
                 "LOW_YIELD",
                 "evidence",
-                "prudent {harvest} yield {yield_t:t} is {shortfall:pct} below the county "
+                "prudent {harvest:crop} yield {yield_t:t} is {shortfall:pct} below the county "
                 "reference {reference:t}",
-                "{harvest} 审慎单产 {yield_t:t}，比县参考单产 {reference:t} 低 {shortfall:pct}",
+                "{harvest:crop}审慎单产 {yield_t:t}，比县参考单产 {reference:t} 低 {shortfall:pct}",
             ),
             _r(
                 "CLIMATE_RISK",
@@ -186,6 +187,22 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
 )
 
 _CURRENCY_ZH = {"CNY": "元", "RMB": "元"}
+#: Chinese names of crops and harvests (canonical crop names and the default policy's harvests).
+CROP_NAMES_ZH: Mapping[str, str] = MappingProxyType(
+    {
+        "winter_wheat_maize": "冬小麦-夏玉米",
+        "winter_wheat": "冬小麦",
+        "summer_maize": "夏玉米",
+        "maize": "玉米",
+        "rice": "水稻",
+        "soybean": "大豆",
+        "cotton": "棉花",
+        "peanut": "花生",
+        "orchard": "果园",
+        "greenhouse": "设施大棚",
+        "fallow": "休耕",
+    }
+)
 
 
 class _Formatter(string.Formatter):
@@ -195,22 +212,33 @@ class _Formatter(string.Formatter):
         self.currency = currency
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        zh = self.lang == "zh"
-        if format_spec == "ha":
-            v = float(value)
-            txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
-            return f"{txt} 公顷（{v * 15:,.1f} 亩）" if zh else f"{txt} ha"
-        if format_spec == "money":
-            unit = _CURRENCY_ZH.get(self.currency, f" {self.currency}") if zh else self.currency
-            sep = "" if zh and self.currency in _CURRENCY_ZH else " "
-            return f"{float(value):,.0f}{sep}{unit}" if zh else f"{float(value):,.0f} {unit}"
-        if format_spec == "pct":
-            return f"{float(value) * 100:.0f}%"
-        if format_spec == "t":
-            return f"{float(value):.1f} 吨/公顷" if zh else f"{float(value):.1f} t/ha"
-        if format_spec == "x":
-            return f"{float(value):.2f}"
-        return super().format_field(value, format_spec)
+        fmt = getattr(self, f"_{format_spec}", None) if format_spec else None
+        if fmt is None:
+            return super().format_field(value, format_spec)
+        return str(fmt(value, self.lang == "zh"))
+
+    def _ha(self, value: Any, zh: bool) -> str:
+        v = float(value)
+        txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
+        return f"{txt} 公顷（{v * 15:,.1f} 亩）" if zh else f"{txt} ha"
+
+    def _money(self, value: Any, zh: bool) -> str:
+        if zh and self.currency in _CURRENCY_ZH:
+            return f"{float(value):,.0f}{_CURRENCY_ZH[self.currency]}"
+        return f"{float(value):,.0f} {self.currency}"
+
+    def _pct(self, value: Any, zh: bool) -> str:
+        return f"{float(value) * 100:.0f}%"
+
+    def _t(self, value: Any, zh: bool) -> str:
+        return f"{float(value):.1f} 吨/公顷" if zh else f"{float(value):.1f} t/ha"
+
+    def _crop(self, value: Any, zh: bool) -> str:
+        name = str(value)
+        return CROP_NAMES_ZH.get(name, name) if zh else name.replace("_", " ")
+
+    def _x(self, value: Any, zh: bool) -> str:
+        return f"{float(value):.2f}"
 
 
 def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **params: Any) -> str:
@@ -255,4 +283,4 @@ def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **pa
         ) from exc
 
 
-__all__ = ["REASONS", "Language", "Reason", "reason_text"]
+__all__ = ["CROP_NAMES_ZH", "REASONS", "Language", "Reason", "reason_text"]

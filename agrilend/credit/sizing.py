@@ -221,7 +221,11 @@ def size_households(
         )
     if parcels.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
-    df = parcels.reset_index(drop=True)
+    # sorted by household and parcel, so the output never depends on the input's row order
+    order = np.lexsort(
+        (parcels["parcel_id"].astype(str).to_numpy(), parcels["owner_ref"].astype(str).to_numpy())
+    )
+    df = parcels.iloc[order].reset_index(drop=True)
     owners = df["owner_ref"].astype(str).to_numpy()
     hh_keys, hh = np.unique(owners, return_inverse=True)
     n = len(hh_keys)
@@ -762,6 +766,10 @@ def _pick(
     return sorted(keep, key=key)
 
 
+def _tidy(v: Any) -> Any:
+    return round(float(v), 4) if isinstance(v, float | np.floating) else v
+
+
 def _r2(x: float) -> float:
     return round(float(x), 2)
 
@@ -818,7 +826,10 @@ def _limits_json(
         "round_down_to": pol.round_down_to,
         "line": _r2(line),
         "decision": decision,
-        "reasons": [{"code": c, "cut": _r2(cut), "params": prm} for c, cut, prm in reasons],
+        "reasons": [
+            {"code": c, "cut": _r2(cut), "params": {k: _tidy(v) for k, v in prm.items()}}
+            for c, cut, prm in reasons
+        ],
         "parcels": parcels,
     }
     return json.dumps(doc, ensure_ascii=False, default=float)

@@ -220,6 +220,7 @@ def read_subsidies(
             bad(i, "neither a parcel id nor an owner id is given")
         elif not scheme[i]:
             bad(i, "the scheme is empty")
+    rejected.sort()
     keep = np.ones(n, dtype=bool)
     for row, _ in rejected:
         keep[row - 1] = False
@@ -465,17 +466,35 @@ def _read_raw(p: Path, encoding: str | None) -> pd.DataFrame:
 
 
 def _decode(data: bytes, encoding: str | None, p: Path) -> str:
+    """Decode a CSV; without an encoding, pick the reading whose non-ASCII text looks Chinese.
+
+    Short GBK texts are often valid UTF-8 too (元 in GBK reads as the Armenian Ԫ in UTF-8), so
+    "it decodes" is not enough: of the decodings that succeed, the one with the larger share of
+    CJK characters among its non-ASCII characters wins, UTF-8 on a tie.
+    """
     tries = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    best: tuple[float, str] | None = None
     for enc in tries:
         try:
-            return data.decode(enc)
+            text = data.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
-    raise TableReadError(
-        f"subsidy file {p.name!r} is not valid {' or '.join(tries)} text; pass encoding=... "
-        "(e.g. 'gbk' or 'utf-8')",
-        path=p,
-    )
+        wide = [c for c in text if ord(c) > 127]
+        score = sum(_looks_cjk(c) for c in wide) / len(wide) if wide else 1.0
+        if best is None or score > best[0]:
+            best = (score, text)
+    if best is None:
+        raise TableReadError(
+            f"subsidy file {p.name!r} is not valid {' or '.join(tries)} text; pass "
+            "encoding=... (e.g. 'gbk' or 'utf-8')",
+            path=p,
+        )
+    return best[1]
+
+
+def _looks_cjk(c: str) -> bool:
+    o = ord(c)
+    return 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF
 
 
 def _resolve_columns(
