@@ -23,6 +23,7 @@ of the presets in :data:`MAPPINGS`.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import logging
 import tomllib
@@ -159,6 +160,15 @@ class TitleMapping:
                 "data never leaves read_titles: remove them from keep",
                 key="keep",
             )
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except (LookupError, TypeError) as exc:
+                raise TitleMappingError(
+                    f"encoding {self.encoding!r} is unknown; pass a codec name such as 'gbk', "
+                    "'gb18030', 'cp1252' or 'utf-8'",
+                    key="encoding",
+                ) from exc
         if self.crs is not None:
             try:
                 CRS.from_user_input(self.crs)
@@ -429,7 +439,9 @@ def _read_parquet(p: Path) -> gpd.GeoDataFrame:
     try:
         if b"geo" in meta:
             return gpd.read_parquet(p)
-        df = pq.read_table(p).to_pandas()
+        table = pq.read_table(p)
+        table.validate(full=True)  # invalid UTF-8 would otherwise surface later, far from here
+        df = table.to_pandas()
     except Exception as exc:
         raise _not_readable(p.name, exc, p) from exc
     lower = {str(c).lower(): c for c in df.columns}
@@ -840,7 +852,14 @@ def read_titles(
     name = Path(str(path)).name
     if final is None:
         final = _guess_mapping(gdf, given, name)
-    titles = _as_titles(gdf, final, key=key, source=name)
+    try:
+        titles = _as_titles(gdf, final, key=key, source=name)
+    except UnicodeDecodeError as exc:
+        raise TitlesReadError(
+            f"text in {name!r} is not valid in its encoding ({_first_line(exc)}); pass the "
+            "registry's encoding as encoding= (e.g. 'gbk')",
+            path=checked,
+        ) from exc
     log.info("%s: read %d titles", name, len(titles))
     return titles
 
