@@ -50,8 +50,10 @@ _LAYOUT_JS = """
   await document.fonts.ready;
   const imgs = await Promise.all(Array.from(document.images).map(async (im) => {
     try { await im.decode(); } catch (e) {}
+    const r = im.getBoundingClientRect();
     return {src: im.getAttribute('src').slice(0, 30), complete: im.complete,
-            naturalWidth: im.naturalWidth, width: im.getBoundingClientRect().width};
+            naturalWidth: im.naturalWidth, x: r.x, y: r.y + window.scrollY, width: r.width,
+            height: r.height, map: im.dataset.map || null, curve: im.dataset.curve || null};
   }));
   const sections = Array.from(document.querySelectorAll('[data-section]')).map((el) => {
     const r = el.getBoundingClientRect();

@@ -189,6 +189,15 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
     }
 
 
+def _area_figure(name: str, hectares: Any, lang: Lang) -> dict[str, Any]:
+    fig = _figure(name, hectares, fmt_area(hectares, lang=lang))
+    # the table shows hectares on one line and mu under it, so columns stay narrow in print
+    head, _, tail = fig["text"].partition(" (" if lang == "en" else "（")
+    fig["main"] = head
+    fig["sub"] = tail.rstrip(")）")
+    return fig
+
+
 def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
     conf = row.get("crop_confidence")
     ylow, yhigh = row.get("yield_low"), row.get("yield_high")
@@ -208,16 +217,8 @@ def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
         "mismatch": bool(row.get("crop_mismatch"))
         if not is_missing(row.get("crop_mismatch"))
         else False,
-        "declared_area": _figure(
-            "declared_area_ha",
-            row.get("declared_area_ha"),
-            fmt_area(row.get("declared_area_ha"), lang=lang),
-        ),
-        "cultivated_area": _figure(
-            "cultivated_area_ha",
-            row.get("cultivated_area_ha"),
-            fmt_area(row.get("cultivated_area_ha"), lang=lang),
-        ),
+        "declared_area": _area_figure("declared_area_ha", row.get("declared_area_ha"), lang),
+        "cultivated_area": _area_figure("cultivated_area_ha", row.get("cultivated_area_ha"), lang),
         "area_ratio": _figure(
             "area_ratio", row.get("area_ratio"), fmt_percent(row.get("area_ratio"), lang=lang)
         ),
