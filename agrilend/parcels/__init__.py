@@ -1,8 +1,10 @@
 """Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal."""
 
+from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.pseudonym import pseudonymize
 from agrilend.parcels.titles import MAPPINGS, TitleMapping, as_titles, read_titles
 from agrilend.parcels.validate import ValidationReport, check_crs, validate_titles
+from agrilend.parcels.zonal import zonal_index_stats, zonal_series
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # titles
@@ -16,4 +18,9 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "ValidationReport",
     "check_crs",
     "validate_titles",
+    # zonal engine
+    "ParcelPixels",
+    "parcel_pixels",
+    "zonal_index_stats",
+    "zonal_series",
 ]
