@@ -242,7 +242,7 @@ def write_county(
     paths["imagery.nc"].unlink(missing_ok=True)
     county.imagery.to_netcdf(paths["imagery.nc"], engine="netcdf4", encoding=enc)
     paths["titles.gpkg"].unlink(missing_ok=True)
-    county.titles.to_file(paths["titles.gpkg"], layer="titles", driver="GPKG", engine="pyogrio")
+    _write_gpkg(county.titles, paths["titles.gpkg"])
     county.weather.to_csv(paths["weather.csv"], index=False, encoding="utf-8")
     county.subsidies.to_csv(paths["subsidies.csv"], index=False, encoding="gbk")
     county.county_yields.to_csv(paths["county_yields.csv"], index=False)
@@ -251,6 +251,18 @@ def write_county(
     county.truth_subsidies.to_csv(paths["truth_subsidies.csv"], index=False, encoding="utf-8")
     county.events.to_csv(paths["truth_events.csv"], index=False, encoding="utf-8")
     return paths
+
+
+def _write_gpkg(titles: gpd.GeoDataFrame, path: Path) -> None:
+    """Write the titles layer with a fixed GeoPackage timestamp, so the bytes are reproducible."""
+    import pyogrio  # noqa: PLC0415  (only the writer needs it)
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2024-12-31T00:00:00Z"})
+    try:
+        titles.to_file(path, layer="titles", driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
 
 def generate_county(

@@ -94,19 +94,19 @@ class Calendar:
     down: float
     harvest: float
     peak_ndvi: float
-    r_up: float = 7.0
-    r_down: float = 6.0
+    r_up: float = 8.0
+    r_down: float = 7.0
 
 
 #: Calendars, day of year in 2024 (a leap year: 1 Mar = 61, 1 Jun = 153, 1 Oct = 275).
 CALENDARS: dict[str, Calendar] = {
     # winter wheat sown 2023-10: green-up early March, heading late April, harvest ~10 June
-    "winter_wheat": Calendar(sow=-85, up=84, down=147, harvest=161, peak_ndvi=0.82, r_up=7.5),
+    "winter_wheat": Calendar(sow=-85, up=84, down=147, harvest=161, peak_ndvi=0.86, r_up=10),
     # summer maize sown right after the wheat, peak late August, harvest ~1 October
-    "summer_maize": Calendar(sow=167, up=200, down=265, harvest=276, peak_ndvi=0.84),
+    "summer_maize": Calendar(sow=167, up=200, down=265, harvest=277, peak_ndvi=0.86),
     # the next winter wheat, sown ~10 October, tillers before winter dormancy
     "winter_wheat_next": Calendar(sow=284, up=307, down=400, harvest=500, peak_ndvi=0.46),
-    "maize": Calendar(sow=125, up=163, down=238, harvest=252, peak_ndvi=0.84),
+    "maize": Calendar(sow=125, up=163, down=240, harvest=253, peak_ndvi=0.86),
     "cotton": Calendar(sow=112, up=168, down=265, harvest=293, peak_ndvi=0.76, r_up=9, r_down=9),
     "peanut": Calendar(sow=125, up=166, down=236, harvest=254, peak_ndvi=0.78),
     "soybean": Calendar(sow=167, up=202, down=266, harvest=279, peak_ndvi=0.82),
@@ -146,7 +146,7 @@ def crop_ndvi(
     >>> import numpy as np
     >>> d = np.array([20.0, 110.0, 180.0, 235.0])
     >>> [round(float(v), 2) for v in crop_ndvi("winter_wheat_maize", d)]
-    [0.3, 0.8, 0.2, 0.83]
+    [0.3, 0.82, 0.21, 0.84]
     """
     t = np.asarray(doy, dtype=np.float64)
     amp = np.zeros_like(t)
