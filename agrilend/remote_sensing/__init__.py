@@ -1,6 +1,8 @@
 """Imagery into one cube contract: sources, harmonising, masks, indices, series, phenology."""
 
 from agrilend.remote_sensing.contract import band_names, make_cube, validate_cube
+from agrilend.remote_sensing.cube import open_cube
+from agrilend.remote_sensing.harmonize import harmonize
 from agrilend.remote_sensing.indices import (
     INDICES,
     IndexFormula,
@@ -12,6 +14,7 @@ from agrilend.remote_sensing.indices import (
     ndwi,
     savi,
 )
+from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds, scl_valid
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
 from agrilend.remote_sensing.timeseries import (
     clean_series,
@@ -27,11 +30,17 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # constants and types
     "INDICES",
     "IndexFormula",
+    "SCL_INVALID",
     "Season",
     # contract
     "band_names",
     "make_cube",
     "validate_cube",
+    # local sources, harmonising, masks
+    "harmonize",
+    "mask_clouds",
+    "open_cube",
+    "scl_valid",
     # indices
     "compute_index",
     "evi",

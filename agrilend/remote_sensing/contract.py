@@ -26,6 +26,8 @@ SPECTRAL_BANDS = (
 #: Per-pixel classification or quality layers kept beside the bands (not reflectance).
 QUALITY_LAYERS = ("SCL", "CLM", "CLP", "dataMask")
 DIMS = ("time", "y", "x")
+#: Spectral indices a source may ship instead of bands (e.g. an NDVI-only archive).
+INDEX_VARIABLES = ("NDVI", "EVI", "NDRE", "NDWI", "SAVI")
 
 
 def make_cube(
@@ -104,8 +106,10 @@ def validate_cube(cube: xr.Dataset, *, name: str = "cube") -> xr.Dataset:
         )
     if "valid" not in cube.data_vars or cube["valid"].dtype != bool:
         raise ImageryReadError(f"{name} has no boolean 'valid' variable; mask it first")
-    if not band_names(cube):
-        raise ImageryReadError(f"{name} has no Sentinel-2 band variable (B02, B04, B08, ...)")
+    if not band_names(cube) and not any(v in cube.data_vars for v in INDEX_VARIABLES):
+        raise ImageryReadError(
+            f"{name} has no Sentinel-2 band variable (B02, B04, B08, ...) and no shipped index"
+        )
     if cube.rio.crs is None:
         raise ImageryReadError(f"{name} has no CRS; write one with cube.rio.write_crs(...)")
     t = cube.indexes["time"]
@@ -114,4 +118,12 @@ def validate_cube(cube: xr.Dataset, *, name: str = "cube") -> xr.Dataset:
     return cube
 
 
-__all__ = ["DIMS", "QUALITY_LAYERS", "SPECTRAL_BANDS", "band_names", "make_cube", "validate_cube"]
+__all__ = [
+    "DIMS",
+    "INDEX_VARIABLES",
+    "QUALITY_LAYERS",
+    "SPECTRAL_BANDS",
+    "band_names",
+    "make_cube",
+    "validate_cube",
+]
