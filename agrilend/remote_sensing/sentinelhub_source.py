@@ -64,6 +64,7 @@ from agrilend.remote_sensing._cache import (
     write_private,
 )
 from agrilend.remote_sensing.contract import make_cube
+from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds
 from agrilend.settings import get_settings
 
 if TYPE_CHECKING:
@@ -77,8 +78,8 @@ COLLECTION = DataCollection.SENTINEL2_L2A.api_id
 DEFAULT_BANDS = ("B02", "B03", "B04", "B08")
 #: Sentinel Hub refuses outputs wider or taller than this many pixels.
 MAX_TILE_PX = 2500
-#: SCL classes counted as clear: vegetation, not vegetated, water, unclassified.
-SCL_CLEAR = (4, 5, 6, 7)
+#: SCL classes counted as clear (the complement of :data:`masks.SCL_INVALID`), for evalscripts.
+SCL_CLEAR = tuple(c for c in range(12) if c not in SCL_INVALID)
 #: Normalised-difference indices the Statistical API path computes: name -> (a, b), (a-b)/(a+b).
 ND_INDICES = {"NDVI": ("B08", "B04"), "NDWI": ("B03", "B08"), "NDRE": ("B8A", "B05")}
 
@@ -589,8 +590,9 @@ def load_sentinelhub(
     Returns
     -------
     xarray.Dataset
-        A contract cube: float32 reflectance per band, the quality layers, ``valid`` (data and
-        clear SCL classes, or ``CLM == 0`` without SCL), CRS and transform.
+        A contract cube: float32 reflectance per band, the quality layers (``CLP`` in 0-1),
+        ``dataMask``, ``valid`` from :func:`~agrilend.remote_sensing.masks.mask_clouds` (SCL,
+        else CLM, else CLP), CRS and transform.
 
     Raises
     ------
@@ -689,16 +691,21 @@ def _assemble(
     for j, name in enumerate(layers[:n_bands]):
         refl = full[:, j].astype("float32") / np.float32(_DN_SCALE)
         bands[name] = np.where(has_data, refl, np.float32(np.nan))
-    quality = {
-        name: full[:, n_bands + j].astype("uint8") for j, name in enumerate(layers[n_bands:-1])
-    }
-    valid = has_data & _clear(quality)
-    return make_cube(
+    quality: dict[str, np.ndarray[Any, Any]] = {}
+    for j, name in enumerate(layers[n_bands:-1]):
+        raw = full[:, n_bands + j]
+        # CLP arrives as 0-255; the cube keeps cloud probability in 0-1 like harmonize does
+        if name == "CLP":
+            quality[name] = (raw / np.float32(255)).astype("float32")
+        else:
+            quality[name] = raw.astype("uint8")
+    quality["dataMask"] = has_data
+    cube = make_cube(
         bands,
         times=all_days,
         transform=grid.transform,
         crs=f"EPSG:{grid.epsg}",
-        valid=valid,
+        valid=has_data,
         quality=quality,
         attrs={
             "source": f"sentinelhub:{COLLECTION}",
@@ -707,16 +714,7 @@ def _assemble(
             "harmonized": "sentinelhub harmonizeValues (reflectance = DN / 10000)",
         },
     )
-
-
-def _clear(quality: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
-    """Clear-sky mask from SCL, else CLM, else everything clear."""
-    if "SCL" in quality:
-        return np.isin(quality["SCL"], SCL_CLEAR)
-    if "CLM" in quality:
-        return quality["CLM"] == 0
-    shape = next(iter(quality.values())).shape if quality else ()
-    return np.ones(shape, dtype=bool)
+    return mask_clouds(cube)
 
 
 # --- Statistical API ------------------------------------------------------------------------------

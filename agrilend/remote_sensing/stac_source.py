@@ -50,6 +50,7 @@ from agrilend.errors import (
     ServiceError,
 )
 from agrilend.remote_sensing.contract import validate_cube
+from agrilend.remote_sensing.masks import mask_clouds
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ ASSET_ALIASES: dict[str, tuple[str, ...]] = {
     "B12": ("B12", "swir22"),
     "SCL": ("SCL", "scl"),
 }
-#: SCL classes counted as clear: vegetation, not vegetated, water, unclassified.
-SCL_CLEAR = (4, 5, 6, 7)
 #: First day of Sentinel-2 processing baseline 04.00 (DN carry a +1000 offset from then on).
 BASELINE_04_START = pd.Timestamp("2022-01-25")
 
@@ -299,8 +298,9 @@ def load_stac(
     Returns
     -------
     xarray.Dataset
-        A contract cube: float32 reflectance, ``SCL`` (uint8), ``valid`` (data and SCL clear),
-        CRS; ``attrs["scene_ids"]`` lists the items used.
+        A contract cube: float32 reflectance, ``SCL`` (uint8), ``valid`` from
+        :func:`~agrilend.remote_sensing.masks.mask_clouds` (and inside ``geometry``), CRS;
+        ``attrs["scene_ids"]`` lists the items used.
 
     Raises
     ------
@@ -420,15 +420,10 @@ def _to_contract(
         out[name] = refl.astype("float32").drop_attrs()
     for name in quality:
         out[name] = raw[keys[name]].astype("uint8").drop_attrs()
-    valid = out[bands[0]].notnull()  # noqa: PD004 (xarray has no notna)
-    for b in bands[1:]:
-        valid = valid & out[b].notnull()  # noqa: PD004
-    if "SCL" in out:
-        valid = valid & out["SCL"].isin(SCL_CLEAR)
-    if geom is not None:
-        valid = valid & _inside(raw, geom, geom_crs)
-    out["valid"] = valid.astype(bool)
     cube = xr.Dataset(out).assign_coords(time=times.tz_localize(None).normalize())
+    cube = mask_clouds(cube)
+    if geom is not None:
+        cube["valid"] = cube["valid"] & _inside(raw, geom, geom_crs)
     cube = cube.drop_vars([c for c in cube.coords if c not in ("time", "y", "x", "spatial_ref")])
     cube = cube.rio.write_crs(raw.odc.crs.to_wkt())
     cube.attrs.update(
@@ -449,4 +444,4 @@ def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataAr
     return xr.DataArray(mask, dims=("y", "x"), coords={"y": raw["y"], "x": raw["x"]})
 
 
-__all__ = ["ASSET_ALIASES", "BASELINE_04_START", "DEFAULT_BANDS", "SCL_CLEAR", "load_stac"]
+__all__ = ["ASSET_ALIASES", "BASELINE_04_START", "DEFAULT_BANDS", "load_stac"]

@@ -13,7 +13,8 @@ from rasterio.features import geometry_mask
 
 from agrilend.errors import ImageryReadError, InputPathError, MissingBandError
 from agrilend.remote_sensing.contract import validate_cube
-from agrilend.remote_sensing.stac_source import SCL_CLEAR, load_stac
+from agrilend.remote_sensing.masks import SCL_INVALID
+from agrilend.remote_sensing.stac_source import load_stac
 from tests.remote_sensing._fake_sentinelhub import grid_transform, synthetic_source
 from tests.remote_sensing._fake_stac import FakeStacApi, write_catalog
 
@@ -48,7 +49,7 @@ def _check_against(cube: xr.Dataset, src: xr.Dataset) -> None:
         assert cube[b].dtype == np.float32
         np.testing.assert_allclose(cube[b].values, src[b].values / 10000, atol=1e-6)
     np.testing.assert_array_equal(cube["SCL"].values, src["SCL"].values)
-    np.testing.assert_array_equal(cube["valid"].values, np.isin(src["SCL"].values, SCL_CLEAR))
+    np.testing.assert_array_equal(cube["valid"].values, ~np.isin(src["SCL"].values, SCL_INVALID))
 
 
 def test_static_catalogue_round_trip(catalog: Path, synthetic: xr.Dataset) -> None:
@@ -136,5 +137,5 @@ def test_belgian_cube_through_cogs(shared_data: Path, tmp_path: Path) -> None:
     expected = np.where(red > 0, (red - 1000) / 10000, np.nan)
     np.testing.assert_allclose(sub["B04"].values, expected, atol=1e-6)
     np.testing.assert_array_equal(
-        sub["valid"].values, (red > 0) & np.isin(dn["SCL"].values, SCL_CLEAR)
+        sub["valid"].values, (red > 0) & ~np.isin(dn["SCL"].values, SCL_INVALID)
     )
