@@ -82,6 +82,7 @@ class _Parcels:
     f_q: np.ndarray
     f_am: np.ndarray
     f_cm: np.ndarray
+    yields: dict[str, np.ndarray]  # harvest -> prudent yield t/ha (NaN where not grown)
 
 
 def prudent_yield(
@@ -268,6 +269,8 @@ def size_households(
         risk=risk,
         cf=cf,
         sub=sub,
+        pids=df["parcel_id"].astype(str).to_numpy(dtype=object),
+        bounds=np.searchsorted(hh, np.arange(n + 1)),
     )
     rows = [_household_row(i, str(o), ctx, as_of=as_of) for i, o in enumerate(hh_keys)]
     out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
@@ -303,6 +306,7 @@ def _parcel_arrays(
     rev_ha = np.zeros(m)
     rev_ha_ref = np.zeros(m)
     cost_ha = np.zeros(m)
+    yields: dict[str, np.ndarray] = {}
     for crop in np.unique(crops):
         rows = crops == crop
         if crop not in policy.crops:
@@ -339,6 +343,7 @@ def _parcel_arrays(
                 interval=policy.yield_interval,
             )
             y = np.maximum(y, 0.0)
+            yields.setdefault(h.name, np.full(m, np.nan))[rows] = y
             price = h.price_per_t
             rev_ha[rows] += np.where(np.isfinite(y), y * price, np.nan)
             low_y = y < policy.low_yield_ratio * h.reference_yield_t_ha
@@ -379,6 +384,7 @@ def _parcel_arrays(
         f_q=f_q,
         f_am=f_am,
         f_cm=f_cm,
+        yields=yields,
     )
     return p, why, crops
 
@@ -515,6 +521,8 @@ class _Context:
     risk: np.ndarray
     cf: dict[str, np.ndarray]
     sub: dict[str, np.ndarray]
+    pids: np.ndarray  # parcel ids as str
+    bounds: np.ndarray  # rows of household i are bounds[i]:bounds[i + 1] (rows sorted by owner)
 
 
 def _fmt_ids(ids: list[str], k: int = 3) -> str:
@@ -531,8 +539,8 @@ def _tenor(months: list[int], as_of: date, policy: CreditPolicy) -> int | None:
 def _household_row(i: int, owner: str, ctx: _Context, *, as_of: date) -> dict[str, Any]:
     pol, p = ctx.policy, ctx.p
     base, sub, line_raw = ctx.base, ctx.sub, float(ctx.line_raw[i])
-    idx = np.flatnonzero(ctx.hh == i)
-    pids = [str(x) for x in ctx.df["parcel_id"].to_numpy()[idx]]
+    idx = np.arange(ctx.bounds[i], ctx.bounds[i + 1])
+    pids = [str(x) for x in ctx.pids[idx]]
     usable = p.usable[idx]
     declared = float(p.declared[idx].sum())
     declared_usable = float(p.declared[idx][usable].sum())
@@ -645,7 +653,7 @@ def _cut_reasons(
     base, cf, sub = ctx.base, ctx.cf, ctx.sub
     line_raw, g, risk = float(ctx.line_raw[i]), float(ctx.g[i]), float(ctx.risk[i])
     hc = pol.haircuts
-    pids = ctx.df["parcel_id"].astype(str).to_numpy()[idx]
+    pids = ctx.pids[idx]
     out: list[tuple[str, float, dict[str, Any]]] = []
 
     def cut(code: str) -> float:
@@ -723,34 +731,25 @@ def _cut_reasons(
 
 def _worst_yield(idx: np.ndarray, ctx: _Context) -> dict[str, Any] | None:
     """The harvest whose area-weighted prudent yield falls furthest below its reference."""
-    pol, p, df = ctx.policy, ctx.p, ctx.df
+    pol, p = ctx.policy, ctx.p
     best: dict[str, Any] | None = None
-    for crop in np.unique(ctx.crops[idx][p.usable[idx]]):
-        rows = idx[(ctx.crops[idx] == crop) & p.usable[idx]]
-        hs = pol.harvests_of(str(crop))
-        ref_total = sum(h.reference_yield_t_ha for h in hs) or 1.0
-        w = p.area[rows]
-        if w.sum() <= 0:
+    ok = p.usable[idx] & (p.area[idx] > 0)
+    for name, y_all in p.yields.items():
+        y = y_all[idx]
+        grown = ok & np.isfinite(y)
+        if not grown.any():
             continue
-        for h in hs:
-            share = h.reference_yield_t_ha / ref_total if len(hs) > 1 else 1.0
-            cols = [c.format(h=h.name) for c in HARVEST_YIELD_COLUMNS]
-            vals = []
-            for col, gen in zip(cols, _YIELD, strict=True):
-                own = _num(df, col)[rows] if col in df else np.full(len(rows), np.nan)
-                vals.append(np.where(np.isfinite(own), own, _num(df, gen)[rows] * share))
-            y = prudent_yield(*vals, quantile=pol.yield_quantile, interval=pol.yield_interval)
-            y_mean = float(np.average(np.maximum(y, 0.0), weights=w))
-            ref = h.reference_yield_t_ha
-            if ref > 0 and y_mean < pol.low_yield_ratio * ref:
-                shortfall = 1 - y_mean / ref
-                if best is None or shortfall > best["shortfall"]:
-                    best = {
-                        "harvest": h.name,
-                        "yield_t": y_mean,
-                        "reference": ref,
-                        "shortfall": shortfall,
-                    }
+        y_mean = float(np.average(y[grown], weights=p.area[idx][grown]))
+        ref = pol.harvests[name].reference_yield_t_ha
+        if ref > 0 and y_mean < pol.low_yield_ratio * ref:
+            shortfall = 1 - y_mean / ref
+            if best is None or shortfall > best["shortfall"]:
+                best = {
+                    "harvest": name,
+                    "yield_t": y_mean,
+                    "reference": ref,
+                    "shortfall": shortfall,
+                }
     return best
 
 
