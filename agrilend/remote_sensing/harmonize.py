@@ -8,13 +8,14 @@ NaN for no-data, quality layers (``SCL``, ``CLM``, ``CLP``, ``dataMask``) in the
 a rioxarray CRS and transform, and attrs that say what was done.
 
 Digital numbers become reflectance as ``(DN + offset) / quantification`` with quantification
-10000. L2A products processed with baseline 04.00 or later (all acquisitions from 2022-01-25 on,
-and any reprocessed scene) carry ``offset = -1000``; earlier ones 0. The offset is taken, in this
-order, from the dataset's ``boa_add_offset`` attribute, from a ``processing_baseline`` attribute,
-or from each scene's date. Some services (openEO back-ends among them) deliver post-2022 L2A
-digital numbers already harmonised to the old scale; when many clear values of the visible bands
-lie below 1000 (which would be negative reflectance) the date rule is not applied, and the attrs
-say so.
+10000. Products processed with baseline 04.00 or later (all acquisitions from 2022-01-25 on, and
+any reprocessed scene) carry ``offset = -1000`` (``BOA_ADD_OFFSET`` in L2A, ``RADIO_ADD_OFFSET``
+in L1C); earlier ones 0. The offset is taken, in this order, from the dataset's
+``boa_add_offset`` (or ``radio_add_offset``) attribute, from a ``processing_baseline``
+attribute, or from each scene's date. Some services (openEO back-ends among them) deliver
+post-2022 digital numbers already harmonised to the old scale; when many clear values of the
+visible bands lie below 1000 (which would be negative reflectance) the date rule is not applied,
+and the attrs say so.
 """
 
 from __future__ import annotations
@@ -197,17 +198,18 @@ def _baseline_number(value: Any) -> float | None:
 
 
 def _offset_by_date(  # noqa: PLR0911  (one return per rule, in the order they apply)
-    ds: xr.Dataset, dn_bands: list[str], level: str, boa_offset: float | str, *, name: str
+    ds: xr.Dataset, dn_bands: list[str], boa_offset: float | str, *, name: str
 ) -> tuple[np.ndarray[Any, Any], str]:
     """Offset (DN) to add on each date, and a sentence saying why."""
     n = ds.sizes["time"]
     if not isinstance(boa_offset, str):
         return np.full(n, float(boa_offset)), f"boa offset {boa_offset:g} given by the caller"
-    if boa_offset == "none" or level != "L2A" or not dn_bands:
-        return np.zeros(n), "no offset (not L2A digital numbers)"
-    if "boa_add_offset" in ds.attrs:
-        off = float(ds.attrs["boa_add_offset"])
-        return np.full(n, off), f"boa offset {off:g} from the dataset's boa_add_offset attribute"
+    if boa_offset == "none" or not dn_bands:
+        return np.zeros(n), "no offset (reflectance delivered, or offset disabled)"
+    for key in ("boa_add_offset", "radio_add_offset"):
+        if key in ds.attrs:
+            off = float(ds.attrs[key])
+            return np.full(n, off), f"offset {off:g} from the dataset's {key} attribute"
     baseline = _baseline_number(ds.attrs.get("processing_baseline"))
     if baseline is not None:
         off = BOA_ADD_OFFSET if baseline >= 4.0 else 0.0
@@ -255,8 +257,8 @@ def harmonize(
         ``"L1C"`` or ``"L2A"``; by default read from attrs, band prefixes (``S2-L2A-``), the
         presence of ``SCL``, or the title.
     boa_offset
-        DN offset of L2A scenes; ``"auto"`` applies the baseline 04.00 rule described in the
-        module docstring; a number forces it; ``"none"`` disables it.
+        DN offset; ``"auto"`` applies the baseline 04.00 rule described in the module
+        docstring; a number forces it on every date; ``"none"`` disables it.
     scale
         Digital numbers per unit reflectance; ``"auto"`` uses 10000 for DN and leaves
         reflectance floats as they are.
@@ -319,7 +321,7 @@ def harmonize(
 
     bands = [b for b in SPECTRAL_BANDS if b in ds.data_vars]
     dn_bands = [b for b in bands if scale != "auto" or _is_digital_numbers(ds[b])]
-    offsets, offset_note = _offset_by_date(ds, dn_bands, level, boa_offset, name=name)
+    offsets, offset_note = _offset_by_date(ds, dn_bands, boa_offset, name=name)
     quant = QUANTIFICATION_VALUE if scale == "auto" else float(scale)
     if "boa_quantification_value" in ds.attrs and scale == "auto":
         quant = float(ds.attrs["boa_quantification_value"])
