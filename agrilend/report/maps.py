@@ -14,8 +14,10 @@ import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.patches import FancyArrow, Rectangle
 
 from agrilend.report.figures import ACCENT, GREY, INK, figure_style, to_data_uri
@@ -193,8 +195,26 @@ def _true_colour(win: xr.Dataset) -> np.ndarray[Any, Any]:
     return np.where(np.isfinite(scaled), scaled, 1.0)
 
 
+def _rings(geoms: gpd.GeoSeries, *, holes: bool = True) -> list[np.ndarray[Any, Any]]:
+    rings = []
+    for poly in shapely.get_parts(geoms.to_numpy()):
+        if poly is None or poly.is_empty or poly.geom_type != "Polygon":
+            continue
+        rings.append(np.asarray(poly.exterior.coords))
+        if holes:
+            rings.extend(np.asarray(r.coords) for r in poly.interiors)
+    return rings
+
+
+def _fill(ax: Axes, geoms: gpd.GeoSeries, **kwargs: Any) -> None:
+    # a PolyCollection draws a county of parcels far faster than GeoSeries.plot
+    ax.add_collection(PolyCollection(_rings(geoms, holes=False), **kwargs))
+
+
 def _outline(ax: Axes, parcels: gpd.GeoDataFrame, *, color: str, labels: bool) -> None:
-    parcels.boundary.plot(ax=ax, color=color, lw=1.6, zorder=4)
+    ax.add_collection(
+        LineCollection(_rings(parcels.geometry), colors=color, linewidths=1.6, zorder=4)
+    )
     if labels:
         for i, (_, row) in enumerate(parcels.iterrows()):
             p = row.geometry.representative_point()
@@ -236,6 +256,9 @@ def parcel_maps(
     with figure_style(lang) as flang:
         for kind in ("rgb", "ndvi"):
             fig, ax = plt.subplots(figsize=(4.2, 4.2))
+            fig.subplots_adjust(
+                left=0.02, right=0.93 if kind == "ndvi" else 0.98, top=0.98, bottom=0.02
+            )
             if kind == "rgb":
                 ax.imshow(_true_colour(win), extent=extent, origin="upper", interpolation="nearest")
                 colour = "#ffeb3b"
@@ -279,16 +302,23 @@ def overview_map(
     crs = household.crs
     with figure_style(lang) as flang:
         fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.98, bottom=0.02)
         others = county[~county.index.isin(household.index)] if len(county) else county
         if len(others):
-            others.to_crs(crs).plot(ax=ax, color="#cfd8dc", edgecolor="#90a4ae", lw=0.3)
+            _fill(
+                ax,
+                others.to_crs(crs).geometry,
+                facecolor="#cfd8dc",
+                edgecolor="#90a4ae",
+                linewidths=0.3,
+            )
         if cube is not None and "x" in cube.coords and "y" in cube.coords:
             x0, x1 = float(cube["x"].min()), float(cube["x"].max())
             y0, y1 = float(cube["y"].min()), float(cube["y"].max())
             ax.add_patch(
                 Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=GREY, ls="--", lw=0.8)
             )
-        household.plot(ax=ax, color=ACCENT, edgecolor=ACCENT, lw=1.2, zorder=3)
+        _fill(ax, household.geometry, facecolor=ACCENT, edgecolor=ACCENT, linewidths=1.2, zorder=3)
         wminx, wminy, wmaxx, wmaxy = _window(household)
         ax.add_patch(
             Rectangle(

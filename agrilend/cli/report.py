@@ -1,0 +1,177 @@
+"""``agrilend report ID``: one household's or parcel's report as HTML (and PDF)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from agrilend._paths import local_path
+from agrilend.cli._progress import progress_steps
+from agrilend.cli.options import (
+    check_output,
+    common_options,
+    emit_json,
+    json_option,
+    overwrite_option,
+)
+from agrilend.errors import ReportError
+from agrilend.inputs import InputFiles
+from agrilend.report.i18n import Lang
+
+log = logging.getLogger(__name__)
+
+
+def run_assessment(files: InputFiles, *, context: Path | None = None) -> tuple[Any, Any]:
+    """Open the inputs and run :func:`agrilend.assess.assess`; returns ``(assessment, cube)``.
+
+    ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
+    normals); when given, the household is judged against the county it was scanned with.
+    """
+    # written against the integrator's interface (assess, load_inputs, scan.load_context);
+    # looked up at run time so this command loads even in a snapshot that lacks them
+    assess = _pipeline("agrilend.assess", "assess")
+    load_inputs = _pipeline("agrilend.inputs", "load_inputs")
+    county = None
+    if context is not None:
+        county = _pipeline("agrilend.scan", "load_context")(context)
+    inputs = load_inputs(files)
+    assessment = assess(inputs, context=county)
+    return assessment, getattr(inputs, "cube", None)
+
+
+def _pipeline(module: str, name: str) -> Any:
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ReportError(
+            f"this agrilend has no {module}.{name} yet ({exc}); update agrilend"
+        ) from exc
+    return fn
+
+
+def _default_out(target_id: str, lang: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in target_id)
+    return Path(f"report-{safe}-{lang}.html")
+
+
+@click.command(name="report")
+@click.argument("target_id", metavar="HOUSEHOLD_OR_PARCEL_ID")
+@click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
+@click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
+@click.option("--imagery", type=click.Path(), help="Imagery cube (NetCDF, GeoTIFF, Zarr).")
+@click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
+@click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
+@click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
+@click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@click.option(
+    "--context",
+    type=click.Path(file_okay=False),
+    help="Folder of a county scan: reuse its crop model, peers and weather normals.",
+)
+@click.option(
+    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+    help="Language of the report (zh: Chinese).",
+)  # fmt: skip
+@click.option("--pdf", is_flag=True, help="Also print a PDF beside the HTML.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False),
+    help="HTML file to write [default: report-ID-LANG.html here].",
+)  # fmt: skip
+@overwrite_option
+@json_option
+@common_options
+def command(  # noqa: PLR0917  (click passes every option by keyword)
+    target_id: str,
+    titles: str | None,
+    mapping: str | None,
+    imagery: str | None,
+    subsidies: str | None,
+    weather: str | None,
+    policy: str | None,
+    yields: str | None,
+    context: str | None,
+    lang: str,
+    pdf: bool,
+    out: str | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Write the report of one household (pseudonym H-...) or one parcel.
+
+    The report is one self-contained HTML file (it opens offline and can be mailed): maps of
+    the parcels, their NDVI curves against peers, crop, area, vigour, yield, weather,
+    subsidies, the credit line with its reasons, and what is needed to reproduce it. With no
+    input files the embedded sample county is used; give --titles and --imagery (and the other
+    files) to report on your own data.
+
+    \b
+    Examples:
+      agrilend report H-1a2b3c4d5e6f                       # sample county, English
+      agrilend report H-1a2b3c4d5e6f --lang zh --pdf       # Chinese, with a PDF to print
+      agrilend report 1311991012010100082 --titles t.gpkg --imagery cube.nc --out parcel.html
+      agrilend report H-1a2b3c4d5e6f --json | jq .credit_line
+    """
+    from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
+    from agrilend.report.html import resolve_target  # noqa: PLC0415
+
+    given = {
+        "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
+        "policy": policy, "county_yields": yields, "titles_mapping": mapping,
+    }  # fmt: skip
+    if all(v is None for v in given.values()):
+        files = InputFiles.sample()
+        log.info("no input files given: using the sample county in %s", files.titles.parent)
+    else:
+        if titles is None or imagery is None:
+            raise click.UsageError("--titles and --imagery are both needed with your own data")
+        files = InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
+    context_dir = local_path(context, what="scan context") if context else None
+    html_path = check_output(
+        Path(out) if out else _default_out(target_id, lang), overwrite=overwrite
+    )
+    pdf_path = html_path.with_suffix(".pdf") if pdf else None
+    if pdf_path is not None:
+        check_output(pdf_path, overwrite=overwrite)
+
+    with progress_steps(2) as step:
+        with step("assessing parcels"):
+            assessment, cube = run_assessment(files, context=context_dir)
+        target = resolve_target(assessment, target_id)  # fail fast on an unknown id
+        with step(f"rendering the {lang} report" + (" and its PDF" if pdf else "")):
+            written = render_report(
+                assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
+                pdf=pdf,
+            )  # fmt: skip
+
+    hh = target.household
+    summary: dict[str, Any] = {
+        "target": target.target_id,
+        "kind": target.kind,
+        "household": target.owner_ref,
+        "lang": lang,
+        "html": str(written),
+        "pdf": str(pdf_path) if pdf_path else None,
+        "n_parcels": len(target.parcels),
+    }
+    if hh is not None:
+        for key in ("decision", "credit_line", "currency", "tenor_months"):
+            summary[key] = hh.get(key)
+    if as_json:
+        emit_json(summary)
+        return
+    line = f"wrote {written}"
+    if pdf_path is not None:
+        line += f" and {pdf_path}"
+    if hh is not None:
+        line += (
+            f" ({target.owner_ref}: {hh.get('decision')}, {hh.get('currency', '')} "
+            f"{float(hh.get('credit_line') or 0):,.0f} for {hh.get('tenor_months')} months)"
+        )
+    click.echo(line)
+
+
+__all__ = ["command", "run_assessment"]

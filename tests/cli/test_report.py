@@ -1,0 +1,150 @@
+"""``agrilend report``: files written, no overwriting, JSON, languages, errors, exit codes.
+
+The pipeline is replaced by the hand-built assessment of ``tests/report/_fixtures.py`` so these
+tests exercise the command itself; the end-to-end run on the sample county is in
+``test_report_sample.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from agrilend.cli import report as report_cli
+from agrilend.cli.main import cli
+from agrilend.report import pdf as pdf_module
+from tests.report import _fixtures
+from tests.report._dom import figure_values
+
+HOUSEHOLD = _fixtures.OWNERS[0]
+BUILT = _fixtures.build()
+#: Without the cube only the overview map is drawn: the command is under test, not the maps.
+PIPELINE = (BUILT[0], None)
+
+
+@pytest.fixture(autouse=True)
+def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def run(files: Any, *, context: Path | None = None) -> Any:
+        calls.append({"files": files, "context": context})
+        return PIPELINE
+
+    monkeypatch.setattr(report_cli, "run_assessment", run)
+    monkeypatch.setattr(
+        report_cli.InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i")))
+    )
+    monkeypatch.chdir(tmp_path)
+    return calls
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["report", *args])
+
+
+def test_writes_the_report_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    res = run(HOUSEHOLD, "-q")
+    assert res.exit_code == 0, res.output
+    out = tmp_path / f"report-{HOUSEHOLD}-en.html"
+    assert out.exists()
+    assert str(out.name) in res.stdout
+    html = out.read_text(encoding="utf-8")
+    line = BUILT[0].households.set_index("owner_ref").loc[HOUSEHOLD, "credit_line"]
+    assert figure_values(html, "credit_line") == [pytest.approx(line)]
+
+    again = run(HOUSEHOLD)
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr
+    assert "--overwrite" in again.stderr
+    assert run(HOUSEHOLD, "--overwrite").exit_code == 0
+
+
+def test_json_summary_in_chinese(tmp_path: Path) -> None:
+    res = run(HOUSEHOLD, "--lang", "zh", "--out", "sub/r.html", "--json")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    hh = BUILT[0].households.set_index("owner_ref").loc[HOUSEHOLD]
+    assert payload["target"] == HOUSEHOLD
+    assert payload["kind"] == "household"
+    assert payload["decision"] == hh["decision"]
+    assert payload["credit_line"] == pytest.approx(hh["credit_line"])
+    assert payload["pdf"] is None
+    page = Path(payload["html"])
+    assert page == Path("sub/r.html")
+    assert "农户授信报告" in (tmp_path / page).read_text(encoding="utf-8")
+
+
+def test_parcel_report(tmp_path: Path) -> None:
+    pid = str(BUILT[0].parcels["parcel_id"].iloc[6])
+    res = run(pid, "--json")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["kind"] == "parcel"
+    assert payload["household"] == BUILT[0].parcels["owner_ref"].iloc[6]
+    assert payload["n_parcels"] == 1
+
+
+def test_pdf_is_written_beside_the_html(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    printed: list[Path] = []
+
+    def fake_pdf(html: str, out: Path, **_: Any) -> Path:
+        printed.append(Path(out))
+        Path(out).write_bytes(b"%PDF-1.7 stub")
+        return Path(out)
+
+    monkeypatch.setattr(pdf_module, "html_to_pdf", fake_pdf)
+    res = run(HOUSEHOLD, "--pdf", "--out", "r.html", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["pdf"] == "r.pdf"
+    assert printed == [Path("r.pdf")]
+    # the PDF is protected like the HTML
+    res = run(HOUSEHOLD, "--pdf", "--out", "other.html")
+    assert res.exit_code == 0
+    Path("x.pdf").write_bytes(b"keep")
+    res = run(HOUSEHOLD, "--pdf", "--out", "x.html")
+    assert res.exit_code == 1
+    assert "x.pdf" in res.stderr
+    assert Path("x.pdf").read_bytes() == b"keep"
+    assert not Path("x.html").exists()
+
+
+def test_unknown_id_is_one_line_with_valid_examples(caplog: pytest.LogCaptureFixture) -> None:
+    res = run("H-000000000000")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: no household or parcel 'H-000000000000'")
+    assert HOUSEHOLD in lines[0]
+    assert not any(r.exc_info for r in caplog.records)
+    run("H-000000000000", "-v")  # with -v the traceback is logged
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_own_data_needs_titles_and_imagery(tmp_path: Path) -> None:
+    (tmp_path / "t.gpkg").write_bytes(b"")
+    res = run(HOUSEHOLD, "--titles", "t.gpkg")
+    assert res.exit_code == 2
+    assert "--imagery" in res.stderr
+    res = run(HOUSEHOLD, "--titles", "t.gpkg", "--imagery", "missing.nc")
+    assert res.exit_code == 1
+    assert "missing.nc" in res.stderr
+
+
+def test_context_folder_is_passed_on(fake_pipeline: list[dict[str, Any]], tmp_path: Path) -> None:
+    (tmp_path / "scan").mkdir()
+    assert run(HOUSEHOLD, "--context", "scan", "-q").exit_code == 0
+    assert fake_pipeline[-1]["context"] == Path("scan")
+
+
+def test_help_has_examples() -> None:
+    res = run("--help")
+    assert res.exit_code == 0
+    assert "Examples:" in res.stdout
+    assert "--lang zh --pdf" in res.stdout
+    assert run().exit_code == 2  # the id is required
+    assert run(HOUSEHOLD, "--lang", "fr").exit_code == 2
