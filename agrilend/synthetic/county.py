@@ -240,7 +240,11 @@ def write_county(
     }  # fmt: skip
     enc["time"] = {"units": "days since 2000-01-01", "calendar": "proleptic_gregorian"}
     paths["imagery.nc"].unlink(missing_ok=True)
-    county.imagery.to_netcdf(paths["imagery.nc"], engine="netcdf4", encoding=enc)
+    ds = county.imagery.copy()
+    for name, e in enc.items():
+        # set on the variables: an explicit encoding= would drop rioxarray's grid_mapping
+        ds[name].encoding.update(e)
+    ds.to_netcdf(paths["imagery.nc"], engine="netcdf4")
     paths["titles.gpkg"].unlink(missing_ok=True)
     _write_gpkg(county.titles, paths["titles.gpkg"])
     county.weather.to_csv(paths["weather.csv"], index=False, encoding="utf-8")

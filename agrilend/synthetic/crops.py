@@ -182,7 +182,13 @@ def crop_ndvi(
         amp += _weeds(t, rng or np.random.default_rng(0))
     else:
         raise ValueError(f"unknown crop {crop!r}; use one of {', '.join(CROPS)}")
-    return soil + vigour * amp
+    return _saturate(soil + vigour * amp)
+
+
+def _saturate(ndvi: FloatArray) -> FloatArray:
+    """NDVI saturates over a dense canopy: above 0.8 it bends smoothly towards 0.9."""
+    high = 0.8 + 0.1 * np.tanh((ndvi - 0.8) / 0.1)
+    return np.where(ndvi > 0.8, high, ndvi)
 
 
 def _season(cal: Calendar, t: FloatArray, shift: float, soil: float) -> FloatArray:
