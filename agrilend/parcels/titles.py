@@ -27,8 +27,6 @@ import codecs
 import dataclasses
 import logging
 import tomllib
-import warnings
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +35,13 @@ from typing import Any, Literal, get_args
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
+import pyarrow as pa
 import shapely
 from pyproj import CRS
 
 from agrilend._paths import is_remote, local_path
 from agrilend.errors import CRSError, MissingCRSError, TitleMappingError, TitlesReadError
+from agrilend.parcels._title_files import first_line, open_vector
 from agrilend.parcels.pseudonym import _normalise, pseudonymize
 from agrilend.parcels.validate import check_crs
 
@@ -55,9 +54,6 @@ AREA_UNITS_HA: dict[str, float] = {"ha": 1.0, "m2": 1e-4, "mu": 1 / 15, "a": 0.0
 TITLE_COLUMNS = ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop")
 #: Refuse files with more features than this unless ``max_features`` is raised.
 DEFAULT_MAX_FEATURES = 5_000_000
-_OGR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite")
-_PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
-_WKB_COLUMNS = ("geometry", "geom", "wkb_geometry", "the_geom", "shape")
 
 # Column names tried, case-insensitively and in order, when no mapping is given.
 _GUESS_ID = ("parcel_id", "parcelid", "id_parcel", "dkbm", "plot_id", "field_id", "title_id", "id")
@@ -228,276 +224,44 @@ MAPPINGS: dict[str, TitleMapping] = {
         personal=("CBFMC", "ZJHM", "LXDH"),
         keep=("DKMC",),
     ),
-    "fr_rpg": TitleMapping(parcel_id="id_parcel", declared_area="surf_parc",
-                           declared_crop="code_cultu"),
-    "at_inspire": TitleMapping(parcel_id="GEO_ID", declared_area="SL_FLAECHE_BRUTTO_HA",
-                               declared_crop="SNAR_BEZEICHNUNG", keep=("SNAR_CODE",)),
-    "be_vlg": TitleMapping(parcel_id="REF_ID", declared_area="GRAF_OPP",
-                           declared_crop="GWSNAM_H", keep=("GWSCOD_H",)),
-    "ch_lwb": TitleMapping(parcel_id="nutzungsidentifikator", declared_area="flaeche_m2",
-                           declared_area_unit="m2", declared_crop="nutzung",
-                           keep=("lnf_code", "beitragsberechtigt")),
+    "fr_rpg": TitleMapping(
+        parcel_id="id_parcel", declared_area="surf_parc", declared_crop="code_cultu"
+    ),
+    "at_inspire": TitleMapping(
+        parcel_id="GEO_ID",
+        declared_area="SL_FLAECHE_BRUTTO_HA",
+        declared_crop="SNAR_BEZEICHNUNG",
+        keep=("SNAR_CODE",),
+    ),
+    "be_vlg": TitleMapping(
+        parcel_id="REF_ID", declared_area="GRAF_OPP", declared_crop="GWSNAM_H", keep=("GWSCOD_H",)
+    ),
+    "ch_lwb": TitleMapping(
+        parcel_id="nutzungsidentifikator",
+        declared_area="flaeche_m2",
+        declared_area_unit="m2",
+        declared_crop="nutzung",
+        keep=("lnf_code", "beitragsberechtigt"),
+    ),
     # Brandenburg's ref_ident is the reference plot, shared by several applications: no unique id
     "de_bb": TitleMapping(declared_area="groesse", declared_crop="code_bez", keep=("ref_ident",)),
-    "eurocrops_si": TitleMapping(parcel_id="ID", declared_area="AREA", declared_area_unit="m2",
-                                 declared_crop="EC_hcat_n"),
-    "eurocrops_lv": TitleMapping(parcel_id="PARCEL_ID", declared_area="AREA_DECLA",
-                                 declared_crop="EC_hcat_n"),
-    "pt_aveiro": TitleMapping(parcel_id="CUL_ID", declared_area="Shape_Area",
-                              declared_area_unit="m2", declared_crop="CT_português",
-                              layer="Culturas_Aveiro"),
+    "eurocrops_si": TitleMapping(
+        parcel_id="ID", declared_area="AREA", declared_area_unit="m2", declared_crop="EC_hcat_n"
+    ),
+    "eurocrops_lv": TitleMapping(
+        parcel_id="PARCEL_ID", declared_area="AREA_DECLA", declared_crop="EC_hcat_n"
+    ),
+    "pt_aveiro": TitleMapping(
+        parcel_id="CUL_ID",
+        declared_area="Shape_Area",
+        declared_area_unit="m2",
+        declared_crop="CT_português",
+        layer="Culturas_Aveiro",
+    ),
     "jecam": TitleMapping(parcel_id="Id", declared_area="Area_ha", declared_crop="CropType1"),
     "india_10k": TitleMapping(declared_area="area", declared_area_unit="m2"),
     "ai4sf": TitleMapping(),
-}  # fmt: skip
-
-
-# --- opening files --------------------------------------------------------------------------------
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
-
-
-def _not_readable(name: str, exc: BaseException, path: Any) -> TitlesReadError:
-    return TitlesReadError(
-        f"titles file {name!r} could not be opened ({_first_line(exc)}); check that it is a "
-        "GeoPackage, Shapefile (with its .shx and .dbf), zipped Shapefile, GeoJSON, FlatGeobuf, "
-        "GML or (Geo)Parquet file and that it is complete",
-        path=path,
-    )
-
-
-def _log_caught(caught: list[warnings.WarningMessage], name: str) -> None:
-    # GDAL's remarks about a file (odd field widths, unknown encodings) are facts about the
-    # input, not faults of the caller: they go to the log with the file's name.
-    for w in caught:
-        log.info("reading %s: %s", name, w.message)
-
-
-def _read_ogr(
-    src: str, *, name: str, path: Any, layer: str | None, encoding: str | None, max_features: int
-) -> gpd.GeoDataFrame:
-    """Read one layer with pyogrio; errors name the file and say what to do."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            layers = pyogrio.list_layers(src)
-        except Exception as exc:  # pyogrio raises DataSourceError, OSError, ... on bad bytes
-            raise _not_readable(name, exc, path) from exc
-        names = [str(row[0]) for row in layers]
-        if not names:
-            raise TitlesReadError(f"titles file {name!r} holds no layer", path=path)
-        try:
-            if layer is None:
-                layer = _pick_layer(src, names, name=name, path=path)
-            elif layer not in names:
-                raise TitlesReadError(
-                    f"titles file {name!r} has no layer {layer!r}; its layers are {names}: pass "
-                    "one of them as layer=",
-                    path=path,
-                )
-            info = pyogrio.read_info(src, layer=layer, encoding=encoding)
-            _check_layer(info, name=name, layer=layer, path=path, max_features=max_features)
-            gdf = pyogrio.read_dataframe(src, layer=layer, encoding=encoding)
-        except TitlesReadError:
-            raise
-        except LookupError as exc:  # an unknown encoding name
-            raise TitlesReadError(
-                f"titles file {name!r}: encoding {encoding!r} is unknown ({_first_line(exc)}); "
-                "pass a Python codec name such as 'gbk', 'gb18030', 'cp1252' or 'utf-8'",
-                path=path,
-            ) from exc
-        except Exception as exc:  # any GDAL failure inside a damaged file
-            raise _not_readable(name, exc, path) from exc
-    _log_caught(caught, name)
-    if (
-        src.lower().endswith(".shp")
-        and encoding is None
-        and not Path(src[: -len(".shp")] + ".cpg").exists()
-        and not src.startswith("/vsi")
-    ):
-        log.info(
-            "%s has no .cpg file: its text was decoded as the DBF header says (or Latin-1); if "
-            "names look garbled, pass encoding= (e.g. 'gbk' for Chinese registries)",
-            name,
-        )
-    return gdf
-
-
-def _pick_layer(src: str, names: list[str], *, name: str, path: Any) -> str:
-    if len(names) == 1:
-        return names[0]
-    usable = []
-    for lyr in names:
-        info = pyogrio.read_info(src, layer=lyr)
-        if info["geometry_type"] is not None and info["features"] != 0:
-            usable.append((lyr, int(info["features"])))
-    if len(usable) == 1:
-        log.info("%s: read layer %r (the only one with features and geometry)", name, usable[0][0])
-        return usable[0][0]
-    if not usable:
-        raise TitlesReadError(
-            f"titles file {name!r} has layers {names} but none holds features with geometry; "
-            "export the parcel polygons from the registry",
-            path=path,
-        )
-    listed = ", ".join(f"{lyr!r} ({n} features)" for lyr, n in usable)
-    raise TitlesReadError(
-        f"titles file {name!r} holds several layers with geometry: {listed}; pass layer= (or "
-        "layer in the titles mapping) to say which one holds the titles",
-        path=path,
-    )
-
-
-def _check_layer(
-    info: dict[str, Any], *, name: str, layer: str, path: Any, max_features: int
-) -> None:
-    if info["geometry_type"] is None:
-        raise TitlesReadError(
-            f"layer {layer!r} of {name!r} has no geometry (fields: {list(info['fields'])[:8]}); "
-            "point read_titles at the layer with the parcel polygons, or join this table to "
-            "them first",
-            path=path,
-        )
-    if info["features"] == 0:
-        raise TitlesReadError(
-            f"layer {layer!r} of {name!r} holds no features; pass the layer that holds the "
-            "titles (layer=)",
-            path=path,
-        )
-    if max_features and info["features"] > max_features:
-        raise TitlesReadError(
-            f"layer {layer!r} of {name!r} holds {info['features']} features, more than "
-            f"max_features={max_features}; split the registry (e.g. by village) or raise "
-            "max_features",
-            path=path,
-        )
-
-
-def _read_zip(
-    p: Path, *, layer: str | None, encoding: str | None, max_features: int
-) -> gpd.GeoDataFrame:
-    try:
-        with zipfile.ZipFile(p) as zf:
-            members = [i.filename for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _not_readable(p.name, exc, p) from exc
-    candidates = [
-        m for m in members if m.lower().endswith(_OGR_SUFFIXES) and not m.startswith("__MACOSX/")
-    ]
-    if not candidates:
-        shown = members[:6] + (["..."] if len(members) > 6 else [])
-        raise TitlesReadError(
-            f"the zip {p.name!r} holds no .shp, .gpkg, .geojson, .fgb or .gml (it holds "
-            f"{shown}); unzip it and point read_titles at the layer file",
-            path=p,
-        )
-    inner_layer = layer
-    if len(candidates) > 1:
-        chosen = [m for m in candidates if layer is not None and Path(m).stem == layer]
-        if len(chosen) != 1:
-            raise TitlesReadError(
-                f"the zip {p.name!r} holds several vector files {candidates}; pass layer= with "
-                "the name of the one that holds the titles (without its suffix)",
-                path=p,
-            )
-        candidates, inner_layer = chosen, None
-    member = candidates[0]
-    if member.lower().endswith(".shp"):
-        stem = member[:-4]
-        missing = [s for s in (".shx", ".dbf") if not any(m.lower() == (stem + s).lower()
-                                                          for m in members)]  # fmt: skip
-        if missing:
-            raise TitlesReadError(
-                f"the shapefile {member!r} in {p.name!r} lacks its {missing} part(s); zip the "
-                "whole shapefile (.shp, .shx, .dbf, .prj, .cpg) again",
-                path=p,
-            )
-        if inner_layer == Path(member).stem or inner_layer == Path(p).stem:
-            inner_layer = None
-    log.info("%s: reading %s from the zip", p.name, member)
-    return _read_ogr(
-        f"/vsizip/{p.resolve()}/{member}",
-        name=f"{p.name}/{member}",
-        path=p,
-        layer=inner_layer,
-        encoding=encoding,
-        max_features=max_features,
-    )
-
-
-def _read_parquet(p: Path) -> gpd.GeoDataFrame:
-    import pyarrow.parquet as pq  # noqa: PLC0415  (pyarrow is heavy; only Parquet needs it)
-
-    try:
-        schema = pq.read_schema(p)
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... on bad bytes
-        raise _not_readable(p.name, exc, p) from exc
-    meta = schema.metadata or {}
-    try:
-        if b"geo" in meta:
-            return gpd.read_parquet(p)
-        table = pq.read_table(p)
-        table.validate(full=True)  # invalid UTF-8 would otherwise surface later, far from here
-        df = table.to_pandas()
-    except Exception as exc:
-        raise _not_readable(p.name, exc, p) from exc
-    lower = {str(c).lower(): c for c in df.columns}
-    col = next((lower[c] for c in _WKB_COLUMNS if c in lower), None)
-    if col is None:
-        raise TitlesReadError(
-            f"Parquet file {p.name!r} has neither GeoParquet metadata nor a WKB geometry column "
-            f"({', '.join(_WKB_COLUMNS)}); write it with GeoDataFrame.to_parquet",
-            path=p,
-        )
-    try:
-        geoms = shapely.from_wkb(df[col].to_numpy(dtype=object))
-    except Exception as exc:  # shapely raises GEOSException or TypeError on bad WKB
-        raise TitlesReadError(
-            f"column {col!r} of {p.name!r} is not valid WKB ({_first_line(exc)}); write the "
-            "geometries as WKB (shapely.to_wkb) or as GeoParquet",
-            path=p,
-        ) from exc
-    log.info(
-        "%s: plain Parquet without GeoParquet metadata; geometry decoded from WKB column %r, "
-        "CRS unknown unless the mapping gives one",
-        p.name,
-        col,
-    )
-    return gpd.GeoDataFrame(df.drop(columns=[col]), geometry=geoms, crs=None)
-
-
-def _open(
-    p: Path | str, *, layer: str | None, encoding: str | None, max_features: int
-) -> gpd.GeoDataFrame:
-    if isinstance(p, str):  # a remote path that was explicitly allowed
-        return _read_ogr(
-            p if p.startswith("/vsi") else "/vsicurl/" + p,
-            name=p,
-            path=p,
-            layer=layer,
-            encoding=encoding,
-            max_features=max_features,
-        )
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in (*_OGR_SUFFIXES, ".zip"))
-        if len(files) != 1:
-            raise TitlesReadError(
-                f"titles folder {p.name!r} holds {len(files)} vector files "
-                f"({[f.name for f in files][:6]}); point read_titles at one file",
-                path=p,
-            )
-        p = files[0]
-    suffix = p.suffix.lower()
-    if suffix in _PARQUET_SUFFIXES:
-        return _read_parquet(p)
-    if suffix == ".zip":
-        return _read_zip(p, layer=layer, encoding=encoding, max_features=max_features)
-    return _read_ogr(
-        str(p), name=p.name, path=p, layer=layer, encoding=encoding, max_features=max_features
-    )
+}
 
 
 # --- mapping columns ------------------------------------------------------------------------------
@@ -564,8 +328,10 @@ def _guess_area_unit(gdf: gpd.GeoDataFrame, col: str) -> str:
     except Exception:  # no usable CRS or geometry: fall back on hectares
         return "ha"
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.nanmedian(values / mapped_ha) if len(values) else np.nan
-    if not np.isfinite(ratio) or ratio <= 0:
+        ratios = values / mapped_ha
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    ratio = float(np.median(ratios)) if len(ratios) else np.nan
+    if not np.isfinite(ratio):
         return "ha"
     return min(AREA_UNITS_HA, key=lambda u: abs(np.log(ratio * AREA_UNITS_HA[u])))
 
@@ -602,9 +368,13 @@ def _texts(values: Any) -> list[str]:
 
 
 def _as_titles(
-    gdf: Any, mapping: TitleMapping | None, *, key: str | bytes | None, source: str,
+    gdf: Any,
+    mapping: TitleMapping | None,
+    *,
+    key: str | bytes | None,
+    source: str,
     given: Mapping[str, Any] | None = None,
-) -> gpd.GeoDataFrame:  # fmt: skip
+) -> gpd.GeoDataFrame:
     if isinstance(gdf, pd.DataFrame) and not isinstance(gdf, gpd.GeoDataFrame):
         if "geometry" not in gdf.columns:
             raise TitlesReadError(
@@ -678,8 +448,9 @@ def _as_titles(
             codes = mapping.crop_codes
             unknown = sorted({c for c in crops if c and c not in codes})
             if unknown:
-                log.info("%s: crop codes not in crop_codes kept as they are: %s", source,
-                         unknown[:10])  # fmt: skip
+                log.info(
+                    "%s: crop codes not in crop_codes kept as they are: %s", source, unknown[:10]
+                )
             crops = [codes.get(c, c) for c in crops]
         out["declared_crop"] = crops
     else:
@@ -848,15 +619,15 @@ def read_titles(
     src: Path | str = str(path) if remote else checked
     lyr = final.layer if final else given.get("layer")
     enc = final.encoding if final else given.get("encoding")
-    gdf = _open(src, layer=lyr, encoding=enc, max_features=max_features)
+    gdf = open_vector(src, layer=lyr, encoding=enc, max_features=max_features)
     name = Path(str(path)).name
     if final is None:
         final = _guess_mapping(gdf, given, name)
     try:
         titles = _as_titles(gdf, final, key=key, source=name)
-    except UnicodeDecodeError as exc:
+    except (UnicodeDecodeError, pa.ArrowException) as exc:  # text a damaged file garbled
         raise TitlesReadError(
-            f"text in {name!r} is not valid in its encoding ({_first_line(exc)}); pass the "
+            f"text in {name!r} is not valid in its encoding ({first_line(exc)}); pass the "
             "registry's encoding as encoding= (e.g. 'gbk')",
             path=checked,
         ) from exc

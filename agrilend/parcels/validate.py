@@ -317,12 +317,19 @@ def _polygonal_part(geom: Any) -> Any:
     if tid in _POLYGONAL:
         return geom
     if tid == _COLLECTION:
-        parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in _POLYGONAL]
-        polys = [q for p in parts for q in shapely.get_parts(p)]
-        polys = [p for p in polys if not p.is_empty and p.area > 0]
+        polys = []
+        stack = list(shapely.get_parts(geom))
+        while stack:  # collections may nest
+            part = stack.pop()
+            kind = shapely.get_type_id(part)
+            if kind == _COLLECTION or kind == _POLYGONAL[1]:
+                stack.extend(shapely.get_parts(part))
+            elif kind == _POLYGONAL[0] and not part.is_empty and part.area > 0:
+                polys.append(part)
         if not polys:
             return None
-        return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+        merged = polys[0] if len(polys) == 1 else shapely.union_all(polys[::-1])
+        return _polygonal_part(merged) if shapely.get_type_id(merged) == _COLLECTION else merged
     return None
 
 
@@ -412,7 +419,9 @@ def _check_geometry(
             usable[r] = False
             continue
         before = float(shapely.area(geoms[r]))
-        fixed = _polygonal_part(shapely.make_valid(geoms[r]))
+        # "structure" rebuilds polygons from shells and holes (a hole equal to its shell leaves
+        # nothing); "linework" would keep every enclosed face
+        fixed = _polygonal_part(shapely.make_valid(geoms[r], method="structure"))
         if fixed is None or not fixed.is_valid:
             issues.add(
                 r,

@@ -196,8 +196,9 @@ def test_sample_mapping_file_reads_registry(tmp_path: Path) -> None:
     mapping = TitleMapping.from_toml(REPO / "sample_data" / "titles_mapping.toml")
     assert mapping == dataclasses.replace(MAPPING, layer="titles")
     source = registry()
-    titles = read_titles(write_gpkg(source, tmp_path), mapping=REPO / "sample_data" /
-                         "titles_mapping.toml", key=KEY)  # fmt: skip
+    titles = read_titles(
+        write_gpkg(source, tmp_path), mapping=REPO / "sample_data" / "titles_mapping.toml", key=KEY
+    )
     assert_matches_registry(titles, source)
 
 
@@ -230,7 +231,7 @@ def test_gbk_shapefile_without_cpg_needs_encoding(
     source = registry()
     path = _shapefile(source, tmp_path / "gbk", encoding="GBK")
     path.with_suffix(".cpg").unlink()
-    with caplog.at_level(logging.INFO, logger="agrilend.parcels.titles"):
+    with caplog.at_level(logging.INFO, logger="agrilend.parcels"):
         garbled = read_titles(path, mapping=MAPPING, key=KEY)
     assert garbled["DKMC"].tolist() != source["DKMC"].tolist()
     assert "encoding=" in caplog.text
@@ -279,7 +280,7 @@ def test_override_on_top_of_preset(tmp_path: Path) -> None:
 def test_guessing_without_mapping(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = registry()
     path = write_gpkg(source, tmp_path)
-    with caplog.at_level(logging.INFO, logger="agrilend.parcels.titles"):
+    with caplog.at_level(logging.INFO, logger="agrilend.parcels"):
         titles = read_titles(path, key=KEY)
     assert titles["parcel_id"].tolist() == source["DKBM"].tolist()
     np.testing.assert_allclose(titles["declared_area_ha"], source["HTMJM"] / 15)
@@ -291,7 +292,7 @@ def test_guessing_without_mapping(tmp_path: Path, caplog: pytest.LogCaptureFixtu
 
 def test_generated_ids_when_none_mapped(caplog: pytest.LogCaptureFixture) -> None:
     gdf = registry().drop(columns=["DKBM"])
-    with caplog.at_level(logging.INFO, logger="agrilend.parcels.titles"):
+    with caplog.at_level(logging.INFO, logger="agrilend.parcels"):
         titles = as_titles(gdf, key=KEY)
     assert titles["parcel_id"].tolist()[:2] == ["P-000001", "P-000002"]
     assert titles["parcel_id"].is_unique
@@ -317,17 +318,24 @@ def test_area_units(unit: str, factor: float) -> None:
 def test_crop_codes_map_registry_codes() -> None:
     gdf = registry()
     gdf["ZZZW"] = ["0101", "0102", 103, 103.0, "0101", "9999"]
-    mapping = TitleMapping(declared_crop="ZZZW", crop_codes={"0101": "rice", "0102": "maize",
-                                                             103: "soybean"})  # fmt: skip
+    mapping = TitleMapping(
+        declared_crop="ZZZW", crop_codes={"0101": "rice", "0102": "maize", 103: "soybean"}
+    )
     titles = as_titles(gdf, mapping=mapping, key=KEY)
-    assert titles["declared_crop"].tolist() == ["rice", "maize", "soybean", "soybean", "rice",
-                                                "9999"]  # fmt: skip
+    assert titles["declared_crop"].tolist() == [
+        "rice",
+        "maize",
+        "soybean",
+        "soybean",
+        "rice",
+        "9999",
+    ]
 
 
 def test_non_numeric_declared_area_becomes_nan(caplog: pytest.LogCaptureFixture) -> None:
     gdf = registry()
     gdf["HTMJM"] = ["1.5", "n/a", None, "2", "x", "3.25"]
-    with caplog.at_level(logging.WARNING, logger="agrilend.parcels.titles"):
+    with caplog.at_level(logging.WARNING, logger="agrilend.parcels"):
         titles = as_titles(gdf, mapping=MAPPING, key=KEY)
     assert np.isnan(titles["declared_area_ha"]).sum() == 3
     assert "not numbers" in caplog.text
@@ -410,12 +418,14 @@ def test_mapping_crs_never_overrides_the_file() -> None:
     assert titles.crs == CRS
 
 
-@pytest.mark.parametrize(("lon", "lat", "epsg"), [(116.4, 39.9, 32650), (-58.4, -34.6, 32721),
-                                                  (2.35, 48.85, 32631)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"), [(116.4, 39.9, 32650), (-58.4, -34.6, 32721), (2.35, 48.85, 32631)]
+)
 def test_geographic_is_projected_to_local_utm(lon: float, lat: float, epsg: int) -> None:
     d = 0.001
-    gdf = gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.box(lon, lat, lon + d, lat + d)],
-                           crs="EPSG:4326")  # fmt: skip
+    gdf = gpd.GeoDataFrame(
+        {"id": ["a"]}, geometry=[shapely.box(lon, lat, lon + d, lat + d)], crs="EPSG:4326"
+    )
     titles = as_titles(gdf, key=KEY)
     assert titles.crs.to_epsg() == epsg
 
@@ -430,9 +440,14 @@ def test_crs_contradicting_coordinates_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/vsicurl/https://example.org/titles.gpkg", "https://example.org/titles.gpkg",
-             "s3://bucket/titles.gpkg", "/vsizip/titles.zip/titles.shp"],
-)  # fmt: skip
+    "path",
+    [
+        "/vsicurl/https://example.org/titles.gpkg",
+        "https://example.org/titles.gpkg",
+        "s3://bucket/titles.gpkg",
+        "/vsizip/titles.zip/titles.shp",
+    ],
+)
 def test_remote_paths_refused(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGRILEND_ALLOW_REMOTE", raising=False)
     with pytest.raises(InputPathError, match="AGRILEND_ALLOW_REMOTE"):
@@ -535,8 +550,19 @@ def test_dataframe_with_shapely_geometry_is_accepted() -> None:
     assert len(titles) == 6
 
 
-SUFFIXES = [".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".zip", ".parquet", ".kml",
-            ".sqlite", ".geoparquet"]  # fmt: skip
+SUFFIXES = [
+    ".gpkg",
+    ".shp",
+    ".geojson",
+    ".json",
+    ".fgb",
+    ".gml",
+    ".zip",
+    ".parquet",
+    ".kml",
+    ".sqlite",
+    ".geoparquet",
+]
 
 
 @settings(
@@ -605,8 +631,10 @@ def test_fuzz_as_titles(
     areas: list[object],
 ) -> None:
     n = len(boxes)
-    geoms = [shapely.box(500_000 + x, 4_000_000 + y, 500_000 + x + w, 4_000_000 + y + h)
-             for x, y, w, h in boxes]  # fmt: skip
+    geoms = [
+        shapely.box(500_000 + x, 4_000_000 + y, 500_000 + x + w, 4_000_000 + y + h)
+        for x, y, w, h in boxes
+    ]
     gdf = gpd.GeoDataFrame(
         {"pid": ids[:n], "own": owners[:n], "ar": pd.Series(areas[:n], dtype=object)},
         geometry=geoms,
@@ -696,8 +724,7 @@ def test_shared_multilayer_geopackage_needs_layer(shared_data: Path) -> None:
     with pytest.raises(TitlesReadError, match=r"Continente\.gpkg.*several layers.*layer="):
         read_titles(shared_data / "parcels" / "pt" / "Continente.gpkg", key=KEY)
     with pytest.raises(TitlesReadError, match=r"layer 'Continente'.*holds no features"):
-        read_titles(shared_data / "parcels" / "pt" / "Continente.gpkg", key=KEY,
-                    layer="Continente")  # fmt: skip
+        read_titles(shared_data / "parcels" / "pt" / "Continente.gpkg", key=KEY, layer="Continente")
 
 
 @pytest.mark.realdata
