@@ -75,9 +75,8 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
             _r(
                 "CAP_PER_AREA",
                 "limit",
-                "line capped at {cap_per_ha:money} per ha of observed cultivated area "
-                "{area:ha} (before haircuts)",
-                "额度上限为每公顷观测耕种面积 {cap_per_ha:money}，面积 {area:ha}（扣减前）",
+                "line capped at {cap_per_ha:money} per ha of counted cultivated area {area:ha}",
+                "额度上限为每公顷计入耕种面积 {cap_per_ha:money}，计入面积 {area:ha}",
             ),
             _r(
                 "CAP_HOUSEHOLD",
@@ -124,9 +123,9 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
             _r(
                 "LOW_YIELD",
                 "evidence",
-                "prudent {harvest:crop} yield {yield_t:t} is {shortfall:pct} below the county "
+                "expected {harvest:crop} yield {yield_t:t} is {shortfall:pct} below the county "
                 "reference {reference:t}",
-                "{harvest:crop}审慎单产 {yield_t:t}，比县参考单产 {reference:t} 低 {shortfall:pct}",
+                "{harvest:crop}预计单产 {yield_t:t}，比县参考单产 {reference:t} 低 {shortfall:pct}",
             ),
             _r(
                 "CLIMATE_RISK",

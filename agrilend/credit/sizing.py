@@ -82,7 +82,7 @@ class _Parcels:
     f_q: np.ndarray
     f_am: np.ndarray
     f_cm: np.ndarray
-    yields: dict[str, np.ndarray]  # harvest -> prudent yield t/ha (NaN where not grown)
+    yields: dict[str, np.ndarray]  # harvest -> central yield estimate t/ha (NaN where not grown)
 
 
 def prudent_yield(
@@ -126,6 +126,7 @@ def size_households(
     subsidies: SubsidyMatch | pd.DataFrame | None = None,
     climate: float | Mapping[str, float] | pd.Series | None = None,
     as_of: date | None = None,
+    reference_yields: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Size a credit line for every household from its parcels' estimates.
 
@@ -179,6 +180,11 @@ def size_households(
         missing from it get the highest given score).
     as_of
         Date of the decision (for tenors and the subsidy year); default today.
+    reference_yields
+        County reference yield (t/ha) per harvest name (``winter_wheat``, ``maize``...), e.g.
+        from ``county_yields.csv``; overrides the policy's ``reference_yield_t_ha``, which is used
+        for the LOW_YIELD reason (central estimate below ``mismatch.low_yield_ratio`` x
+        reference) and to split a double crop's single yield between its harvests.
 
     Returns
     -------
@@ -231,7 +237,8 @@ def size_households(
     hh_keys, hh = np.unique(owners, return_inverse=True)
     n = len(hh_keys)
 
-    p, unusable_why, crops = _parcel_arrays(df, hh, policy)
+    refs = {k: float(v) for k, v in (reference_yields or {}).items()}
+    p, unusable_why, crops = _parcel_arrays(df, hh, policy, refs)
     sub = _subsidy_by_household(subsidies, hh_keys, policy, as_of)
     risk = _climate_by_household(climate, hh_keys)
     g = 1.0 - policy.haircuts["climate"] * risk
@@ -271,6 +278,7 @@ def size_households(
         sub=sub,
         pids=df["parcel_id"].astype(str).to_numpy(dtype=object),
         bounds=np.searchsorted(hh, np.arange(n + 1)),
+        refs=refs,
     )
     rows = [_household_row(i, str(o), ctx, as_of=as_of) for i, o in enumerate(hh_keys)]
     out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
@@ -294,7 +302,7 @@ def _text(df: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def _parcel_arrays(
-    df: pd.DataFrame, hh: np.ndarray, policy: CreditPolicy
+    df: pd.DataFrame, hh: np.ndarray, policy: CreditPolicy, refs: dict[str, float]
 ) -> tuple[_Parcels, np.ndarray, np.ndarray]:
     m = len(df)
     crops = _text(df, "crop")
@@ -313,9 +321,11 @@ def _parcel_arrays(
             why[rows] = "no crop estimate" if crop == "" else f"crop {crop!r} not in the policy"
             continue
         harvests = policy.harvests_of(str(crop))
-        ref_total = sum(h.reference_yield_t_ha for h in harvests) or 1.0
+        ref_total = sum(refs.get(h.name, h.reference_yield_t_ha) for h in harvests) or 1.0
         for h in harvests:
-            share = h.reference_yield_t_ha / ref_total if len(harvests) > 1 else 1.0
+            share = (
+                refs.get(h.name, h.reference_yield_t_ha) / ref_total if len(harvests) > 1 else 1.0
+            )
             hm, hl, hh_ = (
                 _num(df, col.format(h=h.name))[rows] if col.format(h=h.name) in df else None
                 for col in HARVEST_YIELD_COLUMNS
@@ -343,11 +353,14 @@ def _parcel_arrays(
                 interval=policy.yield_interval,
             )
             y = np.maximum(y, 0.0)
-            yields.setdefault(h.name, np.full(m, np.nan))[rows] = y
+            yields.setdefault(h.name, np.full(m, np.nan))[rows] = y_mid
             price = h.price_per_t
             rev_ha[rows] += np.where(np.isfinite(y), y * price, np.nan)
-            low_y = y < policy.low_yield_ratio * h.reference_yield_t_ha
-            rev_ha_ref[rows] += np.where(low_y, h.reference_yield_t_ha, y) * price
+            # the LOW_YIELD counterfactual: the estimate (and its interval) lifted to the reference
+            ref = refs.get(h.name, h.reference_yield_t_ha)
+            low_y = y_mid < policy.low_yield_ratio * ref
+            lifted = np.where(y_mid > 0, y * ref / np.where(y_mid > 0, y_mid, 1.0), ref)
+            rev_ha_ref[rows] += np.where(low_y, lifted, y) * price
             cost_ha[rows] += h.cost_per_ha
         if harvests:
             bad = rows & ~np.isfinite(rev_ha) & (why == "")
@@ -523,6 +536,7 @@ class _Context:
     sub: dict[str, np.ndarray]
     pids: np.ndarray  # parcel ids as str
     bounds: np.ndarray  # rows of household i are bounds[i]:bounds[i + 1] (rows sorted by owner)
+    refs: dict[str, float]  # reference yields given to size_households
 
 
 def _fmt_ids(ids: list[str], k: int = 3) -> str:
@@ -672,7 +686,7 @@ def _cut_reasons(
             "subsidy": float(sub["income"][i]),
         },
         "input": {"cover": pol.input_cover, "cost": float(base["cost_cut"][i])},
-        "area": {"cap_per_ha": pol.cap_per_ha, "area": area},
+        "area": {"cap_per_ha": pol.cap_per_ha, "area": float(base["area_cut"][i])},
         "household": {"cap": pol.cap_household},
     }[binding]
     if lim[order[0]] > 0:
@@ -740,7 +754,7 @@ def _worst_yield(idx: np.ndarray, ctx: _Context) -> dict[str, Any] | None:
         if not grown.any():
             continue
         y_mean = float(np.average(y[grown], weights=p.area[idx][grown]))
-        ref = pol.harvests[name].reference_yield_t_ha
+        ref = ctx.refs.get(name, pol.harvests[name].reference_yield_t_ha)
         if ref > 0 and y_mean < pol.low_yield_ratio * ref:
             shortfall = 1 - y_mean / ref
             if best is None or shortfall > best["shortfall"]:

@@ -362,3 +362,20 @@ def test_a_ten_percent_yield_error_moves_the_line_at_most_ten_percent(seed: int,
 def test_same_inputs_same_line_and_reasons(seed: int, risk: float) -> None:
     est = _estimates(seed)
     pd.testing.assert_frame_equal(_size(est, climate=risk), _size(est.copy(), climate=risk))
+
+
+def test_low_yield_compares_the_central_estimate_with_the_reference() -> None:
+    ref = POLICY.harvests["maize"].reference_yield_t_ha
+    normal = _size(one_parcel(yield_t_ha=ref, yield_low=0.6 * ref, yield_high=1.4 * ref)).iloc[0]
+    assert "LOW_YIELD" not in normal.reason_codes  # a wide interval alone is no low yield
+    low = 0.5 * ref
+    row = _size(one_parcel(yield_t_ha=low, yield_low=0.8 * low, yield_high=1.2 * low)).iloc[0]
+    assert "LOW_YIELD" in row.reason_codes
+    assert (
+        f"expected maize yield {low:.1f} t/ha is 50% below the county reference" in row.reasons_en
+    )
+    county = _size(
+        one_parcel(yield_t_ha=low, yield_low=0.8 * low, yield_high=1.2 * low),
+        reference_yields={"maize": low},
+    ).iloc[0]
+    assert "LOW_YIELD" not in county.reason_codes

@@ -1,0 +1,113 @@
+"""The sample county end to end through the credit layer, with estimates taken from its truth.
+
+The pipeline never reads ``truth.csv``; this test does, to stand in for perfect parcel estimates
+and to score the subsidy matching and flags against what the generator planted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agrilend.credit import load_policy, match_subsidies, read_subsidies, size_households
+from agrilend.parcels import pseudonymize, read_titles
+
+AS_OF = date(2025, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def county(sample_data: Path) -> dict[str, pd.DataFrame]:
+    titles = read_titles(sample_data / "titles.gpkg", mapping=sample_data / "titles_mapping.toml")
+    subsidies = read_subsidies(sample_data / "subsidies.csv")
+    truth = pd.read_csv(sample_data / "truth.csv", dtype={"parcel_id": str, "owner_id": str})
+    households = pd.read_csv(sample_data / "truth_households.csv", dtype={"owner_id": str})
+    households["owner_ref"] = pseudonymize(households["owner_id"])
+    truth_subsidies = pd.read_csv(sample_data / "truth_subsidies.csv")
+    return {
+        "titles": titles,
+        "subsidies": subsidies,
+        "truth": truth,
+        "households": households,
+        "truth_subsidies": truth_subsidies,
+        "yields": pd.read_csv(sample_data / "county_yields.csv"),
+    }
+
+
+def _perfect_estimates(truth: pd.DataFrame) -> pd.DataFrame:
+    est = pd.DataFrame(
+        {
+            "parcel_id": truth["parcel_id"],
+            "owner_ref": pseudonymize(truth["owner_id"]),
+            "declared_crop": truth["declared_crop"],
+            "declared_area_ha": truth["declared_area_ha"],
+            "crop": truth["true_crop"],
+            "cultivated_area_ha": truth["true_cultivated_area_ha"],
+            "yield_t_ha": truth["true_yield_t_ha"],
+            "yield_low": 0.8 * truth["true_yield_t_ha"],
+            "yield_high": 1.2 * truth["true_yield_t_ha"],
+            "vigour_class": np.where(truth["poor_vigour"], "poor", "normal"),
+            "crop_mismatch": truth["misdeclared"],
+            "n_clear_obs": 30,
+            "n_pixels": (truth["parcel_area_ha"] * 100).astype(int),
+            "status": "ok",
+        }
+    )
+    double = truth["true_crop"] == "winter_wheat_maize"
+    for harvest, col in (
+        ("winter_wheat", "true_yield_s1_t_ha"),
+        ("summer_maize", "true_yield_s2_t_ha"),
+    ):
+        y = np.where(double, truth[col], np.nan)
+        est[f"yield_t_ha_{harvest}"] = y
+        est[f"yield_low_{harvest}"] = 0.8 * y
+        est[f"yield_high_{harvest}"] = 1.2 * y
+    return est
+
+
+def test_subsidy_records_match_the_titles_as_planted(county: dict[str, pd.DataFrame]) -> None:
+    m = match_subsidies(county["subsidies"], county["titles"])
+    planted = county["truth_subsidies"]
+    assert len(m.unmatched) == int((~planted["matches_registry"]).sum())
+    assert len(m.matched) == int(planted["matches_registry"].sum())
+    assert (m.unmatched["reason"] != "").all()
+
+
+def test_every_household_gets_a_checkable_decision(county: dict[str, pd.DataFrame]) -> None:
+    policy = load_policy(Path(__file__).resolve().parents[2] / "sample_data" / "policy.toml")
+    m = match_subsidies(county["subsidies"], county["titles"])
+    y = county["yields"]
+    refs = dict(
+        zip(y.loc[y["year"] == 2024, "crop"], y.loc[y["year"] == 2024, "yield_t_ha"], strict=True)
+    )
+    est = _perfect_estimates(county["truth"])
+    out = size_households(est, policy, subsidies=m, climate=0.2, as_of=AS_OF, reference_yields=refs)
+    assert len(out) == county["truth"]["owner_id"].nunique()
+    assert set(out["decision"]) <= {"approve", "refer", "decline"}
+    assert (out["reason_codes"] != "").all()
+    approved = out[out["decision"] == "approve"]
+    assert (approved["credit_line"] >= policy.decision["min_line"]).all()
+    assert approved["tenor_months"].notna().all()
+    for row in out.itertuples():
+        lim = json.loads(row.limits)
+        raw = min(lim["limits"].values()) * lim["climate_factor"]
+        assert raw == pytest.approx(lim["line_before_rounding"], abs=0.05)
+
+    # subsidised area far above what is cultivated: flagged where the generator planted it
+    hh = county["households"].set_index("owner_ref").reindex(out["owner_ref"])
+    flagged = out["reason_codes"].str.contains("SUBSIDY_OVER_AREA").to_numpy()
+    planted = hh["subsidised_over_cultivated"].to_numpy(dtype=bool)
+    assert (flagged & planted).sum() >= 0.9 * planted.sum()
+    assert (flagged & ~planted).sum() <= 0.1 * max(flagged.sum(), 1)
+    assert (out.loc[flagged, "decision"] != "approve").all()
+
+    # households with a parcel declared far larger than cultivated are told so
+    over = county["truth"].loc[county["truth"]["over_declared"], "owner_id"]
+    told = out.set_index("owner_ref").loc[np.unique(pseudonymize(over)), "reason_codes"]
+    area_codes = ("AREA_BELOW_DECLARED", "AREA_MISMATCH", "LOW_AREA_RATIO", "SUBSIDY_OVER_AREA")
+    said = told.map(lambda codes: any(c in codes for c in area_codes))
+    assert said.mean() >= 0.8
