@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import shapely
 import xarray as xr
 from affine import Affine
