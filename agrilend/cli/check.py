@@ -51,14 +51,17 @@ class InputCheck:
         }
 
 
-def _library(module: str, name: str) -> Callable[..., Any] | None:
-    """A library function another layer provides, or None when this agrilend lacks it."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    fn = getattr(mod, name, None)
-    return fn if callable(fn) else None
+def _library(*modules: str, name: str) -> Callable[..., Any] | None:
+    """A library function another layer provides (first module that has it), or None."""
+    for module in modules:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn
+    return None
 
 
 def _caught(res: InputCheck, caught: list[warnings.WarningMessage]) -> None:
@@ -68,8 +71,10 @@ def _caught(res: InputCheck, caught: list[warnings.WarningMessage]) -> None:
 
 def _check_imagery(path: Path) -> tuple[InputCheck, Any]:
     res = InputCheck("imagery", path.name)
-    open_cube = _library("agrilend.remote_sensing", "open_cube")
-    validate_cube = _library("agrilend.remote_sensing", "validate_cube")
+    open_cube = _library(
+        "agrilend.remote_sensing", "agrilend.remote_sensing.cube", name="open_cube"
+    )
+    validate_cube = _library("agrilend.remote_sensing", name="validate_cube")
     if open_cube is None or validate_cube is None:
         res.status = "skipped"
         res.summary = "this agrilend cannot open imagery yet (no remote_sensing.open_cube)"
@@ -151,7 +156,9 @@ def _check_subsidies(path: Path, titles: Any) -> InputCheck:
 
 def _check_weather(path: Path) -> InputCheck:
     res = InputCheck("weather", path.name)
-    read_weather = _library("agrilend.yield_models", "read_weather")
+    read_weather = _library(
+        "agrilend.yield_models", "agrilend.yield_models.weather", name="read_weather"
+    )
     if read_weather is None:
         res.status = "skipped"
         res.summary = "this agrilend cannot read weather yet (no yield_models.read_weather)"

@@ -27,6 +27,7 @@ from agrilend.assess import Assessment
 from agrilend.errors import UnknownTargetError
 from agrilend.report import figures, maps
 from agrilend.report.i18n import (
+    M2_PER_MU,
     Lang,
     fmt_area,
     fmt_date,
@@ -42,7 +43,7 @@ from agrilend.report.i18n import (
 log = logging.getLogger(__name__)
 
 #: Subsidy columns a report may show; anything else (raw owner ids, names) is never rendered.
-SUBSIDY_COLUMNS = ("scheme", "year", "parcel_id", "area_mu", "amount_cny", "match")
+SUBSIDY_COLUMNS = ("scheme", "year", "parcel_id", "area_mu", "area_ha", "amount_cny", "amount")
 
 _WEATHER_LABELS: dict[str, tuple[str, str]] = {
     "season_prcp_mm": ("Season rainfall (mm)", "生长季降水（毫米）"),
@@ -58,7 +59,21 @@ _WEATHER_LABELS: dict[str, tuple[str, str]] = {
     "tmean_c": ("Mean temperature (°C)", "平均气温（°C）"),
     "normal_tmean_c": ("Normal mean temperature (°C)", "常年平均气温（°C）"),
     "climate_risk": ("Climate risk", "气候风险"),
+    "risk_score": ("Climate risk score (0-1)", "气候风险评分（0-1）"),
+    "spi": ("Standardised precipitation index", "标准化降水指数"),
+    "max_dry_spell_days": ("Longest dry spell (days)", "最长连续无雨日数"),
+    "dry_spells_10d": ("Dry spells of 10+ days", "10天以上干旱期次数"),
+    "drought_frequency": ("Drought frequency (years)", "历年干旱频率"),
+    "heat_frequency": ("Heat-stress frequency (years)", "历年高温频率"),
+    "prcp_cv": ("Rainfall variability (CV)", "降水变异系数"),
+    "n_years": ("Years of record", "记录年数"),
+    "n_days": ("Season days", "生长季天数"),
+    "missing_fraction": ("Days without records", "缺测比例"),
+    "season_start": ("Season start", "生长季开始"),
+    "season_end": ("Season end", "生长季结束"),
 }
+#: Weather measures that are shares in 0..1 (shown as percentages).
+_WEATHER_SHARES = {"drought_frequency", "heat_frequency", "missing_fraction"}
 
 
 @dataclass(frozen=True)
@@ -307,9 +322,16 @@ def _weather_rows(assessment: Assessment, owner: str | None, lang: Lang) -> list
         if isinstance(val, int | np.integer):
             shown = fmt_number(val)
         elif isinstance(val, float | np.floating):
-            shown = (
-                f"{100 * float(val):+.0f} %" if "anomaly" in str(col) else fmt_number(val, digits=1)
-            )
+            if "anomaly" in str(col):
+                shown = f"{100 * float(val):+.0f} %"
+            elif col in _WEATHER_SHARES:
+                shown = fmt_percent(val, lang=lang)
+            elif float(val).is_integer():
+                shown = fmt_number(val)
+            else:
+                shown = fmt_number(val, digits=2 if abs(float(val)) < 10 else 1)
+        elif isinstance(val, pd.Timestamp | np.datetime64 | dt.date):
+            shown = fmt_date(val, lang=lang)
         else:
             shown = str(val)
         out.append({"key": str(col), "label": name, "value": shown})
@@ -330,17 +352,21 @@ def _subsidy_rows(assessment: Assessment, target: Target) -> list[dict[str, str]
     mine = subs[mask]
     rows = []
     for _, r in mine.iterrows():
+        # read_subsidies gives area_ha and amount (+ currency); raw files say area_mu, amount_cny
+        mu = r.get("area_mu")
+        if is_missing(mu) and not is_missing(r.get("area_ha")):
+            mu = float(r["area_ha"]) * 10000.0 / M2_PER_MU
+        amount: Any = r.get("amount_cny") if "amount_cny" in r else r.get("amount")
+        how = r.get("matched_by", r.get("match"))
         rows.append(
             {
                 "scheme": "" if is_missing(r.get("scheme")) else str(r.get("scheme")),
                 "year": "" if is_missing(r.get("year")) else str(int(float(r["year"]))),
                 "parcel_id": "" if is_missing(r.get("parcel_id")) else str(r.get("parcel_id")),
-                "area_mu": fmt_number(r.get("area_mu"), digits=1),
-                "amount": fmt_number(r.get("amount_cny"), digits=0),
-                "amount_raw": ""
-                if is_missing(r.get("amount_cny"))
-                else repr(float(r["amount_cny"])),
-                "match": "" if is_missing(r.get("match")) else str(r.get("match")),
+                "area_mu": fmt_number(mu, digits=1),
+                "amount": fmt_number(amount, digits=0),
+                "amount_raw": "" if is_missing(amount) else repr(float(amount)),
+                "match": "" if is_missing(how) else str(how),
             }
         )
     return rows
