@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -67,16 +68,21 @@ def _band_from(text: str) -> str | None:
 
 def _open_tif(path: Path, *, chunks: Any) -> xr.DataArray:
     try:
-        with rasterio.open(path, driver=list(GEOTIFF_DRIVERS)) as src:
+        with rasterio.open(path, driver=GEOTIFF_DRIVERS[0]) as src:
             driver = src.driver
         if driver not in GEOTIFF_DRIVERS:
             raise ImageryReadError(
                 f"{path} is a {driver} file, not a GeoTIFF; convert it to GeoTIFF or COG",
                 path=path,
             )
-        da = rioxarray.open_rasterio(
-            path, chunks=chunks, mask_and_scale=False, driver=list(GEOTIFF_DRIVERS)
-        )
+        with warnings.catch_warnings():
+            # rioxarray computes the transform with affine's deprecated `*` operator; harmless
+            warnings.filterwarnings(
+                "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+            )
+            da = rioxarray.open_rasterio(
+                path, chunks=chunks, mask_and_scale=False, driver=GEOTIFF_DRIVERS[0]
+            )
     except RasterioIOError as exc:
         raise ImageryReadError(
             f"cannot read {path} as a GeoTIFF ({exc}); check that it is a GeoTIFF or COG and not "
@@ -203,7 +209,12 @@ def _read_path(path: Path, *, chunks: Any) -> xr.Dataset:
                 )
             return _read_geotiffs(files, path, chunks=chunks)
         if suffix in ZARR_SUFFIXES or path.is_dir():
-            return xr.open_zarr(path, chunks=chunks, decode_coords="all")
+            with warnings.catch_warnings():
+                # stores without consolidated metadata open fine, only a little slower
+                warnings.filterwarnings(
+                    "ignore", message="Failed to open Zarr store with consolidated metadata"
+                )
+                return xr.open_zarr(path, chunks=chunks, decode_coords="all")
         if suffix in NETCDF_SUFFIXES:
             return xr.open_dataset(path, chunks=chunks, decode_coords="all")
         if suffix in GEOTIFF_SUFFIXES:
