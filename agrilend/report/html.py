@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import jinja2
@@ -23,7 +23,6 @@ import pandas as pd
 import xarray as xr
 
 from agrilend import __version__
-from agrilend.assess import Assessment
 from agrilend.errors import UnknownTargetError
 from agrilend.report import figures, maps
 from agrilend.report.i18n import (
@@ -39,6 +38,9 @@ from agrilend.report.i18n import (
     text,
     value_text,
 )
+
+if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped like it
+    from agrilend.assess import Assessment
 
 log = logging.getLogger(__name__)
 
