@@ -16,6 +16,12 @@ from agrilend.remote_sensing.indices import (
 )
 from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds, scl_valid
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
+from agrilend.remote_sensing.sentinelhub_source import (
+    load_sentinelhub,
+    sentinelhub_config,
+    sentinelhub_statistics,
+)
+from agrilend.remote_sensing.stac_source import load_stac
 from agrilend.remote_sensing.timeseries import (
     clean_series,
     despike,
@@ -41,6 +47,11 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "mask_clouds",
     "open_cube",
     "scl_valid",
+    # remote sources
+    "load_sentinelhub",
+    "load_stac",
+    "sentinelhub_config",
+    "sentinelhub_statistics",
     # indices
     "compute_index",
     "evi",
