@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from affine import Affine
+from rasterio import features
 
+from agrilend.remote_sensing.cube import open_cube
+from agrilend.remote_sensing.indices import ndvi
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
 from agrilend.remote_sensing.timeseries import clean_series
 
@@ -98,3 +103,83 @@ def test_unsorted_dates_are_sorted_first() -> None:
     a = phenology(y, TIMES)
     b = phenology(y[order], TIMES[order])
     assert a == b
+
+
+# --- real series ---------------------------------------------------------------------------------
+
+
+def _parcel_means(cube, geoms, *, min_valid: float) -> np.ndarray:
+    """Plain per-parcel mean NDVI of clear pixels (the zonal engine does this properly)."""
+    xs, ys = cube["x"].values, cube["y"].values
+    dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+    transform = Affine(dx, 0, xs[0] - dx / 2, 0, dy, ys[0] - dy / 2)
+    labels = features.rasterize(
+        [(g, i + 1) for i, g in enumerate(geoms)], out_shape=(ys.size, xs.size),
+        transform=transform, fill=0,
+    )  # fmt: skip
+    values = ndvi(cube).values
+    out = np.full((len(geoms), values.shape[0]), np.nan)
+    for i in range(len(geoms)):
+        px = values[:, labels == i + 1]
+        if px.shape[1] == 0:
+            continue
+        share = np.isfinite(px).mean(axis=1)
+        total = np.where(np.isfinite(px), px, 0.0).sum(axis=1)
+        count = np.isfinite(px).sum(axis=1)
+        out[i] = np.where(share >= min_valid, total / np.maximum(count, 1), np.nan)
+    return out
+
+
+@pytest.mark.realdata
+def test_spanish_field_has_one_winter_cereal_season(shared_data) -> None:
+    cube = open_cube(shared_data / "imagery/spain/spain_field_l2a_2019.nc")
+    field = gpd.read_file(shared_data / "imagery/spain/spain_field.geojson").to_crs(cube.rio.crs)
+    series = _parcel_means(cube, list(field.geometry), min_valid=0.5)[0]
+    found = {}
+    for method in ("whittaker", "savgol"):
+        smooth, grid = clean_series(series, cube["time"].values, method=method)
+        found[method] = phenology(smooth, grid)
+        s = found[method][0]
+        print(
+            f"\nSpain field 2019 ({method}): SOS {s.start:%Y-%m-%d}, POS {s.peak:%Y-%m-%d}, "
+            f"EOS {s.end:%Y-%m-%d}, {s.length_days:.0f} days, amplitude {s.amplitude:.2f}, "
+            f"peak NDVI {s.peak_value:.2f}, integral {s.integral:.1f}"
+        )
+    for seasons in found.values():
+        assert len(seasons) == 1
+        (s,) = seasons
+        # observed: green-up through April, plateau 0.78 from 27 April to 27 May, dry by July
+        assert pd.Timestamp("2019-03-20") <= s.start <= pd.Timestamp("2019-04-20")
+        assert pd.Timestamp("2019-04-25") <= s.peak <= pd.Timestamp("2019-05-31")
+        assert pd.Timestamp("2019-06-01") <= s.end <= pd.Timestamp("2019-06-30")
+        assert 0.5 < s.amplitude < 0.7
+    gap = abs((found["whittaker"][0].peak - found["savgol"][0].peak).days)
+    assert gap <= 10
+
+
+@pytest.mark.realdata
+def test_slovenian_parcels_peak_in_the_growing_season(shared_data) -> None:
+    cube = open_cube(
+        shared_data / "imagery/slovenia/slovenia_ndvi_2015_2017.nc",
+        mask="clp", cloud_threshold=0.4, dilation=2,
+    )  # fmt: skip
+    parcels = gpd.read_file(shared_data / "imagery/slovenia/slovenia_landuse_parcels.gpkg")
+    parcels = parcels.to_crs(cube.rio.crs)
+    series = _parcel_means(cube, list(parcels.geometry), min_valid=0.7)
+    times = pd.DatetimeIndex(cube["time"].values)
+    in_2017 = times.year == 2017
+    smooth, grid = clean_series(
+        series[:, in_2017], times[in_2017], start="2017-01-01", end="2017-12-31"
+    )
+    table = phenology_table(smooth, grid, index=parcels.index)
+    table["lulc"] = parcels["LULC_NAME"].to_numpy()
+    observed = np.isfinite(series[:, in_2017]).sum(axis=1) >= 10
+    vegetated = table[observed & table["lulc"].isin(["cultivated land", "grassland", "forest"])]
+    with_season = vegetated[vegetated["n_seasons"] > 0]
+    summary = with_season.groupby("lulc")[["s1_sos", "s1_pos", "s1_eos"]].median()
+    print(f"\nSlovenia 2017, median dates by land use:\n{summary}")
+    print(with_season[with_season["lulc"] == "cultivated land"][["s1_sos", "s1_pos", "s1_eos"]])
+    assert len(with_season) >= 0.8 * len(vegetated) > 0
+    peaks = with_season["s1_pos"]
+    share_in_season = ((peaks >= "2017-04-01") & (peaks <= "2017-09-30")).mean()
+    assert share_in_season >= 0.8
