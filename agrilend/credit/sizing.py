@@ -176,8 +176,9 @@ def size_households(
         Matched subsidy records (:class:`SubsidyMatch`, or a DataFrame with ``owner_ref``,
         ``year``, ``amount``, ``area_ha``, ``currency``).
     climate
-        Climate risk score in [0, 1]: one for the county, or per ``owner_ref`` (households
-        missing from it get the highest given score).
+        Climate risk score in [0, 1]: one for the county (a number, or the dict of
+        :func:`agrilend.yield_models.weather.climate_risk`, whose ``risk_score`` is used), or
+        per ``owner_ref`` (households missing from it get the highest given score).
     as_of
         Date of the decision (for tenors and the subsidy year); default today.
     reference_yields
@@ -190,8 +191,9 @@ def size_households(
     -------
     pandas.DataFrame
         One row per household (sorted by ``owner_ref``), the columns of
-        :data:`DECISION_COLUMNS`. ``reason_codes`` is ``;``-separated, ``reasons_en`` and
-        ``reasons_zh`` hold one reason per line, ``tenor_months`` is ``<NA>`` without a line.
+        :data:`DECISION_COLUMNS`. ``reason_codes``, ``reasons_en`` and ``reasons_zh`` are JSON
+        arrays (strings, aligned: the i-th text explains the i-th code), like ``limits`` a JSON
+        object, so every table format keeps them; ``tenor_months`` is ``<NA>`` without a line.
 
     Raises
     ------
@@ -211,7 +213,8 @@ def size_households(
     >>> row = out.iloc[0]
     >>> float(row.expected_revenue), float(row.credit_line), row.decision, int(row.tenor_months)
     (13225.0, 6600.0, 'approve', 7)
-    >>> print(row.reasons_en)
+    >>> import json
+    >>> print(json.loads(row.reasons_en)[0])
     line limited to 50% of prudent expected revenue 13,225 CNY plus 80% of subsidy income 0 CNY
 
     Here the prudent yield is 5.75 t/ha (the 0.25 quantile of the 80 % interval 5-9 around 7),
@@ -487,6 +490,8 @@ def _climate_by_household(
     n = len(keys)
     if climate is None:
         return np.zeros(n)
+    if isinstance(climate, Mapping) and "risk_score" in climate:
+        climate = float(climate["risk_score"])  # the dict of yield_models.weather.climate_risk
     if isinstance(climate, int | float | np.floating):
         values = pd.Series(float(climate), index=keys)
     else:
@@ -653,9 +658,9 @@ def _household_row(i: int, owner: str, ctx: _Context, *, as_of: date) -> dict[st
         "currency": cur,
         "tenor_months": tenor,
         "decision": decision,
-        "reason_codes": ";".join(c for c, _, _ in reasons),
-        "reasons_en": "\n".join(en),
-        "reasons_zh": "\n".join(zh),
+        "reason_codes": json.dumps([c for c, _, _ in reasons]),
+        "reasons_en": json.dumps(en, ensure_ascii=False),
+        "reasons_zh": json.dumps(zh, ensure_ascii=False),
         "limits": limits,
     }
 

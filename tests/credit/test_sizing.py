@@ -98,11 +98,11 @@ def test_reasons_are_at_most_four_ordered_by_cut_in_two_languages() -> None:
     est.loc[::4, "cultivated_area_ha"] *= 0.5
     out = _size(est, climate=0.5)
     for row in out.itertuples():
-        codes = row.reason_codes.split(";")
+        codes = json.loads(row.reason_codes)
         assert 1 <= len(codes) <= 4
         assert all(c in REASONS for c in codes)
-        assert len(row.reasons_en.split("\n")) == len(codes)
-        assert len(row.reasons_zh.split("\n")) == len(codes)
+        assert len(json.loads(row.reasons_en)) == len(codes)
+        assert len(json.loads(row.reasons_zh)) == len(codes)
         cuts = [r["cut"] for r in json.loads(row.limits)["reasons"]]
         decisive = [REASONS[c].kind == "decision" for c in codes]
         plain = [c for c, d in zip(cuts, decisive, strict=True) if not d]
@@ -122,7 +122,7 @@ def test_no_usable_evidence_is_refer_never_a_silent_zero() -> None:
     row = _size(est).iloc[0]
     assert row.decision == "refer"
     assert row.credit_line == 0
-    assert row.reason_codes == "NO_EVIDENCE"
+    assert json.loads(row.reason_codes) == ["NO_EVIDENCE"]
     assert "estimate failed" in row.reasons_en
     assert "人工" in row.reasons_zh
     assert pd.isna(row.tenor_months)
@@ -157,7 +157,7 @@ def test_small_line_is_declined_with_its_reason() -> None:
     row = _size(one_parcel(cultivated_area_ha=0.05, declared_area_ha=0.05)).iloc[0]
     assert row.decision == "decline"
     assert row.credit_line == 0
-    assert row.reason_codes.split(";")[0] == "LINE_BELOW_MINIMUM"
+    assert json.loads(row.reason_codes)[0] == "LINE_BELOW_MINIMUM"
     assert "below the minimum line 2,000 CNY" in row.reasons_en
 
 
@@ -247,7 +247,11 @@ def test_climate_per_household_and_out_of_range() -> None:
     assert out["climate_haircut"].tolist() == pytest.approx(
         [0.0, POLICY.haircuts["climate"], POLICY.haircuts["climate"]]  # missing -> the highest
     )
-    for bad in (1.5, -0.1, {owners[0]: 2.0}):
+    whole = _size(est, climate={"risk_score": 0.5, "spi": -1.2})
+    assert whole["climate_haircut"].tolist() == pytest.approx(
+        [0.5 * POLICY.haircuts["climate"]] * 3
+    )
+    for bad in (1.5, -0.1, {owners[0]: 2.0}, {"risk_score": 1.2}):
         with pytest.raises(PolicyError, match="climate"):
             _size(est, climate=bad)  # type: ignore[arg-type]
 
