@@ -152,7 +152,7 @@ def _read_zip(
     try:
         with zipfile.ZipFile(p) as zf:
             members = [i.filename for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # BadZipFile, NotImplementedError (odd versions), struct.error...
         raise _not_readable(p.name, exc, p) from exc
     candidates = [
         m for m in members if m.lower().endswith(OGR_SUFFIXES) and not m.startswith("__MACOSX/")

@@ -499,9 +499,16 @@ def _check_imagery(
     rows = np.flatnonzero(usable)
     if len(rows) == 0:
         return
-    inside = shapely.area(shapely.intersection(work[rows], footprint))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(area[rows] > 0, inside / area[rows], 0.0)
+    # most parcels lie wholly inside: a prepared footprint answers that without intersecting
+    shapely.prepare(footprint)
+    geoms_in = work[rows]
+    covered = shapely.covers(footprint, geoms_in)
+    edge = ~covered & shapely.intersects(footprint, geoms_in)
+    share = covered.astype(float)
+    if edge.any():
+        inside = shapely.area(shapely.intersection(geoms_in[edge], footprint))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share[edge] = np.where(area[rows][edge] > 0, inside / area[rows][edge], 0.0)
     fb = _bounds_text(shapely.bounds(footprint))
     out = rows[share <= 0]
     if len(out) == len(rows) and titles_crs.is_geographic:
@@ -605,8 +612,8 @@ def validate_titles(
     check_crs(titles)
     out = titles.copy()
     if "parcel_id" in out.columns:
-        raw_ids = out["parcel_id"]
-        ids = np.array(["" if pd.isna(v) else str(v) for v in raw_ids], dtype=object)
+        raw_ids = out["parcel_id"].to_numpy(dtype=object)
+        ids = np.where(pd.isna(raw_ids), "", raw_ids.astype(str)).astype(object)
     else:
         ids = np.array([str(v) for v in out.index], dtype=object)
         log.info("titles have no parcel_id column; their index is used as id")
