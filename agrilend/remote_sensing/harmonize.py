@@ -174,16 +174,20 @@ def _processing_level(ds: xr.Dataset, levels: set[str], given: str | None) -> st
     return "unknown"
 
 
+def _thin(obj: Any, target: int = 250_000) -> Any:
+    """A strided spatial sample of about ``target`` values: cheap checks on big or lazy cubes."""
+    size = int(np.prod([obj.sizes[d] for d in obj.dims])) if obj.dims else 1
+    step = max(1, int(np.sqrt(size / target)))
+    if step == 1:
+        return obj
+    return obj.isel(y=slice(None, None, step), x=slice(None, None, step))
+
+
 def _is_digital_numbers(da: xr.DataArray) -> bool:
     """Integers are DN; floats are DN when their typical values exceed any reflectance."""
     if np.issubdtype(da.dtype, np.integer):
         return True
-    sample = da
-    # a strided sample keeps this cheap on big or lazy cubes
-    step = max(1, int(np.sqrt(da.size / 250_000)))
-    if step > 1:
-        sample = da.isel(y=slice(None, None, step), x=slice(None, None, step))
-    values = np.asarray(sample.values, dtype="float64")
+    values = np.asarray(_thin(da).values, dtype="float64")
     values = values[np.isfinite(values) & (values != 65535) & (values != 0)]
     if values.size == 0:
         return False
@@ -218,7 +222,7 @@ def _offset_by_date(  # noqa: PLR0911  (one return per rule, in the order they a
     if not after.any():
         return np.zeros(n), "no offset (all scenes before 2022-01-25, baseline < 04.00)"
     visible = [b for b in ("B02", "B03", "B04") if b in dn_bands] or dn_bands[:1]
-    sample = ds[visible].isel(time=np.flatnonzero(after))
+    sample = _thin(ds[visible].isel(time=np.flatnonzero(after)))
     vals = np.concatenate([np.asarray(sample[b].values, "float64").ravel() for b in visible])
     vals = vals[np.isfinite(vals) & (vals > 0) & (vals < 65535)]
     if vals.size and np.mean(vals < -BOA_ADD_OFFSET) > 0.01:
