@@ -161,8 +161,9 @@ def _ndvi(win: xr.Dataset) -> xr.DataArray:
 def pick_clear_scene(
     cube: xr.Dataset, parcels: gpd.GeoDataFrame, *, min_clear: float = 0.9
 ) -> ClearScene | None:
-    """The date to map: among dates whose window over ``parcels`` is at least ``min_clear`` clear,
-    the one where the parcels are greenest (so the crops show); else the clearest date.
+    """The date to map: the clearest tier of dates over ``parcels``' window (all clear, at
+    least 97 % clear, at least ``min_clear`` clear), and in it the date where the parcels are
+    greenest, so the crops show; without any such date, the clearest date.
 
     Returns None when the cube does not cover the parcels.
     """
@@ -175,13 +176,15 @@ def pick_clear_scene(
         clear = np.ones(win.sizes["time"])
     if not np.isfinite(clear).any() or np.nanmax(clear) <= 0:
         return None
-    ok = clear >= min_clear
-    if ok.any() and "B04" in win and "B08" in win:
-        greenness = _ndvi(win).quantile(0.75, dim=("y", "x")).to_numpy()
-        greenness = np.where(ok & np.isfinite(greenness), greenness, -np.inf)
-        k = int(np.argmax(greenness))
-    else:
-        k = int(np.nanargmax(clear))
+    k = int(np.nanargmax(clear))
+    if "B04" in win and "B08" in win:
+        for tier in (0.999, 0.97, min_clear):
+            ok = clear >= tier
+            if ok.any():
+                greenness = _ndvi(win.isel(time=np.flatnonzero(ok))).quantile(0.75, dim=("y", "x"))
+                g = np.where(np.isfinite(greenness), greenness, -np.inf)
+                k = int(np.flatnonzero(ok)[int(np.argmax(g))])
+                break
     return ClearScene(time=pd.Timestamp(win["time"].to_numpy()[k]), clear_fraction=float(clear[k]))
 
 
