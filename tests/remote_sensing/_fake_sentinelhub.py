@@ -86,6 +86,38 @@ def synthetic_source(seed: int = 0, *, shape: tuple[int, int, int] = (4, 12, 10)
     )
 
 
+def seasonal_source(
+    seed: int = 0, *, peak: str = "2024-07-01", shape: tuple[int, int] = (12, 10)
+) -> xr.Dataset:
+    """A 2024 season every 5 days, March to November: NDVI 0.2 + 0.6 exp(-((t - peak)/30 d)^2).
+
+    About one scene in six is cloudy over a random half of the grid (SCL 9).
+    """
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2024-03-01", "2024-11-30", freq="5D")
+    days = np.asarray((times - pd.Timestamp(peak)).days, dtype="float64")
+    ndvi = 0.2 + 0.6 * np.exp(-((days / 30.0) ** 2))
+    ny, nx = shape
+    red = rng.normal(800, 30, size=(len(times), ny, nx))
+    nir = red * (1 + ndvi[:, None, None]) / (1 - ndvi[:, None, None])
+    scl = np.full((len(times), ny, nx), 4, dtype="uint8")
+    for k in np.flatnonzero(rng.random(len(times)) < 1 / 6):
+        scl[k, : ny // 2] = 9
+    data = {"B02": red - 200, "B03": red + 100, "B04": red, "B08": nir}
+    ds = xr.Dataset(
+        {k: (("time", "y", "x"), np.round(v).astype("uint16")) for k, v in data.items()}
+        | {"SCL": (("time", "y", "x"), scl)},
+        coords={
+            "time": times,
+            "y": 4_000_000 - 10 * (np.arange(ny) + 0.5),
+            "x": 500_000 + 10 * (np.arange(nx) + 0.5),
+        },
+    )
+    return ds.rio.write_crs("EPSG:32650").rio.write_transform(
+        Affine(10, 0, 500_000, 0, -10, 4_000_000)
+    )
+
+
 def grid_transform(ds: xr.Dataset) -> Affine:
     """The affine transform of a north-up cube from its x/y centre coordinates.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import shapely
@@ -21,7 +22,9 @@ from rasterio.features import geometry_mask
 from sentinelhub import SHConfig
 
 from agrilend.errors import CredentialsError, ImageryReadError, ServiceError
+from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
+from agrilend.remote_sensing.phenology import phenology_table
 from agrilend.remote_sensing.sentinelhub_source import (
     SCL_CLEAR,
     _Grid,
@@ -29,10 +32,12 @@ from agrilend.remote_sensing.sentinelhub_source import (
     sentinelhub_config,
     sentinelhub_statistics,
 )
+from agrilend.remote_sensing.timeseries import clean_series
 from tests.remote_sensing._fake_sentinelhub import (
     FakeSentinelHub,
     grid_transform,
     harmonised_source,
+    seasonal_source,
     synthetic_source,
 )
 
@@ -353,3 +358,41 @@ def test_cache_dir_is_private(fake: FakeSentinelHub, tmp_path: Path) -> None:
         if d.is_dir():
             assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
     assert os.environ["SH_CLIENT_SECRET"] == SECRET  # the environment was the only source
+
+
+def test_season_and_phenology_in_a_few_lines_from_the_statistical_api() -> None:
+    """The issue's 'ten lines': smoothed NDVI series and phenology of these fields, this season."""
+    fields = gpd.GeoDataFrame(
+        {"parcel_id": ["P-1", "P-2"]},
+        geometry=[shapely.box(500_000, 3_999_900, 500_050, 4_000_000), shapely.box(*SYN_BBOX)],
+        crs="EPSG:32650",
+    )
+    with FakeSentinelHub(seasonal_source(), client_id=CLIENT_ID, client_secret=SECRET) as f:
+        series = sentinelhub_statistics(
+            fields, time=("2024-03-01", "2024-11-30"), config=f.config()
+        )
+        ndvi, dates = clean_series(series["NDVI_mean"].values, series.indexes["time"])
+        table = phenology_table(ndvi, dates, index=series.indexes["parcel"])
+    assert list(table.index) == ["P-1", "P-2"]
+    assert (table["n_seasons"] == 1).all()
+    peak_offset = (pd.to_datetime(table["s1_pos"]) - pd.Timestamp("2024-07-01")).dt.days.abs()
+    assert (peak_offset <= 10).all()
+    assert table["s1_peak"].between(0.7, 0.85).all()
+
+
+def test_season_and_phenology_in_a_few_lines_from_the_process_api() -> None:
+
+    fields = gpd.GeoDataFrame(
+        {"parcel_id": ["P-1"]},
+        geometry=[shapely.box(500_010, 3_999_890, 500_090, 3_999_990)],
+        crs="EPSG:32650",
+    )
+    with FakeSentinelHub(seasonal_source(), client_id=CLIENT_ID, client_secret=SECRET) as f:
+        cube = load_sentinelhub(
+            geometry=fields, time=("2024-03-01", "2024-11-30"), config=f.config()
+        )
+    series = zonal_series(cube, fields)
+    ndvi, dates = clean_series(series["NDVI_mean"].values, series.indexes["time"])
+    table = phenology_table(ndvi, dates, index=series.indexes["parcel"])
+    assert table.loc["P-1", "n_seasons"] == 1
+    assert abs((table.loc["P-1", "s1_pos"] - pd.Timestamp("2024-07-01")).days) <= 10

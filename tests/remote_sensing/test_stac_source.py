@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import shapely
@@ -12,10 +14,17 @@ import xarray as xr
 from rasterio.features import geometry_mask
 
 from agrilend.errors import ImageryReadError, InputPathError, MissingBandError
+from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import SCL_INVALID
+from agrilend.remote_sensing.phenology import phenology_table
 from agrilend.remote_sensing.stac_source import load_stac
-from tests.remote_sensing._fake_sentinelhub import grid_transform, synthetic_source
+from agrilend.remote_sensing.timeseries import clean_series
+from tests.remote_sensing._fake_sentinelhub import (
+    grid_transform,
+    seasonal_source,
+    synthetic_source,
+)
 from tests.remote_sensing._fake_stac import FakeStacApi, write_catalog
 
 TIME = ("2024-05-01", "2024-05-31")
@@ -139,3 +148,19 @@ def test_belgian_cube_through_cogs(shared_data: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         sub["valid"].values, (red > 0) & ~np.isin(dn["SCL"].values, SCL_INVALID)
     )
+
+
+def test_season_and_phenology_in_a_few_lines_from_stac(tmp_path: Path) -> None:
+    catalog = write_catalog(_raw_dn(seasonal_source(seed=1)), tmp_path)
+    fields = gpd.GeoDataFrame(
+        {"parcel_id": ["P-1"]},
+        geometry=[shapely.box(500_010, 3_999_890, 500_090, 3_999_990)],
+        crs="EPSG:32650",
+    )
+    with FakeStacApi(catalog) as api:
+        cube = load_stac(api.url, geometry=fields, time=("2024-03-01", "2024-11-30"))
+    series = zonal_series(cube, fields)
+    ndvi, dates = clean_series(series["NDVI_mean"].values, series.indexes["time"])
+    table = phenology_table(ndvi, dates, index=series.indexes["parcel"])
+    assert table.loc["P-1", "n_seasons"] == 1
+    assert abs((table.loc["P-1", "s1_pos"] - pd.Timestamp("2024-07-01")).days) <= 10
