@@ -266,6 +266,15 @@ def test_sample_clouds_follow_the_monsoon(imagery):
     assert 0.4 <= clear <= 0.8
 
 
+def test_sample_scl_misses_some_cloud_as_real_scl_does(sample_data, imagery):
+    dates = pd.read_csv(sample_data / "truth_dates.csv")
+    assert len(dates) == imagery.sizes["time"]
+    clear = dates["scl_clear_share"]
+    residual = (dates["residual_share"] * clear).sum() / clear.sum()
+    assert 0.02 < residual < 0.25
+    assert dates["faint_layer"].any()
+
+
 def _transform(ds: xr.Dataset) -> Affine:
     x, y = ds["x"].to_numpy(), ds["y"].to_numpy()
     return Affine(

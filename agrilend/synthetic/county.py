@@ -26,6 +26,7 @@ from agrilend.synthetic.imagery import (
     make_zones,
     observe,
     render_surface,
+    sky_truth,
 )
 from agrilend.synthetic.layout import assign_households, make_land
 from agrilend.synthetic.records import make_county_yields, make_registry, make_subsidies
@@ -48,6 +49,7 @@ FILES = (
     "truth_households.csv",
     "truth_subsidies.csv",
     "truth_events.csv",
+    "truth_dates.csv",
 )
 
 
@@ -64,6 +66,7 @@ class SyntheticCounty:
     truth_subsidies: pd.DataFrame
     county_yields: pd.DataFrame
     events: pd.DataFrame
+    truth_dates: pd.DataFrame
 
 
 def build_county(
@@ -133,13 +136,16 @@ def build_county(
     times = pd.date_range(f"{year}-01-01", periods=365 // revisit_days, freq=f"{revisit_days}D")
     prcp = weather.set_index("date")["prcp_mm"]
     rain = np.array([prcp.get(t.strftime("%Y-%m-%d"), 0.0) >= 1.0 for t in times])
+    # soil wetness: rain of the last three days, saturating at 10 mm
+    recent = prcp.rolling(3, min_periods=1).sum()
+    wet = np.array([min(1.0, recent.get(t.strftime("%Y-%m-%d"), 0.0) / 10.0) for t in times])
 
     fine_tr = Affine(PIXEL / fine, 0.0, ORIGIN[0], 0.0, -PIXEL / fine, ORIGIN[1])
     zones = make_zones(
         parcels, truth, idle_w, feats, times=times, shape=(ny * fine, nx * fine),
         transform=fine_tr, rng=r_zone,
     )  # fmt: skip
-    surface = render_surface(zones, factor=fine, rng=r_surf)
+    surface = render_surface(zones, factor=fine, rng=r_surf, wetness=wet)
     sky = make_sky(times, (ny, nx), rng=r_sky, rain_days=rain)
     if not with_clouds:
         sky.cloud[:] = 0
@@ -151,6 +157,7 @@ def build_county(
     plastic = zones.plastic[zones.label].astype(np.float32)
     plastic_share = plastic.reshape(ny, fine, nx, fine).mean(axis=(1, 3))
     dn, scl = observe(surface, sky, plastic_share=plastic_share, rng=r_obs)
+    dates_truth = sky_truth(sky, scl, times)
     imagery = _as_dataset(dn, scl, times, Affine(PIXEL, 0, ORIGIN[0], 0, -PIXEL, ORIGIN[1]))
 
     subsidies, sub_truth = make_subsidies(titles, truth, rng=r_rec)
@@ -167,6 +174,7 @@ def build_county(
         truth_subsidies=sub_truth,
         county_yields=county_yields,
         events=weather_events(),
+        truth_dates=dates_truth,
     )
 
 
@@ -254,6 +262,7 @@ def write_county(
     county.truth_households.to_csv(paths["truth_households.csv"], index=False)
     county.truth_subsidies.to_csv(paths["truth_subsidies.csv"], index=False, encoding="utf-8")
     county.events.to_csv(paths["truth_events.csv"], index=False, encoding="utf-8")
+    county.truth_dates.to_csv(paths["truth_dates.csv"], index=False)
     return paths
 
 

@@ -178,8 +178,17 @@ def _smooth_field(shape: tuple[int, int], sigma: float, rng: np.random.Generator
     return np.asarray((f - f.mean()) / (f.std() + 1e-9), dtype=np.float32)
 
 
-def render_surface(zones: Zones, *, factor: int, rng: np.random.Generator) -> F32:
-    """Surface reflectance ``(time, band, y, x)`` at the coarse grid (fine grid / ``factor``)."""
+def render_surface(
+    zones: Zones,
+    *,
+    factor: int,
+    rng: np.random.Generator,
+    wetness: np.ndarray[Any, Any] | None = None,
+) -> F32:
+    """Surface reflectance ``(time, band, y, x)`` at the coarse grid (fine grid / ``factor``).
+
+    ``wetness`` (0-1 per date) darkens bare ground after rain, as wet soil is darker.
+    """
     lab = zones.label
     fy, fx = lab.shape
     ny, nx = fy // factor, fx // factor
@@ -195,7 +204,8 @@ def render_surface(zones: Zones, *, factor: int, rng: np.random.Generator) -> F3
     for t in range(nt):
         fv = np.clip(fv_zone[t][lab].astype(np.float32) * (1.0 + variation), 0.0, 1.0)
         w = zones.water[t][lab].astype(np.float32)
-        bg = base * (1.0 - w[..., None]) + water_spec * w[..., None]
+        dark = np.float32(1.0 - 0.15 * (0.0 if wetness is None else float(wetness[t])))
+        bg = base * (dark * (1.0 - w[..., None])) + water_spec * w[..., None]
         refl = fv[..., None] * veg + (1.0 - fv[..., None]) * bg
         coarse = (
             refl[: ny * factor, : nx * factor].reshape(ny, factor, nx, factor, 4).mean(axis=(1, 3))
@@ -264,6 +274,35 @@ def make_sky(
             cut = rng.uniform(0.3, 0.8) * nx
             nodata[t] = xx - ang * yy > cut
     return Sky(cloud=cloud, shadow=shadow, cirrus=cirrus, haze=haze, faint=faint, nodata=nodata)
+
+
+def sky_truth(sky: Sky, scl: np.ndarray[Any, Any], times: pd.DatetimeIndex) -> pd.DataFrame:
+    """Per date: the true cloud, shadow and haze and how much of it SCL left marked clear.
+
+    ``residual_share`` is the share of pixels SCL calls clear (4, 5, 6) that are in fact
+    touched by cloud (opacity > 0.03), cirrus (> 0.005 reflectance), shadow (> 0.1) or a faint
+    layer: what a pipeline must remove by itself (despiking).
+    """
+    rows = []
+    for t, ts in enumerate(times):
+        touched = (sky.cloud[t] > 0.03) | (sky.cirrus[t] > 0.005) | (sky.shadow[t] > 0.1)
+        if sky.faint[t]:
+            touched = np.ones_like(touched)
+        clear = np.isin(scl[t], (4, 5, 6))
+        rows.append(
+            {
+                "date": ts.strftime("%Y-%m-%d"),
+                "cloud_share": round(float((sky.cloud[t] > 0.1).mean()), 4),
+                "shadow_share": round(float((sky.shadow[t] * (1 - sky.cloud[t]) > 0.1).mean()), 4),
+                "cirrus": bool(sky.cirrus[t].max() > 0.005),
+                "faint_layer": bool(sky.faint[t]),
+                "haze": round(float(sky.haze[t]), 4),
+                "nodata_share": round(float(sky.nodata[t].mean()), 4),
+                "scl_clear_share": round(float(clear.mean()), 4),
+                "residual_share": round(float((touched & clear).sum() / max(clear.sum(), 1)), 4),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def observe(
@@ -336,4 +375,5 @@ __all__ = [
     "make_zones",
     "observe",
     "render_surface",
+    "sky_truth",
 ]
