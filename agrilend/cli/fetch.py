@@ -259,7 +259,7 @@ def command() -> None:
     "--profile", help="Profile of sentinelhub's config.toml (default: $SH_PROFILE or default)."
 )
 @click.option(
-    "--tile-size", default=2500, show_default=True, help="Largest request side in pixels."
+    "--tile-size", default=1000, show_default=True, help="Largest request side in pixels."
 )
 @click.option("--no-cache", is_flag=True, help="Ask the service again even if cached.")
 @common_options

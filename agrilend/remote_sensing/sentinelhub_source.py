@@ -23,6 +23,7 @@ The smoothed NDVI series and phenology of some fields for a season, from Sentine
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import math
@@ -45,9 +46,14 @@ from affine import Affine
 from rasterio.features import geometry_mask
 from sentinelhub import DataCollection, SHConfig
 from sentinelhub.constants import MimeType, RequestType
+from sentinelhub.decoding import decode_sentinelhub_err_msg
 from sentinelhub.download import DownloadRequest, SentinelHubDownloadClient, SentinelHubSession
 from sentinelhub.download.handlers import fail_user_errors, retry_temporary_errors
-from sentinelhub.exceptions import DownloadFailedException, SHRateLimitWarning
+from sentinelhub.exceptions import (
+    DownloadFailedException,
+    OutOfRequestsException,
+    SHRateLimitWarning,
+)
 
 from agrilend.errors import (
     CredentialsError,
@@ -76,8 +82,11 @@ log = logging.getLogger(__name__)
 COLLECTION = DataCollection.SENTINEL2_L2A.api_id
 #: Reflectance bands fetched by default.
 DEFAULT_BANDS = ("B02", "B03", "B04", "B08")
-#: Sentinel Hub refuses outputs wider or taller than this many pixels.
-MAX_TILE_PX = 2500
+#: Largest request side in pixels (Sentinel Hub refuses more than 2500; multi-date answers of
+#: 1000 x 1000 px and a month of scenes stay near 100 MB).
+MAX_TILE_PX = 1000
+#: Longest time window of one Process API request, in days.
+MAX_DAYS = 31
 #: SCL classes counted as clear (the complement of :data:`masks.SCL_INVALID`), for evalscripts.
 SCL_CLEAR = tuple(c for c in range(12) if c not in SCL_INVALID)
 #: Normalised-difference indices the Statistical API path computes: name -> (a, b), (a-b)/(a+b).
@@ -229,11 +238,22 @@ def _status(exc: DownloadFailedException) -> int | None:
 
 
 def _service_error(exc: Exception, *, what: str) -> ServiceError:
+    if isinstance(exc, OutOfRequestsException):
+        return ServiceError(
+            f"Sentinel Hub kept answering 429 (rate limit) to the {what} request; wait, use "
+            "fewer threads (max_threads) or check the account's processing-unit quota"
+        )
     status = _status(exc) if isinstance(exc, DownloadFailedException) else None
+    if status is not None and 400 <= status < 500:
+        response = exc.request_exception.response  # type: ignore[attr-defined]
+        return ServiceError(
+            f"Sentinel Hub rejected the {what} request (HTTP {status}: "
+            f"{decode_sentinelhub_err_msg(response)[:300]}); check the area, time range, bands "
+            "and collection"
+        )
     detail = f"HTTP {status}" if status else type(exc).__name__
     return ServiceError(
-        f"Sentinel Hub {what} request failed after retries ({detail}); try again later, or lower "
-        "the request rate (fewer threads) if the service keeps answering 429"
+        f"Sentinel Hub {what} request failed after retries ({detail}); try again later"
     )
 
 
@@ -359,6 +379,18 @@ def _time_range(time: Sequence[Any]) -> tuple[str, str, pd.Timestamp, pd.Timesta
         raise ValueError(f"time range ends ({end.date()}) before it starts ({start.date()})")
     to = end + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     return f"{start.isoformat()}Z", f"{to.isoformat()}Z", start, end
+
+
+def _time_windows(start: pd.Timestamp, end: pd.Timestamp, days: int) -> list[tuple[str, str]]:
+    """Consecutive whole-day windows of at most ``days`` covering ``start`` .. ``end``."""
+    out = []
+    lo = start
+    while lo <= end:
+        hi = min(lo + pd.Timedelta(days=max(1, days) - 1), end)
+        to = hi + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+        out.append((f"{lo.isoformat()}Z", f"{to.isoformat()}Z"))
+        lo = hi + pd.Timedelta(days=1)
+    return out
 
 
 def _input_data(t_from: str, t_to: str, max_cloud: float | None) -> dict[str, Any]:
@@ -516,24 +548,30 @@ def _cache_for(cache: bool, cache_dir: Path, kind: str) -> ResponseCache | None:
 # --- Process API ----------------------------------------------------------------------------------
 
 
-def _read_tar(body: bytes) -> tuple[np.ndarray[Any, Any], list[str]]:
-    """(uint16 array bands x rows x cols, scene dates) from a Process API TAR answer."""
+def _read_tar(body: bytes, *, image: bool = True) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """(uint16 array bands x rows x cols, scene dates) from a Process API TAR answer.
+
+    With ``image=False`` only the dates are read and the array is empty.
+    """
     try:
         with tarfile.open(fileobj=io.BytesIO(body)) as tar:
             members = {m.name.rsplit(".", 1)[0]: m for m in tar.getmembers()}
-            tif = tar.extractfile(members["default"])
             meta = tar.extractfile(members["userdata"])
-            if tif is None or meta is None:
+            tif = tar.extractfile(members["default"]) if image else None
+            if meta is None or (image and tif is None):
                 raise KeyError("default.tif or userdata.json")
-            tif_bytes, userdata = tif.read(), json.loads(meta.read())
+            userdata = json.loads(meta.read())
+            tif_bytes = tif.read() if tif is not None else b""
     except (tarfile.TarError, KeyError, ValueError) as exc:
         raise ServiceError(
             f"Sentinel Hub answered a Process API request with an unreadable archive ({exc}); "
             "retry, and report it if it persists"
         ) from None
+    dates = list(userdata.get("dates", []))
+    if not image:
+        return np.empty((0, 0, 0), dtype="uint16"), dates
     with rasterio.MemoryFile(tif_bytes) as mem, mem.open() as src:
-        arr = src.read()
-    return arr, list(userdata.get("dates", []))
+        return src.read(), dates
 
 
 def load_sentinelhub(
@@ -550,14 +588,16 @@ def load_sentinelhub(
     profile: str | None = None,
     cache: bool = True,
     max_tile_px: int = MAX_TILE_PX,
+    max_days: int = MAX_DAYS,
     max_threads: int = 4,
     progress: ProgressFn | None = None,
 ) -> xr.Dataset:
     """Sentinel-2 L2A pixels of an area and season from the Sentinel Hub Process API, as a cube.
 
     The area is cut into tiles of at most ``max_tile_px`` pixels per side on one grid snapped to
-    ``resolution``; each tile is one request with a multi-date evalscript (every orbit in the time
-    range), cached under ``Settings.cache_dir`` so that asking again costs no request.
+    ``resolution``, and the season into windows of at most ``max_days``; each tile and window is
+    one request with a multi-date evalscript (every orbit in the window), cached under
+    ``Settings.cache_dir`` so that asking again costs no request.
 
     Parameters
     ----------
@@ -582,8 +622,8 @@ def load_sentinelhub(
         sentinelhub configuration (see :func:`sentinelhub_config`).
     cache
         Reuse and store responses in ``Settings.cache_dir / "sentinelhub"``.
-    max_tile_px, max_threads
-        Tile size and parallel requests.
+    max_tile_px, max_days, max_threads
+        Tile size, time window and parallel requests.
     progress
         Called as ``progress(done, total)`` while tiles arrive.
 
@@ -611,12 +651,13 @@ def load_sentinelhub(
     cfg = sentinelhub_config(config, profile=profile)
     settings = get_settings()
     grid, geom = _area(bbox, geometry, crs, resolution)
-    t_from, t_to, _, _ = _time_range(time)
+    t_from, t_to, start, end = _time_range(time)
     layers = [*bands, *quality, "dataMask"]
     evalscript = process_evalscript(layers)
     tiles = grid.tiles(max(1, int(max_tile_px)))
-    reqs = []
-    for _, _, tile in tiles:
+    windows = _time_windows(start, end, max_days)
+    reqs, placements = [], []
+    for (w_from, w_to), (r, c, tile) in itertools.product(windows, tiles):
         bounds: dict[str, Any] = {
             "bbox": list(tile.bounds),
             "properties": {"crs": _crs_url(grid.epsg)},
@@ -624,7 +665,7 @@ def load_sentinelhub(
         if geom is not None:
             bounds["geometry"] = shapely.geometry.mapping(geom)
         payload = {
-            "input": {"bounds": bounds, "data": [_input_data(t_from, t_to, max_cloud)]},
+            "input": {"bounds": bounds, "data": [_input_data(w_from, w_to, max_cloud)]},
             "output": {
                 "resx": grid.res,
                 "resy": grid.res,
@@ -636,9 +677,11 @@ def load_sentinelhub(
             "evalscript": evalscript,
         }
         reqs.append(_request(cfg, "process", payload, MimeType.TAR.get_string()))
+        placements.append((r, c, tile))
     log.info(
-        "Sentinel Hub Process API: %d x %d px at %g m in EPSG:%d, %d tile(s), %s .. %s",
-        grid.width, grid.height, grid.res, grid.epsg, len(tiles), t_from, t_to,
+        "Sentinel Hub Process API: %d x %d px at %g m in EPSG:%d, %d tile(s) x %d window(s), "
+        "%s .. %s",
+        grid.width, grid.height, grid.res, grid.epsg, len(tiles), len(windows), t_from, t_to,
     )  # fmt: skip
     bodies = _download(
         reqs,
@@ -649,29 +692,25 @@ def load_sentinelhub(
         max_threads=max_threads,
         progress=progress,
     )
-    return _assemble(bodies, tiles, grid, layers, n_bands=len(bands))
+    return _assemble(bodies, placements, grid, layers, n_bands=len(bands))
 
 
 def _assemble(
     bodies: Sequence[bytes],
-    tiles: Sequence[tuple[int, int, _Grid]],
+    placements: Sequence[tuple[int, int, _Grid]],
     grid: _Grid,
     layers: Sequence[str],
     *,
     n_bands: int,
 ) -> xr.Dataset:
     nl = len(layers)
-    decoded = []
-    for body, (_, _, tile) in zip(bodies, tiles, strict=True):
-        arr, dates = _read_tar(body)
+    # first the dates of every answer (small), then one TIFF at a time into the full grid
+    per_body = []
+    for body in bodies:
+        dates = _read_tar(body, image=False)[1]
         days = pd.DatetimeIndex(pd.to_datetime(dates, utc=True)).tz_localize(None).normalize()
-        if arr.shape[1:] != (tile.height, tile.width) or arr.shape[0] < nl * len(days):
-            raise ServiceError(
-                f"Sentinel Hub returned {arr.shape} for a {tile.height} x {tile.width} tile with "
-                f"{len(days)} scenes of {nl} layers; retry with cache=False"
-            )
-        decoded.append((arr, days))
-    all_days = sorted({d for _, days in decoded for d in days})
+        per_body.append(days)
+    all_days = sorted({d for days in per_body for d in days})
     if not all_days:
         raise ImageryReadError(
             f"Sentinel Hub found no Sentinel-2 L2A scene for the area (EPSG:{grid.epsg} bounds "
@@ -679,7 +718,15 @@ def _assemble(
         )
     pos = {d: i for i, d in enumerate(all_days)}
     full = np.zeros((len(all_days), nl, grid.height, grid.width), dtype="uint16")
-    for (arr, days), (r, c, tile) in zip(decoded, tiles, strict=True):
+    for body, days, (r, c, tile) in zip(bodies, per_body, placements, strict=True):
+        if not len(days):
+            continue
+        arr = _read_tar(body, image=True)[0]
+        if arr.shape[1:] != (tile.height, tile.width) or arr.shape[0] < nl * len(days):
+            raise ServiceError(
+                f"Sentinel Hub returned {arr.shape} for a {tile.height} x {tile.width} tile with "
+                f"{len(days)} scenes of {nl} layers; retry with cache=False"
+            )
         window = full[:, :, r : r + tile.height, c : c + tile.width]
         for k, day in enumerate(days):
             scene = arr[k * nl : (k + 1) * nl]
@@ -919,6 +966,7 @@ def _series(
 __all__ = [
     "COLLECTION",
     "DEFAULT_BANDS",
+    "MAX_DAYS",
     "MAX_TILE_PX",
     "ND_INDICES",
     "SCL_CLEAR",

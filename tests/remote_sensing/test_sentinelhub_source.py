@@ -139,6 +139,25 @@ def test_tiles_assemble_to_the_same_cube(fake: FakeSentinelHub) -> None:
     xr.testing.assert_identical(whole, tiled)
 
 
+def test_time_windows_assemble_to_the_same_cube(fake: FakeSentinelHub) -> None:
+    whole = load_sentinelhub(SYN_BBOX, crs="EPSG:32650", time=SYN_TIME, config=fake.config())
+    split = load_sentinelhub(
+        SYN_BBOX, crs="EPSG:32650", time=SYN_TIME, config=fake.config(), max_days=7, cache=False
+    )
+    assert fake.hits["/api/v1/process"] == 1 + 5  # 31 days in windows of 7
+    xr.testing.assert_identical(whole, split)
+
+
+def test_rate_limit_and_bad_request_messages(fake: FakeSentinelHub) -> None:
+    fake.script = [429] * 50
+    cfg = fake.config(max_retries=3)
+    with pytest.raises(ServiceError, match="429"):
+        load_sentinelhub(SYN_BBOX, crs="EPSG:32650", time=SYN_TIME, config=cfg)
+    fake.script = [400]
+    with pytest.raises(ServiceError, match=r"rejected .* \(HTTP 400: .*scripted failure"):
+        load_sentinelhub(SYN_BBOX, crs="EPSG:32650", time=SYN_TIME, config=fake.config())
+
+
 def test_geometry_masks_pixels_outside(fake: FakeSentinelHub) -> None:
     tri = shapely.Polygon([(500_000, 3_999_880), (500_100, 3_999_880), (500_000, 4_000_000)])
     cube = load_sentinelhub(geometry=tri, crs="EPSG:32650", time=SYN_TIME, config=fake.config())
@@ -308,7 +327,7 @@ def test_process_on_the_belgian_cube(belgium_source: xr.Dataset, shared_data: Pa
     with FakeSentinelHub(belgium_source, client_id=CLIENT_ID, client_secret=SECRET) as f:
         f.script = [429, 500]
         cube = load_sentinelhub(
-            BE_BBOX, crs="EPSG:32631", time=BE_TIME, config=f.config(), max_tile_px=20
+            BE_BBOX, crs="EPSG:32631", time=BE_TIME, config=f.config(), max_tile_px=20, max_days=92
         )
         assert f.hits["/api/v1/process"] == 9 + 2  # 46 x 52 px in tiles of 20, two retries
     raw = xr.open_dataset(shared_data / "imagery/belgium/belgium_l2a_scl_2023.nc")
