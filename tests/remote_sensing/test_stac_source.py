@@ -13,7 +13,7 @@ import shapely
 import xarray as xr
 from rasterio.features import geometry_mask
 
-from agrilend.errors import ImageryReadError, InputPathError, MissingBandError
+from agrilend.errors import ImageryReadError, InputPathError, MissingBandError, ServiceError
 from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import SCL_INVALID
@@ -122,6 +122,8 @@ def test_errors_name_the_problem(catalog: Path, tmp_path: Path) -> None:
         load_stac(tmp_path / "nothing.json")
     with pytest.raises(ValueError, match="http"):
         load_stac("s3://bucket/catalog.json")
+    with pytest.raises(ServiceError, match="127.0.0.1:9"):  # nothing listens on the discard port
+        load_stac("http://127.0.0.1:9/", time=TIME)
 
 
 @pytest.mark.realdata
