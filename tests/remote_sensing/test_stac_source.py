@@ -122,7 +122,7 @@ def test_errors_name_the_problem(catalog: Path, tmp_path: Path) -> None:
         load_stac(tmp_path / "nothing.json")
     with pytest.raises(ValueError, match="http"):
         load_stac("s3://bucket/catalog.json")
-    with pytest.raises(ServiceError, match="127.0.0.1:9"):  # nothing listens on the discard port
+    with pytest.raises(ServiceError, match=r"127\.0\.0\.1:9"):  # nothing listens on port 9
         load_stac("http://127.0.0.1:9/", time=TIME)
 
 
