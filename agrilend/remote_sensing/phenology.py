@@ -89,7 +89,7 @@ def _refine_peak(x: FloatArray, y: FloatArray, p: int) -> float:
         return float(x[p])
     shift = 0.5 * (y[p - 1] - y[p + 1]) / curv
     step = x[p + 1] - x[p] if shift > 0 else x[p] - x[p - 1]
-    return float(x[p] + np.clip(shift, -0.5, 0.5) * step)
+    return float(x[p] + min(max(float(shift), -0.5), 0.5) * step)
 
 
 def phenology(
@@ -137,25 +137,74 @@ def phenology(
     arr = np.asarray(y, dtype="float64")
     if arr.ndim != 1:
         raise ValueError(f"phenology takes one series (1-D); got shape {arr.shape}")
+    days, order = _days_of(times, arr.size)
+    found = _seasons(
+        fill_gaps(arr[order], x=days),
+        days,
+        max_seasons=max_seasons,
+        threshold=threshold,
+        min_amplitude=min_amplitude,
+        min_length_days=min_length_days,
+        max_length_days=max_length_days,
+    )
+    return [
+        Season(
+            start=_to_day(sos),
+            peak=_to_day(pos),
+            end=_to_day(eos),
+            length_days=length,
+            amplitude=amplitude,
+            integral=integral,
+            peak_value=peak_v,
+            base_value=base,
+        )
+        for sos, pos, eos, length, amplitude, integral, peak_v, base in found
+    ]
+
+
+def _days_of(times: Any, n: int) -> tuple[FloatArray, np.ndarray[Any, Any]]:
+    """Sorted dates as float days since the epoch, and the order that sorts them."""
     t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times))).as_unit("ns")
-    if len(t) != arr.size:
-        raise ValueError(f"{arr.size} values for {len(t)} dates")
+    if len(t) != n:
+        raise ValueError(f"{n} values for {len(t)} dates")
     order = np.argsort(t.asi8, kind="stable")
-    t = t[order]
-    arr = fill_gaps(arr[order], x=t.asi8 / _DAY_NS)
+    return t.asi8[order] / _DAY_NS, order
+
+
+def _to_day(day: float) -> pd.Timestamp:
+    return pd.Timestamp(int(day * _DAY_NS)).round("D")
+
+
+_SeasonTuple = tuple[float, float, float, float, float, float, float, float]
+
+
+def _seasons(
+    arr: FloatArray,
+    all_days: FloatArray,
+    *,
+    max_seasons: int,
+    threshold: float,
+    min_amplitude: float,
+    min_length_days: float,
+    max_length_days: float,
+) -> list[_SeasonTuple]:
+    """The seasons of one gap-filled, date-sorted series, as plain floats (days since epoch).
+
+    Each tuple is ``(sos, pos, eos, length, amplitude, integral, peak_value, base_value)``.
+    """
     finite = np.flatnonzero(np.isfinite(arr))
     if finite.size < 5:
         return []
     lo, hi = int(finite[0]), int(finite[-1])
     v = arr[lo : hi + 1]
-    days = t.asi8[lo : hi + 1] / _DAY_NS
-    step = float(np.median(np.diff(days))) if v.size > 1 else 1.0
+    days = all_days[lo : hi + 1]
+    step = float(days[-1] - days[0]) / (v.size - 1) if v.size > 1 else 1.0  # mean step
     distance = max(1, round(min_length_days / 2.0 / max(step, 1e-9)))
     peaks, props = find_peaks(v, prominence=min_amplitude, distance=distance)
     if peaks.size == 0:
         return []
     keep = np.sort(peaks[np.argsort(props["prominences"])[::-1][:max_seasons]])
-    seasons: list[Season] = []
+    seasons: list[_SeasonTuple] = []
     for k, p in enumerate(keep):
         left_edge = 0 if k == 0 else int(keep[k - 1])
         right_edge = v.size - 1 if k == keep.size - 1 else int(keep[k + 1])
@@ -174,22 +223,15 @@ def phenology(
             logger.debug("season at day %.0f dropped: length %.0f days", days[p], length)
             continue
         base = 0.5 * (base_l + base_r)
-        peak_day = _refine_peak(days, v, int(p))
-        grid = np.linspace(sos, eos, max(int(length) + 1, 2))
-        curve = np.interp(grid, days, v)
-        integral = float(np.trapezoid(np.clip(curve - base, 0.0, None), grid))
+        # area of the piecewise-linear curve above the base, from start to end
+        inside = (days > sos) & (days < eos)
+        xs = np.concatenate(([sos], days[inside], [eos]))
+        ys = np.clip(np.interp(xs, days, v) - base, 0.0, None)
+        integral = float(np.sum(0.5 * (ys[1:] + ys[:-1]) * np.diff(xs)))
         seasons.append(
-            Season(
-                start=pd.Timestamp(int(sos * _DAY_NS)).round("D"),
-                peak=pd.Timestamp(int(peak_day * _DAY_NS)).round("D"),
-                end=pd.Timestamp(int(eos * _DAY_NS)).round("D"),
-                length_days=float(length),
-                amplitude=peak_v - base,
-                integral=integral,
-                peak_value=peak_v,
-                base_value=base,
-            )
-        )
+            (sos, _refine_peak(days, v, int(p)), eos, float(length), peak_v - base, integral,
+             peak_v, base)
+        )  # fmt: skip
     return seasons
 
 
@@ -230,39 +272,41 @@ def phenology_table(
     [1, 0]
     """
     arr = np.atleast_2d(np.asarray(y2d, dtype="float64"))
+    days, order = _days_of(times, arr.shape[-1])
+    filled = fill_gaps(arr[:, order], x=days)
     cols = _season_columns(max_seasons)
-    records: list[dict[str, Any]] = []
-    for row in arr:
-        found = phenology(
-            row,
-            times,
+    n_rows = arr.shape[0]
+    counts = np.zeros(n_rows, dtype="int64")
+    # per season k: sos, pos, eos, length, amplitude, integral, peak (days as floats for now)
+    block = np.full((n_rows, max_seasons, 7), np.nan)
+    for i in range(n_rows):
+        found = _seasons(
+            filled[i],
+            days,
             max_seasons=max_seasons,
             threshold=threshold,
             min_amplitude=min_amplitude,
             min_length_days=min_length_days,
             max_length_days=max_length_days,
         )
-        rec: dict[str, Any] = {"n_seasons": len(found)}
-        for k, s in enumerate(found, start=1):
-            rec |= {
-                f"s{k}_sos": s.start,
-                f"s{k}_pos": s.peak,
-                f"s{k}_eos": s.end,
-                f"s{k}_length_days": s.length_days,
-                f"s{k}_amplitude": s.amplitude,
-                f"s{k}_integral": s.integral,
-                f"s{k}_peak": s.peak_value,
-            }
-        records.append(rec)
-    table = pd.DataFrame.from_records(records, columns=cols, index=index)
-    for c in cols[1:]:
-        kind = c.split("_", 1)[1]
-        if kind in {"sos", "pos", "eos"}:
-            table[c] = pd.to_datetime(table[c])
-        else:
-            table[c] = table[c].astype("float64")
-    table["n_seasons"] = table["n_seasons"].astype("int64")
-    return table
+        counts[i] = len(found)
+        for k, season in enumerate(found):
+            block[i, k] = season[:7]
+    data: dict[str, Any] = {"n_seasons": counts}
+    for k in range(max_seasons):
+        for j, name in enumerate(
+            ("sos", "pos", "eos", "length_days", "amplitude", "integral", "peak")
+        ):
+            col = block[:, k, j]
+            if j < 3:
+                ns = np.where(np.isfinite(col), np.round(col) * _DAY_NS, 0).astype("int64")
+                dates = ns.astype("datetime64[ns]")
+                data[f"s{k + 1}_{name}"] = np.where(
+                    np.isfinite(col), dates, np.datetime64("NaT", "ns")
+                )
+            else:
+                data[f"s{k + 1}_{name}"] = col
+    return pd.DataFrame(data, columns=cols, index=index)
 
 
 __all__ = ["Season", "phenology", "phenology_table"]
