@@ -7,6 +7,7 @@ a projected CRS, so grid north is drawn; in UTM it is within a degree or two of 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,7 +182,11 @@ def pick_clear_scene(
         for tier in (0.999, 0.97, min_clear):
             ok = clear >= tier
             if ok.any():
-                greenness = _ndvi(win.isel(time=np.flatnonzero(ok))).quantile(0.75, dim=("y", "x"))
+                with warnings.catch_warnings():  # a date with no data at all is skipped
+                    warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+                    greenness = _ndvi(win.isel(time=np.flatnonzero(ok))).quantile(
+                        0.75, dim=("y", "x")
+                    )
                 g = np.where(np.isfinite(greenness), greenness, -np.inf)
                 k = int(np.flatnonzero(ok)[int(np.argmax(g))])
                 break
