@@ -585,6 +585,11 @@ def read_titles(
     MissingCRSError, CRSError
         As in :func:`as_titles`.
 
+    Notes
+    -----
+    Geometries are read as they are: run :func:`~agrilend.parcels.validate_titles` next to
+    repair them and flag slivers, overlaps, duplicates and parcels off the imagery.
+
     Examples
     --------
     >>> import geopandas as gpd, shapely, tempfile, pathlib

@@ -679,10 +679,9 @@ NOT_TITLES = {
 }
 
 
+@pytest.mark.realdata
 def test_every_shared_parcels_file_is_covered(shared_data: Path) -> None:
     root = shared_data / "parcels"
-    if not root.is_dir():
-        pytest.skip(f"{root} is absent")
     covered = {f for f, _ in REAL.values()} | set(NOT_TITLES.values())
     present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     present = {p for p in present if not p.startswith("jecam/") or p.endswith(".shp")}

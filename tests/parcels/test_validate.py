@@ -664,7 +664,7 @@ def geometries(draw: st.DrawFn) -> Any:
         return shapely.GeometryCollection([P(shell), shapely.LineString(other)])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     geoms=st.lists(geometries(), min_size=1, max_size=8),
     ids=st.lists(st.sampled_from(["a", "b", "c", "", None]), min_size=8, max_size=8),
@@ -707,7 +707,7 @@ def test_fuzz_validate_titles(
             report.raise_for_errors()
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     w=st.floats(1, 2000),
     h=st.floats(1, 2000),
