@@ -58,6 +58,7 @@ from sentinelhub.exceptions import (
 from agrilend.errors import (
     CredentialsError,
     CRSError,
+    DuplicateParcelError,
     ImageryReadError,
     MissingCRSError,
     ServiceError,
@@ -851,6 +852,12 @@ def sentinelhub_statistics(
         if id_column in parcels.columns
         else parcels.index.astype(str).to_numpy()
     )
+    dup = pd.Index(ids)[pd.Index(ids).duplicated()]
+    if len(dup):
+        raise DuplicateParcelError(
+            f"parcel id {dup[0]!r} appears more than once in {id_column!r}; ids must be unique",
+            parcel_id=str(dup[0]),
+        )
     cfg = sentinelhub_config(config, profile=profile)
     settings = get_settings()
     t_from, t_to, _, _ = _time_range(time)

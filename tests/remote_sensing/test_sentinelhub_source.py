@@ -21,7 +21,12 @@ from hypothesis import strategies as st
 from rasterio.features import geometry_mask
 from sentinelhub import SHConfig
 
-from agrilend.errors import CredentialsError, ImageryReadError, ServiceError
+from agrilend.errors import (
+    CredentialsError,
+    DuplicateParcelError,
+    ImageryReadError,
+    ServiceError,
+)
 from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.phenology import phenology_table
@@ -320,6 +325,17 @@ def test_statistics_follow_the_series_contract(fake: FakeSentinelHub) -> None:
     p10, p50, p90 = (series[f"NDVI_p{k}"].values for k in (10, 50, 90))
     assert (p10 <= p50).all()
     assert (p50 <= p90).all()
+
+
+def test_statistics_refuse_duplicate_ids(fake: FakeSentinelHub) -> None:
+    fields = gpd.GeoDataFrame(
+        {"parcel_id": ["P-1", "P-1"]},
+        geometry=[shapely.box(*SYN_BBOX), shapely.box(*SYN_BBOX)],
+        crs="EPSG:32650",
+    )
+    with pytest.raises(DuplicateParcelError, match="P-1"):
+        sentinelhub_statistics(fields, time=SYN_TIME, config=fake.config())
+    assert not fake.hits  # refused before any request
 
 
 @pytest.mark.realdata
