@@ -172,7 +172,17 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
         }
     )
     tenor = _tenor(harvest_months, as_of, pol) if line > 0 else None
-    limits = _limits_json(i, idx, ctx, line=line, decision=decision, reasons=reasons, pids=pids)
+    tenor_doc = {
+        "as_of": as_of.isoformat(),
+        "harvest_months": harvest_months,
+        "grace_months": pol.grace_months,
+        "min_months": pol.min_months,
+        "max_months": pol.max_months,
+        "months": tenor,
+    }
+    limits = _limits_json(
+        i, idx, ctx, line=line, decision=decision, reasons=reasons, pids=pids, tenor=tenor_doc
+    )
     return {
         "owner_ref": owner,
         "n_parcels": len(idx),
@@ -330,6 +340,7 @@ def _limits_json(
     decision: str,
     reasons: list[tuple[str, float, dict[str, Any]]],
     pids: list[str],
+    tenor: dict[str, Any],
 ) -> str:
     pol, p = ctx.policy, ctx.p
     base, sub = ctx.base, ctx.sub
@@ -373,6 +384,7 @@ def _limits_json(
         "round_down_to": pol.round_down_to,
         "line": _r2(line),
         "decision": decision,
+        "tenor": tenor,
         "reasons": [
             {"code": c, "cut": _r2(cut), "params": {k: _tidy(v) for k, v in prm.items()}}
             for c, cut, prm in reasons

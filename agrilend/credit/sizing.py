@@ -342,6 +342,8 @@ def _parcel_arrays(
             why[bad] = "no yield estimate"
     why[(status == "error") & (why == "")] = "estimate failed"
     why[~np.isfinite(area) & (why == "")] = "no cultivated area estimate"
+    why[(area < 0) & (why == "")] = "negative cultivated area"
+    why[(mid < 0) & (why == "")] = "negative yield estimate"
     usable = why == ""
     area_u = np.where(usable, np.maximum(np.nan_to_num(area, nan=0.0), 0.0), 0.0)
 

@@ -80,6 +80,9 @@ def test_limits_json_lets_a_reader_redo_the_line() -> None:
         )
         raw = min(lim["limits"].values()) * lim["climate_factor"]
         assert raw == pytest.approx(lim["line_before_rounding"], abs=0.05)
+        tenor = None if pd.isna(row.tenor_months) else int(row.tenor_months)
+        assert lim["tenor"]["months"] == tenor
+        assert lim["tenor"]["as_of"] == AS_OF.isoformat()
         if row.decision != "decline":
             step = lim["round_down_to"]
             assert row.credit_line == math.floor(lim["line_before_rounding"] / step) * step
@@ -135,6 +138,8 @@ def test_no_usable_evidence_is_refer_never_a_silent_zero() -> None:
         ("crop", "potato", "not in the policy"),
         ("yield_t_ha", np.nan, "no yield estimate"),
         ("cultivated_area_ha", np.nan, "no cultivated area"),
+        ("cultivated_area_ha", -1.0, "negative cultivated area"),
+        ("yield_t_ha", -2.0, "negative yield estimate"),
     ],
 )
 def test_each_missing_estimate_is_named(column: str, value: object, why: str) -> None:
