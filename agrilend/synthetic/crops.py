@@ -108,7 +108,7 @@ CALENDARS: dict[str, Calendar] = {
     "winter_wheat_next": Calendar(sow=284, up=307, down=400, harvest=500, peak_ndvi=0.46),
     "maize": Calendar(sow=125, up=163, down=240, harvest=253, peak_ndvi=0.86),
     "cotton": Calendar(sow=112, up=168, down=265, harvest=293, peak_ndvi=0.76, r_up=9, r_down=9),
-    "peanut": Calendar(sow=125, up=166, down=236, harvest=254, peak_ndvi=0.78),
+    "peanut": Calendar(sow=125, up=168, down=234, harvest=254, peak_ndvi=0.77, r_up=9),
     "soybean": Calendar(sow=167, up=202, down=266, harvest=279, peak_ndvi=0.82),
     "rice": Calendar(sow=160, up=191, down=264, harvest=278, peak_ndvi=0.84),
     "orchard": Calendar(sow=0, up=108, down=313, harvest=999, peak_ndvi=0.68, r_up=8, r_down=9),

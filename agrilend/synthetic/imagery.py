@@ -41,6 +41,9 @@ SPECTRA = {
     "roof": (0.130, 0.140, 0.160, 0.200),
     "plastic": (0.210, 0.230, 0.235, 0.300),
 }
+#: Near-infrared brightness of each crop's full canopy relative to the vegetation end-member:
+#: broad-leaved dicots (soybean, peanut, cotton) scatter more NIR than cereals; tree crowns less.
+CANOPY_NIR = {"soybean": 1.07, "peanut": 1.06, "cotton": 1.05, "rice": 0.97, "orchard": 0.93}
 #: Mean cloud cover per month on the North China Plain (dry winters, wet July-August).
 CLOUD_COVER = (0.16, 0.19, 0.22, 0.25, 0.26, 0.34, 0.48, 0.44, 0.30, 0.22, 0.19, 0.16)
 OFFSET_DN = 1000
@@ -146,7 +149,7 @@ def make_zones(
         ndvi[:, z] = curve + rng.normal(0.0, 0.008, nt)
         base[z] = SPECTRA["plastic"] if crop == "greenhouse" else soil * brightness[i]
         plastic[z] = crop == "greenhouse"
-        veg[z, 3] *= float(rng.uniform(0.92, 1.06))
+        veg[z, 3] *= CANOPY_NIR.get(crop, 1.0) * float(rng.uniform(0.94, 1.05))
         vig = float(row["vigour_factor"])
         spread[z] = 0.05 if vig >= 0.8 else 0.13
         if crop == "fallow":
@@ -364,6 +367,7 @@ def _classify(
 
 __all__ = [
     "BANDS",
+    "CANOPY_NIR",
     "CLOUD_COVER",
     "OFFSET_DN",
     "QUANTIFICATION",
