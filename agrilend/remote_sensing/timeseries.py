@@ -127,29 +127,31 @@ def regularize(
             if step.lower() == "dekad":
                 next_after = _next_dekad(grid[-1]).value
             inside &= tv < next_after
-    out_shape = (*arr.shape[:-1], len(grid))
-    out = np.full(out_shape, np.nan)
-    if how == "mean":
-        onehot = np.zeros((len(t), len(grid)))
-        onehot[np.flatnonzero(inside), idx[inside]] = 1.0
-        finite = np.isfinite(arr)
-        total = np.where(finite, arr, 0.0) @ onehot
-        count = finite.astype("float64") @ onehot
+    if how not in {"mean", "max", "median"}:
+        raise ValueError(f"how={how!r}; use 'mean', 'max' or 'median'")
+    lead = arr.shape[:-1]
+    cols = np.ascontiguousarray(arr.reshape(-1, len(t)).T)  # date-major
+    k = len(grid)
+    if how == "median":
+        out = np.full((k, cols.shape[1]), np.nan)
+        for b in np.unique(idx[inside]):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps stay NaN
+                out[b] = np.nanmedian(cols[np.flatnonzero(inside & (idx == b))], axis=0)
+    elif how == "max":
+        out = np.full((k, cols.shape[1]), np.nan)
+        for j in np.flatnonzero(inside):
+            out[idx[j]] = np.fmax(out[idx[j]], cols[j])
+    else:
+        total = np.zeros((k, cols.shape[1]))
+        count = np.zeros((k, cols.shape[1]))
+        for j in np.flatnonzero(inside):
+            finite = np.isfinite(cols[j])
+            total[idx[j]] += np.where(finite, cols[j], 0.0)
+            count[idx[j]] += finite
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
-        return out, grid
-    for k in np.unique(idx[inside]):
-        cols = np.flatnonzero(inside & (idx == k))
-        block = arr[..., cols]
-        if how == "max":
-            out[..., k] = np.fmax.reduce(block, axis=-1)
-        elif how == "median":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins stay NaN
-                out[..., k] = np.nanmedian(block, axis=-1)
-        else:
-            raise ValueError(f"how={how!r}; use 'mean', 'max' or 'median'")
-    return out, grid
+    return np.ascontiguousarray(out.T).reshape(*lead, k), grid
 
 
 def _next_dekad(d: pd.Timestamp) -> pd.Timestamp:
@@ -217,23 +219,32 @@ def despike(y: Any, *, threshold: float = 0.15, max_iter: int = 2) -> FloatArray
     n = out.shape[-1]
     if n < 3:
         return out
+    shape = out.shape
+    work = np.ascontiguousarray(out.reshape(-1, n).T)  # date-major: each step reads one row
     for _ in range(max_iter):
-        finite = np.isfinite(out)
-        filled = np.where(finite, out, 0.0)
-        prev_i = np.concatenate(
-            [np.full((*out.shape[:-1], 1), -1), _prev_valid_index(finite)[..., :-1]], axis=-1
-        )
-        next_i = np.concatenate(
-            [_next_valid_index(finite)[..., 1:], np.full((*out.shape[:-1], 1), n)], axis=-1
-        )
-        has_both = (prev_i >= 0) & (next_i < n) & finite
-        prev_v = np.take_along_axis(filled, np.clip(prev_i, 0, n - 1), axis=-1)
-        next_v = np.take_along_axis(filled, np.clip(next_i, 0, n - 1), axis=-1)
-        dip = has_both & (prev_v - out > threshold) & (next_v - out > threshold)
+        prev_v, next_v = _neighbour_values(work)
+        with np.errstate(invalid="ignore"):
+            dip = (prev_v - work > threshold) & (next_v - work > threshold)
         if not dip.any():
             break
-        out[dip] = np.nan
-    return out
+        work[dip] = np.nan
+    return np.ascontiguousarray(work.T).reshape(shape)
+
+
+def _neighbour_values(work: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Nearest valid value before and after each date (NaN if none), for date-major arrays."""
+    n = work.shape[0]
+    prev_v = np.empty_like(work)
+    next_v = np.empty_like(work)
+    carry = np.full(work.shape[1:], np.nan)
+    for i in range(n):
+        prev_v[i] = carry
+        carry = np.where(np.isnan(work[i]), carry, work[i])
+    carry = np.full(work.shape[1:], np.nan)
+    for i in range(n - 1, -1, -1):
+        next_v[i] = carry
+        carry = np.where(np.isnan(work[i]), carry, work[i])
+    return prev_v, next_v
 
 
 def fill_gaps(y: Any, *, x: Any = None) -> FloatArray:
