@@ -283,7 +283,7 @@ def sentinelhub_cmd(
     """Fetch from the Sentinel Hub Process API (cached in AGRILEND_CACHE_DIR).
 
     Credentials: SH_CLIENT_ID and SH_CLIENT_SECRET in the environment, or sentinelhub's
-    configuration (``sentinelhub.config --sh_client_id ... --sh_client_secret ...``).
+    configuration (sentinelhub.config --sh_client_id ... --sh_client_secret ...).
 
     \b
     Examples:
