@@ -48,18 +48,14 @@ log = logging.getLogger(__name__)
 SUBSIDY_COLUMNS = ("scheme", "year", "parcel_id", "area_mu", "area_ha", "amount_cny", "amount")
 
 _WEATHER_LABELS: dict[str, tuple[str, str]] = {
-    "season_prcp_mm": ("Season rainfall (mm)", "生长季降水（毫米）"),
-    "normal_prcp_mm": ("Normal rainfall (mm)", "常年降水（毫米）"),
     "prcp_mm": ("Rainfall (mm)", "降水（毫米）"),
     "prcp_anomaly": ("Rainfall against normal", "降水距平"),
     "gdd": ("Growing degree days", "积温（度日）"),
-    "normal_gdd": ("Normal growing degree days", "常年积温（度日）"),
     "gdd_anomaly": ("Degree days against normal", "积温距平"),
     "heat_days": ("Days above 35 °C", "35°C 以上天数"),
     "frost_days": ("Frost days", "霜冻天数"),
     "dry_spell_days": ("Longest dry spell (days)", "最长连续无雨日数"),
     "tmean_c": ("Mean temperature (°C)", "平均气温（°C）"),
-    "normal_tmean_c": ("Normal mean temperature (°C)", "常年平均气温（°C）"),
     "climate_risk": ("Climate risk", "气候风险"),
     "risk_score": ("Climate risk score (0-1)", "气候风险评分（0-1）"),
     "spi": ("Standardised precipitation index", "标准化降水指数"),
@@ -304,7 +300,24 @@ def _curve_uri(assessment: Assessment, i: int, row: pd.Series, lang: Lang) -> st
     )
 
 
+def _weather_value(col: str, val: Any, lang: Lang) -> str:  # noqa: PLR0911  (a table of cases)
+    if isinstance(val, int | np.integer):
+        return fmt_number(val)
+    if isinstance(val, float | np.floating):
+        if "anomaly" in col:
+            return f"{100 * float(val):+.0f} %"
+        if col in _WEATHER_SHARES:
+            return fmt_percent(val, lang=lang)
+        if float(val).is_integer():
+            return fmt_number(val)
+        return fmt_number(val, digits=2 if abs(float(val)) < 10 else 1)
+    if isinstance(val, pd.Timestamp | np.datetime64 | dt.date):
+        return fmt_date(val, lang=lang)
+    return str(val)
+
+
 def _weather_rows(assessment: Assessment, owner: str | None, lang: Lang) -> list[dict[str, str]]:
+    """One row per measure: this season's value and, where known, its normal."""
     sw = assessment.season_weather
     if sw is None or sw.empty:
         return []
@@ -315,28 +328,32 @@ def _weather_rows(assessment: Assessment, owner: str | None, lang: Lang) -> list
         if rows.empty:
             rows = sw
     row = rows.iloc[0]
+    values = {str(k): v for k, v in row.items() if not is_missing(v)}
+
+    def normal_of(col: str) -> str | None:
+        for name in (f"{col}_normal", f"normal_{col}"):
+            if name in values:
+                return name
+        if col.startswith("season_") and f"normal_{col[7:]}" in values:
+            return f"normal_{col[7:]}"
+        return None
+
+    normals = {n for c in values if (n := normal_of(c)) is not None}
     out = []
-    for col, val in row.items():
-        if col in {"owner_ref", "parcel_id", "geometry"} or is_missing(val):
+    for col, val in values.items():
+        if col in {"owner_ref", "parcel_id", "geometry"} or col in normals:
             continue
-        label = _WEATHER_LABELS.get(str(col))
-        name = (label[1] if lang == "zh" else label[0]) if label else str(col).replace("_", " ")
-        if isinstance(val, int | np.integer):
-            shown = fmt_number(val)
-        elif isinstance(val, float | np.floating):
-            if "anomaly" in str(col):
-                shown = f"{100 * float(val):+.0f} %"
-            elif col in _WEATHER_SHARES:
-                shown = fmt_percent(val, lang=lang)
-            elif float(val).is_integer():
-                shown = fmt_number(val)
-            else:
-                shown = fmt_number(val, digits=2 if abs(float(val)) < 10 else 1)
-        elif isinstance(val, pd.Timestamp | np.datetime64 | dt.date):
-            shown = fmt_date(val, lang=lang)
-        else:
-            shown = str(val)
-        out.append({"key": str(col), "label": name, "value": shown})
+        label = _WEATHER_LABELS.get(col.removeprefix("season_"))
+        name = (label[1] if lang == "zh" else label[0]) if label else col.replace("_", " ")
+        ncol = normal_of(col)
+        out.append(
+            {
+                "key": col,
+                "label": name,
+                "value": _weather_value(col, val, lang),
+                "normal": _weather_value(col, values[ncol], lang) if ncol else "",
+            }
+        )
     return out
 
 
@@ -393,13 +410,15 @@ def _provenance(assessment: Assessment, target: Target, lang: Lang) -> dict[str,
         if isinstance(info, dict):
             inputs.append(
                 {
-                    "name": str(name),
+                    "name": value_text("input", name, lang),
                     "file": str(info.get("file", "")),
                     "checksum": str(info.get("checksum", "")),
                 }
             )
         else:
-            inputs.append({"name": str(name), "file": "", "checksum": str(info)})
+            inputs.append(
+                {"name": value_text("input", name, lang), "file": "", "checksum": str(info)}
+            )
     per_date = []
     if isinstance(cloud, list | tuple) and len(cloud) == len(dates):
         per_date = [

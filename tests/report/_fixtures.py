@@ -266,12 +266,14 @@ def build(seed: int = 0) -> tuple[Assessment, xr.Dataset]:
     season_weather = pd.DataFrame(
         {
             "owner_ref": [None],
-            "season_prcp_mm": [412.0],
-            "normal_prcp_mm": [505.0],
+            "prcp_mm": [412.0],
+            "prcp_mm_normal": [505.0],
             "prcp_anomaly": [-0.18],
             "gdd": [2950.0],
-            "normal_gdd": [2870.0],
+            "gdd_normal": [2870.0],
             "heat_days": [6],
+            "spi": [-0.8],
+            "risk_score": [0.31],
         }
     )
     provenance = {

@@ -27,7 +27,9 @@ def test_every_label_exists_in_both_languages() -> None:
             assert CJK.search(zh[key]), key
 
 
-@pytest.mark.parametrize("kind", ["crop", "decision", "status", "vigour_class", "area_flag"])
+@pytest.mark.parametrize(
+    "kind", ["crop", "decision", "status", "vigour_class", "area_flag", "input"]
+)
 def test_value_tables_translate_every_value(kind: str) -> None:
     for value in i18n._VALUES[kind]:
         assert not CJK.search(i18n.value_text(kind, value, "en"))
