@@ -23,6 +23,7 @@ from agrilend.remote_sensing.sentinelhub_source import (
 )
 from agrilend.remote_sensing.stac_source import load_stac
 from agrilend.remote_sensing.timeseries import (
+    clean_dataarray,
     clean_series,
     despike,
     fill_gaps,
@@ -61,6 +62,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "ndwi",
     "savi",
     # series
+    "clean_dataarray",
     "clean_series",
     "despike",
     "fill_gaps",

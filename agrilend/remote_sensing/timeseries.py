@@ -433,11 +433,13 @@ def clean_series(
     how: Literal["mean", "max", "median"] = "mean",
     start: Any = None,
     end: Any = None,
+    weights: Any = None,
 ) -> tuple[FloatArray, pd.DatetimeIndex]:
     """Regularise, remove residual-cloud dips, fill and smooth a series (the usual chain).
 
     Returns the cleaned values on the regular grid and the grid dates; NaN before the first and
-    after the last valid observation of each row.
+    after the last valid observation of each row. ``weights`` (same shape as ``y``, e.g. a
+    parcel's clear fraction per date) are averaged onto the grid and weight the Whittaker fit.
 
     Examples
     --------
@@ -450,10 +452,14 @@ def clean_series(
     """
     # local name `despike` shadows the function; keep a handle on the function
     values, grid = regularize(y, times, step=step, start=start, end=end, how=how)
+    grid_weights = None
+    if weights is not None:
+        w = np.where(np.isfinite(_as_float(y)), np.broadcast_to(_as_float(weights), np.shape(y)), 0)
+        grid_weights, _ = regularize(w, times, step=step, start=start, end=end, how="mean")
     if despike:
         values = _despike(values, threshold=despike_threshold)
     if method == "whittaker":
-        values = whittaker(values, lam=lam)
+        values = whittaker(values, lam=lam, weights=grid_weights)
     elif method == "savgol":
         values = savgol(values, window=window)
     elif method == "none":
@@ -464,6 +470,43 @@ def clean_series(
 
 
 _despike = despike
+
+
+def clean_dataarray(
+    da: xr.DataArray,
+    *,
+    dim: str = "time",
+    step: str = "5D",
+    method: Literal["whittaker", "savgol", "none"] = "whittaker",
+    despike: bool = True,
+    lam: float = DEFAULT_LAMBDA,
+    weights: xr.DataArray | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> xr.DataArray:
+    """:func:`clean_series` on a DataArray (e.g. ``series["NDVI_mean"]``); returns the new grid.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> t = pd.to_datetime(["2024-05-01", "2024-05-04", "2024-05-12", "2024-05-21"])
+    >>> da = xr.DataArray([[0.2, 0.3, 0.5, 0.6]], dims=("parcel", "time"),
+    ...                   coords={"parcel": ["p1"], "time": t})
+    >>> out = clean_dataarray(da, lam=1.0)
+    >>> out.dims, out.sizes["time"], str(out.time.values[-1])[:10]
+    (('parcel', 'time'), 5, '2024-05-21')
+    """
+    other = [d for d in da.dims if d != dim]
+    arr = da.transpose(*other, dim).values
+    w = None if weights is None else weights.transpose(*other, dim).values
+    values, grid = clean_series(
+        arr, da[dim].values, step=step, method=method, despike=despike, lam=lam,
+        weights=w, start=start, end=end,
+    )  # fmt: skip
+    coords = {d: da.coords[d] for d in other if d in da.coords}
+    out = xr.DataArray(values, dims=(*other, dim), coords={**coords, dim: grid}, name=da.name)
+    out.attrs = {**da.attrs, "cleaned": f"{step} grid, despike={despike}, {method}"}
+    return out.transpose(*da.dims)
 
 
 def smooth_dataarray(
@@ -503,6 +546,7 @@ def smooth_dataarray(
 
 __all__ = [
     "DEFAULT_LAMBDA",
+    "clean_dataarray",
     "clean_series",
     "despike",
     "fill_gaps",

@@ -176,3 +176,30 @@ def test_smooth_dataarray_keeps_dims_and_coords() -> None:
     assert list(out.parcel.values) == ["a", "b", "c"]
     lazy = ts.smooth_dataarray(da.chunk({"parcel": 1}), method="savgol")
     np.testing.assert_allclose(lazy.compute().values, ts.smooth_dataarray(da, method="savgol"))
+
+
+def test_clean_series_weights_pull_the_fit_towards_trusted_dates() -> None:
+    times = pd.date_range("2024-01-01", periods=40, freq="5D")
+    y = _curve(40, peak=20)
+    y[20] = 0.5  # a partly cloudy peak date, not deep enough to be despiked
+    w = np.ones(40)
+    w[20] = 0.05
+    plain, _ = ts.clean_series(y, times, despike=False)
+    weighted, _ = ts.clean_series(y, times, despike=False, weights=w)
+    assert abs(weighted[20] - _curve(40, peak=20)[20]) < abs(plain[20] - _curve(40, peak=20)[20])
+
+
+def test_clean_dataarray_keeps_other_dims_and_returns_the_grid() -> None:
+    times = pd.to_datetime(["2024-05-01", "2024-05-04", "2024-05-12", "2024-05-21", "2024-05-30"])
+    da = xr.DataArray(
+        np.array([[0.2, 0.3, 0.5, 0.6, 0.6], [0.1, 0.1, np.nan, 0.2, 0.2]]).T,
+        dims=("time", "parcel"),
+        coords={"time": times, "parcel": ["a", "b"]},
+        name="NDVI_mean",
+    )
+    out = ts.clean_dataarray(da, lam=1.0)
+    assert out.dims == ("time", "parcel")
+    assert out.name == "NDVI_mean"
+    assert list(out.parcel.values) == ["a", "b"]
+    assert (np.diff(out.time.values) == np.timedelta64(5, "D")).all()
+    assert np.isfinite(out.values).all()
