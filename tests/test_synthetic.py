@@ -12,7 +12,7 @@ import pytest
 import shapely
 import xarray as xr
 from affine import Affine
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio import features
 
@@ -104,7 +104,7 @@ def test_generate_county_writes_files_and_refuses_to_overwrite(tmp_path):
         generate_county(tmp_path, seed=3, size_px=(24, 24), weather_start="2024-01-01")
 
 
-def test_module_main_writes_a_county(tmp_path, caplog):
+def test_module_main_writes_a_county(tmp_path):
     out = tmp_path / "county"
     assert main([str(out), "--seed", "4", "--size", "24", "24"]) == 0
     assert (out / "imagery.nc").exists()
@@ -114,6 +114,7 @@ def test_module_main_writes_a_county(tmp_path, caplog):
 # --- properties -----------------------------------------------------------------------------
 
 
+@settings(deadline=None)  # the machine is shared: timing is not what is tested
 @given(st.floats(min_value=0.17, max_value=0.88))
 def test_mixing_reproduces_the_target_ndvi(target):
     soil, veg = np.array(SPECTRA["soil"]), np.array(SPECTRA["vegetation"])
@@ -122,6 +123,7 @@ def test_mixing_reproduces_the_target_ndvi(target):
     assert abs((mix[3] - mix[2]) / (mix[3] + mix[2]) - target) < 1e-9
 
 
+@settings(deadline=None)  # the machine is shared: timing is not what is tested
 @given(
     st.sampled_from(CROPS),
     st.floats(min_value=-10, max_value=16),
@@ -133,6 +135,7 @@ def test_crop_curves_stay_between_soil_and_full_cover(crop, shift, vigour):
     assert np.all(curve < 0.9)
 
 
+@settings(deadline=None)  # the machine is shared: timing is not what is tested
 @given(st.integers(min_value=0, max_value=2**32 - 1), st.booleans())
 def test_resident_ids_carry_a_valid_check_digit(seed, male):
     rid = resident_id(np.random.default_rng(seed), male=male)
@@ -142,6 +145,7 @@ def test_resident_ids_carry_a_valid_check_digit(seed, male):
     assert re.fullmatch(r"1[3-9]\d{9}", mobile_number(np.random.default_rng(seed)))
 
 
+@settings(deadline=None)  # the machine is shared: timing is not what is tested
 @given(st.integers(1, 99), st.integers(1, 9999))
 def test_registry_codes_have_their_lengths(group, serial):
     assert len(household_code(group, serial)) == 18
