@@ -324,7 +324,11 @@ def harmonize(
     level = _processing_level(ds, levels, processing_level)
 
     bands = [b for b in SPECTRAL_BANDS if b in ds.data_vars]
-    dn_bands = [b for b in bands if scale != "auto" or _is_digital_numbers(ds[b])]
+    # bands that still carry an undecoded CF scale_factor/add_offset are scaled by those
+    cf_scaled = {b for b in bands if "scale_factor" in ds[b].attrs and scale == "auto"}
+    dn_bands = [
+        b for b in bands if b not in cf_scaled and (scale != "auto" or _is_digital_numbers(ds[b]))
+    ]
     offsets, offset_note = _offset_by_date(ds, dn_bands, boa_offset, name=name)
     quant = QUANTIFICATION_VALUE if scale == "auto" else float(scale)
     if "boa_quantification_value" in ds.attrs and scale == "auto":
@@ -344,6 +348,9 @@ def harmonize(
             data = ((data + offset_da.astype("float32")) / np.float32(quant)).astype("float32")
         elif fill is not None and np.isfinite(float(fill)):
             bad = bad | (data == float(fill))
+        if b in cf_scaled:
+            factor = np.float32(da.attrs["scale_factor"])
+            data = (data * factor + np.float32(da.attrs.get("add_offset", 0.0))).astype("float32")
         out[b] = data.where(~bad).transpose("time", "y", "x")
         out[b].attrs = {"units": "1", "long_name": f"{level} reflectance {b}"}
     for q in QUALITY_LAYERS:
@@ -381,7 +388,11 @@ def harmonize(
     result.attrs.update(
         {
             "processing_level": level,
-            "reflectance_scale": f"(DN + offset) / {quant:g}" if dn_bands else "as delivered",
+            "reflectance_scale": (
+                f"(DN + offset) / {quant:g}"
+                if dn_bands
+                else ("CF scale_factor/add_offset" if cf_scaled else "as delivered")
+            ),
             "boa_offset": offset_note,
             "dn_bands": ",".join(dn_bands),
         }

@@ -207,3 +207,12 @@ def test_belgium_l2a_2023_is_recognised_as_already_harmonised(shared_data) -> No
     assert 0.0 < np.median(red) < 0.1
     assert np.median(nir) > 0.2
     assert (red > 0).all()
+
+
+def test_undecoded_cf_scale_and_offset_are_applied() -> None:
+    dn = np.array([[[0, 1500, 2500]]], dtype="uint16")
+    raw = _raw({"B04": dn}, ["2023-06-01"])
+    raw["B04"].attrs.update({"scale_factor": 0.0001, "add_offset": -0.1, "_FillValue": 0})
+    cube = harmonize(raw)
+    np.testing.assert_allclose(cube["B04"].values.ravel(), [np.nan, 0.05, 0.15], rtol=1e-5)
+    assert cube.attrs["reflectance_scale"] == "CF scale_factor/add_offset"
