@@ -6,12 +6,44 @@ copy of this flow anywhere.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import xarray as xr
+from sklearn.base import clone
+
+from agrilend import __version__
+from agrilend.credit import load_policy, match_subsidies, size_households
+from agrilend.errors import CRSMismatchError, InsufficientEvidenceError, MissingCRSError
+from agrilend.inputs import Inputs
+from agrilend.parcels import validate_titles
+from agrilend.parcels.area import cultivated_area
+from agrilend.parcels.pixels import parcel_pixels
+from agrilend.parcels.zonal import zonal_series
+from agrilend.remote_sensing import clean_series, validate_cube
+from agrilend.yield_models.crop_type import (
+    CropTypeClassifier,
+    crop_mismatch,
+    predict_out_of_fold,
+)
+from agrilend.yield_models.vigour import peer_statistics, season_metrics, vigour_scores
+from agrilend.yield_models.weather import climate_risk, season_weather, weather_normals
+from agrilend.yield_models.yields import estimate_yield
+
+log = logging.getLogger(__name__)
+
+#: A date counts as a clear observation of a parcel when at least this share of it is clear.
+MIN_CLEAR_FRACTION = 0.5
+#: Fewer clear observations than this in the season is a data-quality flag.
+LOW_CLEAR_OBS = 8
+#: Fewer pixels than this under a parcel is a data-quality flag.
+LOW_PIXELS = 5
 
 
 @dataclass
@@ -74,3 +106,487 @@ class Assessment:
     subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
     season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict[str, Any] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def _align_titles(titles: gpd.GeoDataFrame, cube: xr.Dataset) -> gpd.GeoDataFrame:
+    """Titles in the cube's CRS (reprojected when they differ; an error when either has none)."""
+    if titles.crs is None:
+        raise MissingCRSError(
+            "titles have no CRS; read them with agrilend.parcels.read_titles or set one with "
+            "titles.set_crs(...)"
+        )
+    cube_crs = cube.rio.crs
+    if cube_crs is None:
+        raise CRSMismatchError("the cube has no CRS; write one with cube.rio.write_crs(...)")
+    if titles.crs != cube_crs:
+        log.info(
+            "reprojecting %d titles from %s to the cube's %s", len(titles), titles.crs, cube_crs
+        )
+        titles = titles.to_crs(cube_crs.to_wkt())
+    return titles
+
+
+def _resample_rows(
+    values: np.ndarray, grid: pd.DatetimeIndex, times: pd.DatetimeIndex
+) -> np.ndarray:
+    """Each row linearly from ``grid`` dates to ``times`` (NaN outside the row's valid span)."""
+    g = grid.asi8.astype(float)
+    t = times.asi8.astype(float)
+    out = np.full((values.shape[0], len(times)), np.nan)
+    for i, row in enumerate(values):
+        ok = np.isfinite(row)
+        if ok.sum() < 2:
+            continue
+        gi = g[ok]
+        inside = (t >= gi[0]) & (t <= gi[-1])
+        out[i, inside] = np.interp(t[inside], gi, row[ok])
+    return out
+
+
+@dataclass
+class Evidence:
+    """What the imagery says about each parcel, before any county-level model is applied.
+
+    One chunk of a county scan produces one :class:`Evidence`; :func:`decide` turns one (or the
+    concatenation of many) into an :class:`Assessment`.
+
+    Attributes
+    ----------
+    parcels
+        ``GeoDataFrame``: the titles (schema columns), their validation status, data quality
+        (``n_clear_obs``, ``cloud_fraction``, ``n_pixels``), season metrics of
+        :func:`agrilend.yield_models.season_metrics` (``sos``, ``pos``, ``eos``,
+        ``season_integral``, ``peak_ndvi`` ...), cultivated area (``cultivated_area_ha``,
+        ``area_ratio``, ``area_flag``), ``status`` and ``message``.
+    series
+        Per-parcel series (dims ``parcel, time``): zonal NDVI statistics, ``NDVI_clear`` and
+        ``NDVI_smooth``.
+    times
+        The imagery dates (columns of ``ndvi``).
+    ndvi
+        Clear-only parcel mean NDVI, rows following ``parcels`` (NaN where not observed, and
+        whole rows of NaN for unusable parcels): the crop classifier's input.
+    grid
+        The regular dates of the cleaned curves.
+    smooth
+        The cleaned NDVI curves on ``grid`` (rows following ``parcels``): the peers' curves.
+    """
+
+    parcels: gpd.GeoDataFrame
+    series: xr.Dataset
+    times: pd.DatetimeIndex
+    ndvi: np.ndarray[Any, Any]
+    grid: pd.DatetimeIndex
+    smooth: np.ndarray[Any, Any]
+
+
+def gather_evidence(
+    cube: xr.Dataset,
+    titles: gpd.GeoDataFrame,
+    *,
+    step: str = "5D",
+    min_clear_fraction: float = MIN_CLEAR_FRACTION,
+    progress: Progress | None = None,
+) -> Evidence:
+    """Per-parcel evidence from imagery: validation, zonal series, cleaning, phenology, area.
+
+    Parameters
+    ----------
+    cube
+        A contract cube (:func:`agrilend.remote_sensing.open_cube`).
+    titles
+        Titles in the schema of :func:`agrilend.parcels.read_titles`; reprojected to the cube's
+        CRS when needed.
+    step
+        Step of the regular grid the curves are cleaned on.
+    min_clear_fraction
+        A date is a clear observation of a parcel when at least this share of it is clear.
+    progress
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    Evidence
+        Parcels that cannot be used (invalid, off the imagery, no clear date) keep a row with
+        ``status = "error"`` and a ``message``; the others are ``ok`` or ``flagged``.
+    """
+    say = progress or _noop
+    cube = validate_cube(cube)
+    titles = _align_titles(titles, cube)
+    say("validating titles")
+    report = validate_titles(titles, imagery_bounds=cube)
+    checked = report.titles.reset_index(drop=True)
+    usable_mask = (checked["title_status"] != "error").to_numpy()
+    usable = checked[usable_mask]
+
+    say("zonal statistics")
+    transform = cube.rio.transform()
+    pixels = parcel_pixels(usable, transform=transform, shape=(cube.sizes["y"], cube.sizes["x"]))
+    series = zonal_series(cube, usable, pixels=pixels)
+    times = pd.DatetimeIndex(series.indexes["time"])
+    clear = (series["valid_fraction"] >= min_clear_fraction).to_numpy()
+    raw = np.where(clear, series["NDVI_mean"].to_numpy(), np.nan)
+
+    say("cleaning series")
+    smooth, grid = clean_series(raw, times, step=step)
+    series = series.assign(
+        NDVI_clear=(("parcel", "time"), clear),
+        NDVI_smooth=(("parcel", "time"), _resample_rows(smooth, grid, times)),
+    )
+
+    say("season metrics")
+    ids = usable["parcel_id"].astype(str).to_numpy()
+    metrics = season_metrics(raw, times, index=ids, step=step)
+
+    say("cultivated area")
+    area = cultivated_area(cube, usable, pixels=pixels)
+
+    say("assembling evidence")
+    frame = _evidence_frame(
+        checked, usable_mask=usable_mask, series=series, metrics=metrics, area=area
+    )
+    full_raw = np.full((len(checked), len(times)), np.nan)
+    full_raw[usable_mask] = raw
+    full_smooth = np.full((len(checked), len(grid)), np.nan)
+    full_smooth[usable_mask] = smooth
+    return Evidence(
+        parcels=frame, series=series, times=times, ndvi=full_raw, grid=grid, smooth=full_smooth
+    )
+
+
+def _evidence_frame(
+    checked: gpd.GeoDataFrame,
+    *,
+    usable_mask: np.ndarray[Any, Any],
+    series: xr.Dataset,
+    metrics: pd.DataFrame,
+    area: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    frame = checked.copy()
+    n = len(frame)
+    idx = np.flatnonzero(usable_mask)
+
+    def column(values: Iterable[Any], fill: Any, dtype: Any = None) -> np.ndarray[Any, Any]:
+        out = np.full(n, fill, dtype=dtype if dtype is not None else object)
+        out[idx] = np.asarray(list(values))
+        return out
+
+    frame["n_pixels"] = column(series["pixel_count"].to_numpy(), 0, int)
+    for col in metrics.columns:
+        values = metrics[col].to_numpy()
+        if np.issubdtype(values.dtype, np.datetime64):
+            full = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+            full[idx] = values
+            frame[col] = full
+        else:
+            frame[col] = column(values, np.nan, float)
+    area = area.reindex(frame["parcel_id"].astype(str).to_numpy()[idx])
+    for col in ("cultivated_area_ha", "cultivated_fraction", "area_ratio"):
+        frame[col] = column(area[col].to_numpy(dtype=float), np.nan, float)
+    frame["area_flag"] = column(area["area_flag"].astype(str).to_numpy(), "unknown")
+
+    status = np.where(frame["title_status"].to_numpy() == "error", "error", "ok")
+    message = frame.get("title_flags", pd.Series("", index=frame.index)).astype(str).to_numpy()
+    no_obs = usable_mask & (frame["n_clear_obs"].to_numpy() == 0)
+    status[no_obs] = "error"
+    message = np.where(no_obs, "no clear observation of this parcel in the imagery", message)
+    frame["status"] = status
+    frame["message"] = message
+    return frame
+
+
+def decide(
+    evidence: Evidence,
+    *,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    county_yields: Mapping[str, float] | None = None,
+    context: CountyContext | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> Assessment:
+    """Crop type, vigour, yield and credit lines from parcel evidence.
+
+    Without a ``context`` the crop model is trained on the declared crops of these parcels and
+    each parcel is predicted out-of-fold (never by a model that saw its own declaration); peers
+    are these parcels. With a ``context`` (left by a county scan) its model and peers are used,
+    so one household is decided from its own parcels alone.
+
+    ``as_of`` (the decision date, for tenors and the subsidy year) defaults to the day after the
+    last imagery date, so the same inputs always give the same decision.
+    """
+    say = progress or _noop
+    policy = policy if policy is not None else load_policy()
+    frame = evidence.parcels.copy()
+    ok = (frame["status"] != "error").to_numpy()
+    if as_of is None and len(evidence.times):
+        as_of = (pd.Timestamp(evidence.times.max()) + pd.Timedelta(days=1)).date()
+    context = context if context is not None else CountyContext()
+    ids = frame.loc[ok, "parcel_id"].astype(str).to_numpy()
+
+    say("crop type")
+    X = evidence.ndvi[ok]
+    declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
+    if context.crop_model is None:
+        template = CropTypeClassifier(times=list(evidence.times))
+        crops = predict_out_of_fold(X, declared, model=template, index=ids)
+        labelled = declared != ""
+        context.crop_model = clone(template).fit(X[labelled], declared[labelled])
+    else:
+        model = context.crop_model
+        proba = model.predict_proba(X)
+        best = proba.argmax(axis=1)
+        crops = pd.DataFrame(
+            {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
+            index=pd.Index(ids, name="parcel_id"),
+        )
+    _put(frame, ok, crops, ("crop", "crop_confidence"))
+    frame["crop_mismatch"] = False
+    frame.loc[ok, "crop_mismatch"] = crop_mismatch(
+        list(declared), list(crops["crop"]), list(crops["crop_confidence"])
+    )
+
+    say("vigour")
+    metrics = frame.loc[ok].set_index("parcel_id", drop=False)
+    if context.peer_stats is None:
+        context.peer_stats = peer_statistics(metrics)
+        context.peer_curves = _peer_curves(evidence, frame, ok)
+    vig = vigour_scores(metrics, peers=context.peer_stats)
+    _put(frame, ok, vig, vig.columns)
+
+    say("weather and climate")
+    climate: dict[str, float] | None = None
+    season_table = pd.DataFrame()
+    if weather is not None and len(evidence.times):
+        season = (evidence.times.min(), evidence.times.max())
+        climate = climate_risk(weather, season=season)
+        season_table = _season_weather_table(weather, season, climate)
+        if context.weather_normals is None:
+            context.weather_normals = weather_normals(weather)
+
+    say("yield")
+    if county_yields:
+        context.county_yields = dict(county_yields)
+    if context.county_yields:
+        metrics = frame.loc[ok].set_index("parcel_id", drop=False)
+        yields = estimate_yield(metrics, county_yields=context.county_yields, weather=climate)
+        _put(frame, ok, yields, yields.columns)
+    else:
+        log.warning("no county yield statistics given: yields are unknown")
+        frame["yield_t_ha"] = np.nan
+
+    say("credit lines")
+    matched = None
+    subs_table = pd.DataFrame()
+    if subsidies is not None and len(subsidies):
+        matched = match_subsidies(subsidies, frame)
+        subs_table = matched.matched
+    frame = _finish_parcels(frame)
+    households = size_households(
+        frame,
+        policy,
+        subsidies=matched,
+        climate=None if climate is None else float(climate["risk_score"]),
+        as_of=as_of,
+    )
+
+    provenance = _provenance(evidence, policy, context, as_of)
+    context.meta.update(
+        {k: provenance[k] for k in ("agrilend_version", "model_version", "policy_version")}
+    )
+    return Assessment(
+        parcels=frame,
+        households=households,
+        series=evidence.series,
+        context=context,
+        subsidies=subs_table,
+        season_weather=season_table,
+        provenance=provenance,
+    )
+
+
+def _put(
+    frame: pd.DataFrame, ok: np.ndarray[Any, Any], values: pd.DataFrame, cols: Iterable[str]
+) -> None:
+    for col in cols:
+        if col not in frame.columns:
+            frame[col] = None
+        frame.loc[ok, col] = values[col].to_numpy()
+
+
+def _peer_curves(evidence: Evidence, frame: pd.DataFrame, ok: np.ndarray[Any, Any]) -> xr.Dataset:
+    """p10/p50/p90 of the smoothed NDVI of each crop's parcels (by observed crop), per date."""
+    crops = frame.loc[ok, "crop"].astype(str).to_numpy()
+    curves = evidence.smooth[ok]
+    names = sorted(set(crops))
+    q = np.full((len(names), 3, len(evidence.grid)), np.nan)
+    for i, name in enumerate(names):
+        rows = curves[crops == name]
+        if len(rows) and np.isfinite(rows).any():
+            with np.errstate(all="ignore"):
+                q[i] = np.nanquantile(rows, [0.1, 0.5, 0.9], axis=0)
+    return xr.Dataset(
+        {f"p{p}": (("crop", "time"), q[:, k]) for k, p in enumerate((10, 50, 90))},
+        coords={"crop": names, "time": evidence.grid},
+    )
+
+
+def _season_weather_table(
+    weather: pd.DataFrame, season: tuple[pd.Timestamp, pd.Timestamp], risk: Mapping[str, float]
+) -> pd.DataFrame:
+    """One row: the season's weather, its normal (mean of the same window in past years), risk."""
+
+    start, end = season
+    try:
+        now = season_weather(weather, start, end)
+    except InsufficientEvidenceError:
+        return pd.DataFrame([dict(risk)])
+    past = []
+    for years_back in range(1, 31):
+        s = start - pd.DateOffset(years=years_back)
+        e = end - pd.DateOffset(years=years_back)
+        try:
+            past.append(season_weather(weather, s, e))
+        except InsufficientEvidenceError:
+            break
+    row: dict[str, Any] = {str(k): float(v) for k, v in now.items()}
+    if past:
+        normal = pd.DataFrame(past).mean()
+        for k in ("prcp_mm", "gdd", "heat_days", "tmean_c"):
+            if k in normal:
+                row[f"{k}_normal"] = float(normal[k])
+        if normal.get("prcp_mm", 0) > 0:
+            row["prcp_anomaly"] = row["prcp_mm"] / float(normal["prcp_mm"]) - 1.0
+    for k in ("spi", "risk_score"):
+        if k in risk:
+            row[k] = float(risk[k])
+    return pd.DataFrame([row])
+
+
+def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Quality flags per parcel, and the final status (``flagged`` when any flag is raised)."""
+    flags: list[list[str]] = []
+    for r in frame.itertuples(index=False):
+        f = [x for x in str(getattr(r, "title_flags", "") or "").split(",") if x]
+        if bool(getattr(r, "crop_mismatch", False)):
+            f.append("crop_mismatch")
+        area_flag = str(getattr(r, "area_flag", "ok"))
+        if area_flag not in {"ok", "unknown", "nan", "None"}:
+            f.append(area_flag)
+        if getattr(r, "status", "") != "error":
+            if (getattr(r, "n_clear_obs", 0) or 0) < LOW_CLEAR_OBS:
+                f.append("few_clear_observations")
+            if (getattr(r, "n_pixels", 0) or 0) < LOW_PIXELS:
+                f.append("few_pixels")
+        flags.append(f)
+    frame["quality_flags"] = flags
+    flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags])
+    frame.loc[flagged, "status"] = "flagged"
+    return frame
+
+
+def _provenance(
+    evidence: Evidence, policy: Any, context: CountyContext, as_of: date | None
+) -> dict[str, Any]:
+    series = evidence.series
+    dates = [pd.Timestamp(t).date().isoformat() for t in evidence.times]
+    vf = series["valid_fraction"].to_numpy() if "valid_fraction" in series else None
+    cloud = (
+        [float(x) for x in np.round(1.0 - np.nanmean(vf, axis=0), 4)]
+        if vf is not None and vf.size
+        else []
+    )
+    model = context.crop_model
+    return {
+        "agrilend_version": __version__,
+        "model_version": str(getattr(model, "model_version_", None) or f"agrilend-{__version__}"),
+        "policy_version": f"{getattr(policy, 'name', 'policy')} {getattr(policy, 'version', '')} "
+        f"{getattr(policy, 'checksum', '')}".strip(),
+        "as_of": as_of.isoformat() if as_of else None,
+        "imagery": {"dates": dates, "cloud_cover": cloud, "source": series.attrs.get("source", "")},
+        "n_parcels": len(evidence.parcels),
+    }
+
+
+def assess(
+    cube: xr.Dataset | Inputs,
+    titles: gpd.GeoDataFrame | None = None,
+    *,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    county_yields: Mapping[str, float] | None = None,
+    context: CountyContext | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> Assessment:
+    """The whole path for a set of parcels: imagery and titles in, credit decisions out.
+
+    open cube -> cloud mask -> NDVI -> per-parcel series -> cleaning and phenology -> cultivated
+    area -> crop type (out-of-fold on declared crops, or the context's model) -> vigour against
+    peers -> yield -> household credit lines with reasons.
+
+    Parameters
+    ----------
+    cube
+        A contract cube, or an :class:`agrilend.inputs.Inputs` bundle (then the other inputs
+        come from it unless given here).
+    titles
+        Titles (schema of :func:`agrilend.parcels.read_titles`).
+    weather, subsidies, policy, county_yields
+        Daily weather, subsidy records (:func:`agrilend.credit.read_subsidies`), the credit
+        policy (default: the packaged one) and county mean yields per crop.
+    context
+        A county context from a scan; without it the county is learnt from these parcels.
+    as_of
+        Decision date (default: the day after the last imagery date).
+    progress
+        Called with each step's name.
+
+    Examples
+    --------
+    >>> from agrilend.inputs import InputFiles, load_inputs
+    >>> result = assess(load_inputs(InputFiles.sample()))          # doctest: +SKIP
+    >>> result.households[["owner_ref", "credit_line", "decision"]]  # doctest: +SKIP
+    """
+    if isinstance(cube, Inputs):
+        bundle = cube
+        cube, titles = bundle.cube, titles if titles is not None else bundle.titles
+        weather = weather if weather is not None else bundle.weather
+        subsidies = subsidies if subsidies is not None else bundle.subsidies
+        policy = policy if policy is not None else bundle.policy
+        county_yields = county_yields if county_yields is not None else bundle.county_yields
+    if titles is None:
+        raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
+    evidence = gather_evidence(cube, titles, progress=progress)
+    result = decide(
+        evidence,
+        weather=weather,
+        subsidies=subsidies,
+        policy=policy,
+        county_yields=county_yields,
+        context=context,
+        as_of=as_of,
+        progress=progress,
+    )
+    if isinstance(cube, xr.Dataset) and "source" in cube.attrs:
+        result.provenance["imagery"]["source"] = str(cube.attrs["source"]).rsplit("/", 1)[-1]
+    return result
+
+
+__all__ = [
+    "Assessment",
+    "CountyContext",
+    "Evidence",
+    "assess",
+    "decide",
+    "gather_evidence",
+]

@@ -14,6 +14,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+
 from agrilend._paths import local_path
 from agrilend.errors import InputPathError
 
@@ -127,4 +131,44 @@ class InputFiles:
         }
 
 
-__all__ = ["InputFiles", "file_checksum", "sample_data_dir"]
+@dataclass
+class Inputs:
+    """Opened inputs of one assessment (what :func:`agrilend.assess.assess` takes)."""
+
+    cube: xr.Dataset
+    titles: gpd.GeoDataFrame
+    weather: pd.DataFrame | None = None
+    subsidies: pd.DataFrame | None = None
+    policy: Any = None
+    county_yields: dict[str, float] | None = None
+    files: InputFiles | None = None
+
+
+def load_inputs(files: InputFiles, *, chunks: Any = None) -> Inputs:
+    """Open every input of ``files`` with its layer's reader.
+
+    The titles go through :func:`agrilend.parcels.read_titles` (owners pseudonymised there),
+    the imagery through :func:`agrilend.remote_sensing.open_cube`, subsidies through
+    :func:`agrilend.credit.read_subsidies`, weather through
+    :func:`agrilend.yield_models.read_weather`; the policy defaults to the packaged one.
+    """
+    from agrilend.credit import load_policy, read_subsidies  # noqa: PLC0415  (heavy, lazy)
+    from agrilend.parcels import read_titles  # noqa: PLC0415
+    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
+    from agrilend.yield_models.weather import read_weather  # noqa: PLC0415
+    from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
+
+    cube = open_cube(files.imagery, chunks=chunks)
+    titles = read_titles(files.titles, mapping=files.titles_mapping)
+    return Inputs(
+        cube=cube,
+        titles=titles,
+        weather=read_weather(files.weather) if files.weather else None,
+        subsidies=read_subsidies(files.subsidies) if files.subsidies else None,
+        policy=load_policy(files.policy),
+        county_yields=read_county_yields(files.county_yields) if files.county_yields else None,
+        files=files,
+    )
+
+
+__all__ = ["InputFiles", "Inputs", "file_checksum", "load_inputs", "sample_data_dir"]

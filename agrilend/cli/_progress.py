@@ -25,6 +25,11 @@ class Steps:
         self._progress = progress
         self._task = task
 
+    def advance(self, description: str) -> None:
+        """Mark the previous step done and show ``description`` as the current one."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=description, advance=1)
+
     @contextmanager
     def __call__(self, description: str) -> Iterator[None]:
         if self._progress is not None and self._task is not None:
