@@ -265,3 +265,18 @@ def test_open_cube_takes_a_dataset() -> None:
     cube = open_cube(raw, crs="EPSG:32650", chunks={"t": 1})
     assert cube["B04"].chunks is not None
     np.testing.assert_allclose(cube["B04"].values, 0.15)
+
+
+def test_sample_county_imagery_opens_with_its_offset(sample_data: Path) -> None:
+    path = sample_data / "imagery.nc"
+    if not path.exists():
+        pytest.skip("sample_data/imagery.nc has not been generated yet")
+    cube = open_cube(path, time=("2024-06-01", "2024-08-31"))
+    assert cube.attrs["processing_level"] == "L2A"
+    assert "-1000" in cube.attrs["boa_offset"]
+    assert cube.attrs["mask_method"] == "scl"
+    red = cube["B04"].values[cube["valid"].values]
+    assert 0.0 < np.median(red) < 0.3
+    index = ndvi(cube).values
+    assert np.nanmax(index) <= 1.0
+    assert np.nanmin(index) >= -1.0
