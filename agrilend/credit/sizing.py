@@ -49,10 +49,6 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "limits",
 )
 
-#: Per-harvest yield columns, used when present (``yield_t_ha_summer_maize`` ...); otherwise a
-#: parcel's single yield is split between its crop's harvests by their reference yields.
-HARVEST_YIELD_COLUMNS = ("yield_t_ha_{h}", "yield_low_{h}", "yield_high_{h}")
-
 _REQUIRED = ("parcel_id", "owner_ref", "declared_area_ha", "crop", "cultivated_area_ha")
 _YIELD = ("yield_t_ha", "yield_low", "yield_high")
 
@@ -139,9 +135,11 @@ def size_households(
     parcels
         Parcel estimates (DEVELOPERS.md): needs ``parcel_id, owner_ref, declared_area_ha, crop,
         cultivated_area_ha, yield_t_ha`` and uses, when present, ``yield_low, yield_high,
-        declared_crop, crop_mismatch, area_ratio, vigour_class, n_clear_obs, n_pixels, status``
-        and per-harvest yields ``yield_t_ha_<harvest>`` (with ``yield_low_<harvest>``,
-        ``yield_high_<harvest>``).
+        declared_crop, crop_mismatch, vigour_class, n_clear_obs, n_pixels, status`` and the
+        per-harvest yields of :func:`agrilend.yield_models.yields.estimate_yield`
+        (``harvest_s1, yield_s1_t_ha, harvest_s2, yield_s2_t_ha``: a harvest's interval is
+        the total's, scaled). Without them a double crop's yield is split between its harvests
+        by their reference yields. The area ratio is recomputed from the two areas.
     policy
         The credit policy.
     subsidies
@@ -180,19 +178,22 @@ def size_households(
     >>> est = pd.DataFrame({
     ...     "parcel_id": ["P1"], "owner_ref": ["H-000000000001"], "declared_area_ha": [1.0],
     ...     "crop": ["maize"], "cultivated_area_ha": [1.0], "yield_t_ha": [7.0],
-    ...     "yield_low": [5.0], "yield_high": [9.0], "n_clear_obs": [20], "n_pixels": [100]})
+    ...     "yield_low": [5.2], "yield_high": [8.8], "n_clear_obs": [20], "n_pixels": [100]})
     >>> out = size_households(est, load_policy(), as_of=date(2024, 3, 1))
     >>> row = out.iloc[0]
-    >>> float(row.expected_revenue), float(row.credit_line), row.decision, int(row.tenor_months)
-    (13225.0, 6600.0, 'approve', 7)
+    >>> round(float(row.expected_revenue), 2), float(row.credit_line), row.decision
+    (13800.0, 6900.0, 'approve')
+    >>> int(row.tenor_months)
+    7
     >>> import json
     >>> print(json.loads(row.reasons_en)[0])
-    line limited to 50% of prudent expected revenue 13,225 CNY plus 80% of subsidy income 0 CNY
+    line limited to 50% of prudent expected revenue 13,800 CNY plus 80% of subsidy income 0 CNY
 
-    Here the prudent yield is 5.75 t/ha (the 0.25 quantile of the 80 % interval 5-9 around 7),
-    revenue 1 ha x 5.75 t/ha x 2,300 CNY/t = 13,225 CNY, half of it 6,612.5 CNY, below the input
-    cost 7,500 CNY (500 CNY/mu x 15), so the line is 6,600 CNY after rounding down to 100; the
-    maize harvest in September is 6 months after March, plus one month of grace.
+    By hand: 5.2 and 8.8 t/ha are the 5th and 95th percentiles (the policy's 90 % interval), 7 the
+    median, so the 0.25 quantile is 5.2 + (0.25 - 0.05) / (0.5 - 0.05) x (7 - 5.2) = 6.0 t/ha;
+    revenue 1 ha x 6.0 t/ha x 2,300 CNY/t = 13,800 CNY, half of it 6,900 CNY, below the input cost
+    7,500 CNY (500 CNY/mu x 15/ha) and the caps, so the line is 6,900 CNY; the maize harvest in
+    September is 6 months after March, plus one month of grace: 7 months.
     """
     as_of = as_of or date.today()
     missing = [c for c in (*_REQUIRED, "yield_t_ha") if c not in parcels.columns]
@@ -276,6 +277,16 @@ def _text(df: pd.DataFrame, col: str) -> np.ndarray:
     return df[col].astype(object).where(df[col].notna(), "").astype(str).to_numpy(dtype=object)
 
 
+def _harvest_yield(df: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """A harvest's own point yield from the ``harvest_sK``/``yield_sK_t_ha`` columns, else NaN."""
+    out = np.full(int(rows.sum()), np.nan)
+    for k in (1, 2):
+        hc, yc = f"harvest_s{k}", f"yield_s{k}_t_ha"
+        if hc in df.columns and yc in df.columns:
+            out = np.where(_text(df, hc)[rows] == name, _num(df, yc)[rows], out)
+    return out
+
+
 def _parcel_arrays(
     df: pd.DataFrame, hh: np.ndarray, policy: CreditPolicy, refs: dict[str, float]
 ) -> tuple[ParcelArrays, np.ndarray, np.ndarray]:
@@ -301,25 +312,15 @@ def _parcel_arrays(
             share = (
                 refs.get(h.name, h.reference_yield_t_ha) / ref_total if len(harvests) > 1 else 1.0
             )
-            hm, hl, hh_ = (
-                _num(df, col.format(h=h.name))[rows] if col.format(h=h.name) in df else None
-                for col in HARVEST_YIELD_COLUMNS
-            )
-            y_mid = (
-                mid[rows] * share
-                if hm is None
-                else np.where(np.isfinite(hm), hm, mid[rows] * share)
-            )
-            y_low = (
-                low[rows] * share
-                if hl is None
-                else np.where(np.isfinite(hl), hl, low[rows] * share)
-            )
-            y_hi = (
-                high[rows] * share
-                if hh_ is None
-                else np.where(np.isfinite(hh_), hh_, high[rows] * share)
-            )
+            own = _harvest_yield(df, h.name, rows)
+            has = np.isfinite(own)
+            m_, l_, h_ = mid[rows], low[rows], high[rows]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r_low = np.where(m_ > 0, l_ / m_, 1.0)
+                r_high = np.where(m_ > 0, h_ / m_, 1.0)
+            y_mid = np.where(has, own, m_ * share)
+            y_low = np.where(has, own * r_low, l_ * share)
+            y_hi = np.where(has, own * r_high, h_ * share)
             y = prudent_yield(
                 y_mid,
                 y_low,
@@ -496,7 +497,6 @@ def _climate_by_household(
 
 __all__ = [
     "DECISION_COLUMNS",
-    "HARVEST_YIELD_COLUMNS",
     "MAX_REASONS",
     "prudent_yield",
     "size_households",

@@ -57,15 +57,12 @@ def _perfect_estimates(truth: pd.DataFrame) -> pd.DataFrame:
             "status": "ok",
         }
     )
-    double = truth["true_crop"] == "winter_wheat_maize"
-    for harvest, col in (
-        ("winter_wheat", "true_yield_s1_t_ha"),
-        ("summer_maize", "true_yield_s2_t_ha"),
-    ):
-        y = np.where(double, truth[col], np.nan)
-        est[f"yield_t_ha_{harvest}"] = y
-        est[f"yield_low_{harvest}"] = 0.8 * y
-        est[f"yield_high_{harvest}"] = 1.2 * y
+    double = (truth["true_crop"] == "winter_wheat_maize").to_numpy()
+    # the per-harvest columns of yield_models.estimate_yield
+    est["harvest_s1"] = np.where(double, "winter_wheat", truth["true_crop"])
+    est["yield_s1_t_ha"] = truth["true_yield_s1_t_ha"]
+    est["harvest_s2"] = np.where(double, "summer_maize", "")
+    est["yield_s2_t_ha"] = truth["true_yield_s2_t_ha"]
     return est
 
 

@@ -35,7 +35,9 @@ def test_one_parcel_line_recomputed_by_hand() -> None:
     est = one_parcel()
     row = _size(est).iloc[0]
     maize = POLICY.harvests["maize"]
-    y = float(prudent_yield(7.0, 5.0, 9.0, quantile=POLICY.yield_quantile, interval=0.8))
+    y = float(
+        prudent_yield(7.0, 5.0, 9.0, quantile=POLICY.yield_quantile, interval=POLICY.yield_interval)
+    )
     revenue = 1.0 * y * maize.price_per_t
     limits = [
         POLICY.revenue_share * revenue,
@@ -182,23 +184,22 @@ def test_large_haircuts_are_referred() -> None:
 
 def test_double_crop_uses_per_harvest_yields_when_given() -> None:
     base = one_parcel(crop="winter_wheat_maize", declared_crop="winter_wheat_maize")
-    base[["yield_t_ha", "yield_low", "yield_high"]] = [12.0, 10.0, 14.0]
+    base[["yield_t_ha", "yield_low", "yield_high"]] = [12.0, 9.0, 15.0]
     split = _size(base).iloc[0]
     wheat, maize = POLICY.harvests["winter_wheat"], POLICY.harvests["summer_maize"]
     share = wheat.reference_yield_t_ha / (wheat.reference_yield_t_ha + maize.reference_yield_t_ha)
-    y = float(prudent_yield(12.0, 10.0, 14.0, quantile=0.25, interval=0.8))
+    q, level = POLICY.yield_quantile, POLICY.yield_interval
+    y = float(prudent_yield(12.0, 9.0, 15.0, quantile=q, interval=level))
     by_ref = y * (share * wheat.price_per_t + (1 - share) * maize.price_per_t)
     assert split.expected_revenue == pytest.approx(by_ref)
+    # the columns of yield_models.estimate_yield: each harvest's own yield, the total's interval
     given_ = base.assign(
-        yield_t_ha_winter_wheat=5.0,
-        yield_low_winter_wheat=5.0,
-        yield_high_winter_wheat=5.0,
-        yield_t_ha_summer_maize=7.0,
-        yield_low_summer_maize=7.0,
-        yield_high_summer_maize=7.0,
+        harvest_s1="winter_wheat", yield_s1_t_ha=5.0, harvest_s2="summer_maize", yield_s2_t_ha=7.0
     )
     own = _size(given_).iloc[0]
-    assert own.expected_revenue == pytest.approx(5.0 * wheat.price_per_t + 7.0 * maize.price_per_t)
+    y1 = float(prudent_yield(5.0, 5.0 * 9 / 12, 5.0 * 15 / 12, quantile=q, interval=level))
+    y2 = float(prudent_yield(7.0, 7.0 * 9 / 12, 7.0 * 15 / 12, quantile=q, interval=level))
+    assert own.expected_revenue == pytest.approx(y1 * wheat.price_per_t + y2 * maize.price_per_t)
     assert own.input_cost == pytest.approx(wheat.cost_per_ha + maize.cost_per_ha)
 
 
