@@ -183,3 +183,29 @@ def test_slovenian_parcels_peak_in_the_growing_season(shared_data) -> None:
     peaks = with_season["s1_pos"]
     share_in_season = ((peaks >= "2017-04-01") & (peaks <= "2017-09-30")).mean()
     assert share_in_season >= 0.8
+
+
+def test_sample_county_double_crops_show_two_seasons(sample_data) -> None:
+    """Scored against the generator's truth: wheat-then-maize parcels have two seasons."""
+    if not (sample_data / "imagery.nc").exists():
+        pytest.skip("sample_data has not been generated yet")
+    cube = open_cube(sample_data / "imagery.nc")
+    titles = gpd.read_file(sample_data / "titles.gpkg", layer="titles")
+    truth = pd.read_csv(sample_data / "truth.csv", dtype={"parcel_id": str})
+    true_crop = truth.set_index("parcel_id").loc[titles["DKBM"], "true_crop"].to_numpy()
+    series = _parcel_means(cube, list(titles.geometry), min_valid=0.5)
+    smooth, grid = clean_series(series, cube["time"].values)
+    table = phenology_table(smooth, grid, index=titles["DKBM"].to_numpy())
+    double = table["n_seasons"][true_crop == "winter_wheat_maize"]
+    single_crops = np.isin(true_crop, ["maize", "cotton", "peanut", "rice", "soybean"])
+    single = table["n_seasons"][single_crops]
+    print(
+        f"\nsample county: two seasons on {(double == 2).mean():.1%} of {len(double)} "
+        f"wheat-maize parcels; one season on {(single == 1).mean():.1%} of {len(single)} "
+        "single-crop parcels"
+    )
+    assert len(double) > 20
+    assert (double == 2).mean() >= 0.9
+    assert (single == 1).mean() >= 0.9
+    wheat_peak = table.loc[(true_crop == "winter_wheat_maize"), "s1_pos"].median()
+    assert pd.Timestamp("2024-04-01") <= wheat_peak <= pd.Timestamp("2024-05-31")
