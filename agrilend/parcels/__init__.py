@@ -1,10 +1,11 @@
 """Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal."""
 
+from agrilend.parcels.area import cultivated_area
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.pseudonym import pseudonymize
 from agrilend.parcels.titles import MAPPINGS, TitleMapping, as_titles, read_titles
 from agrilend.parcels.validate import ValidationReport, check_crs, validate_titles
-from agrilend.parcels.zonal import zonal_index_stats, zonal_series
+from agrilend.parcels.zonal import pixel_values, zonal_index_stats, zonal_series
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # titles
@@ -23,4 +24,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "parcel_pixels",
     "zonal_index_stats",
     "zonal_series",
+    "pixel_values",
+    # cultivated area
+    "cultivated_area",
 ]

@@ -84,17 +84,84 @@ def _pixel_value(  # noqa: PLR0911, PLR0917 (numba kernels take positional argum
 
 
 @njit(cache=True, nogil=True)
+def _sort_pairs(x: FloatArray, w: FloatArray, n: int, stack: IntArray) -> None:
+    """Sort ``x[:n]`` in place carrying ``w`` along, without allocating (quicksort with a
+    median-of-three pivot, insertion sort below 16 elements; ``stack`` holds 128 ints)."""
+    top = 0
+    stack[0] = 0
+    stack[1] = n - 1
+    top = 2
+    while top > 0:
+        top -= 2
+        lo = stack[top]
+        hi = stack[top + 1]
+        while hi - lo >= 16:
+            mid = (lo + hi) >> 1
+            # median of three to x[mid]
+            if x[mid] < x[lo]:
+                x[mid], x[lo] = x[lo], x[mid]
+                w[mid], w[lo] = w[lo], w[mid]
+            if x[hi] < x[lo]:
+                x[hi], x[lo] = x[lo], x[hi]
+                w[hi], w[lo] = w[lo], w[hi]
+            if x[hi] < x[mid]:
+                x[hi], x[mid] = x[mid], x[hi]
+                w[hi], w[mid] = w[mid], w[hi]
+            pivot = x[mid]
+            i = lo
+            j = hi
+            while i <= j:
+                while x[i] < pivot:
+                    i += 1
+                while x[j] > pivot:
+                    j -= 1
+                if i <= j:
+                    x[i], x[j] = x[j], x[i]
+                    w[i], w[j] = w[j], w[i]
+                    i += 1
+                    j -= 1
+            # push the larger side, loop on the smaller (bounded stack depth)
+            if j - lo > hi - i:
+                stack[top] = lo
+                stack[top + 1] = j
+                top += 2
+                lo = i
+            else:
+                stack[top] = i
+                stack[top + 1] = hi
+                top += 2
+                hi = j
+        for k in range(lo + 1, hi + 1):
+            xv = x[k]
+            wv = w[k]
+            m = k - 1
+            while m >= lo and x[m] > xv:
+                x[m + 1] = x[m]
+                w[m + 1] = w[m]
+                m -= 1
+            x[m + 1] = xv
+            w[m + 1] = wv
+
+
+@njit(cache=True, nogil=True)
 def _weighted_quantiles(  # noqa: PLR0917 (numba kernels take positional arguments)
-    vals: FloatArray, wts: FloatArray, n: int, quantiles: FloatArray, out: FloatArray, col: int
+    vals: FloatArray,
+    wts: FloatArray,
+    n: int,
+    quantiles: FloatArray,
+    out: FloatArray,
+    col: int,
+    s: FloatArray,
+    stack: IntArray,
 ) -> None:
-    order = np.argsort(vals[:n])
-    xs = vals[:n][order]
-    ws = wts[:n][order]
-    s = np.empty(n, dtype=np.float64)
+    """exactextract's weighted quantiles of ``vals[:n]`` (sorted in place); ``s`` is scratch."""
+    _sort_pairs(vals, wts, n, stack)
+    xs = vals
     cum = 0.0
     for k in range(n):
-        s[k] = 0.0 if k == 0 else k * ws[k] + (n - 1) * cum
-        cum += ws[k]
+        w = wts[k]
+        s[k] = 0.0 if k == 0 else k * w + (n - 1) * cum
+        cum += w
     sn = cum * (n - 1)
     for iq in range(quantiles.size):
         target = quantiles[iq] * sn
@@ -146,8 +213,11 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
     for i in range(parcels.size):
         p = parcels[i]
         max_n = max(max_n, offsets[p + 1] - offsets[p])
-    vals = np.empty(max(max_n, 1), dtype=np.float64)
-    wts = np.empty(max(max_n, 1), dtype=np.float64)
+    m = max(max_n, 1)
+    vals = np.empty(m, dtype=np.float64)
+    wts = np.empty(m, dtype=np.float64)
+    cs = np.empty(m, dtype=np.float64)
+    stack = np.empty(128, dtype=np.int64)
     nq = quantiles.size
     for t in range(nt):
         for i in range(parcels.size):
@@ -182,7 +252,7 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
                     ss += wts[k] * d * d
                 row[COL_STD] = math.sqrt(ss / sw)
             if nq:
-                _weighted_quantiles(vals, wts, n, quantiles, row, N_FIXED)
+                _weighted_quantiles(vals, wts, n, quantiles, row, N_FIXED, cs, stack)
 
 
 @njit(cache=True, nogil=True)

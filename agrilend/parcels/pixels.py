@@ -120,6 +120,14 @@ def _rings_in_pixel_space(
     n = geoms.size
     geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     parts, part_parcel = shapely.get_parts(geoms, return_index=True)
+    # collections may nest multi-polygons (make_valid output): explode until all are simple
+    while (nested := shapely.get_type_id(parts) >= 4).any():
+        inner, inner_idx = shapely.get_parts(parts[nested], return_index=True)
+        parcel_of = part_parcel[nested][inner_idx]
+        parts = np.concatenate([parts[~nested], inner])
+        part_parcel = np.concatenate([part_parcel[~nested], parcel_of])
+    order = np.argsort(part_parcel, kind="stable")
+    parts, part_parcel = parts[order], part_parcel[order]
     polygonal = shapely.get_type_id(parts) == 3  # Polygon; lines and points cover nothing
     parts, part_parcel = parts[polygonal], part_parcel[polygonal]
     rings, ring_part = shapely.get_rings(parts, return_index=True)

@@ -381,6 +381,107 @@ def zonal_index_stats(
     )
 
 
+# --- per-pixel values --------------------------------------------------------------------------
+
+
+def pixel_values(
+    cube: xr.Dataset,
+    pixels: ParcelPixels,
+    *,
+    index: str = "NDVI",
+    masked: bool = True,
+    window_dates: int | None = None,
+) -> FloatArray:
+    """The value of an index (or a band) at every entry of a pixel table, for every date.
+
+    Parameters
+    ----------
+    cube
+        Contract cube, as for :func:`zonal_series` (digital numbers are scaled).
+    pixels
+        Pixel table on the cube's grid.
+    index
+        Index name of :data:`~agrilend.remote_sensing.indices.INDICES`, or a band name
+        (``B02``...) for its reflectance.
+    masked
+        NaN where the pixel is not clear (``valid``, else SCL); with False only no-data is NaN.
+    window_dates
+        Read this many dates at a time (the time chunks for dask cubes).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(len(pixels.index), time)``, NaN where masked or undefined.
+
+    Examples
+    --------
+    >>> import numpy as np, geopandas as gpd
+    >>> from affine import Affine
+    >>> from shapely import box
+    >>> from agrilend.remote_sensing.contract import make_cube
+    >>> tr = Affine(10, 0, 0, 0, -10, 0)
+    >>> cube = make_cube({"B04": np.full((1, 2, 2), 0.1), "B08": np.full((1, 2, 2), 0.3)},
+    ...                  times=["2024-06-01"], transform=tr, crs="EPSG:32650")
+    >>> px = parcel_pixels(gpd.GeoSeries([box(0, -10, 20, 0)]), transform=tr, shape=(2, 2))
+    >>> pixel_values(cube, px).round(2).tolist()
+    [[0.5], [0.5]]
+    """
+    nt = cube.sizes["time"]
+    available = [str(v) for v in cube.data_vars]
+    if index in available and index.upper() not in INDICES:
+        plan = _IndexPlan(index, (index,), zk.MODE_VALUE)
+    else:
+        plan = _index_plan(index, available)
+    mask_var, clear = _mask_of(cube) if masked else (None, None)
+    lut = _lut(clear)
+    variables = list(plan.bands) + ([mask_var] if mask_var else [])
+    arrays = {v: cube[v].transpose("time", "y", "x").data for v in variables}
+    if window_dates is None and any(not isinstance(a, np.ndarray) for a in arrays.values()):
+        window_dates = int(max(cube[variables[0]].chunksizes["time"]))
+    out = np.full((pixels.index.size, nt), np.nan)
+    if pixels.index.size == 0:
+        return out
+    width = pixels.shape[1]
+    r0 = int(pixels.index.min() // width)
+    r1 = int(pixels.index.max() // width) + 1
+    shift = r0 * width
+    for t0, t1 in _time_blocks(nt, window_dates):
+        parts = dask.compute(*(arrays[v][t0:t1, r0:r1, :] for v in variables))
+        blocks = {v: _flat(np.asarray(p)) for v, p in zip(variables, parts, strict=True)}
+        q = blocks[mask_var] if mask_var else np.ones_like(blocks[plan.bands[0]], dtype=np.uint8)
+        use_lut = lut if mask_var else np.ones(256, dtype=np.bool_)
+        if plan.mode in (zk.MODE_ND, zk.MODE_VALUE):
+            sc = _cube_scaling(cube, plan.bands[0])
+            a, b = blocks[plan.bands[0]], blocks[plan.bands[-1]]
+            zk.gather_values(
+                a, b, q, use_lut, sc.add[t0:t1], sc.mul, sc.nodata, plan.mode, pixels.index,
+                shift, out, t0,
+            )  # fmt: skip
+            continue
+        bands: dict[str, FloatArray] = {}
+        for band in plan.bands:
+            sc = _cube_scaling(cube, band)
+            vals = np.empty((pixels.index.size, t1 - t0))
+            blk = blocks[band]
+            zk.gather_values(
+                blk, blk, q, use_lut, sc.add[t0:t1], sc.mul, sc.nodata, zk.MODE_VALUE,
+                pixels.index, shift, vals, 0,
+            )  # fmt: skip
+            bands[band] = vals
+        out[:, t0:t1] = index_from_arrays(plan.name, bands)
+    return out
+
+
+def _mask_of(cube: xr.Dataset) -> tuple[str | None, Sequence[int] | None]:
+    """Which variable masks the cube, and the clear SCL classes (None for a boolean mask)."""
+    if "valid" in cube.data_vars:
+        return "valid", None
+    if "SCL" in cube.data_vars:
+        return "SCL", SCL_CLEAR
+    logger.warning("the cube has neither 'valid' nor 'SCL': every pixel counts as clear")
+    return None, None
+
+
 # --- high-level entry --------------------------------------------------------------------------
 
 
@@ -519,14 +620,7 @@ def zonal_series(
     plans = [_index_plan(name, available) for name in indices]
     read = sorted({b for p in plans for b in p.bands})
     scaling = {v: _cube_scaling(cube, v) for v in read}
-    if "valid" in cube.data_vars:
-        mask_var: str | None = "valid"
-        clear: Sequence[int] | None = None
-    elif "SCL" in cube.data_vars:
-        mask_var, clear = "SCL", SCL_CLEAR
-    else:
-        mask_var, clear = None, None
-        logger.warning("the cube has neither 'valid' nor 'SCL': every pixel counts as clear")
+    mask_var, clear = _mask_of(cube)
     variables = read + ([mask_var] if mask_var else [])
     arrays = {v: cube[v].transpose("time", "y", "x").data for v in variables}
     is_dask = any(not isinstance(a, np.ndarray) for a in arrays.values())
@@ -578,4 +672,4 @@ def zonal_series(
     return ds
 
 
-__all__ = ["DEFAULT_STATS", "SCL_CLEAR", "zonal_index_stats", "zonal_series"]
+__all__ = ["DEFAULT_STATS", "SCL_CLEAR", "pixel_values", "zonal_index_stats", "zonal_series"]

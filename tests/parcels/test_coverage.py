@@ -98,6 +98,21 @@ def test_empty_and_off_grid_parcels_keep_an_empty_list() -> None:
     np.testing.assert_allclose(px.coverage, [4.0, 0.0, 0.0, 0.0])
 
 
+def test_nested_collections_count_all_their_polygons() -> None:
+    parts = shapely.MultiPolygon(
+        [shapely.box(X0, Y0 - 10, X0 + 10, Y0), shapely.box(X0 + 20, Y0 - 20, X0 + 30, Y0 - 10)]
+    )
+    nested = shapely.GeometryCollection([parts, shapely.LineString([(X0, Y0), (X0 + 5, Y0)])])
+    titles = gpd.GeoDataFrame(
+        {"parcel_id": ["solo", "nested"]},
+        geometry=[shapely.box(X0 + 40, Y0 - 40, X0 + 50, Y0 - 30), nested],
+        crs=CRS,
+    )
+    px = parcel_pixels(titles, transform=TRANSFORM, shape=(5, 5))
+    np.testing.assert_allclose(px.coverage, [1.0, 2.0])
+    assert px.index[px.offsets[1] : px.offsets[2]].tolist() == [0, 7]
+
+
 def test_inner_buffer_drops_edge_pixels() -> None:
     # a 50 m square shifted by half a pixel: its outer ring of pixels is mixed
     square = shapely.box(X0 + 5, Y0 - 55, X0 + 55, Y0 - 5)
