@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped
     from agrilend.assess import Assessment
 
 log = logging.getLogger(__name__)
+_TEXT_KEYS = set(labels("en"))
 
 #: Subsidy columns a report may show; anything else (raw owner ids, names) is never rendered.
 SUBSIDY_COLUMNS = ("scheme", "year", "parcel_id", "area_mu", "area_ha", "amount_cny", "amount")
@@ -142,6 +143,47 @@ def _limits(value: Any) -> dict[str, Any]:
     return {}
 
 
+_LIMIT_KEYS = ("climate_factor", "line_before_rounding", "revenue_share", "cap_per_ha")
+
+
+def _limit_rows(limits: dict[str, Any], currency: str, lang: Lang) -> list[dict[str, Any]]:
+    """The limits the policy put on the line, the binding one marked; the formula last.
+
+    ``limits`` is the household's ``limits`` JSON (credit sizing): a ``limits`` table of caps
+    by name and the ``binding`` one, plus the factors applied. Other shapes are shown as
+    plain key-value rows.
+    """
+    rows: list[dict[str, Any]] = []
+    caps = limits.get("limits")
+    if not isinstance(caps, dict):
+        return [
+            {"label": str(k), "value": fmt_number(v, digits=2) if isinstance(v, float) else str(v),
+             "binding": False, "code": True}
+            for k, v in limits.items()
+            if not isinstance(v, dict | list)
+        ]  # fmt: skip
+    binding = str(limits.get("binding", ""))
+    for name, value in caps.items():
+        key = f"limit_{name}"
+        label = text(key, lang) if key in _TEXT_KEYS else str(name)
+        shown = fmt_money(value, currency, lang=lang)
+        rows.append({"label": label, "value": shown, "binding": name == binding, "code": False})
+    for key in _LIMIT_KEYS:
+        if key not in limits or is_missing(limits[key]):
+            continue
+        v = limits[key]
+        if key in {"line_before_rounding", "cap_per_ha"}:
+            shown = fmt_money(v, currency, lang=lang)
+        elif key == "revenue_share":
+            shown = fmt_percent(v, lang=lang)
+        else:
+            shown = fmt_number(v, digits=3)
+        rows.append({"label": text(key, lang), "value": shown, "binding": False, "code": False})
+    if limits.get("formula"):
+        rows.append({"label": "", "value": str(limits["formula"]), "binding": False, "code": True})
+    return rows
+
+
 def _figure(name: str, raw: Any, shown: str) -> dict[str, Any]:
     """A key figure: its name, the raw value for machines, the text for people."""
     if is_missing(raw):
@@ -166,10 +208,7 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
         if is_missing(tenor)
         else f"{int(float(tenor))} {text('months', lang)}"
     )
-    limits = [
-        {"key": str(k), "value": fmt_number(v, digits=2) if isinstance(v, float) else str(v)}
-        for k, v in _limits(hh.get("limits")).items()
-    ]
+    limits = _limit_rows(_limits(hh.get("limits")), cur, lang)
     haircut = hh.get("climate_haircut")
     return {
         "decision": decision,

@@ -233,7 +233,20 @@ def build(seed: int = 0) -> tuple[Assessment, xr.Dataset]:
                     ["登记面积比实际耕种面积（0.39 公顷）多 40%。"],
                     ["地块长势比同作物地块低 1.3 个标准差。"],
                 ][k],
-                "limits": json.dumps({"revenue_share": 0.4, "max_line": 200000}),
+                "limits": json.dumps(
+                    {
+                        "formula": "line = floor(min(limits) * climate_factor / 100) * 100",
+                        "limits": {
+                            "revenue": line / 0.95,
+                            "input": 2 * line + 1000.0,
+                            "household": 200000.0,
+                        },
+                        "binding": "revenue",
+                        "climate_factor": 0.95,
+                        "line_before_rounding": line + 40.0,
+                        "revenue_share": 0.4,
+                    }
+                ),
             }
         )
     households = pd.DataFrame(hh_rows)
