@@ -10,8 +10,8 @@ lender would know before the season: the price, cost per ha and yield spread of 
 OTHER five villages in the same season (out-of-fold, so no farm informs its own prediction).
 Three kinds of yield evidence are compared:
 
-- ``peer``   no evidence on the farm: the other villages' yields (p10, p50, p90) that season;
-- ``noisy``  the farm's own yield with a 20 % log-normal error and a matching 80 % interval
+- ``peer``   no evidence on the farm: the other villages' yields (p5, p50, p95) that season;
+- ``noisy``  the farm's own yield with a 20 % log-normal error and a matching 90 % interval
              (roughly what a satellite yield estimate achieves);
 - ``oracle`` the farm's own realised yield, exactly (isolates price and cost errors).
 
@@ -111,12 +111,13 @@ def estimates(farms: pd.DataFrame, peers: pd.DataFrame, mode: str) -> pd.DataFra
     """Parcel estimates, one rice parcel per farm-season, with the chosen yield evidence."""
     n = len(farms)
     if mode == "peer":
-        q = peers["yield_t_ha"].quantile([0.1, 0.5, 0.9]).to_numpy()
+        q = peers["yield_t_ha"].quantile([0.05, 0.5, 0.95]).to_numpy()  # the policy's 90 %
         mid, low, high = np.full(n, q[1]), np.full(n, q[0]), np.full(n, q[2])
     elif mode == "noisy":
         rng = np.random.default_rng(SEED + int(farms.index[0]))
         mid = farms["yield_t_ha"].to_numpy() * np.exp(rng.normal(0, NOISE_SIGMA, n))
-        low, high = mid * np.exp(-1.2816 * NOISE_SIGMA), mid * np.exp(1.2816 * NOISE_SIGMA)
+        z = 1.6449  # the policy's 90 % interval, as yield_models.estimate_yield gives it
+        low, high = mid * np.exp(-z * NOISE_SIGMA), mid * np.exp(z * NOISE_SIGMA)
     else:
         mid = low = high = farms["yield_t_ha"].to_numpy()
     return pd.DataFrame(
