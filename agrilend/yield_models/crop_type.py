@@ -1,0 +1,352 @@
+"""Crop-type classifier on per-parcel series, out-of-fold prediction and declaration checks.
+
+:class:`CropTypeClassifier` is a scikit-learn estimator whose input is the series themselves:
+``X`` has one row per parcel and ``n_channels * n_times`` columns (channel-major: all dates of
+the first channel, then the second...), the dates given once as the ``times`` hyper-parameter.
+It computes :func:`~agrilend.yield_models.features.series_features`, fits an extremely
+randomised forest and calibrates its probabilities (sigmoid, inside the training data).
+
+In a county scan the labels are the declared crops (noisy); :func:`predict_out_of_fold` judges
+every parcel with a model that never saw its own declaration, and :func:`crop_mismatch` flags a
+confident disagreement, the way EU paying agencies check aid claims with Sentinel data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from agrilend.errors import InsufficientEvidenceError
+from agrilend.yield_models.features import series_features
+
+logger = logging.getLogger(__name__)
+
+_FILL = -999.0  # trees split missing features off with a value no real feature takes
+
+
+class CropTypeClassifier(ClassifierMixin, BaseEstimator):
+    """Crop type from per-parcel series (bands or indices on dates).
+
+    Parameters
+    ----------
+    times
+        Dates of the time axis (length ``n_times``); when omitted, a 10-day grid is assumed.
+    channels
+        Channel names (e.g. ``("NDVI",)`` or band names); ``X`` has ``len(channels) * n_times``
+        columns. Default one channel, ``NDVI``.
+    step
+        Grid step for regularising (see :func:`series_features`); inferred when omitted.
+    model
+        ``"extra_trees"`` (default) or ``"random_forest"``.
+    n_estimators
+        Trees in the forest.
+    calibration
+        ``"sigmoid"``, ``"isotonic"`` or ``None`` (raw forest votes).
+    calibration_cv
+        Folds of the calibration inside the training data.
+    random_state
+        Seed.
+    n_jobs
+        Parallel jobs of the forest.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        Class labels.
+    feature_schema_ : list of str
+        Names of the computed features (saved with the model).
+    n_features_in_ : int
+        Columns of ``X``.
+    estimator_ : object
+        The fitted (calibrated) forest.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(36)
+    >>> early = 0.2 + 0.6 * np.exp(-(((t - 10) / 4) ** 2))
+    >>> late = 0.2 + 0.6 * np.exp(-(((t - 25) / 4) ** 2))
+    >>> X = np.vstack([early + rng.normal(0, .03, (20, 36)), late + rng.normal(0, .03, (20, 36))])
+    >>> y = ["wheat"] * 20 + ["maize"] * 20
+    >>> clf = CropTypeClassifier(n_estimators=50).fit(X, y)
+    >>> clf.predict(X[[0, -1]]).tolist()
+    ['wheat', 'maize']
+    """
+
+    def __init__(
+        self,
+        *,
+        times: Sequence[Any] | None = None,
+        channels: Sequence[str] | None = None,
+        step: str | None = None,
+        model: Literal["extra_trees", "random_forest"] = "extra_trees",
+        n_estimators: int = 300,
+        calibration: Literal["sigmoid", "isotonic"] | None = "sigmoid",
+        calibration_cv: int = 3,
+        random_state: int | None = 0,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.times = times
+        self.channels = channels
+        self.step = step
+        self.model = model
+        self.n_estimators = n_estimators
+        self.calibration = calibration
+        self.calibration_cv = calibration_cv
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _layout(self, n_cols: int) -> tuple[list[str], pd.DatetimeIndex]:
+        chans = list(self.channels) if self.channels else ["NDVI"]
+        if n_cols % len(chans):
+            raise ValueError(
+                f"X has {n_cols} columns, not a multiple of {len(chans)} channels {chans}"
+            )
+        n_t = n_cols // len(chans)
+        if self.times is not None:
+            t = pd.DatetimeIndex(pd.to_datetime(np.asarray(self.times)))
+            if len(t) != n_t:
+                raise ValueError(
+                    f"X has {n_t} dates per channel but times has {len(t)}; give one date per "
+                    "column"
+                )
+        else:
+            t = pd.date_range("2000-01-01", periods=n_t, freq="10D")
+        return chans, t
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        chans, t = self._layout(X.shape[1])
+        n_t = len(t)
+        series = {c: X[:, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}
+        phen = "NDVI" if "NDVI" in chans else None
+        f = series_features(series, t, step=self.step, phenology_channel=phen)
+        return np.nan_to_num(f.to_numpy(dtype="float64"), nan=_FILL, posinf=_FILL, neginf=_FILL)
+
+    def _forest(self, n_classes_min: int) -> Any:
+        cls = ExtraTreesClassifier if self.model == "extra_trees" else RandomForestClassifier
+        forest = cls(
+            n_estimators=self.n_estimators,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            class_weight="balanced_subsample",
+        )
+        if self.calibration is None or n_classes_min < max(self.calibration_cv, 2):
+            return forest
+        return CalibratedClassifierCV(forest, method=self.calibration, cv=self.calibration_cv)
+
+    # -- estimator API ------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> CropTypeClassifier:
+        """Fit on series ``X`` (``n_parcels x n_channels*n_times``, NaN = gap) and labels ``y``."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype="float64")
+        check_classification_targets(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        feats = self._features(X)
+        chans, t = self._layout(X.shape[1])
+        n_t = len(t)
+        phen = "NDVI" if "NDVI" in chans else None
+        sample = {c: X[:1, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}
+        self.feature_schema_ = list(
+            series_features(sample, t, step=self.step, phenology_channel=phen).columns
+        )
+        self.estimator_ = self._forest(int(counts.min())).fit(feats, y)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype="float64")
+        return np.asarray(self.estimator_.predict_proba(self._features(X)), dtype="float64")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class per row."""
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+# --- out-of-fold prediction ---------------------------------------------------------------------
+
+
+def _fold_ids(labels: np.ndarray, n_splits: int, seed: int | None) -> np.ndarray:
+    """Stratified fold numbers; classes smaller than ``n_splits`` are spread as far as they go."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=int)
+    offset = 0
+    for lab in pd.unique(labels):
+        members = np.flatnonzero(labels == lab)
+        rng.shuffle(members)
+        folds[members] = (np.arange(members.size) + offset) % n_splits
+        offset += members.size
+    return folds
+
+
+def predict_out_of_fold(
+    X: Any,
+    declared: Sequence[str] | pd.Series,
+    *,
+    model: CropTypeClassifier | None = None,
+    index: Sequence[Any] | None = None,
+    n_splits: int = 5,
+    min_class_size: int = 5,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """Predict every parcel's crop with a model that did not see the parcel's own declaration.
+
+    Parcels are split into ``n_splits`` stratified folds; each fold is predicted by a model
+    trained on the other folds' declared crops. Classes with fewer than ``min_class_size``
+    declarations, and empty declarations, are not learnt (those parcels are still predicted).
+
+    Parameters
+    ----------
+    X
+        Series as :class:`CropTypeClassifier` takes them (rows = parcels).
+    declared
+        Declared crop per parcel (``""`` or NaN = none).
+    model
+        An unfitted template (cloned per fold); default ``CropTypeClassifier()``.
+    index
+        Parcel ids (default the index of ``declared`` when it is a Series).
+    n_splits, min_class_size, random_state
+        Folds, smallest learnt class, seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by parcel: ``crop`` (predicted), ``crop_confidence`` (its calibrated
+        probability), ``fold``, and one ``p_<class>`` column per learnt class.
+
+    Raises
+    ------
+    InsufficientEvidenceError
+        When fewer than two classes have ``min_class_size`` declarations.
+    """
+    template = model if model is not None else CropTypeClassifier()
+    lab = pd.Series(declared).fillna("").astype(str).to_numpy()
+    ids: Any = index
+    if ids is None:
+        ids = declared.index if isinstance(declared, pd.Series) else range(len(lab))
+    Xa = np.asarray(X, dtype="float64")
+    names, counts = np.unique(lab[lab != ""], return_counts=True)
+    learnt = names[counts >= min_class_size]
+    if learnt.size < 2:
+        raise InsufficientEvidenceError(
+            f"out-of-fold crop prediction needs two crops with at least {min_class_size} "
+            f"declared parcels; got {dict(zip(names.tolist(), counts.tolist(), strict=True))}. "
+            "Give a larger area or a model trained elsewhere"
+        )
+    folds = _fold_ids(lab, n_splits, random_state)
+    trainable = np.isin(lab, learnt)
+    proba = np.zeros((len(lab), learnt.size))
+    for k in range(n_splits):
+        test = folds == k
+        train = (~test) & trainable
+        if not test.any():
+            continue
+        if np.unique(lab[train]).size < 2:
+            proba[test] = 1.0 / learnt.size
+            continue
+        m = clone(template).fit(Xa[train], lab[train])
+        p = m.predict_proba(Xa[test])
+        cols = np.searchsorted(learnt, m.classes_)
+        proba[np.ix_(np.flatnonzero(test), cols)] = p
+    best = proba.argmax(axis=1)
+    out = pd.DataFrame(
+        {
+            "crop": learnt[best],
+            "crop_confidence": proba[np.arange(len(lab)), best],
+            "fold": folds,
+        },
+        index=pd.Index(list(ids), name="parcel_id"),
+    )
+    for j, c in enumerate(learnt):
+        out[f"p_{c}"] = proba[:, j]
+    return out
+
+
+def crop_mismatch(
+    declared: Sequence[str] | pd.Series,
+    predicted: Sequence[str] | pd.Series,
+    confidence: Sequence[float] | pd.Series,
+    *,
+    threshold: float = 0.8,
+) -> np.ndarray:
+    """Flag a declaration that the imagery contradicts with high confidence.
+
+    A parcel is flagged when a crop was declared, the predicted crop differs, and the
+    prediction's calibrated probability is at least ``threshold``.
+
+    Examples
+    --------
+    >>> crop_mismatch(["maize", "rice", ""], ["maize", "soybean", "rice"], [0.9, 0.95, 0.99])
+    array([False,  True, False])
+    """
+    d = pd.Series(list(declared), dtype="object").fillna("").astype(str).to_numpy()
+    p = np.asarray(list(predicted), dtype="object").astype(str)
+    c = np.asarray(list(confidence), dtype="float64")
+    return np.asarray((d != "") & (d != p) & (np.nan_to_num(c) >= threshold))
+
+
+# --- reliability --------------------------------------------------------------------------------
+
+
+def expected_calibration_error(
+    y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any], *, n_bins: int = 10
+) -> float:
+    """Expected calibration error of the top-class confidence (equal-width bins).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(expected_calibration_error(["a", "b"], np.array([[.9, .1], [.2, .8]]), ["a", "b"]), 2)
+    0.15
+    """
+    p = np.asarray(proba, dtype="float64")
+    cls = np.asarray(classes)
+    conf = p.max(axis=1)
+    correct = cls[p.argmax(axis=1)] == np.asarray(y_true)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
+    return float(ece)
+
+
+def brier_score(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> float:
+    """Multi-class Brier score (mean squared error of the probability vector; 0 is perfect).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> brier_score(["a"], np.array([[1.0, 0.0]]), ["a", "b"])
+    0.0
+    """
+    p = np.asarray(proba, dtype="float64")
+    onehot = (np.asarray(y_true)[:, None] == np.asarray(classes)[None, :]).astype("float64")
+    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+
+
+__all__ = [
+    "CropTypeClassifier",
+    "brier_score",
+    "crop_mismatch",
+    "expected_calibration_error",
+    "predict_out_of_fold",
+]

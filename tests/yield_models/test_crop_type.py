@@ -1,0 +1,118 @@
+"""Crop-type classifier: estimator contract, out-of-fold prediction, mismatch, reliability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from agrilend.errors import InsufficientEvidenceError
+from agrilend.yield_models.crop_type import (
+    CropTypeClassifier,
+    brier_score,
+    crop_mismatch,
+    expected_calibration_error,
+    predict_out_of_fold,
+)
+
+TIMES = pd.date_range("2024-01-01", "2024-12-31", freq="10D")
+
+
+def _curves(n_per: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three crops with different calendars, noise and 30 % cloud gaps."""
+    rng = np.random.default_rng(seed)
+    doy = np.asarray(TIMES.day_of_year, dtype=float)
+    shapes = {
+        "winter_wheat_maize": 0.2
+        + 0.6 * np.exp(-(((doy - 110) / 25) ** 2))
+        + 0.55 * np.exp(-(((doy - 230) / 22) ** 2)),
+        "maize": 0.2 + 0.65 * np.exp(-(((doy - 210) / 30) ** 2)),
+        "orchard": 0.45 + 0.25 * np.exp(-(((doy - 180) / 60) ** 2)),
+    }
+    X, y = [], []
+    for crop, curve in shapes.items():
+        rows = curve + rng.normal(0, 0.03, (n_per, doy.size))
+        rows[rng.random(rows.shape) < 0.3] = np.nan
+        X.append(rows)
+        y += [crop] * n_per
+    return np.vstack(X), np.array(y)
+
+
+# The estimator checks feed small random matrices: read as one channel, one column per date on
+# an assumed 10-day grid. Every check applies; none is expected to fail.
+@parametrize_with_checks([CropTypeClassifier(n_estimators=5, calibration=None)])
+def test_sklearn_contract(estimator: CropTypeClassifier, check) -> None:  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def test_fit_predict_gappy_series() -> None:
+    X, y = _curves()
+    clf = CropTypeClassifier(times=TIMES, n_estimators=60).fit(X, y)
+    assert set(clf.classes_) == set(y)
+    assert clf.n_features_in_ == len(TIMES)
+    assert len(clf.feature_schema_) > 20
+    proba = clf.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert (clf.predict(X) == y).mean() > 0.9
+
+
+def test_wrong_time_length_is_explained() -> None:
+    X, y = _curves()
+    with pytest.raises(ValueError, match="dates per channel"):
+        CropTypeClassifier(times=TIMES[:-1]).fit(X, y)
+
+
+def test_multichannel_layout() -> None:
+    X, y = _curves()
+    X2 = np.hstack([X, X * 0.3])
+    clf = CropTypeClassifier(times=TIMES, channels=("NDVI", "B04"), n_estimators=30).fit(X2, y)
+    assert any(f.startswith("B04_") for f in clf.feature_schema_)
+    with pytest.raises(ValueError, match="multiple of 3 channels"):
+        CropTypeClassifier(channels=("a", "b", "c")).fit(X2, y)
+
+
+def test_out_of_fold_never_sees_own_label() -> None:
+    X, y = _curves(n_per=12)
+    ids = [f"P{i:03d}" for i in range(len(y))]
+    declared = pd.Series(y, index=ids)
+    # a deliberate false declaration: a maize parcel declared as orchard
+    liar = int(np.flatnonzero(y == "maize")[0])
+    declared.iloc[liar] = "orchard"
+    model = CropTypeClassifier(times=TIMES, n_estimators=60)
+    oof = predict_out_of_fold(X, declared, model=model, n_splits=4)
+    assert list(oof.index) == ids
+    assert {"crop", "crop_confidence", "fold", "p_maize"} <= set(oof.columns)
+    assert oof.loc[ids[liar], "crop"] == "maize"
+    flag = crop_mismatch(declared, oof["crop"], oof["crop_confidence"], threshold=0.5)
+    assert flag[liar]
+    assert (oof["crop"].to_numpy() == y).mean() > 0.85
+
+
+def test_out_of_fold_handles_rare_and_empty_labels() -> None:
+    X, y = _curves(n_per=10)
+    declared = y.astype(object)
+    declared[0] = "cotton"  # a single declaration: not learnt, still predicted
+    declared[1] = ""
+    oof = predict_out_of_fold(X, declared, model=CropTypeClassifier(n_estimators=20))
+    assert "p_cotton" not in oof.columns
+    assert oof["crop"].notna().all()
+    with pytest.raises(InsufficientEvidenceError, match="two crops"):
+        predict_out_of_fold(X[:6], ["maize"] * 6)
+
+
+def test_mismatch_rules() -> None:
+    flags = crop_mismatch(
+        ["maize", "maize", "maize", None], ["rice", "rice", "maize", "rice"], [0.9, 0.5, 0.99, 0.9]
+    )
+    assert flags.tolist() == [True, False, False, False]
+
+
+def test_reliability_measures() -> None:
+    classes = ["a", "b"]
+    perfect = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(["a", "b"], perfect, classes) == 0.0
+    assert brier_score(["a", "b"], perfect, classes) == 0.0
+    wrong = perfect[::-1]
+    assert brier_score(["a", "b"], wrong, classes) == 2.0
+    assert expected_calibration_error(["a", "b"], wrong, classes) == 1.0
