@@ -263,7 +263,7 @@ def test_all_invalid_gives_nan_and_zero_valid_fraction() -> None:
     assert np.isnan(ds["valid_fraction"].values[~touched]).all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     value=st.floats(-1.0, 1.0, allow_nan=False),
     x=st.floats(-40, 400),
