@@ -66,6 +66,7 @@ _ALIASES: dict[str, list[tuple[str, str | None]]] = {
 }
 _PSEUDONYM = re.compile(r"^H-[0-9a-f]{12}$")
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2}|2100)(?!\d)")
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 _NUMBER_JUNK = re.compile(r"[,\s元¥]|CNY|RMB", re.IGNORECASE)
 
 
@@ -218,6 +219,12 @@ def read_subsidies(
             )
         elif not owner_raw[i] and not parcel[i]:
             bad(i, "neither a parcel id nor an owner id is given")
+        elif _SCIENTIFIC.match(owner_raw[i]) or _SCIENTIFIC.match(parcel[i]):
+            bad(
+                i,
+                "a parcel or owner code is written as a rounded number (like 1.3E+17); its "
+                "last digits are lost: store the code column as text",
+            )
         elif not scheme[i]:
             bad(i, "the scheme is empty")
     rejected.sort()

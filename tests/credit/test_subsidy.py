@@ -126,6 +126,7 @@ BAD_RECORDS = [
     ("unparseable date", f"a,03/15/24,{OWNER},P1,1,100", "four-digit year"),
     ("no owner nor parcel", "a,2024,,,1,100", "neither a parcel id nor an owner"),
     ("empty scheme", f",2024,{OWNER},P1,1,100", "scheme is empty"),
+    ("code rounded by a spreadsheet", "a,2024,1.31199E+17,P1,1,100", "as text"),
 ]
 
 
