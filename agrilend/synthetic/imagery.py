@@ -35,7 +35,7 @@ BANDS = ("B02", "B03", "B04", "B08")
 #: medians of the real French LPIS samples (bare: NDVI < 0.2; full cover: NDVI > 0.85).
 SPECTRA = {
     "soil": (0.100, 0.140, 0.180, 0.250),
-    "vegetation": (0.026, 0.058, 0.028, 0.470),
+    "vegetation": (0.026, 0.058, 0.028, 0.490),
     "water": (0.070, 0.080, 0.060, 0.040),
     "asphalt": (0.120, 0.135, 0.150, 0.185),
     "roof": (0.130, 0.140, 0.160, 0.200),

@@ -10,6 +10,7 @@ household holds 1-8 strips scattered over several blocks (land fragmentation).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ ROAD_WIDTH = 7.0
 TREE_ROW_WIDTH = 6.0
 CANAL_WIDTH = 5.0
 PATH_WIDTH = 3.0
+#: Share of strips divided across their length into two titles (inheritance, exchanges).
+SPLIT_SHARE = 0.12
 #: Land kept free of parcels along the image edge, so every title lies inside the imagery.
 EDGE_MARGIN = 25.0
 
@@ -119,10 +122,17 @@ def _row_parcels(
         lines.append(np.column_stack([across, along]))
     polys = []
     for k in range(len(widths)):
-        ring = np.vstack([lines[k], lines[k + 1][::-1]])
-        if not vertical:
-            ring = ring[:, ::-1]
-        polys.append(Polygon(ring))
+        # a few strips are divided across (between heirs) at a shared vertex level, so the cut
+        # creates no T-junction on the neighbours' boundaries
+        cuts_at = [0, n_levels - 1]
+        if rng.random() < SPLIT_SHARE and l1 - l0 > 120.0 and n_levels > 3 and widths[k] > 14:
+            j = int(np.clip(round(rng.uniform(0.3, 0.5) * (n_levels - 1)), 1, n_levels - 2))
+            cuts_at = [0, j, n_levels - 1]
+        for a, b in itertools.pairwise(cuts_at):
+            ring = np.vstack([lines[k][a : b + 1], lines[k + 1][a : b + 1][::-1]])
+            if not vertical:
+                ring = ring[:, ::-1]
+            polys.append(Polygon(ring))
     return polys
 
 
