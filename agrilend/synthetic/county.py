@@ -29,7 +29,12 @@ from agrilend.synthetic.imagery import (
     sky_truth,
 )
 from agrilend.synthetic.layout import assign_households, make_land
-from agrilend.synthetic.records import make_county_yields, make_registry, make_subsidies
+from agrilend.synthetic.records import (
+    FERTILITY_SCHEME,
+    make_county_yields,
+    make_registry,
+    make_subsidies,
+)
 from agrilend.synthetic.weather import make_weather, weather_events
 
 log = logging.getLogger(__name__)
@@ -217,7 +222,7 @@ def _household_truth(truth: pd.DataFrame, subs: pd.DataFrame, year: int) -> pd.D
             "true_production_t": g["true_production_t"].sum().round(3),
         }
     )
-    sel = (subs["year"] == year) & (subs["scheme"] == "耕地地力保护补贴") & subs["matches_registry"]
+    sel = (subs["year"] == year) & (subs["scheme"] == FERTILITY_SCHEME) & subs["matches_registry"]
     paid = subs[sel].groupby("owner_id")
     out["subsidy_area_mu"] = paid["area_mu"].sum().reindex(out.index).fillna(0.0).round(2)
     out["subsidy_inflated"] = paid["inflated_area"].any().reindex(out.index).fillna(False)
