@@ -29,7 +29,7 @@ _DIP_CHANNELS = ("NDVI", "EVI", "NDRE", "NDMI", "SAVI", "NDWI_INV")
 def _infer_step(times: pd.DatetimeIndex) -> str:
     if len(times) < 2:
         return "5D"
-    days = np.diff(np.sort(times.asi8)) / 86_400e9
+    days = np.diff(np.sort(times.as_unit("s").asi8)) / 86_400.0
     med = float(np.median(days))
     return f"{max(round(med), 1)}D"
 

@@ -94,6 +94,12 @@ def _plain(model: Any) -> Any:
             setattr(out, key, np.asarray(value.strftime("%Y-%m-%dT%H:%M:%S")).astype(str))
         elif isinstance(value, pd.Index | pd.Series):
             setattr(out, key, np.asarray(value))
+        elif (
+            isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, pd.Timestamp) for v in value)
+        ):
+            setattr(out, key, np.asarray([v.isoformat() for v in value]).astype(str))
     return out
 
 

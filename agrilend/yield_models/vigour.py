@@ -153,7 +153,7 @@ def peer_statistics(
     44.0
     """
     m = metrics.copy()
-    m["sos_doy"] = pd.to_datetime(m["sos"]).dt.dayofyear.astype("float64")
+    m["sos_doy"] = pd.to_datetime(m["sos"]).dt.day_of_year.astype("float64")
     rows = {}
     for crop, g in m.groupby(crop_col):
         rec: dict[str, Any] = {"n": len(g), "enough_peers": len(g) >= min_peers}
@@ -232,7 +232,7 @@ def vigour_scores(
     no_season = ~np.isfinite(metrics["season_integral"].to_numpy(dtype="float64"))
     no_peers = ~p["enough_peers"].fillna(False).to_numpy(dtype=bool)
     z = np.where(no_season | no_peers, np.nan, z)
-    sos_doy = pd.to_datetime(metrics["sos"]).dt.dayofyear.to_numpy(dtype="float64")
+    sos_doy = pd.to_datetime(metrics["sos"]).dt.day_of_year.to_numpy(dtype="float64")
     n_obs = (
         metrics["n_clear_obs"].to_numpy(dtype="float64")
         if "n_clear_obs" in metrics

@@ -94,7 +94,7 @@ def test_wrong_type_and_schema_are_refused(
     tmp_path: Path, fitted: tuple[CropTypeClassifier, np.ndarray]
 ) -> None:
     p = save_model(fitted[0], tmp_path / "m.agm")
-    with pytest.raises(ModelVersionError, match="expected .*YieldModel"):
+    with pytest.raises(ModelVersionError, match=r"expected .*YieldModel"):
         load_model(p, expected_type=YieldModel)
     with pytest.raises(ModelVersionError, match="feature schema"):
         load_model(p, expected_features=["NDVI_mean", "other"])

@@ -1,0 +1,97 @@
+"""Series features: robust to gaps and irregular dates; harmonic fit; phenology columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agrilend.yield_models.features import harmonic_coefficients, series_features
+
+TIMES = pd.date_range("2024-01-01", "2024-12-31", freq="5D")
+DOY = np.asarray(TIMES.day_of_year, dtype=float)
+CURVE = 0.2 + 0.6 * np.exp(-(((DOY - 190) / 30) ** 2))
+
+
+def test_gaps_and_irregular_dates_give_similar_features() -> None:
+    rng = np.random.default_rng(0)
+    full = series_features(CURVE[None, :], TIMES)
+    gappy = CURVE.copy()
+    gappy[rng.random(gappy.size) < 0.4] = np.nan
+    keep = np.sort(rng.choice(TIMES.size, 50, replace=False))  # irregular revisits
+    f = series_features(gappy[None, keep], TIMES[keep], step="5D")
+    for col in ("NDVI_max", "NDVI_mean", "phen_s1_peak"):
+        assert f[col].iloc[0] == pytest.approx(full[col].iloc[0], abs=0.06), col
+    assert f["NDVI_valid"].iloc[0] < full["NDVI_valid"].iloc[0]
+
+
+def test_empty_row_gives_nan_not_error() -> None:
+    X = np.vstack([CURVE, np.full(CURVE.size, np.nan)])
+    f = series_features(X, TIMES, index=["a", "b"])
+    assert f.loc["b"].drop("NDVI_valid").isna().all() or f.loc["b", "phen_n_seasons"] == 0
+    assert f.loc["a"].notna().sum() > 20
+
+
+def test_dataset_input_uses_parcel_ids() -> None:
+    ds = xr.Dataset(
+        {
+            "NDVI_mean": (("parcel", "time"), np.vstack([CURVE, CURVE])),
+            "valid_fraction": (("parcel", "time"), np.ones((2, CURVE.size))),
+        },
+        coords={"parcel": ["p1", "p2"], "time": TIMES},
+    )
+    f = series_features(ds, TIMES)
+    assert list(f.index) == ["p1", "p2"]
+    assert "phen_n_seasons" in f
+    assert not any(c.startswith("valid_fraction") for c in f.columns)
+
+
+def test_length_mismatch_is_explained() -> None:
+    with pytest.raises(ValueError, match="one date per column"):
+        series_features(CURVE[None, :], TIMES[:-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.floats(0.0, 1.0),
+    st.floats(-0.5, 0.5),
+    st.floats(-0.5, 0.5),
+    st.floats(0.0, 0.5),
+)
+def test_harmonic_fit_recovers_coefficients(a0: float, a1: float, b1: float, drop: float) -> None:
+    w = 2 * np.pi * DOY / 365.25
+    y = a0 + a1 * np.cos(w) + b1 * np.sin(w)
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(y.size) < drop, np.nan, y)
+    h = harmonic_coefficients(y[None, :], TIMES, order=1)[0]
+    np.testing.assert_allclose(h, [a0, a1, b1], atol=1e-8)
+
+
+@pytest.mark.realdata
+def test_real_french_series_features(shared_data: Path) -> None:
+    df = pd.read_parquet(
+        shared_data / "crop_labels" / "france_lpis_2023_dekadal.geoparquet",
+        columns=["sample_id", "timestamp", "S2-L2A-B04", "S2-L2A-B08"],
+    )
+    ids = df["sample_id"].drop_duplicates().iloc[:40]
+    df = df[df["sample_id"].isin(ids)]
+    times = pd.DatetimeIndex(np.sort(df["timestamp"].unique()))
+
+    def grid(col: str) -> np.ndarray:
+        wide = df.pivot_table(index="sample_id", columns="timestamp", values=col, aggfunc="first")
+        a = wide.reindex(columns=times).to_numpy(dtype="float64").copy()
+        a[a == 65535] = np.nan
+        return a / 10000.0
+
+    red, nir = grid("S2-L2A-B04"), grid("S2-L2A-B08")
+    ndvi = (nir - red) / (nir + red)
+    assert np.isnan(ndvi).mean() > 0.05  # real cloud gaps
+    f = series_features({"NDVI": ndvi, "B08": nir}, times, step="dekad")
+    assert len(f) == 40
+    assert f["NDVI_max"].between(0.2, 1.0).all()
+    assert (f["phen_n_seasons"] >= 0).all()
