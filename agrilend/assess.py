@@ -396,6 +396,7 @@ def decide(
         subsidies=matched,
         climate=None if climate is None else float(climate["risk_score"]),
         as_of=as_of,
+        reference_yields=context.county_yields or None,
     )
 
     provenance = _provenance(evidence, policy, context, as_of)

@@ -9,6 +9,7 @@ or a scan can be reproduced from exactly the same bytes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,30 +21,44 @@ import xarray as xr
 
 from agrilend._paths import local_path
 from agrilend.errors import InputPathError
+from agrilend.settings import get_settings
 
 _CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
-def sample_data_dir() -> Path:
-    """The folder of the embedded synthetic county (``AGRILEND_SAMPLE_DATA`` overrides it).
+def sample_data_dir(*, generate: bool = True) -> Path:
+    """The folder of the embedded synthetic county.
+
+    Looks at ``AGRILEND_SAMPLE_DATA``, then the repository's ``sample_data/`` beside the package
+    (an editable install), then the cache. When none holds it and ``generate`` is set (an
+    installation from a wheel), the county is generated into the cache from its fixed seed,
+    which gives the same files as the repository's.
 
     Raises
     ------
     InputPathError
-        When the folder cannot be found (an installation without the repository's sample_data).
+        When the folder cannot be found and ``generate`` is False.
     """
     env = os.environ.get("AGRILEND_SAMPLE_DATA")
+    cache = get_settings().cache_dir / "sample_data"
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1] / "sample_data")
+    candidates += [Path(__file__).resolve().parents[1] / "sample_data", cache]
     for c in candidates:
-        if (c / "titles.gpkg").exists():
+        if (c / "titles.gpkg").exists() and (c / "imagery.nc").exists():
             return c
-    raise InputPathError(
-        "the embedded sample county was not found (looked in "
-        f"{', '.join(str(c) for c in candidates)}); install agrilend from its repository with "
-        "`pip install -e .`, or set AGRILEND_SAMPLE_DATA to the sample_data folder",
-        path=str(candidates[-1]),
-    )
+    if not generate:
+        raise InputPathError(
+            "the sample county was not found (looked in "
+            f"{', '.join(str(c) for c in candidates)}); set AGRILEND_SAMPLE_DATA to a "
+            "sample_data folder or run `python -m agrilend.synthetic DIR`",
+            path=str(candidates[-1]),
+        )
+    from agrilend.synthetic import generate_county  # noqa: PLC0415  (only when needed)
+
+    log.info("generating the sample county into %s (once)", cache)
+    generate_county(cache, overwrite=True)
+    return cache
 
 
 def file_checksum(path: str | Path) -> str:
@@ -79,7 +94,8 @@ class InputFiles:
     subsidies: Path | None = None
     policy: Path | None = None
     county_yields: Path | None = None
-    titles_mapping: Path | None = None
+    #: A TOML mapping file, or the name of a preset in :data:`agrilend.parcels.MAPPINGS`.
+    titles_mapping: Path | str | None = None
 
     @classmethod
     def sample(cls) -> InputFiles:
@@ -96,7 +112,7 @@ class InputFiles:
             subsidies=opt("subsidies.csv"),
             policy=opt("policy.toml"),
             county_yields=opt("county_yields.csv"),
-            titles_mapping=opt("titles_mapping.toml"),
+            titles_mapping=opt("titles_mapping.toml") or "cn_contract",
         )
 
     @classmethod
@@ -117,7 +133,11 @@ class InputFiles:
 
     def items(self) -> list[tuple[str, Path]]:
         """The given inputs as ``(name, path)`` pairs."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)]
+        return [
+            (f.name, getattr(self, f.name))
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), Path)
+        ]
 
     def checksums(self) -> dict[str, str]:
         """``{name: "sha256:..."}`` for every given input."""

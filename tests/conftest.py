@@ -46,3 +46,19 @@ def shared_data() -> Path:
 def sample_data() -> Path:
     """Path of the embedded synthetic county."""
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_inputs():
+    """The embedded sample county, opened (shared by the tests that run the whole path)."""
+    from agrilend.inputs import InputFiles, load_inputs  # noqa: PLC0415  (heavy; only when used)
+
+    return load_inputs(InputFiles.sample())
+
+
+@pytest.fixture(scope="session")
+def sample_assessment(sample_inputs):
+    """:func:`agrilend.assess.assess` on the whole sample county, run once per test session."""
+    from agrilend.assess import assess  # noqa: PLC0415  (heavy; only when used)
+
+    return assess(sample_inputs)
