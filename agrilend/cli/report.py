@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,23 +25,37 @@ from agrilend.report.i18n import Lang
 
 log = logging.getLogger(__name__)
 
+#: Progress steps: opening inputs, the steps of assess, rendering.
+_STEPS = 14
 
-def run_assessment(files: InputFiles, *, context: Path | None = None) -> tuple[Any, Any]:
+
+def run_assessment(
+    files: InputFiles,
+    *,
+    context: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Any, Any]:
     """Open the inputs and run :func:`agrilend.assess.assess`; returns ``(assessment, cube)``.
 
     ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
-    normals); when given, the household is judged against the county it was scanned with.
+    normals); when given, the household is judged against the county it was scanned with
+    instead of against the parcels of these inputs alone. The input files' names and
+    checksums go into the assessment's provenance, so the report can be reproduced.
     """
-    # written against the integrator's interface (assess, load_inputs, scan.load_context);
-    # looked up at run time so this command loads even in a snapshot that lacks them
-    assess = _pipeline("agrilend.assess", "assess")
-    load_inputs = _pipeline("agrilend.inputs", "load_inputs")
+    from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+
     county = None
     if context is not None:
+        # the scan's reader of its own folder (agrilend.scan.load_context); looked up at run
+        # time so the report works in a build without scans
         county = _pipeline("agrilend.scan", "load_context")(context)
+    if progress is not None:
+        progress("opening inputs")
     inputs = load_inputs(files)
-    assessment = assess(inputs, context=county)
-    return assessment, getattr(inputs, "cube", None)
+    assessment = assess(inputs, context=county, progress=progress)
+    assessment.provenance.setdefault("inputs", files.describe())
+    return assessment, inputs.cube
 
 
 def _pipeline(module: str, name: str) -> Any:
@@ -137,15 +152,14 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     if pdf_path is not None:
         check_output(pdf_path, overwrite=overwrite)
 
-    with progress_steps(2) as step:
-        with step("assessing parcels"):
-            assessment, cube = run_assessment(files, context=context_dir)
+    with progress_steps(_STEPS) as step:
+        assessment, cube = run_assessment(files, context=context_dir, progress=step.advance)
         target = resolve_target(assessment, target_id)  # fail fast on an unknown id
-        with step(f"rendering the {lang} report" + (" and its PDF" if pdf else "")):
-            written = render_report(
-                assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
-                pdf=pdf,
-            )  # fmt: skip
+        step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
+        written = render_report(
+            assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
+            pdf=pdf,
+        )  # fmt: skip
 
     hh = target.household
     summary: dict[str, Any] = {

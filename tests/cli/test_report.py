@@ -30,7 +30,7 @@ PIPELINE = (BUILT[0], None)
 def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def run(files: Any, *, context: Path | None = None) -> Any:
+    def run(files: Any, *, context: Path | None = None, progress: Any = None) -> Any:
         calls.append({"files": files, "context": context})
         return PIPELINE
 
