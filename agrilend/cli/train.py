@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
-from typing import Any
 
 import click
-import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
@@ -20,37 +18,17 @@ from agrilend.cli.options import (
     json_option,
     overwrite_option,
 )
-from agrilend.errors import InsufficientEvidenceError, ModelError, TableReadError
+from agrilend.errors import InsufficientEvidenceError, TableReadError
 
 log = logging.getLogger(__name__)
+
+#: Progress steps: reading, the evidence steps of assess, cross-validation, fitting.
+_STEPS = 9
 
 #: Column names accepted for the label in a labels file (first found wins).
 LABEL_COLUMNS = ("crop", "label", "true_crop", "crop_type")
 #: Fewest parcels per crop for a crop to be learnt (smaller classes are left out, and said so).
 MIN_PER_CLASS = 5
-
-
-#: Where each name lives (DEVELOPERS.md module map), for a snapshot whose subpackage
-#: ``__init__`` does not list it yet.
-_HOMES = {
-    "series_features": "agrilend.yield_models.features",
-    "CropTypeClassifier": "agrilend.yield_models.crop_type",
-    "predict_out_of_fold": "agrilend.yield_models.crop_type",
-    "save_model": "agrilend.yield_models.persistence",
-    "open_cube": "agrilend.remote_sensing.cube",
-}
-
-
-def _lib(module: str, name: str) -> Any:
-    """A library function of another layer, looked up when the command runs."""
-    for mod in (module, _HOMES.get(name)):
-        if mod is None:
-            continue
-        try:
-            return getattr(importlib.import_module(mod), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ModelError(f"this agrilend has no {module}.{name} yet; update agrilend")
 
 
 def read_labels(path: Path) -> pd.Series:
@@ -165,31 +143,37 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         mapping_path = titles_path.with_name("titles_mapping.toml")
     label_series = read_labels(local_path(labels, what="labels")) if labels else None
 
-    read_titles = _lib("agrilend.parcels", "read_titles")
-    open_cube = _lib("agrilend.remote_sensing", "open_cube")
-    zonal_series = _lib("agrilend.parcels", "zonal_series")
-    series_features = _lib("agrilend.yield_models", "series_features")
-    classifier = _lib("agrilend.yield_models", "CropTypeClassifier")
-    out_of_fold = _lib("agrilend.yield_models", "predict_out_of_fold")
-    save_model = _lib("agrilend.yield_models", "save_model")
+    from agrilend.assess import gather_evidence  # noqa: PLC0415  (heavy imports when run)
+    from agrilend.parcels import read_titles  # noqa: PLC0415
+    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
+    from agrilend.yield_models import (  # noqa: PLC0415
+        CropTypeClassifier,
+        predict_out_of_fold,
+        save_model,
+    )
 
-    with progress_steps(5) as step:
-        with step("reading titles and imagery"):
-            parcels = read_titles(titles_path, mapping=mapping_path)
-            cube = open_cube(imagery_path)
+    with progress_steps(_STEPS) as step:
+        step.advance("reading titles and imagery")
+        parcels = read_titles(titles_path, mapping=mapping_path)
+        cube = open_cube(imagery_path)
         y = training_labels(parcels, label_series)
-        with step(f"parcel series for {len(y)} parcels"):
-            train = parcels[parcels["parcel_id"].astype(str).isin(set(y.index))]
-            series = zonal_series(cube, train)
-        with step("features"):
-            X = series_features(series)
-            y = y.reindex(X.index.astype(str))
-        with step(f"{folds}-fold cross-validation"):
-            predicted = np.asarray(out_of_fold(classifier(), X, y.to_numpy(), cv=folds))
-        with step("fitting and saving"):
-            model = classifier().fit(X, y.to_numpy())
-            source = "labels " + Path(labels).name if labels else "declared crops"
-            save_model(model, out_path, overwrite=overwrite, note=f"trained on {source}")
+        train = parcels[parcels["parcel_id"].astype(str).isin(set(y.index))]
+        # the same evidence assess gathers: clear-only parcel NDVI on the imagery dates
+        evidence = gather_evidence(cube, train, progress=step.advance)
+        usable = (evidence.parcels["status"] != "error").to_numpy()
+        ids = evidence.parcels["parcel_id"].astype(str).to_numpy()[usable]
+        X = evidence.ndvi[usable]
+        y = y.reindex(ids)
+        step.advance(f"{folds}-fold cross-validation")
+        template = CropTypeClassifier(times=list(evidence.times))
+        oof = predict_out_of_fold(
+            X, y, model=template, index=ids, n_splits=folds, min_class_size=MIN_PER_CLASS
+        )
+        predicted = oof["crop"].astype(str).to_numpy()
+        step.advance("fitting and saving")
+        model = clone(template).fit(X, y.to_numpy())
+        source = "labels " + Path(labels).name if labels else "declared crops"
+        save_model(model, out_path, overwrite=overwrite, note=f"trained on {source}")
 
     truth = y.to_numpy()
     accuracy = float((predicted == truth).mean())

@@ -1,9 +1,5 @@
-"""``agrilend train`` on the sample county: declared crops or labels, JSON, no overwriting.
-
-Titles, imagery and parcel series are the real library on ``sample_data``. Until the crop
-classifier lands in ``yield_models``, a stand-in (random forest on monthly NDVI) plays its part
-through the same names the command looks up.
-"""
+"""``agrilend train`` on (a small copy of) the sample county: declared crops or labels, JSON,
+no overwriting."""
 
 from __future__ import annotations
 
@@ -11,61 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import cross_val_predict
 
 from agrilend.cli import train as train_cli
 from agrilend.cli.main import cli
 from agrilend.errors import InsufficientEvidenceError
+from agrilend.yield_models import load_model
+from tests.report._sample import small_county
 
 
-def _features(series: Any) -> pd.DataFrame:
-    ndvi = series["NDVI_mean"].to_pandas()
-    monthly = ndvi.T.groupby(pd.DatetimeIndex(ndvi.columns).month).mean().T
-    return monthly.fillna(monthly.mean()).fillna(0.0).rename(columns=str)
-
-
-def _oof(model: Any, X: pd.DataFrame, y: np.ndarray, *, cv: int) -> np.ndarray:
-    return cross_val_predict(model, X, y, cv=cv)
-
-
-def _save(model: Any, path: Path, *, overwrite: bool, note: str) -> Path:
-    Path(path).write_text(f"{type(model).__name__} {note}", encoding="utf-8")
-    return Path(path)
-
-
-STAND_INS = {
-    "series_features": _features,
-    "CropTypeClassifier": lambda: RandomForestClassifier(n_estimators=40, random_state=0),
-    "predict_out_of_fold": _oof,
-    "save_model": _save,
-}
-
-
-@pytest.fixture(autouse=True)
-def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = train_cli._lib
-
-    def lib(module: str, name: str) -> Any:
-        try:
-            return real(module, name)
-        except Exception:
-            if name in STAND_INS:
-                return STAND_INS[name]
-            raise
-
-    monkeypatch.setattr(train_cli, "_lib", lib)
-
-
-@pytest.fixture
-def sample(sample_data: Path) -> Path:
+@pytest.fixture(scope="module")
+def sample(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (sample_data / "titles.gpkg").exists():
         pytest.skip("sample_data is not generated")
-    return sample_data
+    return small_county(sample_data, tmp_path_factory.mktemp("county"))
 
 
 def run(*args: str) -> Any:
@@ -82,7 +39,8 @@ def test_train_on_declared_then_on_labels(sample: Path, tmp_path: Path) -> None:
     assert payload["trained_on"] == "declared_crops"
     assert 0.0 <= payload["accuracy"] <= 1.0
     assert sum(v["n"] for v in payload["per_crop"].values()) == payload["n_parcels"]
-    assert out.exists()
+    model = load_model(out)
+    assert sorted(model.classes_) == sorted(payload["per_crop"])
 
     again = run(*base, "--out", str(out))
     assert again.exit_code == 1
