@@ -48,7 +48,7 @@ def test_sklearn_contract(estimator: CropTypeClassifier, check) -> None:  # type
 
 def test_fit_predict_gappy_series() -> None:
     X, y = _curves()
-    clf = CropTypeClassifier(times=TIMES, n_estimators=60).fit(X, y)
+    clf = CropTypeClassifier(times=TIMES, n_estimators=30).fit(X, y)
     assert set(clf.classes_) == set(y)
     assert clf.n_features_in_ == len(TIMES)
     assert len(clf.feature_schema_) > 20
@@ -66,7 +66,7 @@ def test_wrong_time_length_is_explained() -> None:
 def test_multichannel_layout() -> None:
     X, y = _curves()
     X2 = np.hstack([X, X * 0.3])
-    clf = CropTypeClassifier(times=TIMES, channels=("NDVI", "B04"), n_estimators=30).fit(X2, y)
+    clf = CropTypeClassifier(times=TIMES, channels=("NDVI", "B04"), n_estimators=10).fit(X2, y)
     assert any(f.startswith("B04_") for f in clf.feature_schema_)
     with pytest.raises(ValueError, match="multiple of 3 channels"):
         CropTypeClassifier(channels=("a", "b", "c")).fit(X2, y)
@@ -79,7 +79,7 @@ def test_out_of_fold_never_sees_own_label() -> None:
     # a deliberate false declaration: a maize parcel declared as orchard
     liar = int(np.flatnonzero(y == "maize")[0])
     declared.iloc[liar] = "orchard"
-    model = CropTypeClassifier(times=TIMES, n_estimators=60)
+    model = CropTypeClassifier(times=TIMES, n_estimators=25)
     oof = predict_out_of_fold(X, declared, model=model, n_splits=4)
     assert list(oof.index) == ids
     assert {"crop", "crop_confidence", "fold", "p_maize"} <= set(oof.columns)
