@@ -48,6 +48,7 @@ def atomic_write(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
         yield tmp
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         tmp.replace(path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -57,6 +58,12 @@ def atomic_write(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _plain(value: Any) -> Any:
