@@ -1,0 +1,216 @@
+"""County scan internals: spatial chunks, the per-chunk task, and the chunk part files.
+
+A chunk is a window of imagery pixels holding the parcels whose centroid falls in one cell of a
+regular grid (``chunk_size_px`` square). Its result is one GeoParquet *part*: the evidence rows
+of :func:`agrilend.assess.gather_evidence` plus the per-parcel curves (list columns), written
+atomically (temporary file, fsync, rename). A part file that exists is complete: "finished" is
+derived from the parts on disk, so no state can lie after a kill at any point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from agrilend.errors import ScanError
+from agrilend.outputs import atomic_write, tabular
+
+log = logging.getLogger(__name__)
+
+#: Private columns of a part file (removed before the county step).
+ROW, NDVI, SMOOTH, VALID = "_row", "_ndvi", "_smooth", "_valid"
+#: Test hook: seconds to sleep inside the atomic write of a part (widens the kill window).
+SLOW_WRITE_ENV = "AGRILEND_SCAN_TEST_SLOW_WRITE"
+#: Test hook: chunk ids (comma-separated) whose task raises, to exercise quarantine.
+FAIL_ENV = "AGRILEND_SCAN_TEST_FAIL_CHUNKS"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One spatial chunk: its id, the title rows it holds and its pixel window.
+
+    ``rows`` are positions in the county's titles; the window ``(row0, row1, col0, col1)`` is
+    in pixels of the full cube (end exclusive), the parcels' bounds plus a margin.
+    """
+
+    id: str
+    rows: tuple[int, ...]
+    window: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to compute one chunk (small: titles of the chunk only)."""
+
+    chunk: Chunk
+    imagery: str
+    titles: gpd.GeoDataFrame
+    part: str
+    read_chunks: dict[str, int]
+
+
+def partition(
+    titles: gpd.GeoDataFrame,
+    *,
+    transform: Any,
+    shape: tuple[int, int],
+    chunk_size_px: int,
+    margin_px: int = 2,
+) -> list[Chunk]:
+    """Split titles into spatial chunks of the pixel grid (by centroid), in a stable order."""
+    if chunk_size_px < 1:
+        raise ValueError(f"chunk_size_px must be at least 1, got {chunk_size_px}")
+    ny, nx = shape
+    inv = ~transform
+    cent = titles.geometry.centroid
+    col_f, row_f = inv * (cent.x.to_numpy(), cent.y.to_numpy())
+    col = np.clip(np.floor(np.nan_to_num(col_f, nan=0.0)), 0, nx - 1).astype(int)
+    row = np.clip(np.floor(np.nan_to_num(row_f, nan=0.0)), 0, ny - 1).astype(int)
+    cell_r, cell_c = row // chunk_size_px, col // chunk_size_px
+    bounds = titles.geometry.bounds.to_numpy()  # minx, miny, maxx, maxy
+    c0f, r0f = inv * (bounds[:, 0], bounds[:, 3])
+    c1f, r1f = inv * (bounds[:, 2], bounds[:, 1])
+    chunks: list[Chunk] = []
+    order = np.lexsort((cell_c, cell_r))
+    keys = np.stack([cell_r[order], cell_c[order]], axis=1)
+    starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
+    ends = np.r_[starts[1:], len(order)]
+    for s, e in zip(starts, ends, strict=True):
+        rows = np.sort(order[s:e])
+        r0 = int(np.floor(np.nanmin(np.minimum(r0f[rows], r1f[rows])))) - margin_px
+        r1 = int(np.ceil(np.nanmax(np.maximum(r0f[rows], r1f[rows])))) + margin_px
+        c0 = int(np.floor(np.nanmin(np.minimum(c0f[rows], c1f[rows])))) - margin_px
+        c1 = int(np.ceil(np.nanmax(np.maximum(c0f[rows], c1f[rows])))) + margin_px
+        r0, c0 = max(r0, 0), max(c0, 0)
+        r1, c1 = min(max(r1, r0 + 1), ny), min(max(c1, c0 + 1), nx)
+        cid = f"r{int(keys[s, 0]):04d}c{int(keys[s, 1]):04d}"
+        chunks.append(Chunk(cid, tuple(int(r) for r in rows), (r0, r1, c0, c1)))
+    return chunks
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of one file, hex."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_chunk(task: ChunkTask) -> dict[str, Any]:
+    """Compute one chunk's evidence and write its part atomically (runs on a Dask worker).
+
+    Returns the chunk id, the number of rows, the part's SHA-256 and the seconds spent reading
+    and decoding imagery (``read_s``) versus the rest (``work_s``).
+    """
+    import dask  # noqa: PLC0415  (workers import lazily)
+
+    from agrilend.assess import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
+    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
+
+    chunk = task.chunk
+    failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
+    if chunk.id in failing:
+        raise ScanError(f"chunk {chunk.id} failed on purpose ({FAIL_ENV} is set)")
+    t0 = time.perf_counter()
+    r0, r1, c0, c1 = chunk.window
+    with dask.config.set(scheduler="synchronous"):
+        cube = open_cube(task.imagery, chunks=task.read_chunks)
+        window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
+    t1 = time.perf_counter()
+    evidence = gather_evidence(window, task.titles)
+    frame = evidence.parcels.copy()
+    ids = frame["parcel_id"].astype(str)
+    rowmap = dict(zip(task.titles["parcel_id"].astype(str), chunk.rows, strict=True))
+    frame[ROW] = ids.map(rowmap).to_numpy(dtype=np.int64)
+    n = len(frame)
+    frame[NDVI] = list(evidence.ndvi.astype("float32"))
+    frame[SMOOTH] = list(evidence.smooth.astype("float32"))
+    valid = np.full((n, len(evidence.times)), np.nan, dtype="float32")
+    series_ids = pd.Index(evidence.series.indexes["parcel"].astype(str))
+    if len(series_ids):
+        pos = series_ids.get_indexer(ids)
+        hit = pos >= 0
+        vf = evidence.series["valid_fraction"].to_numpy().astype("float32")
+        valid[hit] = vf[pos[hit]]
+    frame[VALID] = list(valid)
+    write_part(frame, Path(task.part))
+    t2 = time.perf_counter()
+    return {
+        "chunk": chunk.id,
+        "rows": n,
+        "sha256": file_sha256(Path(task.part)),
+        "read_s": t1 - t0,
+        "work_s": t2 - t1,
+    }
+
+
+def write_part(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a part as GeoParquet, atomically; the test hook may pause inside the write."""
+    gdf = gpd.GeoDataFrame(
+        tabular(frame.drop(columns=[NDVI, SMOOTH, VALID])), geometry="geometry", crs=frame.crs
+    )
+    for col in (NDVI, SMOOTH, VALID):
+        gdf[col] = frame[col].to_numpy()
+    pause = float(os.environ.get(SLOW_WRITE_ENV, "0") or 0)
+    with atomic_write(path) as tmp:
+        gdf.to_parquet(tmp, index=False)
+        if pause > 0:
+            time.sleep(pause)
+
+
+def read_part(path: Path) -> gpd.GeoDataFrame:
+    """Read a part file; :class:`ScanError` naming it when it cannot be read."""
+    try:
+        return gpd.read_parquet(path)
+    except Exception as exc:
+        raise ScanError(
+            f"chunk part {str(path)!r} cannot be read ({exc}); delete it and resume the scan "
+            "to compute that chunk again"
+        ) from exc
+
+
+def error_rows(titles: gpd.GeoDataFrame, chunk: Chunk, message: str) -> gpd.GeoDataFrame:
+    """Rows with status ``error`` for the parcels of a quarantined chunk."""
+    keep = [
+        c
+        for c in ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop", "geometry")
+        if c in titles.columns
+    ]
+    frame = titles.iloc[list(chunk.rows)][keep].copy().reset_index(drop=True)
+    frame["status"] = "error"
+    frame["message"] = message
+    frame["n_pixels"] = 0
+    frame[ROW] = np.asarray(chunk.rows, dtype=np.int64)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=titles.crs)
+
+
+def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
+    """A 2-D float array from a column of per-row arrays (NaN rows where a cell is missing)."""
+    out = np.full((len(cells), width), np.nan)
+    for i, v in enumerate(cells.to_numpy()):
+        if v is not None and not (isinstance(v, float) and np.isnan(v)):
+            out[i] = np.asarray(v, dtype=float)
+    return out
+
+
+__all__ = [
+    "Chunk",
+    "ChunkTask",
+    "error_rows",
+    "file_sha256",
+    "partition",
+    "read_part",
+    "run_chunk",
+    "stack",
+    "write_part",
+]

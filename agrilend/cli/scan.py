@@ -1,0 +1,179 @@
+"""``agrilend scan``: every parcel of a county, on Dask, resumable, into a results folder."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from agrilend._paths import local_path
+from agrilend.cli.options import common_options, emit_json, is_quiet, json_option, overwrite_option
+from agrilend.inputs import InputFiles
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A rich bar of parcels with parcels/s and ETA on stderr (silent with -q or no TTY)."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if is_quiet() or not console.is_terminal:
+        yield lambda done, total: None
+        return
+    start: dict[str, float] = {}
+    with Progress(
+        TextColumn("scanning parcels"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            now = time.monotonic()
+            if "t" not in start:  # parcels finished before this run do not count in the rate
+                start.update(t=now, done=done)
+            elapsed = now - start["t"]
+            rate = (done - start["done"]) / elapsed if elapsed > 0 else 0.0
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} parcels/s")
+
+        yield update
+
+
+@click.command(name="scan")
+@click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
+@click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
+@click.option("--imagery", type=click.Path(), help="Imagery cube (NetCDF, GeoTIFF, Zarr).")
+@click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
+@click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
+@click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
+@click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), required=True, help="Results folder."
+)  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None,
+    help="Local Dask worker processes [default: CPU count, at most 8]; 0 = in this process.",
+)  # fmt: skip
+@click.option(
+    "--scheduler", metavar="tcp://HOST:PORT",
+    help="Address of a running Dask scheduler (its workers must see the files and --out).",
+)  # fmt: skip
+@click.option("--resume", is_flag=True, help="Continue the scan in --out where it stopped.")
+@click.option(
+    "--chunk-size", "chunk_size", type=click.IntRange(min=8), default=None,
+    help="Side of a spatial chunk in imagery pixels [default: 256].",
+)  # fmt: skip
+@click.option(
+    "--context", type=click.Path(file_okay=False),
+    help="County context of an earlier scan: use its crop model instead of training one.",
+)  # fmt: skip
+@overwrite_option
+@json_option
+@common_options
+def command(  # noqa: PLR0917  (click passes every option by keyword)
+    titles: str | None,
+    mapping: str | None,
+    imagery: str | None,
+    subsidies: str | None,
+    weather: str | None,
+    policy: str | None,
+    yields: str | None,
+    out: str,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    chunk_size: int | None,
+    context: str | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Scan every parcel of a county into a results folder.
+
+    Parcels are grouped into spatial chunks (imagery windows) computed in parallel on Dask;
+    each chunk's result is written atomically, so a killed scan continues with --resume and a
+    finished one is left untouched. Then the county's crop model is trained on the declared
+    crops (out of fold), households are sized, and OUT receives parcels.parquet and .gpkg,
+    households.parquet, summary.json and summary.html (county map), manifest.json and
+    context/ (what `agrilend report --context` reuses). With no input files the embedded
+    sample county is scanned.
+
+    \b
+    Examples:
+      agrilend scan --out scan-sample                      # the sample county
+      agrilend scan --titles t.gpkg --imagery cube.zarr --weather w.csv --out county/ --workers 8
+      agrilend scan ... --out county/ --resume             # after a crash or a kill
+      agrilend scan ... --out county/ --scheduler tcp://10.0.0.5:8786
+      agrilend scan --out scan-sample --json -q | jq .summary.decisions
+    """
+    from agrilend.scan import DEFAULT_CHUNK_PX, load_context, scan  # noqa: PLC0415  (heavy)
+
+    given = {
+        "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
+        "policy": policy, "county_yields": yields, "titles_mapping": mapping,
+    }  # fmt: skip
+    if all(v is None for v in given.values()):
+        files = InputFiles.sample()
+        log.info("no input files given: scanning the sample county in %s", files.titles.parent)
+    else:
+        if titles is None or imagery is None:
+            raise click.UsageError("--titles and --imagery are both needed with your own data")
+        files = InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
+    out_dir = local_path(out, what="results folder", must_exist=False)
+    county = load_context(local_path(context, what="scan context")) if context else None
+    with _progress_bar() as progress:
+        result = scan(
+            files, out_dir, chunk_size_px=chunk_size or DEFAULT_CHUNK_PX, workers=workers,
+            scheduler=scheduler, resume=resume, overwrite=overwrite, context=county,
+            progress=progress,
+        )  # fmt: skip
+    payload: dict[str, Any] = {
+        "out": str(result.out_dir),
+        "written": result.written,
+        "chunks": result.chunks,
+        "computed_chunks": result.computed,
+        "quarantined_chunks": result.quarantined,
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "summary": result.summary,
+    }
+    if as_json:
+        emit_json(payload)
+    elif not is_quiet():
+        _print(payload)
+
+
+def _print(payload: dict[str, Any]) -> None:
+    s = payload["summary"]
+    if not payload["written"]:
+        click.echo(f"scan in {payload['out']} was already finished; nothing written")
+    click.echo(
+        f"{s['parcels']} parcels, {s['households']} households in {payload['chunks']} chunks "
+        f"({len(payload['quarantined_chunks'])} quarantined)"
+    )
+    click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(s["decisions"].items())))
+    click.echo(f"credit total: {s['credit_total']:,.0f} {s['currency']}")
+    click.echo(f"outputs in {payload['out']} (summary.html, parcels.parquet, households.parquet)")
+
+
+__all__ = ["command"]

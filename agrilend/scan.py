@@ -1,0 +1,632 @@
+"""County scans: every parcel of a county, in spatial chunks on Dask, resumable, losing nothing.
+
+A scan (1) partitions the titles into spatial chunks (imagery windows with the parcels whose
+centroid they hold); (2) maps :func:`agrilend.assess.gather_evidence` over the chunks on Dask
+(a local cluster by default, any scheduler by address), each chunk writing its result as one
+GeoParquet part atomically; (3) concatenates the parts and runs the county step
+:func:`agrilend.assess.decide` once (crop model on the county's declared crops, out of fold;
+peers; households sized across chunks); (4) writes the outputs and the county context.
+
+The results folder::
+
+    scan.json            the plan: input checksums, chunk list, dates (written first)
+    chunks.json          finished chunks with their part checksums, failure counts
+    parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
+    quarantine/<chunk>.json chunks that failed three times, with their error
+    parcels.parquet, parcels.gpkg, households.parquet, summary.json, summary.html
+    context/             the county context (see :func:`load_context`)
+    manifest.json        written last: inputs, versions; its presence marks a finished scan
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from agrilend import __version__
+from agrilend._scan_outputs import build_summary, load_context, save_context, summary_html
+from agrilend._scan_parts import (
+    NDVI,
+    ROW,
+    SMOOTH,
+    VALID,
+    Chunk,
+    ChunkTask,
+    error_rows,
+    file_sha256,
+    partition,
+    read_part,
+    run_chunk,
+    stack,
+)
+from agrilend.assess import Assessment, CountyContext, Evidence, assess, decide
+from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
+from agrilend.inputs import InputFiles
+from agrilend.manifest import read_manifest, write_manifest
+from agrilend.outputs import write_json, write_parcels, write_table
+
+log = logging.getLogger(__name__)
+
+SCAN_FORMAT = 1
+#: A chunk is quarantined after this many failed attempts.
+MAX_ATTEMPTS = 3
+#: Default side of a chunk, in pixels (256 px = 2.56 km at 10 m).
+DEFAULT_CHUNK_PX = 256
+
+#: ``progress(parcels_done, parcels_total)`` after each chunk (and once at the start).
+ScanProgress = Callable[[int, int], None]
+
+_PLAN, _STATE, _PARTS, _QUARANTINE, _MANIFEST = (
+    "scan.json",
+    "chunks.json",
+    "parts",
+    "quarantine",
+    "manifest.json",
+)
+_FINAL = (
+    "parcels.parquet",
+    "parcels.gpkg",
+    "households.parquet",
+    "summary.json",
+    "summary.html",
+    _MANIFEST,
+)
+
+
+@dataclass
+class ScanResult:
+    """What a scan did.
+
+    Attributes
+    ----------
+    out_dir
+        The results folder.
+    summary
+        The contents of ``summary.json``.
+    chunks
+        Number of chunks; ``computed`` of them were computed in this run.
+    quarantined
+        Chunk id to error message, for chunks that failed :data:`MAX_ATTEMPTS` times.
+    written
+        False when the scan was already finished and nothing was written.
+    timings
+        Seconds: ``read`` (imagery reading and decoding, summed over chunks), ``work`` (our
+        per-chunk work, summed), ``chunks`` (wall time of the chunk phase), ``county``
+        (the county step), ``write`` (outputs), ``total``.
+    """
+
+    out_dir: Path
+    summary: dict[str, Any]
+    chunks: int
+    computed: int = 0
+    quarantined: dict[str, str] = field(default_factory=dict)
+    written: bool = True
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- the plan and the state on disk --------------------------------------------------------------
+
+
+def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    if not out.exists() or not any(out.iterdir()):
+        out.mkdir(parents=True, exist_ok=True)
+        return
+    if resume:
+        if not (out / _PLAN).exists():
+            raise ScanError(
+                f"{str(out)!r} is not a scan results folder ({_PLAN} missing); nothing to "
+                "resume: choose an empty folder or pass --overwrite"
+            )
+        return
+    if not overwrite:
+        raise OutputExistsError(
+            f"scan results folder {str(out)!r} already exists; pass resume=True (--resume) to "
+            "continue it, overwrite=True (--overwrite) to start again, or choose another folder",
+            path=out,
+        )
+    for name in (_PLAN, _STATE, *_FINAL):
+        (out / name).unlink(missing_ok=True)
+    for name in (_PARTS, _QUARANTINE, "context"):
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def _check_inputs(plan: dict[str, Any], checksums: dict[str, str], out: Path) -> None:
+    before = {k: v["checksum"] for k, v in plan["inputs"].items()}
+    changed = sorted(k for k in set(before) | set(checksums) if before.get(k) != checksums.get(k))
+    if changed:
+        raise InputsChangedError(
+            f"inputs {changed} changed since the scan in {str(out)!r} started (their checksums "
+            "differ); restore them to resume, or pass --overwrite to scan again from scratch"
+        )
+
+
+def _read_state(out: Path) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = json.loads((out / _STATE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        state = {}
+    state.setdefault("finished", {})
+    state.setdefault("attempts", {})
+    return state
+
+
+def _finished_chunks(
+    out: Path, chunks: list[Chunk], state: dict[str, Any]
+) -> tuple[set[str], dict[str, str]]:
+    """Chunks whose part on disk is complete, and quarantined chunks (id -> message).
+
+    A part listed in ``chunks.json`` must match its checksum; a part not yet listed (killed
+    between its rename and the state update) is adopted when it reads back with the right
+    number of rows. Anything else is removed and computed again.
+    """
+    parts = out / _PARTS
+    for folder in (out, parts, out / _QUARANTINE, out / "context"):
+        for tmp in folder.glob(".tmp-*"):  # left by a write that was killed: never a result
+            tmp.unlink(missing_ok=True)
+    done: set[str] = set()
+    quarantined: dict[str, str] = {}
+    for chunk in chunks:
+        q = out / _QUARANTINE / f"{chunk.id}.json"
+        if q.exists():
+            quarantined[chunk.id] = str(json.loads(q.read_text(encoding="utf-8"))["error"])
+            continue
+        part = parts / f"{chunk.id}.parquet"
+        if not part.exists():
+            continue
+        known = state["finished"].get(chunk.id)
+        if known is not None and known.get("sha256") == file_sha256(part):
+            done.add(chunk.id)
+            continue
+        try:
+            rows = len(read_part(part))
+        except ScanError:
+            rows = -1
+        if rows == len(chunk.rows):
+            state["finished"][chunk.id] = {"sha256": file_sha256(part), "rows": rows}
+            done.add(chunk.id)
+        else:
+            log.warning("chunk part %s is incomplete or changed; computing it again", part.name)
+            part.unlink()
+    return done, quarantined
+
+
+# --- running the chunks ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Runner:
+    """Runs chunk tasks with retries: in this process (``workers=0``) or on a Dask client."""
+
+    client: Any = None
+
+    def run(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, dict[str, Any] | None, str]]:
+        """Yield ``(task, result, "")`` or ``(task, None, error message)`` as tasks finish."""
+        if self.client is None:
+            for task in tasks:
+                try:
+                    yield task, run_chunk(task), ""
+                except Exception as exc:  # a failed chunk is recorded, never the end of the scan
+                    yield task, None, f"{type(exc).__name__}: {exc}"
+            return
+        from dask.distributed import as_completed  # noqa: PLC0415
+
+        futures = {
+            self.client.submit(run_chunk, t, pure=False, key=f"agrilend-chunk-{t.chunk.id}-"
+                               f"{time.monotonic_ns()}"): t
+            for t in tasks
+        }  # fmt: skip
+        for fut in as_completed(list(futures)):
+            task = futures[fut]
+            try:
+                yield task, fut.result(), ""
+            except Exception as exc:
+                yield task, None, f"{type(exc).__name__}: {exc}"
+            finally:
+                fut.release()
+
+
+def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
+    """A Dask client (and the LocalCluster it owns, if any); ``(None, None)`` for in-process."""
+    if scheduler:
+        from dask.distributed import Client  # noqa: PLC0415
+
+        return Client(scheduler), None
+    if workers == 0:
+        return None, None
+    from dask.distributed import Client, LocalCluster  # noqa: PLC0415
+
+    n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return Client(cluster), cluster
+
+
+# --- the scan -----------------------------------------------------------------------------------
+
+
+def scan(
+    files: InputFiles,
+    out_dir: str | Path,
+    *,
+    chunk_size_px: int = DEFAULT_CHUNK_PX,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    context: CountyContext | None = None,
+    progress: ScanProgress | None = None,
+) -> ScanResult:
+    """Scan a county: every parcel's evidence per spatial chunk on Dask, then the county step.
+
+    Parameters
+    ----------
+    files
+        The inputs (:class:`agrilend.inputs.InputFiles`); the imagery must be a local file
+        that every worker can read (on a real cluster: shared storage).
+    out_dir
+        The results folder (see the module docstring for its layout). On a cluster, workers
+        write their parts into it, so it must be shared storage too.
+    chunk_size_px
+        Side of a chunk's grid cell in imagery pixels.
+    workers
+        Local worker processes (default: the CPU count, at most 8); ``0`` runs every chunk in
+        this process (no Dask).
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:port``); overrides ``workers``.
+    resume
+        Continue the scan in ``out_dir``: finished chunks are kept, the rest computed; a
+        finished scan is left as it is (nothing written).
+    overwrite
+        Start again from scratch in an existing results folder.
+    context
+        A county context from an earlier scan (:func:`load_context`): its crop model is used
+        instead of training one on this county's declarations.
+    progress
+        Called with ``(parcels done, parcels total)`` as chunks finish.
+
+    Returns
+    -------
+    ScanResult
+
+    Raises
+    ------
+    OutputExistsError
+        ``out_dir`` holds files and neither ``resume`` nor ``overwrite`` is given.
+    InputsChangedError
+        On resume, when an input's checksum differs from the one the scan started with.
+
+    Examples
+    --------
+    >>> from agrilend.inputs import InputFiles
+    >>> result = scan(InputFiles.sample(), "county-scan", workers=2)  # doctest: +SKIP
+    >>> result.summary["decisions"]                                    # doctest: +SKIP
+    {'approve': 120, 'refer': 30, 'decline': 8}
+    """
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    _prepare_folder(out, resume=resume, overwrite=overwrite)
+    described = files.describe()
+    checksums = {name: info["checksum"] for name, info in described.items()}
+    if (out / _PLAN).exists():
+        _check_inputs(json.loads((out / _PLAN).read_text(encoding="utf-8")), checksums, out)
+        if (out / _MANIFEST).exists() and read_manifest(out / _MANIFEST).get("scan_complete"):
+            summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+            log.info("scan in %s is already finished; nothing to do", out)
+            return ScanResult(
+                out, summary, int(summary.get("chunks", 0)),
+                quarantined=dict(summary.get("quarantined_chunks", {})), written=False,
+            )  # fmt: skip
+
+    read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
+    inputs = load_inputs(files, chunks=read_chunks)
+    cube, titles = inputs.cube, inputs.titles.reset_index(drop=True)
+    if titles.crs is not None and cube.rio.crs is not None and titles.crs != cube.rio.crs:
+        titles = titles.to_crs(cube.rio.crs.to_wkt())
+    chunks = partition(
+        titles,
+        transform=cube.rio.transform(),
+        shape=(cube.sizes["y"], cube.sizes["x"]),
+        chunk_size_px=chunk_size_px,
+    )
+    times = pd.DatetimeIndex(cube.indexes["time"])
+    if not (out / _PLAN).exists():
+        write_json(
+            {
+                "scan_format": SCAN_FORMAT,
+                "agrilend_version": __version__,
+                "inputs": described,
+                "chunk_size_px": chunk_size_px,
+                "n_parcels": len(titles),
+                "chunks": [
+                    {"id": c.id, "n_parcels": len(c.rows), "window": c.window} for c in chunks
+                ],
+            },
+            out / _PLAN,
+            overwrite=True,
+        )
+    (out / _PARTS).mkdir(exist_ok=True)
+    state = _read_state(out)
+    done, quarantined = _finished_chunks(out, chunks, state)
+    total = len(titles)
+    by_id = {c.id: c for c in chunks}
+    n_done = sum(len(by_id[c].rows) for c in done | set(quarantined))
+    if progress:
+        progress(n_done, total)
+
+    todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
+    timings = {"read": 0.0, "work": 0.0}
+    t_chunks = time.perf_counter()
+    if todo:
+        client, cluster = _client(workers, scheduler)
+        try:
+            n_done = _run_chunks(
+                _Runner(client), todo, titles=titles, files=files, out=out, state=state,
+                read_chunks=read_chunks, quarantined=quarantined, timings=timings,
+                progress=progress, n_done=n_done, total=total,
+            )  # fmt: skip
+        finally:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+    timings["chunks"] = time.perf_counter() - t_chunks
+
+    t_county = time.perf_counter()
+    evidence = _county_evidence(
+        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
+    )
+    result = decide(
+        evidence,
+        weather=inputs.weather,
+        subsidies=inputs.subsidies,
+        policy=inputs.policy,
+        county_yields=inputs.county_yields,
+        context=copy.copy(context) if context is not None else None,
+    )
+    result.provenance["imagery"]["source"] = Path(files.imagery).name
+    timings["county"] = time.perf_counter() - t_county
+
+    t_write = time.perf_counter()
+    summary = build_summary(result, quarantined=quarantined, n_chunks=len(chunks))
+    _write_outputs(out, result, summary, files, quarantined)
+    timings["write"] = time.perf_counter() - t_write
+    timings["total"] = time.perf_counter() - t_start
+    return ScanResult(
+        out, summary, len(chunks), computed=len(todo), quarantined=quarantined, timings=timings
+    )
+
+
+def _run_chunks(
+    runner: _Runner,
+    todo: list[Chunk],
+    *,
+    titles: gpd.GeoDataFrame,
+    files: InputFiles,
+    out: Path,
+    state: dict[str, Any],
+    read_chunks: dict[str, int],
+    quarantined: dict[str, str],
+    timings: dict[str, float],
+    progress: ScanProgress | None,
+    n_done: int,
+    total: int,
+) -> int:
+    def task(c: Chunk) -> ChunkTask:
+        return ChunkTask(
+            chunk=c,
+            imagery=str(Path(files.imagery).resolve()),
+            titles=titles.iloc[list(c.rows)].reset_index(drop=True),
+            part=str((out / _PARTS / f"{c.id}.parquet").resolve()),
+            read_chunks=read_chunks,
+        )
+
+    pending = [task(c) for c in todo]
+    while pending:
+        retry: list[ChunkTask] = []
+        for t, res, error in runner.run(pending):
+            cid = t.chunk.id
+            if res is not None:
+                state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
+                timings["read"] += res["read_s"]
+                timings["work"] += res["work_s"]
+            else:
+                attempts = int(state["attempts"].get(cid, 0)) + 1
+                state["attempts"][cid] = attempts
+                log.warning("chunk %s failed (attempt %d): %s", cid, attempts, error)
+                if attempts >= MAX_ATTEMPTS:
+                    message = f"chunk {cid} failed {attempts} times; last error: {error}"
+                    write_json(
+                        {"chunk": cid, "attempts": attempts, "error": message,
+                         "parcel_ids": titles.iloc[list(t.chunk.rows)]["parcel_id"].tolist()},
+                        out / _QUARANTINE / f"{cid}.json", overwrite=True,
+                    )  # fmt: skip
+                    quarantined[cid] = message
+                else:
+                    retry.append(t)
+            write_json(state, out / _STATE, overwrite=True)
+            if res is not None or cid in quarantined:
+                n_done += len(t.chunk.rows)
+                if progress:
+                    progress(n_done, total)
+        pending = retry
+    return n_done
+
+
+def _county_evidence(
+    out: Path,
+    chunks: list[Chunk],
+    *,
+    titles: gpd.GeoDataFrame,
+    quarantined: dict[str, str],
+    times: pd.DatetimeIndex,
+    cube: xr.Dataset,
+) -> Evidence:
+    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine)."""
+    frames = []
+    for c in chunks:
+        if c.id in quarantined:
+            frames.append(error_rows(titles, c, quarantined[c.id]))
+        else:
+            frames.append(read_part(out / _PARTS / f"{c.id}.parquet"))
+    parcels = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
+    parcels = gpd.GeoDataFrame(parcels.reset_index(drop=True), geometry="geometry", crs=titles.crs)
+    seen = parcels[ROW].to_numpy()
+    if len(seen) != len(titles) or not np.array_equal(seen, np.arange(len(titles))):
+        raise ScanError(
+            f"the parts in {str(out)!r} hold {len(seen)} rows for {len(titles)} titles; delete "
+            "the parts folder and resume to compute them again"
+        )
+    grid = _grid(parcels, times)
+    ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
+    smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
+    valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
+    for col in ("n_pixels",):
+        if col in parcels:
+            parcels[col] = pd.to_numeric(parcels[col]).fillna(0).astype(int)
+    parcels = parcels.drop(columns=[c for c in (ROW, NDVI, SMOOTH, VALID) if c in parcels])
+    ids = parcels["parcel_id"].astype(str).to_numpy()
+    series = xr.Dataset(
+        {
+            "NDVI_mean": (("parcel", "time"), ndvi),
+            "valid_fraction": (("parcel", "time"), valid),
+            "NDVI_clear": (("parcel", "time"), np.isfinite(ndvi)),
+        },
+        coords={"parcel": ids, "time": times},
+        attrs={"source": str(cube.attrs.get("source", ""))},
+    )
+    return Evidence(
+        parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
+    )
+
+
+def _grid(parcels: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The regular grid of the cleaned curves (as :func:`gather_evidence` makes it)."""
+    from agrilend.remote_sensing import clean_series  # noqa: PLC0415
+
+    _, grid = clean_series(np.full((1, len(times)), np.nan), times, step="5D")
+    widths = {len(v) for v in parcels.get(SMOOTH, pd.Series(dtype=object)) if v is not None
+              and not isinstance(v, float)}  # fmt: skip
+    if widths and widths != {len(grid)}:
+        raise ScanError(f"chunk curves have {sorted(widths)} dates, the grid {len(grid)}")
+    return pd.DatetimeIndex(grid)
+
+
+def _write_outputs(
+    out: Path,
+    result: Assessment,
+    summary: dict[str, Any],
+    files: InputFiles,
+    quarantined: dict[str, str],
+) -> None:
+    """Every output, each atomically; the manifest last (it marks the scan finished)."""
+    write_parcels(result.parcels, out / "parcels.parquet", overwrite=True)
+    write_parcels(result.parcels, out / "parcels.gpkg", overwrite=True)
+    write_table(result.households, out / "households.parquet", overwrite=True)
+    save_context(result.context, out / "context")
+    write_json(summary, out / "summary.json", overwrite=True)
+    from agrilend.outputs import atomic_write  # noqa: PLC0415
+
+    page = summary_html(summary, result)
+    with atomic_write(out / "summary.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    write_manifest(
+        out / _MANIFEST,
+        files=files,
+        provenance=result.provenance,
+        scan_complete=True,
+        chunks=summary["chunks"],
+        quarantined_chunks=sorted(quarantined),
+    )
+
+
+# --- one household between scans ------------------------------------------------------------
+
+
+def decide_household(
+    cube: xr.Dataset,
+    titles: gpd.GeoDataFrame,
+    owner_ref: str,
+    *,
+    context: CountyContext,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    margin_px: int = 2,
+) -> Assessment:
+    """Decide one household from its own parcels with a scan's county context (no rescan).
+
+    The cube is cut to the household's parcels (plus ``margin_px``) before anything is read,
+    so the cost is that of a few parcels: about a second.
+
+    Parameters
+    ----------
+    cube
+        The county's cube (lazy is best: only the household's window is read).
+    titles
+        Titles holding the household's parcels (others are ignored).
+    owner_ref
+        The household's pseudonym (``H-...``).
+    context
+        The county context (:func:`load_context`).
+    weather, subsidies, policy
+        As for :func:`agrilend.assess.assess`.
+
+    Raises
+    ------
+    ScanError
+        When no title belongs to ``owner_ref``.
+    """
+    mine = titles[titles["owner_ref"].astype(str) == str(owner_ref)]
+    if mine.empty:
+        raise ScanError(
+            f"no title belongs to household {owner_ref!r}; check the pseudonym and the titles file"
+        )
+    if mine.crs is not None and cube.rio.crs is not None and mine.crs != cube.rio.crs:
+        mine = mine.to_crs(cube.rio.crs.to_wkt())
+    (chunk,) = partition(
+        mine.reset_index(drop=True),
+        transform=cube.rio.transform(),
+        shape=(cube.sizes["y"], cube.sizes["x"]),
+        chunk_size_px=max(cube.sizes["y"], cube.sizes["x"]),
+        margin_px=margin_px,
+    )
+    r0, r1, c0, c1 = chunk.window
+    window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
+    return assess(
+        window,
+        mine,
+        weather=weather,
+        subsidies=subsidies,
+        policy=policy,
+        county_yields=context.county_yields or None,
+        context=copy.copy(context),
+    )
+
+
+__all__ = [
+    # results and constants
+    "DEFAULT_CHUNK_PX",
+    "MAX_ATTEMPTS",
+    "ScanResult",
+    # functions
+    "decide_household",
+    "load_context",
+    "save_context",
+    "scan",
+]

@@ -1,0 +1,219 @@
+"""County scans: chunks, parts, resume, refusals, quarantine, outputs, context, CLI = Python."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+from agrilend._scan_parts import FAIL_ENV, partition
+from agrilend.errors import InputsChangedError, OutputExistsError
+from agrilend.inputs import InputFiles
+from agrilend.scan import decide_household, load_context, scan
+from tests._scan_county import cli_args, make_county, make_light_context
+
+pytestmark = [
+    pytest.mark.slow,
+    # assess._peer_curves takes nanquantile over dates no parcel of a small crop observed;
+    # np.errstate does not silence that warning (reported to the integrator, assess.py)
+    pytest.mark.filterwarnings("ignore:All-NaN slice encountered:RuntimeWarning"),
+]
+
+OUTPUTS = (
+    "parcels.parquet",
+    "parcels.gpkg",
+    "households.parquet",
+    "summary.json",
+    "summary.html",
+    "manifest.json",
+)
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[InputFiles, Path]:
+    root = tmp_path_factory.mktemp("scan-county")
+    files = make_county(root / "county", size=110)
+    return files, make_light_context(files, root / "ctx")
+
+
+@pytest.fixture(scope="module")
+def finished(county: tuple[InputFiles, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    files, ctx = county
+    out = tmp_path_factory.mktemp("scan") / "out"
+    scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
+    return out
+
+
+# --- partition -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    chunk=st.integers(1, 50),
+    seed=st.integers(0, 2**16),
+)
+def test_partition_puts_every_parcel_in_one_chunk_whose_window_holds_it(
+    n: int, chunk: int, seed: int
+) -> None:
+    from affine import Affine  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    x0, y0 = rng.uniform(0, 900, n), rng.uniform(0, 900, n)
+    w, h = rng.uniform(5, 90, n), rng.uniform(5, 90, n)
+    geoms = [box(a, b, a + c, b + d) for a, b, c, d in zip(x0, y0, w, h, strict=True)]
+    titles = gpd.GeoDataFrame({"parcel_id": [f"P{i}" for i in range(n)]}, geometry=geoms)
+    transform = Affine(10.0, 0, 0, 0, -10.0, 1000.0)
+    chunks = partition(titles, transform=transform, shape=(100, 100), chunk_size_px=chunk)
+    rows = sorted(r for c in chunks for r in c.rows)
+    assert rows == list(range(n))
+    assert len({c.id for c in chunks}) == len(chunks)
+    for c in chunks:
+        r0, r1, c0, c1 = c.window
+        window = box(c0 * 10.0, 1000.0 - r1 * 10.0, c1 * 10.0, 1000.0 - r0 * 10.0)
+        for r in c.rows:
+            assert window.buffer(1e-6).contains(geoms[r])
+
+
+# --- a scan and its outputs ----------------------------------------------------------------------
+
+
+def test_scan_writes_every_output_with_each_parcel_once(
+    finished: Path, county: tuple[InputFiles, Path]
+) -> None:
+    files, _ = county
+    for name in OUTPUTS:
+        assert (finished / name).stat().st_size > 0
+    parcels = gpd.read_parquet(finished / "parcels.parquet")
+    titles = gpd.read_file(files.titles)
+    assert sorted(parcels["parcel_id"]) == sorted(titles["DKBM"].astype(str))
+    assert parcels["parcel_id"].is_unique
+    gpkg = gpd.read_file(finished / "parcels.gpkg")
+    assert len(gpkg) == len(parcels)
+    hh = pd.read_parquet(finished / "households.parquet")
+    assert set(hh["owner_ref"]) == set(parcels["owner_ref"])
+    summary = json.loads((finished / "summary.json").read_text())
+    assert summary["parcels"] == len(parcels)
+    assert sum(summary["decisions"].values()) == len(hh)
+    assert summary["credit_total"] == pytest.approx(hh["credit_line"].sum())
+    html = (finished / "summary.html").read_text()
+    assert "data:image/png;base64," in html
+    assert not list(finished.rglob(".tmp-*"))
+    ctx = load_context(finished)
+    assert ctx.crop_model is not None
+    assert ctx.peer_stats is not None
+    assert ctx.county_yields
+
+
+def test_finished_scan_resumed_writes_nothing(
+    finished: Path, county: tuple[InputFiles, Path]
+) -> None:
+    files, _ = county
+    before = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished.rglob("*")}
+    result = scan(files, finished, chunk_size_px=40, workers=0, resume=True)
+    after = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished.rglob("*")}
+    assert not result.written
+    assert after == before
+
+
+def test_existing_folder_is_refused_without_resume(
+    finished: Path, county: tuple[InputFiles, Path]
+) -> None:
+    with pytest.raises(OutputExistsError, match="--resume"):
+        scan(county[0], finished, workers=0)
+
+
+def test_changed_inputs_are_named_on_resume(
+    finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    files, _ = county
+    other = tmp_path / "yields.csv"
+    table = pd.read_csv(files.county_yields)
+    table["yield_t_ha"] *= 1.1
+    table.to_csv(other, index=False)
+    changed = InputFiles(**{**files.__dict__, "county_yields": other})
+    with pytest.raises(InputsChangedError, match="county_yields"):
+        scan(changed, finished, workers=0, resume=True)
+
+
+def test_failing_chunk_is_quarantined_and_the_scan_goes_on(
+    county: tuple[InputFiles, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files, ctx = county
+    first = tmp_path / "probe"
+    monkeypatch.setenv(FAIL_ENV, "r0000c0000")
+    result = scan(files, first, chunk_size_px=40, workers=0, context=load_context(ctx))
+    assert list(result.quarantined) == ["r0000c0000"]
+    q = json.loads((first / "quarantine" / "r0000c0000.json").read_text())
+    assert q["attempts"] == 3
+    assert "failed on purpose" in q["error"]
+    parcels = gpd.read_parquet(first / "parcels.parquet")
+    bad = parcels[parcels["parcel_id"].isin(q["parcel_ids"])]
+    assert len(bad) == len(q["parcel_ids"]) > 0
+    assert (bad["status"] == "error").all()
+    assert bad["message"].str.contains("r0000c0000").all()
+    assert (parcels.loc[~parcels.index.isin(bad.index), "status"] != "error").any()
+    summary = json.loads((first / "summary.json").read_text())
+    assert list(summary["quarantined_chunks"]) == ["r0000c0000"]
+
+
+def test_cli_and_python_give_the_same_results(
+    finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    files, ctx = county
+    out = tmp_path / "cli"
+    args = [*cli_args(files, out), "--workers", "0", "--chunk-size", "40"]
+    args += ["--context", str(ctx), "--json", "-q"]
+    from agrilend.cli.main import cli  # noqa: PLC0415
+
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["written"] is True
+    a = gpd.read_parquet(out / "parcels.parquet")
+    b = gpd.read_parquet(finished / "parcels.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "households.parquet"),
+        pd.read_parquet(finished / "households.parquet"),
+    )
+    again = CliRunner().invoke(cli, [*args[:-2], "--json"])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_one_household_is_decided_from_the_context(
+    finished: Path, county: tuple[InputFiles, Path]
+) -> None:
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+
+    files, _ = county
+    inputs = load_inputs(files, chunks={})
+    ctx = load_context(finished / "context")
+    hh = pd.read_parquet(finished / "households.parquet")
+    owner = str(hh.sort_values(["n_parcels", "owner_ref"]).iloc[-1]["owner_ref"])
+    result = decide_household(
+        inputs.cube, inputs.titles, owner, context=ctx, weather=inputs.weather,
+        subsidies=inputs.subsidies, policy=inputs.policy,
+    )  # fmt: skip
+    assert list(result.households["owner_ref"]) == [owner]
+    scanned = gpd.read_parquet(finished / "parcels.parquet").set_index("parcel_id")
+    mine = result.parcels.set_index("parcel_id")
+    assert set(mine.index) <= set(scanned.index)
+    ok = mine["status"] != "error"
+    assert (mine.loc[ok, "crop"] == scanned.loc[mine.index[ok], "crop"]).all()
+    np.testing.assert_allclose(
+        mine.loc[ok, "cultivated_area_ha"].astype(float),
+        scanned.loc[mine.index[ok], "cultivated_area_ha"].astype(float),
+        rtol=1e-6,
+    )
+    assert os.environ.get(FAIL_ENV) is None
