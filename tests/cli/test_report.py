@@ -8,17 +8,24 @@ tests exercise the command itself; the end-to-end run on the sample county is in
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pytest
 from click.testing import CliRunner
 
 from agrilend.cli import report as report_cli
 from agrilend.cli.main import cli
+from agrilend.parcels import pseudonymize
 from agrilend.report import pdf as pdf_module
 from tests.report import _fixtures
 from tests.report._dom import figure_values
+from tests.report._sample import small_county
 
 HOUSEHOLD = _fixtures.OWNERS[0]
 BUILT = _fixtures.build()
@@ -148,3 +155,26 @@ def test_help_has_examples() -> None:
     assert "--lang zh --pdf" in res.stdout
     assert run().exit_code == 2  # the id is required
     assert run(HOUSEHOLD, "--lang", "fr").exit_code == 2
+
+
+@pytest.mark.slow
+def test_installed_command_on_the_sample_county(sample_data: Path, tmp_path: Path) -> None:
+    """From the shell, with no input flags: the (small copy of the) sample county, in Chinese."""
+    if not (sample_data / "titles.gpkg").exists():
+        pytest.skip("sample_data is not generated")
+    exe = shutil.which("agrilend") or str(Path(sys.executable).with_name("agrilend"))
+    if not Path(exe).exists():
+        pytest.skip("the agrilend command is not installed (pip install -e .)")
+    county = small_county(sample_data, tmp_path / "county")
+    env = {**os.environ, "AGRILEND_SAMPLE_DATA": str(county)}
+    # the household of the first title, pseudonymised with the key the pipeline will use
+    first = gpd.read_file(county / "titles.gpkg", layer="titles", rows=1, ignore_geometry=True)
+    household = str(pseudonymize([first["CBFBM"].iloc[0]])[0])
+    args = [exe, "report", household, "--lang", "zh", "--json", "-q"]
+    res = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert payload["household"] == household
+    html = (tmp_path / payload["html"]).read_text(encoding="utf-8")
+    assert "农户授信报告" in html
+    assert figure_values(html, "credit_line") == [pytest.approx(payload["credit_line"])]
