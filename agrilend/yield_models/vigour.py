@@ -213,7 +213,7 @@ def vigour_scores(
     ...                   "sos": pd.to_datetime(["2024-05-01"] * 6),
     ...                   "season_length_days": [100.0] * 6, "n_clear_obs": [20] * 6})
     >>> vigour_scores(m)["vigour_class"].tolist()
-    ['normal', 'normal', 'normal', 'normal', 'normal', 'poor']
+    ['below_normal', 'normal', 'normal', 'normal', 'good', 'poor']
     """
     if peers is None:
         peers = peer_statistics(metrics, crop_col=crop_col)
