@@ -101,7 +101,7 @@ def _check_imagery(path: Path) -> tuple[InputCheck, Any]:
     return res, cube
 
 
-def _check_titles(path: Path, mapping: Path | None, cube: Any) -> tuple[InputCheck, Any]:
+def _check_titles(path: Path, mapping: Path | str | None, cube: Any) -> tuple[InputCheck, Any]:
     from agrilend.parcels import read_titles, validate_titles  # noqa: PLC0415  (heavy)
 
     res = InputCheck("titles", path.name)
@@ -196,7 +196,9 @@ def _check_policy(path: Path) -> InputCheck:
     return res
 
 
-def run_checks(files: dict[str, Path | None], *, mapping: Path | None = None) -> list[InputCheck]:
+def run_checks(
+    files: dict[str, Path | None], *, mapping: Path | str | None = None
+) -> list[InputCheck]:
     """Check every given file; imagery first, so titles can be checked against its extent."""
     given = {k: v for k, v in files.items() if v is not None}
     results: list[InputCheck] = []
@@ -280,7 +282,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         files: dict[str, Path | None] = {
             k: getattr(sample, k) for k in ("titles", "imagery", "subsidies", "weather", "policy")
         }
-        mapping_path = sample.titles_mapping
+        mapping_path: Path | str | None = sample.titles_mapping
         log.info("no file given: checking the sample county in %s", sample.titles.parent)
     else:
         files = {k: local_path(v, what=k) if v is not None else None for k, v in names.items()}
