@@ -71,11 +71,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False, default=_json_default)
+        return json.dumps(value, ensure_ascii=False, default=json_default)
     return value
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """JSON for what ``json`` does not know: numpy scalars, dates, anything else as text."""
     if hasattr(obj, "item"):
         return obj.item()
     if hasattr(obj, "isoformat"):
@@ -122,10 +123,10 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
 
 def write_json(payload: Any, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``payload`` as indented UTF-8 JSON."""
-    text = json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default)
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=json_default)
     return _write(
         Path(path), lambda p: p.write_text(text + "\n", encoding="utf-8"), overwrite=overwrite
     )
 
 
-__all__ = ["atomic_write", "tabular", "write_json", "write_parcels", "write_table"]
+__all__ = ["atomic_write", "json_default", "tabular", "write_json", "write_parcels", "write_table"]

@@ -62,3 +62,29 @@ def sample_assessment(sample_inputs):
     from agrilend.assess import assess  # noqa: PLC0415  (heavy; only when used)
 
     return assess(sample_inputs)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """``agrilend demo --json -vv`` run once as a user would (the installed command).
+
+    Returns the output folder, the parsed JSON summary, and the captured log (stderr).
+    """
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    # the command installed beside this interpreter, as a user runs it
+    exe = Path(sys.executable).with_name("agrilend")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "agrilend"]
+    proc = subprocess.run(
+        [*cmd, "demo", "--out", str(out), "--json", "-vv"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "AGRILEND_CACHE_DIR": str(out.parent / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"out": out, "summary": json.loads(proc.stdout), "log": proc.stderr}

@@ -33,3 +33,7 @@ for _name in COMMANDS:
             raise
         continue
     cli.add_command(_module.command)
+
+
+if __name__ == "__main__":  # python -m agrilend.cli.main
+    cli()

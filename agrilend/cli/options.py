@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
+from agrilend.outputs import json_default
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,15 +77,7 @@ def check_output(path: Path, *, overwrite: bool) -> Path:
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default))
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    return str(obj)
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
 
 
 def is_quiet() -> bool:
