@@ -20,7 +20,12 @@ from sklearn.base import clone
 
 from agrilend import __version__
 from agrilend.credit import load_policy, match_subsidies, size_households
-from agrilend.errors import CRSMismatchError, InsufficientEvidenceError, MissingCRSError
+from agrilend.errors import (
+    CRSMismatchError,
+    InsufficientEvidenceError,
+    MissingCRSError,
+    ModelError,
+)
 from agrilend.inputs import Inputs
 from agrilend.parcels import validate_titles
 from agrilend.parcels.area import cultivated_area
@@ -342,7 +347,10 @@ def decide(
         context.crop_model = clone(template).fit(X[labelled], declared[labelled])
     else:
         model = context.crop_model
-        proba = model.predict_proba(X)
+        _check_model_dates(model, evidence.times)
+        proba = (
+            model.predict_proba(X) if len(X) else np.zeros((0, len(model.classes_)), dtype=float)
+        )
         best = proba.argmax(axis=1)
         crops = pd.DataFrame(
             {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
@@ -412,6 +420,23 @@ def decide(
         season_weather=season_table,
         provenance=provenance,
     )
+
+
+def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
+    """A context's crop model reads series on the dates it was trained on, and no others."""
+    trained = getattr(model, "times", None)
+    if trained is None:
+        return
+    trained_t = pd.DatetimeIndex(pd.to_datetime(list(trained)))
+    if len(trained_t) != len(times) or not (trained_t == pd.DatetimeIndex(times)).all():
+        span = (
+            f"{trained_t.min().date()}..{trained_t.max().date()}" if len(trained_t) else "none"
+        )
+        raise ModelError(
+            f"the county context's crop model was trained on {len(trained_t)} imagery dates "
+            f"({span}) but this cube has {len(times)}; decide with the imagery the county scan "
+            "used, or run a new scan on this imagery"
+        )
 
 
 def _put(
@@ -489,7 +514,7 @@ def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 f.append("few_pixels")
         flags.append(f)
     frame["quality_flags"] = flags
-    flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags])
+    flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags], bool)
     frame.loc[flagged, "status"] = "flagged"
     return frame
 

@@ -16,6 +16,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
+from pyproj.exceptions import ProjError
 
 from agrilend.errors import ImageryReadError
 
@@ -110,7 +111,14 @@ def validate_cube(cube: xr.Dataset, *, name: str = "cube") -> xr.Dataset:
         raise ImageryReadError(
             f"{name} has no Sentinel-2 band variable (B02, B04, B08, ...) and no shipped index"
         )
-    if cube.rio.crs is None:
+    try:
+        crs = cube.rio.crs
+    except (ProjError, ValueError, TypeError) as exc:
+        raise ImageryReadError(
+            f"{name} carries a CRS that cannot be read ({exc}); write a valid one with "
+            "cube.rio.write_crs('EPSG:...')"
+        ) from exc
+    if crs is None:
         raise ImageryReadError(f"{name} has no CRS; write one with cube.rio.write_crs(...)")
     t = cube.indexes["time"]
     if not t.is_monotonic_increasing or not t.is_unique:

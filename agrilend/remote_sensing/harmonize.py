@@ -32,7 +32,7 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS
 
-from agrilend.errors import ImageryReadError, MissingCRSError
+from agrilend.errors import CRSError, ImageryReadError, MissingCRSError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, SPECTRAL_BANDS
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,12 @@ def _normalise_dims(ds: xr.Dataset, *, name: str) -> xr.Dataset:
         ds = ds.expand_dims(time=[pd.Timestamp(when)])
     if not np.issubdtype(ds["time"].dtype, np.datetime64):
         ds = ds.assign_coords(time=pd.to_datetime(ds["time"].values))
+    empty = [d for d in ("time", "y", "x") if ds.sizes[d] == 0]
+    if empty:
+        raise ImageryReadError(
+            f"{name} is empty along {empty} (sizes {dict(ds.sizes)}); check the file or the "
+            "time window it was cut to"
+        )
     ds = ds.sortby("time")
     index = ds.indexes["time"]
     if not index.is_unique:
@@ -306,6 +312,7 @@ def harmonize(
             f"{name} carries no CRS (no spatial_ref or crs variable, no grid_mapping); pass "
             "crs='EPSG:...' to open it"
         )
+    _check_geographic_range(ds, found_crs, name=name)
     renames: dict[str, str] = {}
     levels: set[str] = set()
     for v in ds.data_vars:
@@ -324,6 +331,8 @@ def harmonize(
     level = _processing_level(ds, levels, processing_level)
 
     bands = [b for b in SPECTRAL_BANDS if b in ds.data_vars]
+    for b in bands:
+        _check_band(ds[b], b, name=name)
     # bands that still carry an undecoded CF scale_factor/add_offset are scaled by those
     cf_scaled = {b for b in bands if "scale_factor" in ds[b].attrs and scale == "auto"}
     dn_bands = [
@@ -401,6 +410,36 @@ def harmonize(
     result.attrs.setdefault("source", name)
     logger.debug("%s harmonised: level %s, %s", name, level, offset_note)
     return result
+
+
+def _check_band(da: xr.DataArray, band: str, *, name: str) -> None:
+    """Refuse a band that cannot hold digital numbers or reflectance, or has extra dims."""
+    kind = da.dtype.kind
+    if kind not in "uif":
+        raise ImageryReadError(
+            f"{name}: band {band} has dtype {da.dtype}, which holds neither digital numbers nor "
+            "reflectance; give integers (DN) or floats (reflectance)"
+        )
+    extra = [str(d) for d in da.dims if d not in ("time", "y", "x")]
+    if extra:
+        raise ImageryReadError(
+            f"{name}: band {band} has extra dims {extra} besides (time, y, x); select one "
+            "value of each (e.g. ds.isel(band=0)) before opening"
+        )
+
+
+def _check_geographic_range(ds: xr.Dataset, crs: CRS, *, name: str) -> None:
+    """A geographic CRS on coordinates beyond +-180/+-90 is a mislabelled projected grid."""
+    if not crs.is_geographic:
+        return
+    xs = np.asarray(ds["x"].values, dtype="float64")
+    ys = np.asarray(ds["y"].values, dtype="float64")
+    if np.nanmax(np.abs(xs)) > 360 or np.nanmax(np.abs(ys)) > 90:
+        raise CRSError(
+            f"{name} is labelled {crs.to_string()} (degrees) but its coordinates reach "
+            f"x={np.nanmax(np.abs(xs)):.6g}, y={np.nanmax(np.abs(ys)):.6g}: metres labelled as "
+            "degrees; pass the real CRS with crs='EPSG:...' and fix the file's metadata"
+        )
 
 
 def _transform_from_coords(ds: xr.Dataset, *, name: str, geotransform: Any = None) -> Affine:
