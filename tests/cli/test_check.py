@@ -124,6 +124,7 @@ def test_help_has_examples_and_usage_errors_exit_2() -> None:
     assert CliRunner().invoke(cli, ["check", "--no-such-option"]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_the_installed_command_runs(tmp_path: Path) -> None:
     exe = shutil.which("agrilend") or str(Path(sys.executable).with_name("agrilend"))
     if not Path(exe).exists():
