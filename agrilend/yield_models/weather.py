@@ -12,6 +12,7 @@ are computed from the daily table.
 from __future__ import annotations
 
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,12 +70,77 @@ def _sniff(path: Path) -> WeatherFormat:
     return "station"
 
 
+#: Bounds of plausible daily values; beyond them a value is a typo or a missing-value marker.
+_PLAUSIBLE = {
+    "tmin_c": (-90.0, 60.0),
+    "tmax_c": (-90.0, 65.0),
+    "prcp_mm": (0.0, 2000.0),
+    "et0_mm": (0.0, 30.0),
+}
+
+
+def _numbers(col: pd.Series, name: str, path: Path) -> pd.Series:
+    """A weather column as floats; text, infinities and implausible values are errors."""
+    values = pd.to_numeric(col, errors="coerce").astype("float64")
+    given = col.notna() & (col.astype(str).str.strip() != "")
+    not_number = given & values.isna()
+    lo, hi = _PLAUSIBLE[name]
+    with np.errstate(invalid="ignore"):
+        absurd = values.notna() & ~values.between(lo, hi)
+    if not_number.any():
+        at = int(np.flatnonzero(not_number.to_numpy())[0])
+        raise TableReadError(
+            f"weather file {str(path)!r}: {name} on {col.index[at]} is {col.iloc[at]!r}, not a "
+            "number; use a dot for decimals and leave missing values empty",
+            path=path,
+        )
+    if absurd.any():
+        at = int(np.flatnonzero(absurd.to_numpy())[0])
+        raise TableReadError(
+            f"weather file {str(path)!r}: {name} on {col.index[at]} is {values.iloc[at]:g}, "
+            f"outside the plausible {lo:g}..{hi:g}; fix the value (leave missing values empty "
+            "rather than writing -99 or 9999)",
+            path=path,
+        )
+    return values
+
+
+def _parse_dates(dates: pd.Series) -> pd.DatetimeIndex:
+    """ISO dates (2024-05-01, with or without a time), 2024/05/01 or 20240501; else ValueError."""
+    if pd.api.types.is_numeric_dtype(dates):  # 20240501 must not be read as nanoseconds
+        num = pd.to_numeric(dates, errors="coerce")
+        ok = num.between(1e7, 1e8 - 1) & (num % 1 == 0)
+        if not ok.all():
+            raise ValueError(f"date {dates[~ok].iloc[0]!r} is not a date like 2024-05-01")
+        return pd.DatetimeIndex(pd.to_datetime(num.astype("int64").astype(str), format="%Y%m%d"))
+    text = dates.astype(str).str.strip()
+    for fmt in ("ISO8601", "%Y/%m/%d"):
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(text, format=fmt))
+        except (ValueError, TypeError):
+            continue
+    raise ValueError(
+        "dates are not all written like 2024-05-01 (or 2024/05/01, 20240501); "
+        f"first values: {list(text.iloc[:3])}"
+    )
+
+
 def _finish(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
         raise TableReadError(
             f"weather file {str(path)!r} lacks columns {missing}; give daily minimum and maximum "
             "temperature and precipitation",
+            path=path,
+        )
+    if len(df) == 0:
+        raise TableReadError(
+            f"weather file {str(path)!r} holds no day; give one row per day", path=path
+        )
+    if df.index.hasnans:
+        raise TableReadError(
+            f"weather file {str(path)!r}: row {int(np.flatnonzero(df.index.isna())[0]) + 2} has "
+            "an empty or unreadable date; write dates like 2024-05-01",
             path=path,
         )
     df = df.sort_index()
@@ -86,7 +152,7 @@ def _finish(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         )
     df.index.name = "date"
     cols = [c for c in (*_COLUMNS, "et0_mm") if c in df.columns]
-    out = df[cols].astype("float64")
+    out = pd.DataFrame({c: _numbers(df[c], c, path) for c in cols}, index=df.index)
     # Reversed min/max is a data-entry error, not weather: drop those temperatures.
     bad = out["tmin_c"] > out["tmax_c"]
     if bad.any():
@@ -128,12 +194,14 @@ def read_weather(path: str | Path, *, fmt: WeatherFormat | None = None) -> pd.Da
     (['tmin_c', 'tmax_c', 'prcp_mm'], 'date', [1.0, 8.0, 0.5])
     """
     p = local_path(path, what="weather")
+    if not p.is_file():
+        raise TableReadError(f"weather path {str(p)!r} is not a file; give a file", path=p)
     kind = fmt or _sniff(p)
     try:
         if kind == "csv":
             df = pd.read_csv(p, encoding="utf-8-sig")
             df.columns = [str(c).strip().lower() for c in df.columns]
-            df = df.set_index(pd.to_datetime(df.pop("date")))
+            df = df.set_index(_parse_dates(df.pop("date")))
         elif kind == "station":
             raw = pd.read_csv(p, sep=r"\s+", encoding="utf-8-sig")
             if raw.shape[1] < 6:
@@ -147,7 +215,7 @@ def read_weather(path: str | Path, *, fmt: WeatherFormat | None = None) -> pd.Da
             df = _read_pcse(p)
     except TableReadError:
         raise
-    except (ValueError, KeyError, OSError, TypeError) as exc:
+    except (ValueError, KeyError, OSError, TypeError, zipfile.BadZipFile) as exc:
         raise TableReadError(
             f"cannot read weather file {str(p)!r} as {kind!r}: {exc}; pass fmt= to say which "
             "format it is (csv, station, pcse)",

@@ -33,11 +33,15 @@ def mixed_batch(small_cube: Any, small_titles: Any) -> tuple[Any, Any, dict[str,
     """``(assessment, titles, expected statuses of the bad ids)`` of the good and bad parcels."""
     from agrilend.assess import assess  # noqa: PLC0415
     from agrilend.errors import GeometryRepairedWarning  # noqa: PLC0415
+    from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
+    from tests.conftest import SAMPLE_DATA  # noqa: PLC0415
 
     titles, expected = mixed_titles(small_titles, small_cube.rio.bounds())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GeometryRepairedWarning)
-        result = assess(small_cube, titles)
+        result = assess(
+            small_cube, titles, county_yields=read_county_yields(SAMPLE_DATA / "county_yields.csv")
+        )
     # the only warning the batch may give: invalid geometries were repaired (and which)
     kinds = {type(w.message) for w in caught}
     assert kinds <= {GeometryRepairedWarning}, kinds
