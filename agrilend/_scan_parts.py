@@ -106,11 +106,36 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Cubes opened by this process (a worker opens the county's lazy cube once, not per chunk).
+_CUBES: dict[tuple[str, int, int, str], Any] = {}
+
+
+def _worker_cube(path: str, chunks: dict[str, int], opener: Any) -> Any:
+    """The lazy cube of ``path``, opened once per process (and again when the file changes)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p), st.st_mtime_ns, st.st_size, repr(sorted(chunks.items())))
+    if key not in _CUBES:
+        _CUBES.clear()
+        _CUBES[key] = opener(path, chunks=chunks)
+    return _CUBES[key]
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process in MB (NaN when psutil, a Dask dependency, is absent)."""
+    try:
+        import psutil  # noqa: PLC0415
+    except ImportError:
+        return float("nan")
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
 def run_chunk(task: ChunkTask) -> dict[str, Any]:
     """Compute one chunk's evidence and write its part atomically (runs on a Dask worker).
 
-    Returns the chunk id, the number of rows, the part's SHA-256 and the seconds spent reading
-    and decoding imagery (``read_s``) versus the rest (``work_s``).
+    Returns the chunk id, the number of rows, the part's SHA-256, the seconds spent reading
+    and decoding imagery (``read_s``) versus the rest (``work_s``), and the worker's resident
+    memory with the chunk in hand (``rss_mb``).
     """
     import dask  # noqa: PLC0415  (workers import lazily)
 
@@ -124,7 +149,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     r0, r1, c0, c1 = chunk.window
     with dask.config.set(scheduler="synchronous"):
-        cube = open_cube(task.imagery, chunks=task.read_chunks)
+        cube = _worker_cube(task.imagery, task.read_chunks, open_cube)
         window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
     t1 = time.perf_counter()
     evidence = gather_evidence(window, task.titles)
@@ -143,6 +168,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         vf = evidence.series["valid_fraction"].to_numpy().astype("float32")
         valid[hit] = vf[pos[hit]]
     frame[VALID] = list(valid)
+    rss_mb = _rss_mb()  # while the window and the evidence are still held
     write_part(frame, Path(task.part))
     t2 = time.perf_counter()
     return {
@@ -151,6 +177,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         "sha256": file_sha256(Path(task.part)),
         "read_s": t1 - t0,
         "work_s": t2 - t1,
+        "rss_mb": rss_mb,
     }
 
 

@@ -105,7 +105,8 @@ class ScanResult:
     timings
         Seconds: ``read`` (imagery reading and decoding, summed over chunks), ``work`` (our
         per-chunk work, summed), ``chunks`` (wall time of the chunk phase), ``county``
-        (the county step), ``write`` (outputs), ``total``.
+        (the county step), ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest
+        resident memory of a worker holding a chunk (MB).
     """
 
     out_dir: Path
@@ -445,6 +446,7 @@ def _run_chunks(
                 state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
                 timings["read"] += res["read_s"]
                 timings["work"] += res["work_s"]
+                timings["worker_rss_mb"] = max(timings.get("worker_rss_mb", 0.0), res["rss_mb"])
             else:
                 attempts = int(state["attempts"].get(cid, 0)) + 1
                 state["attempts"][cid] = attempts
