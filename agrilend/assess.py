@@ -429,9 +429,9 @@ def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
         return
     trained_t = pd.DatetimeIndex(pd.to_datetime(list(trained)))
     if len(trained_t) != len(times) or not (trained_t == pd.DatetimeIndex(times)).all():
-        span = (
-            f"{trained_t.min().date()}..{trained_t.max().date()}" if len(trained_t) else "none"
-        )
+        span = "none"
+        if len(trained_t):
+            span = f"{trained_t.min().date()}..{trained_t.max().date()}"
         raise ModelError(
             f"the county context's crop model was trained on {len(trained_t)} imagery dates "
             f"({span}) but this cube has {len(times)}; decide with the imagery the county scan "
