@@ -10,6 +10,7 @@ from the smoothed phenology channel, so gaps and irregular dates are handled in 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,50 @@ def _fill_edges(z: np.ndarray) -> np.ndarray:
     """Carry the first/last smoothed value outwards (feature use only, never for estimates)."""
     out = pd.DataFrame(z.T).ffill().bfill().to_numpy().T
     return np.asarray(out, dtype="float64")
+
+
+def _dynamics(
+    raw: np.ndarray, smooth: np.ndarray, grid: pd.DatetimeIndex, *, max_gap_days: float = 30.0
+) -> dict[str, np.ndarray]:
+    """Management features of a greenness index: cuts, green duration, bare share, winter cover.
+
+    ``raw`` are the gridded observations (NaN = gap, not despiked: a cut is a real dip that
+    does not recover within one look), ``smooth`` the smoothed curve on the same grid.
+    """
+    days = (grid - grid[0]).days.to_numpy().astype("float64")
+    step = float(np.median(np.diff(days))) if days.size > 1 else 10.0
+    n = raw.shape[0]
+    n_drops = np.full(n, np.nan)
+    drop_sum = np.full(n, np.nan)
+    for i in range(n):
+        m = np.isfinite(raw[i])
+        v, d = raw[i, m], days[m]
+        if v.size < 2:
+            continue
+        dv = np.diff(v)
+        close = np.diff(d) <= max_gap_days
+        # a cut: a fall of 0.15 or more from a green canopy (>= 0.5) between close looks
+        n_drops[i] = np.sum(close & (dv <= -0.15) & (v[:-1] >= 0.5))
+        drop_sum[i] = -np.sum(np.where(close & (dv < 0), dv, 0.0))
+    valid = np.isfinite(raw).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bare = np.where(valid > 0, (raw < 0.3).sum(axis=1) / np.maximum(valid, 1), np.nan)
+    winter = np.isin(np.asarray(grid.month), (12, 1, 2))
+    ok = np.isfinite(smooth)
+    green = np.where(ok.any(axis=1), ((smooth >= 0.5) & ok).sum(axis=1) * step, np.nan)
+    with np.errstate(invalid="ignore"):
+        win = (
+            np.nanmean(np.where(ok[:, winter], smooth[:, winter], np.nan), axis=1)
+            if winter.any() and ok[:, winter].any()
+            else np.full(n, np.nan)
+        )
+    return {
+        "dyn_n_cuts": n_drops,
+        "dyn_drop_sum": drop_sum,
+        "dyn_green_days": green,
+        "dyn_bare_share": bare,
+        "dyn_winter_mean": win,
+    }
 
 
 def harmonic_coefficients(
@@ -150,7 +195,11 @@ def series_features(
         One row per parcel, float columns named ``{channel}_{feature}``: ``p00..`` (profile
         bins), ``mean, std, min, p10, p50, p90, max, t_max, t_min, rise, fall, valid`` (``t_*``
         in days from the series start; ``valid`` the share of clear dates), ``h0..`` harmonic
-        coefficients, and ``phen_*`` phenology (dates as days from the series start).
+        coefficients, ``phen_*`` phenology (dates as days from the series start) and, from the
+        phenology channel, ``dyn_*`` management features: ``n_cuts`` (falls of 0.15 or more
+        from a canopy >= 0.5 between looks at most 30 days apart: mowing or harvest),
+        ``drop_sum`` (total fall), ``green_days`` (days >= 0.5), ``bare_share`` (share of looks
+        < 0.3) and ``winter_mean`` (December-February mean).
 
     Examples
     --------
@@ -169,6 +218,7 @@ def series_features(
     grid_step = step or _infer_step(t)
     blocks: dict[str, np.ndarray] = {}
     smoothed: dict[str, np.ndarray] = {}
+    gridded: dict[str, np.ndarray] = {}
     grid: pd.DatetimeIndex | None = None
     for name, raw in chans.items():
         if raw.shape[-1] != len(t):
@@ -178,6 +228,7 @@ def series_features(
             )
         vals, grid = regularize(raw, t, step=grid_step)
         n_obs = np.isfinite(vals).sum(axis=1)
+        gridded[name] = vals
         if name.split("_")[0].upper() in _DIP_CHANNELS:
             vals = despike(vals)
         if lam is None:
@@ -233,6 +284,10 @@ def series_features(
                     blocks[f"phen_{col}"] = (v - grid[0]).dt.days.to_numpy(dtype="float64")
                 else:
                     blocks[f"phen_{col}"] = v.to_numpy(dtype="float64")
+            with warnings.catch_warnings():
+                # rows without a winter look: nanmean of nothing is NaN, as meant
+                warnings.simplefilter("ignore", RuntimeWarning)
+                blocks.update(_dynamics(gridded[pc], smoothed[pc], grid))
     n = next(iter(chans.values())).shape[0]
     out = pd.DataFrame(blocks, index=pd.Index(index if index is not None else range(n)))
     out.index.name = "parcel_id"

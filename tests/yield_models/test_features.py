@@ -95,3 +95,19 @@ def test_real_french_series_features(shared_data: Path) -> None:
     assert len(f) == 40
     assert f["NDVI_max"].between(0.2, 1.0).all()
     assert (f["phen_n_seasons"] >= 0).all()
+
+
+def test_management_features_count_cuts_and_winter_cover() -> None:
+    t = pd.date_range("2023-01-01", "2023-12-31", freq="10D")
+    doy = np.asarray(t.day_of_year, dtype=float)
+    meadow = np.full(doy.size, 0.8)
+    cut_at = [12, 18, 24]  # three mowings: a fall to 0.4, back to green over three looks
+    for k in cut_at:
+        meadow[k : k + 3] = [0.4, 0.55, 0.7]
+    crop = 0.15 + 0.7 * np.exp(-(((doy - 200) / 35) ** 2))  # bare winter, one summer season
+    f = series_features(np.vstack([meadow, crop]), t, index=["meadow", "crop"])
+    assert f.loc["meadow", "dyn_n_cuts"] == len(cut_at)
+    assert f.loc["crop", "dyn_n_cuts"] <= 1
+    assert f.loc["meadow", "dyn_winter_mean"] > f.loc["crop", "dyn_winter_mean"]
+    assert f.loc["meadow", "dyn_green_days"] > f.loc["crop", "dyn_green_days"]
+    assert f.loc["crop", "dyn_bare_share"] > f.loc["meadow", "dyn_bare_share"]
