@@ -37,17 +37,22 @@ def test_manifest_says_what_the_run_was_made_from(canary_runs: dict[str, Any], r
     assert len(m["imagery_dates"]) == 73  # the sample county's 2024 at 5-day revisit
 
 
+def _norm(x: Any) -> str:
+    """One text per value, whatever the storage gave back (lists, missing values, dates)."""
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return json.dumps([_norm(v) for v in x])
+    if x is None or (not isinstance(x, str) and pd.isna(x)):
+        return "<missing>"
+    if isinstance(x, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(x).isoformat()
+    return str(x)
+
+
 def _same(a: pd.Series, b: pd.Series, what: str) -> None:
     if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
         np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, err_msg=what)
     else:
-        norm = [
-            json.dumps(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else str(x) for x in a
-        ]
-        other = [
-            json.dumps(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else str(x) for x in b
-        ]
-        assert norm == other, what
+        assert [_norm(x) for x in a] == [_norm(x) for x in b], what
 
 
 @pytest.mark.slow
@@ -71,8 +76,9 @@ def test_rerun_from_the_demo_manifest_gives_the_same_decisions(
         _same(demo_hh[col], again_hh[col], f"households.{col}")
     demo_p = pd.read_parquet(out / "parcels.parquet").set_index("parcel_id")
     again_p = pd.DataFrame(sample_assessment.parcels).set_index("parcel_id").reindex(demo_p.index)
-    for col in ("status", "crop", "crop_confidence", "cultivated_area_ha", "vigour",
-                "yield_t_ha", "yield_low", "yield_high", "owner_ref"):  # fmt: skip
+    for col in ("status", "message", "crop", "crop_confidence", "cultivated_area_ha",
+                "vigour", "sos", "pos", "eos", "yield_t_ha", "yield_low", "yield_high",
+                "owner_ref"):  # fmt: skip
         _same(demo_p[col], again_p[col], f"parcels.{col}")
 
 
