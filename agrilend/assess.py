@@ -583,8 +583,10 @@ def assess(
     >>> result = assess(load_inputs(InputFiles.sample()))          # doctest: +SKIP
     >>> result.households[["owner_ref", "credit_line", "decision"]]  # doctest: +SKIP
     """
+    files = None
     if isinstance(cube, Inputs):
         bundle = cube
+        files = bundle.files
         cube, titles = bundle.cube, titles if titles is not None else bundle.titles
         weather = weather if weather is not None else bundle.weather
         subsidies = subsidies if subsidies is not None else bundle.subsidies
@@ -605,6 +607,8 @@ def assess(
     )
     if isinstance(cube, xr.Dataset) and "source" in cube.attrs:
         result.provenance["imagery"]["source"] = str(cube.attrs["source"]).rsplit("/", 1)[-1]
+    if files is not None:  # the input files and their checksums, for the report's provenance
+        result.provenance["inputs"] = files.describe()
     return result
 
 

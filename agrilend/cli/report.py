@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +18,8 @@ from agrilend.cli.options import (
     json_option,
     overwrite_option,
 )
-from agrilend.errors import ReportError
 from agrilend.inputs import InputFiles
+from agrilend.manifest import write_manifest
 from agrilend.report.i18n import Lang
 
 log = logging.getLogger(__name__)
@@ -39,33 +38,22 @@ def run_assessment(
 
     ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
     normals); when given, the household is judged against the county it was scanned with
-    instead of against the parcels of these inputs alone. The input files' names and
-    checksums go into the assessment's provenance, so the report can be reproduced.
+    instead of against the parcels of these inputs alone. ``assess`` records the input files'
+    names and checksums in the provenance, so the report can be reproduced.
     """
     from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.inputs import load_inputs  # noqa: PLC0415
 
     county = None
     if context is not None:
-        # the scan's reader of its own folder (agrilend.scan.load_context); looked up at run
-        # time so the report works in a build without scans
-        county = _pipeline("agrilend.scan", "load_context")(context)
+        from agrilend.scan import load_context  # noqa: PLC0415
+
+        county = load_context(context)
     if progress is not None:
         progress("opening inputs")
     inputs = load_inputs(files)
     assessment = assess(inputs, context=county, progress=progress)
-    assessment.provenance.setdefault("inputs", files.describe())
     return assessment, inputs.cube
-
-
-def _pipeline(module: str, name: str) -> Any:
-    try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ReportError(
-            f"this agrilend has no {module}.{name} yet ({exc}); update agrilend"
-        ) from exc
-    return fn
 
 
 def _default_out(target_id: str, lang: str) -> Path:
@@ -160,6 +148,13 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
             pdf=pdf,
         )  # fmt: skip
+        manifest = write_manifest(
+            html_path.with_name(html_path.stem + ".manifest.json"),
+            files=files,
+            provenance=assessment.provenance,
+            target=target.target_id,
+            lang=lang,
+        )
 
     hh = target.household
     summary: dict[str, Any] = {
@@ -169,6 +164,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "lang": lang,
         "html": str(written),
         "pdf": str(pdf_path) if pdf_path else None,
+        "manifest": str(manifest),
         "n_parcels": len(target.parcels),
     }
     if hh is not None:
