@@ -25,14 +25,26 @@ MANIFEST_FORMAT = 1
 def build_manifest(
     files: InputFiles, *, provenance: dict[str, Any] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """The manifest as a dict (no secret, no personal data: file paths and checksums only)."""
+    """The manifest as a dict (no secret, no personal data: file paths and checksums only).
+
+    Checksums already in ``provenance["inputs"]`` (recorded by :func:`agrilend.assess.assess`)
+    are reused rather than computed again: county cubes can be large.
+    """
     prov = dict(provenance or {})
+    known = {
+        name: info.get("checksum")
+        for name, info in (prov.get("inputs") or {}).items()
+        if isinstance(info, dict)
+    }
     return {
         "manifest_format": MANIFEST_FORMAT,
         "agrilend_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": {
-            name: {"path": str(Path(path).resolve()), "checksum": file_checksum(path)}
+            name: {
+                "path": str(Path(path).resolve()),
+                "checksum": known.get(name) or file_checksum(path),
+            }
             for name, path in files.items()
         },
         "model_version": prov.get("model_version"),
