@@ -126,12 +126,15 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
             t = pd.date_range("2000-01-01", periods=n_t, freq="10D")
         return chans, t
 
-    def _features(self, X: np.ndarray) -> np.ndarray:
+    def _features(self, X: np.ndarray) -> pd.DataFrame:
         chans, t = self._layout(X.shape[1])
         n_t = len(t)
         series = {c: X[:, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}
         phen = "NDVI" if "NDVI" in chans else None
-        f = series_features(series, t, step=self.step, phenology_channel=phen)
+        return series_features(series, t, step=self.step, phenology_channel=phen)
+
+    @staticmethod
+    def _matrix(f: pd.DataFrame) -> np.ndarray:
         return np.nan_to_num(f.to_numpy(dtype="float64"), nan=_FILL, posinf=_FILL, neginf=_FILL)
 
     def _forest(self, n_classes_min: int) -> Any:
@@ -154,21 +157,17 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, counts = np.unique(y, return_counts=True)
         feats = self._features(X)
-        chans, t = self._layout(X.shape[1])
-        n_t = len(t)
-        phen = "NDVI" if "NDVI" in chans else None
-        sample = {c: X[:1, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}
-        self.feature_schema_ = list(
-            series_features(sample, t, step=self.step, phenology_channel=phen).columns
-        )
-        self.estimator_ = self._forest(int(counts.min())).fit(feats, y)
+        self.feature_schema_ = [str(c) for c in feats.columns]
+        self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), y)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype="float64")
-        return np.asarray(self.estimator_.predict_proba(self._features(X)), dtype="float64")
+        # the columns the forest was fitted on, in that order, whatever these rows gave
+        feats = self._features(X).reindex(columns=self.feature_schema_)
+        return np.asarray(self.estimator_.predict_proba(self._matrix(feats)), dtype="float64")
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class per row."""
