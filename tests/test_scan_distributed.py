@@ -1,0 +1,63 @@
+"""The same scan on separate Dask worker processes equals the single-process scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from agrilend.inputs import InputFiles
+from agrilend.scan import load_context, scan
+from tests._scan_county import make_county, make_light_context
+
+pytestmark = [
+    pytest.mark.slow,
+    # assess._peer_curves: nanquantile over dates no parcel of a small crop observed (see
+    # tests/test_scan.py)
+    pytest.mark.filterwarnings("ignore:All-NaN slice encountered:RuntimeWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[InputFiles, Path]:
+    root = tmp_path_factory.mktemp("dist-county")
+    files = make_county(root / "county", size=100, seed=11)
+    return files, make_light_context(files, root / "ctx")
+
+
+def _same(a: Path, b: Path) -> None:
+    pa, pb = gpd.read_parquet(a / "parcels.parquet"), gpd.read_parquet(b / "parcels.parquet")
+    assert pa["parcel_id"].is_unique
+    pd.testing.assert_frame_equal(pa, pb)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(a / "households.parquet"), pd.read_parquet(b / "households.parquet")
+    )
+    assert (a / "summary.json").read_text() == (b / "summary.json").read_text()
+
+
+def test_local_cluster_and_scheduler_address_equal_single_process(
+    county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    from dask.distributed import LocalCluster  # noqa: PLC0415
+
+    files, ctx = county
+    single = tmp_path / "single"
+    scan(files, single, chunk_size_px=30, workers=0, context=load_context(ctx))
+
+    local = tmp_path / "local"
+    result = scan(files, local, chunk_size_px=30, workers=2, context=load_context(ctx))
+    assert result.chunks > 2
+    assert result.computed == result.chunks
+    _same(single, local)
+
+    remote = tmp_path / "remote"
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        scan(
+            files, remote, chunk_size_px=30, scheduler=cluster.scheduler_address,
+            context=load_context(ctx),
+        )  # fmt: skip
+    _same(single, remote)
