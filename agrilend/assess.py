@@ -7,6 +7,7 @@ copy of this flow anywhere.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -457,7 +458,9 @@ def _peer_curves(evidence: Evidence, frame: pd.DataFrame, ok: np.ndarray[Any, An
     for i, name in enumerate(names):
         rows = curves[crops == name]
         if len(rows) and np.isfinite(rows).any():
-            with np.errstate(all="ignore"):
+            # dates where no peer has a value stay NaN; numpy says so with a RuntimeWarning
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
                 q[i] = np.nanquantile(rows, [0.1, 0.5, 0.9], axis=0)
     return xr.Dataset(
         {f"p{p}": (("crop", "time"), q[:, k]) for k, p in enumerate((10, 50, 90))},
