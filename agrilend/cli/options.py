@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
+from agrilend.inputs import InputFiles
 from agrilend.outputs import json_default
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +74,21 @@ def check_output(path: Path, *, overwrite: bool) -> Path:
             path=path,
         )
     return path
+
+
+def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputFiles:
+    """The input files named on the command line, or the sample county when none is named.
+
+    ``given`` maps :class:`~agrilend.inputs.InputFiles` field names to option values;
+    ``--titles`` and ``--imagery`` are both needed once any file is named.
+    """
+    if all(v is None for v in given.values()):
+        files = InputFiles.sample()
+        log.info("no input files given: %s the sample county in %s", doing, files.titles.parent)
+        return files
+    if given.get("titles") is None or given.get("imagery") is None:
+        raise click.UsageError("--titles and --imagery are both needed with your own data")
+    return InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
 
 
 def emit_json(payload: Any) -> None:

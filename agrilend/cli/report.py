@@ -15,6 +15,7 @@ from agrilend.cli.options import (
     check_output,
     common_options,
     emit_json,
+    input_files,
     json_option,
     overwrite_option,
 )
@@ -125,13 +126,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
         "policy": policy, "county_yields": yields, "titles_mapping": mapping,
     }  # fmt: skip
-    if all(v is None for v in given.values()):
-        files = InputFiles.sample()
-        log.info("no input files given: using the sample county in %s", files.titles.parent)
-    else:
-        if titles is None or imagery is None:
-            raise click.UsageError("--titles and --imagery are both needed with your own data")
-        files = InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
+    files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None
     html_path = check_output(
         Path(out) if out else _default_out(target_id, lang), overwrite=overwrite

@@ -11,8 +11,14 @@ from typing import Any
 import click
 
 from agrilend._paths import local_path
-from agrilend.cli.options import common_options, emit_json, is_quiet, json_option, overwrite_option
-from agrilend.inputs import InputFiles
+from agrilend.cli.options import (
+    common_options,
+    emit_json,
+    input_files,
+    is_quiet,
+    json_option,
+    overwrite_option,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +139,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
         "policy": policy, "county_yields": yields, "titles_mapping": mapping,
     }  # fmt: skip
-    if all(v is None for v in given.values()):
-        files = InputFiles.sample()
-        log.info("no input files given: scanning the sample county in %s", files.titles.parent)
-    else:
-        if titles is None or imagery is None:
-            raise click.UsageError("--titles and --imagery are both needed with your own data")
-        files = InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
+    files = input_files(given, doing="scanning")
     out_dir = local_path(out, what="results folder", must_exist=False)
     county = load_context(local_path(context, what="scan context")) if context else None
     with _progress_bar() as progress:
