@@ -721,3 +721,13 @@ def test_property_box_area_and_flags(w: float, h: float, x: float, y: float) -> 
     assert ("under_one_pixel" in flags) == (w * h < 100)
     thin = 4 * math.pi * w * h / (2 * (w + h)) ** 2
     assert ("sliver" in flags) == (thin < 0.1 and w * h >= 100)
+
+
+def test_absurd_declared_area_on_a_tiny_parcel_is_flagged_not_a_crash() -> None:
+    # found by Hypothesis: 4.5e303 ha over a 0.25 m2 polygon overflowed the area ratio
+    tiny = shapely.Polygon([(500000, 4000000), (500000, 4000000.5), (500001, 4000000)])
+    titles = gpd.GeoDataFrame(
+        {"parcel_id": ["a"], "declared_area_ha": [4.49e303]}, geometry=[tiny], crs="EPSG:32650"
+    )
+    summary = validate_titles(titles, repair=False).summary()
+    assert summary["area_mismatch"] == 1
