@@ -17,20 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from agrilend.credit.policy import CANONICAL_CROPS
+
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
-#: Canonical crop names (DEVELOPERS.md) in a fixed order.
-CROPS = (
-    "winter_wheat_maize",
-    "maize",
-    "rice",
-    "soybean",
-    "cotton",
-    "peanut",
-    "orchard",
-    "greenhouse",
-    "fallow",
-)
+#: Canonical crop names (DEVELOPERS.md) in a fixed order: the one list the policy keys use.
+CROPS = CANONICAL_CROPS
 
 #: Share of parcels per true crop, like a Hebei/Shandong plain county.
 CROP_SHARES = {
