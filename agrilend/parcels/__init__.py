@@ -4,7 +4,13 @@ from agrilend.parcels.area import cultivated_area
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.pseudonym import pseudonymize
 from agrilend.parcels.titles import MAPPINGS, TitleMapping, as_titles, read_titles
-from agrilend.parcels.validate import ValidationReport, check_crs, validate_titles
+from agrilend.parcels.validate import (
+    CHECK_ORDER,
+    ValidationReport,
+    check_crs,
+    overlapping_pairs,
+    validate_titles,
+)
 from agrilend.parcels.zonal import pixel_values, zonal_index_stats, zonal_series
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
@@ -16,8 +22,10 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # pseudonyms
     "pseudonymize",
     # validation
+    "CHECK_ORDER",
     "ValidationReport",
     "check_crs",
+    "overlapping_pairs",
     "validate_titles",
     # zonal engine
     "ParcelPixels",

@@ -65,6 +65,26 @@ log = logging.getLogger(__name__)
 Severity = Literal["info", "warning", "error"]
 #: Columns of :attr:`ValidationReport.issues`.
 ISSUE_COLUMNS = ("row", "parcel_id", "check", "severity", "message")
+#: The checks in the order they run, which is the order of a title's ``title_flags``.
+CHECK_ORDER = (
+    "empty",
+    "non_finite",
+    "3d_dropped",
+    "not_polygonal",
+    "mixed_geometry",
+    "invalid",
+    "repaired",
+    "under_one_pixel",
+    "few_pixels",
+    "sliver",
+    "missing_id",
+    "duplicate_id",
+    "overlap",
+    "outside_imagery",
+    "partly_outside",
+    "declared_area_invalid",
+    "area_mismatch",
+)
 #: Degrees of slack around a CRS's area of use before coordinates are said to contradict it.
 AREA_OF_USE_MARGIN_DEG = 5.0
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon, MultiPolygon
@@ -446,35 +466,70 @@ def _check_geometry(
     return geoms, usable, repaired
 
 
+def overlapping_pairs(
+    geoms: Any, *, tolerance: float = 0.02
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Pairs of polygons that overlap by more than ``tolerance`` of the smaller one.
+
+    This is the rule of the ``overlap`` check of :func:`validate_titles`, usable on its own, for
+    instance over a whole county whose titles were validated in pieces.
+
+    Parameters
+    ----------
+    geoms
+        Polygons (a sequence, array or ``GeoSeries``) in a projected CRS; missing, empty and
+        zero-area geometries overlap nothing.
+    tolerance
+        Share of the smaller polygon's area that the intersection must exceed.
+
+    Returns
+    -------
+    i, j, share
+        Positions of the two polygons of each pair (``i < j``, sorted by ``i`` then ``j``) and
+        the intersection's share of the smaller one.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> geoms = [shapely.box(0, 0, 10, 10), shapely.box(9, 0, 19, 10), shapely.box(50, 0, 60, 10)]
+    >>> i, j, share = overlapping_pairs(geoms, tolerance=0.05)
+    >>> i.tolist(), j.tolist(), share.round(2).tolist()
+    ([0], [1], [0.1])
+    >>> overlapping_pairs(geoms, tolerance=0.1)[0].tolist()
+    []
+    """
+    arr = np.asarray(list(geoms) if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
+    empty = np.array([], dtype=np.int64)
+    area = np.where(shapely.is_missing(arr), 0.0, shapely.area(arr))
+    rows = np.flatnonzero(np.nan_to_num(area) > 0)
+    if len(rows) < 2:
+        return empty, empty.copy(), np.array([], dtype=float)
+    sub = arr[rows]
+    a, b = shapely.STRtree(sub).query(sub, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    inter = shapely.area(shapely.intersection(sub[a], sub[b]))
+    share = inter / np.minimum(area[rows[a]], area[rows[b]])
+    hit = share > tolerance
+    return rows[a[hit]], rows[b[hit]], share[hit].astype(float)
+
+
 def _check_overlaps(
     work: np.ndarray[Any, Any],
-    area: np.ndarray[Any, Any],
     usable: np.ndarray[Any, Any],
     issues: _Issues,
     tolerance: float,
 ) -> None:
-    rows = np.flatnonzero(usable)
-    if len(rows) < 2:
-        return
-    sub = work[rows]
-    tree = shapely.STRtree(sub)
-    a, b = tree.query(sub, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a) == 0:
-        return
-    inter = shapely.area(shapely.intersection(sub[a], sub[b]))
-    smaller = np.minimum(area[rows[a]], area[rows[b]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(smaller > 0, inter / smaller, 0.0)
-    hit = share > tolerance
+    i, j, share = overlapping_pairs(np.where(usable, work, None), tolerance=tolerance)
     others: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for i, j, s in zip(rows[a[hit]], rows[b[hit]], share[hit], strict=True):
-        others[int(i)].append((int(j), float(s)))
-        others[int(j)].append((int(i), float(s)))
+    for a, b, s in zip(i, j, share, strict=True):
+        others[int(a)].append((int(b), float(s)))
+        others[int(b)].append((int(a), float(s)))
     for r, lst in sorted(others.items()):
         lst.sort(key=lambda t: -t[1])
-        named = ", ".join(f"{issues.ids[j]!r} ({s:.0%} of the smaller)" for j, s in lst[:5])
+        named = ", ".join(f"{issues.ids[k]!r} ({s:.0%} of the smaller)" for k, s in lst[:5])
         extra = f" and {len(lst) - 5} more" if len(lst) > 5 else ""
         issues.add(
             r,
@@ -696,7 +751,7 @@ def validate_titles(
             "(map another id column, or drop the duplicates)",
         )
 
-    _check_overlaps(work, area_m2, usable, issues, overlap_tolerance)
+    _check_overlaps(work, usable, issues, overlap_tolerance)
 
     footprint = _imagery_box(imagery_bounds, metric)
     if footprint is not None:
@@ -766,4 +821,13 @@ def validate_titles(
     return ValidationReport(titles=out, issues=table)
 
 
-__all__ = ["ISSUE_COLUMNS", "ValidationReport", "check_crs", "validate_titles"]
+__all__ = [
+    # constants and results
+    "CHECK_ORDER",
+    "ISSUE_COLUMNS",
+    "ValidationReport",
+    # functions
+    "check_crs",
+    "overlapping_pairs",
+    "validate_titles",
+]

@@ -28,7 +28,7 @@ from agrilend.errors import (
     OutsideImageryError,
 )
 from agrilend.parcels import ValidationReport, check_crs, validate_titles
-from agrilend.parcels.validate import ISSUE_COLUMNS
+from agrilend.parcels.validate import CHECK_ORDER, ISSUE_COLUMNS, overlapping_pairs
 from agrilend.remote_sensing import make_cube
 
 CRS = "EPSG:32650"
@@ -731,3 +731,85 @@ def test_absurd_declared_area_on_a_tiny_parcel_is_flagged_not_a_crash() -> None:
     )
     summary = validate_titles(titles, repair=False).summary()
     assert summary["area_mismatch"] == 1
+
+
+# --- the overlap rule on its own, and the order of the flags ------------------------------
+
+
+def test_title_flags_follow_check_order() -> None:
+    seen: set[str] = set()
+    for name, case in CATALOGUE.items():
+        if case.raises is not None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = validate_titles(case.titles(), **case.kwargs)
+        for cell in report.titles["title_flags"]:
+            flags = [f for f in str(cell).split(",") if f]
+            seen.update(flags)
+            ranks = [CHECK_ORDER.index(f) for f in flags]
+            assert ranks == sorted(ranks), (name, flags)
+    assert "overlap" in seen
+    assert seen <= set(CHECK_ORDER)
+
+
+def _boxes(spec: list[tuple[float, float, float, float]]) -> list[Any]:
+    return [shapely.box(x, y, x + w, y + h) for x, y, w, h in spec]
+
+
+def test_overlapping_pairs_skips_missing_empty_and_zero_area() -> None:
+    geoms = [
+        shapely.box(0, 0, 10, 10),
+        None,
+        shapely.Polygon(),
+        shapely.box(5, 5, 5, 20),  # zero area
+        shapely.box(8, 0, 18, 10),  # 20 % of box 0
+        shapely.box(0, 9.9, 10, 20),  # 1 % of box 0, 0.2 % of box 4: under the tolerance
+    ]
+    i, j, share = overlapping_pairs(geoms, tolerance=0.02)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 4)]
+    assert share.tolist() == pytest.approx([0.2])
+    assert overlapping_pairs([], tolerance=0.02)[0].size == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    spec=st.lists(
+        st.tuples(st.floats(0, 100), st.floats(0, 100), st.floats(1, 40), st.floats(1, 40)),
+        min_size=0,
+        max_size=12,
+    ),
+    tolerance=st.floats(0, 0.9),
+)
+def test_overlapping_pairs_match_the_pairwise_definition(
+    spec: list[tuple[float, float, float, float]], tolerance: float
+) -> None:
+    geoms = _boxes(spec)
+    i, j, share = overlapping_pairs(geoms, tolerance=tolerance)
+    expected = []
+    for a in range(len(geoms)):
+        for b in range(a + 1, len(geoms)):
+            inter = geoms[a].intersection(geoms[b]).area
+            s = inter / min(geoms[a].area, geoms[b].area)
+            if s > tolerance and not math.isclose(s, tolerance, rel_tol=1e-9, abs_tol=1e-12):
+                expected.append((a, b, s))
+    got = list(zip(i.tolist(), j.tolist(), share.tolist(), strict=True))
+    # a share within rounding of the tolerance may go either way: compare the clear ones
+    got = [g for g in got if not math.isclose(g[2], tolerance, rel_tol=1e-9, abs_tol=1e-12)]
+    assert [(a, b) for a, b, _ in got] == [(a, b) for a, b, _ in expected]
+    np.testing.assert_allclose([s for *_, s in got], [s for *_, s in expected], rtol=1e-9)
+
+
+def test_overlap_check_names_the_overlapping_titles_by_the_helper() -> None:
+    geoms = [
+        box(0, 0, 100, 100),
+        box(90, 0, 100, 100),
+        box(300, 0, 100, 100),
+        box(395, 0, 100, 100),
+    ]
+    report = validate_titles(frame(geoms, ["a", "b", "c", "d"]), overlap_tolerance=0.02)
+    i, j, _ = overlapping_pairs(geoms, tolerance=0.02)
+    flagged = sorted(report.issues.query("check == 'overlap'")["parcel_id"])
+    assert (
+        flagged == sorted({"abcd"[k] for k in [*i.tolist(), *j.tolist()]}) == ["a", "b", "c", "d"]
+    )
