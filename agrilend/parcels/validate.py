@@ -522,7 +522,9 @@ def _check_overlaps(
     issues: _Issues,
     tolerance: float,
 ) -> None:
-    i, j, share = overlapping_pairs(np.where(usable, work, None), tolerance=tolerance)
+    geoms = work.copy()
+    geoms[~usable] = None
+    i, j, share = overlapping_pairs(geoms, tolerance=tolerance)
     others: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for a, b, s in zip(i, j, share, strict=True):
         others[int(a)].append((int(b), float(s)))
