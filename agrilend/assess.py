@@ -37,6 +37,7 @@ from agrilend.yield_models.crop_type import (
     CropTypeClassifier,
     crop_mismatch,
     predict_out_of_fold,
+    training_sample,
 )
 from agrilend.yield_models.vigour import peer_statistics, season_metrics, vigour_scores
 from agrilend.yield_models.weather import climate_risk, season_weather, weather_normals
@@ -50,6 +51,11 @@ MIN_CLEAR_FRACTION = 0.5
 LOW_CLEAR_OBS = 8
 #: Fewer pixels than this under a parcel is a data-quality flag.
 LOW_PIXELS = 5
+#: The county's crop model trains on at most about this many declarations (a stratified
+#: sample): enough for every crop, and a 10^6-parcel county costs what a 20,000 one does.
+CROP_TRAINING_CAP = 20_000
+#: Above this many training parcels the forest's trees are grown on every core.
+_PARALLEL_TRAINING = 2_000
 
 
 @dataclass
@@ -317,12 +323,15 @@ def decide(
     county_yields: Mapping[str, float] | None = None,
     context: CountyContext | None = None,
     as_of: date | None = None,
+    crop_training_cap: int | None = CROP_TRAINING_CAP,
     progress: Progress | None = None,
 ) -> Assessment:
     """Crop type, vigour, yield and credit lines from parcel evidence.
 
     Without a ``context`` the crop model is trained on the declared crops of these parcels and
-    each parcel is predicted out-of-fold (never by a model that saw its own declaration); peers
+    each parcel is predicted out-of-fold (never by a model that saw its own declaration); above
+    ``crop_training_cap`` declarations it trains on a stratified sample of them (see
+    :func:`agrilend.yield_models.training_sample`; ``None`` trains on all); peers
     are these parcels. With a ``context`` (left by a county scan) its model and peers are used,
     so one household is decided from its own parcels alone.
 
@@ -342,10 +351,16 @@ def decide(
     X = evidence.ndvi[ok]
     declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
     if context.crop_model is None:
-        template = CropTypeClassifier(times=list(evidence.times))
-        crops = predict_out_of_fold(X, declared, model=template, index=ids)
-        labelled = declared != ""
-        context.crop_model = clone(template).fit(X[labelled], declared[labelled])
+        # a large county trains on a stratified sample of its declarations (every parcel is
+        # still predicted by a model that never saw it); the trees use the idle cores
+        train = training_sample(declared, max_train=crop_training_cap)
+        template = CropTypeClassifier(
+            times=list(evidence.times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
+        )
+        crops = predict_out_of_fold(
+            X, declared, model=template, index=ids, max_train=crop_training_cap
+        )
+        context.crop_model = clone(template).fit(X[train], declared[train])
     else:
         model = context.crop_model
         _check_model_dates(model, evidence.times)

@@ -10,6 +10,7 @@ from agrilend.yield_models.crop_type import (
     crop_mismatch,
     expected_calibration_error,
     predict_out_of_fold,
+    training_sample,
 )
 from agrilend.yield_models.features import crop_features, harmonic_coefficients, series_features
 from agrilend.yield_models.persistence import (
@@ -63,6 +64,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "harmonic_coefficients",
     "predict_out_of_fold",
     "series_features",
+    "training_sample",
     # persistence
     "load_model",
     "read_model_metadata",

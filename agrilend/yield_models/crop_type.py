@@ -196,6 +196,53 @@ def _fold_ids(labels: np.ndarray, n_splits: int, seed: int | None) -> np.ndarray
     return folds
 
 
+def training_sample(
+    declared: Sequence[str] | pd.Series | np.ndarray,
+    *,
+    max_train: int | None,
+    min_class_size: int = 5,
+    rare_keep: int | None = None,
+    random_state: int | None = 0,
+) -> np.ndarray:
+    """Which parcels' declarations train the crop model: all, or a stratified sample.
+
+    With at most ``max_train`` declared parcels (or ``max_train=None``) every declared parcel
+    trains. Above it, each crop keeps a share proportional to its declarations, but never fewer
+    than ``min(its count, rare_keep)`` (rare crops stay learnable; default 1 % of
+    ``max_train``, at least ``min_class_size``), so the sample holds about ``max_train``
+    parcels (a little more when many crops are rare).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, True for the parcels that train; empty declarations never do.
+
+    Examples
+    --------
+    >>> lab = ["wheat"] * 900 + ["rice"] * 90 + ["cotton"] * 10 + [""] * 5
+    >>> keep = training_sample(lab, max_train=100, rare_keep=20)
+    >>> int(keep.sum()), int(keep[:900].sum()), int(keep[990:1000].sum()), bool(keep[-5:].any())
+    (120, 90, 10, False)
+    """
+    lab = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str).to_numpy()
+    labelled = lab != ""
+    if max_train is None or int(labelled.sum()) <= max_train:
+        return labelled
+    if max_train < 1:
+        raise ValueError(f"max_train must be at least 1, got {max_train}")
+    rng = np.random.default_rng(random_state)
+    if rare_keep is None:
+        rare_keep = max(min_class_size, max_train // 100)
+    frac = max_train / int(labelled.sum())
+    keep = np.zeros(len(lab), dtype=bool)
+    for name in np.unique(lab[labelled]):
+        members = np.flatnonzero(lab == name)
+        quota = max(int(np.floor(members.size * frac)), min(members.size, rare_keep))
+        quota = max(quota, min(members.size, min_class_size))
+        keep[rng.choice(members, size=quota, replace=False)] = True
+    return keep
+
+
 def predict_out_of_fold(
     X: Any,
     declared: Sequence[str] | pd.Series,
@@ -204,6 +251,7 @@ def predict_out_of_fold(
     index: Sequence[Any] | None = None,
     n_splits: int = 5,
     min_class_size: int = 5,
+    max_train: int | None = None,
     random_state: int | None = 0,
 ) -> pd.DataFrame:
     """Predict every parcel's crop with a model that did not see the parcel's own declaration.
@@ -211,6 +259,11 @@ def predict_out_of_fold(
     Parcels are split into ``n_splits`` stratified folds; each fold is predicted by a model
     trained on the other folds' declared crops. Classes with fewer than ``min_class_size``
     declarations, and empty declarations, are not learnt (those parcels are still predicted).
+
+    With ``max_train``, a county with more declarations than that trains on a stratified
+    sample of them (:func:`training_sample`): the folds split the sample, and every parcel
+    outside it (which no model saw) is predicted by the mean of the fold models' probabilities,
+    with ``fold`` -1. Training then costs the same for 10^5 parcels as for ``max_train``.
 
     Parameters
     ----------
@@ -224,6 +277,8 @@ def predict_out_of_fold(
         Parcel ids (default the index of ``declared`` when it is a Series).
     n_splits, min_class_size, random_state
         Folds, smallest learnt class, seed.
+    max_train
+        Most declarations to train on (default all).
 
     Returns
     -------
@@ -250,8 +305,15 @@ def predict_out_of_fold(
             f"declared parcels; got {dict(zip(names.tolist(), counts.tolist(), strict=True))}. "
             "Give a larger area or a model trained elsewhere"
         )
-    folds = _fold_ids(lab, n_splits, random_state)
-    trainable = np.isin(lab, learnt)
+    pool = training_sample(
+        lab, max_train=max_train, min_class_size=min_class_size, random_state=random_state
+    )
+    sampled = max_train is not None and int((lab != "").sum()) > max_train
+    folds = np.full(len(lab), -1)
+    in_folds = pool if sampled else np.ones(len(lab), dtype=bool)
+    folds[in_folds] = _fold_ids(lab[in_folds], n_splits, random_state)
+    outside = np.flatnonzero(folds < 0)
+    trainable = np.isin(lab, learnt) & in_folds
     proba = np.zeros((len(lab), learnt.size))
     for k in range(n_splits):
         test = folds == k
@@ -260,11 +322,13 @@ def predict_out_of_fold(
             continue
         if np.unique(lab[train]).size < 2:
             proba[test] = 1.0 / learnt.size
+            proba[outside] += 1.0 / learnt.size / n_splits
             continue
         m = clone(template).fit(Xa[train], lab[train])
-        p = m.predict_proba(Xa[test])
         cols = np.searchsorted(learnt, m.classes_)
-        proba[np.ix_(np.flatnonzero(test), cols)] = p
+        proba[np.ix_(np.flatnonzero(test), cols)] = m.predict_proba(Xa[test])
+        if outside.size:  # parcels no fold model saw: the mean of all of them
+            proba[np.ix_(outside, cols)] += m.predict_proba(Xa[outside]) / n_splits
     best = proba.argmax(axis=1)
     out = pd.DataFrame(
         {
@@ -348,4 +412,5 @@ __all__ = [
     "crop_mismatch",
     "expected_calibration_error",
     "predict_out_of_fold",
+    "training_sample",
 ]

@@ -14,6 +14,7 @@ from agrilend.yield_models.crop_type import (
     crop_mismatch,
     expected_calibration_error,
     predict_out_of_fold,
+    training_sample,
 )
 
 TIMES = pd.date_range("2024-01-01", "2024-12-31", freq="10D")
@@ -101,6 +102,34 @@ def test_out_of_fold_handles_rare_and_empty_labels() -> None:
     assert oof["crop"].notna().all()
     with pytest.raises(InsufficientEvidenceError, match="two crops"):
         predict_out_of_fold(X[:6], ["maize"] * 6)
+
+
+def test_training_sample_caps_a_large_county_and_keeps_rare_crops() -> None:
+    lab = np.array(["wheat"] * 5000 + ["rice"] * 400 + ["cotton"] * 30 + [""] * 70, dtype=object)
+    keep = training_sample(lab, max_train=1000, rare_keep=50, random_state=3)
+    assert not keep[lab == ""].any()
+    counts = {c: int(keep[lab == c].sum()) for c in ("wheat", "rice", "cotton")}
+    # proportional shares (5000/5430 and 400/5430 of 1000), the rare crop kept whole
+    assert counts == {"wheat": 920, "rice": 73, "cotton": 30}
+    # same seed, same sample; under the cap (or without one) every declaration trains
+    assert np.array_equal(keep, training_sample(lab, max_train=1000, rare_keep=50, random_state=3))
+    assert np.array_equal(training_sample(lab, max_train=None), lab != "")
+    assert np.array_equal(training_sample(lab, max_train=10_000), lab != "")
+
+
+def test_out_of_fold_with_a_training_cap_predicts_the_rest_with_unseen_models() -> None:
+    X, y = _curves(n_per=40, seed=4)
+    model = CropTypeClassifier(times=TIMES, n_estimators=20, calibration=None)
+    oof = predict_out_of_fold(X, y, model=model, n_splits=3, max_train=45)
+    pool = training_sample(y, max_train=45)
+    folds = oof["fold"].to_numpy()
+    # the sample is split into folds; every other parcel is predicted by the fold models
+    assert set(folds[pool]) == {0, 1, 2}
+    assert (folds[~pool] == -1).all()
+    assert int(pool.sum()) < len(y) / 2
+    proba = oof.filter(regex="^p_").to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (oof["crop"].to_numpy()[~pool] == y[~pool]).mean() > 0.9
 
 
 def test_mismatch_rules() -> None:
