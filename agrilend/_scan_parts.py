@@ -9,6 +9,7 @@ derived from the parts on disk, so no state can lie after a kill at any point.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -118,7 +119,25 @@ def _worker_cube(path: str, chunks: dict[str, int], opener: Any) -> Any:
     if key not in _CUBES:
         _CUBES.clear()
         _CUBES[key] = opener(path, chunks=chunks)
+        _freeze_long_lived()
     return _CUBES[key]
+
+
+def _freeze_long_lived() -> None:
+    """In a Dask worker: move what is alive now (modules, the cube) out of the cyclic GC's view.
+
+    Python's full collections otherwise rescan the whole stack of imported libraries while a
+    chunk allocates: measured at a third of a chunk's work. Only done in worker processes, never
+    in a caller's own interpreter.
+    """
+    try:
+        from distributed import get_worker  # noqa: PLC0415
+
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    gc.collect()
+    gc.freeze()
 
 
 def _rss_mb() -> float:

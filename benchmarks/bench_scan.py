@@ -5,12 +5,13 @@ A base synthetic county (``agrilend.synthetic``, 360 x 360 px, 10-day revisit, a
 parcels) is tiled ``k x k`` times into a larger county: the imagery as a Zarr store chunked
 256 x 256 px (so reading and decoding are real disk reads and decompression), the titles
 shifted with new unique parcel and household codes. Each size is scanned once on a Dask
-LocalCluster; the county step uses a light crop model from a saved context (the out-of-fold
-training of the full model is timed separately at the smallest size).
+LocalCluster. The county step trains the real crop model out of fold (``--model full``, the
+default: at most ``assess.CROP_TRAINING_CAP`` declarations, a stratified sample above it) or
+applies a light one from a saved context (``--model light``, to time the machinery alone).
 
-Run once, by hand (it takes a while on a shared machine):
+Run once, by hand, on a machine nobody else is using (about half an hour for 10^5 parcels):
 
-    python benchmarks/bench_scan.py --work /tmp/bench-scan --tiles 1 3 --workers 2
+    python benchmarks/bench_scan.py --work /tmp/bench-scan --tiles 1 3 7 --workers 2
 """
 
 from __future__ import annotations
@@ -122,12 +123,12 @@ def _worker_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(k: int, work: Path, *, workers: int, chunk: int) -> dict[str, Any]:
+def run(k: int, work: Path, *, workers: int, chunk: int, model: str) -> dict[str, Any]:
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415
 
     base = base_county(work)
     files = tiled_county(base, k, work)
-    ctx = light_context(tiled_county(base, 1, work), work)
+    ctx = light_context(tiled_county(base, 1, work), work) if model == "light" else None
     out = work / f"out{k}"
     shutil.rmtree(out, ignore_errors=True)
     with (
@@ -139,7 +140,7 @@ def run(k: int, work: Path, *, workers: int, chunk: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         result = scan(
             files, out, chunk_size_px=chunk, scheduler=cluster.scheduler_address,
-            context=load_context(ctx),
+            context=load_context(ctx) if ctx is not None else None,
         )  # fmt: skip
         wall = time.perf_counter() - t0
         peaks = client.run(_worker_peak_mb)
@@ -158,6 +159,7 @@ def run(k: int, work: Path, *, workers: int, chunk: int) -> dict[str, Any]:
         lat.append(time.perf_counter() - t1)
     return {
         "parcels": n,
+        "model": model,
         "chunks": result.chunks,
         "workers": workers,
         "wall_s": round(wall, 1),
@@ -177,35 +179,23 @@ def run(k: int, work: Path, *, workers: int, chunk: int) -> dict[str, Any]:
     }
 
 
-def oof_cost(work: Path) -> dict[str, Any]:
-    """Seconds of the county step with the full out-of-fold crop model, base county only."""
-    base = base_county(work)
-    files = tiled_county(base, 1, work)
-    out = work / "out-full-model"
-    shutil.rmtree(out, ignore_errors=True)
-    result = scan(files, out, chunk_size_px=128, workers=0)
-    return {
-        "parcels": result.summary["parcels"],
-        "county_step_full_model_s": round(result.timings["county"], 1),
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-scan"))
     ap.add_argument("--tiles", type=int, nargs="+", default=[1, 3])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=256)
-    ap.add_argument("--full-model", action="store_true", help="also time the full OOF model")
+    ap.add_argument(
+        "--model", choices=("full", "light"), default="full",
+        help="county step: train the real crop model, or apply a light saved one",
+    )  # fmt: skip
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for k in a.tiles:
-        row = run(k, a.work, workers=a.workers, chunk=a.chunk)
+        row = run(k, a.work, workers=a.workers, chunk=a.chunk, model=a.model)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    if a.full_model:
-        print(json.dumps(oof_cost(a.work)), flush=True)
     if len(rows) >= 2:
         small, big = rows[0], rows[-1]
         print(
