@@ -21,6 +21,7 @@ The results folder::
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
 
 from agrilend import __version__
@@ -57,6 +59,8 @@ from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
+from agrilend.parcels import overlapping_pairs, validate_titles
+from agrilend.parcels.validate import CHECK_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +168,21 @@ def _read_state(out: Path) -> dict[str, Any]:
     return state
 
 
+def _clear_quarantine(out: Path) -> None:
+    """Forget the quarantined chunks: their failure counts first, then their files."""
+    folder = out / _QUARANTINE
+    ids = sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
+    if not ids:
+        return
+    state = _read_state(out)
+    for cid in ids:
+        state["attempts"].pop(cid, None)
+    write_json(state, out / _STATE, overwrite=True)
+    for cid in ids:
+        (folder / f"{cid}.json").unlink(missing_ok=True)
+    log.info("quarantined chunks %s are computed again", ids)
+
+
 def _finished_chunks(
     out: Path, chunks: list[Chunk], state: dict[str, Any]
 ) -> tuple[set[str], dict[str, str]]:
@@ -268,6 +287,7 @@ def scan(
     scheduler: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    retry_quarantined: bool = False,
     context: CountyContext | None = None,
     progress: ScanProgress | None = None,
 ) -> ScanResult:
@@ -293,6 +313,12 @@ def scan(
         finished scan is left as it is (nothing written).
     overwrite
         Start again from scratch in an existing results folder.
+    retry_quarantined
+        Resume (implies ``resume``) and give the quarantined chunks another
+        :data:`MAX_ATTEMPTS` attempts: their quarantine files and failure counts are cleared,
+        finished chunks are kept. A finished scan with quarantined chunks is re-opened (its
+        manifest is removed first, and every output rewritten once the chunks are done); a
+        finished scan without any is left as it is.
     context
         A county context from an earlier scan (:func:`load_context`): its crop model is used
         instead of training one on this county's declarations.
@@ -321,18 +347,25 @@ def scan(
 
     t_start = time.perf_counter()
     out = Path(out_dir)
+    resume = resume or retry_quarantined
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     described = files.describe()
     checksums = {name: info["checksum"] for name, info in described.items()}
     if (out / _PLAN).exists():
         _check_inputs(json.loads((out / _PLAN).read_text(encoding="utf-8")), checksums, out)
-        if (out / _MANIFEST).exists() and read_manifest(out / _MANIFEST).get("scan_complete"):
+        manifest = read_manifest(out / _MANIFEST) if (out / _MANIFEST).exists() else {}
+        reopen = retry_quarantined and bool(manifest.get("quarantined_chunks"))
+        if manifest.get("scan_complete") and not reopen:
             summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
             log.info("scan in %s is already finished; nothing to do", out)
             return ScanResult(
                 out, summary, int(summary.get("chunks", 0)),
                 quarantined=dict(summary.get("quarantined_chunks", {})), written=False,
             )  # fmt: skip
+        if retry_quarantined:
+            # the manifest goes first: a kill from here on leaves an unfinished scan
+            (out / _MANIFEST).unlink(missing_ok=True)
+            _clear_quarantine(out)
 
     read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
     inputs = load_inputs(files, chunks=read_chunks)
@@ -494,6 +527,7 @@ def _county_evidence(
             f"the parts in {str(out)!r} hold {len(seen)} rows for {len(titles)} titles; delete "
             "the parts folder and resume to compute them again"
         )
+    _flag_overlaps(parcels)
     grid = _grid(parcels, times)
     ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
@@ -515,6 +549,58 @@ def _county_evidence(
     return Evidence(
         parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
     )
+
+
+#: A title with one of these flags has no usable geometry (``validate_titles`` skips it).
+_UNUSABLE = frozenset({"empty", "non_finite", "not_polygonal", "invalid"})
+#: The tolerance ``gather_evidence`` validates with (the default of ``validate_titles``).
+_OVERLAP_TOLERANCE = float(
+    inspect.signature(validate_titles).parameters["overlap_tolerance"].default
+)
+
+
+def _flag_overlaps(parcels: gpd.GeoDataFrame) -> None:
+    """Flag ``overlap`` on titles overlapping a title of another chunk, as a whole-county
+    validation would (each chunk validated only its own titles).
+
+    Runs on the concatenated parts, so the flags never depend on which run computed a part.
+    The flag is inserted where :data:`~agrilend.parcels.validate.CHECK_ORDER` puts it, the
+    title's status goes from ``ok`` to ``flagged`` and a message that was the flags follows
+    them, exactly as ``gather_evidence`` builds them. Titles of quarantined chunks (never
+    validated) take part with their geometry when it is valid, but carry no flag.
+    """
+    if "title_flags" not in parcels or len(parcels) < 2:
+        return
+    raw = parcels["title_flags"]
+    known = raw.notna().to_numpy()
+    flags = [str(f).split(",") if k and str(f) else [] for f, k in zip(raw, known, strict=True)]
+    geoms = np.asarray(parcels.geometry.to_numpy(), dtype=object).copy()
+    unusable = np.array([bool(_UNUSABLE.intersection(f)) for f in flags], dtype=bool)
+    unchecked = ~known
+    if unchecked.any():  # quarantined rows: raw title geometry, used when valid
+        unusable[unchecked] = ~np.asarray(shapely.is_valid(geoms[unchecked]), dtype=bool)
+    geoms[unusable] = None
+    i, j, _ = overlapping_pairs(geoms, tolerance=_OVERLAP_TOLERANCE)
+    rows = sorted(r for r in set(i.tolist()) | set(j.tolist()) if known[r])
+    rows = [r for r in rows if "overlap" not in flags[r]]
+    if not rows:
+        return
+    rank = {name: k for k, name in enumerate(CHECK_ORDER)}
+    status = parcels["title_status"].to_numpy(dtype=object).copy()
+    message = parcels["message"].to_numpy(dtype=object).copy()
+    new_flags = raw.to_numpy(dtype=object).copy()
+    for r in rows:
+        old = ",".join(flags[r])
+        after = [k for k, x in enumerate(flags[r]) if rank.get(x, len(rank)) > rank["overlap"]]
+        at = after[0] if after else len(flags[r])
+        new_flags[r] = ",".join([*flags[r][:at], "overlap", *flags[r][at:]])
+        if status[r] == "ok":
+            status[r] = "flagged"
+        if message[r] == old:
+            message[r] = new_flags[r]
+    for col, values in (("title_flags", new_flags), ("title_status", status), ("message", message)):
+        parcels[col] = pd.array(values, dtype=parcels[col].dtype)
+    log.info("%d titles overlap a title of another chunk: flagged 'overlap'", len(rows))
 
 
 def _grid(parcels: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DatetimeIndex:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -114,15 +115,25 @@ def test_scan_writes_every_output_with_each_parcel_once(
     assert ctx.county_yields
 
 
+@pytest.mark.parametrize("option", ["resume", "retry_quarantined"])
 def test_finished_scan_resumed_writes_nothing(
-    finished: Path, county: tuple[InputFiles, Path]
+    finished: Path, county: tuple[InputFiles, Path], option: str
 ) -> None:
     files, _ = county
-    before = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished.rglob("*")}
-    result = scan(files, finished, chunk_size_px=40, workers=0, resume=True)
-    after = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in finished.rglob("*")}
+    before = {p: _stamp(p) for p in finished.rglob("*")}
+    names = {p.relative_to(finished).as_posix() for p in before}
+    assert {*OUTPUTS, "chunks.json", "scan.json", "context/county.json"} <= names
+    assert any(n.startswith("parts/") for n in names)
+    result = scan(files, finished, chunk_size_px=40, workers=0, **{option: True})
+    after = {p: _stamp(p) for p in finished.rglob("*")}
     assert not result.written
+    assert result.computed == 0
     assert after == before
+
+
+def _stamp(p: Path) -> tuple[int, int, int]:
+    st = p.stat()
+    return st.st_mtime_ns, st.st_ino, st.st_size
 
 
 def test_existing_folder_is_refused_without_resume(
@@ -145,14 +156,20 @@ def test_changed_inputs_are_named_on_resume(
         scan(changed, finished, workers=0, resume=True)
 
 
-def test_failing_chunk_is_quarantined_and_the_scan_goes_on(
-    county: tuple[InputFiles, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def quarantined(county: tuple[InputFiles, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished scan whose first chunk failed three times (the test hook)."""
     files, ctx = county
-    first = tmp_path / "probe"
-    monkeypatch.setenv(FAIL_ENV, "r0000c0000")
-    result = scan(files, first, chunk_size_px=40, workers=0, context=load_context(ctx))
+    out = tmp_path_factory.mktemp("quarantined") / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(FAIL_ENV, "r0000c0000")
+        result = scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
     assert list(result.quarantined) == ["r0000c0000"]
+    return out
+
+
+def test_failing_chunk_is_quarantined_and_the_scan_goes_on(quarantined: Path) -> None:
+    first = quarantined
     q = json.loads((first / "quarantine" / "r0000c0000.json").read_text())
     assert q["attempts"] == 3
     assert "failed on purpose" in q["error"]
@@ -164,6 +181,55 @@ def test_failing_chunk_is_quarantined_and_the_scan_goes_on(
     assert (parcels.loc[~parcels.index.isin(bad.index), "status"] != "error").any()
     summary = json.loads((first / "summary.json").read_text())
     assert list(summary["quarantined_chunks"]) == ["r0000c0000"]
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["quarantined_chunks"] == ["r0000c0000"]
+
+
+def test_quarantined_chunk_is_retried_and_equals_a_scan_that_never_failed(
+    quarantined: Path, finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    files, ctx = county
+    out = tmp_path / "retry"
+    shutil.copytree(quarantined, out)
+    q = json.loads((out / "quarantine" / "r0000c0000.json").read_text())
+    parts = {p.name: _stamp(p) for p in (out / "parts").glob("*.parquet")}
+    assert "r0000c0000.parquet" not in parts
+    assert os.environ.get(FAIL_ENV) is None
+
+    result = scan(
+        files, out, chunk_size_px=40, workers=0, retry_quarantined=True, context=load_context(ctx)
+    )
+    assert result.written
+    assert result.computed == 1
+    assert result.quarantined == {}
+    assert not list((out / "quarantine").glob("*"))
+    state = json.loads((out / "chunks.json").read_text())
+    assert "r0000c0000" not in state["attempts"]
+    assert "r0000c0000" in state["finished"]
+    # the chunks that were finished are kept as they were
+    assert {n: _stamp(out / "parts" / n) for n in parts} == parts
+
+    parcels = gpd.read_parquet(out / "parcels.parquet")
+    mine = parcels[parcels["parcel_id"].isin(q["parcel_ids"])]
+    assert len(mine) == len(q["parcel_ids"])
+    assert not mine["message"].fillna("").str.contains("r0000c0000").any()
+    assert (mine["status"] != "error").any()
+    pd.testing.assert_frame_equal(parcels, gpd.read_parquet(finished / "parcels.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "households.parquet"),
+        pd.read_parquet(finished / "households.parquet"),
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads((finished / "summary.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scan_complete"] is True
+    assert manifest["quarantined_chunks"] == []
+
+    # done: retrying again (nothing quarantined) writes nothing
+    before = {p: _stamp(p) for p in out.rglob("*")}
+    again = scan(files, out, chunk_size_px=40, workers=0, retry_quarantined=True)
+    assert not again.written
+    assert {p: _stamp(p) for p in out.rglob("*")} == before
 
 
 def test_cli_and_python_give_the_same_results(

@@ -88,6 +88,11 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 )  # fmt: skip
 @click.option("--resume", is_flag=True, help="Continue the scan in --out where it stopped.")
 @click.option(
+    "--retry-quarantined", "retry_quarantined", is_flag=True,
+    help="Resume, and compute the quarantined chunks again (3 more attempts); finished chunks "
+    "are kept, a finished scan with quarantined chunks is re-opened.",
+)  # fmt: skip
+@click.option(
     "--chunk-size", "chunk_size", type=click.IntRange(min=8), default=None,
     help="Side of a spatial chunk in imagery pixels [default: 256].",
 )  # fmt: skip
@@ -110,6 +115,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     workers: int | None,
     scheduler: str | None,
     resume: bool,
+    retry_quarantined: bool,
     chunk_size: int | None,
     context: str | None,
     overwrite: bool,
@@ -119,7 +125,9 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
 
     Parcels are grouped into spatial chunks (imagery windows) computed in parallel on Dask;
     each chunk's result is written atomically, so a killed scan continues with --resume and a
-    finished one is left untouched. Then the county's crop model is trained on the declared
+    finished one is left untouched. A chunk that fails three times is quarantined (its parcels
+    are rows with status error) and the scan goes on; --retry-quarantined computes such chunks
+    again. Then the county's crop model is trained on the declared
     crops (out of fold), households are sized, and OUT receives parcels.parquet and .gpkg,
     households.parquet, summary.json and summary.html (county map), manifest.json and
     context/ (what `agrilend report --context` reuses). With no input files the embedded
@@ -130,6 +138,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend scan --out scan-sample                      # the sample county
       agrilend scan --titles t.gpkg --imagery cube.zarr --weather w.csv --out county/ --workers 8
       agrilend scan ... --out county/ --resume             # after a crash or a kill
+      agrilend scan ... --out county/ --retry-quarantined  # chunks that failed 3 times
       agrilend scan ... --out county/ --scheduler tcp://10.0.0.5:8786
       agrilend scan --out scan-sample --json -q | jq .summary.decisions
     """
@@ -145,8 +154,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     with _progress_bar() as progress:
         result = scan(
             files, out_dir, chunk_size_px=chunk_size or DEFAULT_CHUNK_PX, workers=workers,
-            scheduler=scheduler, resume=resume, overwrite=overwrite, context=county,
-            progress=progress,
+            scheduler=scheduler, resume=resume, overwrite=overwrite,
+            retry_quarantined=retry_quarantined, context=county, progress=progress,
         )  # fmt: skip
     payload: dict[str, Any] = {
         "out": str(result.out_dir),
