@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -283,3 +284,95 @@ def test_one_household_is_decided_from_the_context(
         rtol=1e-6,
     )
     assert os.environ.get(FAIL_ENV) is None
+
+
+# --- titles overlapping across chunks ------------------------------------------------------------
+
+
+def _chunk_of(titles: gpd.GeoDataFrame, cube: object, size: int) -> np.ndarray:
+    chunks = partition(
+        titles,
+        transform=cube.rio.transform(),  # type: ignore[attr-defined]
+        shape=(cube.sizes["y"], cube.sizes["x"]),  # type: ignore[attr-defined]
+        chunk_size_px=size,
+    )
+    out = np.empty(len(titles), dtype=object)
+    for c in chunks:
+        out[list(c.rows)] = c.id
+    return out
+
+
+@pytest.fixture(scope="module")
+def overlapping(
+    county: tuple[InputFiles, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[InputFiles, list[tuple[str, str]]]:
+    """The county with one title grown over its neighbour in the next chunk (and the pairs of
+    parcel ids that overlap across chunks, by more than validate's tolerance)."""
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.parcels import overlapping_pairs  # noqa: PLC0415
+
+    files, _ = county
+    inputs = load_inputs(files, chunks={})
+    titles = inputs.titles.reset_index(drop=True)
+    chunk = _chunk_of(titles, inputs.cube, 40)
+    geoms = titles.geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=1.0)
+    cross = (a < b) & (chunk[a] != chunk[b])
+    assert cross.any()
+    grow = str(titles.loc[int(a[cross][0]), "parcel_id"])
+
+    raw = gpd.read_file(files.titles)
+    at = raw["DKBM"].astype(str) == grow
+    raw.loc[at, "geometry"] = raw.loc[at, "geometry"].buffer(12.0, join_style="mitre")
+    folder = tmp_path_factory.mktemp("overlap")
+    raw.to_file(folder / "titles.gpkg", driver="GPKG")
+    changed = InputFiles(**{**files.__dict__, "titles": folder / "titles.gpkg"})
+
+    titles = load_inputs(changed, chunks={}).titles.reset_index(drop=True)
+    chunk = _chunk_of(titles, inputs.cube, 40)
+    i, j, _ = overlapping_pairs(titles.geometry.to_numpy(), tolerance=0.02)
+    ids = titles["parcel_id"].astype(str).to_numpy()
+    pairs = [(ids[x], ids[y]) for x, y in zip(i, j, strict=True) if chunk[x] != chunk[y]]
+    assert pairs, "the grown title overlaps nothing in another chunk"
+    return changed, pairs
+
+
+def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
+    overlapping: tuple[InputFiles, list[tuple[str, str]]],
+    county: tuple[InputFiles, Path],
+    tmp_path: Path,
+) -> None:
+    from agrilend.assess import assess  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.outputs import write_parcels  # noqa: PLC0415
+
+    files, pairs = overlapping
+    ctx = county[1]
+    out = tmp_path / "scan"
+    scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
+    scanned = gpd.read_parquet(out / "parcels.parquet").set_index("parcel_id")
+    crossing = sorted({p for pair in pairs for p in pair})
+    for pid in crossing:
+        assert "overlap" in scanned.loc[pid, "title_flags"].split(","), pid
+        assert "overlap" in json.loads(scanned.loc[pid, "quality_flags"]), pid
+        assert scanned.loc[pid, "status"] in {"flagged", "error"}
+
+    inputs = load_inputs(files, chunks={})
+    whole = assess(
+        inputs.cube, inputs.titles, weather=inputs.weather, subsidies=inputs.subsidies,
+        policy=inputs.policy, county_yields=inputs.county_yields, context=load_context(ctx),
+    )  # fmt: skip
+    write_parcels(whole.parcels, tmp_path / "assess.parquet")
+    assessed = gpd.read_parquet(tmp_path / "assess.parquet").set_index("parcel_id")
+    assessed = assessed.loc[scanned.index]
+    for col in ("title_status", "title_flags", "quality_flags", "status", "message"):
+        pd.testing.assert_series_equal(scanned[col], assessed[col])
+    # and everything else: the scan of the county is the assessment of the county
+    pd.testing.assert_frame_equal(scanned, assessed, check_dtype=False)
+    # households: the same decisions and lines; the parts keep curves as float32, so a reason
+    # that sits on a threshold to 1e-7 may name another harvest, and the limits' JSON text
+    # differs in the last cent (neither is compared)
+    hh = pd.read_parquet(out / "households.parquet").sort_values("owner_ref", ignore_index=True)
+    ref = whole.households.sort_values("owner_ref", ignore_index=True)
+    same = [c for c in hh.columns if not c.startswith(("reason", "limits"))]
+    pd.testing.assert_frame_equal(hh[same], ref[same], check_dtype=False)
