@@ -3,6 +3,7 @@
 from agrilend.remote_sensing.contract import band_names, make_cube, validate_cube
 from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.harmonize import harmonize
+from agrilend.remote_sensing.imagery_spec import StacImagery, is_imagery_spec, read_imagery_spec
 from agrilend.remote_sensing.indices import (
     INDICES,
     IndexFormula,
@@ -21,7 +22,7 @@ from agrilend.remote_sensing.sentinelhub_source import (
     sentinelhub_config,
     sentinelhub_statistics,
 )
-from agrilend.remote_sensing.stac_source import load_stac
+from agrilend.remote_sensing.stac_source import load_stac, search_stac
 from agrilend.remote_sensing.timeseries import (
     clean_dataarray,
     clean_series,
@@ -39,6 +40,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "IndexFormula",
     "SCL_INVALID",
     "Season",
+    "StacImagery",
     # contract
     "band_names",
     "make_cube",
@@ -50,7 +52,10 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "scl_valid",
     # remote sources
     "load_sentinelhub",
+    "is_imagery_spec",
     "load_stac",
+    "read_imagery_spec",
+    "search_stac",
     "sentinelhub_config",
     "sentinelhub_statistics",
     # indices

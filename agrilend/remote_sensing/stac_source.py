@@ -26,6 +26,7 @@ The smoothed NDVI series and phenology of some fields for a season, from Earth S
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from collections import Counter
@@ -124,6 +125,9 @@ def _search_api(
 
 def _read_catalog(path: Path) -> list[pystac.Item]:
     try:
+        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+            return list(pystac.ItemCollection.from_dict(doc))  # a search's answer, saved
         obj = pystac.read_file(str(path))
     except (OSError, pystac.STACError, ValueError) as exc:
         raise ImageryReadError(f"cannot read STAC file {str(path)!r}: {exc}", path=path) from None
@@ -252,6 +256,52 @@ def _native_crs(items: Sequence[pystac.Item]) -> str | None:
 # --- the loader -------------------------------------------------------------------------------
 
 
+def search_stac(
+    source: str | Path | Sequence[pystac.Item] | pystac.ItemCollection,
+    *,
+    bbox: Sequence[float] | None = None,
+    geometry: Any = None,
+    crs: Any = None,
+    time: Sequence[Any] | None = None,
+    collection: str = "sentinel-2-l2a",
+    max_cloud: float | None = None,
+) -> pystac.ItemCollection:
+    """The items :func:`load_stac` would load: searched, filtered by area, time and cloud.
+
+    Parameters are those of :func:`load_stac`. A scan freezes this answer into its results
+    folder (``ItemCollection.save_object``) so every worker and every resume reads the same
+    scenes.
+
+    Raises
+    ------
+    ImageryReadError
+        When no item matches.
+    """
+    trange = _time_bounds(time)
+    ll_bbox, _, _ = _lonlat_area(bbox, geometry, crs)
+    if isinstance(source, (str, Path)) and is_remote(source):
+        if not str(source).lower().startswith(("http://", "https://")):
+            raise ValueError(f"a STAC API is reached over http(s); got {str(source)!r}")
+        found = _search_api(str(source), collection=collection, lonlat_bbox=ll_bbox, time=trange)
+        where = str(source)
+    elif isinstance(source, (str, Path)):
+        path = local_path(source, what="STAC catalogue")
+        found = _read_catalog(path)
+        where = str(path)
+    else:
+        found = list(source)
+        where = "items"
+    items = _keep(
+        found, collection=collection, lonlat_bbox=ll_bbox, time=trange, max_cloud=max_cloud
+    )
+    if not items:
+        raise ImageryReadError(
+            f"no {collection!r} item in {where} matches the area, time range and cloud limit "
+            f"({len(found)} item(s) looked at); widen the search or raise max_cloud"
+        )
+    return pystac.ItemCollection(items, clone_items=False)
+
+
 def load_stac(
     source: str | Path | Sequence[pystac.Item] | pystac.ItemCollection,
     *,
@@ -314,28 +364,14 @@ def load_stac(
     ...                  bbox=(117.01, 36.60, 117.03, 36.62),
     ...                  time=("2024-05-01", "2024-05-31"), max_cloud=40)  # doctest: +SKIP
     """
-    trange = _time_bounds(time)
     ll_bbox, geom, geom_crs = _lonlat_area(bbox, geometry, crs)
-    if isinstance(source, (str, Path)) and is_remote(source):
-        if not str(source).lower().startswith(("http://", "https://")):
-            raise ValueError(f"a STAC API is reached over http(s); got {str(source)!r}")
-        found = _search_api(str(source), collection=collection, lonlat_bbox=ll_bbox, time=trange)
-        where = str(source)
-    elif isinstance(source, (str, Path)):
-        path = local_path(source, what="STAC catalogue")
-        found = _read_catalog(path)
-        where = str(path)
-    else:
-        found = list(source)
-        where = "items"
-    items = _keep(
-        found, collection=collection, lonlat_bbox=ll_bbox, time=trange, max_cloud=max_cloud
-    )
-    if not items:
-        raise ImageryReadError(
-            f"no {collection!r} item in {where} matches the area, time range and cloud limit "
-            f"({len(found)} item(s) looked at); widen the search or raise max_cloud"
+    items = list(
+        search_stac(
+            source, bbox=bbox, geometry=geometry, crs=crs, time=time, collection=collection,
+            max_cloud=max_cloud,
         )
+    )  # fmt: skip
+    where = str(source) if isinstance(source, (str, Path)) else "items"
     names = [*bands, *quality]
     keys = _asset_keys(items, names)
     out_crs = crs or _native_crs(items)
@@ -444,4 +480,4 @@ def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataAr
     return xr.DataArray(mask, dims=("y", "x"), coords={"y": raw["y"], "x": raw["x"]})
 
 
-__all__ = ["ASSET_ALIASES", "BASELINE_04_START", "DEFAULT_BANDS", "load_stac"]
+__all__ = ["ASSET_ALIASES", "BASELINE_04_START", "DEFAULT_BANDS", "load_stac", "search_stac"]
