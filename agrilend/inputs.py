@@ -24,6 +24,8 @@ from agrilend.errors import InputPathError
 from agrilend.settings import get_settings
 
 _CHUNK = 1 << 20
+#: Pixels of margin read around the titles' extent from a STAC source.
+STAC_MARGIN_PX = 3
 log = logging.getLogger(__name__)
 
 
@@ -164,22 +166,42 @@ class Inputs:
     files: InputFiles | None = None
 
 
-def load_inputs(files: InputFiles, *, chunks: Any = None) -> Inputs:
+def load_inputs(
+    files: InputFiles, *, chunks: Any = None, frozen_items: str | Path | None = None
+) -> Inputs:
     """Open every input of ``files`` with its layer's reader.
 
     The titles go through :func:`agrilend.parcels.read_titles` (owners pseudonymised there),
     the imagery through :func:`agrilend.remote_sensing.open_cube`, subsidies through
     :func:`agrilend.credit.read_subsidies`, weather through
     :func:`agrilend.yield_models.read_weather`; the policy defaults to the packaged one.
+
+    Imagery given as a TOML file describing a STAC search
+    (:mod:`agrilend.remote_sensing.imagery_spec`) is opened over the titles' extent, on the
+    titles' grid. ``frozen_items`` names the saved answer of that search: read when the file
+    exists, else the search runs once and its answer is saved there (a scan freezes its search
+    so that every worker, and every resume, reads the same scenes).
     """
     from agrilend.credit import load_policy, read_subsidies  # noqa: PLC0415  (heavy, lazy)
     from agrilend.parcels import read_titles  # noqa: PLC0415
-    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
+    from agrilend.remote_sensing import (  # noqa: PLC0415
+        is_imagery_spec,
+        open_cube,
+        read_imagery_spec,
+    )
+    from agrilend.remote_sensing.imagery_spec import titles_area  # noqa: PLC0415
     from agrilend.yield_models.weather import read_weather  # noqa: PLC0415
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
 
-    cube = open_cube(files.imagery, chunks=chunks)
     titles = read_titles(files.titles, mapping=files.titles_mapping)
+    if is_imagery_spec(files.imagery):
+        spec = read_imagery_spec(files.imagery)
+        area = titles_area(tuple(titles.total_bounds), margin=STAC_MARGIN_PX * spec.resolution)
+        if frozen_items is not None and not Path(frozen_items).exists():
+            spec.freeze(area, titles.crs, frozen_items)
+        cube = spec.open(area, titles.crs, items=frozen_items, chunks=chunks)
+    else:
+        cube = open_cube(files.imagery, chunks=chunks)
     return Inputs(
         cube=cube,
         titles=titles,
