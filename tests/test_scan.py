@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -125,7 +126,8 @@ def test_finished_scan_resumed_writes_nothing(
     names = {p.relative_to(finished).as_posix() for p in before}
     assert {*OUTPUTS, "chunks.json", "scan.json", "context/county.json"} <= names
     assert any(n.startswith("parts/") for n in names)
-    result = scan(files, finished, chunk_size_px=40, workers=0, **{option: True})
+    flags: dict[str, Any] = {option: True}
+    result = scan(files, finished, chunk_size_px=40, workers=0, **flags)
     after = {p: _stamp(p) for p in finished.rglob("*")}
     assert not result.written
     assert result.computed == 0
@@ -149,6 +151,7 @@ def test_changed_inputs_are_named_on_resume(
 ) -> None:
     files, _ = county
     other = tmp_path / "yields.csv"
+    assert files.county_yields is not None
     table = pd.read_csv(files.county_yields)
     table["yield_t_ha"] *= 1.1
     table.to_csv(other, index=False)
