@@ -49,14 +49,56 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class CubeSource:
+    """How a worker reads a chunk's window of the county's imagery.
+
+    A local cube (``items`` None) is opened lazily once per worker process, in its storage's
+    own blocks, and the window cut from it. A STAC search (``imagery`` is its TOML file) is
+    read from the scan's frozen ``items``, window by window on the county's grid (the titles'
+    ``crs`` snapped to the resolution), and put on the county's ``times``.
+    """
+
+    imagery: str
+    read_chunks: tuple[tuple[str, int], ...] = ()
+    items: str | None = None
+    crs: str | None = None
+    transform: tuple[float, ...] | None = None
+    times: tuple[str, ...] = ()
+
+    def window(self, rows: tuple[int, int], cols: tuple[int, int]) -> Any:
+        """The cube of pixel rows ``rows`` and columns ``cols`` of the county grid, loaded."""
+        import dask  # noqa: PLC0415  (workers import lazily)
+
+        from agrilend.remote_sensing import open_cube, read_imagery_spec  # noqa: PLC0415
+        from agrilend.remote_sensing.contract import on_dates  # noqa: PLC0415
+
+        if self.items is None:
+            with dask.config.set(scheduler="synchronous"):
+                cube = _worker_cube(self.imagery, dict(self.read_chunks), open_cube)
+                return cube.isel(y=slice(*rows), x=slice(*cols)).load()
+        import shapely  # noqa: PLC0415
+        from affine import Affine  # noqa: PLC0415
+
+        tr = Affine(*(self.transform or ())[:6])
+        x0, y0 = tr * (cols[0], rows[0])
+        x1, y1 = tr * (cols[1], rows[1])
+        # half a pixel inside the window's edges: the box snaps to exactly its pixels
+        half = abs(tr.a) / 2
+        area = shapely.box(min(x0, x1) + half, min(y0, y1) + half, max(x0, x1) - half,
+                           max(y0, y1) - half)  # fmt: skip
+        spec = read_imagery_spec(self.imagery)
+        _freeze_once()
+        return on_dates(spec.open(area, self.crs, items=self.items), list(self.times)).load()
+
+
+@dataclass(frozen=True)
 class ChunkTask:
     """Everything a worker needs to compute one chunk (small: titles of the chunk only)."""
 
     chunk: Chunk
-    imagery: str
+    source: CubeSource
     titles: gpd.GeoDataFrame
     part: str
-    read_chunks: dict[str, int]
 
 
 def partition(
@@ -123,6 +165,16 @@ def _worker_cube(path: str, chunks: dict[str, int], opener: Any) -> Any:
     return _CUBES[key]
 
 
+_FROZEN: list[bool] = []
+
+
+def _freeze_once() -> None:
+    """:func:`_freeze_long_lived` on a worker's first chunk (sources without a cached cube)."""
+    if not _FROZEN:
+        _FROZEN.append(True)
+        _freeze_long_lived()
+
+
 def _freeze_long_lived() -> None:
     """In a Dask worker: move what is alive now (modules, the cube) out of the cyclic GC's view.
 
@@ -156,10 +208,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     and decoding imagery (``read_s``) versus the rest (``work_s``), and the worker's resident
     memory with the chunk in hand (``rss_mb``).
     """
-    import dask  # noqa: PLC0415  (workers import lazily)
-
     from agrilend.assess import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
-    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
 
     chunk = task.chunk
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
@@ -167,9 +216,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         raise ScanError(f"chunk {chunk.id} failed on purpose ({FAIL_ENV} is set)")
     t0 = time.perf_counter()
     r0, r1, c0, c1 = chunk.window
-    with dask.config.set(scheduler="synchronous"):
-        cube = _worker_cube(task.imagery, task.read_chunks, open_cube)
-        window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
+    window = task.source.window((r0, r1), (c0, c1))
     t1 = time.perf_counter()
     evidence = gather_evidence(window, task.titles)
     frame = evidence.parcels.copy()
@@ -252,6 +299,7 @@ def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
 __all__ = [
     "Chunk",
     "ChunkTask",
+    "CubeSource",
     "error_rows",
     "file_sha256",
     "partition",

@@ -9,6 +9,7 @@ peers; households sized across chunks); (4) writes the outputs and the county co
 
 The results folder::
 
+    imagery_items.json   a STAC search's answer, frozen (imagery given as a TOML file)
     scan.json            the plan: input checksums, chunk list, dates (written first)
     chunks.json          finished chunks with their part checksums, failure counts
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
@@ -47,6 +48,7 @@ from agrilend._scan_parts import (
     VALID,
     Chunk,
     ChunkTask,
+    CubeSource,
     error_rows,
     file_sha256,
     partition,
@@ -61,6 +63,7 @@ from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
 from agrilend.parcels import overlapping_pairs, validate_titles
 from agrilend.parcels.validate import CHECK_ORDER
+from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ _PLAN, _STATE, _PARTS, _QUARANTINE, _MANIFEST = (
     "quarantine",
     "manifest.json",
 )
+#: The answer of a STAC search, frozen at the scan's start (imagery given as a TOML file).
+_ITEMS = "imagery_items.json"
 _FINAL = (
     "parcels.parquet",
     "parcels.gpkg",
@@ -130,7 +135,8 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
         out.mkdir(parents=True, exist_ok=True)
         return
     if resume:
-        if not (out / _PLAN).exists():
+        started = {p.name for p in out.iterdir() if not p.name.startswith(".tmp-")}
+        if not (out / _PLAN).exists() and started - {_ITEMS}:
             raise ScanError(
                 f"{str(out)!r} is not a scan results folder ({_PLAN} missing); nothing to "
                 "resume: choose an empty folder or pass --overwrite"
@@ -142,7 +148,7 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
             "continue it, overwrite=True (--overwrite) to start again, or choose another folder",
             path=out,
         )
-    for name in (_PLAN, _STATE, *_FINAL):
+    for name in (_PLAN, _STATE, _ITEMS, *_FINAL):
         (out / name).unlink(missing_ok=True)
     for name in (_PARTS, _QUARANTINE, "context"):
         shutil.rmtree(out / name, ignore_errors=True)
@@ -296,8 +302,11 @@ def scan(
     Parameters
     ----------
     files
-        The inputs (:class:`agrilend.inputs.InputFiles`); the imagery must be a local file
-        that every worker can read (on a real cluster: shared storage).
+        The inputs (:class:`agrilend.inputs.InputFiles`). The imagery is a local cube every
+        worker can read (on a real cluster: shared storage), or a TOML file describing a STAC
+        search (:mod:`agrilend.remote_sensing.imagery_spec`): searched once, its answer frozen
+        into ``imagery_items.json`` of the results folder, and each chunk's window read by its
+        worker straight from the scenes' Cloud-Optimised GeoTIFFs.
     out_dir
         The results folder (see the module docstring for its layout). On a cluster, workers
         write their parts into it, so it must be shared storage too.
@@ -350,6 +359,9 @@ def scan(
     resume = resume or retry_quarantined
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     described = files.describe()
+    frozen = out / _ITEMS if is_imagery_spec(files.imagery) else None
+    if frozen is not None and frozen.exists():  # the STAC search's answer is an input too
+        described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
     checksums = {name: info["checksum"] for name, info in described.items()}
     if (out / _PLAN).exists():
         _check_inputs(json.loads((out / _PLAN).read_text(encoding="utf-8")), checksums, out)
@@ -368,17 +380,26 @@ def scan(
             _clear_quarantine(out)
 
     read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
-    inputs = load_inputs(files, chunks=read_chunks)
+    inputs = load_inputs(files, chunks=read_chunks, frozen_items=frozen)
     cube, titles = inputs.cube, inputs.titles.reset_index(drop=True)
     if titles.crs is not None and cube.rio.crs is not None and titles.crs != cube.rio.crs:
         titles = titles.to_crs(cube.rio.crs.to_wkt())
+    times = pd.DatetimeIndex(cube.indexes["time"])
+    if frozen is None:
+        source = CubeSource(str(Path(files.imagery).resolve()), tuple(sorted(read_chunks.items())))
+    else:
+        described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
+        source = CubeSource(
+            str(Path(files.imagery).resolve()), items=str(frozen.resolve()),
+            crs=cube.rio.crs.to_wkt(), transform=tuple(cube.rio.transform())[:6],
+            times=tuple(t.isoformat() for t in times),
+        )  # fmt: skip
     chunks = partition(
         titles,
         transform=cube.rio.transform(),
         shape=(cube.sizes["y"], cube.sizes["x"]),
         chunk_size_px=chunk_size_px,
     )
-    times = pd.DatetimeIndex(cube.indexes["time"])
     if not (out / _PLAN).exists():
         write_json(
             {
@@ -410,8 +431,8 @@ def scan(
         client, cluster = _client(workers, scheduler)
         try:
             n_done = _run_chunks(
-                _Runner(client), todo, titles=titles, files=files, out=out, state=state,
-                read_chunks=read_chunks, quarantined=quarantined, timings=timings,
+                _Runner(client), todo, titles=titles, out=out, state=state,
+                source=source, quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
         finally:
@@ -451,10 +472,9 @@ def _run_chunks(
     todo: list[Chunk],
     *,
     titles: gpd.GeoDataFrame,
-    files: InputFiles,
     out: Path,
     state: dict[str, Any],
-    read_chunks: dict[str, int],
+    source: CubeSource,
     quarantined: dict[str, str],
     timings: dict[str, float],
     progress: ScanProgress | None,
@@ -464,10 +484,9 @@ def _run_chunks(
     def task(c: Chunk) -> ChunkTask:
         return ChunkTask(
             chunk=c,
-            imagery=str(Path(files.imagery).resolve()),
+            source=source,
             titles=titles.iloc[list(c.rows)].reset_index(drop=True),
             part=str((out / _PARTS / f"{c.id}.parquet").resolve()),
-            read_chunks=read_chunks,
         )
 
     pending = [task(c) for c in todo]

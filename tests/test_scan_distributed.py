@@ -17,6 +17,11 @@ pytestmark = [
     # assess._peer_curves: nanquantile over dates no parcel of a small crop observed (see
     # tests/test_scan.py)
     pytest.mark.filterwarnings("ignore:All-NaN slice encountered:RuntimeWarning"),
+    # a worker's HTTP server leaks its probe socket when its preferred port is taken by
+    # another Dask cluster on the machine (distributed.node.start_http_server)
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+    ),
 ]
 
 

@@ -70,7 +70,10 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 @click.command(name="scan")
 @click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
 @click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
-@click.option("--imagery", type=click.Path(), help="Imagery cube (NetCDF, GeoTIFF, Zarr).")
+@click.option(
+    "--imagery", type=click.Path(),
+    help="Imagery cube (NetCDF, GeoTIFF, Zarr), or a TOML file describing a STAC search.",
+)  # fmt: skip
 @click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
 @click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")

@@ -126,6 +126,44 @@ def validate_cube(cube: xr.Dataset, *, name: str = "cube") -> xr.Dataset:
     return cube
 
 
+def on_dates(cube: xr.Dataset, times: Any) -> xr.Dataset:
+    """The cube on exactly ``times``: dates it lacks become "no data" (never clear).
+
+    Windows of one county read from a STAC search may see different scenes (an edge of the
+    county outside one orbit's swath); put every window on the county's dates so that their
+    parcel series line up. Added dates have NaN reflectance, quality layers 0 (no data) and
+    ``valid`` False; dates not in ``times`` are dropped.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from affine import Affine
+    >>> t = pd.to_datetime(["2024-05-01", "2024-05-11"])
+    >>> cube = make_cube({"B04": np.full((2, 1, 1), 0.1), "B08": np.full((2, 1, 1), 0.4)},
+    ...                  times=t, transform=Affine(10, 0, 0, 0, -10, 0), crs="EPSG:32650")
+    >>> out = on_dates(cube, pd.to_datetime(["2024-05-01", "2024-05-06", "2024-05-11"]))
+    >>> out["valid"].values.ravel().tolist(), bool(np.isnan(out["B04"].values[1]).all())
+    ([True, False, True], True)
+    """
+    wanted = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
+    have = pd.DatetimeIndex(cube.indexes["time"])
+    if have.equals(wanted):
+        return cube
+    fill: dict[str, Any] = {}
+    for name, var in cube.data_vars.items():
+        if var.dtype == bool:
+            fill[str(name)] = False
+        elif np.issubdtype(var.dtype, np.floating):
+            fill[str(name)] = np.nan
+        else:
+            fill[str(name)] = 0
+    out = cube.reindex(time=wanted, fill_value=fill)
+    for name, var in cube.data_vars.items():  # keep integer layers integer
+        if out[name].dtype != var.dtype:
+            out[name] = out[name].astype(var.dtype)
+    return out
+
+
 __all__ = [
     "DIMS",
     "INDEX_VARIABLES",
@@ -133,5 +171,6 @@ __all__ = [
     "SPECTRAL_BANDS",
     "band_names",
     "make_cube",
+    "on_dates",
     "validate_cube",
 ]
