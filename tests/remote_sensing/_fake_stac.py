@@ -32,6 +32,15 @@ EARTH_SEARCH = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "SCL"
 COLLECTION = "sentinel-2-l2a"
 
 
+def l2a_dn(harmonised: xr.Dataset) -> xr.Dataset:
+    """Harmonised DN back to L2A DN of baseline >= 04.00 (+1000 where there is data)."""
+    out = harmonised.copy()
+    for b in ("B02", "B03", "B04", "B08"):
+        v = harmonised[b].values
+        out[b] = (harmonised[b].dims, np.where(v > 0, v + 1000, 0).astype("uint16"))
+    return out
+
+
 def write_catalog(
     dn: xr.Dataset,
     root: Path,

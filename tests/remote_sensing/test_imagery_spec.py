@@ -13,23 +13,11 @@ import xarray as xr
 from agrilend.errors import ImageryReadError
 from agrilend.remote_sensing import StacImagery, is_imagery_spec, read_imagery_spec
 from agrilend.remote_sensing.imagery_spec import titles_area
-from tests.remote_sensing._fake_sentinelhub import synthetic_source
-from tests.remote_sensing._fake_stac import FakeStacApi, write_catalog
-from tests.remote_sensing.test_stac_source import _raw_dn
+from tests.remote_sensing._fake_stac import FakeStacApi
 
 CRS = "EPSG:32650"
 #: The synthetic source's full extent (12 x 10 pixels of 10 m from 500000, 4000000).
 EXTENT = shapely.box(500_000, 3_999_880, 500_100, 4_000_000)
-
-
-@pytest.fixture(scope="module")
-def synthetic() -> xr.Dataset:
-    return synthetic_source(seed=5)
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, synthetic: xr.Dataset) -> Path:
-    return write_catalog(_raw_dn(synthetic), tmp_path_factory.mktemp("stac"))
 
 
 def _spec_file(folder: Path, body: str) -> Path:

@@ -23,30 +23,10 @@ from agrilend.remote_sensing.timeseries import clean_series
 from tests.remote_sensing._fake_sentinelhub import (
     grid_transform,
     seasonal_source,
-    synthetic_source,
 )
-from tests.remote_sensing._fake_stac import FakeStacApi, write_catalog
+from tests.remote_sensing._fake_stac import FakeStacApi, l2a_dn, write_catalog
 
 TIME = ("2024-05-01", "2024-05-31")
-
-
-def _raw_dn(harmonised: xr.Dataset) -> xr.Dataset:
-    """Harmonised DN back to L2A DN of baseline >= 04.00 (+1000 where there is data)."""
-    out = harmonised.copy()
-    for b in ("B02", "B03", "B04", "B08"):
-        v = harmonised[b].values
-        out[b] = (harmonised[b].dims, np.where(v > 0, v + 1000, 0).astype("uint16"))
-    return out
-
-
-@pytest.fixture(scope="module")
-def synthetic() -> xr.Dataset:
-    return synthetic_source(seed=3)
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, synthetic: xr.Dataset) -> Path:
-    return write_catalog(_raw_dn(synthetic), tmp_path_factory.mktemp("stac"))
 
 
 def _check_against(cube: xr.Dataset, src: xr.Dataset) -> None:
@@ -72,7 +52,7 @@ def test_without_raster_extension_the_baseline_decides(
     tmp_path: Path, synthetic: xr.Dataset
 ) -> None:
     new = write_catalog(
-        _raw_dn(synthetic), tmp_path / "new", earth_search_names=False, raster_ext=False
+        l2a_dn(synthetic), tmp_path / "new", earth_search_names=False, raster_ext=False
     )
     _check_against(load_stac(new), synthetic)
     old = write_catalog(
@@ -153,7 +133,7 @@ def test_belgian_cube_through_cogs(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_season_and_phenology_in_a_few_lines_from_stac(tmp_path: Path) -> None:
-    catalog = write_catalog(_raw_dn(seasonal_source(seed=1)), tmp_path)
+    catalog = write_catalog(l2a_dn(seasonal_source(seed=1)), tmp_path)
     fields = gpd.GeoDataFrame(
         {"parcel_id": ["P-1"]},
         geometry=[shapely.box(500_010, 3_999_890, 500_090, 3_999_990)],
