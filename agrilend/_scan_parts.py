@@ -93,12 +93,35 @@ class CubeSource:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Everything a worker needs to compute one chunk (small: titles of the chunk only)."""
+    """Everything a worker needs to compute one chunk (small: titles of the chunk only).
+
+    ``titles`` holds the chunk's own titles (in the order of ``chunk.rows``), then any title
+    of another chunk that carries the same parcel id as one of them: validation must see both
+    to make them errors, as a whole-county validation does.
+    """
 
     chunk: Chunk
     source: CubeSource
     titles: gpd.GeoDataFrame
     part: str
+
+
+def duplicate_guests(titles: gpd.GeoDataFrame, chunks: list[Chunk]) -> dict[str, tuple[int, ...]]:
+    """Per chunk, the rows of other chunks that share a parcel id with one of its titles."""
+    ids = titles["parcel_id"].astype(str).to_numpy()
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy() & (ids != "")
+    if not dup.any():
+        return {}
+    rows_of: dict[str, list[int]] = {}
+    for r in np.flatnonzero(dup):
+        rows_of.setdefault(str(ids[r]), []).append(int(r))
+    guests: dict[str, tuple[int, ...]] = {}
+    for c in chunks:
+        own = set(c.rows)
+        extra = sorted({g for r in c.rows if dup[r] for g in rows_of[str(ids[r])] if g not in own})
+        if extra:
+            guests[c.id] = tuple(extra)
+    return guests
 
 
 def partition(
@@ -219,13 +242,16 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     window = task.source.window((r0, r1), (c0, c1))
     t1 = time.perf_counter()
     evidence = gather_evidence(window, task.titles)
-    frame = evidence.parcels.copy()
+    # the chunk's own titles come first; any after them are guests from other chunks that
+    # share a parcel id with one of them (so that validation sees the duplicate), not kept
+    n = len(chunk.rows)
+    frame = evidence.parcels.iloc[:n].copy()
     ids = frame["parcel_id"].astype(str)
-    rowmap = dict(zip(task.titles["parcel_id"].astype(str), chunk.rows, strict=True))
-    frame[ROW] = ids.map(rowmap).to_numpy(dtype=np.int64)
-    n = len(frame)
-    frame[NDVI] = list(evidence.ndvi.astype("float32"))
-    frame[SMOOTH] = list(evidence.smooth.astype("float32"))
+    if not np.array_equal(ids.to_numpy(), task.titles["parcel_id"].astype(str).to_numpy()[:n]):
+        raise ScanError(f"chunk {chunk.id}: the evidence rows are not in the titles' order")
+    frame[ROW] = np.asarray(chunk.rows, dtype=np.int64)
+    frame[NDVI] = list(evidence.ndvi[:n].astype("float32"))
+    frame[SMOOTH] = list(evidence.smooth[:n].astype("float32"))
     valid = np.full((n, len(evidence.times)), np.nan, dtype="float32")
     series_ids = pd.Index(evidence.series.indexes["parcel"].astype(str))
     if len(series_ids):
@@ -300,6 +326,7 @@ __all__ = [
     "Chunk",
     "ChunkTask",
     "CubeSource",
+    "duplicate_guests",
     "error_rows",
     "file_sha256",
     "partition",

@@ -49,6 +49,7 @@ from agrilend._scan_parts import (
     Chunk,
     ChunkTask,
     CubeSource,
+    duplicate_guests,
     error_rows,
     file_sha256,
     partition,
@@ -432,7 +433,8 @@ def scan(
         try:
             n_done = _run_chunks(
                 _Runner(client), todo, titles=titles, out=out, state=state,
-                source=source, quarantined=quarantined, timings=timings,
+                source=source, guests=duplicate_guests(titles, chunks),
+                quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
         finally:
@@ -475,6 +477,7 @@ def _run_chunks(
     out: Path,
     state: dict[str, Any],
     source: CubeSource,
+    guests: dict[str, tuple[int, ...]],
     quarantined: dict[str, str],
     timings: dict[str, float],
     progress: ScanProgress | None,
@@ -485,7 +488,7 @@ def _run_chunks(
         return ChunkTask(
             chunk=c,
             source=source,
-            titles=titles.iloc[list(c.rows)].reset_index(drop=True),
+            titles=titles.iloc[[*c.rows, *guests.get(c.id, ())]].reset_index(drop=True),
             part=str((out / _PARTS / f"{c.id}.parquet").resolve()),
         )
 

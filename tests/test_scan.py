@@ -379,3 +379,60 @@ def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
     ref = whole.households.sort_values("owner_ref", ignore_index=True)
     same = [c for c in hh.columns if not c.startswith(("reason", "limits"))]
     pd.testing.assert_frame_equal(hh[same], ref[same], check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def duplicated(
+    county: tuple[InputFiles, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[InputFiles, list[str]]:
+    """The county with two parcel ids carried twice: once by titles of two chunks, once by two
+    titles of one chunk."""
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+
+    files, _ = county
+    inputs = load_inputs(files, chunks={})
+    chunk = _chunk_of(inputs.titles.reset_index(drop=True), inputs.cube, 40)
+    raw = gpd.read_file(files.titles)
+    assert len(raw) == len(chunk)  # the registry rows are the titles, in order
+    first = 0
+    other = int(np.flatnonzero(chunk != chunk[first])[0])
+    pair = [int(r) for r in np.flatnonzero(chunk == chunk[other]) if r != other][:2]
+    assert len(pair) == 2, "too few titles in that chunk"
+    raw.loc[other, "DKBM"] = raw.loc[first, "DKBM"]
+    raw.loc[pair[1], "DKBM"] = raw.loc[pair[0], "DKBM"]
+    folder = tmp_path_factory.mktemp("duplicates")
+    raw.to_file(folder / "titles.gpkg", driver="GPKG")
+    counts = raw["DKBM"].astype(str).value_counts()
+    return InputFiles(**{**files.__dict__, "titles": folder / "titles.gpkg"}), sorted(
+        counts[counts > 1].index
+    )
+
+
+def test_duplicate_ids_are_error_rows_across_and_within_chunks_as_assess_makes_them(
+    duplicated: tuple[InputFiles, list[str]],
+    county: tuple[InputFiles, Path],
+    tmp_path: Path,
+) -> None:
+    from agrilend.assess import assess  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.outputs import write_parcels  # noqa: PLC0415
+
+    files, dup_ids = duplicated
+    ctx = county[1]
+    out = tmp_path / "scan"
+    result = scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
+    scanned = gpd.read_parquet(out / "parcels.parquet")
+    assert len(scanned) == result.summary["parcels"]
+    hit = scanned[scanned["parcel_id"].isin(dup_ids)]
+    assert len(hit) == 2 * len(dup_ids) == 4
+    assert (hit["status"] == "error").all()
+    assert all("duplicate_id" in f.split(",") for f in hit["title_flags"])
+
+    inputs = load_inputs(files, chunks={})
+    whole = assess(
+        inputs.cube, inputs.titles, weather=inputs.weather, subsidies=inputs.subsidies,
+        policy=inputs.policy, county_yields=inputs.county_yields, context=load_context(ctx),
+    )  # fmt: skip
+    write_parcels(whole.parcels, tmp_path / "assess.parquet")
+    assessed = gpd.read_parquet(tmp_path / "assess.parquet")
+    pd.testing.assert_frame_equal(scanned, assessed, check_dtype=False)
