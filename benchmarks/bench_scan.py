@@ -120,6 +120,11 @@ def light_context(files: InputFiles, work: Path) -> Path:
 
 
 def _worker_peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM: its own, unlike ru_maxrss, which a
+    spawned worker inherits from the parent that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -148,15 +153,7 @@ def run(k: int, work: Path, *, workers: int, chunk: int, model: str) -> dict[str
     tm = result.timings
     inputs = load_inputs(files, chunks={})
     context = load_context(out)
-    owners = inputs.titles["owner_ref"].drop_duplicates().sample(5, random_state=0)
-    lat = []
-    for owner in owners:
-        t1 = time.perf_counter()
-        decide_household(
-            inputs.cube, inputs.titles, str(owner), context=context, weather=inputs.weather,
-            policy=inputs.policy,
-        )  # fmt: skip
-        lat.append(time.perf_counter() - t1)
+    lat = household_latency(inputs, context, 5)
     return {
         "parcels": n,
         "model": model,
@@ -179,6 +176,39 @@ def run(k: int, work: Path, *, workers: int, chunk: int, model: str) -> dict[str
     }
 
 
+def household_latency(inputs: Any, context: Any, n: int) -> list[float]:
+    """Seconds to decide each of ``n`` random households from the saved context (cube open)."""
+    owners = inputs.titles["owner_ref"].drop_duplicates().sample(n, random_state=0)
+    lat = []
+    for owner in owners:
+        t1 = time.perf_counter()
+        decide_household(
+            inputs.cube, inputs.titles, str(owner), context=context, weather=inputs.weather,
+            policy=inputs.policy,
+        )  # fmt: skip
+        lat.append(time.perf_counter() - t1)
+    return lat
+
+
+def latency_only(k: int, work: Path, n: int) -> dict[str, Any]:
+    """Household latency on an already scanned county (run it on an idle machine)."""
+    files = tiled_county(base_county(work), k, work)
+    t0 = time.perf_counter()
+    inputs = load_inputs(files, chunks={})
+    context = load_context(work / f"out{k}")
+    opened = time.perf_counter() - t0
+    household_latency(inputs, context, 1)  # warm: numba caches, first imports
+    lat = sorted(household_latency(inputs, context, n))
+    return {
+        "parcels": len(inputs.titles),
+        "households": n,
+        "open_inputs_and_context_s": round(opened, 2),
+        "latency_s_median": round(statistics.median(lat), 2),
+        "latency_s_p90": round(lat[int(0.9 * (len(lat) - 1))], 2),
+        "latency_s_max": round(lat[-1], 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-scan"))
@@ -189,8 +219,15 @@ def main() -> None:
         "--model", choices=("full", "light"), default="full",
         help="county step: train the real crop model, or apply a light saved one",
     )  # fmt: skip
+    ap.add_argument(
+        "--latency-only", type=int, default=0, metavar="N",
+        help="only time N households on the last --tiles county already scanned",
+    )  # fmt: skip
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
+    if a.latency_only:
+        print(json.dumps(latency_only(a.tiles[-1], a.work, a.latency_only)), flush=True)
+        return
     rows = []
     for k in a.tiles:
         row = run(k, a.work, workers=a.workers, chunk=a.chunk, model=a.model)
