@@ -155,19 +155,26 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         """Fit on series ``X`` (``n_parcels x n_channels*n_times``, NaN = gap) and labels ``y``."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype="float64")
         check_classification_targets(y)
+        return self._fit_features(self._features(X), y)
+
+    def _fit_features(self, feats: pd.DataFrame, y: np.ndarray) -> CropTypeClassifier:
+        """Fit on features already computed by :meth:`_features` (one row per parcel)."""
         self.classes_, counts = np.unique(y, return_counts=True)
-        feats = self._features(X)
         self.feature_schema_ = [str(c) for c in feats.columns]
         self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), y)
         return self
+
+    def _proba_features(self, feats: pd.DataFrame) -> np.ndarray:
+        """Class probabilities from features already computed (columns aligned to the fit)."""
+        feats = feats.reindex(columns=self.feature_schema_)
+        return np.asarray(self.estimator_.predict_proba(self._matrix(feats)), dtype="float64")
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype="float64")
         # the columns the forest was fitted on, in that order, whatever these rows gave
-        feats = self._features(X).reindex(columns=self.feature_schema_)
-        return np.asarray(self.estimator_.predict_proba(self._matrix(feats)), dtype="float64")
+        return self._proba_features(self._features(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class per row."""
@@ -315,6 +322,8 @@ def predict_out_of_fold(
     outside = np.flatnonzero(folds < 0)
     trainable = np.isin(lab, learnt) & in_folds
     proba = np.zeros((len(lab), learnt.size))
+    # a parcel's features depend on its own series only: computed once, not once per model
+    feats = clone(template)._features(Xa).reset_index(drop=True)
     for k in range(n_splits):
         test = folds == k
         train = (~test) & trainable
@@ -324,11 +333,11 @@ def predict_out_of_fold(
             proba[test] = 1.0 / learnt.size
             proba[outside] += 1.0 / learnt.size / n_splits
             continue
-        m = clone(template).fit(Xa[train], lab[train])
+        m = clone(template)._fit_features(feats[train], lab[train])
         cols = np.searchsorted(learnt, m.classes_)
-        proba[np.ix_(np.flatnonzero(test), cols)] = m.predict_proba(Xa[test])
+        proba[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
         if outside.size:  # parcels no fold model saw: the mean of all of them
-            proba[np.ix_(outside, cols)] += m.predict_proba(Xa[outside]) / n_splits
+            proba[np.ix_(outside, cols)] += m._proba_features(feats.iloc[outside]) / n_splits
     best = proba.argmax(axis=1)
     out = pd.DataFrame(
         {
