@@ -227,9 +227,16 @@ def _read_path(path: Path, *, chunks: Any) -> xr.Dataset:
             "supported format (NetCDF, Zarr, GeoTIFF/COG)",
             path=path,
         ) from exc
+    if suffix == ".toml":
+        raise ImageryReadError(
+            f"imagery {path} describes a STAC search, not a cube: it is opened over the titles' "
+            "extent (agrilend scan / report, agrilend.inputs.load_inputs), or in code with "
+            "read_imagery_spec(path).open(area, crs)",
+            path=path,
+        )
     raise ImageryReadError(
-        f"imagery {path} has an unsupported suffix {suffix!r}; use .nc, .zarr, .tif/.tiff or a "
-        "folder of GeoTIFFs",
+        f"imagery {path} has an unsupported suffix {suffix!r}; use .nc, .zarr, .tif/.tiff, a "
+        "folder of GeoTIFFs, or a .toml file describing a STAC search",
         path=path,
     )
 

@@ -236,6 +236,10 @@ def test_paths_are_checked(tmp_path: Path) -> None:
     other.write_bytes(b"GRIB")
     with pytest.raises(ImageryReadError, match="unsupported suffix"):
         open_cube(other)
+    spec = tmp_path / "imagery.toml"
+    spec.write_text('[stac]\ncatalogue = "catalog.json"\n', encoding="utf-8")
+    with pytest.raises(ImageryReadError, match="describes a STAC search, not a cube"):
+        open_cube(spec)
     broken = tmp_path / "broken.nc"
     broken.write_bytes(b"not a netcdf file")
     with pytest.raises(ImageryReadError, match=r"broken\.nc"):
