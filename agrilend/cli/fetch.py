@@ -7,10 +7,12 @@ Credentials for Sentinel Hub are never options: they come from the environment (
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,43 @@ def _parse_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What both sources are asked: area, season, grid, bands, and where the cube goes."""
+
+    bbox: tuple[float, ...] | None
+    titles: Path | None
+    crs: str | None
+    start: datetime
+    end: datetime
+    resolution: float
+    bands: tuple[str, ...]
+    max_cloud: float | None
+    out: Path
+    overwrite: bool
+    as_json: bool
+
+    def area(self) -> tuple[tuple[float, ...], str]:
+        """Check the output first (nothing is fetched for a refused write), then the area."""
+        _check_suffix(self.out)
+        check_output(self.out, overwrite=self.overwrite)
+        return _resolve_area(self.bbox, self.titles, self.crs)
+
+    def finish(self, cube: xr.Dataset, source: str) -> None:
+        """Write the cube and report it."""
+        write_cube(cube, self.out, overwrite=self.overwrite)
+        _report(_summary(cube, self.out, source), self.as_json)
+
+
 def _area_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by both sources: area, season, grid, bands, output."""
+    """Options shared by both sources (area, season, grid, bands, output), given to the
+    command as one :class:`_Request`, its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        req = _Request(**{f.name: kwargs.pop(f.name) for f in fields(_Request)})
+        return func(req, **kwargs)
+
     opts = [
         click.option(
             "--bbox",
@@ -105,9 +142,10 @@ def _area_options(func: Callable[..., Any]) -> Callable[..., Any]:
         overwrite_option,
         json_option,
     ]
+    decorated: Callable[..., Any] = wrapper
     for opt in reversed(opts):
-        func = opt(func)
-    return func
+        decorated = opt(decorated)
+    return decorated
 
 
 def _area_from_titles(path: Path, crs: str | None) -> tuple[tuple[float, ...], Any]:
@@ -264,18 +302,8 @@ def command() -> None:
 @click.option("--no-cache", is_flag=True, help="Ask the service again even if cached.")
 @common_options
 def sentinelhub_cmd(
+    req: _Request,
     *,
-    bbox: tuple[float, ...] | None,
-    titles: Path | None,
-    crs: str | None,
-    start: datetime,
-    end: datetime,
-    resolution: float,
-    bands: tuple[str, ...],
-    max_cloud: float | None,
-    out: Path,
-    overwrite: bool,
-    as_json: bool,
     profile: str | None,
     tile_size: int,
     no_cache: bool,
@@ -293,24 +321,21 @@ def sentinelhub_cmd(
     """
     from agrilend.remote_sensing.sentinelhub_source import load_sentinelhub  # noqa: PLC0415
 
-    _check_suffix(out)
-    check_output(out, overwrite=overwrite)
-    area, area_crs = _resolve_area(bbox, titles, crs)
+    area, area_crs = req.area()
     with _usage_errors(), _progress_bar("Sentinel Hub tiles") as progress:
         cube = load_sentinelhub(
             area,
             crs=area_crs,
-            time=(start, end),
-            resolution=resolution,
-            bands=bands,
-            max_cloud=max_cloud,
+            time=(req.start, req.end),
+            resolution=req.resolution,
+            bands=req.bands,
+            max_cloud=req.max_cloud,
             profile=profile,
             cache=not no_cache,
             max_tile_px=tile_size,
             progress=progress,
         )
-    write_cube(cube, out, overwrite=overwrite)
-    _report(_summary(cube, out, "sentinelhub"), as_json)
+    req.finish(cube, "sentinelhub")
 
 
 @command.command(name="stac", context_settings=CONTEXT)
@@ -324,18 +349,8 @@ def sentinelhub_cmd(
 @click.option("--collection", default="sentinel-2-l2a", show_default=True)
 @common_options
 def stac_cmd(
+    req: _Request,
     *,
-    bbox: tuple[float, ...] | None,
-    titles: Path | None,
-    crs: str | None,
-    start: datetime,
-    end: datetime,
-    resolution: float,
-    bands: tuple[str, ...],
-    max_cloud: float | None,
-    out: Path,
-    overwrite: bool,
-    as_json: bool,
     url: str | None,
     catalog: Path | None,
     collection: str,
@@ -356,9 +371,7 @@ def stac_cmd(
         raise click.UsageError("give exactly one of --url (a STAC API) or --catalog (a file)")
     if url is not None and not url.lower().startswith(("http://", "https://")):
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
-    _check_suffix(out)
-    check_output(out, overwrite=overwrite)
-    area, area_crs = _resolve_area(bbox, titles, crs)
+    area, area_crs = req.area()
     src_crs = pyproj.CRS.from_user_input(area_crs)
     to_ll = pyproj.Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True)
     lonlat = to_ll.transform_bounds(area[0], area[1], area[2], area[3])
@@ -373,15 +386,14 @@ def stac_cmd(
         cube = load_stac(
             source,
             bbox=lonlat,
-            time=(start, end),
+            time=(req.start, req.end),
             collection=collection,
-            bands=bands,
-            resolution=resolution,
+            bands=req.bands,
+            resolution=req.resolution,
             crs=out_crs,
-            max_cloud=max_cloud,
+            max_cloud=req.max_cloud,
         )
-    write_cube(cube, out, overwrite=overwrite)
-    _report(_summary(cube, out, "stac"), as_json)
+    req.finish(cube, "stac")
 
 
 __all__ = ["command", "write_cube"]
