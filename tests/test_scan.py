@@ -340,15 +340,27 @@ def overlapping(
     return changed, pairs
 
 
+def _assessed(files: InputFiles, ctx: Path, folder: Path) -> tuple[gpd.GeoDataFrame, Any]:
+    """The whole county through ``assess`` in one piece, its parcels read back as the scan's
+    are (GeoParquet), and the assessment."""
+    from agrilend.assess import assess  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.outputs import write_parcels  # noqa: PLC0415
+
+    inputs = load_inputs(files, chunks={})
+    whole = assess(
+        inputs.cube, inputs.titles, weather=inputs.weather, subsidies=inputs.subsidies,
+        policy=inputs.policy, county_yields=inputs.county_yields, context=load_context(ctx),
+    )  # fmt: skip
+    write_parcels(whole.parcels, folder / "assess.parquet")
+    return gpd.read_parquet(folder / "assess.parquet"), whole
+
+
 def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
     overlapping: tuple[InputFiles, list[tuple[str, str]]],
     county: tuple[InputFiles, Path],
     tmp_path: Path,
 ) -> None:
-    from agrilend.assess import assess  # noqa: PLC0415
-    from agrilend.inputs import load_inputs  # noqa: PLC0415
-    from agrilend.outputs import write_parcels  # noqa: PLC0415
-
     files, pairs = overlapping
     ctx = county[1]
     out = tmp_path / "scan"
@@ -360,14 +372,8 @@ def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
         assert "overlap" in json.loads(scanned.loc[pid, "quality_flags"]), pid
         assert scanned.loc[pid, "status"] in {"flagged", "error"}
 
-    inputs = load_inputs(files, chunks={})
-    whole = assess(
-        inputs.cube, inputs.titles, weather=inputs.weather, subsidies=inputs.subsidies,
-        policy=inputs.policy, county_yields=inputs.county_yields, context=load_context(ctx),
-    )  # fmt: skip
-    write_parcels(whole.parcels, tmp_path / "assess.parquet")
-    assessed = gpd.read_parquet(tmp_path / "assess.parquet").set_index("parcel_id")
-    assessed = assessed.loc[scanned.index]
+    assessed, whole = _assessed(files, ctx, tmp_path)
+    assessed = assessed.set_index("parcel_id").loc[scanned.index]
     for col in ("title_status", "title_flags", "quality_flags", "status", "message"):
         pd.testing.assert_series_equal(scanned[col], assessed[col])
     # and everything else: the scan of the county is the assessment of the county
@@ -413,10 +419,6 @@ def test_duplicate_ids_are_error_rows_across_and_within_chunks_as_assess_makes_t
     county: tuple[InputFiles, Path],
     tmp_path: Path,
 ) -> None:
-    from agrilend.assess import assess  # noqa: PLC0415
-    from agrilend.inputs import load_inputs  # noqa: PLC0415
-    from agrilend.outputs import write_parcels  # noqa: PLC0415
-
     files, dup_ids = duplicated
     ctx = county[1]
     out = tmp_path / "scan"
@@ -428,11 +430,5 @@ def test_duplicate_ids_are_error_rows_across_and_within_chunks_as_assess_makes_t
     assert (hit["status"] == "error").all()
     assert all("duplicate_id" in f.split(",") for f in hit["title_flags"])
 
-    inputs = load_inputs(files, chunks={})
-    whole = assess(
-        inputs.cube, inputs.titles, weather=inputs.weather, subsidies=inputs.subsidies,
-        policy=inputs.policy, county_yields=inputs.county_yields, context=load_context(ctx),
-    )  # fmt: skip
-    write_parcels(whole.parcels, tmp_path / "assess.parquet")
-    assessed = gpd.read_parquet(tmp_path / "assess.parquet")
+    assessed, _ = _assessed(files, ctx, tmp_path)
     pd.testing.assert_frame_equal(scanned, assessed, check_dtype=False)
