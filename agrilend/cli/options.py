@@ -29,6 +29,10 @@ def _setup_logging(verbose: int, quiet: int) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("agrilend").setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
+    # Dask's scheduler runs in this process and logs every worker's comings and goings at
+    # INFO: those are shown from -vv on, not with -v (agrilend's own steps)
+    distributed_level = level if verbose >= 2 else max(level, logging.WARNING)
+    logging.getLogger("distributed").setLevel(max(logging.DEBUG, min(distributed_level, 50)))
 
 
 def common_options(func: F) -> F:
