@@ -289,6 +289,39 @@ def test_one_household_is_decided_from_the_context(
     assert os.environ.get(FAIL_ENV) is None
 
 
+def test_report_with_the_context_decides_only_that_household(
+    finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from agrilend.cli.main import cli  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+
+    files, _ = county
+    hh = pd.read_parquet(finished / "households.parquet")
+    owner = str(hh.sort_values(["n_parcels", "owner_ref"]).iloc[-1]["owner_ref"])
+    args = cli_args(files, tmp_path / "unused")[1:-2]  # the input options of `scan`
+    res = CliRunner().invoke(
+        cli,
+        ["report", owner, *args, "--context", str(finished / "context"),
+         "--out", str(tmp_path / "r.html"), "--json", "-q"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    inputs = load_inputs(files, chunks={})
+    alone = decide_household(
+        inputs.cube, inputs.titles, owner, context=load_context(finished / "context"),
+        weather=inputs.weather, subsidies=inputs.subsidies, policy=inputs.policy,
+    )  # fmt: skip
+    row = alone.households.iloc[0]
+    assert summary["household"] == owner
+    assert summary["n_parcels"] == int(row["n_parcels"]) == len(alone.parcels)
+    assert summary["decision"] == row["decision"]
+    assert summary["credit_line"] == pytest.approx(float(row["credit_line"]))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert owner in page
+
+
 # --- titles overlapping across chunks ------------------------------------------------------------
 
 

@@ -33,27 +33,44 @@ def run_assessment(
     files: InputFiles,
     *,
     context: Path | None = None,
+    target: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Any, Any]:
     """Open the inputs and run :func:`agrilend.assess.assess`; returns ``(assessment, cube)``.
 
     ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
     normals); when given, the household is judged against the county it was scanned with
-    instead of against the parcels of these inputs alone. ``assess`` records the input files'
-    names and checksums in the provenance, so the report can be reproduced.
+    instead of against the parcels of these inputs alone, and with a ``target`` (a household
+    pseudonym or a parcel id) only that household's parcels are read and decided
+    (:func:`agrilend.scan.decide_household`: about a second, whatever the county's size).
+    The input files' names and checksums go into the provenance, so the report can be
+    reproduced.
     """
     from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.inputs import load_inputs  # noqa: PLC0415
 
-    county = None
-    if context is not None:
-        from agrilend.scan import load_context  # noqa: PLC0415
-
-        county = load_context(context)
     if progress is not None:
         progress("opening inputs")
-    inputs = load_inputs(files)
-    assessment = assess(inputs, context=county, progress=progress)
+    if context is None:
+        inputs = load_inputs(files)
+        return assess(inputs, progress=progress), inputs.cube
+    from agrilend.scan import decide_household, load_context  # noqa: PLC0415
+
+    county = load_context(context)
+    if target is None:
+        inputs = load_inputs(files)
+        return assess(inputs, context=county, progress=progress), inputs.cube
+    inputs = load_inputs(files, chunks={})  # lazy: only the household's window is read
+    titles = inputs.titles
+    owner = target
+    if not target.startswith("H-"):  # a parcel id: its household
+        holders = titles.loc[titles["parcel_id"].astype(str) == target, "owner_ref"]
+        owner = str(holders.iloc[0]) if len(holders) else target
+    assessment = decide_household(
+        inputs.cube, titles, owner, context=county, weather=inputs.weather,
+        subsidies=inputs.subsidies, policy=inputs.policy,
+    )  # fmt: skip
+    assessment.provenance["inputs"] = files.describe()
     return assessment, inputs.cube
 
 
@@ -136,7 +153,9 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         check_output(pdf_path, overwrite=overwrite)
 
     with progress_steps(_STEPS) as step:
-        assessment, cube = run_assessment(files, context=context_dir, progress=step.advance)
+        assessment, cube = run_assessment(
+            files, context=context_dir, target=target_id, progress=step.advance
+        )
         target = resolve_target(assessment, target_id)  # fail fast on an unknown id
         step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
         written = render_report(

@@ -37,8 +37,10 @@ PIPELINE = (BUILT[0], None)
 def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def run(files: Any, *, context: Path | None = None, progress: Any = None) -> Any:
-        calls.append({"files": files, "context": context})
+    def run(
+        files: Any, *, context: Path | None = None, target: str | None = None, progress: Any = None
+    ) -> Any:
+        calls.append({"files": files, "context": context, "target": target})
         return PIPELINE
 
     monkeypatch.setattr(report_cli, "run_assessment", run)
