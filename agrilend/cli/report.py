@@ -35,8 +35,11 @@ def run_assessment(
     context: Path | None = None,
     target: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[Any, Any]:
-    """Open the inputs and run :func:`agrilend.assess.assess`; returns ``(assessment, cube)``.
+) -> tuple[Any, Any, Any]:
+    """Open the inputs and run :func:`agrilend.assess.assess`.
+
+    Returns ``(assessment, cube, neighbours)``: ``neighbours`` are the titles around a
+    household decided alone (drawn in the report's overview map), else None.
 
     ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
     normals); when given, the household is judged against the county it was scanned with
@@ -53,13 +56,13 @@ def run_assessment(
         progress("opening inputs")
     if context is None:
         inputs = load_inputs(files)
-        return assess(inputs, progress=progress), inputs.cube
+        return assess(inputs, progress=progress), inputs.cube, None
     from agrilend.scan import decide_household, load_context  # noqa: PLC0415
 
     county = load_context(context)
     if target is None:
         inputs = load_inputs(files)
-        return assess(inputs, context=county, progress=progress), inputs.cube
+        return assess(inputs, context=county, progress=progress), inputs.cube, None
     inputs = load_inputs(files, chunks={})  # lazy: only the household's window is read
     titles = inputs.titles
     owner = target
@@ -71,7 +74,20 @@ def run_assessment(
         subsidies=inputs.subsidies, policy=inputs.policy,
     )  # fmt: skip
     assessment.provenance["inputs"] = files.describe()
-    return assessment, inputs.cube
+    return assessment, inputs.cube, _around(titles, assessment.parcels)
+
+
+#: Metres around a household within which the overview map draws the other titles.
+_NEIGHBOURHOOD_M = 1500.0
+
+
+def _around(titles: Any, parcels: Any) -> Any:
+    """The titles within :data:`_NEIGHBOURHOOD_M` of ``parcels`` (the overview's context)."""
+    if not len(parcels):
+        return titles.iloc[:0]
+    minx, miny, maxx, maxy = parcels.to_crs(titles.crs).total_bounds
+    d = _NEIGHBOURHOOD_M
+    return titles.cx[minx - d : maxx + d, miny - d : maxy + d]
 
 
 def _default_out(target_id: str, lang: str) -> Path:
@@ -153,14 +169,14 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         check_output(pdf_path, overwrite=overwrite)
 
     with progress_steps(_STEPS) as step:
-        assessment, cube = run_assessment(
+        assessment, cube, neighbours = run_assessment(
             files, context=context_dir, target=target_id, progress=step.advance
         )
         target = resolve_target(assessment, target_id)  # fail fast on an unknown id
         step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
         written = render_report(
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
-            pdf=pdf,
+            pdf=pdf, neighbours=neighbours,
         )  # fmt: skip
         manifest = write_manifest(
             html_path.with_name(html_path.stem + ".manifest.json"),

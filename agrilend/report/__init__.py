@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agrilend.report.i18n import LANGS, Lang
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     import xarray as xr
 
     from agrilend.assess import Assessment
@@ -31,6 +32,7 @@ def render_report(
     out: str | Path | None = None,
     pdf: bool = False,
     generated: dt.datetime | None = None,
+    neighbours: gpd.GeoDataFrame | None = None,
 ) -> Path | str:
     """Render the report of one household (pseudonym ``H-...``) or one parcel.
 
@@ -51,6 +53,9 @@ def render_report(
         Also print the page to a PDF beside ``out`` (same name, ``.pdf``); needs ``out``.
     generated
         The time stamp printed on the report (default: now, UTC).
+    neighbours
+        Titles to draw around the target in the overview map (default: the assessment's
+        parcels); a household decided alone from a scan's context passes its neighbours.
 
     Returns
     -------
@@ -79,7 +84,7 @@ def render_report(
     if pdf and out is None:
         raise ValueError("pdf=True needs an output path (out=...)")
     context: dict[str, Any] = report_context(
-        assessment, target_id, cube=cube, lang=lang, generated=generated
+        assessment, target_id, cube=cube, lang=lang, generated=generated, neighbours=neighbours
     )
     html = render_html(context)
     if out is None:

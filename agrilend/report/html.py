@@ -492,8 +492,12 @@ def report_context(
     cube: xr.Dataset | None = None,
     lang: Lang = "en",
     generated: dt.datetime | None = None,
+    neighbours: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the report template shows for ``target_id``, formatted in ``lang``.
+
+    ``neighbours`` are the titles drawn around the target in the overview map (default: the
+    assessment's parcels).
 
     Raises
     ------
@@ -513,7 +517,10 @@ def report_context(
     if scene is not None and cube is not None:
         rgb_uri, ndvi_uri = maps.parcel_maps(cube, sel, scene=scene, lang=lang)
     overview_uri = maps.overview_map(
-        assessment.parcels, hh_parcels if target.kind == "household" else sel, cube=cube, lang=lang
+        assessment.parcels if neighbours is None else neighbours,
+        hh_parcels if target.kind == "household" else sel,
+        cube=cube,
+        lang=lang,
     )
     parcel_rows = [_parcel_row(i, row, lang) for i, (_, row) in enumerate(sel.iterrows())]
     for i, (_, row) in enumerate(sel.iterrows()):

@@ -311,7 +311,11 @@ def overview_map(
     with figure_style(lang) as flang:
         fig, ax = plt.subplots(figsize=(4.2, 4.2))
         fig.subplots_adjust(left=0.02, right=0.98, top=0.98, bottom=0.02)
-        others = county[~county.index.isin(household.index)] if len(county) else county
+        if "parcel_id" in county and "parcel_id" in household:
+            mine = county["parcel_id"].astype(str).isin(household["parcel_id"].astype(str))
+        else:
+            mine = county.index.isin(household.index)
+        others = county[~mine] if len(county) else county
         if len(others):
             _fill(
                 ax,
