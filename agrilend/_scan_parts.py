@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,22 @@ class CubeSource:
         from agrilend.remote_sensing.contract import on_dates  # noqa: PLC0415
 
         if self.items is None:
+            chunks = dict(self.read_chunks)
             with dask.config.set(scheduler="synchronous"):
-                cube = _worker_cube(self.imagery, dict(self.read_chunks), open_cube)
+                cube = _opened(self.imagery, lambda: open_cube(self.imagery, chunks=chunks))
                 return cube.isel(y=slice(*rows), x=slice(*cols)).load()
+        import pystac  # noqa: PLC0415
         import shapely  # noqa: PLC0415
         from affine import Affine  # noqa: PLC0415
+
+        items_file = self.items
+        spec, items = _opened(
+            items_file,
+            lambda: (
+                read_imagery_spec(self.imagery),
+                list(pystac.ItemCollection.from_file(items_file)),
+            ),
+        )
 
         tr = Affine(*(self.transform or ())[:6])
         x0, y0 = tr * (cols[0], rows[0])
@@ -86,9 +98,7 @@ class CubeSource:
         half = abs(tr.a) / 2
         area = shapely.box(min(x0, x1) + half, min(y0, y1) + half, max(x0, x1) - half,
                            max(y0, y1) - half)  # fmt: skip
-        spec = read_imagery_spec(self.imagery)
-        _freeze_once()
-        return on_dates(spec.open(area, self.crs, items=self.items), list(self.times)).load()
+        return on_dates(spec.open(area, self.crs, items=items), list(self.times)).load()
 
 
 @dataclass(frozen=True)
@@ -172,30 +182,20 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-#: Cubes opened by this process (a worker opens the county's lazy cube once, not per chunk).
-_CUBES: dict[tuple[str, int, int, str], Any] = {}
+#: What this process opened, by file: the county's lazy cube, or a STAC description with its
+#: frozen items (a worker opens its source once, not once per chunk).
+_OPENED: dict[tuple[str, int, int], Any] = {}
 
 
-def _worker_cube(path: str, chunks: dict[str, int], opener: Any) -> Any:
-    """The lazy cube of ``path``, opened once per process (and again when the file changes)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p), st.st_mtime_ns, st.st_size, repr(sorted(chunks.items())))
-    if key not in _CUBES:
-        _CUBES.clear()
-        _CUBES[key] = opener(path, chunks=chunks)
+def _opened(path: str, opener: Callable[[], Any]) -> Any:
+    """``opener()``'s result for ``path``, once per process (and again when the file changes)."""
+    st = Path(path).stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _OPENED:
+        _OPENED.clear()
+        _OPENED[key] = opener()
         _freeze_long_lived()
-    return _CUBES[key]
-
-
-_FROZEN: list[bool] = []
-
-
-def _freeze_once() -> None:
-    """:func:`_freeze_long_lived` on a worker's first chunk (sources without a cached cube)."""
-    if not _FROZEN:
-        _FROZEN.append(True)
-        _freeze_long_lived()
+    return _OPENED[key]
 
 
 def _freeze_long_lived() -> None:

@@ -389,7 +389,8 @@ def scan(
     if frozen is None:
         source = CubeSource(str(Path(files.imagery).resolve()), tuple(sorted(read_chunks.items())))
     else:
-        described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
+        if "imagery_items" not in described:  # frozen just now, by this run's search
+            described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
         source = CubeSource(
             str(Path(files.imagery).resolve()), items=str(frozen.resolve()),
             crs=cube.rio.crs.to_wkt(), transform=tuple(cube.rio.transform())[:6],
@@ -691,7 +692,7 @@ def decide_household(
     titles
         Titles holding the household's parcels (others are ignored).
     owner_ref
-        The household's pseudonym (``H-...``).
+        The household's pseudonym (``H-...``), or the id of one of its parcels.
     context
         The county context (:func:`load_context`).
     weather, subsidies, policy
@@ -702,10 +703,15 @@ def decide_household(
     ScanError
         When no title belongs to ``owner_ref``.
     """
-    mine = titles[titles["owner_ref"].astype(str) == str(owner_ref)]
+    owners = titles["owner_ref"].astype(str)
+    held = owners[titles["parcel_id"].astype(str) == str(owner_ref)]
+    if not str(owner_ref).startswith("H-") and len(held):  # a parcel id: its holder's household
+        owner_ref = held.iloc[0]
+    mine = titles[owners == str(owner_ref)]
     if mine.empty:
         raise ScanError(
-            f"no title belongs to household {owner_ref!r}; check the pseudonym and the titles file"
+            f"no title belongs to household {owner_ref!r}; check the pseudonym (or parcel id) "
+            "and the titles file"
         )
     if mine.crs is not None and cube.rio.crs is not None and mine.crs != cube.rio.crs:
         mine = mine.to_crs(cube.rio.crs.to_wkt())

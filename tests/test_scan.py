@@ -286,6 +286,12 @@ def test_one_household_is_decided_from_the_context(
         scanned.loc[mine.index[ok], "cultivated_area_ha"].astype(float),
         rtol=1e-6,
     )
+    # one of its parcel ids names the same household
+    by_parcel = decide_household(
+        inputs.cube, inputs.titles, str(mine.index[0]), context=ctx, weather=inputs.weather,
+        subsidies=inputs.subsidies, policy=inputs.policy,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(by_parcel.households, result.households)
     assert os.environ.get(FAIL_ENV) is None
 
 

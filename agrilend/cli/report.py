@@ -38,8 +38,8 @@ def run_assessment(
 ) -> tuple[Any, Any, Any]:
     """Open the inputs and run :func:`agrilend.assess.assess`.
 
-    Returns ``(assessment, cube, neighbours)``: ``neighbours`` are the titles around a
-    household decided alone (drawn in the report's overview map), else None.
+    Returns ``(assessment, cube, titles)``: ``titles`` are the county's titles when a household
+    was decided alone (the report's overview map draws its neighbours among them), else None.
 
     ``context`` is a folder left by ``agrilend scan`` (its county context: crop model, peers,
     normals); when given, the household is judged against the county it was scanned with
@@ -64,30 +64,12 @@ def run_assessment(
         inputs = load_inputs(files)
         return assess(inputs, context=county, progress=progress), inputs.cube, None
     inputs = load_inputs(files, chunks={})  # lazy: only the household's window is read
-    titles = inputs.titles
-    owner = target
-    if not target.startswith("H-"):  # a parcel id: its household
-        holders = titles.loc[titles["parcel_id"].astype(str) == target, "owner_ref"]
-        owner = str(holders.iloc[0]) if len(holders) else target
     assessment = decide_household(
-        inputs.cube, titles, owner, context=county, weather=inputs.weather,
+        inputs.cube, inputs.titles, target, context=county, weather=inputs.weather,
         subsidies=inputs.subsidies, policy=inputs.policy,
     )  # fmt: skip
     assessment.provenance["inputs"] = files.describe()
-    return assessment, inputs.cube, _around(titles, assessment.parcels)
-
-
-#: Metres around a household within which the overview map draws the other titles.
-_NEIGHBOURHOOD_M = 1500.0
-
-
-def _around(titles: Any, parcels: Any) -> Any:
-    """The titles within :data:`_NEIGHBOURHOOD_M` of ``parcels`` (the overview's context)."""
-    if not len(parcels):
-        return titles.iloc[:0]
-    minx, miny, maxx, maxy = parcels.to_crs(titles.crs).total_bounds
-    d = _NEIGHBOURHOOD_M
-    return titles.cx[minx - d : maxx + d, miny - d : maxy + d]
+    return assessment, inputs.cube, inputs.titles
 
 
 def _default_out(target_id: str, lang: str) -> Path:

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,17 @@ class StacImagery:
         area: shapely.Geometry,
         crs: Any,
         *,
-        items: str | Path | None = None,
+        items: str | Path | Sequence[pystac.Item] | None = None,
         chunks: Any = None,
     ) -> xr.Dataset:
         """The cube over ``area`` on the grid of ``crs`` at ``resolution`` (lazy with chunks).
 
-        ``items`` is a frozen item collection (:meth:`freeze`); without it the search is run.
+        ``items`` is a frozen item collection (the file :meth:`freeze` wrote, or its items
+        already read); without it the search is run.
         """
-        source: Any = str(items) if items is not None else self.catalogue
+        source: Any = self.catalogue if items is None else items
+        if isinstance(source, Path):
+            source = str(source)
         return load_stac(
             source, geometry=area, crs=crs, time=(self.start, self.end),
             collection=self.collection, bands=self.bands, max_cloud=self.max_cloud,

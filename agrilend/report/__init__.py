@@ -54,8 +54,8 @@ def render_report(
     generated
         The time stamp printed on the report (default: now, UTC).
     neighbours
-        Titles to draw around the target in the overview map (default: the assessment's
-        parcels); a household decided alone from a scan's context passes its neighbours.
+        Titles (e.g. the county's) whose ones near the target the overview map draws, instead
+        of the assessment's parcels: for a household decided alone from a scan's context.
 
     Returns
     -------

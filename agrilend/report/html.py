@@ -485,6 +485,19 @@ def _provenance(assessment: Assessment, target: Target, lang: Lang) -> dict[str,
     }
 
 
+#: Metres around the target within which the overview map draws a county's other titles.
+NEIGHBOURHOOD_M = 1500.0
+
+
+def _near(titles: gpd.GeoDataFrame, target: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The titles within :data:`NEIGHBOURHOOD_M` of the target's bounding box."""
+    if not len(target) or not len(titles):
+        return titles.iloc[:0]
+    minx, miny, maxx, maxy = target.to_crs(titles.crs).total_bounds
+    d = NEIGHBOURHOOD_M
+    return titles.cx[minx - d : maxx + d, miny - d : maxy + d]
+
+
 def report_context(
     assessment: Assessment,
     target_id: str,
@@ -496,8 +509,9 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the report template shows for ``target_id``, formatted in ``lang``.
 
-    ``neighbours`` are the titles drawn around the target in the overview map (default: the
-    assessment's parcels).
+    ``neighbours`` are titles to draw around the target in the overview map, instead of the
+    assessment's parcels: those within :data:`NEIGHBOURHOOD_M` of it (a household decided alone
+    from a scan's context is shown among the county's titles near it).
 
     Raises
     ------
@@ -517,7 +531,7 @@ def report_context(
     if scene is not None and cube is not None:
         rgb_uri, ndvi_uri = maps.parcel_maps(cube, sel, scene=scene, lang=lang)
     overview_uri = maps.overview_map(
-        assessment.parcels if neighbours is None else neighbours,
+        assessment.parcels if neighbours is None else _near(neighbours, sel),
         hh_parcels if target.kind == "household" else sel,
         cube=cube,
         lang=lang,

@@ -180,17 +180,3 @@ def test_installed_command_on_the_sample_county(sample_data: Path, tmp_path: Pat
     html = (tmp_path / payload["html"]).read_text(encoding="utf-8")
     assert "农户授信报告" in html
     assert figure_values(html, "credit_line") == [pytest.approx(payload["credit_line"])]
-
-
-def test_a_household_decided_alone_is_drawn_among_its_neighbours() -> None:
-    import geopandas as gpd  # noqa: PLC0415
-    from shapely import box  # noqa: PLC0415
-
-    titles = gpd.GeoDataFrame(
-        {"parcel_id": ["a", "b", "c"]},
-        geometry=[box(0, 0, 100, 100), box(1000, 0, 1100, 100), box(5000, 0, 5100, 100)],
-        crs="EPSG:32650",
-    )
-    near = report_cli._around(titles, titles.iloc[[0]])
-    assert list(near["parcel_id"]) == ["a", "b"]  # within 1.5 km; "c" is 4.9 km away
-    assert report_cli._around(titles, titles.iloc[:0]).empty

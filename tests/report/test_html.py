@@ -121,3 +121,19 @@ def test_bad_options(built: tuple[Assessment, xr.Dataset]) -> None:
         render_report(assessment, HOUSEHOLD, lang="fr")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="out"):
         render_report(assessment, HOUSEHOLD, pdf=True)
+
+
+def test_a_household_decided_alone_is_drawn_among_its_neighbours() -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    from shapely import box  # noqa: PLC0415
+
+    from agrilend.report.html import _near  # noqa: PLC0415
+
+    titles = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b", "c"]},
+        geometry=[box(0, 0, 100, 100), box(1000, 0, 1100, 100), box(5000, 0, 5100, 100)],
+        crs="EPSG:32650",
+    )
+    near = _near(titles, titles.iloc[[0]])
+    assert list(near["parcel_id"]) == ["a", "b"]  # within 1.5 km; "c" is 4.9 km away
+    assert _near(titles, titles.iloc[:0]).empty
