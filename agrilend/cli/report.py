@@ -36,7 +36,7 @@ def run_assessment(
     target: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Open the inputs and run :func:`agrilend.assess.assess`.
+    """Open the inputs and run :func:`agrilend.pipeline.assess`.
 
     Returns ``(assessment, cube, titles)``: ``titles`` are the county's titles when a household
     was decided alone (the report's overview map draws its neighbours among them), else None.
@@ -49,8 +49,8 @@ def run_assessment(
     The input files' names and checksums go into the provenance, so the report can be
     reproduced.
     """
-    from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415  (heavy imports only when run)
 
     if progress is not None:
         progress("opening inputs")

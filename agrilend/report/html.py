@@ -1,4 +1,4 @@
-"""Turn one household's (or parcel's) part of an :class:`~agrilend.assess.Assessment` into HTML.
+"""Turn one household's (or parcel's) part of an :class:`~agrilend.pipeline.Assessment` into HTML.
 
 :func:`report_context` gathers what the template shows (numbers formatted, figures drawn) and
 :func:`render_html` fills ``templates/report.html.j2``. The page is self-contained: styles are
@@ -40,7 +40,7 @@ from agrilend.report.i18n import (
 )
 
 if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped like it
-    from agrilend.assess import Assessment
+    from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
 _TEXT_KEYS = set(labels("en"))
