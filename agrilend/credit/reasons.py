@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from agrilend.errors import PolicyError
+from agrilend.glossary import CROPS
 
 Language = Literal["en", "zh"]
 
@@ -187,21 +188,7 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
 
 _CURRENCY_ZH = {"CNY": "元", "RMB": "元"}
 #: Chinese names of crops and harvests (canonical crop names and the default policy's harvests).
-CROP_NAMES_ZH: Mapping[str, str] = MappingProxyType(
-    {
-        "winter_wheat_maize": "冬小麦-夏玉米",
-        "winter_wheat": "冬小麦",
-        "summer_maize": "夏玉米",
-        "maize": "玉米",
-        "rice": "水稻",
-        "soybean": "大豆",
-        "cotton": "棉花",
-        "peanut": "花生",
-        "orchard": "果园",
-        "greenhouse": "设施大棚",
-        "fallow": "休耕",
-    }
-)
+CROP_NAMES_ZH: Mapping[str, str] = MappingProxyType({k: zh for k, (_, zh) in CROPS.items()})
 
 
 class _Formatter(string.Formatter):

@@ -243,7 +243,9 @@ def ndvi_curve(
             ax.set_xlabel("月份")
         ax.grid(axis="y", color="#eceff1", lw=0.8)
         if title:
-            ax.set_title(title, loc="left", color=INK, pad=14)
+            # a field name from the registry (北坑3号) in an English figure needs a CJK font
+            family = cjk_font() if not title.isascii() and cjk_font() else None
+            ax.set_title(title, loc="left", color=INK, pad=14, fontfamily=family)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7.5)
         return to_data_uri(fig)
 

@@ -24,7 +24,8 @@ import xarray as xr
 
 from agrilend import __version__
 from agrilend.errors import UnknownTargetError
-from agrilend.report import figures, maps
+from agrilend.glossary import crop_state, flags_text, term
+from agrilend.report import figures, maps, officer
 from agrilend.report.i18n import (
     M2_PER_MU,
     Lang,
@@ -199,7 +200,7 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
     if hh is None:
         return None
     cur = str(hh.get("currency", "CNY") or "CNY")
-    reasons = _as_list(hh.get("reasons_zh" if lang == "zh" else "reasons_en"))
+    reasons = [str(r) for r in _as_list(hh.get("reasons_zh" if lang == "zh" else "reasons_en"))]
     codes = [str(c) for c in _as_list(hh.get("reason_codes"))]
     decision = str(hh.get("decision", ""))
     tenor: Any = hh.get("tenor_months")
@@ -208,11 +209,24 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
         if is_missing(tenor)
         else f"{int(float(tenor))} {text('months', lang)}"
     )
-    limits = _limit_rows(_limits(hh.get("limits")), cur, lang)
+    raw_limits = _limits(hh.get("limits"))
+    limits = _limit_rows(raw_limits, cur, lang)
     haircut = hh.get("climate_haircut")
+    ordered = officer.ordered_reasons(codes, reasons)
+    triggers = [(c, t) for c, t in ordered if c in officer.TRIGGER_CODES]
+    params = officer.reason_params(raw_limits)
+    changes = [
+        w
+        for c, _ in triggers
+        if (w := officer.what_would_change(c, params.get(c, {}), lang, currency=cur))
+    ]
     return {
         "decision": decision,
         "decision_text": value_text("decision", decision, lang),
+        "headline": officer.headline(
+            decision, triggers[0][1] if triggers else None, lang
+        ),
+        "proposed": decision == "refer",
         "credit_line": _figure(
             "credit_line", hh.get("credit_line"), fmt_money(hh.get("credit_line"), cur, lang=lang)
         ),
@@ -234,9 +248,15 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
         ]
         + [_figure("climate_haircut", haircut, fmt_percent(haircut, lang=lang))],
         "reasons": [
-            {"code": codes[i] if i < len(codes) else "", "text": str(r)}
-            for i, r in enumerate(reasons)
+            {
+                "code": c,
+                "text": t,
+                "name": term("reason", c, lang) if c else "",
+                "trigger": c in officer.TRIGGER_CODES,
+            }
+            for c, t in ordered
         ],
+        "changes": changes if decision in {"refer", "decline"} else [],
         "limits": limits,
     }
 
@@ -250,43 +270,58 @@ def _area_figure(name: str, hectares: Any, lang: Lang) -> dict[str, Any]:
     return fig
 
 
-def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
+def _message(value: Any, lang: Lang) -> str:
+    """A parcel's note: a list of flag codes becomes words; other text is shown as it is."""
+    if is_missing(value) or not str(value).strip():
+        return ""
+    tokens = [t.strip() for t in str(value).split(",") if t.strip()]
+    if tokens and all(" " not in t for t in tokens):
+        return flags_text(tokens, lang)
+    return str(value)
+
+
+def _parcel_row(
+    i: int, row: pd.Series, lang: Lang, county_yields: dict[str, float] | None = None
+) -> dict[str, Any]:
     conf = row.get("crop_confidence")
     ylow, yhigh = row.get("yield_low"), row.get("yield_high")
     interval = (
-        f"{fmt_number(ylow, digits=1)}–{fmt_number(yhigh, digits=1)}"
+        f"{officer.yield_text(ylow, lang).split()[0]}–{officer.yield_text(yhigh, lang)}"
         if not (is_missing(ylow) or is_missing(yhigh))
-        else text("missing", lang)
+        else ""
     )
-    unit = "吨/公顷" if lang == "zh" else "t/ha"
     vig = row.get("vigour")
+    state = crop_state(
+        row.get("declared_crop"), row.get("crop"), row.get("crop_mismatch"), conf,
+        p_declared=row.get("p_declared"),
+    )  # fmt: skip
     return {
         "n": i + 1,
         "parcel_id": str(row["parcel_id"]),
+        "name": officer.field_name(row.to_dict()),
         "declared_crop": value_text("crop", row.get("declared_crop", ""), lang),
         "crop": value_text("crop", row.get("crop"), lang),
         "crop_fig": _figure("crop_confidence", conf, fmt_percent(conf, lang=lang)),
-        "mismatch": bool(row.get("crop_mismatch"))
-        if not is_missing(row.get("crop_mismatch"))
-        else False,
+        "crop_state": state,
+        "crop_state_text": term("crop_state", state, lang),
+        "mismatch": state == "differs_flagged",
         "declared_area": _area_figure("declared_area_ha", row.get("declared_area_ha"), lang),
         "cultivated_area": _area_figure("cultivated_area_ha", row.get("cultivated_area_ha"), lang),
         "area_ratio": _figure(
             "area_ratio", row.get("area_ratio"), fmt_percent(row.get("area_ratio"), lang=lang)
         ),
         "area_flag": value_text("area_flag", row.get("area_flag"), lang),
-        "area_ok": str(row.get("area_flag", "ok")) in {"ok", "nan", "None", ""},
-        "vigour": _figure("vigour", vig, fmt_number(vig, digits=2, lang=lang)),
+        "area_ok": str(row.get("area_flag", "ok")) in {"ok", "nan", "None", "", "unknown"},
+        "vigour": _figure("vigour", vig, officer.vigour_text(vig, lang)),
         "vigour_class": value_text("vigour_class", row.get("vigour_class"), lang),
         "yield": _figure(
-            "yield_t_ha",
-            row.get("yield_t_ha"),
-            f"{fmt_number(row.get('yield_t_ha'), digits=1, lang=lang)} {unit}",
+            "yield_t_ha", row.get("yield_t_ha"), officer.yield_text(row.get("yield_t_ha"), lang)
         ),
+        "yield_parts": officer.yield_parts(row.to_dict(), county_yields, lang),
         "yield_interval": interval,
         "status": str(row.get("status", "")),
         "status_text": value_text("status", row.get("status"), lang),
-        "message": "" if is_missing(row.get("message")) else str(row.get("message")),
+        "message": _message(row.get("message"), lang),
         "sos": fmt_date(row.get("sos"), lang=lang),
         "pos": fmt_date(row.get("pos"), lang=lang),
         "eos": fmt_date(row.get("eos"), lang=lang),
@@ -295,7 +330,7 @@ def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
         "n_clear_obs": fmt_number(row.get("n_clear_obs"), lang=lang),
         "cloud_fraction": fmt_percent(row.get("cloud_fraction"), lang=lang),
         "n_pixels": fmt_number(row.get("n_pixels"), lang=lang),
-        "quality_flags": ", ".join(str(f) for f in _as_list(row.get("quality_flags")) if f),
+        "quality_flags": flags_text(_as_list(row.get("quality_flags")), lang),
     }
 
 
@@ -326,7 +361,11 @@ def _curve_uri(assessment: Assessment, i: int, row: pd.Series, lang: Lang) -> st
     raw = one["NDVI_mean"].to_numpy() if "NDVI_mean" in one else np.full(len(times), np.nan)
     clear = one["NDVI_clear"].to_numpy().astype(bool) if "NDVI_clear" in one else None
     smooth = one["NDVI_smooth"].to_numpy() if "NDVI_smooth" in one else None
-    title = f"{i + 1}. {pid} — {value_text('crop', row.get('crop'), figures.figure_lang(lang))}"
+    name = officer.field_name(row.to_dict())
+    if not name.isascii() and figures.cjk_font() is None:  # no font to draw it with
+        name = ""
+    crop = value_text("crop", row.get("crop"), figures.figure_lang(lang))
+    title = f"{i + 1}. {name + ' · ' if name else ''}{pid} — {crop}"
     return figures.ndvi_curve(
         times,
         raw,
@@ -394,6 +433,17 @@ def _weather_rows(assessment: Assessment, owner: str | None, lang: Lang) -> list
             }
         )
     return out
+
+
+def _weather_events(assessment: Assessment, owner: str | None, lang: Lang) -> list[str]:
+    sw = assessment.season_weather
+    if sw is None or sw.empty:
+        return []
+    rows = sw
+    if "owner_ref" in sw.columns:
+        mine = sw[sw["owner_ref"].astype(str) == str(owner)]
+        rows = mine if len(mine) else sw
+    return officer.weather_events(rows.iloc[0].to_dict(), lang)
 
 
 def _subsidy_rows(assessment: Assessment, target: Target) -> list[dict[str, str]]:
@@ -526,19 +576,29 @@ def report_context(
         else target.parcels
     )
     scene = maps.pick_clear_scene(cube, sel) if cube is not None else None
-    rgb_uri: str | None = None
-    ndvi_uri: str | None = None
+    detail: list[dict[str, Any]] = []
     if scene is not None and cube is not None:
-        rgb_uri, ndvi_uri = maps.parcel_maps(cube, sel, scene=scene, lang=lang)
+        for group in maps.parcel_groups(sel):
+            numbers = [i + 1 for i in group]
+            rgb, ndvi = maps.parcel_maps(
+                cube, sel.iloc[group], scene=scene, lang=lang, numbers=numbers
+            )
+            detail.append({"rgb": rgb, "ndvi": ndvi, "numbers": ", ".join(map(str, numbers))})
     overview_uri = maps.overview_map(
         assessment.parcels if neighbours is None else _near(neighbours, sel),
         hh_parcels if target.kind == "household" else sel,
         cube=cube,
         lang=lang,
     )
-    parcel_rows = [_parcel_row(i, row, lang) for i, (_, row) in enumerate(sel.iterrows())]
+    county_yields = (
+        dict(assessment.context.county_yields) if assessment.context is not None else None
+    )
+    parcel_rows = [
+        _parcel_row(i, row, lang, county_yields) for i, (_, row) in enumerate(sel.iterrows())
+    ]
     for i, (_, row) in enumerate(sel.iterrows()):
         parcel_rows[i]["curve"] = _curve_uri(assessment, i, row, lang)
+    weather = _weather_rows(assessment, target.owner_ref, lang)
     when = generated or dt.datetime.now(dt.UTC)
     return {
         "lang": lang,
@@ -550,14 +610,15 @@ def report_context(
         "generated": when.strftime("%Y-%m-%d %H:%M UTC"),
         "household": _household_view(target.household, lang),
         "parcels": parcel_rows,
+        "visits": officer.visit_cards(sel, lang),
         "maps": {
-            "rgb": rgb_uri,
-            "ndvi": ndvi_uri,
+            "detail": detail,
             "overview": overview_uri,
             "date": fmt_date(scene.time) if scene else None,
             "clear_share": fmt_percent(scene.clear_fraction, lang=lang) if scene else None,
         },
-        "weather": _weather_rows(assessment, target.owner_ref, lang),
+        "weather": weather,
+        "weather_events": _weather_events(assessment, target.owner_ref, lang),
         "subsidies": _subsidy_rows(assessment, target),
         "provenance": _provenance(assessment, target, lang),
     }

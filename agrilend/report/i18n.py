@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from agrilend.glossary import term
+
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 
@@ -37,7 +39,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "months": ("months", "个月"),
     "decision": ("Decision", "决定"),
     "parcels": ("Parcels", "地块数"),
-    "declared_area": ("Declared area", "登记面积"),
+    "declared_area": ("Declared area", "申报面积"),
     "cultivated_area": ("Cultivated area", "实际耕种面积"),
     "expected_revenue": ("Expected revenue", "预期收入"),
     "input_cost": ("Input cost", "投入成本"),
@@ -55,6 +57,23 @@ _TEXT: dict[str, tuple[str, str]] = {
     "revenue_share": ("Share of revenue lent", "收入授信比例"),
     "cap_per_ha": ("Limit per hectare", "每公顷上限"),
     "no_reasons": ("No reasons were recorded.", "未记录原因。"),
+    "proposed_line": ("Proposed line (not yet approved)", "建议额度（尚未批准）"),
+    "proposed_note": (
+        "An officer's review decides whether this amount is lent.",
+        "是否按此额度放款，由人工复核决定。",
+    ),
+    "what_would_change": ("What would change the decision", "什么情况下决定会改变"),
+    "parcels_in_brief": ("Parcels in brief", "地块概况"),
+    "visit_needed": ("Field visit", "实地核查"),
+    "parcels_to_visit": ("parcel(s) to check, see the checklist", "块地需核查，见核查清单"),
+    "visit_checklist": ("Field visit checklist", "实地核查清单"),
+    "coordinates": ("Coordinates (lat, lon)", "坐标（纬度，经度）"),
+    "open_in_maps": ("Open in the phone's maps", "在手机地图中打开"),
+    "scan_to_navigate": ("Scan to navigate", "扫码导航"),
+    "check": ("Check", "核查项"),
+    "look_and_photograph": ("Look at and photograph", "查看并拍照"),
+    "answer_changes": ("Which answer changes the decision", "何种结果会改变决定"),
+    "mu": ("mu", "亩"),
     "no_household": (
         "No credit decision was made for this household.",
         "该农户没有授信决定。",
@@ -77,16 +96,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     # parcels
     "parcel_table": ("Parcels at a glance", "地块一览"),
     "parcel_id": ("Parcel", "地块编码"),
-    "declared_crop": ("Declared crop", "登记作物"),
+    "declared_crop": ("Declared crop", "申报作物"),
     "crop": ("Crop seen", "识别作物"),
     "confidence": ("confidence", "置信度"),
-    "area_ratio": ("Cultivated / declared", "实种/登记"),
+    "area_ratio": ("Cultivated / declared", "实种/申报"),
     "vigour": ("Vigour", "长势"),
     "yield": ("Yield", "单产"),
     "yield_interval": ("interval", "区间"),
     "status": ("Status", "状态"),
-    "crop_mismatch": ("differs from the declared crop", "与登记作物不符"),
-    "matches_declared": ("matches the declared crop", "与登记作物一致"),
+    "crop_mismatch": ("differs from the declared crop", "与申报作物不符"),
     "ndvi_curves": ("Crop growth through the season", "作物季节生长曲线"),
     "phenology": ("Season", "物候期"),
     "sos": ("Start of season", "生长季开始"),
@@ -147,67 +165,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "missing": ("–", "–"),
 }
 
-_VALUES: dict[str, dict[str, tuple[str, str]]] = {
-    "crop": {
-        "winter_wheat_maize": ("winter wheat + summer maize", "冬小麦-夏玉米"),
-        "winter_wheat": ("winter wheat", "冬小麦"),
-        "summer_maize": ("summer maize", "夏玉米"),
-        "maize": ("maize", "玉米"),
-        "rice": ("rice", "水稻"),
-        "soybean": ("soybean", "大豆"),
-        "cotton": ("cotton", "棉花"),
-        "peanut": ("peanut", "花生"),
-        "orchard": ("orchard", "果园"),
-        "greenhouse": ("greenhouse", "大棚"),
-        "fallow": ("fallow", "撂荒"),
-        "": ("not declared", "未登记"),
-    },
-    "decision": {
-        "approve": ("approve", "批准"),
-        "refer": ("refer to an officer", "转人工复核"),
-        "decline": ("decline", "拒绝"),
-    },
-    "status": {
-        "ok": ("ok", "正常"),
-        "flagged": ("flagged", "需关注"),
-        "error": ("error", "错误"),
-    },
-    "vigour_class": {
-        "very_poor": ("very poor", "很差"),
-        "poor": ("poor", "差"),
-        "very_low": ("very low", "很差"),
-        "low": ("low", "偏差"),
-        "below_normal": ("below normal", "偏弱"),
-        "normal": ("normal", "正常"),
-        "average": ("average", "正常"),
-        "above_normal": ("above normal", "偏好"),
-        "good": ("good", "良好"),
-        "high": ("high", "良好"),
-        "very_good": ("very good", "很好"),
-        "very_high": ("very high", "很好"),
-        "unknown": ("unknown", "未知"),
-    },
-    "input": {
-        "titles": ("land titles", "土地确权数据"),
-        "imagery": ("satellite imagery", "卫星影像"),
-        "weather": ("weather", "气象数据"),
-        "subsidies": ("subsidy records", "补贴记录"),
-        "policy": ("credit policy", "授信政策"),
-        "county_yields": ("county yields", "县级单产统计"),
-        "titles_mapping": ("titles column mapping", "确权数据字段映射"),
-    },
-    "area_flag": {
-        "ok": ("as declared", "与登记相符"),
-        "over_declared": ("over-declared", "登记面积偏大"),
-        "under_declared": ("under-declared", "登记面积偏小"),
-        "partly_cultivated": ("partly cultivated", "部分耕种"),
-        "partly_abandoned": ("partly abandoned", "部分撂荒"),
-        "not_cultivated": ("not cultivated", "未耕种"),
-        "unknown": ("unknown", "未知"),
-    },
-}
-
-
 def text(key: str, lang: Lang) -> str:
     """The label ``key`` in ``lang``.
 
@@ -226,22 +183,18 @@ def labels(lang: Lang) -> dict[str, str]:
 
 
 def value_text(kind: str, value: Any, lang: Lang) -> str:
-    """A data value (crop, decision, status, ...) in words; unknown values are returned as given.
+    """A data value (crop, decision, status, ...) in words, from :mod:`agrilend.glossary`.
 
     Examples
     --------
     >>> value_text("crop", "maize", "zh"), value_text("decision", "refer", "en")
     ('玉米', 'refer to an officer')
-    >>> value_text("crop", "teff", "zh")
-    'teff'
+    >>> value_text("crop", "teff", "zh"), value_text("area_flag", "not_cultivated", "en")
+    ('teff', 'not cultivated')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return text("missing", lang)
-    table = _VALUES.get(kind, {})
-    pair = table.get(str(value))
-    if pair is None:
-        return str(value).replace("_", " ")
-    return pair[1] if lang == "zh" else pair[0]
+    return term(kind, value, lang)
 
 
 def is_missing(value: Any) -> bool:

@@ -219,17 +219,25 @@ def _fill(ax: Axes, geoms: gpd.GeoSeries, **kwargs: Any) -> None:
     ax.add_collection(PolyCollection(_rings(geoms, holes=False), **kwargs))
 
 
-def _outline(ax: Axes, parcels: gpd.GeoDataFrame, *, color: str, labels: bool) -> None:
+def _outline(
+    ax: Axes,
+    parcels: gpd.GeoDataFrame,
+    *,
+    color: str,
+    labels: bool,
+    numbers: list[int] | None = None,
+) -> None:
     ax.add_collection(
         LineCollection(_rings(parcels.geometry), colors=color, linewidths=1.6, zorder=4)
     )
     if labels:
-        for i, (_, row) in enumerate(parcels.iterrows()):
+        nums = numbers if numbers is not None else list(range(1, len(parcels) + 1))
+        for i, (_, row) in zip(nums, parcels.iterrows(), strict=True):
             p = row.geometry.representative_point()
             ax.text(
                 p.x,
                 p.y,
-                str(i + 1),
+                str(i),
                 ha="center",
                 va="center",
                 fontsize=8,
@@ -240,16 +248,60 @@ def _outline(ax: Axes, parcels: gpd.GeoDataFrame, *, color: str, labels: bool) -
             )
 
 
+#: Parcels closer than this (metres) share a detail map; farther ones get their own.
+GROUP_GAP_M = 200.0
+
+
+def parcel_groups(parcels: gpd.GeoDataFrame, *, gap_m: float = GROUP_GAP_M) -> list[list[int]]:
+    """Row positions of ``parcels`` grouped so that each detail map is mostly parcels.
+
+    Parcels within ``gap_m`` of each other (directly or through a chain of such neighbours)
+    share a map; a household spread over the village gets one map per cluster instead of one
+    mostly blank map over all of them.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> g = gpd.GeoDataFrame(geometry=[box(0, 0, 50, 50), box(60, 0, 110, 50),
+    ...                                box(2000, 0, 2050, 50)], crs="EPSG:32650")
+    >>> parcel_groups(g)
+    [[0, 1], [2]]
+    """
+    geoms = list(parcels.geometry)
+    n = len(geoms)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = geoms[i], geoms[j]
+            if a is None or b is None or a.is_empty or b.is_empty:
+                continue
+            if a.distance(b) <= gap_m:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
 def parcel_maps(
     cube: xr.Dataset,
     parcels: gpd.GeoDataFrame,
     *,
     scene: ClearScene,
     lang: Lang = "en",
+    numbers: list[int] | None = None,
 ) -> tuple[str, str]:
     """True-colour and NDVI maps of ``parcels`` on ``scene``'s date, as two PNG data URIs.
 
-    Parcels are numbered in their row order (the report's table uses the same numbers).
+    Parcels are numbered ``numbers`` (default: 1, 2, ... in row order; the report's table uses
+    the same numbers).
     """
     bounds = _window(parcels)
     win = _crop_cube(cube.sel(time=scene.time), bounds)
@@ -284,7 +336,7 @@ def parcel_maps(
                 cb.ax.tick_params(labelsize=7)
                 cb.set_label(text("ndvi", flang), fontsize=8)
                 colour = INK
-            _outline(ax, outlines, color=colour, labels=True)
+            _outline(ax, outlines, color=colour, labels=True, numbers=numbers)
             ax.set_xlim(bounds[0], bounds[2])
             ax.set_ylim(bounds[1], bounds[3])
             ax.set_xticks([])
@@ -371,6 +423,7 @@ __all__ = [
     "add_scale_bar",
     "nice_length",
     "overview_map",
+    "parcel_groups",
     "parcel_maps",
     "pick_clear_scene",
 ]

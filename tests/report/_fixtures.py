@@ -40,8 +40,27 @@ OWNERS = [
     "H-123456abcdef",
     "H-123456abcdef",
 ]
+#: The registry's field names (地块名称).
+FIELD_NAMES = [
+    "北坑3号",
+    "北坑4号",
+    "东大地1号",
+    "南洼2号",
+    "南洼5号",
+    "西岗1号",
+    "河滩7号",
+    "河滩8号",
+]
 #: A raw registry owner code that must never reach a report (only the pseudonym may).
 RAW_OWNER_ID = "370101199001011234"
+
+
+#: Reason codes of the three households (approve, decline, refer): the trigger is never first.
+REASON_CODES = [
+    ["REVENUE_LIMIT", "CLIMATE_RISK"],
+    ["AREA_MISMATCH", "LINE_BELOW_MINIMUM"],
+    ["CLIMATE_RISK", "LOW_AREA_RATIO"],
+]
 
 
 def _curve(crop: str, doy: np.ndarray) -> np.ndarray:
@@ -143,13 +162,14 @@ def build(seed: int = 0) -> tuple[Assessment, xr.Dataset]:
             "owner_ref": OWNERS,
             "declared_crop": CROPS,
             "declared_area_ha": declared_ha,
+            "DKMC": FIELD_NAMES,
             "crop": crops_seen,
             "crop_confidence": [0.93, 0.88, 0.81, 0.64, 0.95, 0.72, 0.86, 0.9],
             "crop_mismatch": [c != s for c, s in zip(CROPS, crops_seen, strict=True)],
             "cultivated_area_ha": cultivated,
             "area_ratio": cultivated / declared_ha,
             "area_flag": ["ok", "ok", "ok", "ok", "over_declared", "ok", "ok", "not_cultivated"],
-            "vigour": [0.4, 0.1, -0.2, 0.0, 0.3, -0.1, -1.3, np.nan],
+            "vigour": [1.04, 1.01, 0.98, 1.0, 1.03, 0.99, 0.78, np.nan],
             "vigour_class": [
                 "normal",
                 "normal",
@@ -217,21 +237,31 @@ def build(seed: int = 0) -> tuple[Assessment, xr.Dataset]:
                 "currency": "CNY",
                 "tenor_months": [12, 0, 9][k],
                 "decision": ["approve", "decline", "refer"][k],
-                "reason_codes": [["REVENUE_CAP", "SUBSIDY_OK"], ["OVER_DECLARED"], ["LOW_VIGOUR"]][
-                    k
-                ],
+                "reason_codes": REASON_CODES[k],
                 "reasons_en": [
                     [
-                        "Line capped at 40 % of expected revenue (CNY 61,000).",
-                        "Subsidy records confirm 1.2 ha of declared land.",
+                        "line limited to 40% of prudent expected revenue 61,000 CNY",
+                        "climate risk score 0.31 cut the line by 5%",
                     ],
-                    ["Declared area is 40 % above the area seen cultivated (0.39 ha)."],
-                    ["Parcel vigour is 1.3 standard deviations below its peers."],
+                    [
+                        "observed area below 80% of declared on 1 parcel(s); value cut by 50%",
+                        "line 1,800 CNY is below the minimum line 3,000 CNY",
+                    ],
+                    [
+                        "climate risk score 0.31 cut the line by 10%",
+                        "observed cultivated area is only 52% of the declared area, below 70%",
+                    ],
                 ][k],
                 "reasons_zh": [
-                    ["额度上限为预期收入（61,000 元）的 40%。", "补贴记录证实 1.2 公顷登记耕地。"],
-                    ["登记面积比实际耕种面积（0.39 公顷）多 40%。"],
-                    ["地块长势比同作物地块低 1.3 个标准差。"],
+                    ["额度上限为审慎预期收入 61,000元 的 40%", "气候风险评分 0.31，额度扣减 5%"],
+                    [
+                        "1 块地观测面积低于申报面积的 80%，其价值扣减 50%",
+                        "额度 1,800元 低于最低额度 3,000元",
+                    ],
+                    [
+                        "气候风险评分 0.31，额度扣减 10%",
+                        "观测耕种面积仅为申报面积的 52%，低于 70%",
+                    ],
                 ][k],
                 "limits": json.dumps(
                     {
@@ -245,6 +275,18 @@ def build(seed: int = 0) -> tuple[Assessment, xr.Dataset]:
                         "climate_factor": 0.95,
                         "line_before_rounding": line + 40.0,
                         "revenue_share": 0.4,
+                        "reasons": [
+                            {
+                                "code": "LINE_BELOW_MINIMUM",
+                                "cut": 0.0,
+                                "params": {"line": 1800.0, "min_line": 3000.0},
+                            },
+                            {
+                                "code": "LOW_AREA_RATIO",
+                                "cut": 0.0,
+                                "params": {"ratio": 0.52, "min_ratio": 0.7},
+                            },
+                        ],
                     }
                 ),
             }

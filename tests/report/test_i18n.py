@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agrilend.credit import CANONICAL_CROPS
+from agrilend.glossary import GLOSSARY
 from agrilend.report import i18n
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -31,14 +32,14 @@ def test_every_label_exists_in_both_languages() -> None:
     "kind", ["crop", "decision", "status", "vigour_class", "area_flag", "input"]
 )
 def test_value_tables_translate_every_value(kind: str) -> None:
-    for value in i18n._VALUES[kind]:
+    for value in GLOSSARY[kind]:
         assert not CJK.search(i18n.value_text(kind, value, "en"))
         assert CJK.search(i18n.value_text(kind, value, "zh"))
 
 
 def test_canonical_crops_all_have_names() -> None:
     for crop in CANONICAL_CROPS:
-        assert crop in i18n._VALUES["crop"], crop
+        assert crop in GLOSSARY["crop"], crop
 
 
 @given(st.floats(min_value=0, max_value=1e5, allow_nan=False))
