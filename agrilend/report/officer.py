@@ -125,6 +125,12 @@ _LOOK: Mapping[str, tuple[str, str, str, str]] = {
         "If the crop is normal, the vigour cut on this parcel is lifted.",
         "若长势正常，该地块的长势扣减取消。",
     ),
+    "few_pixels": (
+        "The field is small for the satellite. Photograph the crop and the whole field.",
+        "地块较小，卫星像元少。请拍摄作物和整块地。",
+        "Photos of a cultivated crop let the parcel count as evidence.",
+        "若照片显示正常耕种，该地块可计为证据。",
+    ),
     "few_clear_observations": (
         "The satellite saw this field rarely. Photograph the crop and the whole field.",
         "卫星对该地块的有效观测很少。请拍摄作物和整块地。",
@@ -378,7 +384,9 @@ def visit_flags(row: Mapping[str, Any]) -> list[str]:
             quality = json.loads(quality) if quality.startswith("[") else quality.split(",")
         except ValueError:
             quality = [quality]
-    for f in list(quality if quality is not None and not is_missing(quality) else []):
+    area_flag = row.get("area_flag")
+    raised = list(quality if quality is not None and not is_missing(quality) else [])
+    for f in [*raised, "" if is_missing(area_flag) else str(area_flag)]:
         if f and str(f) in _LOOK:
             flags.append(str(f))
     state = crop_state(
@@ -387,6 +395,8 @@ def visit_flags(row: Mapping[str, Any]) -> list[str]:
     )  # fmt: skip
     if state == "differs_uncertain":
         flags.append("differs_uncertain")
+    elif state == "differs_flagged":
+        flags.insert(0, "crop_mismatch")
     if str(row.get("vigour_class", "")) in {"poor", "very_poor", "low", "very_low"}:
         flags.append("poor_vigour")
     return list(dict.fromkeys(flags))
