@@ -20,6 +20,9 @@ from agrilend.cli.options import (
     json_option,
     overwrite_option,
 )
+import pandas as pd
+
+from agrilend.glossary import term
 from agrilend.inputs import InputFiles
 from agrilend.manifest import write_manifest
 from agrilend.report.i18n import Lang
@@ -73,6 +76,23 @@ def run_assessment(
     return assessment, inputs.cube, inputs.titles
 
 
+def check_id(files: InputFiles, target_id: str) -> str:
+    """``target_id`` checked against the titles alone (fast), normalised; else a clear error.
+
+    Raises
+    ------
+    UnknownTargetError
+        No title carries it as household pseudonym (any case, ``h-`` too) or parcel id.
+    """
+    from agrilend.parcels import read_titles  # noqa: PLC0415
+    from agrilend.report.from_scan import check_target  # noqa: PLC0415
+
+    titles = read_titles(files.titles, mapping=files.titles_mapping)
+    return check_target(
+        target_id, titles["owner_ref"], titles["parcel_id"], where=f"{files.titles.name!r}"
+    )
+
+
 def _default_out(target_id: str, lang: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in target_id)
     return Path(f"report-{safe}-{lang}.html")
@@ -84,7 +104,8 @@ def _default_out(target_id: str, lang: str) -> Path:
 @click.option(
     "--context",
     type=click.Path(file_okay=False),
-    help="Folder of a county scan: reuse its crop model, peers and weather normals.",
+    help="Folder of a county scan: its household's own rows and decision (else its crop "
+    "model, peers and normals); the report goes to its reports/ folder by default.",
 )
 @click.option(
     "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
@@ -126,20 +147,40 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
     from agrilend.report.html import resolve_target  # noqa: PLC0415
 
+    from agrilend.report.from_scan import (  # noqa: PLC0415
+        ScanFolder,
+        check_target,
+        open_from_scan,
+        report_path,
+        scan_files,
+    )
+
     files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None
-    html_path = check_output(
-        Path(out) if out else _default_out(target_id, lang), overwrite=overwrite
-    )
+    folder = ScanFolder.find(context_dir) if context_dir is not None else None
+    # the id is checked (case-insensitively) before anything heavy is read
+    if folder is not None:
+        tid = check_target(target_id, *folder.ids(), where=f"the scan in {str(folder.root)!r}")
+        if all(v is None for v in given.values()):
+            files = scan_files(folder, files)
+        default_out = report_path(folder.root, tid, lang)
+    else:
+        tid = check_id(files, target_id)
+        default_out = _default_out(tid, lang)
+    html_path = check_output(Path(out) if out else default_out, overwrite=overwrite)
     pdf_path = html_path.with_suffix(".pdf") if pdf else None
     if pdf_path is not None:
         check_output(pdf_path, overwrite=overwrite)
 
     with progress_steps(_STEPS) as step:
-        assessment, cube, neighbours = run_assessment(
-            files, context=context_dir, target=target_id, progress=step.advance
-        )
-        target = resolve_target(assessment, target_id)  # fail fast on an unknown id
+        if folder is not None:  # one truth: the scan's own rows and decision
+            step.advance("reading the household's rows from the scan")
+            assessment, cube, neighbours = open_from_scan(folder, tid, files=files)
+        else:
+            assessment, cube, neighbours = run_assessment(
+                files, context=context_dir, target=tid, progress=step.advance
+            )
+        target = resolve_target(assessment, tid)  # fail fast on an unknown id
         step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
         written = render_report(
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
@@ -174,11 +215,13 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     if pdf_path is not None:
         line += f" and {pdf_path}"
     if hh is not None:
+        tenor = hh.get("tenor_months")
+        months = "" if tenor is None or pd.isna(tenor) else f" for {int(tenor)} months"
         line += (
-            f" ({target.owner_ref}: {hh.get('decision')}, {hh.get('currency', '')} "
-            f"{float(hh.get('credit_line') or 0):,.0f} for {hh.get('tenor_months')} months)"
+            f" ({target.owner_ref}: {term('decision', hh.get('decision'))}, "
+            f"{hh.get('currency', '')} {float(hh.get('credit_line') or 0):,.0f}{months})"
         )
     click.echo(line)
 
 
-__all__ = ["command", "run_assessment"]
+__all__ = ["check_id", "command", "run_assessment"]

@@ -23,6 +23,7 @@ from agrilend.cli import report as report_cli
 from agrilend.cli.main import cli
 from agrilend.parcels import pseudonymize
 from agrilend.report import pdf as pdf_module
+from agrilend.report.from_scan import check_target
 from tests.report import _fixtures
 from tests.report._dom import figure_values
 from tests.report._sample import small_county
@@ -44,6 +45,12 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[
         return PIPELINE
 
     monkeypatch.setattr(report_cli, "run_assessment", run)
+
+    def check(files: Any, target_id: str) -> str:
+        a = BUILT[0]
+        return check_target(target_id, a.households["owner_ref"], a.parcels["parcel_id"], where="x")
+
+    monkeypatch.setattr(report_cli, "check_id", check)
     monkeypatch.setattr(
         report_cli.InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i")))
     )
@@ -132,6 +139,22 @@ def test_unknown_id_is_one_line_with_valid_examples(caplog: pytest.LogCaptureFix
     assert not any(r.exc_info for r in caplog.records)
     run("H-000000000000", "-v")  # with -v the traceback is logged
     assert any(r.exc_info for r in caplog.records)
+
+
+def test_unknown_id_is_answered_before_any_heavy_work(
+    fake_pipeline: list[dict[str, Any]],
+) -> None:
+    res = run("H-0a1b2c3d4e5x")
+    assert res.exit_code == 1
+    assert "did you mean" in res.stderr and HOUSEHOLD in res.stderr
+    assert fake_pipeline == []  # the pipeline never ran
+
+
+def test_household_id_in_any_case(fake_pipeline: list[dict[str, Any]]) -> None:
+    res = run(HOUSEHOLD.lower().replace("h-", "h-").upper().replace("H-", "h-"), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["target"] == HOUSEHOLD
+    assert fake_pipeline[-1]["target"] == HOUSEHOLD
 
 
 def test_own_data_needs_titles_and_imagery(tmp_path: Path) -> None:
