@@ -12,7 +12,7 @@ import pandas as pd
 
 from agrilend.inputs import InputFiles, load_inputs, sample_data_dir
 from agrilend.manifest import write_manifest
-from agrilend.outputs import write_parcels, write_table
+from agrilend.outputs import write_geopackage, write_parcels, write_table
 from agrilend.pipeline import Assessment, assess
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def run_demo(
 
     say("writing outputs")
     write_parcels(result.parcels, out / "parcels.parquet", overwrite=True)
-    write_parcels(result.parcels, out / "parcels.gpkg", overwrite=True)
+    write_geopackage(result.parcels, result.households, out / "parcels.gpkg", overwrite=True)
     write_table(result.households, out / "households.parquet", overwrite=True)
     write_table(result.households, out / "households.csv", overwrite=True)
     write_manifest(out / "manifest.json", files=files, provenance=result.provenance)

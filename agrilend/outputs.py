@@ -114,12 +114,51 @@ def write_parcels(parcels: gpd.GeoDataFrame, path: str | Path, *, overwrite: boo
 
 
 def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a table as Parquet (``.parquet``) or UTF-8 CSV (``.csv``)."""
+    """Write a table as Parquet (``.parquet``) or UTF-8 CSV (``.csv``, with a byte-order mark so
+    Excel reads the Chinese text as UTF-8)."""
     path = Path(path)
     flat = tabular(df)
     if path.suffix == ".csv":
-        return _write(path, lambda p: flat.to_csv(p, index=False), overwrite=overwrite)
+        return _write(
+            path, lambda p: flat.to_csv(p, index=False, encoding="utf-8-sig"), overwrite=overwrite
+        )
     return _write(path, lambda p: flat.to_parquet(p, index=False), overwrite=overwrite)
+
+
+def household_areas(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The household table with each household's parcels as one MultiPolygon (for GIS users)."""
+    import shapely  # noqa: PLC0415
+
+    geoms: dict[str, Any] = {}
+    owners = parcels["owner_ref"].astype(str).to_numpy()
+    for owner, idx in pd.Series(np.arange(len(parcels))).groupby(owners):
+        parts = shapely.get_parts(parcels.geometry.to_numpy()[idx.to_numpy()])
+        polys = [g for g in parts if g is not None and g.geom_type == "Polygon"]
+        geoms[str(owner)] = shapely.MultiPolygon(polys) if polys else None
+    flat = tabular(households)
+    geometry = [geoms.get(str(o)) for o in flat["owner_ref"]]
+    return gpd.GeoDataFrame(flat, geometry=geometry, crs=parcels.crs)
+
+
+def write_geopackage(
+    parcels: gpd.GeoDataFrame,
+    households: pd.DataFrame,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """One GeoPackage with two layers: ``parcels`` and ``households`` (their parcels' outline).
+
+    Numbers are written as numbers (REAL, INTEGER), never as text.
+    """
+    gdf = gpd.GeoDataFrame(tabular(parcels), geometry="geometry", crs=parcels.crs)
+    hh = household_areas(parcels, households)
+
+    def write(p: Path) -> None:
+        gdf.to_file(p, driver="GPKG", layer="parcels")
+        hh.to_file(p, driver="GPKG", layer="households", mode="a")
+
+    return _write(Path(path), write, overwrite=overwrite)
 
 
 def write_json(payload: Any, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -170,9 +209,11 @@ def write_cube(cube: Any, path: str | Path, *, overwrite: bool = False) -> Path:
 
 __all__ = [
     "atomic_write",
+    "household_areas",
     "json_default",
     "tabular",
     "write_cube",
+    "write_geopackage",
     "write_json",
     "write_parcels",
     "write_table",

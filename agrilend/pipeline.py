@@ -459,9 +459,12 @@ def _put(
     frame: pd.DataFrame, ok: np.ndarray[Any, Any], values: pd.DataFrame, cols: Iterable[str]
 ) -> None:
     for col in cols:
+        v = values[col].to_numpy()
         if col not in frame.columns:
-            frame[col] = None
-        frame.loc[ok, col] = values[col].to_numpy()
+            # numbers stay numbers (a None-filled column would make them objects, TEXT in GPKG)
+            numeric = v.dtype.kind in "fiu"
+            frame[col] = np.nan if numeric else None
+        frame.loc[ok, col] = v
 
 
 def _peer_curves(evidence: Evidence, frame: pd.DataFrame, ok: np.ndarray[Any, Any]) -> xr.Dataset:

@@ -10,6 +10,7 @@ from agrilend import glossary
 from agrilend.credit.reasons import CROP_NAMES_ZH, REASONS
 from agrilend.glossary import GLOSSARY, crop_state, flags_text, term
 from agrilend.parcels.validate import CHECK_ORDER
+from agrilend.report.i18n import labels
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b|\b[A-Z]+_[A-Z_]+\b")
@@ -19,9 +20,11 @@ CODE = re.compile(r"\b[a-z]+_[a-z_]+\b|\b[A-Z]+_[A-Z_]+\b")
 def test_every_term_is_in_both_languages_without_codes(kind: str) -> None:
     for code in GLOSSARY[kind]:
         en, zh = term(kind, code, "en"), term(kind, code, "zh")
-        assert en and not CJK.search(en), (kind, code)
+        assert en, (kind, code)
+        assert not CJK.search(en), (kind, code)
         assert CJK.search(zh), (kind, code)
-        assert not CODE.search(en) and not CODE.search(zh), (kind, code)
+        assert not CODE.search(en), (kind, code)
+        assert not CODE.search(zh), (kind, code)
 
 
 def test_every_flag_the_pipeline_raises_has_words() -> None:
@@ -43,8 +46,6 @@ def test_chinese_terms_are_one_per_meaning() -> None:
     """申报 is what the farmer declared, 登记 the registry; 休耕 is fallow, 撂荒 abandoned."""
     every_zh = [zh for table in GLOSSARY.values() for _, zh in table.values()]
     every_zh += [r.zh for r in REASONS.values()]
-    from agrilend.report.i18n import labels
-
     every_zh += list(labels("zh").values())
     for zh in every_zh:
         if "登记" in zh:  # the registry itself only, never a declaration
@@ -53,9 +54,7 @@ def test_chinese_terms_are_one_per_meaning() -> None:
     assert "撂荒" in term("flag", "partly_abandoned", "zh")
     assert "休耕" not in "".join(zh for _, zh in glossary.FLAGS.values())
     # the credit layer's crop names are the glossary's
-    assert {k: v for k, v in CROP_NAMES_ZH.items()} == {
-        k: zh for k, (_, zh) in glossary.CROPS.items()
-    }
+    assert dict(CROP_NAMES_ZH) == {k: zh for k, (_, zh) in glossary.CROPS.items()}
 
 
 @pytest.mark.parametrize(

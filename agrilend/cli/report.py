@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
+import pandas as pd
 
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
@@ -20,8 +21,6 @@ from agrilend.cli.options import (
     json_option,
     overwrite_option,
 )
-import pandas as pd
-
 from agrilend.glossary import term
 from agrilend.inputs import InputFiles
 from agrilend.manifest import write_manifest
@@ -145,8 +144,6 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend report H-1a2b3c4d5e6f --json | jq .credit_line
     """
     from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
-    from agrilend.report.html import resolve_target  # noqa: PLC0415
-
     from agrilend.report.from_scan import (  # noqa: PLC0415
         ScanFolder,
         check_target,
@@ -154,6 +151,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         report_path,
         scan_files,
     )
+    from agrilend.report.html import resolve_target  # noqa: PLC0415
 
     files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None

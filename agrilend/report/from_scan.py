@@ -15,7 +15,7 @@ import difflib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,12 @@ import xarray as xr
 from agrilend.errors import UnknownTargetError
 
 log = logging.getLogger(__name__)
+
+#: The scan's part columns holding a parcel's NDVI (per date), smoothed curve and clear share
+#: (agrilend.scan.parts; named here so a report does not import the scan machinery).
+NDVI, SMOOTH, VALID = "_ndvi", "_smooth", "_valid"
+#: Step of the smoothed curves' grid (as the pipeline cleans them).
+CURVE_STEP = "5D"
 
 _PSEUDONYM = re.compile(r"^h-([0-9a-f]{12})$", re.IGNORECASE)
 
@@ -138,16 +144,14 @@ def _owner_of(folder: ScanFolder, target: str) -> str:
 
 def _curves(folder: ScanFolder, ids: list[str], times: pd.DatetimeIndex) -> xr.Dataset | None:
     """The NDVI curves the scan kept for ``ids`` (its parts), as a parcel series."""
-    from agrilend.pipeline import _resample_rows  # noqa: PLC0415  (the pipeline's own resampling)
-    from agrilend.remote_sensing import clean_series  # noqa: PLC0415
-    from agrilend.scan.parts import NDVI, SMOOTH, VALID  # noqa: PLC0415
-
     parts = sorted((folder.root / "parts").glob("*.parquet"))
     if not parts or not len(times):
         return None
     table = (
         pads.dataset([str(p) for p in parts], format="parquet")
-        .to_table(columns=["parcel_id", NDVI, SMOOTH, VALID], filter=pads.field("parcel_id").isin(ids))
+        .to_table(
+            columns=["parcel_id", NDVI, SMOOTH, VALID], filter=pads.field("parcel_id").isin(ids)
+        )
         .to_pandas()
     )
     table = table.drop_duplicates("parcel_id").set_index("parcel_id").reindex(ids)
@@ -159,10 +163,10 @@ def _curves(folder: ScanFolder, ids: list[str], times: pd.DatetimeIndex) -> xr.D
                 out[i] = np.asarray(v, dtype=float)
         return out
 
-    _, grid = clean_series(np.full((1, len(times)), np.nan), times, step="5D")
+    grid = curve_grid(times)
     raw = stack(NDVI, len(times))
     valid = stack(VALID, len(times))
-    smooth = _resample_rows(stack(SMOOTH, len(grid)), pd.DatetimeIndex(grid), times)
+    smooth = _on_dates(stack(SMOOTH, len(grid)), grid, times)
     return xr.Dataset(
         {
             "NDVI_mean": (("parcel", "time"), raw),
@@ -174,12 +178,36 @@ def _curves(folder: ScanFolder, ids: list[str], times: pd.DatetimeIndex) -> xr.D
     )
 
 
-def _context(folder: ScanFolder) -> Any:
-    """The county context's peer curves, yields and versions (not its crop model: not needed)."""
-    from agrilend.pipeline import CountyContext  # noqa: PLC0415
+def curve_grid(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The dates of the scan's smoothed curves: every :data:`CURVE_STEP` from the first image,
+    the last one nearest to the last image (the grid ``clean_series`` cleans on; a test keeps
+    the two equal, without this module paying for the series kernels).
+    """
+    if not len(times):
+        return pd.DatetimeIndex([])
+    start, end, step = times.min(), times.max(), pd.Timedelta(CURVE_STEP)
+    n = int(np.floor((end - start) / step + 0.5)) + 1
+    return pd.DatetimeIndex([start + i * step for i in range(n)])
 
+
+def _on_dates(
+    values: np.ndarray[Any, Any], grid: pd.DatetimeIndex, times: pd.DatetimeIndex
+) -> np.ndarray[Any, Any]:
+    """Each row linearly from the curves' grid to the imagery dates (NaN outside its span)."""
+    g, t = grid.asi8.astype(float), times.asi8.astype(float)
+    out = np.full((values.shape[0], len(times)), np.nan)
+    for i, row in enumerate(values):
+        ok = np.isfinite(row)
+        if ok.sum() >= 2:
+            inside = (t >= g[ok][0]) & (t <= g[ok][-1])
+            out[i, inside] = np.interp(t[inside], g[ok], row[ok])
+    return out
+
+
+def _context(folder: ScanFolder) -> ScanContext:
+    """The county context's peer curves, yields and versions (not its crop model: not needed)."""
     ctx_dir = folder.root / "context"
-    ctx = CountyContext()
+    ctx = ScanContext()
     county = ctx_dir / "county.json"
     if county.exists():
         info = json.loads(county.read_text(encoding="utf-8"))
@@ -191,30 +219,41 @@ def _context(folder: ScanFolder) -> Any:
     return ctx
 
 
-def _weather_and_subsidies(
-    files: Any, parcels: gpd.GeoDataFrame, times: pd.DatetimeIndex
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The season's weather (against normal) and the household's matched subsidy records."""
-    season = pd.DataFrame()
-    subs = pd.DataFrame()
-    if files is None:
-        return season, subs
-    if getattr(files, "weather", None) is not None and len(times):
-        from agrilend.pipeline import _season_weather_table  # noqa: PLC0415
-        from agrilend.yield_models.weather import climate_risk, read_weather  # noqa: PLC0415
-
-        weather = read_weather(files.weather)
-        window = (times.min(), times.max())
-        season = _season_weather_table(weather, window, climate_risk(weather, season=window))
-    if getattr(files, "subsidies", None) is not None:
-        from agrilend.credit import match_subsidies, read_subsidies  # noqa: PLC0415
-
-        records = read_subsidies(files.subsidies)
-        subs = match_subsidies(records, parcels).matched
-    return season, subs
+def _saved(folder: ScanFolder, name: str, owner: str | None = None) -> pd.DataFrame:
+    """A table the scan saved for its reports (the season's weather, matched subsidies)."""
+    path = folder.root / name
+    if not path.exists():
+        return pd.DataFrame()
+    table = pd.read_parquet(path)
+    if owner is not None and "owner_ref" in table.columns:
+        table = table[table["owner_ref"].astype(str) == owner].reset_index(drop=True)
+    return table
 
 
-def scan_assessment(folder: ScanFolder, target: str, *, files: Any = None) -> Any:
+@dataclass
+class ScanContext:
+    """What a report reads of the county context (not the crop model: nothing is predicted)."""
+
+    peer_curves: xr.Dataset | None = None
+    county_yields: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScanAssessment:
+    """A household's part of a scan, shaped as :class:`agrilend.pipeline.Assessment` (the
+    report reads it the same way) without importing the pipeline and its models."""
+
+    parcels: gpd.GeoDataFrame
+    households: pd.DataFrame
+    series: xr.Dataset | None
+    context: ScanContext
+    subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def scan_assessment(folder: ScanFolder, target: str) -> ScanAssessment:
     """The scan's own assessment of ``target``'s household (its rows, not a new decision).
 
     Parameters
@@ -223,17 +262,13 @@ def scan_assessment(folder: ScanFolder, target: str, *, files: Any = None) -> An
         A finished scan (:meth:`ScanFolder.find`).
     target
         A household pseudonym or parcel id, already checked (:func:`check_target`).
-    files
-        The input files (:class:`agrilend.inputs.InputFiles`), for the season's weather and the
-        subsidy records shown beside the decision.
 
     Returns
     -------
-    agrilend.pipeline.Assessment
-        The household's parcels and decision as the scan wrote them.
+    ScanAssessment
+        The household's parcels and decision as the scan wrote them, the season's weather and
+        subsidy records it matched.
     """
-    from agrilend.pipeline import Assessment  # noqa: PLC0415
-
     owner = _owner_of(folder, target)
     parcels = gpd.read_parquet(
         folder.root / "parcels.parquet", filters=[("owner_ref", "==", owner)]
@@ -248,7 +283,8 @@ def scan_assessment(folder: ScanFolder, target: str, *, files: Any = None) -> An
     manifest = folder.manifest()
     times = pd.DatetimeIndex(pd.to_datetime(manifest.get("imagery_dates", [])))
     series = _curves(folder, parcels["parcel_id"].astype(str).tolist(), times)
-    season, subs = _weather_and_subsidies(files, parcels, times)
+    season = _saved(folder, "season_weather.parquet")
+    subs = _saved(folder, "subsidies.parquet", owner)
     provenance = {
         "agrilend_version": manifest.get("agrilend_version"),
         "model_version": manifest.get("model_version"),
@@ -263,7 +299,7 @@ def scan_assessment(folder: ScanFolder, target: str, *, files: Any = None) -> An
         "source": "scan",
         "scan": str(folder.root),
     }
-    return Assessment(
+    return ScanAssessment(
         parcels=parcels,
         households=households,
         series=series,
@@ -281,7 +317,9 @@ def scan_neighbours(folder: ScanFolder, parcels: gpd.GeoDataFrame, margin_m: flo
     box = (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
     if gpkg.exists():
         return gpd.read_file(gpkg, layer="parcels", bbox=box, columns=["parcel_id", "owner_ref"])
-    every = gpd.read_parquet(folder.root / "parcels.parquet", columns=["parcel_id", "owner_ref", "geometry"])
+    every = gpd.read_parquet(
+        folder.root / "parcels.parquet", columns=["parcel_id", "owner_ref", "geometry"]
+    )
     return every.cx[box[0] : box[2], box[1] : box[3]]
 
 
@@ -309,7 +347,7 @@ def open_from_scan(
     """
     from agrilend.remote_sensing import is_imagery_spec, open_cube  # noqa: PLC0415
 
-    assessment = scan_assessment(folder, target, files=files)
+    assessment = scan_assessment(folder, target)
     cube = None
     imagery = getattr(files, "imagery", None)
     if imagery is not None and not is_imagery_spec(imagery):
@@ -331,6 +369,7 @@ __all__ = [
     "REPORTS_DIR",
     "ScanFolder",
     "check_target",
+    "curve_grid",
     "normalise_id",
     "open_from_scan",
     "report_path",

@@ -223,9 +223,7 @@ def _household_view(hh: pd.Series | None, lang: Lang) -> dict[str, Any] | None:
     return {
         "decision": decision,
         "decision_text": value_text("decision", decision, lang),
-        "headline": officer.headline(
-            decision, triggers[0][1] if triggers else None, lang
-        ),
+        "headline": officer.headline(decision, triggers[0][1] if triggers else None, lang),
         "proposed": decision == "refer",
         "credit_line": _figure(
             "credit_line", hh.get("credit_line"), fmt_money(hh.get("credit_line"), cur, lang=lang)

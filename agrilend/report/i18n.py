@@ -165,6 +165,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "missing": ("–", "–"),
 }
 
+
 def text(key: str, lang: Lang) -> str:
     """The label ``key`` in ``lang``.
 

@@ -41,35 +41,46 @@ _HEADLINE = {
 #: For a decline or refer trigger: what would change the decision (templates over its params).
 _CHANGE: Mapping[str, tuple[str, str]] = {
     "LINE_BELOW_MINIMUM": (
-        "The line reaches the minimum of {min_line} once the evidence supports {gap} more: "
-        "more cultivated area confirmed, better yields shown, or the flagged parcels cleared "
-        "in the field.",
-        "若证据再支持 {gap}，额度即可达到最低额度 {min_line}：确认更多耕种面积、显示更好的单产，"
-        "或经实地核查解除地块标记。",
+        (
+            "The line reaches the minimum of {min_line} once the evidence supports {gap} more: "
+            "more cultivated area confirmed, better yields shown, or the flagged parcels cleared "
+            "in the field."
+        ),
+        (
+            "若证据再支持 {gap}，额度即可达到最低额度 {min_line}："
+            "确认更多耕种面积、显示更好的单产，或经实地核查解除地块标记。"
+        ),
     ),
     "NO_EVIDENCE": (
-        "Any usable evidence on a parcel lets the line be sized: a field visit with photos of "
-        "each parcel, or a clear satellite view later in the season.",
+        (
+            "Any usable evidence on a parcel lets the line be sized: a field visit with photos of "
+            "each parcel, or a clear satellite view later in the season."
+        ),
         "任一地块有可用证据即可测算额度：实地走访并拍摄每块地，或本季稍后取得无云卫星影像。",
     ),
     "LOW_AREA_RATIO": (
-        "If the visit finds at least {min_ratio} of the declared area cultivated (now {ratio}), "
-        "the household no longer needs review.",
+        (
+            "If the visit finds at least {min_ratio} of the declared area cultivated "
+            "(now {ratio}), the household no longer needs review."
+        ),
         "若实地核查确认耕种面积达到申报面积的 {min_ratio}（目前为 {ratio}），即无需复核。",
     ),
     "LOW_EVIDENCE_SHARE": (
-        "Evidence on at least {min_share} of the declared area (now {share}) removes the "
-        "review.",
+        "Evidence on at least {min_share} of the declared area (now {share}) removes the review.",
         "证据覆盖申报面积达到 {min_share}（目前为 {share}）即无需复核。",
     ),
     "LARGE_HAIRCUT": (
-        "Clearing the flagged parcels in the field lifts their cuts ({cut} of the line now, "
-        "{max_cut} allowed without review).",
+        (
+            "Clearing the flagged parcels in the field lifts their cuts ({cut} of the line now, "
+            "{max_cut} allowed without review)."
+        ),
         "经实地核查解除地块标记后，相应扣减取消（目前扣减额度 {cut}，无需复核上限 {max_cut}）。",
     ),
     "SUBSIDY_OVER_AREA": (
-        "If the subsidised area is found cultivated, or the subsidy record is corrected, the "
-        "household no longer needs review.",
+        (
+            "If the subsidised area is found cultivated, or the subsidy record is corrected, the "
+            "household no longer needs review."
+        ),
         "若实地确认补贴面积确有耕种，或补贴记录得到更正，即无需复核。",
     ),
 }
@@ -77,8 +88,10 @@ _CHANGE: Mapping[str, tuple[str, str]] = {
 _LOOK: Mapping[str, tuple[str, str, str, str]] = {
     # flag: (what to look at and photograph, en / zh; which answer changes the decision, en / zh)
     "crop_mismatch": (
-        "Which crop stands in the field? Photograph the crop close up and the whole field "
-        "from a corner.",
+        (
+            "Which crop stands in the field? Photograph the crop close up and the whole field "
+            "from a corner."
+        ),
         "地里种的是什么作物？近拍作物，并从地角拍摄整块地。",
         "If the declared crop stands there, the crop cut on this parcel is lifted.",
         "若地里确为申报作物，该地块的作物扣减取消。",

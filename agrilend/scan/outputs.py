@@ -1,19 +1,18 @@
-"""County scan outputs: the summary (JSON and an HTML page with a county map)."""
+"""County scan outputs: the summary (JSON and a bilingual page with a county map), the
+household list page, and the analysts' tables (GeoPackage with two layers, CSV for Excel)."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from agrilend.outputs import atomic_write, write_geopackage, write_table
 from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
@@ -65,77 +64,59 @@ def build_summary(
     }
 
 
-def _county_map(result: Assessment) -> str:
-    """A PNG (base64) of the county, parcels coloured by their household's decision."""
-    import matplotlib  # noqa: PLC0415  (heavy; only when writing the page)
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from matplotlib.patches import Patch  # noqa: PLC0415
-
-    colours = {"approve": "#2e7d32", "refer": "#f9a825", "decline": "#c62828"}
-    decision = result.households.set_index("owner_ref")["decision"].astype(str)
-    parcels = result.parcels
-    d = parcels["owner_ref"].astype(str).map(decision).fillna("none")
-    d = d.where(parcels["status"] != "error", "error")
-    colour = d.map(colours).fillna("#9e9e9e").to_numpy()
-    fig, ax = plt.subplots(figsize=(7, 7), dpi=90)
-    if len(parcels) <= 20_000:
-        gpd.GeoSeries(parcels.geometry.to_numpy(), crs=parcels.crs).plot(
-            ax=ax, color=colour, edgecolor="white", linewidth=0.2
-        )
-    else:  # a point per parcel keeps the page light for very large counties
-        c = parcels.geometry.centroid
-        ax.scatter(c.x, c.y, c=colour, s=1, linewidths=0)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    handles = [Patch(color=v, label=k) for k, v in colours.items()]
-    handles.append(Patch(color="#9e9e9e", label="error / no decision"))
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def summary_html(summary: dict[str, Any], result: Assessment) -> str:
-    """A self-contained HTML page: the summary tables and the county map (inline PNG)."""
-    esc = html.escape
+    """The county summary page: styled, bilingual, with the county map, decisions by village
+    and flags by kind (:func:`agrilend.report.county.summary_page`)."""
+    from agrilend.report.county import summary_page  # noqa: PLC0415  (matplotlib, jinja2)
 
-    def table(title: str, items: dict[str, Any]) -> str:
-        rows = "".join(
-            f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in items.items()
-        )
-        return f"<h2>{esc(title)}</h2><table>{rows or '<tr><td>none</td></tr>'}</table>"
-
-    head = {
-        "parcels": summary["parcels"],
-        "households": summary["households"],
-        "credit total": f"{summary['credit_total']:,.0f} {summary['currency']}",
-        "decision date": summary.get("as_of"),
-        "chunks": summary["chunks"],
-        "quarantined chunks": len(summary["quarantined_chunks"]),
-    }
-    body = "".join(
-        [
-            table("County", head),
-            table("Decisions (households)", summary["decisions"]),
-            table("Parcel status", summary["status"]),
-            table("Flags (parcels)", summary["flags"]),
-            table("Data quality", summary["data_quality"]),
-            table("Quarantined chunks", summary["quarantined_chunks"]),
-        ]
-    )
-    png = _county_map(result)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>agrilend county scan</title><style>"
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.2em .6em;"
-        "text-align:left}</style></head><body><h1>County scan</h1>"
-        f"<img alt='county map: parcels coloured by their household decision' "
-        f"src='data:image/png;base64,{png}' style='max-width:100%'>{body}</body></html>\n"
-    )
+    return summary_page(summary, result.parcels, result.households)
 
 
-__all__ = ["build_summary", "summary_html"]
+def households_html(summary: dict[str, Any], result: Assessment) -> str:
+    """The household list page: filters by decision, flag and village; links to reports."""
+    from agrilend.report.county import households_page  # noqa: PLC0415
+
+    return households_page(result.parcels, result.households, currency=summary["currency"])
+
+
+#: Files of the scan beside parcels.parquet, households.parquet and the summary.
+PAGES = ("summary.html", "households.html")
+TABLES = ("parcels.gpkg", "households.csv", "season_weather.parquet", "subsidies.parquet")
+#: Subsidy columns kept for reports (never a raw owner id).
+SUBSIDY_COLUMNS = (
+    "scheme", "year", "parcel_id", "owner_ref", "area_ha", "amount", "currency", "matched_by",
+)  # fmt: skip
+
+
+def write_tables(out: Path, result: Assessment) -> None:
+    """The analysts' tables: the GeoPackage (parcels and households layers), households.csv
+    (UTF-8 with BOM, for Excel), and the season weather and matched subsidies the reports show."""
+    write_geopackage(result.parcels, result.households, out / "parcels.gpkg", overwrite=True)
+    write_table(result.households, out / "households.csv", overwrite=True)
+    weather = pd.DataFrame(result.season_weather.to_dict(orient="list"))
+    write_table(weather, out / "season_weather.parquet", overwrite=True)
+    subs = result.subsidies
+    keep = [c for c in SUBSIDY_COLUMNS if c in subs.columns]
+    plain = pd.DataFrame({c: subs[c].to_numpy() for c in keep})  # no attrs (not JSON-able)
+    write_table(plain, out / "subsidies.parquet", overwrite=True)
+
+
+def write_pages(out: Path, summary: dict[str, Any], result: Assessment) -> None:
+    """summary.html and households.html, each atomically."""
+    for name, page in (
+        ("summary.html", summary_html(summary, result)),
+        ("households.html", households_html(summary, result)),
+    ):
+        with atomic_write(out / name) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+
+
+__all__ = [
+    "PAGES",
+    "TABLES",
+    "build_summary",
+    "households_html",
+    "summary_html",
+    "write_pages",
+    "write_tables",
+]

@@ -14,7 +14,11 @@ The results folder::
     chunks.json          finished chunks with their part checksums, failure counts
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
     quarantine/<chunk>.json chunks that failed three times, with their error
-    parcels.parquet, parcels.gpkg, households.parquet, summary.json, summary.html
+    parcels.parquet, households.parquet, summary.json
+    parcels.gpkg         layers parcels and households; households.csv (UTF-8 with BOM)
+    summary.html, households.html   the county summary and the household list (bilingual)
+    season_weather.parquet, subsidies.parquet   what the reports show beside a decision
+    reports/             household reports (agrilend report ID --context DIR)
     context/             the county context (see :func:`agrilend.scan.load_context`)
     manifest.json        written last: inputs, versions; its presence marks a finished scan
 """
@@ -49,7 +53,7 @@ from agrilend.parcels.validate import CHECK_ORDER
 from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
 from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 from agrilend.scan.context import save_context
-from agrilend.scan.outputs import build_summary, summary_html
+from agrilend.scan.outputs import PAGES, TABLES, build_summary, write_pages, write_tables
 from agrilend.scan.parts import (
     NDVI,
     ROW,
@@ -87,14 +91,7 @@ _PLAN, _STATE, _PARTS, _QUARANTINE, _MANIFEST = (
 )
 #: The answer of a STAC search, frozen at the scan's start (imagery given as a TOML file).
 _ITEMS = "imagery_items.json"
-_FINAL = (
-    "parcels.parquet",
-    "parcels.gpkg",
-    "households.parquet",
-    "summary.json",
-    "summary.html",
-    _MANIFEST,
-)
+_FINAL = ("parcels.parquet", "households.parquet", *TABLES, "summary.json", *PAGES, _MANIFEST)
 
 
 @dataclass
@@ -152,7 +149,7 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
         )
     for name in (_PLAN, _STATE, _ITEMS, *_FINAL):
         (out / name).unlink(missing_ok=True)
-    for name in (_PARTS, _QUARANTINE, "context"):
+    for name in (_PARTS, _QUARANTINE, "context", "reports"):
         shutil.rmtree(out / name, ignore_errors=True)
 
 
@@ -648,15 +645,11 @@ def _write_outputs(
 ) -> None:
     """Every output, each atomically; the manifest last (it marks the scan finished)."""
     write_parcels(result.parcels, out / "parcels.parquet", overwrite=True)
-    write_parcels(result.parcels, out / "parcels.gpkg", overwrite=True)
     write_table(result.households, out / "households.parquet", overwrite=True)
+    write_tables(out, result)  # parcels.gpkg (two layers), households.csv, weather, subsidies
     save_context(result.context, out / "context")
     write_json(summary, out / "summary.json", overwrite=True)
-    from agrilend.outputs import atomic_write  # noqa: PLC0415
-
-    page = summary_html(summary, result)
-    with atomic_write(out / "summary.html") as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    write_pages(out, summary, result)  # summary.html, households.html
     write_manifest(
         out / _MANIFEST,
         files=files,

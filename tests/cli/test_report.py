@@ -146,7 +146,8 @@ def test_unknown_id_is_answered_before_any_heavy_work(
 ) -> None:
     res = run("H-0a1b2c3d4e5x")
     assert res.exit_code == 1
-    assert "did you mean" in res.stderr and HOUSEHOLD in res.stderr
+    assert "did you mean" in res.stderr
+    assert HOUSEHOLD in res.stderr
     assert fake_pipeline == []  # the pipeline never ran
 
 

@@ -1,0 +1,179 @@
+"""One truth: a report on a scanned household says what the scan says; and the scan's pages and
+tables are what an analyst and a branch office expect (bilingual, numbers as numbers, a BOM).
+
+The sample county is scanned once for the module (in process, about half a minute).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from agrilend.cli.main import cli
+from agrilend.errors import UnknownTargetError
+from agrilend.inputs import InputFiles
+from agrilend.remote_sensing import clean_series
+from agrilend.report import figures, maps
+from agrilend.report.from_scan import (
+    ScanFolder,
+    check_target,
+    curve_grid,
+    normalise_id,
+    report_path,
+    scan_assessment,
+)
+from agrilend.report.html import render_html, report_context
+from agrilend.scan import scan
+from tests.report._dom import figure_values, parse
+
+pytestmark = pytest.mark.slow
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Codes that must never reach a person raw (the defect: they did, in both languages).
+RAW = re.compile(r"crop_mismatch|not_cultivated|partly_abandoned|area_mismatch|over_declared")
+_PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample-scan") / "scan"
+    scan(InputFiles.sample(), out, workers=0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def households(scanned: Path) -> pd.DataFrame:
+    return pd.read_parquet(scanned / "households.parquet")
+
+
+def test_every_household_report_says_what_the_scan_says(
+    scanned: Path, households: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the figures are not under test here: a one-pixel stand-in keeps 160 pages fast
+    monkeypatch.setattr(figures, "ndvi_curve", lambda *a, **k: _PNG)
+    monkeypatch.setattr(maps, "overview_map", lambda *a, **k: _PNG)
+    folder = ScanFolder(scanned)
+    parcels = pd.read_parquet(scanned / "parcels.parquet")
+    for _, hh in households.iterrows():
+        owner = str(hh["owner_ref"])
+        mine = parcels[parcels["owner_ref"] == owner]
+        a = scan_assessment(folder, owner)
+        for lang in ("en", "zh"):
+            page = render_html(report_context(a, owner, lang=lang))
+            assert figure_values(page, "credit_line") == [pytest.approx(hh["credit_line"])]
+            assert [v for n, v in parse(page).figures if n == "decision"] == [hh["decision"]]
+            np.testing.assert_allclose(
+                figure_values(page, "crop_confidence"), mine["crop_confidence"], rtol=1e-9
+            )
+            text = " ".join(parse(page).text)
+            for reason in json.loads(hh[f"reasons_{lang}"]):
+                assert reason in text, (owner, lang)
+            assert not RAW.search(text), (owner, lang)
+        states = re.findall(r'data-crop-state="(\w+)"', page)
+        assert len(states) == 2 * len(mine)  # the brief and the table
+
+
+def test_report_command_takes_the_scans_rows(scanned: Path, households: pd.DataFrame) -> None:
+    refer = households[households["decision"] == "refer"]
+    row = (refer if len(refer) else households).iloc[0]
+    owner = str(row["owner_ref"])
+    typed = "h-" + owner[2:].upper()  # any case, h- too
+    res = CliRunner().invoke(cli, ["report", typed, "--context", str(scanned), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["target"] == owner
+    assert summary["credit_line"] == pytest.approx(row["credit_line"])
+    assert summary["decision"] == row["decision"]
+    page = report_path(scanned, owner, "en")
+    assert Path(summary["html"]) == page
+    html = page.read_text(encoding="utf-8")
+    if row["decision"] == "refer":
+        assert "Proposed line" in html
+        assert re.search(r'data-figure="headline">Referred because ', html)
+
+
+def test_unknown_id_is_answered_from_the_scan_before_anything_heavy(scanned: Path) -> None:
+    hh, pids = ScanFolder(scanned).ids()
+    with pytest.raises(UnknownTargetError, match="did you mean"):
+        check_target(hh[0][:-1] + "x", hh, pids, where="the scan")
+    assert check_target(" " + hh[0].upper().replace("H-", "h-"), hh, pids, where="x") == hh[0]
+    assert normalise_id(pids[0]) == pids[0]
+
+
+def test_the_curve_grid_is_the_pipelines(scanned: Path) -> None:
+    manifest = json.loads((scanned / "manifest.json").read_text(encoding="utf-8"))
+    times = pd.DatetimeIndex(pd.to_datetime(manifest["imagery_dates"]))
+    _, grid = clean_series(np.full((1, len(times)), np.nan), times, step="5D")
+    assert list(curve_grid(times)) == list(pd.DatetimeIndex(grid))
+
+
+def test_geopackage_stores_numbers_as_numbers_and_households(scanned: Path) -> None:
+    gpkg = scanned / "parcels.gpkg"
+    layers = {str(name) for name, _ in pyogrio.list_layers(gpkg)}
+    assert {"parcels", "households"} <= layers
+    info = pyogrio.read_info(gpkg, layer="parcels")
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    numeric = ["crop_confidence", "vigour", "vigour_z", "sos_shift_days", "yield_t_ha"]
+    numeric += [c for c in ("yield_low", "yield_high") if c in types]
+    for col in numeric:
+        assert types[col] in {"float64", "float32"}, (col, types[col])
+    hh = pyogrio.read_info(gpkg, layer="households")
+    hh_types = dict(zip(hh["fields"], hh["dtypes"], strict=True))
+    assert hh["features"] == len(pd.read_parquet(scanned / "households.parquet"))
+    assert hh_types["credit_line"] == "float64"
+    assert hh["geometry_type"] in {"MultiPolygon", "Unknown"}
+
+
+def test_households_csv_opens_in_excel(scanned: Path) -> None:
+    raw = (scanned / "households.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(scanned / "households.csv", encoding="utf-8-sig")
+    assert CJK.search(" ".join(table["reasons_zh"].astype(str)))
+
+
+def _page(path: Path) -> Any:
+    return parse(path.read_text(encoding="utf-8"))
+
+
+def test_summary_page_is_bilingual_with_map_villages_and_flags(scanned: Path) -> None:
+    html = (scanned / "summary.html").read_text(encoding="utf-8")
+    p = _page(scanned / "summary.html")
+    text = " ".join(p.text)
+    assert "<style>" in html
+    assert CJK.search(text)
+    assert "Decisions by village" in text
+    assert "按村组统计" in text
+    assert "Parcel flags by kind" in text
+    assert "部分撂荒" in text or "未耕种" in text
+    assert not RAW.search(text)
+    assert any(str(i.get("src", "")).startswith("data:image/png") for i in p.images)
+    assert "households.html" in p.links
+    summary = json.loads((scanned / "summary.json").read_text(encoding="utf-8"))
+    for code, n in summary["decisions"].items():
+        assert f'data-figure="decisions_{code}">{n}<' in html
+
+
+def test_household_list_filters_and_links_every_household(
+    scanned: Path, households: pd.DataFrame
+) -> None:
+    html = (scanned / "households.html").read_text(encoding="utf-8")
+    p = _page(scanned / "households.html")
+    rows = re.findall(r'<tr data-household="(H-[0-9a-f]{12})" data-decision="(\w+)"', html)
+    assert sorted(o for o, _ in rows) == sorted(households["owner_ref"])
+    for select in ("f-decision", "f-flag", "f-village"):
+        assert f'id="{select}"' in html
+    for owner in households["owner_ref"]:
+        assert report_path(".", owner, "en").as_posix().removeprefix("./") in p.links
+    assert p.scripts == 1
+    assert "http://" not in html
+    assert "https://" not in html  # static: nothing fetched
+    text = " ".join(p.text)
+    assert CJK.search(text)
+    assert not RAW.search(text)
