@@ -10,6 +10,7 @@ or a mail, with no server.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 from collections import Counter
@@ -272,6 +273,7 @@ def households_page(parcels: pd.DataFrame, households: pd.DataFrame, *, currency
     return _env().get_template("county_households.html.j2").render(**context)
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("agrilend.report", "templates"),

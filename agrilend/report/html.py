@@ -11,6 +11,7 @@ and scripts can read them from the page without parsing formatted text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -622,6 +623,7 @@ def report_context(
     }
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("agrilend.report", "templates"),

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 
 from agrilend.glossary import crop_state, term
 from agrilend.report.i18n import Lang, fmt_money, fmt_number, fmt_percent, is_missing
@@ -379,13 +380,19 @@ def qr_svg(data: str) -> str:
     return svg
 
 
-def _lonlat(geometry: Any, crs: Any) -> tuple[float, float] | None:
-    if geometry is None or getattr(geometry, "is_empty", True):
-        return None
-    pt = gpd.GeoSeries([geometry.representative_point()], crs=crs)
-    if crs is not None:
-        pt = pt.to_crs(4326)
-    return float(pt.iloc[0].x), float(pt.iloc[0].y)
+def lonlat(parcels: gpd.GeoDataFrame) -> list[tuple[float, float] | None]:
+    """Each parcel's point inside it, as ``(lon, lat)`` in WGS 84 (None without a geometry)."""
+    geoms = parcels.geometry
+    usable = geoms.notna() & ~geoms.is_empty
+    out: list[tuple[float, float] | None] = [None] * len(parcels)
+    if not usable.any():
+        return out
+    pts = geoms[usable].representative_point()
+    if parcels.crs is not None:
+        pts = pts.to_crs(4326)
+    for i, p in zip(np.flatnonzero(usable.to_numpy()), pts, strict=True):
+        out[int(i)] = (float(p.x), float(p.y))
+    return out
 
 
 def visit_flags(row: Mapping[str, Any]) -> list[str]:
@@ -415,15 +422,17 @@ def visit_flags(row: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(flags))
 
 
-def visit_card(n: int, row: Mapping[str, Any], crs: Any, lang: Lang) -> dict[str, Any] | None:
+def visit_card(
+    n: int, row: Mapping[str, Any], where: tuple[float, float] | None, lang: Lang
+) -> dict[str, Any] | None:
     """One flagged parcel's visit: name, place (coordinates, map link, QR), what to check.
 
-    Returns None for a parcel with nothing to check.
+    ``where`` is the parcel's ``(lon, lat)`` in WGS 84. Returns None for a parcel with nothing
+    to check.
     """
     flags = visit_flags(row)
     if not flags:
         return None
-    where = _lonlat(row.get("geometry"), crs)
     geo = osm = qr = coords = ""
     if where is not None:
         lon, lat = where
@@ -461,8 +470,11 @@ _SPECIAL: Mapping[str, tuple[str, str]] = {
 def visit_cards(parcels: gpd.GeoDataFrame, lang: Lang) -> list[dict[str, Any]]:
     """The visit checklist of a household: one card per parcel with something to check."""
     cards = []
+    places = lonlat(parcels)
     for i, (_, row) in enumerate(parcels.iterrows()):
-        card = visit_card(i + 1, row.to_dict(), parcels.crs, lang)
+        if not visit_flags(row.to_dict()):
+            continue
+        card = visit_card(i + 1, row.to_dict(), places[i], lang)
         if card is not None:
             cards.append(card)
     return cards
@@ -489,6 +501,7 @@ __all__ = [
     "area_mu",
     "as_dict",
     "field_name",
+    "lonlat",
     "headline",
     "ordered_reasons",
     "qr_svg",

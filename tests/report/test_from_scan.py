@@ -61,11 +61,13 @@ def test_every_household_report_says_what_the_scan_says(
     monkeypatch.setattr(maps, "overview_map", lambda *a, **k: _PNG)
     folder = ScanFolder(scanned)
     parcels = pd.read_parquet(scanned / "parcels.parquet")
-    for _, hh in households.iterrows():
+    for k, (_, hh) in enumerate(households.iterrows()):
         owner = str(hh["owner_ref"])
         mine = parcels[parcels["owner_ref"] == owner]
         a = scan_assessment(folder, owner)
-        for lang in ("en", "zh"):
+        # every household in English; in Chinese every refer, decline and fifth household
+        both = hh["decision"] != "approve" or k % 5 == 0
+        for lang in ("en", "zh") if both else ("en",):
             page = render_html(report_context(a, owner, lang=lang))
             assert figure_values(page, "credit_line") == [pytest.approx(hh["credit_line"])]
             assert [v for n, v in parse(page).figures if n == "decision"] == [hh["decision"]]
