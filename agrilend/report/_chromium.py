@@ -60,7 +60,14 @@ _LAYOUT_JS = """
     return {name: el.dataset.section, x: r.x, y: r.y + window.scrollY, width: r.width,
             height: r.height};
   });
+  const boxes = Array.from(document.querySelectorAll('[data-figure]')).map((el) => {
+    const r = el.getBoundingClientRect();
+    const line = parseFloat(getComputedStyle(el).lineHeight) || 20;
+    return {name: el.dataset.figure, x: r.x, y: r.y + window.scrollY, width: r.width,
+            height: r.height, lines: Math.round(r.height / line)};
+  });
   return JSON.stringify({
+    boxes: boxes,
     width: document.documentElement.scrollWidth,
     height: document.documentElement.scrollHeight,
     viewport: window.innerWidth,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +22,11 @@ import xarray as xr
 from PIL import Image
 
 from agrilend.pipeline import Assessment
+from agrilend.report import render_report
 from agrilend.report._chromium import Chromium, PageCapture, find_chromium
+from tests.report import _fixtures
 from tests.report._dom import figure_values, parse
-from tests.report.conftest import HOUSEHOLD
+from tests.report.conftest import GENERATED, HOUSEHOLD
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +160,123 @@ def test_layout_matches_the_expected_description(captures: dict[str, PageCapture
             assert s["width"] == pytest.approx(e["width"], abs=0.02), key
     for name, rgb in expected["regions"].items():
         np.testing.assert_allclose(seen["regions"][name], rgb, atol=25, err_msg=name)
+
+
+# --- phone and desktop: every decision, both languages -----------------------------------------
+
+#: The fixture's households by decision.
+BY_DECISION = dict(
+    zip(("approve", "decline", "refer"), dict.fromkeys(_fixtures.OWNERS), strict=True)
+)
+PHONE, DESKTOP = 390, 1200
+
+
+@pytest.fixture(scope="module")
+def every_page(
+    built: tuple[Assessment, xr.Dataset], tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Path]:
+    assessment, cube = built
+    out = tmp_path_factory.mktemp("decisions")
+    pages = {}
+    for decision, owner in BY_DECISION.items():
+        for lang in ("en", "zh"):
+            p = render_report(
+                assessment, owner, cube=cube, lang=lang,  # type: ignore[arg-type]
+                out=out / f"{decision}_{lang}.html", generated=GENERATED,
+            )  # fmt: skip
+            pages[decision, lang] = Path(p)
+    return pages
+
+
+@pytest.fixture(scope="module")
+def shots(
+    browser: Chromium, every_page: dict[tuple[str, str], Path]
+) -> dict[tuple[str, str, int], PageCapture]:
+    return {
+        (d, lang, w): browser.capture(p, width=w)
+        for (d, lang), p in every_page.items()
+        for w in (PHONE, DESKTOP)
+    }
+
+
+def _box(cap: PageCapture, name: str) -> dict[str, float]:
+    (box,) = [b for b in cap.layout["boxes"] if b["name"] == name]
+    return box
+
+
+@pytest.mark.parametrize("decision", list(BY_DECISION))
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_phone_layout_is_one_readable_column(
+    shots: dict[tuple[str, str, int], PageCapture], decision: str, lang: str
+) -> None:
+    cap = shots[decision, lang, PHONE]
+    assert cap.console_errors == []
+    assert cap.layout["width"] == PHONE  # nothing is cut or scrolls sideways (the table was)
+    for s in cap.layout["sections"]:  # one column: every section spans the screen
+        assert s["width"] == pytest.approx(PHONE, abs=2), s["name"]
+    badge = _box(cap, "decision")
+    assert badge["lines"] <= 2  # the chip wrapped one character a line
+    assert badge["width"] > 40
+    headline = _box(cap, "headline")
+    line = _box(cap, "credit_line")
+    assert headline["y"] < line["y"]  # the trigger first
+    cards = [_box(cap, n) for n in ("credit_line", "decision", "tenor_months")]
+    assert cards[0]["y"] < cards[1]["y"] < cards[2]["y"]  # stacked, not squeezed side by side
+    for img in cap.layout["images"]:
+        if img["curve"] or img["map"]:  # curves and maps full width, not thumbnails
+            assert img["width"] > 0.8 * PHONE, img["src"]
+    img = _image(cap)
+    assert img.shape[1] == PHONE
+    assert img.std() > 20
+
+
+@pytest.mark.parametrize("decision", list(BY_DECISION))
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_desktop_layout_keeps_columns(
+    shots: dict[tuple[str, str, int], PageCapture], decision: str, lang: str
+) -> None:
+    cap = shots[decision, lang, DESKTOP]
+    assert cap.console_errors == []
+    assert cap.layout["width"] == DESKTOP
+    cards = [_box(cap, n) for n in ("credit_line", "decision", "tenor_months")]
+    assert cards[0]["y"] == pytest.approx(cards[1]["y"], abs=30)  # side by side
+    maps_ = [i for i in cap.layout["images"] if i["map"] in {"rgb", "ndvi"}]
+    assert maps_
+    assert maps_[0]["y"] == pytest.approx(maps_[1]["y"], abs=2)
+    assert all(i["width"] < 0.5 * DESKTOP for i in maps_)
+
+
+def test_refer_and_decline_say_their_trigger_first(
+    shots: dict[tuple[str, str, int], PageCapture],
+) -> None:
+    refer = parse(shots["refer", "en", PHONE].dom)
+    decline = parse(shots["decline", "zh", PHONE].dom)
+    text_r = " ".join(refer.text)
+    assert "Referred because observed cultivated area is only 52%" in text_r
+    assert "Proposed line (not yet approved)" in text_r
+    text_d = " ".join(decline.text)
+    assert "拒绝，原因：额度 1,800元 低于最低额度 3,000元" in text_d
+    assert "什么情况下决定会改变" in text_d
+
+
+def test_pdf_first_page_is_the_one_page_summary(
+    browser: Chromium, every_page: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext) is not installed")
+    pdf = tmp_path / "refer.pdf"
+    pdf.write_bytes(browser.print_pdf(every_page["refer", "en"]))
+
+    def page(n: int) -> str:
+        return subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    first = page(1)
+    assert "Referred because" in first
+    assert "Proposed line" in first
+    assert "What would change the decision" in first
+    assert "Why this decision" in first
+    assert "Field visit checklist" not in first  # the full report starts on page 2
+    assert "Field visit checklist" in page(2)
