@@ -256,12 +256,19 @@ def yield_parts(
 ) -> list[dict[str, str]]:
     """The yield of each harvest: wheat and maize apart for the double crop.
 
-    Per-harvest columns (``yield_<harvest>_t_ha``) are used when the row has them; otherwise
+    The pipeline's yield of each harvest (``harvest_s1``/``yield_s1_t_ha`` and ``_s2``) is
+    used when the row has two; else per-harvest columns (``yield_<harvest>_t_ha``); otherwise
     the parcel's yield is split by the county's reference yields of its harvests (as the
     credit sizing splits it).
     """
     crop = str(row.get("crop", ""))
     total = row.get("yield_t_ha")
+    seasons = [
+        (str(row.get(f"harvest_s{k}") or ""), row.get(f"yield_s{k}_t_ha")) for k in (1, 2)
+    ]
+    seasons = [(h, v) for h, v in seasons if h and not is_missing(v)]
+    if len(seasons) == 2:  # the pipeline's own yield of each harvest (wheat, then maize)
+        return [{"harvest": term("crop", h, lang), "text": yield_text(v, lang)} for h, v in seasons]
     harvests = DOUBLE_CROP.get(crop)
     if harvests is None:
         return [{"harvest": term("crop", crop, lang), "text": yield_text(total, lang)}]

@@ -179,3 +179,40 @@ def test_household_list_filters_and_links_every_household(
     text = " ".join(p.text)
     assert CJK.search(text)
     assert not RAW.search(text)
+
+
+def _documented(section: str) -> tuple[set[str], set[str]]:
+    """Columns of one table of docs/outputs.md: all of them, and the optional ones."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "outputs.md").read_text(encoding="utf-8")
+    body = doc.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    every: set[str] = set()
+    optional: set[str] = set()
+    for line in body.splitlines():
+        if not line.startswith("| `"):
+            continue
+        names_cell, meaning = line.split("|")[1:3]
+        names = set(re.findall(r"`([^`]+)`", names_cell))
+        every |= names
+        if meaning.strip().startswith("*(optional)*"):
+            optional |= names
+    return every, optional
+
+
+@pytest.mark.parametrize(
+    ("section", "file"),
+    [
+        ("parcels", "parcels.parquet"),
+        ("households", "households.parquet"),
+        ("season weather", "season_weather.parquet"),
+        ("subsidies", "subsidies.parquet"),
+    ],
+)
+def test_every_output_column_is_documented_once(scanned: Path, section: str, file: str) -> None:
+    every, optional = _documented(section)
+    real = set(pd.read_parquet(scanned / file).columns)
+    assert real - every == set(), f"columns written but not in docs/outputs.md: {real - every}"
+    missing = every - optional - real
+    assert missing == set(), f"documented but not written: {missing}"
+    if section in {"parcels", "households"}:  # the GeoPackage and CSV carry the same columns
+        layer = pyogrio.read_info(scanned / "parcels.gpkg", layer=section)
+        assert set(layer["fields"]) | {"geometry"} >= real - {"geometry"}
