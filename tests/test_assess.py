@@ -116,3 +116,20 @@ def test_titles_without_crs_are_refused(sample_inputs) -> None:
     titles = sample_inputs.titles.head(3).set_crs(None, allow_override=True)
     with pytest.raises(MissingCRSError, match="no CRS"):
         assess(sample_inputs.cube, titles)
+
+
+def test_new_numeric_columns_stay_numbers() -> None:
+    """The defect: columns made by the county step (crop_confidence, vigour, vigour_z,
+    sos_shift_days, yield_*) were objects in memory and TEXT in the GeoPackage."""
+    from agrilend.pipeline import _put  # noqa: PLC0415
+
+    frame = pd.DataFrame({"parcel_id": ["a", "b", "c"]})
+    ok = np.array([True, False, True])
+    values = pd.DataFrame(
+        {"vigour": [1.1, 0.9], "n": [3, 4], "vigour_class": ["good", "poor"]}, index=["a", "c"]
+    )
+    _put(frame, ok, values, ["vigour", "n", "vigour_class"])
+    assert frame["vigour"].dtype == np.float64
+    assert frame["n"].dtype.kind == "f"
+    assert np.isnan(frame["vigour"].iloc[1])
+    assert frame["vigour_class"].tolist() == ["good", None, "poor"]

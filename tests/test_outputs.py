@@ -58,3 +58,26 @@ def test_table_and_json(tmp_path: Path) -> None:
     assert pd.read_parquet(tmp_path / "h.parquet")["owner_ref"].tolist() == ["H-1"]
     write_json({"n": 3, "when": pd.Timestamp("2024-06-01")}, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text())["when"].startswith("2024-06-01")
+
+
+def test_geopackage_has_parcels_and_households_with_real_numbers(tmp_path: Path) -> None:
+    import pyogrio  # noqa: PLC0415
+
+    from agrilend.outputs import write_geopackage  # noqa: PLC0415
+    from tests.report import _fixtures  # noqa: PLC0415
+
+    a, _ = _fixtures.build()
+    path = write_geopackage(a.parcels, a.households, tmp_path / "p.gpkg")
+    parcels = pyogrio.read_info(path, layer="parcels")
+    types = dict(zip(parcels["fields"], parcels["dtypes"], strict=True))
+    for col in ("crop_confidence", "vigour", "yield_t_ha", "cultivated_area_ha"):
+        assert types[col] == "float64", col
+    households = pyogrio.read_info(path, layer="households")
+    assert households["features"] == len(a.households)
+    assert households["geometry_type"] == "MultiPolygon"
+
+
+def test_csv_has_a_byte_order_mark_for_excel(tmp_path: Path) -> None:
+    path = write_table(pd.DataFrame({"reasons_zh": ["额度上限"]}), tmp_path / "h.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pd.read_csv(path, encoding="utf-8-sig")["reasons_zh"].tolist() == ["额度上限"]

@@ -69,19 +69,26 @@ def command(out: str, lang: str, overwrite: bool, as_json: bool) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    """The demo's summary for a person: every code in words (the glossary's)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from agrilend.glossary import term  # noqa: PLC0415
 
     console = Console()
     table = Table(title="agrilend demo — synthetic sample county", show_header=False)
     table.add_row("parcels", f"{summary['parcels']} ({summary['parcels_with_error']} unusable)")
     table.add_row("households", str(summary["households"]))
     table.add_row(
-        "decisions", ", ".join(f"{k} {v}" for k, v in sorted(summary["decisions"].items()))
+        "decisions",
+        ", ".join(f"{term('decision', k)} {v}" for k, v in sorted(summary["decisions"].items())),
     )
     table.add_row("total credit", f"{summary['total_credit']:,.0f} {summary['currency']}")
     table.add_row("crop mismatches flagged", str(summary["crop_mismatches"]))
-    table.add_row("area flags", ", ".join(f"{k} {v}" for k, v in summary["area_flags"].items()))
+    table.add_row(
+        "area flags",
+        ", ".join(f"{term('area_flag', k)} {v}" for k, v in summary["area_flags"].items()),
+    )
     if "truth" in summary:
         t = summary["truth"]
         table.add_row("crop accuracy (vs generator truth)", f"{t['crop_accuracy']:.1%}")

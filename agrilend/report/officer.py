@@ -263,9 +263,7 @@ def yield_parts(
     """
     crop = str(row.get("crop", ""))
     total = row.get("yield_t_ha")
-    seasons = [
-        (str(row.get(f"harvest_s{k}") or ""), row.get(f"yield_s{k}_t_ha")) for k in (1, 2)
-    ]
+    seasons = [(str(row.get(f"harvest_s{k}") or ""), row.get(f"yield_s{k}_t_ha")) for k in (1, 2)]
     seasons = [(h, v) for h, v in seasons if h and not is_missing(v)]
     if len(seasons) == 2:  # the pipeline's own yield of each harvest (wheat, then maize)
         return [{"harvest": term("crop", h, lang), "text": yield_text(v, lang)} for h, v in seasons]

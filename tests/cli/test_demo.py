@@ -67,3 +67,22 @@ def test_demo_help_has_examples() -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.output
     assert "agrilend demo" in result.output
+
+
+def test_console_summary_speaks_words_not_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from agrilend.cli.demo import _print_summary  # noqa: PLC0415
+
+    _print_summary(
+        {
+            "out": "agrilend-out", "parcels": 484, "parcels_with_error": 11, "households": 164,
+            "decisions": {"approve": 150, "refer": 8, "decline": 6},
+            "total_credit": 4.2e6, "currency": "CNY", "crop_mismatches": 33,
+            "area_flags": {"partly_abandoned": 27, "not_cultivated": 22, "over_declared": 16},
+            "report": "agrilend-out/report.html",
+        }
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "refer to an officer 8" in out
+    assert "partly abandoned 27" in out
+    for code in ("partly_abandoned", "not_cultivated", "over_declared"):
+        assert code not in out
