@@ -72,7 +72,7 @@ def _caught(res: InputCheck, caught: list[warnings.WarningMessage]) -> None:
 def _check_imagery(path: Path) -> tuple[InputCheck, Any]:
     res = InputCheck("imagery", path.name)
     open_cube = _library(
-        "agrilend.remote_sensing", "agrilend.remote_sensing.cube", name="open_cube"
+        "agrilend.remote_sensing", "agrilend.remote_sensing.sources.local", name="open_cube"
     )
     validate_cube = _library("agrilend.remote_sensing", name="validate_cube")
     if open_cube is None or validate_cube is None:
