@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-import pandas as pd
 
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
@@ -22,9 +21,10 @@ from agrilend.cli.options import (
     overwrite_option,
 )
 from agrilend.glossary import term
-from agrilend.inputs import InputFiles
-from agrilend.manifest import write_manifest
 from agrilend.report.i18n import Lang
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
             pdf=pdf, neighbours=neighbours,
         )  # fmt: skip
+        from agrilend.manifest import write_manifest  # noqa: PLC0415
+
         manifest = write_manifest(
             html_path.with_name(html_path.stem + ".manifest.json"),
             files=files,
@@ -213,6 +215,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     if pdf_path is not None:
         line += f" and {pdf_path}"
     if hh is not None:
+        import pandas as pd  # noqa: PLC0415
+
         tenor = hh.get("tenor_months")
         months = "" if tenor is None or pd.isna(tenor) else f" for {int(tenor)} months"
         line += (

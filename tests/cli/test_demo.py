@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from agrilend.cli.main import cli

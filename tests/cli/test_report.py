@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from agrilend.cli import report as report_cli
 from agrilend.cli.main import cli
+from agrilend.inputs import InputFiles
 from agrilend.parcels import pseudonymize
 from agrilend.report import pdf as pdf_module
 from agrilend.report.from_scan import check_target
@@ -51,9 +52,7 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[
         return check_target(target_id, a.households["owner_ref"], a.parcels["parcel_id"], where="x")
 
     monkeypatch.setattr(report_cli, "check_id", check)
-    monkeypatch.setattr(
-        report_cli.InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i")))
-    )
+    monkeypatch.setattr(InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i"))))
     monkeypatch.chdir(tmp_path)
     return calls
 
