@@ -37,6 +37,8 @@ OUTPUTS = (
     "households.parquet",
     "summary.json",
     "summary.html",
+    "households.html",
+    "households.csv",
     "manifest.json",
 )
 
@@ -100,7 +102,7 @@ def test_scan_writes_every_output_with_each_parcel_once(
     titles = gpd.read_file(files.titles)
     assert sorted(parcels["parcel_id"]) == sorted(titles["DKBM"].astype(str))
     assert parcels["parcel_id"].is_unique
-    gpkg = gpd.read_file(finished / "parcels.gpkg")
+    gpkg = gpd.read_file(finished / "parcels.gpkg", layer="parcels")
     assert len(gpkg) == len(parcels)
     hh = pd.read_parquet(finished / "households.parquet")
     assert set(hh["owner_ref"]) == set(parcels["owner_ref"])
