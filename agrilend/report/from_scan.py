@@ -328,7 +328,7 @@ def scan_files(folder: ScanFolder, given: Any) -> Any:
     from agrilend.inputs import InputFiles  # noqa: PLC0415
 
     inputs = folder.manifest().get("inputs") or {}
-    paths = {k: v.get("path") for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
+    paths = {k: str(v["path"]) for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
     if {"titles", "imagery"} <= set(paths) and all(Path(p).exists() for p in paths.values()):
         try:
             return InputFiles.from_paths(**paths)

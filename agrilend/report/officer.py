@@ -252,7 +252,7 @@ def yield_text(t_ha: Any, lang: Lang) -> str:
 
 
 def yield_parts(
-    row: Mapping[str, Any], county_yields: Mapping[str, float] | None, lang: Lang
+    row: Mapping[Any, Any], county_yields: Mapping[str, float] | None, lang: Lang
 ) -> list[dict[str, str]]:
     """The yield of each harvest: wheat and maize apart for the double crop.
 
@@ -272,13 +272,13 @@ def yield_parts(
         return [{"harvest": term("crop", crop, lang), "text": yield_text(total, lang)}]
     own = [row.get(f"yield_{h}_t_ha") for h in harvests]
     if all(not is_missing(v) for v in own):
-        values = [float(v) for v in own]
+        values = [float(v) for v in own if v is not None]
     elif is_missing(total):
         values = [math.nan, math.nan]
     else:
         refs = [float((county_yields or {}).get(h, math.nan)) for h in harvests]
         shares = [r / sum(refs) for r in refs] if all(r > 0 for r in refs) else [0.5, 0.5]
-        values = [float(total) * s for s in shares]
+        values = [float(total or 0.0) * s for s in shares]
     return [
         {"harvest": term("crop", h, lang), "text": yield_text(v, lang)}
         for h, v in zip(harvests, values, strict=True)
@@ -308,7 +308,7 @@ def area_mu(hectares: Any) -> str:
     return fmt_number(None if is_missing(hectares) else float(hectares) * 15.0, digits=1)
 
 
-def weather_events(season: Mapping[str, Any], lang: Lang) -> list[str]:
+def weather_events(season: Mapping[Any, Any], lang: Lang) -> list[str]:
     """The season's weather as named events (heat wave, frost, dry spell, drought, wet season).
 
     Examples
@@ -361,7 +361,7 @@ def weather_events(season: Mapping[str, Any], lang: Lang) -> list[str]:
 FIELD_NAME_COLUMNS = ("field_name", "DKMC", "dkmc", "name", "parcel_name")
 
 
-def field_name(row: Mapping[str, Any]) -> str:
+def field_name(row: Mapping[Any, Any]) -> str:
     """The parcel's field name from the registry (e.g. 北坑3号), or ``""``."""
     for col in FIELD_NAME_COLUMNS:
         v = row.get(col)
@@ -400,7 +400,7 @@ def lonlat(parcels: gpd.GeoDataFrame) -> list[tuple[float, float] | None]:
     return out
 
 
-def visit_flags(row: Mapping[str, Any]) -> list[str]:
+def visit_flags(row: Mapping[Any, Any]) -> list[str]:
     """What an officer checks on this parcel: its flags (and an unsure crop), in visit order."""
     flags: list[str] = []
     quality = row.get("quality_flags")
@@ -428,7 +428,7 @@ def visit_flags(row: Mapping[str, Any]) -> list[str]:
 
 
 def visit_card(
-    n: int, row: Mapping[str, Any], where: tuple[float, float] | None, lang: Lang
+    n: int, row: Mapping[Any, Any], where: tuple[float, float] | None, lang: Lang
 ) -> dict[str, Any] | None:
     """One flagged parcel's visit: name, place (coordinates, map link, QR), what to check.
 
