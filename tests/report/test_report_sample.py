@@ -17,6 +17,7 @@ import xarray as xr
 from agrilend.inputs import InputFiles, load_inputs
 from agrilend.pipeline import Assessment, assess
 from agrilend.report import render_report
+from agrilend.report.maps import parcel_groups
 from tests.report import _sample
 from tests.report._dom import figure_values, parse
 
@@ -74,7 +75,10 @@ def test_report_carries_the_pipeline_numbers(
         np.testing.assert_allclose(figure_values(html, col), mine[col].to_numpy(float), err_msg=col)
     p = parse(html)
     maps = [i.get("data-map") for i in p.images if i.get("data-map")]
-    assert maps == ["rgb", "ndvi", "overview"]
+    # one true-colour and NDVI pair per cluster of the household's parcels (a spread-out
+    # household gets one per cluster, not one map 40 % blank), then the overview
+    groups = parcel_groups(mine.reset_index(drop=True))
+    assert maps == ["rgb", "ndvi"] * len(groups) + ["overview"]
     assert [i.get("data-curve") for i in p.images if i.get("data-curve")] == list(mine["parcel_id"])
     # provenance: the input files with their checksums
     for name, info in assessment.provenance["inputs"].items():
