@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -138,3 +139,39 @@ def test_a_household_decided_alone_is_drawn_among_its_neighbours() -> None:
     near = _near(titles, titles.iloc[[0]])
     assert list(near["parcel_id"]) == ["a", "b"]  # within 1.5 km; "c" is 4.9 km away
     assert _near(titles, titles.iloc[:0]).empty
+
+
+def test_flagged_parcels_get_a_visit_card(built: tuple[Assessment, xr.Dataset]) -> None:
+    assessment, _ = built
+    declined = _fixtures.OWNERS[3]
+    html = render_report(assessment, declined, lang="zh", generated=GENERATED)
+    assert isinstance(html, str)
+    p = parse(html)
+    text = " ".join(p.text)
+    # parcel 3: declared maize, seen soybean, flagged; parcel 4: over-declared
+    assert "南洼2号" in text
+    assert "南洼5号" in text
+    assert "地里种的是什么作物" in text  # what to look at and photograph
+    assert "若地里确为申报作物" in text  # which answer changes the decision
+    assert html.count("<svg") >= 2  # a QR code per visit, inline
+    geo = [link for link in p.links if link.startswith("geo:")]
+    assert len(geo) == 2
+    lat, lon = (float(x) for x in geo[0].removeprefix("geo:").split(","))
+    assert 30 < lat < 40  # EPSG:32650 parcels near 36 N, 117 E
+    assert 110 < lon < 120
+    assert "作物与申报不符" in text
+    assert "crop_mismatch" not in text
+
+
+def test_crop_states_are_three(built: tuple[Assessment, xr.Dataset]) -> None:
+    assessment, _ = built
+    a = copy.deepcopy(assessment)
+    a.parcels.loc[7, ["declared_crop", "crop", "crop_mismatch", "crop_confidence"]] = [
+        "fallow", "winter_wheat_maize", False, 0.56
+    ]  # fmt: skip
+    html = render_report(a, _fixtures.OWNERS[7], lang="en", generated=GENERATED)
+    assert isinstance(html, str)
+    states = re.findall(r'data-crop-state="(\w+)"', html)
+    assert "differs_uncertain" in states
+    assert "differs, low confidence: check in the field" in html
+    assert "matches the declared crop" in html  # parcel 7, maize seen as declared
