@@ -34,6 +34,7 @@ from pyproj import CRS
 
 from agrilend.errors import CRSError, ImageryReadError, MissingCRSError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, SPECTRAL_BANDS
+from agrilend.remote_sensing.sanity import index_scaling, signed_nodata
 from agrilend.vocabulary import (
     BASELINE_04_DATE,
     BOA_ADD_OFFSET,
@@ -292,6 +293,7 @@ def harmonize(
     scale: float | Literal["auto"] = "auto",
     crs: Any = None,
     name: str = "imagery",
+    index_scale: float | None = None,
 ) -> xr.Dataset:
     """Bring a Sentinel-2 dataset to the cube's names, dims, CRS and reflectance.
 
@@ -312,6 +314,10 @@ def harmonize(
         CRS to use when the dataset carries none.
     name
         How error messages name the input (a file name).
+    index_scale
+        Stored units per index unit of shipped indices (``10000`` for NDVI x 10000); by default
+        read from their metadata, then their value range
+        (:func:`agrilend.remote_sensing.sanity.index_scaling`).
 
     Returns
     -------
@@ -325,6 +331,8 @@ def harmonize(
     ------
     ImageryReadError
         When dims or bands cannot be recognised.
+    ImageryValueError
+        When a shipped index exceeds [-1, 1] and its scale cannot be told.
     MissingCRSError
         When no CRS is found and none is given.
 
@@ -386,6 +394,9 @@ def harmonize(
         fill = da.attrs.get("_FillValue", da.attrs.get("nodata", da.encoding.get("_FillValue")))
         data = da.astype("float32")
         bad = data.isnull()  # noqa: PD003  (xarray has no isna)
+        signed = signed_nodata(da.dtype)  # -32768 of Int16 is never a value
+        if signed is not None:
+            bad = bad | (data == signed)
         if b in dn_bands:
             for nd in (*NODATA_DN, fill):
                 if nd is not None and np.isfinite(float(nd)):
@@ -401,9 +412,18 @@ def harmonize(
     for q in QUALITY_LAYERS:
         if q in ds.data_vars:
             out[q] = _recode_quality(q, ds[q]).transpose("time", "y", "x")
+    index_notes: list[str] = []
     for ix in INDEX_VARIABLES:
         if ix in ds.data_vars:
-            out[ix] = ds[ix].astype("float32").transpose("time", "y", "x")
+            mul, add, nodata, why = index_scaling(ds[ix], ix, name=name, scale=index_scale)
+            raw_ix = ds[ix].astype("float32")
+            bad_ix = raw_ix.isnull()  # noqa: PD003  (xarray has no isna)
+            for nd in {nodata, signed_nodata(ds[ix].dtype)} - {None}:
+                bad_ix = bad_ix | (raw_ix == np.float32(nd))
+            scaled = (raw_ix * np.float32(mul) + np.float32(add)).astype("float32")
+            out[ix] = scaled.where(~bad_ix).transpose("time", "y", "x")
+            out[ix].attrs = {"units": "1", "long_name": f"{ix} (shipped)"}
+            index_notes.append(why)
     if not bands and not any(ix in out for ix in INDEX_VARIABLES):
         raise ImageryReadError(
             f"{name} holds no Sentinel-2 band (variables: {sorted(map(str, ds.data_vars))}); "
@@ -440,6 +460,7 @@ def harmonize(
             ),
             "boa_offset": offset_note,
             "dn_bands": ",".join(dn_bands),
+            "index_scale": "; ".join(index_notes),
         }
     )
     result.attrs.setdefault("scene_ids", "")

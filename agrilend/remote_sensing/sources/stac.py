@@ -52,6 +52,7 @@ from agrilend.errors import (
 )
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import mask_clouds
+from agrilend.remote_sensing.sanity import with_value_check
 from agrilend.vocabulary import BASELINE_04_DATE
 
 log = logging.getLogger(__name__)
@@ -468,7 +469,7 @@ def _to_contract(
         processing_level="L2A",
         scene_ids=",".join(scene_ids),
     )
-    return validate_cube(cube, name="STAC cube")
+    return validate_cube(with_value_check(cube, name="STAC cube"), name="STAC cube")
 
 
 def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataArray:

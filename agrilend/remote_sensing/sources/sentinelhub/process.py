@@ -25,6 +25,7 @@ from agrilend.errors import (
 )
 from agrilend.remote_sensing.contract import make_cube
 from agrilend.remote_sensing.masks import mask_clouds
+from agrilend.remote_sensing.sanity import with_value_check
 from agrilend.remote_sensing.sources.sentinelhub.area import (
     _area,
     _crs_url,
@@ -310,7 +311,7 @@ def _assemble(
             "harmonized": "sentinelhub harmonizeValues (reflectance = DN / 10000)",
         },
     )
-    return mask_clouds(cube)
+    return with_value_check(mask_clouds(cube), name=f"Sentinel Hub {COLLECTION}")
 
 
 __all__ = ["load_sentinelhub", "process_evalscript"]
