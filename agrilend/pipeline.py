@@ -30,6 +30,7 @@ from agrilend.errors import (
 from agrilend.inputs import Inputs
 from agrilend.parcels import validate_titles
 from agrilend.parcels.area import cultivated_area
+from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.pixels import parcel_pixels
 from agrilend.parcels.zonal import zonal_series
 from agrilend.remote_sensing import clean_series, validate_cube
@@ -612,6 +613,7 @@ def assess(
         county_yields = county_yields if county_yields is not None else bundle.county_yields
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
+    require_overlap(titles, cube)  # before any model: a wrong CRS is named as such
     evidence = gather_evidence(cube, titles, progress=progress)
     result = decide(
         evidence,
