@@ -21,6 +21,7 @@ from sklearn.base import clone
 
 from agrilend import __version__
 from agrilend.credit import load_policy, match_subsidies, size_households
+from agrilend.credit.season import season_coverage
 from agrilend.errors import (
     CRSMismatchError,
     InsufficientEvidenceError,
@@ -378,6 +379,22 @@ def decide(
     frame.loc[ok, "crop_mismatch"] = crop_mismatch(
         list(declared), list(crops["crop"]), list(crops["crop_confidence"])
     )
+    # a season the imagery cannot see: never a confident crop, the policy decides the rest
+    early, unseen = season_coverage(evidence.times, np.isfinite(evidence.ndvi), policy)
+    early &= ok
+    frame["early_season"] = early
+    frame["unseen_seasons"] = np.where(early, np.asarray(unseen, dtype=object), "")
+    frame.loc[early, "crop_confidence"] = np.nan
+    frame.loc[early, "crop_mismatch"] = False
+    if early.any():
+        log.warning(
+            "%d of %d parcels are early-season: the imagery does not cover %s; their crop is "
+            "not confirmed (policy: %s)",
+            int(early.sum()),
+            int(ok.sum()),
+            sorted(set(np.asarray(unseen, dtype=object)[early]))[0],
+            policy.season["early_season"],
+        )
 
     say("vigour")
     metrics = frame.loc[ok].set_index("parcel_id", drop=False)
@@ -527,6 +544,8 @@ def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if area_flag not in {"ok", "unknown", "nan", "None"}:
             f.append(area_flag)
         if getattr(r, "status", "") != "error":
+            if bool(getattr(r, "early_season", False)):
+                f.append("early_season")
             if (getattr(r, "n_clear_obs", 0) or 0) < LOW_CLEAR_OBS:
                 f.append("few_clear_observations")
             if (getattr(r, "n_pixels", 0) or 0) < LOW_PIXELS:
