@@ -21,7 +21,6 @@ The results folder::
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import logging
@@ -458,7 +457,7 @@ def scan(
         subsidies=inputs.subsidies,
         policy=inputs.policy,
         county_yields=inputs.county_yields,
-        context=copy.copy(context) if context is not None else None,
+        context=context,
     )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
