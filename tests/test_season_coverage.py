@@ -47,3 +47,17 @@ def test_no_household_is_approved(early) -> None:
     with_lines = referred["credit_line"].to_numpy() > 0
     assert all("EARLY_SEASON_REFER" in c for c, w in zip(codes, with_lines, strict=True) if w)
     assert np.isfinite(households["credit_line"]).all()
+
+
+@pytest.mark.parametrize(
+    ("lang", "badge", "reason"),
+    [("en", "early season", "crop season"), ("zh", "早季", "作物生长季")],
+)
+def test_the_report_shows_badge_and_reason(early, lang: str, badge: str, reason: str) -> None:
+    from agrilend.report import render_report  # noqa: PLC0415  (heavy; only this test)
+
+    owner = str(early.households.loc[early.households["decision"] == "refer", "owner_ref"].iloc[0])
+    html = str(render_report(early, owner, lang=lang))  # type: ignore[arg-type]
+    assert 'data-flag="early_season"' in html
+    assert badge in html
+    assert reason in html
