@@ -13,9 +13,12 @@ any reprocessed scene) carry ``offset = -1000`` (``BOA_ADD_OFFSET`` in L2A, ``RA
 in L1C); earlier ones 0. The offset is taken, in this order, from the dataset's
 ``boa_add_offset`` (or ``radio_add_offset``) attribute, from a ``processing_baseline``
 attribute, or from each scene's date. Some services (openEO back-ends among them) deliver
-post-2022 digital numbers already harmonised to the old scale; when many clear values of the
-visible bands lie below 1000 (which would be negative reflectance) the date rule is not applied,
-and the attrs say so.
+post-2022 digital numbers already harmonised to the old scale; when more than 1 % of the
+visible-band values lie below 500 (reflectance below -0.05 with the offset: no surface is that
+dark, while vegetation's red and blue often are, harmonised) the date rule is not applied, and
+the attrs say so. The test looks at all post-2022 dates of the product together, so every date
+gets the same decision: a date showing much dark water (whose reflectance, with the offset,
+dips just below 1000 DN) cannot flip it, nor can one piece of a product differ from the others.
 """
 
 from __future__ import annotations
@@ -230,17 +233,19 @@ def _offset_by_date(  # noqa: PLR0911  (one return per rule, in the order they a
     sample = _thin(ds[visible].isel(time=np.flatnonzero(after)))
     vals = np.concatenate([np.asarray(sample[b].values, "float64").ravel() for b in visible])
     vals = vals[np.isfinite(vals) & (vals > 0) & (vals < 65535)]
-    if vals.size and np.mean(vals < -BOA_ADD_OFFSET) > 0.01:
-        share = float(np.mean(vals < -BOA_ADD_OFFSET))
+    floor = -BOA_ADD_OFFSET / 2  # 500 DN: -0.05 reflectance if the offset were in the numbers
+    if vals.size and np.mean(vals < floor) > 0.01:
+        share = float(np.mean(vals < floor))
         logger.info(
-            "%s: %.0f%% of the visible-band digital numbers after 2022-01-25 are below 1000, so "
-            "they are already harmonised; the -1000 offset is not applied",
+            "%s: %.0f%% of the visible-band digital numbers after 2022-01-25 are below %g, so "
+            "they are already harmonised; the -1000 offset is not applied to any date",
             name,
             100 * share,
+            floor,
         )
         return np.zeros(n), (
-            f"no offset: L2A after 2022-01-25 but {100 * share:.0f}% of visible DN < 1000, "
-            "so already harmonised"
+            f"no offset: L2A after 2022-01-25 but {100 * share:.0f}% of visible DN < {floor:g}, "
+            "so already harmonised (one decision for all dates)"
         )
     return np.where(after, BOA_ADD_OFFSET, 0.0), (
         f"boa offset -1000 on {int(after.sum())} of {n} dates (acquired on or after 2022-01-25)"

@@ -118,3 +118,32 @@ def test_undescribed_multiband_files_ask_for_the_band_order(tmp_path: Path) -> N
         open_cube(root)
     with pytest.raises(ImageryReadError, match="holds 4 bands but band_order names 3"):
         open_cube(root, band_order=("B02", "B03", "B04"))
+
+
+def _dn_product(water_share: float, offset: int) -> xr.Dataset:
+    """Two post-2022 dates of one product: vegetation, then a date with dark water."""
+    rng = np.random.default_rng(5)
+    red = rng.uniform(0.03, 0.06, (2, 20, 20))
+    n_water = int(water_share * 20)
+    red[1, :n_water] = rng.uniform(-0.01, 0.005, (n_water, 20))  # water, slightly negative
+    dn = np.round(red * 10000 + offset).clip(1, None).astype("uint16")
+    ds = xr.Dataset(
+        {"B04": (("time", "y", "x"), dn), "B02": (("time", "y", "x"), dn)},
+        coords={
+            "time": pd.to_datetime(["2023-06-01", "2023-06-11"]),
+            "y": 4_000_195.0 - 10 * np.arange(20),
+            "x": 500_005.0 + 10 * np.arange(20),
+        },
+    )
+    return ds.rio.write_crs("EPSG:32650")
+
+
+def test_one_offset_decision_for_all_dates_whatever_a_date_shows() -> None:
+    from agrilend.remote_sensing import harmonize  # noqa: PLC0415
+
+    with_offset = harmonize(_dn_product(0.3, 1000))  # dark water must not flip the decision
+    assert "-1000 on 2 of 2 dates" in with_offset.attrs["boa_offset"]
+    np.testing.assert_allclose(float(with_offset["B04"][0].median()), 0.045, atol=0.01)
+    harmonised = harmonize(_dn_product(0.0, 0))
+    assert "already harmonised" in harmonised.attrs["boa_offset"]
+    np.testing.assert_allclose(float(harmonised["B04"][1].median()), 0.045, atol=0.01)
