@@ -177,14 +177,19 @@ def _check_subsidies(path: Path, titles: Any) -> InputCheck:
     rejected = subs.attrs.get("rejected")
     if rejected is not None:
         for _, r in rejected.iterrows():
-            res.add("error", str(r["reason"]), f"record {r['record']}")
+            res.add("error", str(r["reason"]), f"record {r['record']}", kind="rejected record")
     res.summary = f"{len(subs)} records read"
     if titles is not None and len(subs):
         m = match_subsidies(subs, titles)
         res.summary += f", {len(m.matched)} match a title, {len(m.unmatched)} do not"
         for _, r in m.unmatched.iterrows():
             where = f"parcel {r['parcel_id']}" if r.get("parcel_id") else f"owner {r['owner_ref']}"
-            res.add("warning", f"{r['scheme']} {r['year']}: {r.get('reason', 'no title')}", where)
+            res.add(
+                "warning",
+                f"{r['scheme']} {r['year']}: {r.get('reason', 'no title')}",
+                where,
+                kind="no matching title",
+            )
     return res
 
 

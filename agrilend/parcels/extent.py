@@ -73,6 +73,13 @@ def _cause(titles: gpd.GeoDataFrame, img_box: shapely.Geometry, img_crs: CRS) ->
             pass
     a = _lonlat(titles.total_bounds, t_crs)
     b = _lonlat(img_box.bounds, img_crs)
+    around = titles.geometry.to_crs(img_crs).total_bounds if t_crs != img_crs else raw.bounds
+    if shapely.box(*around).intersects(img_box):
+        share = img_box.area / max(shapely.box(*around).area, 1e-9)
+        return (
+            f"the titles spread around the imagery but none falls on it: the imagery covers "
+            f"{100 * share:.2g} % of the titles' extent; use imagery of the titles' whole area"
+        )
     if a is not None and b is not None:
         return (
             f"they are different places, about {_distance_km(a, b):,.0f} km apart (titles "

@@ -53,9 +53,10 @@ MAX_SAMPLE_DATES = 12
 _LAND_SCL = (4, 5)
 
 
-def _thin(da: xr.DataArray, target: int = 200_000) -> xr.DataArray:
-    """A strided sample of about ``target`` values over at most :data:`MAX_SAMPLE_DATES`."""
-    if "time" in da.dims and da.sizes["time"] > MAX_SAMPLE_DATES:
+def _thin(da: xr.DataArray, target: int = 200_000, *, all_dates: bool = False) -> xr.DataArray:
+    """A strided sample of about ``target`` values over at most :data:`MAX_SAMPLE_DATES`
+    (every date with ``all_dates``)."""
+    if not all_dates and "time" in da.dims and da.sizes["time"] > MAX_SAMPLE_DATES:
         pick = np.unique(np.linspace(0, da.sizes["time"] - 1, MAX_SAMPLE_DATES).round().astype(int))
         da = da.isel(time=pick)
     size = int(np.prod([da.sizes[d] for d in da.dims])) if da.dims else 1
@@ -136,9 +137,13 @@ def index_scaling(
 
 
 def _quantiles(da: xr.DataArray, mask: xr.DataArray | None) -> dict[str, float] | None:
-    sample = _thin(da if mask is None else da.where(mask))
-    vals = np.asarray(sample.values, dtype="float64")
+    masked = da if mask is None else da.where(mask)
+    vals = np.asarray(_thin(masked).values, dtype="float64")
     vals = vals[np.isfinite(vals)]
+    if vals.size < 20 and "time" in da.dims and da.sizes["time"] > MAX_SAMPLE_DATES:
+        # the clear dates of a cloudy season may all fall between the sampled ones
+        vals = np.asarray(_thin(masked, all_dates=True).values, dtype="float64")
+        vals = vals[np.isfinite(vals)]
     if vals.size < 20:
         return None
     q = np.quantile(vals, [0.01, 0.5, 0.99])

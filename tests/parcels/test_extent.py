@@ -74,3 +74,14 @@ def test_assess_stops_before_the_crop_model() -> None:
     wrong = _titles().set_crs("EPSG:32651", allow_override=True)
     with pytest.raises(ExtentMismatchError, match="no title overlaps the imagery"):
         assess(_cube(), wrong)
+
+
+def test_imagery_inside_the_titles_extent_but_under_none_is_named() -> None:
+    x = np.array([499_000.0, 501_000.0])
+    around = gpd.GeoDataFrame(
+        {"parcel_id": ["w", "e"]},
+        geometry=list(shapely.box(x, 4_049_000, x + 50, 4_051_000)),
+        crs="EPSG:32650",
+    )
+    with pytest.raises(ExtentMismatchError, match="spread around the imagery but none falls on it"):
+        require_overlap(around, _cube())

@@ -147,3 +147,24 @@ def test_one_offset_decision_for_all_dates_whatever_a_date_shows() -> None:
     harmonised = harmonize(_dn_product(0.0, 0))
     assert "already harmonised" in harmonised.attrs["boa_offset"]
     np.testing.assert_allclose(float(harmonised["B04"][1].median()), 0.045, atol=0.01)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    "name",
+    [
+        "belgium/belgium_l2a_scl_2023.nc",
+        "belgium/belgium_monthly_composites_2020_2021.nc",
+        "slovenia/slovenia_bands_2015.nc",
+        "slovenia/slovenia_ndvi_2015_2017.nc",
+        "spain/spain_field_l2a_2019.nc",
+    ],
+)
+def test_every_real_cube_passes_the_value_check(shared_data: Path, name: str) -> None:
+    cube = open_cube(shared_data / "imagery" / name)
+    assert "NDVI" in cube.attrs["value_check"]
+    q = check_values(cube, name=name)
+    assert 0.2 < q["NDVI"]["q50"] < 0.8  # vegetated land in season
+    if "B04" in q:
+        assert q["B04"]["q01"] > 0.0
+        assert q["B04"]["q50"] < 0.2
