@@ -47,7 +47,6 @@ from agrilend.parcels import overlapping_pairs, validate_titles
 from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.validate import CHECK_ORDER
 from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
-from agrilend.remote_sensing.sources.spec import is_imagery_spec
 from agrilend.scan.context import save_context
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
@@ -361,6 +360,8 @@ def scan(
     resume = resume or retry_quarantined
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     described = files.describe()
+    from agrilend.remote_sensing.sources.spec import is_imagery_spec  # noqa: PLC0415  (odc-stac)
+
     frozen = out / _ITEMS if is_imagery_spec(files.imagery) else None
     if frozen is not None and frozen.exists():  # the STAC search's answer is an input too
         described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
