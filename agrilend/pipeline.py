@@ -692,7 +692,7 @@ def assess(
         county_yields = county_yields if county_yields is not None else bundle.county_yields
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
-    require_overlap(titles, cube)  # before any model: a wrong CRS is named as such
+    require_overlap(titles, validate_cube(cube))  # before any model: a wrong CRS is named
     evidence = gather_evidence(cube, titles, progress=progress)
     result = decide(
         evidence,

@@ -172,10 +172,21 @@ def _same_grid(da: xr.DataArray, ref: xr.DataArray) -> bool:
 
 def _onto(da: xr.DataArray, ref: xr.DataArray, names: Sequence[str], path: Path) -> xr.DataArray:
     """``da`` on the grid of ``ref``: nearest for class layers, bilinear for the others."""
-    if da.rio.crs is None or ref.rio.crs is None:
+    coarse = max(abs(da.rio.resolution()[0]), abs(ref.rio.resolution()[0]))
+    same_area = (
+        da.rio.crs is not None
+        and ref.rio.crs is not None
+        and da.rio.crs == ref.rio.crs
+        and bool(np.allclose(da.rio.bounds(), ref.rio.bounds(), atol=coarse))
+    )
+    if np.isclose(_pixel_size(da), _pixel_size(ref)) or not same_area:
+        here = tuple(round(float(v), 2) for v in da.rio.bounds())
+        there = tuple(round(float(v), 2) for v in ref.rio.bounds())
         raise ImageryReadError(
-            f"{path} is not on the grid of the other files and carries no CRS to resample it "
-            "with; resample the stack to one grid first",
+            f"{path} is not on the same grid as the other files of the stack (bounds {here} at "
+            f"{abs(da.rio.resolution()[0]):g} m vs {there} at {abs(ref.rio.resolution()[0]):g} m);"
+            " only layers of another resolution over the same area are resampled: resample the "
+            "stack to one grid first",
             path=path,
         )
     classes = all(n in CLASS_LAYERS for n in names)
