@@ -86,6 +86,10 @@ class CountyContext:
     weather_normals: pd.DataFrame | None = None
     county_yields: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: County tables computed from the inputs (the season's weather against its normal, the
+    #: climate risk), by what they were computed from; never saved. Shared by shallow copies,
+    #: so households decided one by one with one context compute them once.
+    tables: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -391,8 +395,7 @@ def decide(
     season_table = pd.DataFrame()
     if weather is not None and len(evidence.times):
         season = (evidence.times.min(), evidence.times.max())
-        climate = climate_risk(weather, season=season)
-        season_table = _season_weather_table(weather, season, climate)
+        climate, season_table = _county_weather(weather, season, context.tables)
         if context.weather_normals is None:
             context.weather_normals = weather_normals(weather)
 
@@ -436,6 +439,25 @@ def decide(
         season_weather=season_table,
         provenance=provenance,
     )
+
+
+def _county_weather(
+    weather: pd.DataFrame, season: tuple[pd.Timestamp, pd.Timestamp], cache: dict[Any, Any]
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """The season's climate risk and weather table, from ``cache`` when these same weather
+    records and season were seen before (keyed by the records' content hash)."""
+    key = (
+        "county_weather",
+        str(season[0]),
+        str(season[1]),
+        int(pd.util.hash_pandas_object(weather, index=True).sum()),
+        tuple(map(str, weather.columns)),
+    )
+    if key not in cache:
+        climate = climate_risk(weather, season=season)
+        cache[key] = (climate, _season_weather_table(weather, season, climate))
+    climate, table = cache[key]
+    return dict(climate), table.copy()
 
 
 def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
