@@ -376,6 +376,41 @@ def decide(
             {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
             index=pd.Index(ids, name="parcel_id"),
         )
+    return decide_with_crops(
+        evidence, crops, frame=frame, weather=weather, subsidies=subsidies, policy=policy,
+        county_yields=county_yields, context=context, as_of=as_of, progress=progress,
+    )  # fmt: skip
+
+
+def decide_with_crops(
+    evidence: Evidence,
+    crops: pd.DataFrame,
+    *,
+    frame: gpd.GeoDataFrame | None = None,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    county_yields: Mapping[str, float] | None = None,
+    context: CountyContext | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> Assessment:
+    """:func:`decide` after its crop step: vigour, yield and credit lines from parcel evidence
+    and each usable parcel's predicted crop.
+
+    ``crops`` holds ``crop`` and ``crop_confidence`` for the parcels whose ``status`` is not
+    ``error``, in their order (as :func:`decide` predicts them; a county scan predicts them
+    chunk by chunk on its workers); ``context.crop_model`` is the model that predicted them.
+    ``frame`` is a copy of ``evidence.parcels`` the caller already made (it is modified).
+    """
+    say = progress or _noop
+    policy = policy if policy is not None else load_policy()
+    frame = frame if frame is not None else evidence.parcels.copy()
+    ok = (frame["status"] != "error").to_numpy()
+    if as_of is None and len(evidence.times):
+        as_of = (pd.Timestamp(evidence.times.max()) + pd.Timedelta(days=1)).date()
+    context = context if context is not None else CountyContext()
+    declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
     _put(frame, ok, crops, ("crop", "crop_confidence"))
     frame["crop_mismatch"] = False
     frame.loc[ok, "crop_mismatch"] = crop_mismatch(
@@ -658,5 +693,6 @@ __all__ = [
     "Evidence",
     "assess",
     "decide",
+    "decide_with_crops",
     "gather_evidence",
 ]

@@ -355,9 +355,15 @@ def write_part(frame: gpd.GeoDataFrame, path: Path) -> None:
             time.sleep(pause)
 
 
-def read_part(path: Path) -> gpd.GeoDataFrame:
-    """Read a part file; :class:`ScanError` naming it when it cannot be read."""
+def read_part(path: Path, skip: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Read a part file (without the columns ``skip``); :class:`ScanError` naming it when it
+    cannot be read."""
     try:
+        if skip:
+            import pyarrow.parquet as pq  # noqa: PLC0415
+
+            names = [n for n in pq.read_schema(path).names if n not in skip]
+            return gpd.read_parquet(path, columns=names)
         return gpd.read_parquet(path)
     except Exception as exc:
         raise ScanError(

@@ -46,9 +46,16 @@ from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
 from agrilend.parcels import overlapping_pairs, validate_titles
 from agrilend.parcels.validate import CHECK_ORDER
-from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
+from agrilend.pipeline import (
+    CROP_TRAINING_CAP,
+    Assessment,
+    CountyContext,
+    Evidence,
+    decide_with_crops,
+)
 from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 from agrilend.scan.context import save_context
+from agrilend.scan.county import county_crops, part_paths
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
     NDVI,
@@ -283,6 +290,33 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
+def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
+    """Run ``fn(*args)`` for each argument tuple: on the Dask workers, or in this process."""
+
+    def run(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if client is None or not args:
+            return [fn(*a) for a in args]
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            return list(client.gather(futures))
+        finally:
+            for f in futures:
+                f.release()
+
+    return run
+
+
+def _broadcaster(client: Any) -> Callable[[Any], Any]:
+    """Send an object to every worker once (a Dask future), or keep it (in process)."""
+
+    def share(obj: Any) -> Any:
+        if client is None:
+            return obj
+        return client.scatter([obj], broadcast=True, hash=False)[0]
+
+    return share
+
+
 # --- the scan -----------------------------------------------------------------------------------
 
 
@@ -429,34 +463,42 @@ def scan(
 
     todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
     timings = {"read": 0.0, "work": 0.0}
-    t_chunks = time.perf_counter()
-    if todo:
-        client, cluster = _client(workers, scheduler)
-        try:
+    client, cluster = _client(workers, scheduler)
+    try:
+        t_chunks = time.perf_counter()
+        if todo:
             n_done = _run_chunks(
                 _Runner(client), todo, titles=titles, out=out, state=state,
                 source=source, guests=duplicate_guests(titles, chunks),
                 quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
-        finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
-    timings["chunks"] = time.perf_counter() - t_chunks
+        timings["chunks"] = time.perf_counter() - t_chunks
 
-    t_county = time.perf_counter()
-    evidence = _county_evidence(
-        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
-    )
-    result = decide(
+        t_county = time.perf_counter()
+        evidence = _county_evidence(
+            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
+        )
+        county = copy.copy(context) if context is not None else CountyContext()
+        crops = county_crops(
+            evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
+            context=county, crop_training_cap=CROP_TRAINING_CAP,
+            mapper=_mapper(client), broadcast=_broadcaster(client),
+        )  # fmt: skip
+        timings["county_crops"] = time.perf_counter() - t_county
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    result = decide_with_crops(
         evidence,
+        crops,
         weather=inputs.weather,
         subsidies=inputs.subsidies,
         policy=inputs.policy,
         county_yields=inputs.county_yields,
-        context=copy.copy(context) if context is not None else None,
+        context=county,
     )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
@@ -536,13 +578,15 @@ def _county_evidence(
     times: pd.DatetimeIndex,
     cube: xr.Dataset,
 ) -> Evidence:
-    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine)."""
+    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine),
+    without the parcels' clear-only curves (``ndvi`` has no column, ``series`` only the clear
+    fractions): :func:`agrilend.scan.county.county_crops` reads those on the workers."""
     frames = []
     for c in chunks:
         if c.id in quarantined:
             frames.append(error_rows(titles, c, quarantined[c.id]))
-        else:
-            frames.append(read_part(out / _PARTS / f"{c.id}.parquet"))
+        else:  # the curves of the crop model stay in the parts (read there by the workers)
+            frames.append(read_part(out / _PARTS / f"{c.id}.parquet", skip=(NDVI,)))
     parcels = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
     parcels = gpd.GeoDataFrame(parcels.reset_index(drop=True), geometry="geometry", crs=titles.crs)
     seen = parcels[ROW].to_numpy()
@@ -553,7 +597,6 @@ def _county_evidence(
         )
     _flag_overlaps(parcels)
     grid = _grid(parcels, times)
-    ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
     valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
     for col in ("n_pixels",):
@@ -562,14 +605,12 @@ def _county_evidence(
     parcels = parcels.drop(columns=[c for c in (ROW, NDVI, SMOOTH, VALID) if c in parcels])
     ids = parcels["parcel_id"].astype(str).to_numpy()
     series = xr.Dataset(
-        {
-            "NDVI_mean": (("parcel", "time"), ndvi),
-            "valid_fraction": (("parcel", "time"), valid),
-            "NDVI_clear": (("parcel", "time"), np.isfinite(ndvi)),
-        },
+        {"valid_fraction": (("parcel", "time"), valid)},
         coords={"parcel": ids, "time": times},
         attrs={"source": str(cube.attrs.get("source", ""))},
     )
+    # no curves for the crop model: county_crops reads them from the parts on the workers
+    ndvi = np.empty((len(parcels), 0))
     return Evidence(
         parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
     )
