@@ -296,7 +296,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     """Compute one chunk's evidence and write its part atomically (runs on a Dask worker).
 
     Returns the chunk id, the number of rows, the part's SHA-256, the seconds spent reading
-    and decoding imagery (``read_s``) versus the rest (``work_s``), and the worker's resident
+    and decoding imagery (``read_s``) versus the rest (``work_s``), wall time, and the same as
+    CPU time of this process (``read_cpu_s``, ``work_cpu_s``), and the worker's resident
     memory with the chunk in hand (``rss_mb``).
     """
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
@@ -305,10 +306,10 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
     if chunk.id in failing:
         raise ScanError(f"chunk {chunk.id} failed on purpose ({FAIL_ENV} is set)")
-    t0 = time.perf_counter()
+    t0, c0_cpu = time.perf_counter(), time.process_time()
     r0, r1, c0, c1 = chunk.window
     window = task.source.window((r0, r1), (c0, c1))
-    t1 = time.perf_counter()
+    t1, c1_cpu = time.perf_counter(), time.process_time()
     evidence = gather_evidence(window, task.titles)
     # the chunk's own titles come first; any after them are guests from other chunks that
     # share a parcel id with one of them (so that validation sees the duplicate), not kept
@@ -330,13 +331,15 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     frame[VALID] = list(valid)
     rss_mb = _rss_mb()  # while the window and the evidence are still held
     write_part(frame, Path(task.part))
-    t2 = time.perf_counter()
+    t2, c2_cpu = time.perf_counter(), time.process_time()
     return {
         "chunk": chunk.id,
         "rows": n,
         "sha256": file_sha256(Path(task.part)),
         "read_s": t1 - t0,
         "work_s": t2 - t1,
+        "read_cpu_s": c1_cpu - c0_cpu,
+        "work_cpu_s": c2_cpu - c1_cpu,
         "rss_mb": rss_mb,
     }
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -122,9 +123,11 @@ class ScanResult:
         False when the scan was already finished and nothing was written.
     timings
         Seconds: ``read`` (imagery reading and decoding, summed over chunks), ``work`` (our
-        per-chunk work, summed), ``chunks`` (wall time of the chunk phase), ``county``
-        (the county step), ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest
-        resident memory of a worker holding a chunk (MB).
+        per-chunk work, summed), both wall time, and ``read_cpu``, ``work_cpu``, the same as
+        the workers' CPU time; ``chunks`` (wall time of the chunk phase), ``county_crops``
+        (wall time of the crop step, on the workers), ``county`` (the whole county step),
+        ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest resident memory of a
+        worker holding a chunk (MB).
     """
 
     out_dir: Path
@@ -284,10 +287,37 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415
 
     n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    with dask.config.set({_SPAWN_ENV: worker_environ()}):
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     return Client(cluster), cluster
+
+
+_SPAWN_ENV = "distributed.nanny.pre-spawn-environ"
+#: Environment variable choosing the workers' glibc malloc trim threshold: ``unset`` (the
+#: default: glibc's own, dynamic thresholds), ``dask`` (Dask's 65536), or a number of bytes.
+MALLOC_ENV = "AGRILEND_WORKER_MALLOC_TRIM"
+
+
+def worker_environ() -> dict[str, Any]:
+    """The environment of the local cluster's worker processes: Dask's, without its
+    ``MALLOC_TRIM_THRESHOLD_=65536`` unless :data:`MALLOC_ENV` asks for it.
+
+    Any ``MALLOC_*_`` variable turns glibc's dynamic mmap threshold off: every allocation above
+    128 KiB is then mapped and unmapped again, and reading a chunk's imagery page-faulted
+    13 times as much with Dask's setting (measured: benchmarks/README.md, County scans), for no
+    memory won back (a worker's peak is one chunk).
+    """
+    import distributed  # noqa: F401, PLC0415  (loads Dask's distributed configuration)
+
+    env = dict(dask.config.get(_SPAWN_ENV, default={}) or {})
+    choice = os.environ.get(MALLOC_ENV, "unset").strip().lower()
+    if choice == "unset":
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    elif choice != "dask":
+        env["MALLOC_TRIM_THRESHOLD_"] = int(choice)
+    return env
 
 
 def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
@@ -545,6 +575,8 @@ def _run_chunks(
                 state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
                 timings["read"] += res["read_s"]
                 timings["work"] += res["work_s"]
+                timings["read_cpu"] = timings.get("read_cpu", 0.0) + res.get("read_cpu_s", 0.0)
+                timings["work_cpu"] = timings.get("work_cpu", 0.0) + res.get("work_cpu_s", 0.0)
                 timings["worker_rss_mb"] = max(timings.get("worker_rss_mb", 0.0), res["rss_mb"])
             else:
                 attempts = int(state["attempts"].get(cid, 0)) + 1
