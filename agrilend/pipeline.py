@@ -394,6 +394,7 @@ def decide_with_crops(
     context: CountyContext | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
+    sizer: Callable[..., pd.DataFrame] | None = None,
 ) -> Assessment:
     """:func:`decide` after its crop step: vigour, yield and credit lines from parcel evidence
     and each usable parcel's predicted crop.
@@ -402,6 +403,8 @@ def decide_with_crops(
     ``error``, in their order (as :func:`decide` predicts them; a county scan predicts them
     chunk by chunk on its workers); ``context.crop_model`` is the model that predicted them.
     ``frame`` is a copy of ``evidence.parcels`` the caller already made (it is modified).
+    ``sizer`` replaces :func:`agrilend.credit.size_households` (same arguments, same result),
+    e.g. to size the households in partitions on a scan's workers.
     """
     say = progress or _noop
     policy = policy if policy is not None else load_policy()
@@ -452,7 +455,7 @@ def decide_with_crops(
         matched = match_subsidies(subsidies, frame)
         subs_table = matched.matched
     frame = _finish_parcels(frame)
-    households = size_households(
+    households = (sizer or size_households)(
         frame,
         policy,
         subsidies=matched,

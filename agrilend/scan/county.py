@@ -257,4 +257,69 @@ def county_crops(
     )
 
 
-__all__ = ["chunk_proba", "county_crops", "part_paths", "read_curves"]
+def size_part(  # noqa: PLR0917 (a Dask task: positional arguments)
+    parcels: pd.DataFrame,
+    policy: Any,
+    subsidies: Any,
+    climate: Any,
+    as_of: Any,
+    reference_yields: Any,
+) -> pd.DataFrame:
+    """:func:`agrilend.credit.size_households` on one partition of households (a worker task)."""
+    from agrilend.credit import size_households  # noqa: PLC0415
+
+    return size_households(
+        parcels, policy, subsidies=subsidies, climate=climate, as_of=as_of,
+        reference_yields=reference_yields,
+    )  # fmt: skip
+
+
+def partitioned_sizer(mapper: Mapper, n_parts: int) -> Callable[..., pd.DataFrame]:
+    """A :func:`agrilend.credit.size_households` that sizes ``n_parts`` partitions of the
+    households (by a hash of ``owner_ref``) through ``mapper``, e.g. on the scan's workers.
+
+    A household's line depends on its own parcels, its subsidies and the county's climate
+    score only, so each partition gives the rows ``size_households`` gives for the whole
+    county; they are put back in its order (by ``owner_ref``). The parcels' geometry is not
+    sent (sizing never reads it).
+    """
+
+    def sizer(
+        parcels: pd.DataFrame,
+        policy: Any,
+        *,
+        subsidies: Any = None,
+        climate: Any = None,
+        as_of: Any = None,
+        reference_yields: Any = None,
+    ) -> pd.DataFrame:
+        from agrilend.credit import size_households  # noqa: PLC0415
+
+        if n_parts <= 1 or len(parcels) == 0:
+            return size_households(
+                parcels, policy, subsidies=subsidies, climate=climate, as_of=as_of,
+                reference_yields=reference_yields,
+            )  # fmt: skip
+        table = pd.DataFrame(parcels.drop(columns="geometry", errors="ignore"))
+        owners = table["owner_ref"].astype(str).to_numpy(dtype=object)
+        part = pd.util.hash_array(owners) % np.uint64(n_parts)
+        groups = [table[part == i] for i in range(n_parts) if (part == i).any()]
+        got = mapper(
+            size_part,
+            [(g, policy, subsidies, climate, as_of, reference_yields) for g in groups],
+        )
+        out = pd.concat(got, ignore_index=True)
+        order = np.argsort(out["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
+        return out.iloc[order].reset_index(drop=True)
+
+    return sizer
+
+
+__all__ = [
+    "chunk_proba",
+    "county_crops",
+    "part_paths",
+    "partitioned_sizer",
+    "read_curves",
+    "size_part",
+]

@@ -56,7 +56,7 @@ from agrilend.pipeline import (
 )
 from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 from agrilend.scan.context import save_context
-from agrilend.scan.county import county_crops, part_paths
+from agrilend.scan.county import county_crops, part_paths, partitioned_sizer
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
     NDVI,
@@ -516,20 +516,22 @@ def scan(
             mapper=_mapper(client), broadcast=_broadcaster(client),
         )  # fmt: skip
         timings["county_crops"] = time.perf_counter() - t_county
+        n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 0
+        result = decide_with_crops(
+            evidence,
+            crops,
+            weather=inputs.weather,
+            subsidies=inputs.subsidies,
+            policy=inputs.policy,
+            county_yields=inputs.county_yields,
+            context=county,
+            sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
+        )
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    result = decide_with_crops(
-        evidence,
-        crops,
-        weather=inputs.weather,
-        subsidies=inputs.subsidies,
-        policy=inputs.policy,
-        county_yields=inputs.county_yields,
-        context=county,
-    )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
 
