@@ -235,7 +235,8 @@ def one_scan(k: int, work: Path, *, workers: int, chunk: int, model: str,
             wall = time.perf_counter() - t0
             client_cpu = _proc_stats()["cpu"] - c0
             after = client.run(_proc_stats)
-            sched_cpu = _sched_cpu(cluster) - sched0
+            sched1 = _sched_cpu(cluster)
+            sched_cpu = None if sched0 is None or sched1 is None else sched1 - sched0
     finally:
         cluster.close()
     n = int(result.summary["parcels"])
@@ -309,7 +310,7 @@ def run(k: int, work: Path, *, workers: int, chunk: int, model: str,
            str(workers), "--chunk", str(chunk), "--model", model]  # fmt: skip
     if distributed:
         cmd.append("--distributed")
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
