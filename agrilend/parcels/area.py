@@ -104,6 +104,20 @@ def cultivated_pixels(
     """
     if pixels.index.size == 0:
         return np.zeros(0, dtype=bool)
+    # a pixel under the edge of two parcels is one series: judged once, answered for both
+    uniq, entry_of = np.unique(pixels.index, return_inverse=True)
+    if uniq.size < pixels.index.size:
+        once = ParcelPixels(
+            np.asarray(["pixels"], dtype=object), np.asarray([0, uniq.size], dtype=np.int64),
+            uniq, np.ones(uniq.size), pixels.shape, pixels.transform, pixels.weighting,
+            pixels.inner_buffer_m,
+        )  # fmt: skip
+        judged = cultivated_pixels(
+            cube, once, min_amplitude=min_amplitude, min_peak=min_peak,
+            perennial_floor=perennial_floor, plastic_blue=plastic_blue,
+            plastic_ndvi_max=plastic_ndvi_max,
+        )  # fmt: skip
+        return np.asarray(judged[entry_of.reshape(-1)])
     times = pd.DatetimeIndex(cube.indexes["time"])
     ndvi = pixel_values(cube, pixels, index="NDVI")
     smooth, _ = clean_series(ndvi, times, step="5D", method="whittaker", despike=True)
