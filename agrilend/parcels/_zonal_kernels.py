@@ -46,6 +46,8 @@ COL_VALID_WEIGHT = 2
 N_FIXED = 3
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+#: Pixel indices of a table: int32 on grids below 2**31 pixels, else int64.
+IndexArray = np.ndarray[Any, np.dtype[np.int32] | np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
@@ -234,7 +236,7 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
     mode: int,
     parcels: IntArray,
     offsets: IntArray,
-    index: IntArray,
+    index: IndexArray,
     weight: FloatArray,
     shift: int,
     quantiles: FloatArray,
@@ -308,7 +310,7 @@ def gather_values(  # noqa: PLR0917 (numba kernels take positional arguments)
     mul: float,
     nodata: float,
     mode: int,
-    index: IntArray,
+    index: IndexArray,
     shift: int,
     out: FloatArray,
     t_out: int,

@@ -105,7 +105,8 @@ def cultivated_pixels(
     if pixels.index.size == 0:
         return np.zeros(0, dtype=bool)
     # a pixel under the edge of two parcels is one series: judged once, answered for both
-    uniq, entry_of = np.unique(pixels.index, return_inverse=True)
+    uniq, entry_of = np.unique(np.asarray(pixels.index), return_inverse=True)
+    uniq = uniq.astype(pixels.index.dtype)
     if uniq.size < pixels.index.size:
         once = ParcelPixels(
             np.asarray(["pixels"], dtype=object), np.asarray([0, uniq.size], dtype=np.int64),

@@ -26,7 +26,6 @@ from agrilend import __version__
 from agrilend.errors import UnknownTargetError
 from agrilend.report import figures, maps
 from agrilend.report.i18n import (
-    M2_PER_MU,
     Lang,
     fmt_area,
     fmt_date,
@@ -38,6 +37,7 @@ from agrilend.report.i18n import (
     text,
     value_text,
 )
+from agrilend.vocabulary import MU_PER_HA
 
 if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped like it
     from agrilend.pipeline import Assessment
@@ -413,7 +413,7 @@ def _subsidy_rows(assessment: Assessment, target: Target) -> list[dict[str, str]
         # read_subsidies gives area_ha and amount (+ currency); raw files say area_mu, amount_cny
         mu = r.get("area_mu")
         if is_missing(mu) and not is_missing(r.get("area_ha")):
-            mu = float(r["area_ha"]) * 10000.0 / M2_PER_MU
+            mu = float(r["area_ha"]) * MU_PER_HA
         amount: Any = r.get("amount_cny") if "amount_cny" in r else r.get("amount")
         how = r.get("matched_by", r.get("match"))
         rows.append(

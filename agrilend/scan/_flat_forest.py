@@ -52,7 +52,7 @@ def _forest_proba(  # noqa: PLR0917 (numba kernels take positional arguments)
     return out / roots.size
 
 
-class FlatForest(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class FlatForest(ClassifierMixin, BaseEstimator):
     """A fitted forest classifier's trees as flat arrays; ``predict_proba`` in one loop.
 
     Examples

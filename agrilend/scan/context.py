@@ -8,7 +8,6 @@ with it, without scanning the county again.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -164,7 +163,7 @@ def decide_household(
     window = read_window(cube, (r0, r1), (c0, c1))  # a small window: no Dask graph
     if window is None:
         window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
-    county = copy.copy(context)  # shares the context's cached county tables
+    county = context.copy()  # shares the context's model and cached county tables
     county.crop_model = fast_crop_model(context.crop_model)  # the same forest, no per-tree calls
     result = assess(
         window,

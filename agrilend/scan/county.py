@@ -308,7 +308,7 @@ def partitioned_sizer(mapper: Mapper, n_parts: int) -> Callable[..., pd.DataFram
             size_part,
             [(g, policy, subsidies, climate, as_of, reference_yields) for g in groups],
         )
-        out = pd.concat(got, ignore_index=True)
+        out: pd.DataFrame = pd.concat(got, ignore_index=True)
         order = np.argsort(out["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
         return out.iloc[order].reset_index(drop=True)
 
