@@ -15,7 +15,7 @@ import click
 
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
-from agrilend.cli.options import common_options, emit_json, json_option
+from agrilend.cli.options import claims_option, common_options, emit_json, json_option
 from agrilend.errors import AgrilendError
 from agrilend.inputs import InputFiles
 
@@ -128,6 +128,42 @@ def _check_titles(path: Path, mapping: Path | str | None, cube: Any) -> tuple[In
     return res, report.titles
 
 
+def _check_claims(path: Path, cube: Any, titles: Any) -> InputCheck:
+    """Read and repair farmer-drawn claims; verify them when the imagery is given."""
+    from agrilend.parcels.claims import read_claims  # noqa: PLC0415  (heavy)
+    from agrilend.parcels.verify import CONFLICT_FLAGS, verify_claims  # noqa: PLC0415
+
+    res = InputCheck("claims", path.name)
+    try:
+        claims = read_claims(path, crs=cube.rio.crs if cube is not None else None)
+    except AgrilendError as exc:
+        res.add("error", str(exc))
+        return res
+    for r in claims.itertuples():
+        if r.claim_status != "ok":
+            res.add("error", str(r.claim_message), f"claim {r.claim_id}")
+        elif r.repairs:
+            res.add("info", f"drawing repaired: {r.repairs}", f"claim {r.claim_id}")
+    n_ok = int((claims["claim_status"] == "ok").sum())
+    res.summary = f"{len(claims)} claims: {n_ok} readable"
+    if cube is None:
+        return res
+    verified = verify_claims(claims, cube, titles=titles)
+    n_flag = 0
+    for r in verified.itertuples():
+        bad = [f for f in str(r.flags).split(",") if f in CONFLICT_FLAGS]
+        if bad:
+            n_flag += 1
+            res.add(
+                "warning",
+                f"{', '.join(bad)} (drawn {r.drawn_area_ha:.2f} ha, verified "
+                f"{r.verified_area_ha:.2f} ha)",
+                f"claim {r.claim_id}",
+            )
+    res.summary += f", {n_flag} flagged (inflated or contested)"
+    return res
+
+
 def _check_subsidies(path: Path, titles: Any) -> InputCheck:
     from agrilend.credit import match_subsidies, read_subsidies  # noqa: PLC0415
 
@@ -212,6 +248,9 @@ def run_checks(
             with step(f"checking titles {p.name}"):
                 res, titles = _check_titles(p, mapping, cube)
                 results.append(res)
+        if (p := given.get("claims")) is not None:
+            with step(f"checking claims {p.name}"):
+                results.append(_check_claims(p, cube, titles))
         if (p := given.get("subsidies")) is not None:
             with step(f"checking subsidies {p.name}"):
                 results.append(_check_subsidies(p, titles))
@@ -249,6 +288,7 @@ def _print(results: list[InputCheck], *, quiet: bool) -> None:
 @click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
 @click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
+@claims_option
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
 @json_option
 @common_options
@@ -259,6 +299,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     subsidies: str | None,
     weather: str | None,
     policy: str | None,
+    claims: str | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -274,9 +315,11 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend check                                  # the sample county
       agrilend check --titles titles.gpkg --imagery cube.nc
       agrilend check --subsidies subsidies.csv --json | jq '.inputs[].status'
+      agrilend check --titles t.gpkg --imagery cube.nc --claims drawn.geojson
     """
     names = {"titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather}
     names["policy"] = policy
+    names["claims"] = claims
     if all(v is None for v in names.values()):
         sample = InputFiles.sample()
         files: dict[str, Path | None] = {

@@ -95,6 +95,25 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
     return InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
 
 
+claims_option = click.option(
+    "--claims",
+    type=click.Path(dir_okay=False),
+    help="Farmer-drawn plots (GeoJSON or GPX): verified against the imagery and counted as "
+    "titles with lower trust.",
+)
+
+
+def add_claims(files: InputFiles, claims: str | None) -> InputFiles:
+    """``files`` with the claims file named by ``--claims`` (checked), or unchanged."""
+    if claims is None:
+        return files
+    import dataclasses  # noqa: PLC0415
+
+    from agrilend._paths import local_path  # noqa: PLC0415
+
+    return dataclasses.replace(files, claims=local_path(claims, what="claims"))
+
+
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))

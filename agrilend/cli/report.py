@@ -12,7 +12,9 @@ import click
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
 from agrilend.cli.options import (
+    add_claims,
     check_output,
+    claims_option,
     common_options,
     emit_json,
     input_files,
@@ -86,6 +88,7 @@ def _default_out(target_id: str, lang: str) -> Path:
 @click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
 @click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@claims_option
 @click.option(
     "--context",
     type=click.Path(file_okay=False),
@@ -112,6 +115,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     weather: str | None,
     policy: str | None,
     yields: str | None,
+    claims: str | None,
     context: str | None,
     lang: str,
     pdf: bool,
@@ -141,7 +145,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
         "policy": policy, "county_yields": yields, "titles_mapping": mapping,
     }  # fmt: skip
-    files = input_files(given, doing="using")
+    files = add_claims(input_files(given, doing="using"), claims)
     context_dir = local_path(context, what="scan context") if context else None
     html_path = check_output(
         Path(out) if out else _default_out(target_id, lang), overwrite=overwrite

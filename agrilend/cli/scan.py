@@ -12,6 +12,8 @@ import click
 
 from agrilend._paths import local_path
 from agrilend.cli.options import (
+    add_claims,
+    claims_option,
     common_options,
     emit_json,
     input_files,
@@ -78,6 +80,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 @click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
 @click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@claims_option
 @click.option(
     "--out", type=click.Path(file_okay=False), required=True, help="Results folder."
 )  # fmt: skip
@@ -114,6 +117,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     weather: str | None,
     policy: str | None,
     yields: str | None,
+    claims: str | None,
     out: str,
     workers: int | None,
     scheduler: str | None,
@@ -151,7 +155,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
         "policy": policy, "county_yields": yields, "titles_mapping": mapping,
     }  # fmt: skip
-    files = input_files(given, doing="scanning")
+    files = add_claims(input_files(given, doing="scanning"), claims)
     out_dir = local_path(out, what="results folder", must_exist=False)
     county = load_context(local_path(context, what="scan context")) if context else None
     with _progress_bar() as progress:

@@ -37,7 +37,7 @@ import json
 import logging
 import math
 import re
-import xml.etree.ElementTree as ET  # noqa: S405  (DTDs and entities are refused before parsing)
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ CLAIM_COLUMNS = (
 )
 #: Points closer than this (metres) to the previous one are a GPS standing still.
 DUPLICATE_TOLERANCE_M = 1.0
+#: Douglas-Peucker tolerance (metres) applied to a GPS walk before it becomes an outline.
+WALK_SMOOTHING_M = 4.0
 _PSEUDONYM = re.compile(r"^H-[0-9a-f]{12}$")
 _AREA_UNITS = {"ha": 1.0, "mu": 1.0 / 15.0, "m2": 1e-4}
 _MAX_BYTES = 50_000_000
@@ -246,18 +248,20 @@ def _parts(geom: Any) -> list[np.ndarray[Any, Any]]:
     if not isinstance(geom, Mapping):
         return []
     kind, coords = geom.get("type"), geom.get("coordinates")
+    rings: list[Any] = (
+        {
+            "LineString": lambda c: [c],
+            "Polygon": lambda c: [c[0]],
+            "MultiPolygon": lambda c: [p[0] for p in c],
+            "MultiLineString": list,
+        }.get(str(kind), lambda c: [])(coords)
+        if coords is not None
+        else []
+    )
     try:
-        if kind in ("LineString",):
-            return [np.asarray(coords, dtype=float)[:, :2]]
-        if kind == "Polygon":
-            return [np.asarray(coords[0], dtype=float)[:, :2]]
-        if kind == "MultiPolygon":
-            return [np.asarray(c[0], dtype=float)[:, :2] for c in coords]
-        if kind == "MultiLineString":
-            return [np.asarray(c, dtype=float)[:, :2] for c in coords]
+        return [np.asarray(r, dtype=np.float64)[:, :2] for r in rings]
     except (IndexError, TypeError, ValueError):
         return []
-    return []
 
 
 # --- repairing ----------------------------------------------------------------------------------
@@ -291,6 +295,8 @@ def repair_ring(
         repairs.append("closed")
     if walk:
         repairs.append("walk")
+        if len(pts) > 8:  # GPS wiggles of a few metres make a walk cross itself: smoothed away
+            pts = np.asarray(LineString(pts).simplify(WALK_SMOOTHING_M).coords)
     if len(np.unique(np.round(pts, 2), axis=0)) < 3:
         return None, repairs
     poly = Polygon(pts)

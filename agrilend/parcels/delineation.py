@@ -217,7 +217,10 @@ def _region_means(
     flat = labels.ravel()
     count = np.bincount(flat, minlength=n).astype(float)
     sums = np.stack(
-        [np.bincount(flat, weights=feats[..., k].ravel(), minlength=n) for k in range(feats.shape[-1])],
+        [
+            np.bincount(flat, weights=feats[..., k].ravel(), minlength=n)
+            for k in range(feats.shape[-1])
+        ],
         axis=-1,
     )
     return sums / np.maximum(count, 1)[:, None], count
@@ -331,9 +334,7 @@ def _polygons(
     )
 
 
-def match_fields(
-    fields: gpd.GeoDataFrame, reference: gpd.GeoDataFrame
-) -> pd.DataFrame:
+def match_fields(fields: gpd.GeoDataFrame, reference: gpd.GeoDataFrame) -> pd.DataFrame:
     """Score delineated fields against reference parcels, one row per reference parcel.
 
     Columns: ``iou`` (of the field that overlaps the parcel most), ``area_error`` (that field's
@@ -357,7 +358,7 @@ def match_fields(
     r_tree = shapely.STRtree(r_geoms)
     for ref in r_geoms:
         cand = tree.query(ref, predicate="intersects")
-        inter = np.array([f_geoms[j].intersection(ref).area for j in cand]) if len(cand) else []
+        inter: list[float] = [f_geoms[j].intersection(ref).area for j in cand]
         if len(inter) == 0 or max(inter) <= 0:
             rows.append({"iou": 0.0, "area_error": -1.0, "n_fields": 0, "n_parcels_in_field": 0})
             continue

@@ -204,9 +204,7 @@ def _fraction(geom: Any, shape: tuple[int, int], transform: Affine) -> np.ndarra
     return np.asarray(burnt.reshape(ny, _SUPER, nx, _SUPER).mean(axis=(1, 3)), dtype=float)
 
 
-def _verify_one(
-    geom: Any, ndvi: xr.DataArray, opt: VerifyOptions
-) -> tuple[Any, dict[str, Any]]:
+def _verify_one(geom: Any, ndvi: xr.DataArray, opt: VerifyOptions) -> tuple[Any, dict[str, Any]]:
     win = _window(ndvi, geom.buffer(opt.margin).bounds)
     if win.sizes["x"] < 3 or win.sizes["y"] < 3 or not np.isfinite(win.to_numpy()).any():
         return geom, {"nonfarm_share": math.nan, "mixed_share": math.nan, "unverified": True}
@@ -237,7 +235,9 @@ def _verify_one(
     mixed_share = float((frac * mixed_px).sum() / max(area, 1e-9))
     # membership of each pixel in the claimed field
     others = means[(~alike) & (cnt > 0)]
-    others = others[1:] if len(others) and not alike[0] and cnt[0] > 0 and lab.min() == 0 else others
+    others = (
+        others[1:] if len(others) and not alike[0] and cnt[0] > 0 and lab.min() == 0 else others
+    )
     d_in = np.sqrt(np.mean((feats - core) ** 2, axis=-1))
     if len(others):
         d_o = np.sqrt(np.mean((feats[..., None, :] - others[None, None]) ** 2, axis=-1))
@@ -289,9 +289,7 @@ def _contour_polygon(member: np.ndarray[Any, Any], tr: Affine) -> Any:
     return out
 
 
-def _claim_overlaps(
-    out: gpd.GeoDataFrame, opt: VerifyOptions, flags: list[list[str]]
-) -> list[str]:
+def _claim_overlaps(out: gpd.GeoDataFrame, opt: VerifyOptions, flags: list[list[str]]) -> list[str]:
     geoms = list(out.geometry)
     ok = [g is not None and not g.is_empty for g in geoms]
     res: list[list[str]] = [[] for _ in geoms]
@@ -368,14 +366,14 @@ def _crop_check(
     both = gpd.GeoDataFrame(both, geometry="geometry", crs=out.crs)
     series = zonal_series(cube, both)
     ndvi = series["NDVI_mean"].where(series["valid_fraction"] >= 0.5)
-    X = ndvi.to_pandas().interpolate(axis=1, limit_direction="both").fillna(0.0)
+    X = ndvi.to_pandas().T.interpolate(limit_direction="both").T.fillna(0.0)
     declared = both["declared_crop"].where(both.index < len(ref), "")  # claims never teach
     try:
         pred = predict_out_of_fold(X.to_numpy(), declared.to_numpy(), index=both["parcel_id"])
     except InsufficientEvidenceError as exc:
         log.warning("crop check of claims skipped: %s", exc)
         return [""] * len(out)
-    p = pred.iloc[len(ref):]
+    p = pred.iloc[len(ref) :]
     mism = crop_mismatch(
         rows["declared_crop"], p["crop"], p["crop_confidence"], threshold=opt.crop_threshold
     )
@@ -421,7 +419,7 @@ def claims_as_titles(
     flags = ok["flags"] if "flags" in ok else pd.Series([""] * len(ok), index=ok.index)
     base = float(hc.get("base", 0.0))
     cut = [1 - (1 - base) * (1 - trust_haircut(f, hc)) for f in flags]
-    out = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "parcel_id": ok["claim_id"].astype(str).to_numpy(),
             "owner_ref": ok["owner_ref"].astype(str).to_numpy(),
@@ -430,14 +428,11 @@ def claims_as_titles(
             "source": "claim",
             "trust_flags": flags.astype(str).to_numpy(),
             "trust_haircut": np.round(cut, 6),
-            "drawn_wkt": ok["drawn_wkt"].astype(str).to_numpy()
-            if "drawn_wkt" in ok
-            else "",
+            "drawn_wkt": ok["drawn_wkt"].astype(str).to_numpy() if "drawn_wkt" in ok else "",
         },
         geometry=list(ok.geometry),
         crs=verified.crs,
     )
-    return out
 
 
 __all__ = [

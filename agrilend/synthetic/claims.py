@@ -98,8 +98,17 @@ def build_claims(
                 return int(i)
         return None
 
-    def add(kind: str, i: int, outline: np.ndarray[Any, Any], owner: str, parcels: list[int],
-            *, walk: bool = False, inflated: bool = False, conflict: bool = False) -> None:
+    def add(
+        kind: str,
+        i: int,
+        outline: np.ndarray[Any, Any],
+        owner: str,
+        parcels: list[int],
+        *,
+        walk: bool = False,
+        inflated: bool = False,
+        conflict: bool = False,
+    ) -> None:
         cid = f"C-{len(claims) + 1:04d}"
         true_area = float(sum(area[j] for j in [i])) / 1e4
         drawn = shapely.Polygon(outline).buffer(0) if len(outline) >= 3 else None
@@ -200,9 +209,10 @@ def build_claims(
 
 
 def _write_gpx(claims: list[dict[str, Any]], path: Path, to_wgs84: Transformer) -> None:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<gpx version="1.1" creator="agrilend synthetic" '
-             'xmlns="http://www.topografix.com/GPX/1/1">']  # fmt: skip
+    head = (
+        '<gpx version="1.1" creator="agrilend synthetic" xmlns="http://www.topografix.com/GPX/1/1">'
+    )
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', head]
     for c in claims:
         desc = (
             f"owner_ref={c['owner_ref']};claimed_crop={c['claimed_crop']};"
@@ -211,7 +221,9 @@ def _write_gpx(claims: list[dict[str, Any]], path: Path, to_wgs84: Transformer) 
         lines += [f"  <trk><name>{c['claim_id']}</name><desc>{desc}</desc><trkseg>"]
         xy = np.asarray(c["geometry"].coords)
         lon, lat = to_wgs84.transform(xy[:, 0], xy[:, 1])
-        lines += [f'    <trkpt lat="{b:.7f}" lon="{a:.7f}"/>' for a, b in zip(lon, lat, strict=True)]
+        lines += [
+            f'    <trkpt lat="{b:.7f}" lon="{a:.7f}"/>' for a, b in zip(lon, lat, strict=True)
+        ]
         lines += ["  </trkseg></trk>"]
     lines.append("</gpx>")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
