@@ -238,7 +238,11 @@ def with_claims(
     for r in bad.itertuples():
         log.warning("claim %s left out: %s", r.claim_id, r.claim_message)
     verified = verify_claims(drawn, cube, titles=titles)
-    rows = claims_as_titles(verified, haircuts=policy.claim_haircuts).to_crs(titles.crs)
+    rows = claims_as_titles(verified, haircuts=policy.claim_haircuts)
+    if rows.crs != titles.crs:
+        drawn = gpd.GeoSeries.from_wkt(rows["drawn_wkt"].replace("", None), crs=rows.crs)
+        rows["drawn_wkt"] = drawn.to_crs(titles.crs).to_wkt().fillna("").to_numpy()
+        rows = rows.to_crs(titles.crs)
     out = titles.copy()
     out["source"] = "title"
     contested = {t for ids in verified["overlap_titles"] for t in str(ids).split(",") if t}
