@@ -52,7 +52,9 @@ def _noisy_ring(rng: np.random.Generator, low: float, high: float) -> np.ndarray
 def test_honest_drawing_with_5_to_20_m_vertex_noise_is_read_as_drawn(tmp_path: Path) -> None:
     xy = _noisy_ring(np.random.default_rng(3), 5, 20)
     closed = np.vstack([xy, xy[:1]])
-    feat = _feature({"type": "Polygon", "coordinates": [_ll(closed)]}, claimed_area=9, area_unit="mu")
+    feat = _feature(
+        {"type": "Polygon", "coordinates": [_ll(closed)]}, claimed_area=9, area_unit="mu"
+    )
     c = read_claims(_claims_file(tmp_path, [feat]), crs=CRS)
     g = c.geometry.iloc[0]
     assert c.loc[0, "claim_status"] == "ok"
@@ -67,14 +69,17 @@ def test_self_crossing_drawing_is_reordered_into_the_field() -> None:
     crossed = xy[[0, 2, 1, 3]]  # two corners swapped: a bow tie
     poly, repairs = repair_ring(crossed)
     assert "self_crossing" in repairs
-    assert poly is not None and poly.is_valid
+    assert poly is not None
+    assert poly.is_valid
     assert _iou(poly, FIELD) > 0.99
 
 
 def test_unclosed_gps_walk_from_gpx_becomes_a_closed_polygon(tmp_path: Path) -> None:
     ring = shapely.LineString(FIELD.exterior.coords)
     rng = np.random.default_rng(5)
-    pts = np.array([ring.interpolate(t, normalized=True).coords[0] for t in np.linspace(0, 0.94, 80)])
+    pts = np.array(
+        [ring.interpolate(t, normalized=True).coords[0] for t in np.linspace(0, 0.94, 80)]
+    )
     pts += rng.normal(0, 1.5, pts.shape)
     lon, lat = TO_LL.transform(pts[:, 0], pts[:, 1])
     trkpts = "".join(f'<trkpt lat="{b}" lon="{a}"/>' for a, b in zip(lon, lat, strict=True))
@@ -97,7 +102,8 @@ def test_unclosed_polygon_ring_is_closed() -> None:
     xy = np.array(FIELD.exterior.coords)[:-1]  # the app forgot the closing point
     poly, repairs = repair_ring(xy)
     assert repairs == ["closed"]
-    assert poly is not None and _iou(poly, FIELD) > 0.999
+    assert poly is not None
+    assert _iou(poly, FIELD) > 0.999
 
 
 def test_standing_still_points_are_dropped() -> None:
@@ -105,7 +111,8 @@ def test_standing_still_points_are_dropped() -> None:
     stutter = np.vstack([xy[:2], xy[1:2] + 0.3, xy[2:]])
     poly, repairs = repair_ring(stutter)
     assert "duplicates" in repairs
-    assert poly is not None and _iou(poly, FIELD) > 0.999
+    assert poly is not None
+    assert _iou(poly, FIELD) > 0.999
 
 
 def test_claim_across_a_road_keeps_its_whole_drawn_area(tmp_path: Path) -> None:
@@ -118,7 +125,13 @@ def test_claim_across_a_road_keeps_its_whole_drawn_area(tmp_path: Path) -> None:
 
 
 def test_too_few_points_and_names_are_error_rows_not_failures(tmp_path: Path) -> None:
-    two = _feature({"type": "LineString", "coordinates": _ll(np.array([[455100, 4151700], [455130, 4151700.0]]))}, claim_id="C-2")
+    two = _feature(
+        {
+            "type": "LineString",
+            "coordinates": _ll(np.array([[455100, 4151700], [455130, 4151700.0]])),
+        },
+        claim_id="C-2",
+    )
     named = _feature(
         {"type": "Polygon", "coordinates": [_ll(np.array(FIELD.exterior.coords))]},
         claim_id="C-3",
@@ -136,7 +149,9 @@ def test_too_few_points_and_names_are_error_rows_not_failures(tmp_path: Path) ->
 
 def test_geojson_in_a_projected_crs_and_the_local_utm_default(tmp_path: Path) -> None:
     path = write_claims_geojson(
-        [{"claim_id": "C-9", "owner_ref": OWNER, "geometry": FIELD}], tmp_path / "p.geojson", crs=CRS
+        [{"claim_id": "C-9", "owner_ref": OWNER, "geometry": FIELD}],
+        tmp_path / "p.geojson",
+        crs=CRS,
     )
     c = read_claims(path)
     assert c.crs.to_epsg() == CRS
@@ -149,8 +164,10 @@ def test_geojson_in_a_projected_crs_and_the_local_utm_default(tmp_path: Path) ->
         ("{not json", "not valid JSON"),
         ('{"type": "Topology"}', "FeatureCollection"),
         (
-            '{"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": '
-            '"http://127.0.0.1:9/crs"}}, "features": []}',
+            (
+                '{"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": '
+                '"http://127.0.0.1:9/crs"}}, "features": []}'
+            ),
             "EPSG code",
         ),
     ],
