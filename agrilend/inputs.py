@@ -158,7 +158,7 @@ class InputFiles:
 
 @dataclass
 class Inputs:
-    """Opened inputs of one assessment (what :func:`agrilend.assess.assess` takes)."""
+    """Opened inputs of one assessment (what :func:`agrilend.pipeline.assess` takes)."""
 
     cube: xr.Dataset
     titles: gpd.GeoDataFrame

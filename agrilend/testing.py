@@ -20,9 +20,10 @@ from affine import Affine
 from agrilend.remote_sensing.contract import make_cube
 from agrilend.synthetic.county import SyntheticCounty, build_county
 from agrilend.synthetic.imagery import BANDS, OFFSET_DN, QUANTIFICATION
+from agrilend.vocabulary import HA_PER_MU, SCL_CLEAR
 
 #: SCL classes a test cube counts as clear (vegetation, bare soil, water).
-CLEAR_SCL = (4, 5, 6)
+CLEAR_SCL = SCL_CLEAR
 
 
 @lru_cache(maxsize=8)
@@ -160,7 +161,7 @@ def make_test_titles(
         {
             "parcel_id": src["DKBM"].astype(str).to_numpy(),
             "owner_ref": owner_ref,
-            "declared_area_ha": (src["HTMJM"].to_numpy() / 15.0).round(4),
+            "declared_area_ha": (src["HTMJM"].to_numpy() * HA_PER_MU).round(4),
             "declared_crop": src["ZZZW"].astype(str).to_numpy(),
         },
         geometry=src.geometry.to_numpy(),

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agrilend.assess import assess, decide, gather_evidence
 from agrilend.demo import score_against_truth
 from agrilend.errors import MissingCRSError
+from agrilend.pipeline import assess, decide, gather_evidence
 
 
 @pytest.fixture(scope="module")

@@ -71,8 +71,9 @@ from agrilend.remote_sensing._cache import (
     write_private,
 )
 from agrilend.remote_sensing.contract import make_cube
-from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds
+from agrilend.remote_sensing.masks import mask_clouds
 from agrilend.settings import get_settings
+from agrilend.vocabulary import SCL_CLEAR
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -88,8 +89,6 @@ DEFAULT_BANDS = ("B02", "B03", "B04", "B08")
 MAX_TILE_PX = 1000
 #: Longest time window of one Process API request, in days.
 MAX_DAYS = 31
-#: SCL classes counted as clear (the complement of :data:`masks.SCL_INVALID`), for evalscripts.
-SCL_CLEAR = tuple(c for c in range(12) if c not in SCL_INVALID)
 #: Normalised-difference indices the Statistical API path computes: name -> (a, b), (a-b)/(a+b).
 ND_INDICES = {"NDVI": ("B08", "B04"), "NDWI": ("B03", "B08"), "NDRE": ("B8A", "B05")}
 

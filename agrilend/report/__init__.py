@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import xarray as xr
 
-    from agrilend.assess import Assessment
+    from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def render_report(
     Parameters
     ----------
     assessment
-        The result of :func:`agrilend.assess.assess` (any set of parcels that holds the target).
+        The result of :func:`agrilend.pipeline.assess` (any set of parcels that holds the target).
     target_id
         A household pseudonym or a parcel id.
     cube
