@@ -15,6 +15,9 @@ kind                         how it is drawn
 ``double_claim``             a second household claims a field already claimed by its holder
 ============================ ==================================================================
 
+``truth_claims.csv``: ``inflated`` for the two inflated kinds; ``conflicting`` for both sides of
+a double claim and for a claim whose field another household's claim covers.
+
 Owners are the households' pseudonyms under the public demo key (what ``read_titles`` gives
 the sample county when ``AGRILEND_PSEUDONYM_KEY`` is unset); claimed crops are the true ones.
 """
@@ -205,7 +208,19 @@ def build_claims(
             conflict=True)  # fmt: skip
         rival = str(rng.choice(other_owners[other_owners != owners[i]]))
         add("double_claim", i, _jitter(t.geometry[i], rng, 5, 15), rival, [i], conflict=True)
-    return claims, pd.DataFrame(truth_rows)
+    table = pd.DataFrame(truth_rows)
+    # a field drawn into another household's claim is contested on both sides
+    covered: dict[str, set[str]] = {}
+    for cov, own in zip(table["covers_parcels"], table["owner_ref"], strict=True):
+        for pid in str(cov).split(";"):
+            covered.setdefault(pid, set()).add(str(own))
+    table["conflicting"] = [
+        bool(c) or len(covered.get(str(pid), set()) - {str(own)}) > 0
+        for c, pid, own in zip(
+            table["conflicting"], table["parcel_id"], table["owner_ref"], strict=True
+        )
+    ]
+    return claims, table
 
 
 def _write_gpx(claims: list[dict[str, Any]], path: Path, to_wgs84: Transformer) -> None:
@@ -230,13 +245,18 @@ def _write_gpx(claims: list[dict[str, Any]], path: Path, to_wgs84: Transformer) 
 
 
 def generate_claims(
-    sample_dir: str | Path, *, out_dir: str | Path | None = None, seed: int = CLAIMS_SEED
+    sample_dir: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    seed: int = CLAIMS_SEED,
+    county_seed: int = 20240601,
+    size_px: tuple[int, int] = (180, 180),
 ) -> dict[str, Path]:
     """Write the claims of a generated county (``sample_dir`` holds its ``titles.gpkg`` and
     ``truth.csv``) into ``out_dir`` (default the same folder); return the paths by name.
 
-    The land's roads and tree rows are laid out again from the county's seed (the same draws
-    as :func:`agrilend.synthetic.build_county`), never read from the imagery.
+    The land's roads and tree rows are laid out again from the county's seed and size (the
+    same draws as :func:`agrilend.synthetic.build_county`), never read from the imagery.
     """
     from agrilend.synthetic.county import ORIGIN, PIXEL  # noqa: PLC0415
     from agrilend.synthetic.layout import make_land  # noqa: PLC0415
@@ -245,8 +265,8 @@ def generate_claims(
     out = Path(out_dir) if out_dir is not None else src
     titles = gpd.read_file(src / "titles.gpkg", layer="titles")
     truth = pd.read_csv(src / "truth.csv", dtype={"parcel_id": str, "owner_id": str})
-    r_land = np.random.default_rng(np.random.SeedSequence(20240601).spawn(8)[0])
-    land = make_land(180 * PIXEL, 180 * PIXEL, rng=r_land)
+    r_land = np.random.default_rng(np.random.SeedSequence(county_seed).spawn(8)[0])
+    land = make_land(size_px[1] * PIXEL, size_px[0] * PIXEL, rng=r_land)
     to_world = [1.0, 0.0, 0.0, -1.0, ORIGIN[0], ORIGIN[1]]
     feats = [(k, shapely.affinity.affine_transform(g, to_world)) for k, g in land.features]
     claims, truth_claims = build_claims(titles, truth, feats, seed=seed)
