@@ -91,11 +91,11 @@ def test_honest_claim_is_snapped_to_the_field_edge_and_not_flagged(scene: xr.Dat
 def test_claim_inflated_over_the_neighbours_field_is_flagged_and_trimmed(
     scene: xr.DataArray,
 ) -> None:
-    drawn = box(X0, Y1 - 300, X0 + 250, Y1)  # own maize and the neighbour's wheat
+    drawn = box(X0 + 50, Y1 - 300, X0 + 250, Y1)  # half own maize, half the neighbour's wheat
     v = verify_claims(_claims([("C-2", OWNER_A, drawn)]), scene)
     assert "mixed_series" in v.loc[0, "flags"]
-    assert v.loc[0, "mixed_share"] == pytest.approx(0.4, abs=0.1)
-    assert _iou(v.geometry.iloc[0], MAIZE_A) > 0.8
+    assert v.loc[0, "mixed_share"] == pytest.approx(0.5, abs=0.1)
+    assert _iou(v.geometry.iloc[0], drawn.intersection(MAIZE_A)) > 0.85
 
 
 def test_claim_over_the_road_is_flagged_non_farmland(scene: xr.DataArray) -> None:
@@ -135,7 +135,7 @@ def test_registry_titles_cross_check(scene: xr.DataArray) -> None:
 
 
 def test_claims_become_title_rows_with_the_policy_haircuts(scene: xr.DataArray) -> None:
-    drawn = box(X0, Y1 - 300, X0 + 250, Y1)
+    drawn = box(X0 + 50, Y1 - 300, X0 + 250, Y1)
     v = verify_claims(_claims([("C-9", OWNER_A, drawn)]), scene)
     rows = claims_as_titles(v, haircuts={"base": 0.1, "mixed_series": 0.5})
     assert list(rows.columns[:4]) == ["parcel_id", "owner_ref", "declared_area_ha",
