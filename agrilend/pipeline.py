@@ -55,6 +55,21 @@ LOW_PIXELS = 5
 #: The county's crop model trains on at most about this many declarations (a stratified
 #: sample): enough for every crop, and a 10^6-parcel county costs what a 20,000 one does.
 CROP_TRAINING_CAP = 20_000
+#: The parcel estimates' columns (DEVELOPERS.md, "Parcel estimates"), in order; assess and the
+#: scan write at least these.
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "parcel_id", "owner_ref", "declared_crop", "declared_area_ha", "crop", "crop_confidence",
+    "crop_mismatch", "cultivated_area_ha", "area_ratio", "area_flag", "vigour", "vigour_class",
+    "sos", "pos", "eos", "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha",
+    "yield_low", "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels", "quality_flags",
+    "status", "message", "geometry",
+)  # fmt: skip
+#: Estimate columns that hold numbers (float, NaN when unknown), never text.
+NUMERIC_ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "declared_area_ha", "crop_confidence", "cultivated_area_ha", "area_ratio", "vigour",
+    "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha", "yield_low",
+    "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels",
+)  # fmt: skip
 #: Above this many training parcels the forest's trees are grown on every core.
 _PARALLEL_TRAINING = 2_000
 
@@ -425,7 +440,8 @@ def decide(
         _put(frame, ok, yields, yields.columns)
     else:
         log.warning("no county yield statistics given: yields are unknown")
-        frame["yield_t_ha"] = np.nan
+        for col in ("yield_t_ha", "yield_low", "yield_high"):
+            frame[col] = np.nan
 
     say("credit lines")
     matched = None
@@ -554,6 +570,26 @@ def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame["quality_flags"] = flags
     flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags], bool)
     frame.loc[flagged, "status"] = "flagged"
+    return _numbers_as_numbers(frame)
+
+
+def _numbers_as_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Columns of numbers stored as objects (None beside floats) become float columns.
+
+    Rows of error parcels hold None where others hold numbers; left as objects, such columns
+    are written as TEXT to a GeoPackage and compare as strings in a GIS.
+    """
+    for col in frame.columns:
+        if col == frame.geometry.name or frame[col].dtype != object:
+            continue
+        values = frame[col].dropna()
+        if len(values) and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in values
+        ):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        elif col in NUMERIC_ESTIMATE_COLUMNS and not len(values):
+            frame[col] = np.nan
     return frame
 
 
@@ -655,6 +691,8 @@ def assess(
 
 
 __all__ = [
+    "ESTIMATE_COLUMNS",
+    "NUMERIC_ESTIMATE_COLUMNS",
     "Assessment",
     "CountyContext",
     "Evidence",

@@ -8,13 +8,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
-from agrilend.inputs import InputFiles
-from agrilend.outputs import json_default
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,6 +142,8 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
     ``given`` maps :class:`~agrilend.inputs.InputFiles` field names to option values;
     ``--titles`` and ``--imagery`` are both needed once any file is named.
     """
+    from agrilend.inputs import InputFiles  # noqa: PLC0415  (pandas, geopandas: when run)
+
     claims = given.get("claims")
     if all(v is None for k, v in given.items() if k != "claims"):
         files = InputFiles.sample()
@@ -164,6 +167,8 @@ def add_claims(files: InputFiles, claims: str | None) -> InputFiles:
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
+    from agrilend.outputs import json_default  # noqa: PLC0415
+
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
 
 
