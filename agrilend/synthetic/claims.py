@@ -11,7 +11,8 @@ kind                         how it is drawn
 ``self_crossing``            the same, two neighbouring vertices swapped (the outline crosses)
 ``walk``                     a GPS walk around the field (GPX), 3-8 m noise, not closed
 ``inflated_neighbour``       the household's field and the next field of another household
-``inflated_road``            the field stretched over the road and tree row beside it
+``inflated_road``            the field stretched over the road and tree rows along its long
+                             side (adding at least a third to it)
 ``double_claim``             a second household claims a field already claimed by its holder
 ============================ ==================================================================
 
@@ -41,6 +42,8 @@ from agrilend.settings import DEMO_PSEUDONYM_KEY
 CLAIMS_SEED = 20240621
 #: Files written by :func:`generate_claims`.
 CLAIM_FILES = ("claims.geojson", "claims.gpx", "truth_claims.csv")
+#: Least share of its field a claim inflated over the road adds.
+MIN_ROAD_GAIN = 0.33
 _COUNTS = {
     "honest": 24,
     "self_crossing": 8,
@@ -186,14 +189,20 @@ def build_claims(
             add("inflated_neighbour", i, _jitter(both, rng, 5, 10), owners[i], [i, j],
                 inflated=True)  # fmt: skip
 
+    def over_road(k: int) -> Any:
+        return t.geometry[k].buffer(22.0, join_style="mitre").intersection(road.buffer(1.0))
+
     def by_road(k: int) -> bool:
-        return bool(t.geometry[k].distance(road) < 4.0)
+        # a material inflation: the road and tree rows add at least a third to the field (a
+        # field touching a road only at its short end gains 5-15 %, within drawing noise)
+        g = t.geometry[k]
+        return bool(g.distance(road) < 4.0 and over_road(k).area >= MIN_ROAD_GAIN * g.area)
 
     for _ in range(_COUNTS["inflated_road"]):
         i = take(by_road)
         if i is not None:
             g = t.geometry[i]
-            over = g.buffer(22.0, join_style="mitre").intersection(road.buffer(1.0))
+            over = over_road(i)
             grown = shapely.union_all([g, over]).buffer(1.0).buffer(-1.0)
             if grown.geom_type != "Polygon":
                 grown = grown.convex_hull
