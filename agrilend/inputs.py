@@ -230,7 +230,8 @@ def with_claims(
     and the titles (:func:`agrilend.parcels.verify.verify_claims`) and appended with
     ``source = "claim"``, their ``trust_flags`` and the policy's ``trust_haircut``; titles
     another household's claim covers get the flag ``claim_conflict`` and its haircut. Claims
-    that cannot be read as polygons are logged and left out.
+    that cannot be read as polygons, and claims that are the household's own title (flag
+    ``titled``: the title counts, once), are logged and left out.
     """
     from agrilend.parcels.claims import read_claims  # noqa: PLC0415
     from agrilend.parcels.verify import claims_as_titles, verify_claims  # noqa: PLC0415
@@ -254,6 +255,11 @@ def with_claims(
         is_contested, float(policy.claim_haircuts.get("claim_conflict", 0.0)), 0.0
     )
     out["drawn_wkt"] = ""
+    # a claim over the household's own title adds no land: the title counts, once
+    own = rows["trust_flags"].str.split(",").map(lambda f: "titled" in f)
+    if own.any():
+        log.info("%d claims are their household's own titles and are not added", int(own.sum()))
+        rows = rows[~own]
     clash = set(rows["parcel_id"]) & set(out["parcel_id"].astype(str))
     if clash:
         rows = rows[~rows["parcel_id"].isin(clash)]
