@@ -419,7 +419,12 @@ def write_claims_geojson(
     if crs is not None:
         doc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{crs}"}}
     out = Path(path)
-    out.write_text(json.dumps(doc, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    # one feature a line: small, and a diff shows which claim changed
+    head = {k: v for k, v in doc.items() if k != "features"}
+    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in feats]
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
+    text += ",\n".join(lines) + "\n]}\n"
+    out.write_text(text, encoding="utf-8")
     return out
 
 
