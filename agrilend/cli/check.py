@@ -46,7 +46,7 @@ def _print(results: list[InputCheck], *, quiet: bool) -> None:
 
 
 @click.command(name="check")
-@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy")
+@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy", "claims")
 @click.option(
     "--layer", default=None, help="Layer of the titles file (or file in its zip) to check."
 )
@@ -72,6 +72,7 @@ def command(
       agrilend check --titles titles.gpkg --imagery cube.nc
       agrilend check --titles registry.zip --layer parcels_2024
       agrilend check --subsidies subsidies.csv --json | jq '.inputs[].status'
+      agrilend check --titles t.gpkg --imagery cube.nc --claims drawn.geojson
     """
     mapping = given.pop("titles_mapping")
     names = given
