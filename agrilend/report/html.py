@@ -303,6 +303,9 @@ def _parcel_row(
         "crop_fig": _figure("crop_confidence", conf, fmt_percent(conf, lang=lang)),
         "crop_state": state,
         "crop_state_text": term("crop_state", state, lang),
+        "early_season": bool(row.get("early_season"))
+        if not is_missing(row.get("early_season"))
+        else False,
         "mismatch": state == "differs_flagged",
         "declared_area": _area_figure("declared_area_ha", row.get("declared_area_ha"), lang),
         "cultivated_area": _area_figure("cultivated_area_ha", row.get("cultivated_area_ha"), lang),
