@@ -8,7 +8,7 @@ A code never reaches a person raw: :func:`term` turns an unknown one into plain 
 Chinese terms, chosen by meaning and used everywhere:
 
 - 申报 (declared): what the farmer declared, crop or area (``declared_crop``,
-  ``declared_area_ha``); 登记 is kept for the land registry itself (确权登记).
+  ``declared_area_ha``); 登记 is kept for the land registry itself (确权登记, 登记地块).
 - 休耕 (fallow): land rested on purpose, a crop state; 撂荒 (abandoned): land left
   uncultivated, what ``partly_abandoned`` and ``not_cultivated`` describe.
 """
@@ -136,6 +136,9 @@ REASONS = _table(
     LARGE_HAIRCUT=("large cuts", "扣减过大"),
     LOW_AREA_RATIO=("low area ratio", "耕种比例偏低"),
     LOW_EVIDENCE_SHARE=("little evidence", "证据覆盖不足"),
+    CLAIM_TRUST=("lower-trust claims", "低可信度地块"),
+    EARLY_SEASON=("season not yet seen", "生长季尚未观测"),
+    EARLY_SEASON_REFER=("season not yet seen: a person decides", "生长季尚未观测，人工决定"),
 )
 
 INPUTS = _table(

@@ -26,6 +26,7 @@ DOUBLE_CROP = {"winter_wheat_maize": ("winter_wheat", "summer_maize")}
 #: Reason codes that decide a refer or a decline (the trigger), in the order they are shown.
 TRIGGER_CODES = (
     "NO_EVIDENCE",
+    "EARLY_SEASON_REFER",
     "LINE_BELOW_MINIMUM",
     "LOW_AREA_RATIO",
     "LOW_EVIDENCE_SHARE",
@@ -76,6 +77,13 @@ _CHANGE: Mapping[str, tuple[str, str]] = {
             "{max_cut} allowed without review)."
         ),
         "经实地核查解除地块标记后，相应扣减取消（目前扣减额度 {cut}，无需复核上限 {max_cut}）。",
+    ),
+    "EARLY_SEASON_REFER": (
+        (
+            "Once the imagery covers the crop's season (or a visit confirms the crop), the "
+            "line is sized without review."
+        ),
+        "影像覆盖作物生长季后（或经实地核查确认作物），即可不经复核测算额度。",
     ),
     "SUBSIDY_OVER_AREA": (
         (
