@@ -25,7 +25,6 @@ from agrilend.errors import (
     CRSMismatchError,
     InsufficientEvidenceError,
     MissingCRSError,
-    ModelError,
 )
 from agrilend.inputs import Inputs
 from agrilend.parcels import validate_titles
@@ -33,12 +32,8 @@ from agrilend.parcels.area import cultivated_area
 from agrilend.parcels.pixels import parcel_pixels
 from agrilend.parcels.zonal import zonal_series
 from agrilend.remote_sensing import clean_series, validate_cube
-from agrilend.yield_models.crop_type import (
-    CropTypeClassifier,
-    crop_mismatch,
-    predict_out_of_fold,
-    training_sample,
-)
+from agrilend.yield_models.crop_type import CropTypeClassifier, training_sample
+from agrilend.yield_models.declaration import audit_declarations, check_declarations
 from agrilend.yield_models.vigour import peer_statistics, season_metrics, vigour_scores
 from agrilend.yield_models.weather import climate_risk, season_weather, weather_normals
 from agrilend.yield_models.yields import estimate_yield
@@ -350,6 +345,7 @@ def decide(
     say("crop type")
     X = evidence.ndvi[ok]
     declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
+    alarm_rate = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     if context.crop_model is None:
         # a large county trains on a stratified sample of its declarations (every parcel is
         # still predicted by a model that never saw it); the trees use the idle cores
@@ -357,26 +353,48 @@ def decide(
         template = CropTypeClassifier(
             times=list(evidence.times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
         )
-        crops = predict_out_of_fold(
-            X, declared, model=template, index=ids, max_train=crop_training_cap
-        )
-        context.crop_model = clone(template).fit(X[train], declared[train])
+        # out-of-fold probabilities, the declaration check, one round of retraining without
+        # the most suspect declarations (agrilend.yield_models.declaration)
+        crops = audit_declarations(
+            X, declared, model=template, index=ids, max_train=crop_training_cap,
+            false_alarm_rate=alarm_rate,
+        )  # fmt: skip
+        # the county's model learns from the declarations the check did not flag, and keeps the
+        # check's threshold for households decided later from this context
+        learn = train & ~crops["crop_mismatch"].to_numpy(dtype=bool)
+        context.crop_model = clone(template).fit(X[learn], declared[learn])
+        context.crop_model.mismatch_threshold_ = float(crops.attrs["threshold"])
     else:
+        # a model from a scan's context or `agrilend train`: it reads these dates on its own
+        # day-of-year grid, or refuses imagery that does not cover its season
         model = context.crop_model
-        _check_model_dates(model, evidence.times)
+        classes = list(model.classes_)
         proba = (
-            model.predict_proba(X) if len(X) else np.zeros((0, len(model.classes_)), dtype=float)
+            model.predict_proba(X, times=list(evidence.times))
+            if len(X)
+            else np.zeros((0, len(classes)), dtype=float)
         )
         best = proba.argmax(axis=1)
         crops = pd.DataFrame(
             {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
             index=pd.Index(ids, name="parcel_id"),
         )
+        # the declaration check on the model's probabilities, at the threshold the model keeps
+        # from its county (or, for a model without one, estimated on these parcels)
+        crops = crops.join(
+            check_declarations(
+                proba, classes, declared, false_alarm_rate=alarm_rate, index=ids,
+                threshold=getattr(model, "mismatch_threshold_", None),
+            )
+        )  # fmt: skip
     _put(frame, ok, crops, ("crop", "crop_confidence"))
+    # declarations ranked by how unlikely the imagery makes them, flagged at the policy's
+    # false-alarm rate: p_declared, mismatch_score and the flag crop_mismatch
     frame["crop_mismatch"] = False
-    frame.loc[ok, "crop_mismatch"] = crop_mismatch(
-        list(declared), list(crops["crop"]), list(crops["crop_confidence"])
-    )
+    _put(frame, ok, crops, ("p_declared", "mismatch_score", "crop_mismatch"))
+    frame["crop_mismatch"] = frame["crop_mismatch"].fillna(False).astype(bool)
+    for col in ("p_declared", "mismatch_score"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
 
     say("vigour")
     metrics = frame.loc[ok].set_index("parcel_id", drop=False)
@@ -436,23 +454,6 @@ def decide(
         season_weather=season_table,
         provenance=provenance,
     )
-
-
-def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
-    """A context's crop model reads series on the dates it was trained on, and no others."""
-    trained = getattr(model, "times", None)
-    if trained is None:
-        return
-    trained_t = pd.DatetimeIndex(pd.to_datetime(list(trained)))
-    if len(trained_t) != len(times) or not (trained_t == pd.DatetimeIndex(times)).all():
-        span = "none"
-        if len(trained_t):
-            span = f"{trained_t.min().date()}..{trained_t.max().date()}"
-        raise ModelError(
-            f"the county context's crop model was trained on {len(trained_t)} imagery dates "
-            f"({span}) but this cube has {len(times)}; decide with the imagery the county scan "
-            "used, or run a new scan on this imagery"
-        )
 
 
 def _put(

@@ -126,6 +126,10 @@ class PolicyError(AgrilendError, ValueError):
         self.key = key
 
 
+class IndexRangeError(AgrilendError, ValueError):
+    """A vegetation index series holds values outside its range (e.g. NDVI outside [-1, 1])."""
+
+
 class InsufficientEvidenceError(AgrilendError, ValueError):
     """There is not enough usable observation to estimate something."""
 
@@ -191,6 +195,10 @@ class PolicyWarning(AgrilendWarning):
     """A credit policy value is allowed but unusual."""
 
 
+class IndexScaleWarning(AgrilendWarning):
+    """An index series was given scaled (e.g. NDVI x 10000) and was rescaled."""
+
+
 __all__ = [
     "AgrilendError",
     "AgrilendWarning",
@@ -201,6 +209,8 @@ __all__ = [
     "GeometryError",
     "GeometryRepairedWarning",
     "ImageryReadError",
+    "IndexRangeError",
+    "IndexScaleWarning",
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",

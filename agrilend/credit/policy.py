@@ -145,6 +145,10 @@ class CreditPolicy:
         From ``[quality]``.
     min_area_ratio, low_yield_ratio
         From ``[mismatch]``.
+    crop_false_alarm_rate
+        From ``[mismatch]`` (optional, default 0.01): the share of honestly declared parcels the
+        crop-declaration check may flag
+        (:func:`agrilend.yield_models.declaration.check_declarations`).
     decision
         From ``[decision]``: ``min_line``, ``min_evidence_share``, ``max_auto_haircut``,
         ``min_area_ratio``.
@@ -183,6 +187,7 @@ class CreditPolicy:
     harvests: Mapping[str, Harvest]
     checksum: str
     source: str = "<dict>"
+    crop_false_alarm_rate: float = 0.01
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -324,6 +329,12 @@ def _freeze(obj: Any) -> Any:
     return obj
 
 
+#: Keys a policy may leave out (older policy files), with their default.
+_OPTIONAL: dict[str, dict[str, tuple[tuple[str, float | None, float | None], float]]] = {
+    "mismatch": {"crop_false_alarm_rate": (("num", 0.0001, 0.2), 0.01)},
+}
+
+
 def _table(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
     if key not in data:
         raise PolicyError(f"policy {source}: the table [{key}] is missing; add it", key=key)
@@ -402,8 +413,13 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         table = _table(data, section, source)
         extra = {"currency"} if section == "policy" else set()
         extra |= {"per_area_unit"} if section == "caps" else set()
-        _no_unknown(table, set(keys) | extra, section, source)
+        optional = _OPTIONAL.get(section, {})
+        _no_unknown(table, set(keys) | extra | set(optional), section, source)
         v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
+        for k, (spec, default) in optional.items():
+            v[section][k] = (
+                _value(table, f"{section}.{k}", spec, source) if k in table else float(default)
+            )
     policy_t = data["policy"]
     currency = policy_t.get("currency")
     if not isinstance(currency, str) or not currency.strip() or "/" in currency:
@@ -496,6 +512,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         min_pixels=v["quality"]["min_pixels"],
         min_area_ratio=v["mismatch"]["min_area_ratio"],
         low_yield_ratio=v["mismatch"]["low_yield_ratio"],
+        crop_false_alarm_rate=v["mismatch"]["crop_false_alarm_rate"],
         decision=MappingProxyType(dict(v["decision"])),
         grace_months=v["tenor"]["grace_months"],
         min_months=v["tenor"]["min_months"],

@@ -1,12 +1,28 @@
 """Seasons from a smoothed index series: start, peak, end, length, amplitude, integral.
 
-The threshold method, season by season: each prominent peak of the curve is a season; its base
-on each side is the lowest value between it and the neighbouring season (or the series' end);
-the season starts when the rising limb crosses ``base + threshold * (peak - base)`` and ends
-when the falling limb crosses the same fraction on its own side. Seasons need a minimum
-amplitude and length, so noise does not make seasons. Up to ``max_seasons`` seasons are kept
-(the most prominent ones, in time order): a double crop (winter wheat, then summer maize) gives
-two.
+Season by season: each prominent peak of the curve is a season; its base on each side is the
+lowest value between it and the neighbouring season (or the series' end). Two peaks separated
+by a shallow dip (less than ``merge_below`` of the lower peak's rise above its outer base: a
+canopy that dips and recovers, not a harvest) are one season, peaking at the higher of them.
+Seasons need a minimum amplitude and length, so noise does not make seasons. Up to
+``max_seasons`` seasons are kept (the most prominent ones, in time order): a double crop
+(winter wheat, then summer maize) gives two.
+
+Start (SOS) and end (EOS) of season, ``method=``:
+
+- ``"amplitude"`` (default): where the rising limb crosses ``base + threshold * (peak - base)``
+  and the falling limb the same fraction on its own side: TIMESAT's seasonal-amplitude method
+  (Jönsson and Eklundh 2004; TIMESAT and the Copernicus HR-VPP product use 25 %, many studies
+  50 %, which is the default here);
+- ``"trough"``: the troughs themselves, the lowest values before and after the peak (what
+  FuseTS's phenology returns as start and end: about a month or two earlier/later than 50 %);
+- ``"slope"``: the steepest rise before the peak and the steepest fall after it (the
+  first-derivative method, e.g. phenolopy's ``max_slope``; the middle of green-up and
+  senescence, close to 50 % for symmetric limbs).
+
+Values must be an index in [-1, 1]: a series that looks scaled by 10000 (integer NDVI, as some
+stores keep it) is rescaled with an :class:`~agrilend.errors.IndexScaleWarning`; other values
+outside the range raise :class:`~agrilend.errors.IndexRangeError`.
 
 Feed it a cleaned series (:func:`agrilend.remote_sensing.timeseries.clean_series`); interior
 gaps are filled linearly, and nothing is read outside the first..last valid value.
@@ -15,13 +31,15 @@ gaps are filled linearly, and nothing is read outside the first..last valid valu
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
 
+from agrilend.errors import IndexRangeError, IndexScaleWarning
 from agrilend.remote_sensing.timeseries import fill_gaps
 
 logger = logging.getLogger(__name__)
@@ -29,6 +47,34 @@ logger = logging.getLogger(__name__)
 FloatArray = np.ndarray[Any, np.dtype[np.floating[Any]]]
 
 _DAY_NS = 86_400 * 10**9
+
+Method = Literal["amplitude", "trough", "slope"]
+_METHODS = ("amplitude", "trough", "slope")
+#: Values up to this far outside [-1, 1] are rounding, not a scale.
+_RANGE_TOL = 1e-6
+
+
+def _in_index_range(arr: FloatArray, what: str, *, check: bool = True) -> FloatArray:
+    """The series as an index in [-1, 1]: rescaled from x 10000 (warned), or refused."""
+    if not check:
+        return arr
+    vals = arr[np.isfinite(arr)]
+    if vals.size == 0 or float(np.max(np.abs(vals))) <= 1.0 + _RANGE_TOL:
+        return arr
+    top = float(np.max(np.abs(vals)))
+    if 100.0 < top <= 10_000.0:
+        warnings.warn(
+            f"{what}: values up to {top:.0f} look like an index scaled by 10000 (integer NDVI); "
+            "rescaled to [-1, 1]. Pass the index itself to silence this warning",
+            IndexScaleWarning,
+            stacklevel=3,
+        )
+        return arr / 10_000.0
+    raise IndexRangeError(
+        f"{what}: values reach {top:g}, outside the index range [-1, 1]; give NDVI (or another "
+        "normalised-difference index) as a fraction, e.g. compute it with "
+        "agrilend.remote_sensing.ndvi from reflectances"
+    )
 
 
 @dataclass(frozen=True)
@@ -97,10 +143,12 @@ def phenology(
     times: Any,
     *,
     max_seasons: int = 2,
+    method: Method = "amplitude",
     threshold: float = 0.5,
     min_amplitude: float = 0.1,
     min_length_days: float = 30.0,
     max_length_days: float = 300.0,
+    merge_below: float = 0.35,
 ) -> list[Season]:
     """Find up to ``max_seasons`` growing seasons in one smoothed series.
 
@@ -112,12 +160,19 @@ def phenology(
         Its dates.
     max_seasons
         Keep at most this many seasons (the most prominent), returned in time order.
+    method
+        How start and end are read: ``"amplitude"``, ``"trough"`` or ``"slope"`` (module
+        docstring).
     threshold
-        Fraction of the amplitude, above each side's base, that marks start and end (0.5 = 50 %).
+        With ``method="amplitude"``: the fraction of the amplitude, above each side's base,
+        that marks start and end (0.5 = 50 %).
     min_amplitude
         A peak must rise at least this much above the higher of its two bases.
     min_length_days, max_length_days
         Plausible season lengths; seasons outside are dropped.
+    merge_below
+        Two neighbouring peaks whose dip is shallower than this fraction of the lower peak's
+        rise are one season.
 
     Returns
     -------
@@ -137,11 +192,15 @@ def phenology(
     arr = np.asarray(y, dtype="float64")
     if arr.ndim != 1:
         raise ValueError(f"phenology takes one series (1-D); got shape {arr.shape}")
+    _check_method(method, threshold)
+    arr = _in_index_range(arr, "phenology")
     days, order = _days_of(times, arr.size)
     found = _seasons(
         fill_gaps(arr[order], x=days),
         days,
         max_seasons=max_seasons,
+        method=method,
+        merge_below=merge_below,
         threshold=threshold,
         min_amplitude=min_amplitude,
         min_length_days=min_length_days,
@@ -160,6 +219,13 @@ def phenology(
         )
         for sos, pos, eos, length, amplitude, integral, peak_v, base in found
     ]
+
+
+def _check_method(method: str, threshold: float) -> None:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a fraction in (0, 1), got {threshold}")
 
 
 def _days_of(times: Any, n: int) -> tuple[FloatArray, np.ndarray[Any, Any]]:
@@ -187,6 +253,8 @@ def _seasons(
     min_amplitude: float,
     min_length_days: float,
     max_length_days: float,
+    method: str = "amplitude",
+    merge_below: float = 0.35,
 ) -> list[_SeasonTuple]:
     """The seasons of one gap-filled, date-sorted series, as plain floats (days since epoch).
 
@@ -203,7 +271,8 @@ def _seasons(
     peaks, props = find_peaks(v, prominence=min_amplitude, distance=distance)
     if peaks.size == 0:
         return []
-    keep = np.sort(peaks[np.argsort(props["prominences"])[::-1][:max_seasons]])
+    peaks, prom = _merge_close_peaks(v, peaks, props["prominences"], merge_below)
+    keep = np.sort(peaks[np.argsort(prom)[::-1][:max_seasons]])
     seasons: list[_SeasonTuple] = []
     for k, p in enumerate(keep):
         left_edge = 0 if k == 0 else int(keep[k - 1])
@@ -214,10 +283,7 @@ def _seasons(
         base_l, base_r = float(v[il]), float(v[ir])
         if peak_v - max(base_l, base_r) < min_amplitude:
             continue
-        level_l = base_l + threshold * (peak_v - base_l)
-        level_r = base_r + threshold * (peak_v - base_r)
-        sos = _crossing(days, v, il, int(p), level_l, rising=True)
-        eos = _crossing(days, v, int(p), ir, level_r, rising=False)
+        sos, eos = _start_end(days, v, il, int(p), ir, method=method, threshold=threshold)
         length = eos - sos
         if not (min_length_days <= length <= max_length_days):
             logger.debug("season at day %.0f dropped: length %.0f days", days[p], length)
@@ -233,6 +299,67 @@ def _seasons(
              peak_v, base)
         )  # fmt: skip
     return seasons
+
+
+def _start_end(
+    days: FloatArray, v: FloatArray, il: int, p: int, ir: int, *, method: str, threshold: float
+) -> tuple[float, float]:
+    """Start and end of the season peaking at ``p`` between troughs ``il`` and ``ir``."""
+    if method == "trough":
+        return float(days[il]), float(days[ir])
+    if method == "slope":
+        rise = np.diff(v[il : p + 1]) / np.diff(days[il : p + 1]) if p > il else np.zeros(0)
+        fall = np.diff(v[p : ir + 1]) / np.diff(days[p : ir + 1]) if ir > p else np.zeros(0)
+        # the middle of the steepest segment on each limb
+        sos = (
+            days[il]
+            if rise.size == 0
+            else 0.5 * (days[il + int(np.argmax(rise))] + days[il + int(np.argmax(rise)) + 1])
+        )
+        eos = (
+            days[ir]
+            if fall.size == 0
+            else 0.5 * (days[p + int(np.argmin(fall))] + days[p + int(np.argmin(fall)) + 1])
+        )
+        return float(sos), float(eos)
+    peak_v, base_l, base_r = float(v[p]), float(v[il]), float(v[ir])
+    level_l = base_l + threshold * (peak_v - base_l)
+    level_r = base_r + threshold * (peak_v - base_r)
+    return (
+        _crossing(days, v, il, p, level_l, rising=True),
+        _crossing(days, v, p, ir, level_r, rising=False),
+    )
+
+
+def _merge_close_peaks(
+    v: FloatArray, peaks: np.ndarray, prominences: np.ndarray, merge_below: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold neighbouring peaks split by a shallow dip into one (the higher peak is kept).
+
+    A dip counts as shallow when the lower peak rises above it by less than ``merge_below`` of
+    its rise above its own outer trough. Without this, near-equal twin peaks become each
+    other's base and both seasons are dropped as too small or too short.
+    """
+    pk = [int(x) for x in peaks]
+    pr = [float(x) for x in prominences]
+    merged = True
+    while merged and len(pk) > 1:
+        merged = False
+        for k in range(len(pk) - 1):
+            a, b = pk[k], pk[k + 1]
+            dip = float(np.min(v[a : b + 1]))
+            low = a if v[a] <= v[b] else b
+            outer = (
+                float(np.min(v[: a + 1])) if low == a else float(np.min(v[b:]))
+            )  # the lower peak's trough on its far side
+            rise_outer = float(v[low]) - outer
+            if rise_outer <= 0 or (float(v[low]) - dip) < merge_below * rise_outer:
+                keep = a if v[a] >= v[b] else b
+                pk[k : k + 2] = [keep]
+                pr[k : k + 2] = [max(pr[k], pr[k + 1], float(v[keep]) - min(outer, dip))]
+                merged = True
+                break
+    return np.asarray(pk, dtype=int), np.asarray(pr, dtype=float)
 
 
 def _season_columns(max_seasons: int) -> list[str]:
@@ -251,16 +378,20 @@ def phenology_table(
     *,
     index: Any = None,
     max_seasons: int = 2,
+    method: Method = "amplitude",
     threshold: float = 0.5,
     min_amplitude: float = 0.1,
     min_length_days: float = 30.0,
     max_length_days: float = 300.0,
+    merge_below: float = 0.35,
+    check_range: bool = True,
 ) -> pd.DataFrame:
     """Seasons of many series (one per row) as a table, one row per series.
 
     Columns: ``n_seasons`` then, for k = 1..``max_seasons``, ``sk_sos``, ``sk_pos``,
     ``sk_eos`` (dates), ``sk_length_days``, ``sk_amplitude``, ``sk_integral``, ``sk_peak``
-    (peak value); NaT/NaN where a row has fewer seasons.
+    (peak value); NaT/NaN where a row has fewer seasons. Options as in :func:`phenology`;
+    ``check_range=False`` reads any series as it is (features of arbitrary channels).
 
     Examples
     --------
@@ -272,6 +403,8 @@ def phenology_table(
     [1, 0]
     """
     arr = np.atleast_2d(np.asarray(y2d, dtype="float64"))
+    _check_method(method, threshold)
+    arr = _in_index_range(arr, "phenology_table", check=check_range)
     days, order = _days_of(times, arr.shape[-1])
     filled = fill_gaps(arr[:, order], x=days)
     cols = _season_columns(max_seasons)
@@ -284,6 +417,8 @@ def phenology_table(
             filled[i],
             days,
             max_seasons=max_seasons,
+            method=method,
+            merge_below=merge_below,
             threshold=threshold,
             min_amplitude=min_amplitude,
             min_length_days=min_length_days,

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 #: Version of the file layout and of the model attributes it stores. Bump it when a model class
 #: changes its fitted attributes; files of another format version are refused.
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 
 #: Object types (beyond those skops trusts by default) that a saved agrilend model may contain.
 TRUSTED_TYPES: tuple[str, ...] = (
