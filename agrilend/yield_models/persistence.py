@@ -25,6 +25,7 @@ import skops.io as sio
 
 from agrilend._paths import local_path
 from agrilend.errors import ModelError, ModelVersionError, OutputExistsError
+from agrilend.yield_models.crop_type import CropTypeClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -270,9 +271,21 @@ def load_model(
         ) from exc
 
 
+def load_crop_model(path: str | Path) -> Any:
+    """Load a crop-type model written by ``agrilend train`` (or :func:`save_model`).
+
+    Raises
+    ------
+    ModelVersionError
+        When the file is not a crop-type model, or is refused by :func:`load_model`.
+    """
+    return load_model(path, expected_type=CropTypeClassifier)
+
+
 __all__ = [
     "MODEL_FORMAT_VERSION",
     "TRUSTED_TYPES",
+    "load_crop_model",
     "load_model",
     "read_model_metadata",
     "save_model",
