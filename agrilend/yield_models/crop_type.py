@@ -206,7 +206,8 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, ensure_all_finite="allow-nan", dtype="float64", y_numeric=False
         )
-        check_classification_targets(y)
+        if np.asarray(y).dtype != object:  # object labels (codes as Python ints...) are classes
+            check_classification_targets(y)
         width = self._width(X)
         _series, t = self._split(X)
         return self._fit_features(self._features(X, width=width), y, width=width, times=t)
@@ -215,8 +216,12 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         self, feats: pd.DataFrame, y: Any, *, width: int, times: Any
     ) -> CropTypeClassifier:
         """Fit on features already computed by :meth:`_features` (one row per parcel)."""
-        labels = np.asarray(y)
-        self.classes_, encoded = np.unique(labels, return_inverse=True)
+        encoded, uniques = _encode_labels(y)
+        if (encoded < 0).any():
+            raise ValueError(
+                "y has missing labels (None, NaN or empty); drop those parcels before fitting"
+            )
+        self.classes_ = _label_array(uniques)
         counts = np.bincount(encoded)
         self.feature_schema_ = [str(c) for c in feats.columns]
         self.profile_days_ = int(width)
@@ -484,6 +489,17 @@ def _encode_labels(declared: Any) -> tuple[np.ndarray, list[Any]]:
     lookup = {v: j for j, v in enumerate(uniques)}
     codes = np.array([-1 if _missing_label(v) else lookup[v] for v in values], dtype=int)
     return codes, uniques
+
+
+def _label_array(uniques: list[Any]) -> np.ndarray:
+    """Labels as an array: their own dtype when they share a type, else object (as given)."""
+    if len({type(u) for u in uniques}) <= 1:
+        arr = np.asarray(uniques)
+        if arr.ndim == 1:
+            return arr
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = uniques
+    return out
 
 
 def _missing_label(v: Any) -> bool:
