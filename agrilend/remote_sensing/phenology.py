@@ -3,7 +3,9 @@
 Season by season: each prominent peak of the curve is a season; its base on each side is the
 lowest value between it and the neighbouring season (or the series' end). Two peaks separated
 by a shallow dip (less than ``merge_below`` of the lower peak's rise above its outer base: a
-canopy that dips and recovers, not a harvest) are one season, peaking at the higher of them.
+canopy that dips and recovers, not a harvest), or so close that a season cut at the dip between
+them would be too short, are one season, peaking at the higher of them (without this the two
+peaks become each other's base and both are dropped).
 Seasons need a minimum amplitude and length, so noise does not make seasons. Up to
 ``max_seasons`` seasons are kept (the most prominent ones, in time order): a double crop
 (winter wheat, then summer maize) gives two.
@@ -14,8 +16,9 @@ Start (SOS) and end (EOS) of season, ``method=``:
   and the falling limb the same fraction on its own side: TIMESAT's seasonal-amplitude method
   (Jönsson and Eklundh 2004; TIMESAT and the Copernicus HR-VPP product use 25 %, many studies
   50 %, which is the default here);
-- ``"trough"``: the troughs themselves, the lowest values before and after the peak (what
-  FuseTS's phenology returns as start and end: about a month or two earlier/later than 50 %);
+- ``"trough"``: where the curve leaves its trough before the peak and returns to it after
+  (5 % of the amplitude above the lowest value on each side): the start and end FuseTS's
+  phenology reports, typically weeks earlier/later than 50 %;
 - ``"slope"``: the steepest rise before the peak and the steepest fall after it (the
   first-derivative method, e.g. phenolopy's ``max_slope``; the middle of green-up and
   senescence, close to 50 % for symmetric limbs).
@@ -49,6 +52,8 @@ FloatArray = np.ndarray[Any, np.dtype[np.floating[Any]]]
 _DAY_NS = 86_400 * 10**9
 
 Method = Literal["amplitude", "trough", "slope"]
+#: With ``method="trough"``: the share of the amplitude above the trough where a season starts.
+_TROUGH = 0.05
 _METHODS = ("amplitude", "trough", "slope")
 #: Values up to this far outside [-1, 1] are rounding, not a scale.
 _RANGE_TOL = 1e-6
@@ -105,6 +110,16 @@ class Season:
     integral: float
     peak_value: float
     base_value: float
+
+
+@dataclass(frozen=True)
+class _Peak:
+    """A season's peak: the highest sample, and the first and last peaks merged into it."""
+
+    top: int
+    first: int
+    last: int
+    prominence: float
 
 
 def _crossing(
@@ -271,19 +286,25 @@ def _seasons(
     peaks, props = find_peaks(v, prominence=min_amplitude, distance=distance)
     if peaks.size == 0:
         return []
-    peaks, prom = _merge_close_peaks(v, peaks, props["prominences"], merge_below)
-    keep = np.sort(peaks[np.argsort(prom)[::-1][:max_seasons]])
+    prominences = props["prominences"]
+    groups = [
+        _Peak(int(p), int(p), int(p), float(q)) for p, q in zip(peaks, prominences, strict=True)
+    ]
+    groups = _merge_close_peaks(v, groups, merge_below)
+    groups = _merge_short_neighbours(
+        v, days, groups, min_length_days=min_length_days, method=method, threshold=threshold
+    )
+    top = sorted(groups, key=lambda g: -g.prominence)[:max_seasons]
+    keep = sorted(top, key=lambda g: g.top)
     seasons: list[_SeasonTuple] = []
-    for k, p in enumerate(keep):
-        left_edge = 0 if k == 0 else int(keep[k - 1])
-        right_edge = v.size - 1 if k == keep.size - 1 else int(keep[k + 1])
-        il = left_edge + int(np.argmin(v[left_edge : p + 1]))
-        ir = p + int(np.argmin(v[p : right_edge + 1]))
+    for k, g in enumerate(keep):
+        p = g.top
+        il, ir = _troughs(v, keep, k)
         peak_v = float(v[p])
         base_l, base_r = float(v[il]), float(v[ir])
         if peak_v - max(base_l, base_r) < min_amplitude:
             continue
-        sos, eos = _start_end(days, v, il, int(p), ir, method=method, threshold=threshold)
+        sos, eos = _start_end(days, v, il, g, ir, method=method, threshold=threshold)
         length = eos - sos
         if not (min_length_days <= length <= max_length_days):
             logger.debug("season at day %.0f dropped: length %.0f days", days[p], length)
@@ -302,64 +323,107 @@ def _seasons(
 
 
 def _start_end(
-    days: FloatArray, v: FloatArray, il: int, p: int, ir: int, *, method: str, threshold: float
+    days: FloatArray, v: FloatArray, il: int, g: _Peak, ir: int, *, method: str, threshold: float
 ) -> tuple[float, float]:
-    """Start and end of the season peaking at ``p`` between troughs ``il`` and ``ir``."""
-    if method == "trough":
-        return float(days[il]), float(days[ir])
+    """Start and end of the season ``g`` between troughs ``il`` and ``ir``.
+
+    A merged season rises before its first peak and falls after its last one.
+    """
+    first, last, peak_v = g.first, g.last, float(v[g.top])
+    base_l, base_r = float(v[il]), float(v[ir])
     if method == "slope":
-        rise = np.diff(v[il : p + 1]) / np.diff(days[il : p + 1]) if p > il else np.zeros(0)
-        fall = np.diff(v[p : ir + 1]) / np.diff(days[p : ir + 1]) if ir > p else np.zeros(0)
+        rise = np.diff(v[il : first + 1]) / np.diff(days[il : first + 1])
+        fall = np.diff(v[last : ir + 1]) / np.diff(days[last : ir + 1])
         # the middle of the steepest segment on each limb
-        sos = (
-            days[il]
-            if rise.size == 0
-            else 0.5 * (days[il + int(np.argmax(rise))] + days[il + int(np.argmax(rise)) + 1])
-        )
-        eos = (
-            days[ir]
-            if fall.size == 0
-            else 0.5 * (days[p + int(np.argmin(fall))] + days[p + int(np.argmin(fall)) + 1])
-        )
+        i = il + int(np.argmax(rise)) if rise.size else il
+        j = last + int(np.argmin(fall)) if fall.size else ir - 1
+        sos = 0.5 * (days[i] + days[i + 1]) if rise.size else days[il]
+        eos = 0.5 * (days[j] + days[j + 1]) if fall.size else days[ir]
         return float(sos), float(eos)
-    peak_v, base_l, base_r = float(v[p]), float(v[il]), float(v[ir])
-    level_l = base_l + threshold * (peak_v - base_l)
-    level_r = base_r + threshold * (peak_v - base_r)
+    # "trough": where the curve leaves its trough and comes back to it, 5 % of the amplitude
+    # above it (the lowest sample alone could be anywhere on a flat bare-soil stretch)
+    frac = _TROUGH if method == "trough" else threshold
     return (
-        _crossing(days, v, il, p, level_l, rising=True),
-        _crossing(days, v, p, ir, level_r, rising=False),
+        _crossing(days, v, il, first, base_l + frac * (peak_v - base_l), rising=True),
+        _crossing(days, v, last, ir, base_r + frac * (peak_v - base_r), rising=False),
     )
 
 
-def _merge_close_peaks(
-    v: FloatArray, peaks: np.ndarray, prominences: np.ndarray, merge_below: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fold neighbouring peaks split by a shallow dip into one (the higher peak is kept).
+def _troughs(v: FloatArray, keep: list[_Peak], k: int) -> tuple[int, int]:
+    """The lowest samples between season ``keep[k]`` and its neighbours (or the series' ends)."""
+    g = keep[k]
+    left_edge = 0 if k == 0 else keep[k - 1].last
+    right_edge = v.size - 1 if k == len(keep) - 1 else keep[k + 1].first
+    return (
+        left_edge + int(np.argmin(v[left_edge : g.first + 1])),
+        g.last + int(np.argmin(v[g.last : right_edge + 1])),
+    )
+
+
+def _join(v: FloatArray, a: _Peak, b: _Peak, prominence: float) -> _Peak:
+    """One season from two neighbours: the higher peak, spanning both."""
+    top = a.top if v[a.top] >= v[b.top] else b.top
+    return _Peak(top, min(a.first, b.first), max(a.last, b.last), prominence)
+
+
+def _merge_short_neighbours(
+    v: FloatArray,
+    days: FloatArray,
+    groups: list[_Peak],
+    *,
+    min_length_days: float,
+    method: str,
+    threshold: float,
+) -> list[_Peak]:
+    """Fold a season that, cut at a neighbour's trough, is too short into that neighbour.
+
+    Two close peaks split one canopy cycle between them: each season ends at the dip between
+    them and both would be dropped as too short. They are one season (the higher peak kept),
+    joined across the higher (shallower) of the season's two troughs.
+    """
+    out = list(groups)
+    changed = True
+    while changed and len(out) > 1:
+        changed = False
+        for k in range(len(out)):
+            il, ir = _troughs(v, out, k)
+            sos, eos = _start_end(days, v, il, out[k], ir, method=method, threshold=threshold)
+            if eos - sos >= min_length_days:
+                continue
+            left_ok, right_ok = k > 0, k < len(out) - 1
+            j = k - 1 if left_ok and (not right_ok or v[il] >= v[ir]) else k + 1
+            a, b = min(j, k), max(j, k)
+            prom = max(out[a].prominence, out[b].prominence)
+            out[a : b + 1] = [_join(v, out[a], out[b], prom)]
+            changed = True
+            break
+    return out
+
+
+def _merge_close_peaks(v: FloatArray, groups: list[_Peak], merge_below: float) -> list[_Peak]:
+    """Fold neighbouring peaks split by a shallow dip into one season (the higher peak kept).
 
     A dip counts as shallow when the lower peak rises above it by less than ``merge_below`` of
-    its rise above its own outer trough. Without this, near-equal twin peaks become each
-    other's base and both seasons are dropped as too small or too short.
+    its rise above its own outer trough.
     """
-    pk = [int(x) for x in peaks]
-    pr = [float(x) for x in prominences]
-    merged = True
-    while merged and len(pk) > 1:
-        merged = False
-        for k in range(len(pk) - 1):
-            a, b = pk[k], pk[k + 1]
-            dip = float(np.min(v[a : b + 1]))
-            low = a if v[a] <= v[b] else b
-            outer = (
-                float(np.min(v[: a + 1])) if low == a else float(np.min(v[b:]))
-            )  # the lower peak's trough on its far side
+    out = list(groups)
+    changed = True
+    while changed and len(out) > 1:
+        changed = False
+        for k in range(len(out) - 1):
+            a, b = out[k], out[k + 1]
+            dip = float(np.min(v[a.last : b.first + 1]))
+            low_is_a = v[a.top] <= v[b.top]
+            low = a.top if low_is_a else b.top
+            outer = float(np.min(v[: a.first + 1])) if low_is_a else float(np.min(v[b.last :]))
             rise_outer = float(v[low]) - outer
             if rise_outer <= 0 or (float(v[low]) - dip) < merge_below * rise_outer:
-                keep = a if v[a] >= v[b] else b
-                pk[k : k + 2] = [keep]
-                pr[k : k + 2] = [max(pr[k], pr[k + 1], float(v[keep]) - min(outer, dip))]
-                merged = True
+                higher = a.top if not low_is_a else b.top
+                prom = max(a.prominence, b.prominence, float(v[higher]) - min(outer, dip))
+                out[k : k + 2] = [_join(v, a, b, prom)]
+                changed = True
                 break
-    return np.asarray(pk, dtype=int), np.asarray(pr, dtype=float)
+    return out
 
 
 def _season_columns(max_seasons: int) -> list[str]:

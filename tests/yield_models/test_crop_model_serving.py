@@ -21,7 +21,9 @@ def _season(times: pd.DatetimeIndex, n_per: int, seed: int) -> tuple[np.ndarray,
     doy = np.asarray(times.day_of_year, dtype=float)
     X, y = [], []
     for crop, peak in (("wheat", 120.0), ("maize", 215.0), ("soybean", 250.0)):
-        rows = 0.2 + 0.6 * np.exp(-(((doy - peak) / 25) ** 2)) + rng.normal(0, 0.03, (n_per, doy.size))
+        rows = (
+            0.2 + 0.6 * np.exp(-(((doy - peak) / 25) ** 2)) + rng.normal(0, 0.03, (n_per, doy.size))
+        )
         rows[rng.random(rows.shape) < 0.3] = np.nan
         X.append(rows)
         y += [crop] * n_per

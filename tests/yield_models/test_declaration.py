@@ -45,9 +45,7 @@ def _flip(truth: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.nda
     return declared, false
 
 
-def _capped_probabilities(
-    truth: np.ndarray, declared: np.ndarray, k: int, seed: int
-) -> np.ndarray:
+def _capped_probabilities(truth: np.ndarray, declared: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Calibrated-looking probabilities that never exceed 0.79 (the issue's held-out set)."""
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.full(k, 0.6), truth.size) * 0.3
