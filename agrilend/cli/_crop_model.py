@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ def with_crop_model(context: Any, path: Path) -> Any:
     ModelVersionError
         When the file is not a crop model agrilend can load.
     """
-    from agrilend.assess import CountyContext  # noqa: PLC0415  (heavy imports only when run)
+    from agrilend.pipeline import CountyContext  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.yield_models import load_crop_model  # noqa: PLC0415
 
     model = load_crop_model(path)
-    out = copy.copy(context) if context is not None else CountyContext()
+    out = context.copy() if context is not None else CountyContext()
     out.crop_model = model
     out.meta = {**out.meta, "crop_model_file": path.name}
     return out

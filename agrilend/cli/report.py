@@ -17,6 +17,7 @@ from agrilend.cli.options import (
     common_options,
     emit_json,
     input_files,
+    input_options,
     json_option,
     overwrite_option,
 )
@@ -38,7 +39,7 @@ def run_assessment(
     progress: Callable[[str], None] | None = None,
     model: Path | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Open the inputs and run :func:`agrilend.assess.assess`.
+    """Open the inputs and run :func:`agrilend.pipeline.assess`.
 
     Returns ``(assessment, cube, titles)``: ``titles`` are the county's titles when a household
     was decided alone (the report's overview map draws its neighbours among them), else None.
@@ -52,8 +53,8 @@ def run_assessment(
     reproduced. ``model`` is a crop model file from ``agrilend train``: it replaces the
     context's crop model (or is the only thing taken from elsewhere).
     """
-    from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415  (heavy imports only when run)
 
     if progress is not None:
         progress("opening inputs")
@@ -85,13 +86,7 @@ def _default_out(target_id: str, lang: str) -> Path:
 
 @click.command(name="report")
 @click.argument("target_id", metavar="HOUSEHOLD_OR_PARCEL_ID")
-@click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
-@click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
-@click.option("--imagery", type=click.Path(), help="Imagery cube (NetCDF, GeoTIFF, Zarr).")
-@click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
-@click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
-@click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
-@click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@input_options()
 @click.option(
     "--context",
     type=click.Path(file_okay=False),
@@ -115,13 +110,7 @@ def _default_out(target_id: str, lang: str) -> Path:
 @common_options
 def command(  # noqa: PLR0917  (click passes every option by keyword)
     target_id: str,
-    titles: str | None,
-    mapping: str | None,
-    imagery: str | None,
-    subsidies: str | None,
-    weather: str | None,
-    policy: str | None,
-    yields: str | None,
+    given: dict[str, str | None],
     context: str | None,
     model: str | None,
     lang: str,
@@ -149,10 +138,6 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
     from agrilend.report.html import resolve_target  # noqa: PLC0415
 
-    given = {
-        "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
-        "policy": policy, "county_yields": yields, "titles_mapping": mapping,
-    }  # fmt: skip
     files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None
     html_path = check_output(

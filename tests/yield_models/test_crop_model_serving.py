@@ -95,7 +95,7 @@ def test_bin_width_follows_observation_density() -> None:
 def test_labels_of_any_kind_through_assess(sample_inputs) -> None:  # type: ignore[no-untyped-def]
     """The sample county with its crops recoded to registry codes and names: the pipeline
     trains, predicts and checks declarations in those codes and returns them as given."""
-    from agrilend.assess import assess  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415
 
     recode = {
         "winter_wheat_maize": "1101060000",  # numeric string (an EU LPIS-style code)
