@@ -102,8 +102,8 @@ def run_set(
 
 
 def sample_county() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[object]]:
-    from agrilend.pipeline import gather_evidence  # noqa: PLC0415
     from agrilend.inputs import InputFiles, load_inputs, sample_data_dir  # noqa: PLC0415
+    from agrilend.pipeline import gather_evidence  # noqa: PLC0415
 
     inputs = load_inputs(InputFiles.sample())
     ev = gather_evidence(inputs.cube, inputs.titles)
