@@ -5,8 +5,8 @@ Run: ``python benchmarks/bench_mismatch.py`` (about 3 minutes on 2 shared cores)
 For each data set, honest declarations are the parcels' real crops (France: the LPIS label;
 sample county: the generator's true crop); 5, 10 and 20 % of parcels (3 seeds each) then declare
 another crop drawn uniformly among the others. Each run is what the pipeline does: out-of-fold
-probabilities (:func:`predict_out_of_fold`, the declarations audited are the ones trained on)
-then :func:`check_declarations` at the default policy's false-alarm rate. Printed per noise
+probabilities (the declarations audited are the ones trained on), the check at the default
+policy's false-alarm rate and one cleaning round (:func:`audit_declarations`). Printed per noise
 level (means over seeds): recall (false declarations flagged), precision (flags that are false
 declarations), honest parcels flagged, the AUC of the mismatch score, the estimated share of
 false declarations; and the old rule (another crop at confidence >= 0.8) beside it. Also the
@@ -29,7 +29,7 @@ from sklearn.metrics import roc_auc_score
 
 from agrilend.credit import load_policy
 from agrilend.yield_models.crop_type import CropTypeClassifier, crop_mismatch, predict_out_of_fold
-from agrilend.yield_models.declaration import check_declarations
+from agrilend.yield_models.declaration import audit_declarations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_crop_france import FILE, load
@@ -55,10 +55,9 @@ def flip(truth: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.ndar
 def judge(
     X: np.ndarray, declared: np.ndarray, template: CropTypeClassifier, rate: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The old rule's inputs (plain out-of-fold) and the check as the pipeline runs it."""
     oof = predict_out_of_fold(X, list(declared), model=template)
-    classes = [c[2:] for c in oof.columns if str(c).startswith("p_")]
-    proba = oof[[f"p_{c}" for c in classes]].to_numpy(float)
-    return oof, check_declarations(proba, classes, list(declared), false_alarm_rate=rate)
+    return oof, audit_declarations(X, list(declared), model=template, false_alarm_rate=rate)
 
 
 def scores(flags: np.ndarray, false: np.ndarray) -> tuple[float, float, float]:
