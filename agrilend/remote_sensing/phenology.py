@@ -24,8 +24,9 @@ Start (SOS) and end (EOS) of season, ``method=``:
   senescence, close to 50 % for symmetric limbs).
 
 Values must be an index in [-1, 1]: a series that looks scaled by 10000 (integer NDVI, as some
-stores keep it) is rescaled with an :class:`~agrilend.errors.IndexScaleWarning`; other values
-outside the range raise :class:`~agrilend.errors.IndexRangeError`.
+stores keep it) is rescaled with an :class:`~agrilend.errors.IndexScaleWarning`; a smoother's
+overshoot (up to 1.2) is clipped; other values outside the range raise
+:class:`~agrilend.errors.IndexRangeError`.
 
 Feed it a cleaned series (:func:`agrilend.remote_sensing.timeseries.clean_series`); interior
 gaps are filled linearly, and nothing is read outside the first..last valid value.
@@ -57,6 +58,8 @@ _TROUGH = 0.05
 _METHODS = ("amplitude", "trough", "slope")
 #: Values up to this far outside [-1, 1] are rounding, not a scale.
 _RANGE_TOL = 1e-6
+#: Smoothed curves overshoot a little where a canopy is near 1: up to this, values are clipped.
+_OVERSHOOT = 1.2
 
 
 def _in_index_range(arr: FloatArray, what: str, *, check: bool = True) -> FloatArray:

@@ -266,6 +266,12 @@ def test_ndvi_scaled_by_10000_is_rescaled_with_a_warning() -> None:
     assert table["n_seasons"].tolist() == [1, 1]
 
 
+def test_a_smoothers_small_overshoot_is_clipped_not_refused() -> None:
+    y = 0.2 + _gauss(180, 30, 0.83)  # peaks at 1.03
+    (s,) = phenology(y, TIMES)
+    assert s.peak_value == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("bad", [1.6, 25.0, 65535.0, -3.0])
 def test_values_outside_the_index_range_are_refused(bad: float) -> None:
     y = 0.2 + _gauss(180, 30, 0.6)
