@@ -70,6 +70,8 @@ def _in_index_range(arr: FloatArray, what: str, *, check: bool = True) -> FloatA
     if vals.size == 0 or float(np.max(np.abs(vals))) <= 1.0 + _RANGE_TOL:
         return arr
     top = float(np.max(np.abs(vals)))
+    if top <= _OVERSHOOT:  # a smoother's overshoot of a canopy near 1, not a scale
+        return np.clip(arr, -1.0, 1.0)
     if 100.0 < top <= 10_000.0:
         warnings.warn(
             f"{what}: values up to {top:.0f} look like an index scaled by 10000 (integer NDVI); "
