@@ -404,6 +404,8 @@ def decide(
         # day-of-year grid, or refuses imagery that does not cover its season
         model = context.crop_model
         classes = list(model.classes_)
+        if hasattr(model, "check_dates"):  # even when no parcel is usable: the cube is wrong
+            model.check_dates(evidence.times)
         proba = (
             model.predict_proba(X, times=list(evidence.times))
             if len(X)
