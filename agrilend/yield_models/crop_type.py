@@ -213,9 +213,18 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         return self._fit_features(self._features(X, width=width), y, width=width, times=t)
 
     def _fit_features(
-        self, feats: pd.DataFrame, y: Any, *, width: int, times: Any
+        self, feats: pd.DataFrame, y: Any, *, width: int | None = None, times: Any = None
     ) -> CropTypeClassifier:
-        """Fit on features already computed by :meth:`_features` (one row per parcel)."""
+        """Fit on features already computed by :meth:`_features` (one row per parcel).
+
+        ``width`` and ``times`` are those the features were computed with (default: the
+        bin width read from the features' names, and the ``times`` hyper-parameter).
+        """
+        if width is None:
+            width = _width_of(feats.columns, self.profile_days)
+        if times is None:
+            n_t = self._n_times_of(feats)
+            times = self._layout(n_t * len(self._channels()))[1]
         encoded, uniques = _encode_labels(y)
         if (encoded < 0).any():
             raise ValueError(
@@ -229,6 +238,12 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         self.season_days_ = (float(days.min()), float(days.max()))
         self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), encoded)
         return self
+
+    def _n_times_of(self, feats: pd.DataFrame) -> int:
+        """Dates per channel, when only features are at hand: the ``times`` hyper-parameter."""
+        if self.times is not None:
+            return len(self.times)
+        return max(int(getattr(self, "n_features_in_", 1)) // len(self._channels()), 2)
 
     def _proba_features(self, feats: pd.DataFrame) -> np.ndarray:
         """Class probabilities from features already computed (columns aligned to the fit)."""
@@ -489,6 +504,22 @@ def _encode_labels(declared: Any) -> tuple[np.ndarray, list[Any]]:
     lookup = {v: j for j, v in enumerate(uniques)}
     codes = np.array([-1 if _missing_label(v) else lookup[v] for v in values], dtype=int)
     return codes, uniques
+
+
+def _width_of(columns: Any, default: int | None) -> int:
+    """The profile-bin width of features named ``<channel>_d<day>`` (day-of-year bins)."""
+    import re  # noqa: PLC0415
+
+    days = sorted(
+        {
+            (-1 if m.group(1) else 1) * int(m.group(2))
+            for c in map(str, columns)
+            if (m := re.search(r"_d(m?)(\d{3})$", c))
+        }
+    )
+    if len(days) >= 2:
+        return int(min(np.diff(days)))
+    return int(default) if default is not None else 30
 
 
 def _label_array(uniques: list[Any]) -> np.ndarray:
