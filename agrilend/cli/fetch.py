@@ -198,11 +198,10 @@ def write_cube(cube: xr.Dataset, out: Path, *, overwrite: bool) -> Path:
             cube.to_zarr(target, mode="w", zarr_format=2, consolidated=True)
         else:
             cube.to_netcdf(target)
-        if out.exists():
-            if out.is_dir():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
+        if out.is_symlink() or out.is_file():  # a link is removed, never followed
+            out.unlink()
+        elif out.is_dir():
+            shutil.rmtree(out)
         os.replace(target, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
