@@ -373,16 +373,150 @@ def check_vrt(path: Path, *, what: str) -> str:
     return "OGR VRT"
 
 
+# --- STAC: links and asset hrefs ----------------------------------------------------------------
+
+#: Objects a local STAC catalogue may lead to (catalogues, collections, items together).
+MAX_STAC_OBJECTS = 100_000
+#: Leading bytes of the image files a STAC asset may be, read locally.
+_IMAGE_KINDS = ("GeoTIFF",)
+_JP2 = (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
+
+
+def check_remote_href(href: str, *, what: str) -> None:
+    """A remote STAC href or URL is used only with remote access on, and to an allowed host."""
+    from agrilend._paths import local_path  # noqa: PLC0415
+
+    local_path(href, what=what)  # refuses while AGRILEND_ALLOW_REMOTE is off; checks the host
+
+
+def check_asset_href(href: str, *, what: str) -> None:
+    """Refuse an asset href that would reach the network with remote access off, or read a local
+    file that is not an image (an href may name any readable file: ``/etc/passwd``, a VRT...).
+
+    Raises
+    ------
+    InputPathError, UnsafeInputError
+    """
+    from agrilend._paths import is_remote, local_path  # noqa: PLC0415
+
+    if is_remote(href):
+        check_remote_href(href, what=what)
+        return
+    path = local_path(href.removeprefix("file://"), what=what)
+    if path.is_dir():
+        raise _refuse(what, href, "is a folder", "point the asset at a GeoTIFF/COG")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if sniff(head) not in _IMAGE_KINDS and not head.startswith(_JP2):
+        raise _refuse(
+            what, href, f"is not an image (its bytes look like {sniff(head)})",
+            "point STAC assets at GeoTIFF/COG (or JPEG 2000) files",
+        )  # fmt: skip
+
+
+def walk_stac(path: Path, *, what: str = "STAC catalogue") -> list[Any]:
+    """The items of a local STAC file (item, item collection, catalogue or collection).
+
+    Links are followed here, not by pystac: a remote child or item link only with remote access
+    on (then read by pystac), a local one only inside the catalogue's folder; a catalogue that
+    lists itself or an ancestor is read once; every JSON file passes the size and nesting limits.
+
+    Raises
+    ------
+    ImageryReadError
+        For a file that is not STAC, or a link to a missing file.
+    InputPathError, UnsafeInputError, ResourceLimitError
+    """
+    import pystac  # noqa: PLC0415
+
+    from agrilend._limits import load_json  # noqa: PLC0415
+    from agrilend._paths import is_remote  # noqa: PLC0415
+    from agrilend.errors import ImageryReadError  # noqa: PLC0415
+
+    def bad(msg: str) -> ImageryReadError:
+        return ImageryReadError(f"{what} {str(path)!r}: {msg}", path=path)
+
+    root = path.resolve().parent
+    items: list[Any] = []
+    seen: set[str] = set()
+    todo: list[Path | str] = [path.resolve()]
+    while todo:
+        here = todo.pop()
+        key = str(here)
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > MAX_STAC_OBJECTS:
+            raise bad(f"leads to more than {MAX_STAC_OBJECTS:,} STAC objects; split it")
+        try:
+            if isinstance(here, str):  # remote, allowed: pystac reads it
+                doc = pystac.StacIO.default().read_json(here)
+            else:
+                doc = load_json(here, f"STAC file {str(here)!r}", error=bad)
+        except FileNotFoundError:
+            raise bad(f"links to {key!r}, which does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise bad(f"cannot read {key!r} ({type(exc).__name__}: {str(exc)[:120]})") from None
+        if not isinstance(doc, dict):
+            raise bad(f"{key!r} is not a STAC object (JSON object expected)")
+        base = here.parent if isinstance(here, Path) else here.rsplit("/", 1)[0]
+        try:
+            if doc.get("type") == "FeatureCollection":
+                items.extend(pystac.ItemCollection.from_dict(doc, preserve_dict=False))
+                continue
+            if doc.get("type") == "Feature":
+                items.append(pystac.Item.from_dict(doc, href=key, preserve_dict=False))
+                continue
+        except (pystac.STACError, KeyError, TypeError, ValueError) as exc:
+            raise bad(f"{key!r} is not valid STAC ({type(exc).__name__}: {exc})") from None
+        if doc.get("type") not in ("Catalog", "Collection"):
+            raise bad(f"{key!r} is not a STAC catalogue, collection, item or item collection")
+        for link in doc.get("links") or []:
+            if not isinstance(link, dict) or link.get("rel") not in ("child", "item"):
+                continue
+            href = str(link.get("href", ""))
+            if is_remote(href):
+                check_remote_href(href, what=f"{what} link")
+                todo.append(href)
+                continue
+            if isinstance(base, str):  # a relative link of a remote catalogue
+                todo.append(f"{base}/{href}")
+                continue
+            target = (base / href.removeprefix("file://")).resolve()
+            if root not in target.parents:
+                raise _refuse(
+                    f"{what} link", href, f"leads outside the catalogue's folder {str(root)!r}",
+                    "keep a static catalogue's files under its root",
+                )  # fmt: skip
+            todo.append(target)
+    return items
+
+
+def check_stac_items(items: Any, keys: Any, *, what: str = "STAC asset") -> None:
+    """:func:`check_asset_href` on the assets that will be read (``keys``) of every item."""
+    for item in items:
+        for key in keys:
+            asset = item.assets.get(key)
+            if asset is not None:
+                check_asset_href(str(asset.get_absolute_href() or asset.href),
+                                 what=f"{what} {key!r} of item {item.id!r}")  # fmt: skip
+
+
 __all__ = [
+    "MAX_STAC_OBJECTS",
     "VECTOR_FORMATS",
+    "check_asset_href",
     "check_geojson",
     "check_geojson_bytes",
     "check_member",
+    "check_remote_href",
     "check_sqlite",
+    "check_stac_items",
     "check_vector",
     "check_vrt",
     "configure_ogr",
     "gdal_options",
     "raster_env",
     "sniff",
+    "walk_stac",
 ]

@@ -11,7 +11,7 @@ environment variable that raises it.
 variable                                 default              what
 ======================================== ==================== ===============================
 ``AGRILEND_MAX_RASTER_SIDE``             200,000 px           width or height of one raster
-``AGRILEND_MAX_RASTER_BYTES``            64 GiB               one raster variable, all dates
+``AGRILEND_MAX_RASTER_BYTES``            16 GiB               one band of one date
 ``AGRILEND_MAX_CONFIG_BYTES``            1 MiB                a TOML file (policy, mapping...)
 ``AGRILEND_MAX_JSON_BYTES``              256 MiB              a JSON file read whole
 ``AGRILEND_MAX_NESTING``                 32                   TOML/JSON/WKB nesting depth
@@ -40,7 +40,7 @@ from agrilend.errors import AgrilendError, ResourceLimitError
 
 _DEFAULTS: dict[str, float] = {
     "AGRILEND_MAX_RASTER_SIDE": 200_000,
-    "AGRILEND_MAX_RASTER_BYTES": 64 * 2**30,
+    "AGRILEND_MAX_RASTER_BYTES": 16 * 2**30,
     "AGRILEND_MAX_CONFIG_BYTES": 2**20,
     "AGRILEND_MAX_JSON_BYTES": 256 * 2**20,
     "AGRILEND_MAX_NESTING": 32,
@@ -91,6 +91,8 @@ def check_raster(what: str, *, shape: Iterable[int], itemsize: int, path: Any = 
     """Refuse a raster (or array) whose declared size exceeds the limits, before reading it.
 
     ``shape`` is the full shape (dates, bands, rows, columns...); the last two are its sides.
+    Sides and the bytes of one plane (one band of one date) are limited: a lazily read cube may
+    hold many dates, but every step of the pipeline holds at least one plane at a time.
 
     Examples
     --------
@@ -105,10 +107,10 @@ def check_raster(what: str, *, shape: Iterable[int], itemsize: int, path: Any = 
     if len(dims) >= 2 and max(dims[-2:]) > side:
         _over(what, f"{dims[-2]:,} x {dims[-1]:,} pixels", "AGRILEND_MAX_RASTER_SIDE", side,
               path=path)  # fmt: skip
-    nbytes = int(np.prod(dims, dtype=object)) * int(itemsize) if dims else int(itemsize)
+    nbytes = int(np.prod(dims[-2:], dtype=object)) * int(itemsize) if dims else int(itemsize)
     most = limit("AGRILEND_MAX_RASTER_BYTES")
     if nbytes > most:
-        _over(what, f"{nbytes / 2**30:,.1f} GiB declared ({dims})", "AGRILEND_MAX_RASTER_BYTES",
+        _over(what, f"{nbytes / 2**30:,.1f} GiB per plane ({dims})", "AGRILEND_MAX_RASTER_BYTES",
               most, path=path)  # fmt: skip
 
 

@@ -8,7 +8,10 @@ AGRILEND_PSEUDONYM_KEY     secret key of the keyed hash (HMAC-SHA256) that turns
                            used and pseudonyms are only as private as that key.
 AGRILEND_CACHE_DIR         where downloaded imagery and service tokens are cached
                            (default ``~/.cache/agrilend``).
-AGRILEND_ALLOW_REMOTE      ``1`` lets user paths point at URLs or GDAL virtual file systems.
+AGRILEND_ALLOW_REMOTE      ``1`` lets user paths point at URLs or GDAL virtual file systems;
+                           a comma-separated list of host names (``earth-search.aws.element84.com,
+                           planetarycomputer.microsoft.com``) allows only those hosts.
+AGRILEND_PSEUDONYM_KEY_FILE a file holding the pseudonym key (instead of the variable above).
 ========================== ===================================================================
 """
 
@@ -37,6 +40,8 @@ class Settings:
     pseudonym_key: str = field(default=DEMO_PSEUDONYM_KEY, repr=False)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     allow_remote: bool = False
+    #: Hosts remote access is limited to; empty means any host once ``allow_remote`` is set.
+    remote_hosts: tuple[str, ...] = ()
 
     @property
     def uses_demo_key(self) -> bool:
@@ -53,10 +58,15 @@ def get_settings() -> Settings:
     >>> isinstance(s.cache_dir, Path)
     True
     """
+    remote = os.environ.get("AGRILEND_ALLOW_REMOTE", "").strip()
+    hosts: tuple[str, ...] = ()
+    if remote.lower() not in {"", "0", "1", "true", "yes", "false", "no"}:
+        hosts = tuple(h.strip().lower() for h in remote.split(",") if h.strip())
     return Settings(
         pseudonym_key=os.environ.get("AGRILEND_PSEUDONYM_KEY") or DEMO_PSEUDONYM_KEY,
         cache_dir=_default_cache_dir(),
-        allow_remote=os.environ.get("AGRILEND_ALLOW_REMOTE", "") in {"1", "true", "yes"},
+        allow_remote=remote.lower() in {"1", "true", "yes"} or bool(hosts),
+        remote_hosts=hosts,
     )
 
 

@@ -135,7 +135,11 @@ def read_imagery_spec(path: str | Path) -> StacImagery:
     ('https://stac.example/v1', '2024-03-01', '2024-10-31', 60.0, 10.0)
     """
     p = local_path(path, what="imagery description")
-    doc = load_toml(p, f"imagery file {str(p)!r}", error=lambda m: ImageryReadError(m, path=p))
+    doc = load_toml(
+        p,
+        f"imagery file {str(p)!r}",
+        error=lambda m: ImageryReadError(f"cannot read imagery file: {m}", path=p),
+    )
 
     def bad(what: str) -> ImageryReadError:
         return ImageryReadError(f"imagery file {str(p)!r}: {what}", path=p)
