@@ -320,7 +320,9 @@ def open_vector(
     configure_ogr()
     try:
         kind = check_vector(p)  # what the bytes are, before any driver sees them
-    except OSError as exc:
+    except AgrilendError:
+        raise
+    except Exception as exc:  # a damaged zip or SQLite header, unreadable bytes
         raise _not_readable(p.name, exc, p) from exc
     if kind not in (*VECTOR_FORMATS, "CSV", "OGR VRT", "folder"):
         raise TitlesReadError(
