@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,6 +195,30 @@ def neutralise_cell(value: Any) -> Any:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` with control characters escaped, for printing to a terminal.
+
+    Parcel ids and file contents reach ``agrilend check``'s output; raw escape sequences would
+    recolour, move the cursor or retitle the terminal, newlines would forge lines, and
+    bidirectional overrides would show text reversed. Each becomes a visible escape.
+
+    Examples
+    --------
+    >>> terminal_safe("P-1\x1b[31mred\nnext\u202e")
+    'P-1\\x1b[31mred\\nnext\\u202e'
+    """
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group(0)
+        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+        return named.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _CONTROL.sub(escape, str(text))
+
+
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells and column names cannot start a formula."""
     out = df.copy()
@@ -252,6 +277,7 @@ __all__ = [
     "output_exists",
     "spreadsheet_safe",
     "tabular",
+    "terminal_safe",
     "write_bytes",
     "write_json",
     "write_parcels",

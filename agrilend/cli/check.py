@@ -18,6 +18,7 @@ from agrilend.cli._progress import progress_steps
 from agrilend.cli.options import common_options, emit_json, json_option
 from agrilend.errors import AgrilendError
 from agrilend.inputs import InputFiles
+from agrilend.outputs import terminal_safe
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +231,15 @@ _STYLE = {"ok": "green", "warning": "yellow", "error": "red", "skipped": "blue"}
 def _print(results: list[InputCheck], *, quiet: bool) -> None:
     for r in results:
         head = click.style(f"{r.status.upper():8}", fg=_STYLE.get(r.status), bold=True)
-        click.echo(f"{head} {r.input:<10} {r.file}  {r.summary}")
+        # file contents (parcel ids, names) are escaped: no control sequence reaches the terminal
+        click.echo(f"{head} {r.input:<10} {terminal_safe(r.file)}  {terminal_safe(r.summary)}")
         if quiet:
             continue
         errors = [p for p in r.problems if p["severity"] == "error"]
         shown = (errors + [p for p in r.problems if p["severity"] != "error"])[:MAX_SHOWN]
         for p in shown:
             where = f"{p['where']}: " if p["where"] else ""
-            click.echo(f"    {p['severity']:7} {where}{p['message']}")
+            click.echo(f"    {p['severity']:7} {terminal_safe(where + str(p['message']))}")
         if len(r.problems) > len(shown):
             click.echo(f"    ... and {len(r.problems) - len(shown)} more (see --json)")
 

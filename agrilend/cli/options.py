@@ -14,7 +14,7 @@ import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
 from agrilend.inputs import InputFiles
-from agrilend.outputs import json_default
+from agrilend.outputs import json_default, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +55,7 @@ def common_options(func: F) -> F:
         except (AgrilendError, FileNotFoundError, PermissionError) as exc:
             if verbose:
                 log.exception("failed")
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_safe(exc)}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
