@@ -261,7 +261,7 @@ def _item(href: str, item_id: str = "S2A_1") -> dict[str, Any]:
             "coordinates": [
                 [[116.9, 36.5], [117.1, 36.5], [117.1, 36.7], [116.9, 36.7], [116.9, 36.5]]
             ],
-        },  # fmt: skip
+        },
         "properties": {"datetime": "2024-05-01T03:00:00Z", "proj:epsg": 32650},
         "links": [],
         "assets": {b: {"href": href, "type": "image/tiff"} for b in BANDS},
