@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from agrilend._limits import check_zip, limit
-from agrilend.errors import ResourceLimitError, UnsafeInputError
+from agrilend.errors import AgrilendError, ResourceLimitError, UnsafeInputError
 from agrilend.settings import get_settings
 
 #: Vector formats a land registry is read from, by what their bytes say.
@@ -448,13 +448,15 @@ def walk_stac(path: Path, *, what: str = "STAC catalogue") -> list[Any]:
         seen.add(key)
         if len(seen) > MAX_STAC_OBJECTS:
             raise bad(f"leads to more than {MAX_STAC_OBJECTS:,} STAC objects; split it")
+        if isinstance(here, Path) and not here.is_file():
+            raise bad(f"links to {key!r}, which does not exist")
         try:
             if isinstance(here, str):  # remote, allowed: pystac reads it
                 doc = pystac.StacIO.default().read_json(here)
             else:
                 doc = load_json(here, f"STAC file {str(here)!r}", error=bad)
-        except FileNotFoundError:
-            raise bad(f"links to {key!r}, which does not exist") from None
+        except AgrilendError:
+            raise
         except (OSError, ValueError) as exc:
             raise bad(f"cannot read {key!r} ({type(exc).__name__}: {str(exc)[:120]})") from None
         if not isinstance(doc, dict):
@@ -467,7 +469,8 @@ def walk_stac(path: Path, *, what: str = "STAC catalogue") -> list[Any]:
             if doc.get("type") == "Feature":
                 items.append(pystac.Item.from_dict(doc, href=key, preserve_dict=False))
                 continue
-        except (pystac.STACError, KeyError, TypeError, ValueError) as exc:
+        except (pystac.STACError, pystac.STACTypeError, AttributeError, KeyError, TypeError,
+                ValueError) as exc:  # fmt: skip
             raise bad(f"{key!r} is not valid STAC ({type(exc).__name__}: {exc})") from None
         if doc.get("type") not in ("Catalog", "Collection"):
             raise bad(f"{key!r} is not a STAC catalogue, collection, item or item collection")

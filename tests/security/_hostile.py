@@ -140,3 +140,48 @@ def geoparquet_with_wkb(path: Path, blobs: list[bytes]) -> Path:
 
 def box_wkb() -> bytes:
     return bytes(shapely.to_wkb(shapely.box(500000, 4000000, 500100, 4000100)))
+
+
+def huge_tiff_header(path: Path, side: int = 1_000_000) -> Path:
+    """A 200-byte GeoTIFF whose header declares ``side`` x ``side`` uint16 pixels (EPSG-less,
+    georeferenced by a pixel scale and a tie point)."""
+    n = 11
+    data_at = 8 + 2 + n * 12 + 4
+    scale = struct.pack("<3d", 10.0, 10.0, 0.0)
+    tie = struct.pack("<6d", 0, 0, 0, 500000.0, 4000000.0, 0)
+    entries = [  # tag, type (3 SHORT, 4 LONG, 12 DOUBLE), count, value or offset
+        (256, 4, 1, side),
+        (257, 4, 1, side),
+        (258, 3, 1, 16),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, data_at),
+        (277, 3, 1, 1),
+        (278, 4, 1, side),
+        (279, 4, 1, 2),
+        (33550, 12, 3, data_at),
+        (33922, 12, 6, data_at + len(scale)),
+    ]
+    ifd = struct.pack("<H", n)
+    for tag, typ, count, value in entries:
+        packed = struct.pack("<H", value) + b"\0\0" if typ == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, typ, count) + packed
+    ifd += b"\0\0\0\0"
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + ifd + scale + tie)
+    return path
+
+
+def zip_with_zeros(
+    path: Path, member: str, n_bytes: int, *, extra: dict[str, bytes] | None = None
+) -> Path:
+    """A zip whose ``member`` inflates to ``n_bytes`` zeros (about a thousand times smaller)."""
+    import zipfile  # noqa: PLC0415
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+        with zf.open(member, "w", force_zip64=True) as fh:
+            chunk = bytes(2**20)
+            for _ in range(n_bytes // len(chunk)):
+                fh.write(chunk)
+    return path
