@@ -86,7 +86,9 @@ def test_check_survives_the_nested_geometry(tmp_path: Path) -> None:
 def test_huge_geotiff_header_is_refused_before_allocating(tmp_path: Path) -> None:
     path = huge_tiff_header(tmp_path / "imagery.tif")
     start = time.perf_counter()
-    with pytest.raises(ResourceLimitError, match="1,000,000 x 1,000,000.*AGRILEND_MAX_RASTER_SIDE"):
+    with pytest.raises(
+        ResourceLimitError, match=r"1,000,000 x 1,000,000.*AGRILEND_MAX_RASTER_SIDE"
+    ):
         open_cube(path)
     assert time.perf_counter() - start < 5
 
@@ -369,7 +371,7 @@ def test_geopackage_layer_that_is_an_endless_sql_view_times_out(
     con.commit()
     con.close()
     start = time.perf_counter()
-    with pytest.raises(ResourceLimitError, match="endless.*AGRILEND_SQL_VIEW_SECONDS"):
+    with pytest.raises(ResourceLimitError, match=r"endless.*AGRILEND_SQL_VIEW_SECONDS"):
         read_titles(path, key=KEY, layer="titles")
     assert time.perf_counter() - start < 5
 
@@ -385,7 +387,7 @@ def test_parquet_inflating_beyond_the_limit_is_refused_from_its_footer(
     pq.write_table(pa.table({"geometry": zeros}), path, compression="zstd", use_dictionary=False)
     assert path.stat().st_size < 200_000
     monkeypatch.setenv("AGRILEND_MAX_PARQUET_BYTES", str(8 * 2**20))
-    with pytest.raises(ResourceLimitError, match="decompressed.*AGRILEND_MAX_PARQUET_BYTES"):
+    with pytest.raises(ResourceLimitError, match=r"decompressed.*AGRILEND_MAX_PARQUET_BYTES"):
         read_titles(path, key=KEY)
 
 
