@@ -15,6 +15,7 @@ text right) and every text cell that a spreadsheet would take for a formula (a l
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import json
 import os
@@ -256,7 +257,10 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
         safe = spreadsheet_safe(flat)
         return _write(
             path,
-            lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig"),
+            # every text cell quoted: a CR or LF inside one cannot start a row of its own
+            lambda p: safe.to_csv(
+                p, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC
+            ),
             overwrite=overwrite,
         )
     return _write(path, lambda p: flat.to_parquet(p, index=False), overwrite=overwrite)

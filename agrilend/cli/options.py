@@ -71,7 +71,9 @@ overwrite_option = click.option(
 
 def check_output(path: Path, *, overwrite: bool) -> Path:
     """Refuse to write over an existing non-empty output unless ``overwrite`` is set."""
-    if path.exists() and (path.is_file() or any(path.iterdir())) and not overwrite:
+    # a link counts as an output, even one that points nowhere: it is never written through
+    taken = path.is_symlink() or (path.exists() and (path.is_file() or any(path.iterdir())))
+    if taken and not overwrite:
         raise OutputExistsError(
             f"output {str(path)!r} already exists; pass --overwrite to replace it or choose "
             "another path",
