@@ -59,17 +59,18 @@ def _key_file() -> str | None:
 
     path = Path(name).expanduser()
     try:
-        if path.stat().st_mode & 0o077:
-            raise CredentialsError(
-                f"the pseudonym key file {str(path)!r} can be read by other users; make it "
-                f"private: chmod 600 {str(path)!r}"
-            )
+        private = not path.stat().st_mode & 0o077
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise CredentialsError(
             f"the pseudonym key file {str(path)!r} (AGRILEND_PSEUDONYM_KEY_FILE) cannot be read "
             f"({type(exc).__name__}); check the path and its permissions"
         ) from None
+    if not private:
+        raise CredentialsError(
+            f"the pseudonym key file {str(path)!r} can be read by other users; make it private: "
+            f"chmod 600 {str(path)!r}"
+        )
     key = lines[0].strip() if lines else ""
     if not key:
         raise CredentialsError(f"the pseudonym key file {str(path)!r} is empty")
