@@ -69,6 +69,56 @@ overwrite_option = click.option(
 )
 
 
+#: Input options: option name -> (InputFiles field, help). One place, so every command that
+#: reads a county names its files the same way.
+INPUT_OPTIONS: dict[str, tuple[str, str]] = {
+    "titles": ("titles", "Land titles (GeoPackage, GeoParquet, shapefile, ... or a zip of one)."),
+    "mapping": (
+        "titles_mapping",
+        "Titles column mapping (TOML) [default: titles_mapping.toml beside the titles, if any].",
+    ),
+    "imagery": (
+        "imagery",
+        "Imagery cube (NetCDF, GeoTIFF, Zarr), or a TOML file describing a STAC search.",
+    ),
+    "subsidies": ("subsidies", "Subsidy records (CSV, ...)."),
+    "weather": ("weather", "Daily weather (CSV, ...)."),
+    "policy": ("policy", "Credit policy (TOML)."),
+    "yields": ("county_yields", "County yield statistics (CSV)."),
+}  # fmt: skip
+
+
+def input_options(*names: str, required: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Add the input-file options ``names`` (all of :data:`INPUT_OPTIONS` by default).
+
+    The command receives them as one keyword argument, ``given``: a dict from
+    :class:`~agrilend.inputs.InputFiles` field names to the values given (None when absent),
+    which :func:`input_files` turns into an :class:`~agrilend.inputs.InputFiles`.
+    """
+    chosen = names or tuple(INPUT_OPTIONS)
+    unknown = set(chosen) - set(INPUT_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown input options {sorted(unknown)}")
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {INPUT_OPTIONS[n][0]: kwargs.pop(n, None) for n in chosen}
+            return func(*args, given=given, **kwargs)
+
+        for name in reversed(chosen):
+            help_text = INPUT_OPTIONS[name][1]
+            wrapper = click.option(
+                f"--{name}",
+                type=click.Path(dir_okay=name == "imagery"),
+                required=name in required,
+                help=help_text,
+            )(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 def check_output(path: Path, *, overwrite: bool) -> Path:
     """Refuse to write over an existing non-empty output unless ``overwrite`` is set."""
     # a link counts as an output, even one that points nowhere: it is never written through

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from agrilend._paths import local_path
-from agrilend.credit.policy import HA_PER_MU
 from agrilend.errors import TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
+from agrilend.vocabulary import HA_PER_MU
 
 log = logging.getLogger(__name__)
 

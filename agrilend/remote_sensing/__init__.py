@@ -1,9 +1,7 @@
 """Imagery into one cube contract: sources, harmonising, masks, indices, series, phenology."""
 
 from agrilend.remote_sensing.contract import band_names, make_cube, validate_cube
-from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.harmonize import harmonize
-from agrilend.remote_sensing.imagery_spec import StacImagery, is_imagery_spec, read_imagery_spec
 from agrilend.remote_sensing.indices import (
     INDICES,
     IndexFormula,
@@ -17,12 +15,17 @@ from agrilend.remote_sensing.indices import (
 )
 from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds, scl_valid
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
-from agrilend.remote_sensing.sentinelhub_source import (
+from agrilend.remote_sensing.sources import (
+    StacImagery,
+    is_imagery_spec,
     load_sentinelhub,
+    load_stac,
+    open_cube,
+    read_imagery_spec,
+    search_stac,
     sentinelhub_config,
     sentinelhub_statistics,
 )
-from agrilend.remote_sensing.stac_source import load_stac, search_stac
 from agrilend.remote_sensing.timeseries import (
     clean_dataarray,
     clean_series,

@@ -34,8 +34,7 @@ from agrilend.errors import (
     TitleMappingError,
 )
 from agrilend.parcels import TitleMapping, read_titles
-from agrilend.remote_sensing import load_stac, open_cube
-from agrilend.remote_sensing.imagery_spec import read_imagery_spec
+from agrilend.remote_sensing import load_stac, open_cube, read_imagery_spec
 from agrilend.yield_models.persistence import load_model
 from agrilend.yield_models.weather import read_weather
 from tests.security._hostile import (

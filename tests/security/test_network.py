@@ -26,8 +26,7 @@ from agrilend.errors import (
     UnsafeInputError,
 )
 from agrilend.parcels import read_titles
-from agrilend.remote_sensing import load_stac, open_cube
-from agrilend.remote_sensing.imagery_spec import read_imagery_spec
+from agrilend.remote_sensing import load_stac, open_cube, read_imagery_spec
 from tests.security._hostile import Listener, geojson_with_crs, listening, ogr_vrt, titles
 
 KEY = "security-tests-pseudonym-key"
