@@ -252,36 +252,52 @@ def _check_xml_text(path: Path, kind: str, *, what: str) -> None:
 
 
 def check_geojson(path: Path, *, what: str) -> None:
-    """Refuse a GeoJSON whose ``crs`` is a link or names anything but a plain CRS code."""
-    size = path.stat().st_size
+    """Refuse a GeoJSON whose ``crs`` is a link or names anything but a plain CRS code.
+
+    The file is streamed, never held whole: each ``"crs"`` member found is decoded from a small
+    window after it (a GeoJSON registry may be gigabytes).
+    """
+    block, overlap = 8 * 2**20, 16
     with path.open("rb") as fh:
-        raw = fh.read(int(limit("AGRILEND_MAX_JSON_BYTES")) + 1)
-    if len(raw) < size and size > limit("AGRILEND_MAX_JSON_BYTES"):
-        raise ResourceLimitError(
-            f"{what} {str(path)!r}: {size:,} bytes of GeoJSON, more than "
-            "AGRILEND_MAX_JSON_BYTES; convert it to GeoPackage or FlatGeobuf",
-            what=what,
-            path=path,
-        )
-    check_geojson_bytes(raw, what=what, path=path)
+        offset, tail = 0, b""
+        while chunk := fh.read(block):
+            data = tail + chunk
+            start = offset - len(tail)
+            for m in re.finditer(rb'"crs"', data):
+                here = fh.tell()
+                fh.seek(start + m.start())
+                _check_crs_member(fh.read(_CRS_WINDOW), what=what, path=path)
+                fh.seek(here)
+            offset += len(chunk)
+            tail = data[-overlap:]
 
 
 def check_geojson_bytes(raw: bytes, *, what: str, path: Any) -> None:
     """The ``crs`` check of :func:`check_geojson` on the bytes of a GeoJSON document."""
-    if b'"crs"' not in raw:
-        return
-    from agrilend._limits import parse_json  # noqa: PLC0415
+    for m in re.finditer(rb'"crs"', raw):
+        _check_crs_member(raw[m.start() : m.start() + _CRS_WINDOW], what=what, path=path)
 
-    doc = parse_json(raw, f"{what} {str(path)!r}", error=lambda m: UnsafeInputError(m, path=path))
-    crs = doc.get("crs") if isinstance(doc, dict) else None
-    if crs is None:
-        return
+
+_CRS_WINDOW = 16_384
+_CRS_NAME = re.compile(r"(?i)(urn:ogc:def:crs:[a-z]+:[\w.]*:\w+|EPSG:\d+|[A-Z]+:\w+)")
+
+
+def _check_crs_member(window: bytes, *, what: str, path: Any) -> None:
+    """Check the value of one ``"crs":`` member starting ``window`` (an object, or ignored)."""
+    text = window.decode("utf-8", "replace")
+    m = re.match(r'"crs"\s*:\s*', text)
+    if m is None or not text[m.end() :].startswith("{"):
+        return  # a string "crs" elsewhere, or a value GDAL ignores (null, text)
+    try:
+        crs, _ = json.JSONDecoder().raw_decode(text, m.end())
+    except (ValueError, RecursionError):
+        crs = {"unreadable": text[m.end() : m.end() + 80]}
     name = (crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None
     if not (
         isinstance(crs, dict)
         and crs.get("type") == "name"
         and isinstance(name, str)
-        and re.fullmatch(r"(?i)(urn:ogc:def:crs:[a-z]+:[\w.]*:\w+|EPSG:\d+|[A-Z]+:\w+)", name)
+        and _CRS_NAME.fullmatch(name)
     ):
         raise _refuse(
             what, path,
