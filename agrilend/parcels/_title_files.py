@@ -25,7 +25,7 @@ from agrilend._gate import (
     check_vector,
     configure_ogr,
 )
-from agrilend._limits import check_parquet, check_wkb, check_zip, read_zip_member
+from agrilend._limits import check_parquet, check_wkb_column, check_zip, read_zip_member
 from agrilend.errors import AgrilendError, TitlesReadError
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ def _read_parquet(p: Path) -> gpd.GeoDataFrame:
         table = pq.read_table(p)
         table.validate(full=True)  # invalid UTF-8 would otherwise surface later, far from here
         for name in _wkb_columns(table.schema.names, meta):
-            check_wkb(table.column(name).to_pylist(), f"titles file {p.name!r}", path=p)
+            check_wkb_column(table.column(name), f"titles file {p.name!r}", path=p)
         if b"geo" in meta:
             return gpd.read_parquet(p)
         df = table.to_pandas()

@@ -61,6 +61,19 @@ def test_deeply_nested_geometry_collection_is_refused_before_geos(tmp_path: Path
         read_titles(path, key=KEY)
 
 
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_nesting_hidden_inside_a_multipolygon_member_is_refused(tmp_path: Path, order: str) -> None:
+    import struct  # noqa: PLC0415
+
+    mark = b"\x01" if order == "<" else b"\x00"
+    inner = nested_collection_wkb(60_000)
+    multi = mark + struct.pack(order + "II", 6, 1) + inner  # a "polygon" that is a collection
+    blobs = [box_wkb()] * 50 + [multi] + [box_wkb()] * 50
+    path = geoparquet_with_wkb(tmp_path / "titles.parquet", blobs)
+    with pytest.raises(ResourceLimitError, match="row 50"):
+        read_titles(path, key=KEY)
+
+
 def test_plain_wkb_parquet_with_nested_geometry_is_refused(tmp_path: Path) -> None:
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
