@@ -74,6 +74,10 @@ class TitlesReadError(AgrilendError, OSError):
         self.path = path
 
 
+class ClaimsReadError(TitlesReadError):
+    """A file of farmer-drawn claims (GeoJSON, GPX) could not be read; names the file."""
+
+
 class TitleMappingError(AgrilendError, ValueError):
     """A titles column mapping (arguments or TOML file) is invalid; the message names the key."""
 
@@ -126,10 +130,6 @@ class DuplicateParcelError(GeometryError):
 
 class ModelError(AgrilendError, ValueError):
     """A model cannot be fitted, used or loaded."""
-
-
-class NotFittedError(ModelError):
-    """A model was used before ``fit``."""
 
 
 class ModelVersionError(ModelError):
@@ -213,19 +213,12 @@ class GeometryRepairedWarning(AgrilendWarning):
     """An invalid geometry was repaired (its polygonal part kept)."""
 
 
-class LowDataQualityWarning(AgrilendWarning):
-    """Few clear observations or few pixels back an estimate."""
-
-
-class PolicyWarning(AgrilendWarning):
-    """A credit policy value is allowed but unusual."""
-
-
 __all__ = [
     "AgrilendError",
     "AgrilendWarning",
     "CRSError",
     "CRSMismatchError",
+    "ClaimsReadError",
     "CredentialsError",
     "DuplicateParcelError",
     "GeometryError",
@@ -234,17 +227,14 @@ __all__ = [
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",
-    "LowDataQualityWarning",
     "MissingBandError",
     "MissingCRSError",
     "ModelError",
     "ModelVersionError",
-    "NotFittedError",
     "OutputExistsError",
     "OutputWriteError",
     "OutsideImageryError",
     "PolicyError",
-    "PolicyWarning",
     "ReportError",
     "ResourceLimitError",
     "ScanError",

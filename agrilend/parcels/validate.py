@@ -38,199 +38,36 @@ centred on the titles when their CRS is geographic.
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from agrilend.errors import (
     CRSError,
     DuplicateParcelError,
     GeometryError,
     GeometryRepairedWarning,
-    MissingCRSError,
     OutsideImageryError,
 )
+from agrilend.parcels._issues import CHECK_ORDER, ISSUE_COLUMNS, _Issues
+from agrilend.parcels.crs import (
+    _bounds_text,
+    _imagery_box,
+    _metric_crs,
+    check_crs,
+)
+from agrilend.parcels.geometry import _check_geometry, _check_overlaps, overlapping_pairs
 
 log = logging.getLogger(__name__)
 
-Severity = Literal["info", "warning", "error"]
-#: Columns of :attr:`ValidationReport.issues`.
-ISSUE_COLUMNS = ("row", "parcel_id", "check", "severity", "message")
-#: The checks in the order they run, which is the order of a title's ``title_flags``.
-CHECK_ORDER = (
-    "empty",
-    "non_finite",
-    "3d_dropped",
-    "not_polygonal",
-    "mixed_geometry",
-    "invalid",
-    "repaired",
-    "under_one_pixel",
-    "few_pixels",
-    "sliver",
-    "missing_id",
-    "duplicate_id",
-    "overlap",
-    "outside_imagery",
-    "partly_outside",
-    "declared_area_invalid",
-    "area_mismatch",
-)
-#: Degrees of slack around a CRS's area of use before coordinates are said to contradict it.
-AREA_OF_USE_MARGIN_DEG = 5.0
-_POLYGONAL = (3, 6)  # shapely type ids of Polygon, MultiPolygon
-_COLLECTION = 7
-
-
-# --- CRS ------------------------------------------------------------------------------------------
-
-
-def _bounds_text(b: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
-
-
-def check_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str = "titles") -> None:
-    """Raise when ``gdf`` has no CRS or when its coordinates cannot be in that CRS.
-
-    Detected: metres labelled as degrees (a geographic CRS with values beyond +-180/+-90),
-    latitude and longitude swapped (x within +-90 but y beyond), degrees labelled as metres (a
-    projected CRS whose coordinates all fit in a few units of +-180/+-90), and coordinates far
-    outside the CRS's area of use (more than 5 degrees beyond it).
-
-    Raises
-    ------
-    MissingCRSError
-        ``gdf.crs`` is None.
-    CRSError
-        The CRS contradicts the coordinates; the message names the CRS and the bounds found.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> g = gpd.GeoSeries([shapely.box(500000, 4000000, 500100, 4000100)], crs="EPSG:32650")
-    >>> check_crs(g)
-    >>> try:
-    ...     check_crs(g.set_crs("EPSG:4326", allow_override=True))
-    ... except CRSError as e:
-    ...     print(type(e).__name__)
-    CRSError
-    """
-    crs = gdf.crs
-    if crs is None:
-        raise MissingCRSError(
-            f"{what} have no CRS; set the CRS the registry uses (e.g. "
-            "gdf.set_crs('EPSG:4490') or crs= in the titles mapping) and try again"
-        )
-    geoms = np.asarray(gdf.geometry.values if hasattr(gdf, "geometry") else gdf.values)
-    xy = shapely.get_coordinates(geoms)
-    xy = xy[np.isfinite(xy).all(axis=1)]
-    if len(xy) == 0:
-        return
-    x0, y0 = xy.min(axis=0)
-    x1, y1 = xy.max(axis=0)
-    bounds = (float(x0), float(y0), float(x1), float(y1))
-    name = crs.to_string()
-    found = f"{what} bounds {_bounds_text(bounds)} in {name}"
-    ax, ay = max(abs(x0), abs(x1)), max(abs(y0), abs(y1))
-    if crs.is_geographic:
-        if ax <= 180 and ay <= 90:
-            return
-        if ax <= 90 and ay <= 180:
-            raise CRSError(
-                f"{found}: y holds values beyond +-90, so latitude and longitude look swapped; "
-                "swap x and y (shapely.transform(g, lambda c: c[:, ::-1])) and read again"
-            )
-        raise CRSError(
-            f"{found} are beyond +-180/+-90 degrees, so they look like metres labelled as "
-            "degrees; set the registry's projected CRS instead (crs= in the titles mapping)"
-        )
-    if ax <= 180 and ay <= 90 and max(x1 - x0, y1 - y0) < 2.0:
-        raise CRSError(
-            f"{found} fit within +-180/+-90 and span under 2 units, so they look like degrees "
-            "labelled as metres; set a geographic CRS (e.g. EPSG:4326 or EPSG:4490) instead"
-        )
-    aou = crs.area_of_use
-    if aou is None:
-        return
-    try:
-        to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-        lon0, lat0, lon1, lat1 = to_ll.transform_bounds(*bounds)
-    except Exception:  # pyproj raises several types for impossible bounds
-        lon0 = lat0 = lon1 = lat1 = math.inf
-    m = AREA_OF_USE_MARGIN_DEG
-    ll = (lon0, lat0, lon1, lat1)
-    inside = (
-        all(math.isfinite(v) for v in ll)
-        and (lon0 >= aou.west - m and lon1 <= aou.east + m and lat0 >= aou.south - m)
-        and lat1 <= aou.north + m
-    )
-    if aou.west > aou.east:  # areas that cross the antimeridian: do not judge longitude
-        inside = all(math.isfinite(v) for v in ll) and lat0 >= aou.south - m
-        inside = inside and lat1 <= aou.north + m
-    if not inside:
-        raise CRSError(
-            f"{found} fall at lon/lat {_bounds_text(ll)}, far outside the area {name} is made "
-            f"for ({aou.name}: {_bounds_text(aou.bounds)}); the CRS label is probably wrong: set "
-            "the registry's real CRS (crs= in the titles mapping, or gdf.set_crs(..., "
-            "allow_override=True))"
-        )
-
-
-def _metric_crs(gdf: gpd.GeoDataFrame) -> CRS:
-    """The CRS to measure in: the titles' own if projected, else equal-area around them."""
-    crs = CRS.from_user_input(gdf.crs)
-    if crs.is_projected:
-        return crs
-    xy = shapely.get_coordinates(np.asarray(gdf.geometry.values))
-    xy = xy[np.isfinite(xy).all(axis=1)]
-    lon, lat = xy.mean(axis=0) if len(xy) else (0.0, 0.0)
-    return CRS.from_proj4(f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m")
-
-
-def _imagery_box(imagery_bounds: Any, crs: CRS) -> Any:
-    """The imagery footprint as a polygon in ``crs``, from a cube, (bounds, crs) or bounds."""
-    if imagery_bounds is None:
-        return None
-    if hasattr(imagery_bounds, "rio"):
-        img_crs = imagery_bounds.rio.crs
-        if img_crs is None:
-            raise MissingCRSError(
-                "the imagery given to validate_titles has no CRS; write one with "
-                "cube.rio.write_crs(...)"
-            )
-        bounds = tuple(float(v) for v in imagery_bounds.rio.bounds())
-    elif (
-        isinstance(imagery_bounds, Sequence)
-        and len(imagery_bounds) == 2
-        and isinstance(imagery_bounds[0], Sequence)
-    ):
-        bounds = tuple(float(v) for v in imagery_bounds[0])
-        img_crs = imagery_bounds[1]
-    elif isinstance(imagery_bounds, Sequence) and len(imagery_bounds) == 4:
-        bounds, img_crs = tuple(float(v) for v in imagery_bounds), crs
-    else:
-        raise GeometryError(
-            f"imagery_bounds must be a cube, (bounds, crs) or (xmin, ymin, xmax, ymax); "
-            f"got {type(imagery_bounds).__name__}"
-        )
-    if len(bounds) != 4 or not all(math.isfinite(v) for v in bounds):
-        raise GeometryError(f"imagery bounds {bounds} are not four finite numbers")
-    box = shapely.box(*bounds)
-    span = max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1e-9)
-    box = shapely.segmentize(box, span / 64)  # so the footprint bends like the projection
-    return gpd.GeoSeries([box], crs=img_crs).to_crs(crs).iloc[0]
-
-
-# --- the report -----------------------------------------------------------------------------------
+#: Share of the smaller title two titles may overlap by before both are flagged ``overlap``.
+OVERLAP_TOLERANCE = 0.02
 
 
 @dataclass
@@ -308,238 +145,7 @@ class ValidationReport:
         )
 
 
-class _Issues:
-    """Collects issue rows while the checks run."""
-
-    def __init__(self, ids: np.ndarray[Any, Any]) -> None:
-        self.ids = ids
-        self.rows: list[tuple[int, str, str, str, str]] = []
-
-    def add(self, rows: Any, check: str, severity: Severity, message: str) -> None:
-        """Add one issue per row; ``{id}`` in the message is replaced by the parcel id."""
-        for r in np.atleast_1d(rows):
-            pid = str(self.ids[r])
-            self.rows.append((int(r), pid, check, severity, message.replace("{id}", repr(pid))))
-
-    def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))
-        return df.astype({"row": "int64"})
-
-
 # --- the checks -----------------------------------------------------------------------------------
-
-
-def _polygonal_part(geom: Any) -> Any:
-    """The Polygon/MultiPolygon part of any geometry, or None when it has none."""
-    if geom is None or geom.is_empty:
-        return None
-    tid = shapely.get_type_id(geom)
-    if tid in _POLYGONAL:
-        return geom
-    if tid == _COLLECTION:
-        polys = []
-        stack = list(shapely.get_parts(geom))
-        while stack:  # collections may nest
-            part = stack.pop()
-            kind = shapely.get_type_id(part)
-            if kind == _COLLECTION or kind == _POLYGONAL[1]:
-                stack.extend(shapely.get_parts(part))
-            elif kind == _POLYGONAL[0] and not part.is_empty and part.area > 0:
-                polys.append(part)
-        if not polys:
-            return None
-        merged = polys[0] if len(polys) == 1 else shapely.union_all(polys[::-1])
-        return _polygonal_part(merged) if shapely.get_type_id(merged) == _COLLECTION else merged
-    return None
-
-
-def _check_geometry(
-    geoms: np.ndarray[Any, Any], issues: _Issues, *, repair: bool
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], list[int]]:
-    """Geometry checks; returns the (repaired) geometries, a usable mask and repaired rows."""
-    geoms = geoms.copy()
-    n = len(geoms)
-    usable = np.ones(n, dtype=bool)
-    repaired: list[int] = []
-
-    missing = shapely.is_missing(geoms)
-    issues.add(
-        np.flatnonzero(missing),
-        "empty",
-        "error",
-        "parcel {id} has no geometry; fix the registry record or drop the parcel",
-    )
-    usable &= ~missing
-
-    xy, idx = shapely.get_coordinates(geoms, return_index=True)
-    bad_rows = np.unique(idx[~np.isfinite(xy).all(axis=1)])
-    issues.add(
-        bad_rows,
-        "non_finite",
-        "error",
-        "parcel {id} has NaN or infinite coordinates; fix the geometry in the registry",
-    )
-    geoms[bad_rows] = None
-    usable[bad_rows] = False
-
-    empty = usable & shapely.is_empty(geoms)
-    issues.add(
-        np.flatnonzero(empty),
-        "empty",
-        "error",
-        "parcel {id} has an empty geometry; fix the registry record or drop the parcel",
-    )
-    usable &= ~empty
-
-    has_z = usable & shapely.has_z(geoms)
-    if has_z.any():
-        geoms[has_z] = shapely.force_2d(geoms[has_z])
-        issues.add(
-            np.flatnonzero(has_z),
-            "3d_dropped",
-            "info",
-            "parcel {id} had Z coordinates; they were dropped (areas are planimetric)",
-        )
-
-    tids = shapely.get_type_id(geoms)
-    for r in np.flatnonzero(usable & ~np.isin(tids, _POLYGONAL)):
-        kind = shapely.get_type_id(geoms[r])
-        part = _polygonal_part(geoms[r]) if kind == _COLLECTION else None
-        name = geoms[r].geom_type
-        if part is None:
-            issues.add(
-                r,
-                "not_polygonal",
-                "error",
-                f"parcel {{id}} is a {name} without any polygon; a title needs an area: "
-                "fix the geometry or drop the parcel",
-            )
-            usable[r] = False
-        else:
-            geoms[r] = part
-            issues.add(
-                r,
-                "mixed_geometry",
-                "warning",
-                f"parcel {{id}} is a {name}; its polygonal part was kept and the points "
-                "and lines dropped",
-            )
-
-    invalid = usable & ~shapely.is_valid(geoms)
-    for r in np.flatnonzero(invalid):
-        reason = shapely.is_valid_reason(geoms[r])
-        if not repair:
-            issues.add(
-                r,
-                "invalid",
-                "error",
-                f"parcel {{id}} has an invalid geometry ({reason}); repair it "
-                "(validate_titles(repair=True) or shapely.make_valid)",
-            )
-            usable[r] = False
-            continue
-        before = float(shapely.area(geoms[r]))
-        # "structure" rebuilds polygons from shells and holes (a hole equal to its shell leaves
-        # nothing); "linework" would keep every enclosed face
-        fixed = _polygonal_part(shapely.make_valid(geoms[r], method="structure"))
-        if fixed is None or not fixed.is_valid:
-            issues.add(
-                r,
-                "invalid",
-                "error",
-                f"parcel {{id}} has an invalid geometry ({reason}) without a usable "
-                "polygonal part after repair; redraw it in the registry",
-            )
-            usable[r] = False
-            continue
-        geoms[r] = fixed
-        repaired.append(int(r))
-        after = float(fixed.area)
-        change = f"area {before:.6g} -> {after:.6g} (CRS units)" if before > 0 else ""
-        issues.add(
-            r,
-            "repaired",
-            "warning",
-            f"parcel {{id}} had an invalid geometry ({reason}); it was repaired with "
-            f"make_valid keeping the polygonal part {change}; check it",
-        )
-    return geoms, usable, repaired
-
-
-def overlapping_pairs(
-    geoms: Any, *, tolerance: float = 0.02
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Pairs of polygons that overlap by more than ``tolerance`` of the smaller one.
-
-    This is the rule of the ``overlap`` check of :func:`validate_titles`, usable on its own, for
-    instance over a whole county whose titles were validated in pieces.
-
-    Parameters
-    ----------
-    geoms
-        Polygons (a sequence, array or ``GeoSeries``) in a projected CRS; missing, empty and
-        zero-area geometries overlap nothing.
-    tolerance
-        Share of the smaller polygon's area that the intersection must exceed.
-
-    Returns
-    -------
-    i, j, share
-        Positions of the two polygons of each pair (``i < j``, sorted by ``i`` then ``j``) and
-        the intersection's share of the smaller one.
-
-    Examples
-    --------
-    >>> import shapely
-    >>> geoms = [shapely.box(0, 0, 10, 10), shapely.box(9, 0, 19, 10), shapely.box(50, 0, 60, 10)]
-    >>> i, j, share = overlapping_pairs(geoms, tolerance=0.05)
-    >>> i.tolist(), j.tolist(), share.round(2).tolist()
-    ([0], [1], [0.1])
-    >>> overlapping_pairs(geoms, tolerance=0.1)[0].tolist()
-    []
-    """
-    arr = np.asarray(list(geoms) if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
-    empty = np.array([], dtype=np.int64)
-    area = np.where(shapely.is_missing(arr), 0.0, shapely.area(arr))
-    rows = np.flatnonzero(np.nan_to_num(area) > 0)
-    if len(rows) < 2:
-        return empty, empty.copy(), np.array([], dtype=float)
-    sub = arr[rows]
-    a, b = shapely.STRtree(sub).query(sub, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    order = np.lexsort((b, a))
-    a, b = a[order], b[order]
-    inter = shapely.area(shapely.intersection(sub[a], sub[b]))
-    share = inter / np.minimum(area[rows[a]], area[rows[b]])
-    hit = share > tolerance
-    return rows[a[hit]], rows[b[hit]], share[hit].astype(float)
-
-
-def _check_overlaps(
-    work: np.ndarray[Any, Any],
-    usable: np.ndarray[Any, Any],
-    issues: _Issues,
-    tolerance: float,
-) -> None:
-    geoms = work.copy()
-    geoms[~usable] = None
-    i, j, share = overlapping_pairs(geoms, tolerance=tolerance)
-    others: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for a, b, s in zip(i, j, share, strict=True):
-        others[int(a)].append((int(b), float(s)))
-        others[int(b)].append((int(a), float(s)))
-    for r, lst in sorted(others.items()):
-        lst.sort(key=lambda t: -t[1])
-        named = ", ".join(f"{issues.ids[k]!r} ({s:.0%} of the smaller)" for k, s in lst[:5])
-        extra = f" and {len(lst) - 5} more" if len(lst) > 5 else ""
-        issues.add(
-            r,
-            "overlap",
-            "warning",
-            f"parcel {{id}} overlaps {named}{extra}; titles should not overlap: check the "
-            "registry (double registration or a digitising error)",
-        )
 
 
 def _check_imagery(
@@ -602,7 +208,7 @@ def validate_titles(
     pixel_size: float = 10.0,
     min_pixels: float = 3,
     sliver_ratio: float = 0.1,
-    overlap_tolerance: float = 0.02,
+    overlap_tolerance: float = OVERLAP_TOLERANCE,
     area_tolerance: float = 0.25,
     repair: bool = True,
 ) -> ValidationReport:
@@ -821,6 +427,58 @@ def validate_titles(
         )
     log.info("validated %d titles: %s", n, out["title_status"].value_counts().to_dict())
     return ValidationReport(titles=out, issues=table)
+
+
+#: A title with one of these flags has no usable geometry (``validate_titles`` skips it).
+_UNUSABLE = frozenset({"empty", "non_finite", "not_polygonal", "invalid"})
+
+
+def flag_overlaps_between_parts(
+    parcels: gpd.GeoDataFrame, *, overlap_tolerance: float = OVERLAP_TOLERANCE
+) -> gpd.GeoDataFrame:
+    """Flag ``overlap`` on titles that overlap a title validated in another part.
+
+    A county validated part by part (a scan's chunks) misses the overlaps between parts; run on
+    the parts put together, this flags them as one :func:`validate_titles` of the whole county
+    would. The flag goes where :data:`CHECK_ORDER` puts it, the title's ``title_status`` goes
+    from ``ok`` to ``flagged``, and a ``message`` that was the flags follows them. Rows never
+    validated (``title_flags`` missing) take part with their geometry when it is valid, but
+    carry no flag. Returns a new frame.
+    """
+    parcels = parcels.copy()
+    if "title_flags" not in parcels or len(parcels) < 2:
+        return parcels
+    raw = parcels["title_flags"]
+    known = raw.notna().to_numpy()
+    flags = [str(f).split(",") if k and str(f) else [] for f, k in zip(raw, known, strict=True)]
+    geoms = np.asarray(parcels.geometry.to_numpy(), dtype=object).copy()
+    unusable = np.array([bool(_UNUSABLE.intersection(f)) for f in flags], dtype=bool)
+    unchecked = ~known
+    if unchecked.any():  # quarantined rows: raw title geometry, used when valid
+        unusable[unchecked] = ~np.asarray(shapely.is_valid(geoms[unchecked]), dtype=bool)
+    geoms[unusable] = None
+    i, j, _ = overlapping_pairs(geoms, tolerance=overlap_tolerance)
+    rows = sorted(r for r in set(i.tolist()) | set(j.tolist()) if known[r])
+    rows = [r for r in rows if "overlap" not in flags[r]]
+    if not rows:
+        return parcels
+    rank = {name: k for k, name in enumerate(CHECK_ORDER)}
+    status = parcels["title_status"].to_numpy(dtype=object).copy()
+    message = parcels["message"].to_numpy(dtype=object).copy()
+    new_flags = raw.to_numpy(dtype=object).copy()
+    for r in rows:
+        old = ",".join(flags[r])
+        after = [k for k, x in enumerate(flags[r]) if rank.get(x, len(rank)) > rank["overlap"]]
+        at = after[0] if after else len(flags[r])
+        new_flags[r] = ",".join([*flags[r][:at], "overlap", *flags[r][at:]])
+        if status[r] == "ok":
+            status[r] = "flagged"
+        if message[r] == old:
+            message[r] = new_flags[r]
+    for col, values in (("title_flags", new_flags), ("title_status", status), ("message", message)):
+        parcels[col] = pd.array(values, dtype=parcels[col].dtype)
+    log.info("%d titles overlap a title of another part: flagged 'overlap'", len(rows))
+    return parcels
 
 
 __all__ = [

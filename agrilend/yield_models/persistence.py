@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-import skops.io as sio
 
 from agrilend._limits import parse_json, read_zip_member
 from agrilend._paths import local_path
@@ -158,6 +157,8 @@ def save_model(model: Any, path: str | Path, *, overwrite: bool = False, note: s
         "feature_schema": _feature_schema(model),
         "note": note,
     }
+    import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is saved)
+
     blob = sio.dumps(_plain(model))
     with atomic_write(p) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(_META, json.dumps(meta, indent=1))
@@ -265,6 +266,8 @@ def load_model(
             f"features, differing e.g. in {diff}); {retrain}",
             path=p,
         )
+    import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is loaded)
+
     try:
         with zipfile.ZipFile(p) as zf:
             blob = read_zip_member(zf, _MODEL, f"model file {str(p)!r}", path=p)

@@ -185,12 +185,12 @@ GOOD_META = json.dumps({"model_format_version": 1, "agrilend_version": "0", "fea
 @pytest.mark.parametrize(
     "members",
     [
-        {"metadata.json": b"{not json", "model.skops": b""},
-        {"metadata.json": b"[1, 2, 3]", "model.skops": b""},
-        {"metadata.json": ("[" * 10_000 + "]" * 10_000).encode()},
+        {"meta.json": b"{not json", "model.skops": b""},
+        {"meta.json": b"[1, 2, 3]", "model.skops": b""},
+        {"meta.json": ("[" * 10_000 + "]" * 10_000).encode()},
         {"model.skops": b""},
         {},
-        {"metadata.json": b"\xff\xfe not utf-8"},
+        {"meta.json": b"\xff\xfe not utf-8"},
     ],
     ids=["bad-json", "not-an-object", "deep-json", "no-metadata", "empty-zip", "not-utf8"],
 )
@@ -213,7 +213,7 @@ def test_pickle_in_place_of_the_model_is_not_executed(tmp_path: Path) -> None:
     payload = pickle.dumps(eval)  # any pickle: skops must never unpickle it
     path = _model_zip(
         tmp_path / "model.agm",
-        {"metadata.json": json.dumps(meta).encode(), "model.skops": payload},
+        {"meta.json": json.dumps(meta).encode(), "model.skops": payload},
     )
     with pytest.raises(ModelVersionError):
         load_model(path)
@@ -221,7 +221,7 @@ def test_pickle_in_place_of_the_model_is_not_executed(tmp_path: Path) -> None:
 
 
 def test_model_member_inflating_far_beyond_its_size_is_refused(tmp_path: Path) -> None:
-    path = zip_with_zeros(tmp_path / "model.agm", "metadata.json", 64 * 2**20)
+    path = zip_with_zeros(tmp_path / "model.agm", "meta.json", 64 * 2**20)
     assert path.stat().st_size < 200_000
     with pytest.raises(ResourceLimitError, match="AGRILEND_MAX_ZIP_RATIO"):
         load_model(path)
