@@ -25,6 +25,28 @@ class InputPathError(AgrilendError, ValueError):
         self.path = path
 
 
+class UnsafeInputError(InputPathError):
+    """An input's content would make a reader reach the network or another file by itself.
+
+    E.g. a titles file that is a GDAL VRT, a GeoJSON whose CRS is a link, a STAC asset href
+    outside the catalogue's folder. Nothing was fetched or opened.
+    """
+
+
+class ResourceLimitError(AgrilendError, ValueError):
+    """An input declares more than a resource limit allows (pixels, bytes, nesting, time).
+
+    The message names the input, the limit and the environment variable that raises it.
+    """
+
+    def __init__(
+        self, message: str, *, what: str | None = None, path: str | Path | None = None
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.path = path
+
+
 class ImageryReadError(AgrilendError, OSError):
     """Imagery could not be opened or does not follow the cube contract."""
 
@@ -170,6 +192,14 @@ class OutputExistsError(AgrilendError, FileExistsError):
         self.path = path
 
 
+class OutputWriteError(AgrilendError, OSError):
+    """An output could not be written (no space left, no permission); the target is unchanged."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 # --- reports ------------------------------------------------------------------------------------
 
 
@@ -223,13 +253,16 @@ __all__ = [
     "ModelError",
     "ModelVersionError",
     "OutputExistsError",
+    "OutputWriteError",
     "OutsideImageryError",
     "PolicyError",
     "ReportError",
+    "ResourceLimitError",
     "ScanError",
     "ServiceError",
     "TableReadError",
     "TitleMappingError",
     "TitlesReadError",
     "UnknownTargetError",
+    "UnsafeInputError",
 ]

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agrilend._limits import load_toml, parse_toml
 from agrilend._paths import local_path
 from agrilend.errors import PolicyError
 from agrilend.vocabulary import CROPS, HA_PER_MU
@@ -288,14 +288,7 @@ def load_policy(path: str | Path | None = None) -> CreditPolicy:
         text = resources.files("agrilend.credit").joinpath(_DEFAULT_RESOURCE).read_text("utf-8")
         return policy_from_dict(_parse(text, "default"), source="default")
     p = local_path(path, what="policy")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise PolicyError(
-            f"policy file {p.name!r} could not be read as UTF-8 text ({exc}); save it as UTF-8",
-            key=None,
-        ) from exc
-    data = _parse(text, p.name)
+    data = load_toml(p, f"policy file {p.name!r}", error=PolicyError)
     return policy_from_dict(data, source=p.name)
 
 
@@ -332,10 +325,7 @@ def policy_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Cred
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"policy {source}: not valid TOML ({exc}); fix the syntax") from exc
+    return parse_toml(text, f"policy {source}", error=PolicyError)
 
 
 def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
