@@ -9,7 +9,7 @@ import click
 from agrilend import __version__
 
 #: Command modules; each defines ``command``, a :class:`click.Command`.
-COMMANDS = ("demo", "report", "scan", "train", "fetch", "check")
+COMMANDS = ("demo", "report", "scan", "monitor", "train", "fetch", "check")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -100,7 +100,8 @@ def build_portfolio(
     }
 
 
-def _map_png(parcels: gpd.GeoDataFrame, events: pd.DataFrame) -> str:
+def map_png(parcels: gpd.GeoDataFrame, events: pd.DataFrame) -> str:
+    """The map (PNG, base64) of the parcels coloured by their worst event."""
     import matplotlib  # noqa: PLC0415  (only when writing the page)
 
     matplotlib.use("Agg")
@@ -131,9 +132,12 @@ def _map_png(parcels: gpd.GeoDataFrame, events: pd.DataFrame) -> str:
 
 
 def portfolio_html(
-    summary: dict[str, Any], parcels: gpd.GeoDataFrame, events: pd.DataFrame, lang: str = "en"
+    summary: dict[str, Any], events: pd.DataFrame, lang: str = "en", *, map_png: str = ""
 ) -> str:
-    """A self-contained page of the summary (``lang`` ``en`` or ``zh``) with the map inline."""
+    """A self-contained page of the summary (``lang`` ``en`` or ``zh``) with the map inline.
+
+    ``map_png`` is :func:`map_png`'s image (drawn once for both languages).
+    """
     tx = _TEXT["zh" if lang == "zh" else "en"]
     esc = html.escape
     cur = summary["currency"]
@@ -173,7 +177,7 @@ def portfolio_html(
             f"{esc(tx['exposure'])}</th></tr>{hist_rows}</table>",
         ]
     )  # fmt: skip
-    png = _map_png(parcels, events)
+    png = map_png
     return (
         f"<!DOCTYPE html><html lang='{'zh' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
         f"<title>{esc(tx['title'])}</title><style>body{{font-family:sans-serif;max-width:60em;"
@@ -184,4 +188,4 @@ def portfolio_html(
     )
 
 
-__all__ = ["KIND_ORDER", "build_portfolio", "portfolio_html", "village_of"]
+__all__ = ["KIND_ORDER", "build_portfolio", "map_png", "portfolio_html", "village_of"]

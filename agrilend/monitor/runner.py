@@ -19,7 +19,7 @@ from agrilend.monitor.actions import household_actions
 from agrilend.monitor.dryness import dryness
 from agrilend.monitor.events import BARE_SOIL_NDVI, detect_events, normal_amplitude
 from agrilend.monitor.funding import funding_calendar
-from agrilend.monitor.portfolio import build_portfolio, portfolio_html
+from agrilend.monitor.portfolio import build_portfolio, map_png, portfolio_html
 from agrilend.monitor.store import (
     MANIFEST,
     clean_temporaries,
@@ -31,7 +31,7 @@ from agrilend.monitor.store import (
     write_plan,
 )
 from agrilend.monitor.thresholds import MonitorPolicy
-from agrilend.monitor.update import Progress, append_new_dates, plan_chunks
+from agrilend.monitor.update import Progress, append_new_dates, open_cube_once, plan_chunks
 from agrilend.outputs import atomic_write, write_json, write_table
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,6 @@ def monitor(
     >>> r.summary["events_by_kind"]                               # doctest: +SKIP
     {'failure': 20, 'drought': 70, ...}
     """
-    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
     from agrilend.scan import load_context  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -145,7 +144,7 @@ def monitor(
     manifest, parcels, households = _loan_book(scan)
     clean_temporaries(scan)
     runs = list_runs(scan)
-    cube = open_cube(str(imagery_path), chunks={"time": 1})
+    cube = open_cube_once(str(imagery_path))
     open_runs = [r for r, done in runs if not done]
     if open_runs:  # a run was killed: resume it with its own dates
         run = open_runs[0]
@@ -403,8 +402,9 @@ def _write_run(
     write_table(households, d / "households.parquet", overwrite=True)
     write_table(funding, d / "funding.parquet", overwrite=True)
     write_json(summary, d / "summary.json", overwrite=True)
+    png = map_png(parcels, events)
     for lang in ("en", "zh"):
-        page = portfolio_html(summary, parcels, events, lang)
+        page = portfolio_html(summary, events, lang, map_png=png)
         with atomic_write(d / f"summary.{lang}.html") as tmp:
             tmp.write_text(page, encoding="utf-8")
     write_json({"monitor_format": MONITOR_FORMAT, "run": run, "finished": True},

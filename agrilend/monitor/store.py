@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 MONITOR_DIR = "monitor"
 PLAN, MANIFEST = "plan.json", "manifest.json"
 SERIES_COLUMNS = ("parcel_id", "time", "ndvi", "valid_fraction")
+#: Test hook: seconds to sleep inside the atomic write of a series part (widens a kill window).
+SLOW_WRITE_ENV = "AGRILEND_MONITOR_TEST_SLOW_WRITE"
 
 
 def monitor_dir(scan_dir: str | Path) -> Path:
@@ -84,8 +88,11 @@ def clean_temporaries(scan_dir: str | Path) -> None:
 
 def write_series_part(frame: pd.DataFrame, path: Path) -> None:
     """Write one chunk's new observations atomically (long format)."""
+    pause = float(os.environ.get(SLOW_WRITE_ENV, "0") or 0)
     with atomic_write(path) as tmp:
         frame.loc[:, list(SERIES_COLUMNS)].to_parquet(tmp, index=False)
+        if pause > 0:
+            time.sleep(pause)
 
 
 def part_is_complete(path: Path) -> bool:
@@ -137,6 +144,7 @@ __all__ = [
     "MONITOR_DIR",
     "PLAN",
     "SERIES_COLUMNS",
+    "SLOW_WRITE_ENV",
     "clean_temporaries",
     "known_dates",
     "list_runs",

@@ -44,7 +44,7 @@ class DatesTask:
 _CUBES: dict[tuple[str, int, int], Any] = {}
 
 
-def _open(path: str) -> Any:
+def open_cube_once(path: str) -> Any:
     """The lazy cube of ``path``, opened once per process (again when the file changes)."""
     from agrilend.remote_sensing import open_cube  # noqa: PLC0415
 
@@ -65,7 +65,7 @@ def read_chunk_dates(task: DatesTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     r0, r1, c0, c1 = task.chunk.window
     with dask.config.set(scheduler="synchronous"):
-        cube = _open(task.imagery)
+        cube = open_cube_once(task.imagery)
         window = cube.sel(time=pd.DatetimeIndex(list(task.dates)))
         window = window.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
     titles = task.titles
@@ -173,4 +173,4 @@ def append_new_dates(
     return len(todo)
 
 
-__all__ = ["DatesTask", "append_new_dates", "plan_chunks", "read_chunk_dates"]
+__all__ = ["DatesTask", "append_new_dates", "open_cube_once", "plan_chunks", "read_chunk_dates"]
