@@ -82,13 +82,18 @@ def household_actions(
     ``condition`` is each parcel's current vigour against normal (1 = normal); ``harvest_late``
     the parcels whose harvest is now expected after the loan falls due.
     """
-    factors = parcel_factors(parcels, events, condition, mp)
+    factors = parcel_factors(parcels, events, condition, mp).to_dict("index")
     yields = parcels.set_index(parcels["parcel_id"].astype(str))
     interval = (
-        (yields["yield_low"] / yields["yield_t_ha"]).where(yields["yield_t_ha"] > 0).fillna(1.0),
-        (yields["yield_high"] / yields["yield_t_ha"]).where(yields["yield_t_ha"] > 0).fillna(1.0),
-    )
-    ev_by_owner = {o: g for o, g in events.groupby("owner_ref")}
+        (yields["yield_low"] / yields["yield_t_ha"]).where(yields["yield_t_ha"] > 0).fillna(1.0)
+        .to_dict(),
+        (yields["yield_high"] / yields["yield_t_ha"]).where(yields["yield_t_ha"] > 0).fillna(1.0)
+        .to_dict(),
+    )  # fmt: skip
+    ev_by_owner = {
+        str(o): (set(g["kind"]), set(g.loc[g["kind"] == "hail", "extent"]))
+        for o, g in events.groupby("owner_ref")
+    }
     late = harvest_late or set()
     rows = []
     for hh in households.itertuples(index=False):
@@ -99,7 +104,7 @@ def household_actions(
         for p in plist:
             pid = str(p["parcel_id"])
             value = float(p.get("area_ha", 0.0)) * float(p.get("revenue_per_ha", 0.0))
-            fr = factors.loc[pid] if pid in factors.index else None
+            fr = factors.get(pid)
             rev0 += value
             if fr is None:
                 now, low, high = now + value, low + value, high + value
@@ -115,16 +120,10 @@ def household_actions(
         ratio = now / rev0 if rev0 > 0 else 1.0
         capacity = (share * after * ratio + subsidy) * float(limits.get("climate_factor", 1.0))
         coverage = capacity / line if line > 0 else math.inf
-        evs = ev_by_owner.get(hh.owner_ref, pd.DataFrame(columns=events.columns))
-        kinds = sorted(set(evs["kind"]))
-        own = sorted(
-            set(evs.loc[evs["kind"].isin(OWN_KINDS), "kind"])
-            | set(evs.loc[(evs["kind"] == "hail") & (evs["extent"] == "field"), "kind"])
-        )
-        area = sorted(
-            set(evs.loc[evs["kind"].isin(AREA_KINDS), "kind"])
-            | set(evs.loc[(evs["kind"] == "hail") & (evs["extent"] == "area"), "kind"])
-        )
+        found, hail_extent = ev_by_owner.get(str(hh.owner_ref), (set(), set()))
+        kinds = sorted(found)
+        own = sorted((found & set(OWN_KINDS)) | ({"hail"} if "field" in hail_extent else set()))
+        area = sorted((found & set(AREA_KINDS)) | ({"hail"} if "area" in hail_extent else set()))
         after_tenor = any(str(p["parcel_id"]) in late for p in plist)
         new_line, new_tenor = line, int(_num(hh.tenor_months))
         money = {"capacity": capacity, "line": line, "cover": min(coverage, 9.99)}

@@ -34,29 +34,26 @@ def dryness(
     """
     prcp = weather["prcp_mm"].astype(float)
     prcp.index = pd.DatetimeIndex(prcp.index).normalize()
+    prcp = prcp[~prcp.index.duplicated(keep="last")].sort_index()
     last = prcp.index.max() if len(prcp) else pd.NaT
-    rows: list[dict[str, Any]] = []
+    # totals of the window ending on each day (NaN until the record covers a whole window)
+    roll = prcp.rolling(f"{window_days}D").sum()
+    roll[roll.index < prcp.index.min() + pd.Timedelta(days=window_days - 1)] = np.nan
     dry = (prcp < DRY_DAY_MM).to_numpy()
     run = np.zeros(len(dry), dtype=int)
     for k in range(len(dry)):
         run[k] = (run[k - 1] + 1 if k else 1) if dry[k] else 0
     spell = pd.Series(run, index=prcp.index)
+    rows: list[dict[str, Any]] = []
     for t in times:
         day = pd.Timestamp(t).normalize()
-        if pd.isna(last) or day > last:
+        if pd.isna(last) or day > last or day not in roll.index:
             rows.append({"spi_60d": np.nan, "dry_spell_days": np.nan})
             continue
-        start = day - pd.Timedelta(days=window_days - 1)
-        total = float(prcp.loc[start:day].sum())
-        hist = []
-        for back in range(1, 41):
-            s = start - pd.DateOffset(years=back)
-            e = day - pd.DateOffset(years=back)
-            if s < prcp.index.min():
-                break
-            hist.append(float(prcp.loc[s:e].sum()))
+        back = [day - pd.DateOffset(years=k) for k in range(1, 41)]
+        hist = roll.reindex(back).dropna().to_numpy()
         try:
-            spi = standardized_precipitation_index(np.asarray(hist), total)
+            spi = standardized_precipitation_index(hist, float(roll.loc[day]))
         except InsufficientEvidenceError:
             spi = np.nan
         rows.append({"spi_60d": spi, "dry_spell_days": float(spell.loc[day])})

@@ -9,9 +9,7 @@ parcels coloured by their worst event, and the history across runs.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from typing import Any
 
 import geopandas as gpd
@@ -100,43 +98,66 @@ def build_portfolio(
     }
 
 
-def map_png(parcels: gpd.GeoDataFrame, events: pd.DataFrame) -> str:
-    """The map (PNG, base64) of the parcels coloured by their worst event."""
-    import matplotlib  # noqa: PLC0415  (only when writing the page)
+def map_svg(parcels: gpd.GeoDataFrame, events: pd.DataFrame, *, size: int = 560) -> str:
+    """An inline SVG map of the parcels coloured by their worst event (no plotting library).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from matplotlib.patches import Patch  # noqa: PLC0415
-
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd, shapely
+    >>> p = gpd.GeoDataFrame({"parcel_id": ["a", "b"]},
+    ...                      geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)])
+    >>> e = pd.DataFrame({"parcel_id": ["b"], "kind": ["failure"]})
+    >>> svg = map_svg(p, e)
+    >>> svg.startswith("<svg") and "#b71c1c" in svg and svg.count("<path") == 2
+    True
+    """
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
     worst = (
-        events.assign(r=events["kind"].map(rank)).sort_values("r").drop_duplicates("parcel_id")
-        .set_index("parcel_id")["kind"] if len(events) else pd.Series(dtype=str)
+        events.assign(r=events["kind"].map(rank)).sort_values("r", kind="stable")
+        .drop_duplicates("parcel_id").set_index("parcel_id")["kind"]
+        if len(events) else pd.Series(dtype=str)
     )  # fmt: skip
-    kind = parcels["parcel_id"].astype(str).map(worst).fillna("none")
-    fig, ax = plt.subplots(figsize=(6.5, 6.5), dpi=80)
-    geo = gpd.GeoSeries(parcels.geometry.to_numpy(), crs=parcels.crs)
-    if len(parcels) <= 20_000:
-        geo.plot(ax=ax, color=kind.map(_COLOURS).to_numpy(), edgecolor="white", linewidth=0.2)
-    else:
-        c = geo.centroid
-        ax.scatter(c.x, c.y, c=kind.map(_COLOURS).to_numpy(), s=1, linewidths=0)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.legend(handles=[Patch(color=v, label=k) for k, v in _COLOURS.items()], fontsize=7,
-              loc="lower right")  # fmt: skip
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    kind = parcels["parcel_id"].astype(str).map(worst).fillna("none").to_numpy()
+    geoms = parcels.geometry.to_numpy()
+    x0, y0, x1, y1 = (float(v) for v in parcels.total_bounds)
+    scale = size / max(x1 - x0, y1 - y0, 1e-9)
+    height = (y1 - y0) * scale
+
+    def pt(x: float, y: float) -> str:
+        return f"{(x - x0) * scale:.1f},{(y1 - y) * scale:.1f}"
+
+    shapes = []
+    for g, k in zip(geoms, kind, strict=True):
+        if g is None or g.is_empty:
+            continue
+        colour = _COLOURS.get(str(k), _COLOURS["none"])
+        if len(geoms) > 20_000:  # a dot per parcel keeps very large books light
+            c = g.centroid
+            shapes.append(f"<circle cx='{pt(c.x, c.y).split(',')[0]}' "
+                          f"cy='{pt(c.x, c.y).split(',')[1]}' r='1' fill='{colour}'/>")
+            continue
+        rings = []
+        for poly in getattr(g, "geoms", [g]):
+            for ring in [poly.exterior, *poly.interiors]:
+                rings.append("M" + " L".join(pt(x, y) for x, y in ring.coords) + " Z")
+        shapes.append(f"<path d='{' '.join(rings)}' fill='{colour}' stroke='white' "
+                      "stroke-width='0.4' fill-rule='evenodd'/>")
+    legend = "".join(
+        f"<rect x='4' y='{4 + 14 * i}' width='10' height='10' fill='{c}'/>"
+        f"<text x='18' y='{13 + 14 * i}' font-size='10'>{html.escape(k)}</text>"
+        for i, (k, c) in enumerate(_COLOURS.items())
+    )
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{height:.0f}' "
+            f"viewBox='0 0 {size} {height:.0f}'>{''.join(shapes)}<g opacity='0.9'>{legend}</g>"
+            "</svg>")  # fmt: skip
 
 
 def portfolio_html(
-    summary: dict[str, Any], events: pd.DataFrame, lang: str = "en", *, map_png: str = ""
+    summary: dict[str, Any], lang: str = "en", *, map_svg: str = ""
 ) -> str:
     """A self-contained page of the summary (``lang`` ``en`` or ``zh``) with the map inline.
 
-    ``map_png`` is :func:`map_png`'s image (drawn once for both languages).
+    ``map_svg`` is :func:`map_svg`'s image (drawn once for both languages).
     """
     tx = _TEXT["zh" if lang == "zh" else "en"]
     esc = html.escape
@@ -177,15 +198,14 @@ def portfolio_html(
             f"{esc(tx['exposure'])}</th></tr>{hist_rows}</table>",
         ]
     )  # fmt: skip
-    png = map_png
     return (
         f"<!DOCTYPE html><html lang='{'zh' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
         f"<title>{esc(tx['title'])}</title><style>body{{font-family:sans-serif;max-width:60em;"
         "margin:2em auto}table{border-collapse:collapse}th,td{border:1px solid #ccc;"
         "padding:.2em .6em;text-align:left}</style></head><body>"
-        f"<h1>{esc(tx['title'])}</h1><img alt='{esc(tx['map'])}' "
-        f"src='data:image/png;base64,{png}' style='max-width:100%'>{body}</body></html>\n"
+        f"<h1>{esc(tx['title'])}</h1><figure>{map_svg}<figcaption>{esc(tx['map'])}"
+        f"</figcaption></figure>{body}</body></html>\n"
     )
 
 
-__all__ = ["KIND_ORDER", "build_portfolio", "map_png", "portfolio_html", "village_of"]
+__all__ = ["KIND_ORDER", "build_portfolio", "map_svg", "portfolio_html", "village_of"]

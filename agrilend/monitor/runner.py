@@ -19,7 +19,7 @@ from agrilend.monitor.actions import household_actions
 from agrilend.monitor.dryness import dryness
 from agrilend.monitor.events import BARE_SOIL_NDVI, detect_events, normal_amplitude
 from agrilend.monitor.funding import funding_calendar
-from agrilend.monitor.portfolio import build_portfolio, map_png, portfolio_html
+from agrilend.monitor.portfolio import build_portfolio, map_svg, portfolio_html
 from agrilend.monitor.store import (
     MANIFEST,
     clean_temporaries,
@@ -136,8 +136,6 @@ def monitor(
     >>> r.summary["events_by_kind"]                               # doctest: +SKIP
     {'failure': 20, 'drought': 70, ...}
     """
-    from agrilend.scan import load_context  # noqa: PLC0415
-
     t0 = time.perf_counter()
     scan = local_path(scan_dir, what="scan results folder")
     imagery_path = local_path(imagery, what="imagery")
@@ -180,7 +178,7 @@ def monitor(
     t_read = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    context = load_context(scan)
+    context = peer_context(scan)
     weather_paths = [manifest.get("inputs", {}).get("weather", {}).get("path"), weather]
     result = analyse(
         scan, run, dates, parcels=parcels, households=households, context=context,
@@ -190,6 +188,24 @@ def monitor(
     result.timings = {"read": t_read, "analyse": time.perf_counter() - t1,
                       "total": time.perf_counter() - t0}  # fmt: skip
     return result
+
+
+@dataclass
+class _Peers:
+    """The part of a scan's county context the monitor needs (the crop model is not loaded)."""
+
+    peer_curves: Any = None
+
+
+def peer_context(scan: Path) -> _Peers:
+    """The peer curves of a scan's county context (``context/peer_curves.nc``), if any."""
+    import xarray as xr  # noqa: PLC0415
+
+    path = scan / "context" / "peer_curves.nc"
+    if not path.exists():
+        return _Peers()
+    with xr.open_dataset(path) as ds:
+        return _Peers(ds.load())
 
 
 def watched(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -402,9 +418,9 @@ def _write_run(
     write_table(households, d / "households.parquet", overwrite=True)
     write_table(funding, d / "funding.parquet", overwrite=True)
     write_json(summary, d / "summary.json", overwrite=True)
-    png = map_png(parcels, events)
+    svg = map_svg(parcels, events)
     for lang in ("en", "zh"):
-        page = portfolio_html(summary, events, lang, map_png=png)
+        page = portfolio_html(summary, lang, map_svg=svg)
         with atomic_write(d / f"summary.{lang}.html") as tmp:
             tmp.write_text(page, encoding="utf-8")
     write_json({"monitor_format": MONITOR_FORMAT, "run": run, "finished": True},
