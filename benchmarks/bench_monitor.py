@@ -95,11 +95,16 @@ def synthetic(workers: int, tmp: Path) -> dict[str, float]:
           f"{season_all:.1f} s in all (wall {season_wall:.1f} s)")  # fmt: skip
     upd_cpu, upd_all, upd_wall, out = _cli("monitor", str(scan_dir), *common, "--json", "-q")
     payload = json.loads(out)
-    assert payload["written"] and len(payload["dates"]) == 1, payload
-    print(f"update with one new date ({payload['dates'][0]}): CPU {upd_cpu:.1f} s of work, "
-          f"{upd_all:.1f} s in all (wall {upd_wall:.1f} s; stages {payload['timings_s']})")
-    print(f"CPU ratio re-scan / update: {scan_cpu / upd_cpu:.1f}x for the work, "
-          f"{scan_all / upd_all:.1f}x with each process's start-up and imports")
+    if not payload["written"] or len(payload["dates"]) != 1:
+        raise SystemExit(f"the update did not read exactly one new date: {payload}")
+    print(
+        f"update with one new date ({payload['dates'][0]}): CPU {upd_cpu:.1f} s of work, "
+        f"{upd_all:.1f} s in all (wall {upd_wall:.1f} s; stages {payload['timings_s']})"
+    )
+    print(
+        f"CPU ratio re-scan / update: {scan_cpu / upd_cpu:.1f}x for the work, "
+        f"{scan_all / upd_all:.1f}x with each process's start-up and imports"
+    )
     print(f"load average after: {os.getloadavg()}")
 
     run = scan_dir / "monitor" / "runs" / f"{payload['run']:04d}"

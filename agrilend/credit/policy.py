@@ -79,11 +79,15 @@ _HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
 #: The optional ``[monitor]`` table (in-season monitoring, :mod:`agrilend.monitor`): every key
 #: may be left out (the monitor's defaults apply); a key given is checked like any other.
 _MONITOR_KEYS: dict[str, tuple[str, float | None, float | None]] = {
-    **{k: ("num", 0.0, 1.0) for k in (
-        "failure_ratio", "drop_ratio", "drought_ratio", "area_share", "late_sowing_factor",
-        "condition_uncertainty", "sowing_share", "fertiliser_share", "harvest_share")},
-    **{k: ("int", 0, 366) for k in (
-        "abandon_days", "late_days", "dry_spell_days", "fertiliser_after_sowing_days")},
+    **dict.fromkeys(
+        ("failure_ratio", "drop_ratio", "drought_ratio", "area_share", "late_sowing_factor",
+         "condition_uncertainty", "sowing_share", "fertiliser_share", "harvest_share"),
+        ("num", 0.0, 1.0),
+    ),
+    **dict.fromkeys(
+        ("abandon_days", "late_days", "dry_spell_days", "fertiliser_after_sowing_days"),
+        ("int", 0, 366),
+    ),
     "spi_dry": ("num", -5.0, 0.0),
     "neighbour_m": ("num", 0.0, None),
     "switch_margin": ("num", 1.0, None),

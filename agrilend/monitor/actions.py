@@ -53,7 +53,9 @@ def parcel_factors(
     ids = parcels["parcel_id"].astype(str)
     f = pd.DataFrame({"factor": 1.0, "low": 1.0, "high": 1.0}, index=ids.to_numpy())
     by_kind = events.groupby("kind")["parcel_id"].apply(lambda s: set(s.astype(str)))
-    kinds = {k: by_kind.get(k, set()) for k in ("failure", "no_crop", "drought", "hail", "late_sowing")}
+    kinds = {
+        k: by_kind.get(k, set()) for k in ("failure", "no_crop", "drought", "hail", "late_sowing")
+    }
     cond = condition.reindex(f.index).clip(0.0, 1.05).fillna(1.0)
     hit = f.index.isin(list(kinds["drought"] | kinds["hail"]))
     u = mp.condition_uncertainty
@@ -126,7 +128,8 @@ def household_actions(
         area = sorted((found & set(AREA_KINDS)) | ({"hail"} if "area" in hail_extent else set()))
         after_tenor = any(str(p["parcel_id"]) in late for p in plist)
         new_line, new_tenor = line, int(_num(hh.tenor_months))
-        money = {"capacity": capacity, "line": line, "cover": min(coverage, 9.99)}
+        money: dict[str, Any] = {"capacity": capacity, "line": line, "cover": min(coverage, 9.99)}
+        params: dict[str, Any]
         if line <= 0:
             action, code, params = "keep", "ACT_KEEP", money
         elif own or coverage < mp.visit_below:

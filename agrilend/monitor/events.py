@@ -67,7 +67,11 @@ class EventRules:
 
 
 def normal_amplitude(
-    peer_curves: Any, crops: np.ndarray[Any, Any], times: pd.DatetimeIndex, *, tolerance_days: int = 7
+    peer_curves: Any,
+    crops: np.ndarray[Any, Any],
+    times: pd.DatetimeIndex,
+    *,
+    tolerance_days: int = 7,
 ) -> np.ndarray[Any, Any]:
     """The normal green amplitude of each parcel's crop on each date (NaN when unknown).
 
@@ -101,7 +105,9 @@ def normal_amplitude(
     return out
 
 
-def _confirmed(cond: np.ndarray[Any, Any], clear: np.ndarray[Any, Any], n: int) -> np.ndarray[Any, Any]:
+def _confirmed(
+    cond: np.ndarray[Any, Any], clear: np.ndarray[Any, Any], n: int
+) -> np.ndarray[Any, Any]:
     """Per row, the first column where ``cond`` held on ``n`` consecutive clear columns (-1)."""
     rows, cols = cond.shape
     run = np.zeros(rows, dtype=int)
@@ -286,11 +292,12 @@ def _switch(
         b = rmse[np.arange(len(x)), best]
         o = np.where(own >= 0, rmse[np.arange(len(x)), np.maximum(own, 0)], np.nan)
         with np.errstate(invalid="ignore"):
-            cond[:, t] = judged & (own >= 0) & (best != own) & (b < 0.08) & (o > r.switch_margin * b)
+            cond[:, t] = (
+                judged & (own >= 0) & (best != own) & (b < 0.08) & (o > r.switch_margin * b)
+            )
     clear = np.ones_like(cond)
     clear[:, [t for t in range(len(times)) if times[t].month < 7]] = False
-    first = _confirmed(cond, clear & np.isfinite(x), r.confirm)
-    return first
+    return _confirmed(cond, clear & np.isfinite(x), r.confirm)
 
 
 def _assemble(
@@ -325,7 +332,7 @@ def _assemble(
     ys = book["y"].to_numpy(dtype=float)
     rows: list[dict[str, Any]] = []
 
-    def add(kind: str, i: int, t: int, severity: str, extent: str, ev: dict[str, Any]) -> None:
+    def add(kind: str, i: int, t: int, severity: str, extent: str, ev: dict[str, Any]) -> None:  # noqa: PLR0917
         rows.append({"parcel_id": ids[i], "owner_ref": owners[i], "kind": kind,
                      "date": times[t].date().isoformat(), "severity": severity,
                      "extent": extent, "evidence": ev})  # fmt: skip
@@ -351,8 +358,14 @@ def _assemble(
         close_t = np.abs(hail - t) <= 3
         n_near = int((near & close_t & (hail >= 0)).sum()) - 1
         sev = "high" if np.nan_to_num(rp[i, t], nan=1.0) < 0.5 else "medium"
-        add("hail", int(i), t, sev, "area" if n_near >= 2 else "field",
-            {"ndvi": num(x[i, t]), "ratio_to_peers": num(rp[i, t]), "neighbours_hit": n_near})
+        add(
+            "hail",
+            int(i),
+            t,
+            sev,
+            "area" if n_near >= 2 else "field",
+            {"ndvi": num(x[i, t]), "ratio_to_peers": num(rp[i, t]), "neighbours_hit": n_near},
+        )
     for i in np.flatnonzero(drought >= 0):
         t = int(drought[i])
         sev = "high" if np.nan_to_num(rn[i, t], nan=1.0) < 0.6 else "medium"

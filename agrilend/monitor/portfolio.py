@@ -19,28 +19,56 @@ import pandas as pd
 from agrilend.credit.reasons import CROP_NAMES_ZH
 from agrilend.monitor.reasons import kind_name
 
-KIND_ORDER = ("failure", "no_crop", "hail", "drought", "crop_switch", "late_sowing", "harvest_after_tenor")
+KIND_ORDER = (
+    "failure",
+    "no_crop",
+    "hail",
+    "drought",
+    "crop_switch",
+    "late_sowing",
+    "harvest_after_tenor",
+)
 _COLOURS = {
-    "failure": "#b71c1c", "no_crop": "#4e342e", "hail": "#6a1b9a", "drought": "#ef6c00", "crop_switch": "#1565c0",
+    "failure": "#b71c1c", "no_crop": "#4e342e", "hail": "#6a1b9a", "drought": "#ef6c00",
+    "crop_switch": "#1565c0",
     "late_sowing": "#f9a825", "harvest_after_tenor": "#00838f", "none": "#c8e6c9",
 }  # fmt: skip
 _ACTION_ZH = {"keep": "维持", "reduce_undrawn": "压降未用额度", "extend_tenor": "展期",
               "visit": "实地走访"}  # fmt: skip
 _TEXT = {
     "en": {
-        "title": "Loan book monitoring", "run": "run", "dates": "new image dates",
-        "households": "households", "exposure": "exposure at risk", "book": "credit book",
-        "by_village": "Exposure at risk by village", "by_crop": "Exposure at risk by crop",
-        "events": "Events by kind (parcels)", "actions": "Proposed actions (households)",
-        "history": "History across runs", "map": "map: parcels coloured by their worst event",
-        "new": "new this run", "total": "to date", "none": "none",
+        "title": "Loan book monitoring",
+        "run": "run",
+        "dates": "new image dates",
+        "households": "households",
+        "exposure": "exposure at risk",
+        "book": "credit book",
+        "by_village": "Exposure at risk by village",
+        "by_crop": "Exposure at risk by crop",
+        "events": "Events by kind (parcels)",
+        "actions": "Proposed actions (households)",
+        "history": "History across runs",
+        "map": "map: parcels coloured by their worst event",
+        "new": "new this run",
+        "total": "to date",
+        "none": "none",
     },
     "zh": {
-        "title": "贷中监测", "run": "批次", "dates": "新影像日期", "households": "农户",
-        "exposure": "风险敞口", "book": "授信总额", "by_village": "各村风险敞口",
-        "by_crop": "各作物风险敞口", "events": "各类事件（地块数）", "actions": "建议措施（农户数）",
-        "history": "历次监测", "map": "地图：地块按最严重事件着色", "new": "本批新增",
-        "total": "累计", "none": "无",
+        "title": "贷中监测",
+        "run": "批次",
+        "dates": "新影像日期",
+        "households": "农户",
+        "exposure": "风险敞口",
+        "book": "授信总额",
+        "by_village": "各村风险敞口",
+        "by_crop": "各作物风险敞口",
+        "events": "各类事件（地块数）",
+        "actions": "建议措施（农户数）",
+        "history": "历次监测",
+        "map": "地图：地块按最严重事件着色",
+        "new": "本批新增",
+        "total": "累计",
+        "none": "无",
     },
 }
 
@@ -80,7 +108,7 @@ def build_portfolio(
         "households": len(households),
         "credit_book": round(float(households["credit_line"].astype(float).sum()), 2),
         "exposure_at_risk": round(float(risk.sum()), 2),
-        "events": int(len(events)),
+        "events": len(events),
         "new_events": int(new_events),
     }
     return {
@@ -133,15 +161,19 @@ def map_svg(parcels: gpd.GeoDataFrame, events: pd.DataFrame, *, size: int = 560)
         colour = _COLOURS.get(str(k), _COLOURS["none"])
         if len(geoms) > 20_000:  # a dot per parcel keeps very large books light
             c = g.centroid
-            shapes.append(f"<circle cx='{pt(c.x, c.y).split(',')[0]}' "
-                          f"cy='{pt(c.x, c.y).split(',')[1]}' r='1' fill='{colour}'/>")
+            shapes.append(
+                f"<circle cx='{pt(c.x, c.y).split(',')[0]}' "
+                f"cy='{pt(c.x, c.y).split(',')[1]}' r='1' fill='{colour}'/>"
+            )
             continue
         rings = []
         for poly in getattr(g, "geoms", [g]):
             for ring in [poly.exterior, *poly.interiors]:
                 rings.append("M" + " L".join(pt(x, y) for x, y in ring.coords) + " Z")
-        shapes.append(f"<path d='{' '.join(rings)}' fill='{colour}' stroke='white' "
-                      "stroke-width='0.4' fill-rule='evenodd'/>")
+        shapes.append(
+            f"<path d='{' '.join(rings)}' fill='{colour}' stroke='white' "
+            "stroke-width='0.4' fill-rule='evenodd'/>"
+        )
     legend = "".join(
         f"<rect x='4' y='{4 + 14 * i}' width='10' height='10' fill='{c}'/>"
         f"<text x='18' y='{13 + 14 * i}' font-size='10'>{html.escape(k)}</text>"
@@ -152,9 +184,7 @@ def map_svg(parcels: gpd.GeoDataFrame, events: pd.DataFrame, *, size: int = 560)
             "</svg>")  # fmt: skip
 
 
-def portfolio_html(
-    summary: dict[str, Any], lang: str = "en", *, map_svg: str = ""
-) -> str:
+def portfolio_html(summary: dict[str, Any], lang: str = "en", *, map_svg: str = "") -> str:
     """A self-contained page of the summary (``lang`` ``en`` or ``zh``) with the map inline.
 
     ``map_svg`` is :func:`map_svg`'s image (drawn once for both languages).
@@ -191,11 +221,13 @@ def portfolio_html(
                                  for k, v in summary["events_by_kind"].items()}),
             table(tx["actions"], {(_ACTION_ZH.get(k, k) if lang == "zh" else k): v
                                   for k, v in summary["actions"].items()}),
-            table(tx["by_village"], {k: money(v) for k, v in summary["exposure_by_village"].items()}),
-            table(tx["by_crop"], {crop(k): money(v) for k, v in summary["exposure_by_crop"].items()}),
-            f"<h2>{esc(tx['history'])}</h2><table><tr><th>{esc(tx['run'])}</th><th>"
+            table(tx["by_village"],
+                  {k: money(v) for k, v in summary["exposure_by_village"].items()}),
+            table(tx["by_crop"],
+                  {crop(k): money(v) for k, v in summary["exposure_by_crop"].items()}),
+            (f"<h2>{esc(tx['history'])}</h2><table><tr><th>{esc(tx['run'])}</th><th>"
             f"{esc(tx['dates'])}</th><th>{esc(tx['total'])}</th><th>{esc(tx['new'])}</th><th>"
-            f"{esc(tx['exposure'])}</th></tr>{hist_rows}</table>",
+            f"{esc(tx['exposure'])}</th></tr>{hist_rows}</table>"),
         ]
     )  # fmt: skip
     return (

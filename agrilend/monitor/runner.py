@@ -215,8 +215,7 @@ def watched(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     it staying idle is no news.
     """
     keep = (parcels["status"] != "error") & (
-        parcels.get("area_flag", pd.Series("", index=parcels.index)).astype(str)
-        != "not_cultivated"
+        parcels.get("area_flag", pd.Series("", index=parcels.index)).astype(str) != "not_cultivated"
     )
     return parcels[keep].reset_index(drop=True)
 
@@ -288,7 +287,7 @@ def analyse(
     hh = household_actions(households, parcels, events, condition, policy=policy, mp=mp,
                            harvest_late=harvest_late)  # fmt: skip
     stopped = {
-        str(r.parcel_id): pd.Timestamp(r.date)
+        str(r.parcel_id): pd.Timestamp(str(r.date))
         for r in events[events["kind"] == "failure"].itertuples()
     }
     funding = funding_calendar(households, parcels, year=int(times.max().year), mp=mp,
@@ -300,8 +299,20 @@ def analyse(
             import json  # noqa: PLC0415
 
             s = json.loads(p.read_text("utf-8"))
-            previous.append({k: s[k] for k in ("run", "dates", "households", "credit_book",
-                                               "exposure_at_risk", "events", "new_events")})
+            previous.append(
+                {
+                    k: s[k]
+                    for k in (
+                        "run",
+                        "dates",
+                        "households",
+                        "credit_book",
+                        "exposure_at_risk",
+                        "events",
+                        "new_events",
+                    )
+                }
+            )
     new_events = int((pd.to_datetime(events["date"]) >= pd.Timestamp(dates[0])).sum()) if len(
         events) else 0  # fmt: skip
     summary = build_portfolio(run, [d[:10] for d in dates], parcels, hh, events,
@@ -357,7 +368,7 @@ def _late_delay(
     for r in late.itertuples():
         i = pos[str(r.parcel_id)]
         green = np.flatnonzero(np.nan_to_num(x[i], nan=0.0) - BARE_SOIL_NDVI >= 0.25)
-        alert = pd.Timestamp(r.date)
+        alert = pd.Timestamp(str(r.date))
         if green.size and times[green[0]] > alert:
             out[str(r.parcel_id)] = float((times[green[0]] - alert).days) + 15.0
         else:
@@ -385,10 +396,10 @@ def _harvest_vs_tenor(
     rows = []
     alert = events[events["kind"] == "late_sowing"].set_index("parcel_id")["date"]
     for pid, days in delay.items():
-        crop = crop_of.get(pid)
+        crop = str(crop_of.get(str(pid), ""))
         if crop not in cal.index:
             continue
-        harvest = cal.loc[crop, "harvest"] + pd.Timedelta(days=float(days))
+        harvest = pd.Timestamp(str(cal.loc[crop, "harvest"])) + pd.Timedelta(days=float(days))
         months = tenor.get(owner_of.get(pid), None)
         if months is None or pd.isna(months):
             continue
@@ -403,7 +414,7 @@ def _harvest_vs_tenor(
     return late, pd.DataFrame(rows)
 
 
-def _write_run(
+def _write_run(  # noqa: PLR0917  (private: the run's parts, in order)
     scan: Path,
     run: int,
     summary: dict[str, Any],

@@ -129,7 +129,7 @@ def read_series(
     long = pd.concat(frames, ignore_index=True)
     clear = long["valid_fraction"].to_numpy(dtype=float) >= min_clear_fraction
     long["ndvi"] = np.where(clear, long["ndvi"].to_numpy(dtype=float), np.nan)
-    wide = long.pivot(index="parcel_id", columns="time", values="ndvi")
+    wide = long.pivot_table(index="parcel_id", columns="time", values="ndvi", dropna=False)
     wide = wide.sort_index(axis=0).sort_index(axis=1)
     return wide.index, pd.DatetimeIndex(wide.columns), wide.to_numpy(dtype=float)
 

@@ -89,9 +89,7 @@ def read_chunk_dates(task: DatesTask) -> dict[str, Any]:
     return {"chunk": task.chunk.id, "rows": len(frame), "seconds": time.perf_counter() - t0}
 
 
-def plan_chunks(
-    titles: gpd.GeoDataFrame, cube: Any, *, chunk_size_px: int
-) -> list[Chunk]:
+def plan_chunks(titles: gpd.GeoDataFrame, cube: Any, *, chunk_size_px: int) -> list[Chunk]:
     """The scan's spatial chunks of the loan book's parcels on the cube's grid."""
     return partition(
         titles.reset_index(drop=True),

@@ -94,9 +94,7 @@ def _county_land(seed: int, size_px: tuple[int, int]) -> tuple[Any, ...]:
     return parcels, truth, idle_w, feats
 
 
-def _draw_shocks(
-    truth: pd.DataFrame, parcels: list[Any], rng: np.random.Generator
-) -> pd.DataFrame:
+def _draw_shocks(truth: pd.DataFrame, parcels: list[Any], rng: np.random.Generator) -> pd.DataFrame:
     """One row per shocked parcel: kind, date, the crop grown, severity (a parcel has one)."""
     crop = truth["true_crop"].astype(str).to_numpy()
     cropped = np.flatnonzero(~np.isin(crop, ("fallow", "greenhouse", "orchard")))
@@ -120,18 +118,18 @@ def _draw_shocks(
         taken.add(int(i))
         rows.append({"i": int(i), "kind": "hail", "date": _HAIL_DATE, "grown": crop[i],
                      "severity": round(float(rng.uniform(0.5, 0.65)), 3)})  # fmt: skip
-    for i in pick(cropped, int(round(0.05 * len(cropped)))):
+    for i in pick(cropped, round(0.05 * len(cropped))):  # type: ignore[assignment]
         windows = _GREEN[crop[i]]
         first, days = windows[int(rng.integers(0, len(windows)))]
         day = pd.Timestamp(first) + pd.Timedelta(days=int(rng.integers(0, days)))
         rows.append({"i": i, "kind": "failure", "date": day.strftime("%Y-%m-%d"),
                      "grown": crop[i], "severity": 1.0})  # fmt: skip
-    for i in pick(spring, max(3, int(round(0.12 * len(spring))))):
+    for i in pick(spring, max(3, round(0.12 * len(spring)))):  # type: ignore[assignment]
         other = [c for c in SPRING_CROPS if c != crop[i]]
         grown = str(rng.choice(other))
         rows.append({"i": i, "kind": "switch", "date": "2025-06-25", "grown": grown,
                      "severity": 0.5})  # fmt: skip
-    for i in pick(spring, max(3, int(round(0.12 * len(spring))))):
+    for i in pick(spring, max(3, round(0.12 * len(spring)))):  # type: ignore[assignment]
         late = int(rng.integers(22, 36))
         rows.append({"i": i, "kind": "late", "date": "2025-06-15", "grown": crop[i],
                      "severity": float(late)})  # fmt: skip
@@ -187,13 +185,13 @@ def build_monitor_season(
         if s.kind == "switch":
             season.loc[s.i, "true_crop"] = s.grown
         elif s.kind == "late":
-            season.loc[s.i, "sowing_shift_days"] = float(s.severity)
+            season.loc[s.i, "sowing_shift_days"] = float(s.severity)  # type: ignore[arg-type]
 
     weather = make_weather(start="2025-01-01", end="2025-09-30", rng=r_wx)
-    dates = pd.to_datetime(weather["date"])
-    dry = (dates >= _DRY[0]) & (dates <= _DRY[1])
+    dates = pd.DatetimeIndex(pd.to_datetime(weather["date"]))
+    dry = (dates >= pd.Timestamp(_DRY[0])) & (dates <= pd.Timestamp(_DRY[1]))
     weather.loc[dry, "prcp_mm"] = 0.0
-    hot = (dates >= "2025-06-10") & (dates <= _DRY[1])
+    hot = (dates >= pd.Timestamp("2025-06-10")) & (dates <= pd.Timestamp(_DRY[1]))
     weather.loc[hot, "tmax_c"] = weather.loc[hot, "tmax_c"] + 3.0
 
     times = pd.date_range(start, end, freq=f"{revisit_days}D")
@@ -205,7 +203,7 @@ def build_monitor_season(
         transform=fine_tr, rng=r_zone,
     )  # fmt: skip
     for s in shocks.itertuples():
-        z = _N_KINDS + int(s.i)
+        z = _N_KINDS + int(s.i)  # type: ignore[arg-type]
         zones.ndvi[:, z] = SOIL_NDVI + (zones.ndvi[:, z] - SOIL_NDVI) * _damage(doy, s)
     prcp = weather.set_index("date")["prcp_mm"]
     rain = np.array([prcp.get(t.strftime("%Y-%m-%d"), 0.0) >= 1.0 for t in times])
@@ -267,7 +265,9 @@ def _as_cube(dn: np.ndarray[Any, Any], scl: np.ndarray[Any, Any], times: Any) ->
 def generate_monitor_season(
     out_dir: str | Path, *, overwrite: bool = False, **options: Any
 ) -> dict[str, Path]:
-    """Write :data:`MONITOR_FILES` into ``out_dir`` (``python -m agrilend.synthetic.monitor_season``).
+    """Write :data:`MONITOR_FILES` into ``out_dir``.
+
+    From the shell: ``python -m agrilend.synthetic.monitor_season sample_data --overwrite``.
 
     Raises
     ------
@@ -291,14 +291,14 @@ def generate_monitor_season(
             {"zlib": True, "complevel": 9, "shuffle": True, "chunksizes": (1, ny, nx),
              "_FillValue": None}
         )  # fmt: skip
-    ds["time"].encoding.update({"units": "days since 2000-01-01", "calendar": "proleptic_gregorian"})
+    ds["time"].encoding.update(
+        {"units": "days since 2000-01-01", "calendar": "proleptic_gregorian"}
+    )
     paths["monitor_imagery.nc"].unlink(missing_ok=True)
     ds.to_netcdf(paths["monitor_imagery.nc"], engine="netcdf4")
     weather.to_csv(paths["monitor_weather.csv"], index=False, encoding="utf-8")
     events.to_csv(paths["truth_monitor_events.csv"], index=False)
     return paths
-
-
 
 
 #: Truth kinds -> the monitor's event kinds.
