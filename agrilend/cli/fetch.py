@@ -276,7 +276,7 @@ def sentinelhub_cmd(
       agrilend fetch sentinelhub --bbox 500000,4000000,505000,4005000 --crs EPSG:32650 \\
           --start 2024-01-01 --end 2024-12-31 --resolution 10 --out cube.nc
     """
-    from agrilend.remote_sensing.sentinelhub_source import load_sentinelhub  # noqa: PLC0415
+    from agrilend.remote_sensing.sources.sentinelhub import load_sentinelhub  # noqa: PLC0415
 
     area, area_crs = req.area()
     with _usage_errors(), progress_bar("Sentinel Hub tiles") as progress:
@@ -322,7 +322,7 @@ def stac_cmd(
           --bbox 117.01,36.60,117.03,36.62 --start 2024-05-01 --end 2024-09-30 \\
           --max-cloud 50 --out cube.nc
     """
-    from agrilend.remote_sensing.stac_source import load_stac  # noqa: PLC0415
+    from agrilend.remote_sensing.sources.stac import load_stac  # noqa: PLC0415
 
     if (url is None) == (catalog is None):
         raise click.UsageError("give exactly one of --url (a STAC API) or --catalog (a file)")

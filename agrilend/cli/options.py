@@ -8,13 +8,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
-from agrilend.inputs import InputFiles
-from agrilend.outputs import json_default
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,6 +137,8 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
     ``given`` maps :class:`~agrilend.inputs.InputFiles` field names to option values;
     ``--titles`` and ``--imagery`` are both needed once any file is named.
     """
+    from agrilend.inputs import InputFiles  # noqa: PLC0415  (pandas, geopandas: when run)
+
     if all(v is None for v in given.values()):
         files = InputFiles.sample()
         log.info("no input files given: %s the sample county in %s", doing, files.titles.parent)
@@ -147,6 +150,8 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
+    from agrilend.outputs import json_default  # noqa: PLC0415
+
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
 
 

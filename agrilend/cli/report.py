@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -20,9 +20,10 @@ from agrilend.cli.options import (
     json_option,
     overwrite_option,
 )
-from agrilend.inputs import InputFiles
-from agrilend.manifest import write_manifest
 from agrilend.report.i18n import Lang
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
             pdf=pdf, neighbours=neighbours,
         )  # fmt: skip
+        from agrilend.manifest import write_manifest  # noqa: PLC0415
+
         manifest = write_manifest(
             html_path.with_name(html_path.stem + ".manifest.json"),
             files=files,

@@ -8,7 +8,6 @@ with it, without scanning the county again.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -164,7 +163,7 @@ def decide_household(
         subsidies=subsidies,
         policy=policy,
         county_yields=context.county_yields or None,
-        context=copy.copy(context),
+        context=context,
     )
 
 

@@ -21,7 +21,6 @@ The results folder::
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import logging
@@ -47,7 +46,6 @@ from agrilend.outputs import write_json, write_parcels, write_table
 from agrilend.parcels import overlapping_pairs, validate_titles
 from agrilend.parcels.validate import CHECK_ORDER
 from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
-from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 from agrilend.scan.context import save_context
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
@@ -306,7 +304,7 @@ def scan(
     files
         The inputs (:class:`agrilend.inputs.InputFiles`). The imagery is a local cube every
         worker can read (on a real cluster: shared storage), or a TOML file describing a STAC
-        search (:mod:`agrilend.remote_sensing.imagery_spec`): searched once, its answer frozen
+        search (:mod:`agrilend.remote_sensing.sources.spec`): searched once, its answer frozen
         into ``imagery_items.json`` of the results folder, and each chunk's window read by its
         worker straight from the scenes' Cloud-Optimised GeoTIFFs.
     out_dir
@@ -361,6 +359,8 @@ def scan(
     resume = resume or retry_quarantined
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     described = files.describe()
+    from agrilend.remote_sensing.sources.spec import is_imagery_spec  # noqa: PLC0415  (odc-stac)
+
     frozen = out / _ITEMS if is_imagery_spec(files.imagery) else None
     if frozen is not None and frozen.exists():  # the STAC search's answer is an input too
         described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
@@ -456,7 +456,7 @@ def scan(
         subsidies=inputs.subsidies,
         policy=inputs.policy,
         county_yields=inputs.county_yields,
-        context=copy.copy(context) if context is not None else None,
+        context=context,
     )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
