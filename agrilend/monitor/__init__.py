@@ -25,11 +25,16 @@ portfolio
     The run's summary and its pages.
 runner
     One run: :func:`monitor`.
+history
+    A household's monitoring history (its report shows it).
+seasons
+    One season against the others (multi-year series without a scan).
 """
 
 from __future__ import annotations
 
 from agrilend.monitor.events import EventRules, detect_events, normal_amplitude
+from agrilend.monitor.history import household_history
 from agrilend.monitor.reasons import MONITOR_REASONS, monitor_reason
 from agrilend.monitor.runner import MonitorResult, monitor
 from agrilend.monitor.store import list_runs, monitor_dir, read_series
@@ -44,6 +49,7 @@ __all__ = [
     "MonitorResult",
     # functions
     "detect_events",
+    "household_history",
     "list_runs",
     "monitor",
     "monitor_dir",

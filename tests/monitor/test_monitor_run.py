@@ -148,3 +148,14 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
     assert first.dates[-1][:10] <= MIDSEASON
     monitor(scan, book["imagery"], weather=book["weather"], chunk_size_px=CHUNK)
     _assert_same(_outputs(scan), _outputs(reference))
+
+
+def test_household_history_lists_every_run(reference: Path) -> None:
+    from agrilend.monitor import household_history  # noqa: PLC0415
+
+    hh = pd.read_parquet(monitor_dir(reference) / "runs" / "0002" / "households.parquet")
+    owner = str(hh["owner_ref"].iloc[0])
+    history = household_history(reference, owner)
+    assert [h["run"] for h in history] == [1, 2]
+    assert history[1]["action"] == hh["action"].iloc[0]
+    assert history[0]["last_date"] < history[1]["first_date"]
