@@ -41,6 +41,8 @@ BARE_SOIL_NDVI = 0.15
 MIN_AMPLITUDE = 0.25
 #: The normal counts only where its low and high within the timing tolerance are this close.
 STEADY = 0.6
+#: Damage: the field's own NDVI falls by at least this much.
+MIN_FALL = 0.1
 #: Late sowing: below this share of green peers' amplitude, never green this season.
 LATE_RATIO = 0.45
 #: Crops the rules do not judge (no growing season to follow).
@@ -215,15 +217,19 @@ def detect_events(
             green_days[:, t] = np.where(peer[:, t] >= MIN_AMPLITUDE, green_days[:, t - 1] + gap, 0)
     greened = np.zeros_like(clear)
     ref = np.full(x.shape, np.nan)  # own level (ratio to peers) of the clear obs before
+    ref_x = np.full(x.shape, np.nan)  # own NDVI, the highest of the clear obs before
     last3: list[list[float]] = [[] for _ in range(len(x))]
+    last3_x: list[list[float]] = [[] for _ in range(len(x))]
     seen = np.zeros(len(x), dtype=bool)
     for t in range(nt):
         greened[:, t] = seen
         ref[:, t] = [max(v) if v else np.nan for v in last3]
+        ref_x[:, t] = [max(v) if v else np.nan for v in last3_x]
         ok = clear[:, t] & np.isfinite(rp[:, t])
         seen = seen | (ok & (rp[:, t] >= 0.6))
         for i in np.flatnonzero(ok):
             last3[i] = [*last3[i][-2:], float(rp[i, t])]
+            last3_x[i] = [*last3_x[i][-2:], float(x[i, t])]
     with np.errstate(all="ignore"):  # a weak field is judged against its own usual level
         low = np.nan_to_num(rp / level[:, None], nan=np.inf) < r.failure_ratio
     fail_c = judged[:, None] & stable & low & greened
@@ -235,7 +241,12 @@ def detect_events(
         green_days < r.abandon_days
     )  # fmt: skip
     with np.errstate(invalid="ignore"):
-        drop_c = judged[:, None] & stable & (ref >= 0.6) & (rp < r.drop_ratio * ref)
+        # a drop against peers that is also a fall of the field's own NDVI (a field greening
+        # more slowly than its peers is not damaged)
+        drop_c = (
+            judged[:, None] & stable & (ref >= 0.6) & (rp < r.drop_ratio * ref)
+            & (x <= ref_x - MIN_FALL)
+        )  # fmt: skip
     low_n = np.nan_to_num(rn, nan=np.inf) < r.drought_ratio
     share = np.zeros(x.shape)
     for crop in np.unique(crops):
