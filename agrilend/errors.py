@@ -106,10 +106,6 @@ class ModelError(AgrilendError, ValueError):
     """A model cannot be fitted, used or loaded."""
 
 
-class NotFittedError(ModelError):
-    """A model was used before ``fit``."""
-
-
 class ModelVersionError(ModelError):
     """A saved model is incompatible with this version of agrilend or with the features given."""
 
@@ -183,14 +179,6 @@ class GeometryRepairedWarning(AgrilendWarning):
     """An invalid geometry was repaired (its polygonal part kept)."""
 
 
-class LowDataQualityWarning(AgrilendWarning):
-    """Few clear observations or few pixels back an estimate."""
-
-
-class PolicyWarning(AgrilendWarning):
-    """A credit policy value is allowed but unusual."""
-
-
 __all__ = [
     "AgrilendError",
     "AgrilendWarning",
@@ -204,16 +192,13 @@ __all__ = [
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",
-    "LowDataQualityWarning",
     "MissingBandError",
     "MissingCRSError",
     "ModelError",
     "ModelVersionError",
-    "NotFittedError",
     "OutputExistsError",
     "OutsideImageryError",
     "PolicyError",
-    "PolicyWarning",
     "ReportError",
     "ScanError",
     "ServiceError",

@@ -75,11 +75,13 @@ def file_checksum(path: str | Path) -> str:
     'sha256:ba7816bf'
     """
     p = Path(path)
+    if not p.is_dir():
+        with p.open("rb") as fh:
+            return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+    # a folder (Zarr): each file's relative name, then its bytes, in sorted order, in one hash
     h = hashlib.sha256()
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for f in files:
-        if p.is_dir():
-            h.update(str(f.relative_to(p)).encode())
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(str(f.relative_to(p)).encode())
         with f.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 h.update(chunk)

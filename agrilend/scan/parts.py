@@ -175,11 +175,8 @@ def partition(
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of one file, hex."""
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 #: What this process opened, by file: the county's lazy cube, or a STAC description with its
