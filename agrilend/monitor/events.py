@@ -192,6 +192,18 @@ def detect_events(
     -------
     pandas.DataFrame
         :data:`EVENT_COLUMNS`; ``evidence`` is a dict of the numbers behind the event.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.date_range("2025-06-01", periods=6, freq="5D")
+    >>> x = np.full((6, 6), 0.8)
+    >>> x[0, 3:] = 0.16                      # one field back to bare soil
+    >>> book = pd.DataFrame({"parcel_id": list("abcdef"), "owner_ref": "H-1", "crop": "maize",
+    ...                      "level": 1.0, "x": np.arange(6) * 1e3, "y": 0.0})
+    >>> ev = detect_events(x, t, book, normal=np.full((6, 6), 0.65))
+    >>> ev[["parcel_id", "kind", "date"]].values.tolist()
+    [['a', 'failure', '2025-06-16']]
     """
     r = rules or EventRules()
     crops = book["crop"].astype(str).to_numpy()

@@ -21,7 +21,16 @@ STAGES = ("sowing", "fertiliser", "harvest")
 
 
 def crop_calendar(parcels: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Per crop: median ``sos`` and ``eos`` of the scan's season, moved to ``year``."""
+    """Per crop: median ``sos`` and ``eos`` of the scan's season, moved to ``year``.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"crop": ["maize", "maize"],
+    ...                   "sos": pd.to_datetime(["2024-05-01", "2024-05-11"]),
+    ...                   "eos": pd.to_datetime(["2024-09-01", "2024-09-11"])})
+    >>> crop_calendar(p, 2025).loc["maize", "sowing"].date().isoformat()
+    '2025-05-06'
+    """
     rows = {}
     for crop, g in parcels.groupby("crop"):
         sos = pd.to_datetime(g["sos"]).dropna()
