@@ -92,10 +92,12 @@ def household_actions(
         (yields["yield_high"] / yields["yield_t_ha"]).where(yields["yield_t_ha"] > 0).fillna(1.0)
         .to_dict(),
     )  # fmt: skip
-    ev_by_owner = {
-        str(o): (set(g["kind"]), set(g.loc[g["kind"] == "hail", "extent"]))
-        for o, g in events.groupby("owner_ref")
-    }
+    ev_by_owner: dict[str, tuple[set[str], set[str]]] = {}
+    for o, kind, extent in zip(events["owner_ref"], events["kind"], events["extent"], strict=True):
+        found, hail = ev_by_owner.setdefault(str(o), (set(), set()))
+        found.add(str(kind))
+        if kind == "hail":
+            hail.add(str(extent))
     late = harvest_late or set()
     rows = []
     for hh in households.itertuples(index=False):

@@ -45,13 +45,14 @@ def dryness(
         run[k] = (run[k - 1] + 1 if k else 1) if dry[k] else 0
     spell = pd.Series(run, index=prcp.index)
     rows: list[dict[str, Any]] = []
-    for t in times:
-        day = pd.Timestamp(t).normalize()
+    days = pd.DatetimeIndex(times).normalize()
+    past = {k: roll.reindex(days - pd.DateOffset(years=k)).to_numpy() for k in range(1, 41)}
+    for j, day in enumerate(days):
         if pd.isna(last) or day > last or day not in roll.index:
             rows.append({"spi_60d": np.nan, "dry_spell_days": np.nan})
             continue
-        back = [day - pd.DateOffset(years=k) for k in range(1, 41)]
-        hist = roll.reindex(back).dropna().to_numpy()
+        hist = np.array([past[k][j] for k in range(1, 41)])
+        hist = hist[np.isfinite(hist)]
         try:
             spi = standardized_precipitation_index(hist, float(roll.loc[day]))
         except InsufficientEvidenceError:

@@ -32,7 +32,8 @@ def crop_calendar(parcels: pd.DataFrame, year: int) -> pd.DataFrame:
     '2025-05-06'
     """
     rows = {}
-    for crop, g in parcels.groupby("crop"):
+    plain = pd.DataFrame({c: parcels[c].to_numpy() for c in ("crop", "sos", "eos")})
+    for crop, g in plain.groupby("crop"):
         sos = pd.to_datetime(g["sos"]).dropna()
         eos = pd.to_datetime(g["eos"]).dropna()
         if sos.empty or eos.empty:
@@ -56,7 +57,7 @@ def funding_calendar(
     stopped: dict[str, pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
     """When each household's costs fall due: :data:`FUNDING_COLUMNS`, one row per stage."""
-    cal = crop_calendar(parcels, year)
+    cal = crop_calendar(parcels, year).to_dict("index")
     delay = delay_days if delay_days is not None else pd.Series(dtype=float)
     stop = stopped or {}
     shares = {"sowing": mp.sowing_share, "fertiliser": mp.fertiliser_share,
@@ -69,14 +70,14 @@ def funding_calendar(
         for p in limits.get("parcels", []):
             pid = str(p["parcel_id"])
             crop = crop_of.get(pid, p.get("crop", ""))
-            if crop not in cal.index:
+            if crop not in cal:
                 continue
             shift = pd.Timedelta(days=float(delay.get(pid, 0.0) or 0.0))
-            sow = cal.loc[crop, "sowing"] + shift
+            sow = cal[crop]["sowing"] + shift
             dates = {
                 "sowing": sow,
                 "fertiliser": sow + pd.Timedelta(days=mp.fertiliser_after_sowing_days),
-                "harvest": cal.loc[crop, "harvest"] + shift,
+                "harvest": cal[crop]["harvest"] + shift,
             }
             cost = float(p.get("area_ha", 0.0)) * float(p.get("cost_per_ha", 0.0))
             for stage in STAGES:
