@@ -183,8 +183,9 @@ def detect_events(
     normal
         :func:`normal_amplitude` of each parcel on each date.
     dry, spi
-        Per date: weather dry enough for drought (bool) and the 60-day SPI; ``None`` without
-        weather (drought is then judged by how many parcels are low at once).
+        Per date: weather dry enough for drought (bool, or NaN where the weather record does
+        not reach) and the 60-day SPI; ``None`` without weather. Without weather, drought is
+        judged by how many parcels are low at once.
     rules
         Thresholds.
 
@@ -267,8 +268,9 @@ def detect_events(
         hit = (low_n[rows] & greened[rows]).sum(axis=0)
         share[rows] = np.where(n_obs >= 5, hit / np.maximum(n_obs, 1), 0.0)
     widespread = share >= r.area_share
-    if dry is not None:
-        weather_c = np.broadcast_to(np.asarray(dry, dtype=bool)[None, :], x.shape)
+    if dry is not None:  # dates the weather does not reach (NaN) fall back on the area rule
+        d = np.asarray(dry, dtype=float)
+        weather_c = np.where(np.isnan(d)[None, :], widespread, (d > 0)[None, :])
     else:
         weather_c = widespread
     drought_c = judged[:, None] & greened & low_n & weather_c

@@ -273,9 +273,8 @@ def analyse(
         spi = d["spi_60d"].to_numpy(dtype=float)
         spell = d["dry_spell_days"].to_numpy(dtype=float)
         known = np.isfinite(spi) | np.isfinite(spell)
-        dry = np.where(
-            known, (np.nan_to_num(spi, nan=0.0) <= mp.spi_dry) | (spell >= mp.dry_spell_days), False
-        )
+        is_dry = (np.nan_to_num(spi, nan=0.0) <= mp.spi_dry) | (spell >= mp.dry_spell_days)
+        dry = np.where(known, is_dry.astype(float), np.nan)
     events = detect_events(x, times, frame, normal=normal, dry=dry, spi=spi, rules=mp.event_rules())
     condition = _condition(x, normal, frame["level"].to_numpy(dtype=float), ids)
     delay = _late_delay(events, x, times, ids)

@@ -105,3 +105,15 @@ def test_rules_thresholds_change_what_fires() -> None:
     loose = detect_events(x, TIMES, _book(), normal=_normal(), rules=EventRules(failure_ratio=0.4))
     assert "failure" not in set(strict["kind"])
     assert loose.loc[loose["kind"] == "failure", "parcel_id"].tolist() == ["P0"]
+
+
+def test_dates_the_weather_does_not_reach_fall_back_on_the_area_rule() -> None:
+    x = _season()
+    x[:, 12:] = 0.15 + (x[:, 12:] - 0.15) * 0.6
+    unknown = np.full(len(TIMES), np.nan)
+    ev = detect_events(x, TIMES, _book(), normal=_normal(), dry=unknown)
+    assert (ev["kind"] == "drought").sum() == N  # everyone low at once: area-wide
+    x2 = _season()
+    x2[0, 12:] = 0.15 + (x2[0, 12:] - 0.15) * 0.6  # one field alone, weather unknown
+    alone = detect_events(x2, TIMES, _book(), normal=_normal(), dry=unknown)
+    assert not (alone["kind"] == "drought").any()
