@@ -41,6 +41,8 @@ BARE_SOIL_NDVI = 0.15
 MIN_AMPLITUDE = 0.25
 #: The normal counts only where its low and high within the timing tolerance are this close.
 STEADY = 0.6
+#: Peers below this amplitude are bare soil (a sown crop not yet up).
+BARE_AMPLITUDE = 0.1
 #: Damage: the field's own NDVI falls by at least this much.
 MIN_FALL = 0.1
 #: Late sowing: below this share of green peers' amplitude, never green this season.
@@ -246,13 +248,18 @@ def detect_events(
     with np.errstate(all="ignore"):  # a weak field is judged against its own usual level
         low = np.nan_to_num(rp / level[:, None], nan=np.inf) < r.failure_ratio
     fail_c = judged[:, None] & stable & low & greened
-    idle_c = judged[:, None] & stable & low & ~greened & (green_days >= r.abandon_days)
+    # never green: judged against the peers alone (a field idle at the decision was weak then)
+    low_raw = np.nan_to_num(rp, nan=np.inf) < r.failure_ratio
+    idle_c = judged[:, None] & stable & low_raw & ~greened & (green_days >= r.abandon_days)
     # a field at bare soil among green peers needs no second look (a missed cloud is not soil)
     bare = fail_c & (np.nan_to_num(amp, nan=np.inf) < 0.1) & (x >= 0.1)
     not_yet = np.nan_to_num(rp, nan=np.inf) < LATE_RATIO
+    # late sowing is judged only where the peers' green-up was seen this season (not for a
+    # winter crop already green when monitoring starts: a field bare then has no crop)
+    peers_were_bare = np.cumsum(np.nan_to_num(peer, nan=np.inf) < BARE_AMPLITUDE, axis=1) > 0
     late_c = judged[:, None] & stable & not_yet & ~greened & (green_days >= r.late_days) & (
         green_days < r.abandon_days
-    )  # fmt: skip
+    ) & peers_were_bare  # fmt: skip
     with np.errstate(invalid="ignore"):
         # a drop against peers that is also a fall of the field's own NDVI (a field greening
         # more slowly than its peers is not damaged)
