@@ -21,7 +21,6 @@ The results folder::
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -35,7 +34,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 import xarray as xr
 
 from agrilend import __version__
@@ -43,8 +41,7 @@ from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
-from agrilend.parcels import overlapping_pairs, validate_titles
-from agrilend.parcels.validate import CHECK_ORDER
+from agrilend.parcels.validate import flag_overlaps_between_parts
 from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
 from agrilend.scan.context import save_context
 from agrilend.scan.outputs import build_summary, summary_html
@@ -551,7 +548,7 @@ def _county_evidence(
             f"the parts in {str(out)!r} hold {len(seen)} rows for {len(titles)} titles; delete "
             "the parts folder and resume to compute them again"
         )
-    _flag_overlaps(parcels)
+    parcels = flag_overlaps_between_parts(parcels)
     grid = _grid(parcels, times)
     ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
@@ -573,58 +570,6 @@ def _county_evidence(
     return Evidence(
         parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
     )
-
-
-#: A title with one of these flags has no usable geometry (``validate_titles`` skips it).
-_UNUSABLE = frozenset({"empty", "non_finite", "not_polygonal", "invalid"})
-#: The tolerance ``gather_evidence`` validates with (the default of ``validate_titles``).
-_OVERLAP_TOLERANCE = float(
-    inspect.signature(validate_titles).parameters["overlap_tolerance"].default
-)
-
-
-def _flag_overlaps(parcels: gpd.GeoDataFrame) -> None:
-    """Flag ``overlap`` on titles overlapping a title of another chunk, as a whole-county
-    validation would (each chunk validated only its own titles).
-
-    Runs on the concatenated parts, so the flags never depend on which run computed a part.
-    The flag is inserted where :data:`~agrilend.parcels.validate.CHECK_ORDER` puts it, the
-    title's status goes from ``ok`` to ``flagged`` and a message that was the flags follows
-    them, exactly as ``gather_evidence`` builds them. Titles of quarantined chunks (never
-    validated) take part with their geometry when it is valid, but carry no flag.
-    """
-    if "title_flags" not in parcels or len(parcels) < 2:
-        return
-    raw = parcels["title_flags"]
-    known = raw.notna().to_numpy()
-    flags = [str(f).split(",") if k and str(f) else [] for f, k in zip(raw, known, strict=True)]
-    geoms = np.asarray(parcels.geometry.to_numpy(), dtype=object).copy()
-    unusable = np.array([bool(_UNUSABLE.intersection(f)) for f in flags], dtype=bool)
-    unchecked = ~known
-    if unchecked.any():  # quarantined rows: raw title geometry, used when valid
-        unusable[unchecked] = ~np.asarray(shapely.is_valid(geoms[unchecked]), dtype=bool)
-    geoms[unusable] = None
-    i, j, _ = overlapping_pairs(geoms, tolerance=_OVERLAP_TOLERANCE)
-    rows = sorted(r for r in set(i.tolist()) | set(j.tolist()) if known[r])
-    rows = [r for r in rows if "overlap" not in flags[r]]
-    if not rows:
-        return
-    rank = {name: k for k, name in enumerate(CHECK_ORDER)}
-    status = parcels["title_status"].to_numpy(dtype=object).copy()
-    message = parcels["message"].to_numpy(dtype=object).copy()
-    new_flags = raw.to_numpy(dtype=object).copy()
-    for r in rows:
-        old = ",".join(flags[r])
-        after = [k for k, x in enumerate(flags[r]) if rank.get(x, len(rank)) > rank["overlap"]]
-        at = after[0] if after else len(flags[r])
-        new_flags[r] = ",".join([*flags[r][:at], "overlap", *flags[r][at:]])
-        if status[r] == "ok":
-            status[r] = "flagged"
-        if message[r] == old:
-            message[r] = new_flags[r]
-    for col, values in (("title_flags", new_flags), ("title_status", status), ("message", message)):
-        parcels[col] = pd.array(values, dtype=parcels[col].dtype)
-    log.info("%d titles overlap a title of another chunk: flagged 'overlap'", len(rows))
 
 
 def _grid(parcels: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DatetimeIndex:
