@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -295,8 +296,6 @@ def analyse(
     for r in finished:
         p = run_dir(scan, r) / "summary.json"
         if p.exists():
-            import json  # noqa: PLC0415
-
             s = json.loads(p.read_text("utf-8"))
             previous.append(
                 {
@@ -323,8 +322,6 @@ def analyse(
 
 
 def _as_of(limits: Any) -> Any:
-    import json  # noqa: PLC0415
-
     try:
         return json.loads(limits)["tenor"]["as_of"]
     except (TypeError, ValueError, KeyError):
