@@ -52,6 +52,10 @@ class TitlesReadError(AgrilendError, OSError):
         self.path = path
 
 
+class ClaimsReadError(TitlesReadError):
+    """A file of farmer-drawn claims (GeoJSON, GPX) could not be read; names the file."""
+
+
 class TitleMappingError(AgrilendError, ValueError):
     """A titles column mapping (arguments or TOML file) is invalid; the message names the key."""
 
@@ -184,6 +188,7 @@ __all__ = [
     "AgrilendWarning",
     "CRSError",
     "CRSMismatchError",
+    "ClaimsReadError",
     "CredentialsError",
     "DuplicateParcelError",
     "GeometryError",

@@ -185,7 +185,6 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     click.echo(line)
 
 
-
 def _monitoring(context_dir: Path | None, owner_ref: str | None) -> list[dict[str, Any]]:
     """The household's monitoring history when the scan given by --context was monitored."""
     if context_dir is None or owner_ref is None:
@@ -194,5 +193,6 @@ def _monitoring(context_dir: Path | None, owner_ref: str | None) -> list[dict[st
 
     scan_dir = context_dir.parent if context_dir.name == "context" else context_dir
     return household_history(scan_dir, owner_ref)
+
 
 __all__ = ["command", "run_assessment"]

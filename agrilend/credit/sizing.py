@@ -230,6 +230,7 @@ def size_households(
         "LOW_DATA_QUALITY": {"f_q": ones},
         "AREA_MISMATCH": {"f_am": ones},
         "CROP_MISMATCH": {"f_cm": ones},
+        "CLAIM_TRUST": {"f_claim": ones},
         "AREA_BELOW_DECLARED": {"area": np.where(p.usable, np.maximum(p.area, p.declared), 0.0)},
         "LOW_YIELD": {"rev_ha": p.rev_ha_ref},
     }.items():
@@ -376,6 +377,9 @@ def _parcel_arrays(
         f_am=f_am,
         f_cm=f_cm,
         yields=yields,
+        f_claim=(1.0 - np.clip(np.nan_to_num(_num(df, "trust_haircut"), nan=0.0), 0.0, 1.0))
+        if "trust_haircut" in df.columns
+        else None,
     )
     return p, why, crops
 
@@ -403,6 +407,8 @@ def _with_declared(p: ParcelArrays, df: pd.DataFrame, policy: CreditPolicy) -> P
 
 def _limits(p: ParcelArrays, n: int, subsidy: np.ndarray, policy: CreditPolicy) -> dict[str, Any]:
     f = p.f_vig * p.f_q * p.f_am * p.f_cm
+    if p.f_claim is not None:
+        f = f * p.f_claim
 
     def total(x: np.ndarray) -> np.ndarray:
         return np.bincount(p.hh, weights=x, minlength=n)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -42,8 +43,15 @@ from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
 from agrilend.parcels.validate import flag_overlaps_between_parts
-from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
+from agrilend.pipeline import (
+    CROP_TRAINING_CAP,
+    Assessment,
+    CountyContext,
+    Evidence,
+    decide_with_crops,
+)
 from agrilend.scan.context import save_context
+from agrilend.scan.county import county_crops, part_paths, partitioned_sizer
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
     NDVI,
@@ -110,9 +118,11 @@ class ScanResult:
         False when the scan was already finished and nothing was written.
     timings
         Seconds: ``read`` (imagery reading and decoding, summed over chunks), ``work`` (our
-        per-chunk work, summed), ``chunks`` (wall time of the chunk phase), ``county``
-        (the county step), ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest
-        resident memory of a worker holding a chunk (MB).
+        per-chunk work, summed), both wall time, and ``read_cpu``, ``work_cpu``, the same as
+        the workers' CPU time; ``chunks`` (wall time of the chunk phase), ``county_crops``
+        (wall time of the crop step, on the workers), ``county`` (the whole county step),
+        ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest resident memory of a
+        worker holding a chunk (MB).
     """
 
     out_dir: Path
@@ -272,10 +282,64 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415
 
     n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    with dask.config.set({_SPAWN_ENV: worker_environ()}):
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     return Client(cluster), cluster
+
+
+_SPAWN_ENV = "distributed.nanny.pre-spawn-environ"
+#: Environment variable choosing the workers' glibc malloc trim threshold: ``unset`` (the
+#: default: glibc's own, dynamic thresholds), ``dask`` (Dask's 65536), or a number of bytes.
+MALLOC_ENV = "AGRILEND_WORKER_MALLOC_TRIM"
+
+
+def worker_environ() -> dict[str, Any]:
+    """The environment of the local cluster's worker processes: Dask's, without its
+    ``MALLOC_TRIM_THRESHOLD_=65536`` unless :data:`MALLOC_ENV` asks for it.
+
+    Any ``MALLOC_*_`` variable turns glibc's dynamic mmap threshold off: every allocation above
+    128 KiB is then mapped and unmapped again, and reading a chunk's imagery page-faulted
+    13 times as much with Dask's setting (measured: benchmarks/README.md, County scans), for no
+    memory won back (a worker's peak is one chunk).
+    """
+    import distributed  # noqa: F401, PLC0415  (loads Dask's distributed configuration)
+
+    env = dict(dask.config.get(_SPAWN_ENV, default={}) or {})
+    choice = os.environ.get(MALLOC_ENV, "unset").strip().lower()
+    if choice == "unset":
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    elif choice != "dask":
+        env["MALLOC_TRIM_THRESHOLD_"] = int(choice)
+    return env
+
+
+def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
+    """Run ``fn(*args)`` for each argument tuple: on the Dask workers, or in this process."""
+
+    def run(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if client is None or not args:
+            return [fn(*a) for a in args]
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            return list(client.gather(futures))
+        finally:
+            for f in futures:
+                f.release()
+
+    return run
+
+
+def _broadcaster(client: Any) -> Callable[[Any], Any]:
+    """Send an object to every worker once (a Dask future), or keep it (in process)."""
+
+    def share(obj: Any) -> Any:
+        if client is None:
+            return obj
+        return client.scatter([obj], broadcast=True, hash=False)[0]
+
+    return share
 
 
 # --- the scan -----------------------------------------------------------------------------------
@@ -426,35 +490,45 @@ def scan(
 
     todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
     timings = {"read": 0.0, "work": 0.0}
-    t_chunks = time.perf_counter()
-    if todo:
-        client, cluster = _client(workers, scheduler)
-        try:
+    client, cluster = _client(workers, scheduler)
+    try:
+        t_chunks = time.perf_counter()
+        if todo:
             n_done = _run_chunks(
                 _Runner(client), todo, titles=titles, out=out, state=state,
                 source=source, guests=duplicate_guests(titles, chunks),
                 quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
-        finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
-    timings["chunks"] = time.perf_counter() - t_chunks
+        timings["chunks"] = time.perf_counter() - t_chunks
 
-    t_county = time.perf_counter()
-    evidence = _county_evidence(
-        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
-    )
-    result = decide(
-        evidence,
-        weather=inputs.weather,
-        subsidies=inputs.subsidies,
-        policy=inputs.policy,
-        county_yields=inputs.county_yields,
-        context=context,
-    )
+        t_county = time.perf_counter()
+        evidence = _county_evidence(
+            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
+        )
+        county = context.copy() if context is not None else CountyContext()
+        crops = county_crops(
+            evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
+            context=county, crop_training_cap=CROP_TRAINING_CAP,
+            mapper=_mapper(client), broadcast=_broadcaster(client),
+        )  # fmt: skip
+        timings["county_crops"] = time.perf_counter() - t_county
+        n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 0
+        result = decide_with_crops(
+            evidence,
+            crops,
+            weather=inputs.weather,
+            subsidies=inputs.subsidies,
+            policy=inputs.policy,
+            county_yields=inputs.county_yields,
+            context=county,
+            sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
+        )
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
 
@@ -500,6 +574,8 @@ def _run_chunks(
                 state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
                 timings["read"] += res["read_s"]
                 timings["work"] += res["work_s"]
+                timings["read_cpu"] = timings.get("read_cpu", 0.0) + res.get("read_cpu_s", 0.0)
+                timings["work_cpu"] = timings.get("work_cpu", 0.0) + res.get("work_cpu_s", 0.0)
                 timings["worker_rss_mb"] = max(timings.get("worker_rss_mb", 0.0), res["rss_mb"])
             else:
                 attempts = int(state["attempts"].get(cid, 0)) + 1
@@ -533,13 +609,15 @@ def _county_evidence(
     times: pd.DatetimeIndex,
     cube: xr.Dataset,
 ) -> Evidence:
-    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine)."""
+    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine),
+    without the parcels' clear-only curves (``ndvi`` has no column, ``series`` only the clear
+    fractions): :func:`agrilend.scan.county.county_crops` reads those on the workers."""
     frames = []
     for c in chunks:
         if c.id in quarantined:
             frames.append(error_rows(titles, c, quarantined[c.id]))
-        else:
-            frames.append(read_part(out / _PARTS / f"{c.id}.parquet"))
+        else:  # the curves of the crop model stay in the parts (read there by the workers)
+            frames.append(read_part(out / _PARTS / f"{c.id}.parquet", skip=(NDVI,)))
     parcels = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
     parcels = gpd.GeoDataFrame(parcels.reset_index(drop=True), geometry="geometry", crs=titles.crs)
     seen = parcels[ROW].to_numpy()
@@ -550,7 +628,6 @@ def _county_evidence(
         )
     parcels = flag_overlaps_between_parts(parcels)
     grid = _grid(parcels, times)
-    ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
     valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
     for col in ("n_pixels",):
@@ -559,14 +636,12 @@ def _county_evidence(
     parcels = parcels.drop(columns=[c for c in (ROW, NDVI, SMOOTH, VALID) if c in parcels])
     ids = parcels["parcel_id"].astype(str).to_numpy()
     series = xr.Dataset(
-        {
-            "NDVI_mean": (("parcel", "time"), ndvi),
-            "valid_fraction": (("parcel", "time"), valid),
-            "NDVI_clear": (("parcel", "time"), np.isfinite(ndvi)),
-        },
+        {"valid_fraction": (("parcel", "time"), valid)},
         coords={"parcel": ids, "time": times},
         attrs={"source": str(cube.attrs.get("source", ""))},
     )
+    # no curves for the crop model: county_crops reads them from the parts on the workers
+    ndvi = np.empty((len(parcels), 0))
     return Evidence(
         parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
     )
