@@ -156,9 +156,10 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         )
         target = resolve_target(assessment, target_id)  # fail fast on an unknown id
         step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
+        monitoring = _monitoring(context_dir, target.owner_ref)
         written = render_report(
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
-            pdf=pdf, neighbours=neighbours,
+            pdf=pdf, neighbours=neighbours, monitoring=monitoring,
         )  # fmt: skip
         from agrilend.manifest import write_manifest  # noqa: PLC0415
 
@@ -196,6 +197,16 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             f"{float(hh.get('credit_line') or 0):,.0f} for {hh.get('tenor_months')} months)"
         )
     click.echo(line)
+
+
+def _monitoring(context_dir: Path | None, owner_ref: str | None) -> list[dict[str, Any]]:
+    """The household's monitoring history when the scan given by --context was monitored."""
+    if context_dir is None or owner_ref is None:
+        return []
+    from agrilend.monitor import household_history  # noqa: PLC0415
+
+    scan_dir = context_dir.parent if context_dir.name == "context" else context_dir
+    return household_history(scan_dir, owner_ref)
 
 
 __all__ = ["command", "run_assessment"]

@@ -85,6 +85,26 @@ _HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
     "harvest_month": ("int", 1, 12),
     "reference_yield_t_ha": ("num", 0.0, None),
 }
+#: The optional ``[monitor]`` table (in-season monitoring, :mod:`agrilend.monitor`): every key
+#: may be left out (the monitor's defaults apply); a key given is checked like any other.
+_MONITOR_KEYS: dict[str, tuple[str, float | None, float | None]] = {
+    **dict.fromkeys(
+        ("failure_ratio", "drop_ratio", "drought_ratio", "area_share", "late_sowing_factor",
+         "condition_uncertainty", "sowing_share", "fertiliser_share", "harvest_share"),
+        ("num", 0.0, 1.0),
+    ),
+    **dict.fromkeys(
+        ("abandon_days", "late_days", "dry_spell_days", "fertiliser_after_sowing_days"),
+        ("int", 0, 366),
+    ),
+    "spi_dry": ("num", -5.0, 0.0),
+    "neighbour_m": ("num", 0.0, None),
+    "switch_margin": ("num", 1.0, None),
+    "confirm": ("int", 1, 10),
+    "reduce_below": ("num", 0.0, 10.0),
+    "visit_below": ("num", 0.0, 10.0),
+    "extend_months": ("int", 0, 24),
+}  # fmt: skip
 #: The optional ``[claims]`` table: haircuts of farmer-drawn claims, per trust flag
 #: (:mod:`agrilend.parcels.verify`), and ``base`` for any claim; these are the defaults.
 CLAIM_HAIRCUTS: dict[str, float] = {
@@ -189,6 +209,9 @@ class CreditPolicy:
         Harvest name -> :class:`Harvest`.
     source
         Where the policy came from (file name, ``"default"`` or ``"<dict>"``).
+    monitor
+        From the optional ``[monitor]`` table: thresholds of in-season monitoring
+        (:class:`agrilend.monitor.MonitorPolicy` gives the defaults of keys left out).
     """
 
     name: str
@@ -217,6 +240,7 @@ class CreditPolicy:
     checksum: str
     source: str = "<dict>"
     crop_false_alarm_rate: float = 0.01
+    monitor: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     season: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(dict(_SEASON)))
     #: From the optional ``[claims]`` table: haircut per claim trust flag (defaults
     #: :data:`CLAIM_HAIRCUTS`); also cut from registry titles another household claims.
@@ -432,7 +456,14 @@ def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: st
 
 
 def _build(data: dict[str, Any], source: str) -> CreditPolicy:
-    _no_unknown(data, {*_SCHEMA, "crops", "harvests", "season", "claims"}, "", source)
+    _no_unknown(data, {*_SCHEMA, "crops", "harvests", "season", "claims", "monitor"}, "", source)
+    monitor_t = data.get("monitor", {})
+    if not isinstance(monitor_t, Mapping):
+        raise PolicyError(f"policy {source}: monitor must be a table ([monitor])", key="monitor")
+    _no_unknown(monitor_t, set(_MONITOR_KEYS), "monitor", source)
+    monitor = {
+        k: _value(monitor_t, f"monitor.{k}", _MONITOR_KEYS[k], source) for k in sorted(monitor_t)
+    }
     v: dict[str, dict[str, Any]] = {}
     for section, keys in _SCHEMA.items():
         table = _table(data, section, source)
@@ -561,6 +592,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         harvests=MappingProxyType(harvests),
         checksum=checksum,
         source=source,
+        monitor=MappingProxyType(monitor),
         season=MappingProxyType(season),
         claim_haircuts=MappingProxyType(claim_haircuts),
         _data=_freeze(data),

@@ -563,6 +563,7 @@ def report_context(
         "weather": _weather_rows(assessment, target.owner_ref, lang),
         "subsidies": _subsidy_rows(assessment, target),
         "provenance": _provenance(assessment, target, lang),
+        "monitoring": [],
     }
 
 
