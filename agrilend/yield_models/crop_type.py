@@ -597,7 +597,9 @@ def expected_calibration_error(
 
 
 def brier_score(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> float:
-    """Multi-class Brier score (mean squared error of the probability vector; 0 is perfect).
+    """Multi-class Brier score: the squared error of the probability vector summed over the
+    classes, averaged over samples (0 is perfect, 2 the worst); scikit-learn's
+    ``brier_score_loss`` unscaled.
 
     Examples
     --------
@@ -605,9 +607,14 @@ def brier_score(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]
     >>> brier_score(["a"], np.array([[1.0, 0.0]]), ["a", "b"])
     0.0
     """
-    p = np.asarray(proba, dtype="float64")
-    onehot = (np.asarray(y_true)[:, None] == np.asarray(classes)[None, :]).astype("float64")
-    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+    from sklearn.metrics import brier_score_loss  # noqa: PLC0415
+
+    return float(
+        brier_score_loss(
+            np.asarray(y_true), np.asarray(proba, dtype="float64"), labels=list(classes),
+            scale_by_half=False,
+        )
+    )  # fmt: skip
 
 
 __all__ = [
