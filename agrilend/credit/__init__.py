@@ -15,6 +15,7 @@ from agrilend.credit.subsidy import (
     SubsidyMatch,
     household_subsidies,
     match_subsidies,
+    normalise_subsidies,
     read_subsidies,
     subsidy_area_flags,
 )
@@ -32,6 +33,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "SubsidyMatch",
     "household_subsidies",
     "match_subsidies",
+    "normalise_subsidies",
     "read_subsidies",
     "subsidy_area_flags",
     # sizing
