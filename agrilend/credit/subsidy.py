@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend._paths import local_path
+from agrilend.credit._records import match_records
 from agrilend.credit.policy import HA_PER_MU
 from agrilend.errors import TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
@@ -367,49 +368,9 @@ def match_subsidies(subsidies: pd.DataFrame, titles: pd.DataFrame) -> SubsidyMat
         if col not in titles.columns:
             raise TableReadError(f"titles lack the column {col!r}; pass titles from read_titles")
     subsidies = normalise_subsidies(subsidies)
-    owner_of = dict(
-        zip(titles["parcel_id"].astype(str), titles["owner_ref"].astype(str), strict=True)
-    )
-    owners = set(owner_of.values())
-    pid = subsidies["parcel_id"].fillna("").astype(str).to_numpy()
-    own = subsidies["owner_ref"].fillna("").astype(str).to_numpy()
-    by: list[str] = []
-    ref: list[str] = []
-    conflict: list[bool] = []
-    reason: list[str] = []
-    for p_, o in zip(pid, own, strict=True):
-        if p_ and p_ in owner_of:
-            by.append("parcel_id")
-            ref.append(owner_of[p_])
-            conflict.append(bool(o) and o != owner_of[p_])
-            reason.append("")
-        elif o and o in owners:
-            by.append("owner_ref")
-            ref.append(o)
-            conflict.append(False)
-            reason.append("")
-        else:
-            by.append("")
-            ref.append(o)
-            conflict.append(False)
-            if p_ and o:
-                reason.append(f"parcel id {p_!r} and its owner are not in the titles")
-            elif p_:
-                reason.append(f"parcel id {p_!r} is not in the titles and no owner is given")
-            elif o:
-                reason.append("the owner is not in the titles and no parcel id is given")
-            else:
-                reason.append("neither a parcel id nor an owner is given")
-    df = subsidies.copy()
-    df["owner_ref"] = pd.array(ref, dtype="str")
-    df["matched_by"] = pd.array(by, dtype="str")
-    df["owner_conflict"] = np.array(conflict, dtype=bool)
-    ok = np.array(by) != ""
-    matched = df[ok].reset_index(drop=True)
-    unmatched = df[~ok].drop(columns=["matched_by", "owner_conflict"]).reset_index(drop=True)
-    unmatched["reason"] = pd.array(np.array(reason, dtype=object)[~ok].astype(str), dtype="str")
+    matched, unmatched = match_records(subsidies, titles)
     if len(unmatched):
-        log.info("%d of %d subsidy records match no title", len(unmatched), len(df))
+        log.info("%d of %d subsidy records match no title", len(unmatched), len(subsidies))
     return SubsidyMatch(matched=matched, unmatched=unmatched)
 
 
