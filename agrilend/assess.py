@@ -20,7 +20,7 @@ import xarray as xr
 from sklearn.base import clone
 
 from agrilend import __version__
-from agrilend.credit import load_policy, match_subsidies, size_households
+from agrilend.credit import load_policy, match_subsidies, size_households, size_with_extras
 from agrilend.errors import (
     CRSMismatchError,
     InsufficientEvidenceError,
@@ -118,6 +118,8 @@ class Assessment:
     subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
     season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: :class:`agrilend.credit.ExtrasResult` when records beyond the crop were given.
+    credit_extras: Any = None
 
 
 Progress = Callable[[str], None]
@@ -325,8 +327,12 @@ def decide(
     as_of: date | None = None,
     crop_training_cap: int | None = CROP_TRAINING_CAP,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """Crop type, vigour, yield and credit lines from parcel evidence.
+
+    ``credit_extras`` (:class:`agrilend.credit.CreditExtras`: prices, transfers, insurance, own
+    evidence) sizes the households with :func:`agrilend.credit.size_with_extras`.
 
     Without a ``context`` the crop model is trained on the declared crops of these parcels and
     each parcel is predicted out-of-fold (never by a model that saw its own declaration); above
@@ -414,14 +420,18 @@ def decide(
         matched = match_subsidies(subsidies, frame)
         subs_table = matched.matched
     frame = _finish_parcels(frame)
-    households = size_households(
-        frame,
-        policy,
-        subsidies=matched,
-        climate=None if climate is None else float(climate["risk_score"]),
-        as_of=as_of,
-        reference_yields=context.county_yields or None,
-    )
+    sizing_kw: dict[str, Any] = {
+        "subsidies": matched,
+        "climate": None if climate is None else float(climate["risk_score"]),
+        "as_of": as_of,
+        "reference_yields": context.county_yields or None,
+    }
+    extras = None
+    if credit_extras is not None and not credit_extras.is_empty() and as_of is not None:
+        extras = size_with_extras(frame, policy, credit_extras, **sizing_kw)
+        households = extras.households
+    else:
+        households = size_households(frame, policy, **sizing_kw)
 
     provenance = _provenance(evidence, policy, context, as_of)
     context.meta.update(
@@ -435,6 +445,7 @@ def decide(
         subsidies=subs_table,
         season_weather=season_table,
         provenance=provenance,
+        credit_extras=extras,
     )
 
 
@@ -571,6 +582,7 @@ def assess(
     context: CountyContext | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """The whole path for a set of parcels: imagery and titles in, credit decisions out.
 
@@ -610,6 +622,7 @@ def assess(
         subsidies = subsidies if subsidies is not None else bundle.subsidies
         policy = policy if policy is not None else bundle.policy
         county_yields = county_yields if county_yields is not None else bundle.county_yields
+        credit_extras = credit_extras if credit_extras is not None else bundle.credit_extras
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
     evidence = gather_evidence(cube, titles, progress=progress)
@@ -622,6 +635,7 @@ def assess(
         context=context,
         as_of=as_of,
         progress=progress,
+        credit_extras=credit_extras,
     )
     if isinstance(cube, xr.Dataset) and "source" in cube.attrs:
         result.provenance["imagery"]["source"] = str(cube.attrs["source"]).rsplit("/", 1)[-1]

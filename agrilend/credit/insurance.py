@@ -6,11 +6,12 @@ id first, then by owner pseudonym (:func:`match_insurance`). :func:`insurance_by
 then checks each record of the season against the imagery:
 
 - corroborated: the insured crop is the crop seen (on the parcel, or, for a record without a
-  parcel, on the household's parcels) and the insured area is between ``min_area_ratio`` and
-  ``max_area_ratio`` x the cultivated area of that crop;
-- contradicting: another crop, or more than ``max_area_ratio`` x the area seen (reason
-  ``INSURANCE_CONTRADICTS``, refer; the household then gets no relief at all);
-- neither (less area insured than ``min_area_ratio``): counted for the area it covers.
+  parcel, on the household's parcels) and the insured area is at most ``max_area_ratio`` x the
+  cultivated area of that crop; it covers the smaller of the two areas;
+- contradicting: another crop seen with a confidence of at least ``min_crop_confidence``, or
+  more than ``max_area_ratio`` x the area seen (reason ``INSURANCE_CONTRADICTS``, refer; the
+  household then gets no relief at all);
+- neither: another crop seen with less confidence (the imagery is unsure).
 
 Risk transfer: the climate haircut shrinks by ``climate_relief`` x the corroborated insured share
 of the household's cultivated area, at most by ``max_relief`` (``[insurance]`` in the policy).
@@ -218,13 +219,18 @@ def insurance_by_household(
         contra: list[str] = []
         for r in group.itertuples():
             pid = str(r.parcel_id)
+            sure = True
             if pid and pid in by_parcel.index:
                 seen_crop = str(by_parcel.at[pid, "crop"])
                 seen_area = float(by_parcel.at[pid, "_area"])
+                conf = by_parcel.at[pid, "crop_confidence"] if "crop_confidence" in est else 1.0
+                sure = not (float(conf) < rule["min_crop_confidence"])  # NaN: sure
             else:
                 seen_crop = str(r.crop)
                 seen_area = float(hh_crop_area.get((owner, str(r.crop)), 0.0))
             insured = float(r.insured_area_ha)
+            if seen_crop != str(r.crop) and not sure:
+                continue  # the imagery is unsure of the crop: neither way
             if seen_crop != str(r.crop) or seen_area <= 0:
                 contra.append(pid or str(r.crop))
                 continue

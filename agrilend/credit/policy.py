@@ -100,8 +100,8 @@ _OPTIONAL_SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] =
     "insurance": {
         "climate_relief": ("num", 0.0, 1.0),
         "max_relief": ("num", 0.0, 1.0),
-        "min_area_ratio": ("num", 0.0, 10.0),
         "max_area_ratio": ("num", 0.0, 10.0),
+        "min_crop_confidence": ("num", 0.0, 1.0),
     },
     "evidence": {
         "photo_raise": ("num", 0.0, 1.0),
@@ -238,6 +238,10 @@ class CreditPolicy:
     transfers: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # rebuilt from its data (frozen mappings do not pickle): workers and caches can hold it
+        return (_rebuild, (self.to_dict(), self.source))
+
     def to_dict(self) -> dict[str, Any]:
         """The policy as the nested dictionary of its TOML (units as written), a deep copy."""
         return copy.deepcopy(_thaw(self._data))
@@ -342,6 +346,10 @@ def policy_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Cred
 
 
 # --- internals ----------------------------------------------------------------------------------
+
+
+def _rebuild(data: dict[str, Any], source: str) -> CreditPolicy:
+    return policy_from_dict(data, source=source)
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
