@@ -90,6 +90,9 @@ class ExtrasResult:
         Each own-evidence item with its verdict.
     adjustments
         Per household, what sizing was given.
+    sizing
+        The other arguments sizing was given (``subsidies``, ``climate``, ``as_of``,
+        ``reference_yields``), so a what-if re-sizes exactly as the decision did.
     """
 
     households: pd.DataFrame
@@ -100,6 +103,7 @@ class ExtrasResult:
     insurance: pd.DataFrame = field(default_factory=pd.DataFrame)
     evidence_items: pd.DataFrame = field(default_factory=pd.DataFrame)
     adjustments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sizing: Mapping[str, Any] = field(default_factory=dict)
 
 
 def size_with_extras(
@@ -187,6 +191,7 @@ def size_with_extras(
         insurance=ins,
         evidence_items=items,
         adjustments=adj,
+        sizing=kw,
     )
 
 

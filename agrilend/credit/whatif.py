@@ -45,14 +45,17 @@ def _money(v: float, currency: str, zh: bool) -> str:
     return f"+{v:,.0f}{unit}"
 
 
+_SAME: Any = object()  # "as the decision was sized"
+
+
 def what_would_raise(
     result: ExtrasResult,
     *,
-    as_of: date,
+    as_of: date | None = None,
     households: Sequence[str] | None = None,
-    subsidies: SubsidyMatch | pd.DataFrame | None = None,
-    climate: float | Mapping[str, float] | pd.Series | None = None,
-    reference_yields: Mapping[str, float] | None = None,
+    subsidies: SubsidyMatch | pd.DataFrame | None = _SAME,
+    climate: float | Mapping[str, float] | pd.Series | None = _SAME,
+    reference_yields: Mapping[str, float] | None = _SAME,
     min_raise: float = 1.0,
 ) -> pd.DataFrame:
     """Per household, the single changes that would raise its line, largest first.
@@ -62,7 +65,7 @@ def what_would_raise(
     result
         What :func:`agrilend.credit.size_with_extras` returned (with or without extras).
     as_of, subsidies, climate, reference_yields
-        As given to it.
+        By default as given to it (``result.sizing``).
     households
         Only these ``owner_ref`` (default: every household with a line or a proposal).
     min_raise
@@ -91,11 +94,11 @@ def what_would_raise(
     hh = result.households.set_index("owner_ref")
     adj = result.adjustments
     keys = list(households) if households is not None else list(hh.index[hh["credit_line"] > 0])
+    given = {"subsidies": subsidies, "climate": climate, "as_of": as_of,
+             "reference_yields": reference_yields}  # fmt: skip
     kw: dict[str, Any] = {
-        "subsidies": subsidies,
-        "climate": climate,
-        "as_of": as_of,
-        "reference_yields": reference_yields,
+        k: (result.sizing.get(k) if v is _SAME or (k == "as_of" and v is None) else v)
+        for k, v in given.items()
     }
     rows: list[dict[str, Any]] = []
     items = result.evidence_items
