@@ -248,7 +248,9 @@ def _credit_extras(files: InputFiles, policy: Any) -> Any:
         if files.insurance
         else None,
         # one farmer's unreadable photo must not stop the county: dropped, and logged
-        evidence=read_own_evidence(files.own_evidence, errors="drop") if files.own_evidence else None,
+        evidence=read_own_evidence(files.own_evidence, errors="drop")
+        if files.own_evidence
+        else None,
     )
 
 

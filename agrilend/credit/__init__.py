@@ -15,6 +15,7 @@ from agrilend.credit.prices import apply_prices, prudent_prices, read_prices
 from agrilend.credit.reasons import REASONS, Reason, reason_text
 from agrilend.credit.self_evidence import check_own_evidence, read_own_evidence, read_photo
 from agrilend.credit.sizing import DECISION_COLUMNS, prudent_yield, size_households
+from agrilend.credit.stress import stress_chart, stress_portfolio
 from agrilend.credit.subsidy import (
     SUBSIDY_COLUMNS,
     SubsidyMatch,
@@ -26,7 +27,6 @@ from agrilend.credit.subsidy import (
 )
 from agrilend.credit.transfers import apply_transfers, read_transfers
 from agrilend.credit.whatif import what_would_raise
-from agrilend.credit.stress import stress_chart, stress_portfolio
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # policy

@@ -37,9 +37,7 @@ ADJUSTMENT_TEXT: dict[str, str] = {
 }
 
 
-def align_adjustments(
-    adjustments: pd.DataFrame | None, keys: np.ndarray
-) -> dict[str, np.ndarray]:
+def align_adjustments(adjustments: pd.DataFrame | None, keys: np.ndarray) -> dict[str, np.ndarray]:
     """The adjustments of the households ``keys`` (absent households and columns: no change).
 
     Raises
@@ -59,9 +57,9 @@ def align_adjustments(
     for c, v in ADJUSTMENT_COLUMNS.items():
         if c in t.columns:
             out[c] = pd.to_numeric(t[c], errors="coerce").fillna(v).to_numpy(dtype=float)
-    for c, v in ADJUSTMENT_TEXT.items():
+    for c, text in ADJUSTMENT_TEXT.items():
         if c in t.columns:
-            out[c] = t[c].astype(object).where(t[c].notna(), v).to_numpy(dtype=object)
+            out[c] = t[c].astype(object).where(t[c].notna(), text).to_numpy(dtype=object)
     for c in ("climate_relief", "evidence_raise", "evidence_cut"):
         bad = ~((out[c] >= 0) & (out[c] <= 1))
         if bad.any():

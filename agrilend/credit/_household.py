@@ -433,6 +433,7 @@ def _limits_json(
                 "area_ha": round(float(p.area[j]), 4),
                 "revenue_per_ha": _r2(p.rev_ha[j]),
                 "cost_per_ha": _r2(p.cost_ha[j]),
+                "prudent_cost_per_ha": _r2(p.cost_high_ha[j]),
                 "rent": _r2(p.rent[j]),
                 "haircut_factor": round(float(f[k]), 4),
             }

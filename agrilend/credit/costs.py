@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from agrilend.errors import ModelError
 
 
-class CostModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped
+class CostModel(RegressorMixin, BaseEstimator):
     """Cost per hectare from crop, region, irrigation, area and other known categories.
 
     ``log(cost per ha) = ridge(one-hot(categorical) + standardised log(area))``; the prediction
@@ -108,7 +108,9 @@ class CostModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # sklearn
             col = X[self.prior] if self.prior in X.columns else pd.Series(np.nan, index=X.index)
             prior = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             known = np.isfinite(prior) & (prior > 0)
-            out["_log_prior"] = np.where(known, np.log(np.where(known, prior, 1.0)), self.prior_fill_)
+            out["_log_prior"] = np.where(
+                known, np.log(np.where(known, prior, 1.0)), self.prior_fill_
+            )
             out["_no_prior"] = (~known).astype(float)
         for c in self.features_:
             out[c] = X[c].astype(str).to_numpy() if c in X.columns else "?"

@@ -60,12 +60,16 @@ class CreditExtras:
         changes: dict[str, pd.DataFrame] = {}
         for name, rows in more.items():
             old = getattr(self, name)
-            changes[name] = rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True)
+            changes[name] = (
+                rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True)
+            )
         return replace(self, **changes)
 
     def is_empty(self) -> bool:
         """True when nothing is given."""
-        return all(getattr(self, n) is None for n in ("prices", "transfers", "insurance", "evidence"))
+        return all(
+            getattr(self, n) is None for n in ("prices", "transfers", "insurance", "evidence")
+        )
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,11 @@ def _claims(extras: CreditExtras) -> pd.DataFrame:
     for t in (extras.insurance, extras.evidence):
         if t is not None and len(t) and {"owner_ref", "parcel_id"} <= set(t.columns):
             parts.append(t.loc[t["parcel_id"].astype(str) != "", ["owner_ref", "parcel_id"]])
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["owner_ref", "parcel_id"])
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["owner_ref", "parcel_id"])
+    )
 
 
 __all__ = ["CreditExtras", "ExtrasResult", "size_with_extras"]

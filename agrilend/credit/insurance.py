@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,7 @@ def read_insurance(
         area = f.number("area_mu", low=0.0, strict_low=True, high=max_area_ha / HA_PER_MU)
         area = area * HA_PER_MU
     total = f.number("sum", low=0.0, strict_low=True)
-    for i in np.flatnonzero(total > max_sum_per_ha * area):
+    for i in np.flatnonzero(total > max_sum_per_ha * area).tolist():
         f.bad(i, f"sum insured {total[i]:,.0f} for {area[i]:.2f} ha is absurd")
     owner, pid = f.text("owner"), f.text("parcel_id")
     for i, (o, p_) in enumerate(zip(owner, pid, strict=True)):
@@ -139,7 +140,9 @@ def read_insurance(
     )
 
 
-def match_insurance(records: pd.DataFrame, titles: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def match_insurance(
+    records: pd.DataFrame, titles: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match insurance records to titles like subsidies: ``(matched, unmatched)``.
 
     Examples
@@ -205,7 +208,11 @@ def insurance_by_household(
         "n_insurance_records",
     ]
     rule = policy.insurance
-    recs = matched[pd.to_numeric(matched["year"], errors="coerce") == year] if len(matched) else matched
+    recs = (
+        matched[pd.to_numeric(matched["year"], errors="coerce") == year]
+        if len(matched)
+        else matched
+    )
     if not rule or recs.empty:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="owner_ref"))
     area = pd.to_numeric(parcels["cultivated_area_ha"], errors="coerce").fillna(0.0).clip(lower=0)
@@ -221,14 +228,14 @@ def insurance_by_household(
             pid = str(r.parcel_id)
             sure = True
             if pid and pid in by_parcel.index:
-                seen_crop = str(by_parcel.at[pid, "crop"])
-                seen_area = float(by_parcel.at[pid, "_area"])
-                conf = by_parcel.at[pid, "crop_confidence"] if "crop_confidence" in est else 1.0
-                sure = not (float(conf) < rule["min_crop_confidence"])  # NaN: sure
+                seen_crop = str(by_parcel.loc[pid, "crop"])
+                seen_area = _num(by_parcel.loc[pid, "_area"])
+                conf = by_parcel.loc[pid, "crop_confidence"] if "crop_confidence" in est else 1.0
+                sure = not (_num(conf) < rule["min_crop_confidence"])  # NaN: sure
             else:
                 seen_crop = str(r.crop)
-                seen_area = float(hh_crop_area.get((owner, str(r.crop)), 0.0))
-            insured = float(r.insured_area_ha)
+                seen_area = _num(hh_crop_area.get((owner, str(r.crop)), 0.0))
+            insured = _num(r.insured_area_ha)
             if seen_crop != str(r.crop) and not sure:
                 continue  # the imagery is unsure of the crop: neither way
             if seen_crop != str(r.crop) or seen_area <= 0:
@@ -253,6 +260,10 @@ def insurance_by_household(
             }
         )
     return pd.DataFrame(rows).set_index("owner_ref")[cols]
+
+
+def _num(value: Any) -> float:
+    return float(value)
 
 
 __all__ = ["INSURANCE_COLUMNS", "insurance_by_household", "match_insurance", "read_insurance"]

@@ -109,7 +109,7 @@ def read_prices(
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "prices.csv"
-    >>> _ = p.write_text("harvest,market,month,price,unit\\nmaize,Shijiazhuang,2024-09,2.3,CNY/kg\\n")
+    >>> _ = p.write_text("harvest,market,month,price,unit\\nmaize,SJZ,2024-09,2.3,CNY/kg\\n")
     >>> t = read_prices(p)
     >>> t.loc[0, "harvest"], float(t.loc[0, "price_per_t"])
     ('maize', 2300.0)
@@ -216,7 +216,9 @@ def prudent_prices(prices: pd.DataFrame, policy: CreditPolicy, *, as_of: date) -
     start = cut - pd.DateOffset(years=int(rule["lookback_years"]))
     rows = []
     for name, h in policy.harvests.items():
-        t = prices[(prices["harvest"] == name) & (prices["month"] < cut) & (prices["month"] >= start)]
+        t = prices[
+            (prices["harvest"] == name) & (prices["month"] < cut) & (prices["month"] >= start)
+        ]
         dist = (t["month"].dt.month - h.harvest_month) % 12
         near = (dist <= rule["window_months"]) | (dist >= 12 - rule["window_months"])
         per_month = t[near.to_numpy()].groupby("month")["price_per_t"].median()

@@ -91,7 +91,8 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "{revenue:money} less cost {cost:money} and rent {rent:money}) plus "
                 "{subsidy_share:pct} of subsidy income {subsidy:money}",
                 "额度上限为审慎毛利 {margin:money}（收入 {revenue:money} 减成本 {cost:money} "
-                "及地租 {rent:money}）的 {share:pct} 加补贴收入 {subsidy:money} 的 {subsidy_share:pct}",
+                "及地租 {rent:money}）的 {share:pct} "
+                "加补贴收入 {subsidy:money} 的 {subsidy_share:pct}",
             ),
             _r(
                 "INSURED",

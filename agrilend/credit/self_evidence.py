@@ -1,4 +1,4 @@
-"""The farmer's own evidence (百灵): geotagged photos, sales receipts, purchase contracts, loans repaid.
+"""The farmer's own evidence (百灵): geotagged photos, receipts, purchase contracts, loans repaid.
 
 A farmer may add evidence of their own to raise a line. Each kind is a documented, capped raise
 (``[evidence]`` in the policy), and evidence that contradicts the imagery lowers trust instead:
@@ -51,7 +51,17 @@ log = logging.getLogger(__name__)
 #: Kinds of own evidence.
 KINDS = ("photo", "receipt", "contract", "loan_repaid")
 #: Columns of the table :func:`read_own_evidence` returns.
-EVIDENCE_COLUMNS = ("owner_ref", "kind", "parcel_id", "crop", "amount", "date", "lat", "lon", "digest")
+EVIDENCE_COLUMNS = (
+    "owner_ref",
+    "kind",
+    "parcel_id",
+    "crop",
+    "amount",
+    "date",
+    "lat",
+    "lon",
+    "digest",
+)
 
 _ALIASES = {
     "owner": ("owner_id", "owner_ref", "CBFBM", "承包方编码"),
@@ -113,9 +123,13 @@ def read_photo(path: Path) -> dict[str, Any]:
         lat = _dms(gps[2]) * (-1 if str(gps[1]).upper().startswith("S") else 1)
         lon = _dms(gps[4]) * (-1 if str(gps[3]).upper().startswith("W") else 1)
     except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise TableReadError(f"photo {path.name!r}: its GPS position is malformed", path=path) from exc
+        raise TableReadError(
+            f"photo {path.name!r}: its GPS position is malformed", path=path
+        ) from exc
     if not (np.isfinite(lat) and np.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-        raise TableReadError(f"photo {path.name!r}: GPS position {lat}, {lon} is impossible", path=path)
+        raise TableReadError(
+            f"photo {path.name!r}: GPS position {lat}, {lon} is impossible", path=path
+        )
     taken = None
     if stamp:
         try:
@@ -177,9 +191,20 @@ def read_own_evidence(
     for i in range(len(kinds)):
         try:
             rows.append(
-                _record(i, owners[i], kinds[i], pids[i], crops[i], files[i], dates[i], amounts[i],
-                        root=root, max_amount=max_amount, f=f)
-            )  # fmt: skip
+                _record(
+                    i,
+                    owner=owners[i],
+                    kind=kinds[i],
+                    pid=pids[i],
+                    crop=crops[i],
+                    file=files[i],
+                    when=dates[i],
+                    amount=amounts[i],
+                    root=root,
+                    max_amount=max_amount,
+                    f=f,
+                )
+            )
         except TableReadError as exc:
             if errors == "raise":
                 raise
@@ -194,6 +219,7 @@ def read_own_evidence(
 
 def _record(
     i: int,
+    *,
     owner: str,
     kind: str,
     pid: str,
@@ -201,7 +227,6 @@ def _record(
     file: str,
     when: str,
     amount: str,
-    *,
     root: Path,
     max_amount: float,
     f: RecordFile,
@@ -213,9 +238,17 @@ def _record(
         bad("the owner is missing")
     if kind not in KINDS:
         bad(f"kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
-    rec: dict[str, Any] = {"owner": owner, "kind": kind, "parcel_id": pid, "crop": crop,
-                           "amount": np.nan, "date": None, "lat": np.nan, "lon": np.nan,
-                           "digest": ""}  # fmt: skip
+    rec: dict[str, Any] = {
+        "owner": owner,
+        "kind": kind,
+        "parcel_id": pid,
+        "crop": crop,
+        "amount": np.nan,
+        "date": None,
+        "lat": np.nan,
+        "lon": np.nan,
+        "digest": "",
+    }
     if kind == "photo":
         if not pid or not file:
             bad("a photo needs its parcel_id and its file")
@@ -231,8 +264,12 @@ def _record(
         except TableReadError as exc:
             bad(str(exc))
             raise
-        rec |= {"date": photo["taken"], "lat": photo["lat"], "lon": photo["lon"],
-                "digest": photo["digest"]}  # fmt: skip
+        rec |= {
+            "date": photo["taken"],
+            "lat": photo["lat"],
+            "lon": photo["lon"],
+            "digest": photo["digest"],
+        }
         return rec
     d = parse_date(when)
     if d is None:
@@ -292,7 +329,9 @@ def check_own_evidence(
     rule = policy.evidence
     start, end = season or (as_of - timedelta(days=365), as_of)
     parcel_at = parcels.set_index(parcels["parcel_id"].astype(str))
-    crops_of = parcels.groupby("owner_ref")["crop"].agg(lambda s: set(map(str, s)))
+    crops_of: dict[str, set[str]] = {
+        str(o): set(map(str, g)) for o, g in parcels.groupby("owner_ref")["crop"]
+    }
     harvest_crop = {h: c for c, hs in policy.crops.items() for h in hs}
     dist = _photo_distances(evidence, parcels)
     items = []
@@ -306,7 +345,7 @@ def check_own_evidence(
             pid = str(r.parcel_id)
             if r.digest in seen_digest:
                 verdict, why = "unusable", "the same photo was already counted"
-            elif pid not in parcel_at.index or str(parcel_at.at[pid, "owner_ref"]) != owner:
+            elif pid not in parcel_at.index or str(parcel_at.loc[pid, "owner_ref"]) != owner:
                 verdict, why = "contradicts", "outside: not one of the household's parcels"
             elif not np.isfinite(dist[k]) or dist[k] > rule.get("photo_tolerance_m", 30.0):
                 verdict, why = "contradicts", f"outside: {dist[k]:.0f} m from the parcel"
@@ -322,11 +361,19 @@ def check_own_evidence(
                 verdict, why = "unusable", "too old to speak for this season"
             elif crop not in grown:
                 verdict, why = "contradicts", f"crop: {r.crop} is not seen on the household's land"
-        elif r.kind == "loan_repaid":
-            if when is None or when > as_of:
-                verdict, why = "unusable", "dated after the decision"
-        items.append({"owner_ref": owner, "kind": r.kind, "parcel_id": str(r.parcel_id),
-                      "crop": str(r.crop), "amount": r.amount, "verdict": verdict, "why": why})  # fmt: skip
+        elif r.kind == "loan_repaid" and (when is None or when > as_of):
+            verdict, why = "unusable", "dated after the decision"
+        items.append(
+            {
+                "owner_ref": owner,
+                "kind": r.kind,
+                "parcel_id": str(r.parcel_id),
+                "crop": str(r.crop),
+                "amount": r.amount,
+                "verdict": verdict,
+                "why": why,
+            }
+        )
     table = pd.DataFrame(
         items, columns=["owner_ref", "kind", "parcel_id", "crop", "amount", "verdict", "why"]
     )
@@ -347,17 +394,27 @@ def _photo_distances(evidence: pd.DataFrame, parcels: pd.DataFrame) -> np.ndarra
         gpd.points_from_xy(evidence["lon"][photo], evidence["lat"][photo]), crs="EPSG:4326"
     ).to_crs(gdf.crs)
     geom = gdf.set_index(gdf["parcel_id"].astype(str)).geometry
-    for j, (k, pid) in enumerate(zip(np.flatnonzero(photo), evidence["parcel_id"][photo], strict=True)):
+    for j, (k, pid) in enumerate(
+        zip(np.flatnonzero(photo), evidence["parcel_id"][photo], strict=True)
+    ):
         if str(pid) in geom.index:
             out[k] = float(geom.loc[str(pid)].distance(pts.iloc[j]))
     return out
 
 
-def _household_raises(
-    items: pd.DataFrame, rule: Any, lines: pd.Series | None
-) -> pd.DataFrame:
-    cols = ["evidence_raise", "evidence_cut", "n_photos", "n_receipts", "n_contracts",
-            "n_repaid", "n_outside", "n_season", "n_crop", "evidence_items"]  # fmt: skip
+def _household_raises(items: pd.DataFrame, rule: Any, lines: pd.Series | None) -> pd.DataFrame:
+    cols = [
+        "evidence_raise",
+        "evidence_cut",
+        "n_photos",
+        "n_receipts",
+        "n_contracts",
+        "n_repaid",
+        "n_outside",
+        "n_season",
+        "n_crop",
+        "evidence_items",
+    ]
     if items.empty or not rule:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="owner_ref"))
     rows = []
@@ -381,15 +438,21 @@ def _household_raises(
         why = contra["why"].str.split(":").str[0]
         n_contra = len(contra)
         doc = [
-            {"kind": str(r.kind), "verdict": str(r.verdict), "why": str(r.why),
-             "raise": round(parts.get(str(r.kind), 0.0), 4) if r.verdict == "verified" else 0.0}
+            {
+                "kind": str(r.kind),
+                "verdict": str(r.verdict),
+                "why": str(r.why),
+                "raise": round(parts.get(str(r.kind), 0.0), 4) if r.verdict == "verified" else 0.0,
+            }
             for r in g.itertuples()
-        ]  # fmt: skip
+        ]
         rows.append(
             {
                 "owner_ref": owner,
                 "evidence_raise": min(sum(parts.values()), rule["max_total_raise"]),
-                "evidence_cut": min(n_contra * rule["contradiction_cut"], rule["max_contradiction_cut"]),
+                "evidence_cut": min(
+                    n_contra * rule["contradiction_cut"], rule["max_contradiction_cut"]
+                ),
                 "n_photos": n_photos,
                 "n_receipts": int((ok["kind"] == "receipt").sum()),
                 "n_contracts": int((ok["kind"] == "contract").sum()),

@@ -134,11 +134,14 @@ def size_households(
        the month of ``as_of`` counts as twelve months away), plus ``tenor.grace_months``, clipped
        to ``[tenor.min_months, tenor.max_months]``.
 
-    Guarantees (tested): the line never rises when climate risk rises, when a cultivated area or
-    a yield falls, or when a cap or share tightens. Multiplying every yield (estimate and
-    interval) by ``k`` moves the line before rounding by a factor between ``min(1, k)`` and
-    ``max(1, k)``: a 10 % yield error moves the line by at most 10 % (plus one rounding step),
-    unless it carries the line across ``decision.min_line``. Same inputs, same output.
+    Guarantees (tested): the line never rises when climate risk rises, when a yield falls, when
+    a cap or share tightens, or when a cultivated area falls (with the margin limit: the area of
+    a parcel not run at a prudent loss; a loss-making parcel's loss shrinks with its area).
+    Without the margin limit, multiplying every yield (estimate and interval) by ``k`` moves the
+    line before rounding by a factor between ``min(1, k)`` and ``max(1, k)``: a 10 % yield error
+    moves the line by at most 10 % (plus one rounding step), unless it carries the line across
+    ``decision.min_line``; the margin (revenue less cost) moves further, the same way. Same
+    inputs, same output.
 
     Parameters
     ----------

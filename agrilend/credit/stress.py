@@ -57,7 +57,11 @@ def _shocked_policy(policy: CreditPolicy, s: Scenario) -> CreditPolicy:
     default = float(policy.prices.get("shock", 0.2)) if policy.prices else 0.2
     changes = {}
     for name, h in policy.harvests.items():
-        shock = (h.price_shock if h.price_shock is not None else default) if s.price_factor is None else 1 - s.price_factor
+        shock = (
+            (h.price_shock if h.price_shock is not None else default)
+            if s.price_factor is None
+            else 1 - s.price_factor
+        )
         per = {"kg": 1000.0, "t": 1.0}[h.price_unit.partition("/")[2].strip()]
         changes[name] = {"price": h.price_per_t * (1 - shock) / per}
     return policy.with_changes({"harvests": changes})
@@ -70,15 +74,24 @@ def _capacity(parcels: pd.DataFrame, policy: CreditPolicy, subsidy: pd.Series) -
     value = np.zeros(len(d))
     area = pd.to_numeric(d["cultivated_area_ha"], errors="coerce").fillna(0.0).to_numpy()
     y = pd.to_numeric(d["yield_t_ha"], errors="coerce").fillna(0.0).to_numpy()
-    own_cost = pd.to_numeric(d.get("cost_per_ha", pd.Series(np.nan, index=d.index)), errors="coerce").to_numpy()
+    own_cost = pd.to_numeric(
+        d.get("cost_per_ha", pd.Series(np.nan, index=d.index)), errors="coerce"
+    ).to_numpy()
     for i, crop in enumerate(d["crop"].astype(str)):
         hs = policy.harvests_of(crop)
         ref = sum(h.reference_yield_t_ha for h in hs) or 1.0
-        rev = sum(y[i] * (h.reference_yield_t_ha / ref if len(hs) > 1 else 1.0) * h.price_per_t for h in hs)
+        rev = sum(
+            y[i] * (h.reference_yield_t_ha / ref if len(hs) > 1 else 1.0) * h.price_per_t
+            for h in hs
+        )
         cost = own_cost[i] if np.isfinite(own_cost[i]) else sum(h.cost_per_ha for h in hs)
         value[i] = area[i] * (rev - cost)
-    rent = pd.to_numeric(d.get("rent_per_year", pd.Series(0.0, index=d.index)), errors="coerce").fillna(0.0)
-    cap = pd.Series(value - rent.to_numpy(), index=d.index).groupby(d["owner_ref"].astype(str)).sum()
+    rent = pd.to_numeric(
+        d.get("rent_per_year", pd.Series(0.0, index=d.index)), errors="coerce"
+    ).fillna(0.0)
+    cap = (
+        pd.Series(value - rent.to_numpy(), index=d.index).groupby(d["owner_ref"].astype(str)).sum()
+    )
     return cap.add(policy.subsidy_share * subsidy, fill_value=0.0)
 
 
@@ -130,14 +143,18 @@ def stress_portfolio(
     >>> bool(t.loc["price shock + drought", "expected_loss"] >= t.loc["baseline", "expected_loss"])
     True
     """
-    kw: dict[str, Any] = {"subsidies": subsidies, "as_of": as_of, "reference_yields": reference_yields,
-                          "adjustments": adjustments}  # fmt: skip
+    kw: dict[str, Any] = {
+        "subsidies": subsidies,
+        "as_of": as_of,
+        "reference_yields": reference_yields,
+        "adjustments": adjustments,
+    }
     base = size_households(parcels, policy, climate=climate, **kw).set_index("owner_ref")
     book = lines if lines is not None else base["credit_line"]
     sub = pd.Series(dtype=float)
     if subsidies is not None:
-        sub = household_subsidies(subsidies, as_of_year=as_of.year, currency=policy.currency)
-        sub = sub["subsidy_income"] if len(sub) else pd.Series(dtype=float)
+        table = household_subsidies(subsidies, as_of_year=as_of.year, currency=policy.currency)
+        sub = table["subsidy_income"] if len(table) else sub
     rows = []
     for s in scenarios:
         pol = _shocked_policy(policy, s)
@@ -181,8 +198,12 @@ def stress_chart(table: pd.DataFrame, path: str | Path, *, currency: str = "CNY"
     p = Path(path)
     x = np.arange(len(table))
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.bar(x - 0.2, table["lines_total"], width=0.4, label=f"lines a new decision gives ({currency})")
-    ax.bar(x + 0.2, table["expected_loss"], width=0.4, label=f"expected loss on the book ({currency})")
+    ax.bar(
+        x - 0.2, table["lines_total"], width=0.4, label=f"lines a new decision gives ({currency})"
+    )
+    ax.bar(
+        x + 0.2, table["expected_loss"], width=0.4, label=f"expected loss on the book ({currency})"
+    )
     ax.set_xticks(x, list(table["scenario"]), fontsize=8)
     ax.ticklabel_format(axis="y", style="plain")
     ax.legend(fontsize=7, frameon=False)

@@ -120,8 +120,12 @@ def read_transfers(
         rent = per_mu * area
     if f.cols["area_mu"] is not None and f.cols["rent"] is not None:
         area = f.number("area_mu", low=0.0, strict_low=True, high=100_000.0)
-        for i in np.flatnonzero(rent > max_rent_per_mu * area):
-            f.bad(i, f"rent {rent[i]:,.0f} for {area[i]:g} mu is absurd (above {max_rent_per_mu:,.0f}/mu)")
+        for i in np.flatnonzero(rent > max_rent_per_mu * area).tolist():
+            f.bad(
+                i,
+                f"rent {rent[i]:,.0f} for {area[i]:g} mu is absurd "
+                f"(above {max_rent_per_mu:,.0f}/mu)",
+            )
     refs = owner_refs(np.concatenate([holder, tenant]), key)
     n = len(pid)
     return pd.DataFrame(
@@ -211,9 +215,13 @@ def apply_transfers(
         if why:
             conflict[i] = True
             flags.append(
-                {"parcel_id": str(p_), "holder_ref": owner[i], "tenant_ref": ",".join(tenants),
-                 "why": why}
-            )  # fmt: skip
+                {
+                    "parcel_id": str(p_),
+                    "holder_ref": owner[i],
+                    "tenant_ref": ",".join(tenants),
+                    "why": why,
+                }
+            )
             if len(tenants) > 1:
                 continue  # whose it is cannot be told: it stays with the title's holder
         source[i] = owner[i]
@@ -247,4 +255,10 @@ def conflict_households(flags: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["MAX_TERM_YEARS", "TRANSFER_COLUMNS", "apply_transfers", "conflict_households", "read_transfers"]
+__all__ = [
+    "MAX_TERM_YEARS",
+    "TRANSFER_COLUMNS",
+    "apply_transfers",
+    "conflict_households",
+    "read_transfers",
+]

@@ -84,10 +84,14 @@ def credit_beyond_view(assessment: Any, owner_ref: str | None, lang: str) -> dic
         )
     w = what_would_raise(result, households=[owner_ref])
     raises = [
-        {"text": str(x.text_zh if lang == "zh" else x.text_en), "raw": repr(float(x.raise_))}
+        {"text": str(x.text_zh if lang == "zh" else x.text_en), "raw": repr(_num(x.raise_))}
         for x in w.rename(columns={"raise": "raise_"}).head(4).itertuples()
     ]
     return {"t": t, "prices": prices, "raises": raises}
+
+
+def _num(value: Any) -> float:
+    return float(value)
 
 
 def _per_t(value: Any, currency: str, lang: str) -> str:

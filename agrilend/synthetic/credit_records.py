@@ -54,7 +54,9 @@ def make_prices(rng: np.random.Generator) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for name, h in policy.harvests.items():
         base = h.price_per_t / 1000.0
-        dist = np.minimum((months.month - h.harvest_month) % 12, (h.harvest_month - months.month) % 12)
+        dist = np.minimum(
+            (months.month - h.harvest_month) % 12, (h.harvest_month - months.month) % 12
+        )
         dip = np.where(dist <= 1, -0.04, 0.0)  # sold at harvest: the cheapest months
         years = (months - pd.Timestamp("2024-06-01")).days.to_numpy() / 365.25
         trend = _TREND.get(name, 0.0) * years
@@ -62,10 +64,15 @@ def make_prices(rng: np.random.Generator) -> pd.DataFrame:
             noise = rng.normal(0, 0.05, len(months))
             price = base * np.exp(trend + dip + noise + 0.01 * k)
             rows += [
-                {"harvest": name, "market": market, "month": m.strftime("%Y-%m"),
-                 "price": round(float(p), 2), "unit": "CNY/kg"}
+                {
+                    "harvest": name,
+                    "market": market,
+                    "month": m.strftime("%Y-%m"),
+                    "price": round(float(p), 2),
+                    "unit": "CNY/kg",
+                }
                 for m, p in zip(months, price, strict=True)
-            ]  # fmt: skip
+            ]
     return pd.DataFrame(rows)
 
 
@@ -89,15 +96,29 @@ def make_transfers(
         kind = "rented_out"
         if k == 2:
             start, end, kind = "2018-10-01", "2023-09-30", "expired"
-        rows.append({"parcel_id": pid, "holder_id": holder, "tenant_id": tenant,
-                     "rent_per_mu": int(rng.integers(6, 11)) * 100, "area_mu": mu,
-                     "start": start, "end": end})  # fmt: skip
+        rows.append(
+            {
+                "parcel_id": pid,
+                "holder_id": holder,
+                "tenant_id": tenant,
+                "rent_per_mu": int(rng.integers(6, 11)) * 100,
+                "area_mu": mu,
+                "start": start,
+                "end": end,
+            }
+        )
         if k == 3:  # the same title let to a second tenant
             other = str(tenants_big[int(rng.integers(len(tenants_big)))])
             rows.append({**rows[-1], "tenant_id": other, "start": "2023-10-01"})
             kind = "two_tenants"
-        truth.append({"file": "transfers.csv", "parcel_id": pid, "holder_id": holder,
-                      "case": kind if k != 4 else "holder_still_insures"})  # fmt: skip
+        truth.append(
+            {
+                "file": "transfers.csv",
+                "parcel_id": pid,
+                "holder_id": holder,
+                "case": kind if k != 4 else "holder_still_insures",
+            }
+        )
     still_insured = truth[4]["parcel_id"] if len(truth) > 4 else ""
     return pd.DataFrame(rows), truth, still_insured
 
@@ -126,13 +147,34 @@ def make_insurance(
         if r.ZZZW in ("fallow", "greenhouse"):
             continue
         mu = float(r.HTMJM) * (2.5 if owner in double else 1.0)
-        rows.append({"year": 2024, "owner_id": owner, "parcel_id": pid, "crop": str(r.ZZZW),
-                     "insured_area_mu": round(mu, 2), "sum_insured": round(mu * 500, 2)})  # fmt: skip
-        if bool(t.at[pid, "misdeclared"]):
-            cases.append({"file": "insurance.csv", "parcel_id": pid, "holder_id": owner,
-                          "case": "insured_as_declared_not_as_grown"})  # fmt: skip
-    cases += [{"file": "insurance.csv", "parcel_id": "", "holder_id": o, "case": "insured_2.5_times_the_area"}
-              for o in sorted(double)]  # fmt: skip
+        rows.append(
+            {
+                "year": 2024,
+                "owner_id": owner,
+                "parcel_id": pid,
+                "crop": str(r.ZZZW),
+                "insured_area_mu": round(mu, 2),
+                "sum_insured": round(mu * 500, 2),
+            }
+        )
+        if bool(t.loc[pid, "misdeclared"]):
+            cases.append(
+                {
+                    "file": "insurance.csv",
+                    "parcel_id": pid,
+                    "holder_id": owner,
+                    "case": "insured_as_declared_not_as_grown",
+                }
+            )
+    cases += [
+        {
+            "file": "insurance.csv",
+            "parcel_id": "",
+            "holder_id": o,
+            "case": "insured_2.5_times_the_area",
+        }
+        for o in sorted(double)
+    ]
     return pd.DataFrame(rows), cases
 
 
@@ -171,7 +213,12 @@ def make_own_evidence(
         mine = np.flatnonzero(titles["CBFBM"].astype(str).to_numpy() == owner)
         for j in mine[:2]:
             pid = str(titles["DKBM"].iloc[j])
-            lon, lat, stamp, case = wgs.iloc[j].x, wgs.iloc[j].y, "2024:07:1%d 09:30:00" % (k % 9), "photo_in_parcel"
+            lon, lat, stamp, case = (
+                wgs.iloc[j].x,
+                wgs.iloc[j].y,
+                f"2024:07:1{k % 9} 09:30:00",
+                "photo_in_parcel",
+            )
             if k in (0, 1) and j == mine[0]:
                 lat += 0.004  # about 440 m north: not this parcel
                 case = "photo_outside_parcel"
@@ -179,30 +226,72 @@ def make_own_evidence(
                 stamp, case = "2021:07:12 09:30:00", "photo_out_of_season"
             name = f"p{k:02d}_{int(j):03d}.jpg"
             _photo(folder / name, lon, lat, stamp, shade=k * 7 + int(j))
-            rows.append({"owner_id": owner, "kind": "photo", "parcel_id": pid, "date": "",
-                         "crop": "", "amount": "", "file": name})  # fmt: skip
-            cases.append({"file": f"own_evidence/{name}", "parcel_id": pid, "holder_id": owner,
-                          "case": case})  # fmt: skip
-        crop = str(grown.at[str(titles["DKBM"].iloc[mine[0]]), "true_crop"])
+            rows.append(
+                {
+                    "owner_id": owner,
+                    "kind": "photo",
+                    "parcel_id": pid,
+                    "date": "",
+                    "crop": "",
+                    "amount": "",
+                    "file": name,
+                }
+            )
+            cases.append(
+                {"file": f"own_evidence/{name}", "parcel_id": pid, "holder_id": owner, "case": case}
+            )
+        crop = str(grown.loc[str(titles["DKBM"].iloc[mine[0]]), "true_crop"])
         harvest = {"winter_wheat_maize": "winter_wheat"}.get(crop, crop)
         if crop == "fallow":
             continue
         area = float(titles["HTMJM"].iloc[mine].sum()) / 15.0
         if k % 2 == 0:
-            rows.append({"owner_id": owner, "kind": "receipt", "parcel_id": "", "date": "2023-10-08",
-                         "crop": harvest, "amount": round(area * 9000 * rng.uniform(0.8, 1.1), -1),
-                         "file": ""})  # fmt: skip
+            rows.append(
+                {
+                    "owner_id": owner,
+                    "kind": "receipt",
+                    "parcel_id": "",
+                    "date": "2023-10-08",
+                    "crop": harvest,
+                    "amount": round(area * 9000 * rng.uniform(0.8, 1.1), -1),
+                    "file": "",
+                }
+            )
         if k % 3 == 0:
             wrong = "cotton" if crop != "cotton" else "peanut"
             c = wrong if k == 3 else harvest
-            rows.append({"owner_id": owner, "kind": "contract", "parcel_id": "", "date": "2024-04-20",
-                         "crop": c, "amount": round(area * 8000, -1), "file": ""})  # fmt: skip
+            rows.append(
+                {
+                    "owner_id": owner,
+                    "kind": "contract",
+                    "parcel_id": "",
+                    "date": "2024-04-20",
+                    "crop": c,
+                    "amount": round(area * 8000, -1),
+                    "file": "",
+                }
+            )
             if k == 3:
-                cases.append({"file": "own_evidence/evidence.csv", "parcel_id": "", "holder_id": owner,
-                              "case": "contract_for_a_crop_not_grown"})  # fmt: skip
+                cases.append(
+                    {
+                        "file": "own_evidence/evidence.csv",
+                        "parcel_id": "",
+                        "holder_id": owner,
+                        "case": "contract_for_a_crop_not_grown",
+                    }
+                )
         if k % 4 == 1:
-            rows.append({"owner_id": owner, "kind": "loan_repaid", "parcel_id": "", "date": "2023-12-15",
-                         "crop": "", "amount": "", "file": ""})  # fmt: skip
+            rows.append(
+                {
+                    "owner_id": owner,
+                    "kind": "loan_repaid",
+                    "parcel_id": "",
+                    "date": "2023-12-15",
+                    "crop": "",
+                    "amount": "",
+                    "file": "",
+                }
+            )
     return pd.DataFrame(rows), cases
 
 

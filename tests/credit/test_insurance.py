@@ -23,8 +23,14 @@ AS_OF = date(2024, 6, 1)
 
 
 def _rec(**kw: object) -> pd.DataFrame:
-    base = {"year": 2024, "owner_ref": "", "parcel_id": "P00000", "crop": "maize",
-            "insured_area_ha": 1.0, "sum_insured": 6000.0}  # fmt: skip
+    base = {
+        "year": 2024,
+        "owner_ref": "",
+        "parcel_id": "P00000",
+        "crop": "maize",
+        "insured_area_ha": 1.0,
+        "sum_insured": 6000.0,
+    }
     return pd.DataFrame([base | kw])
 
 
@@ -52,7 +58,9 @@ def test_relief_scales_with_the_insured_share() -> None:
 )
 def test_contradicting_records_give_no_relief_and_refer(change: dict) -> None:
     est = one_parcel()
-    r = size_with_extras(est, POLICY, CreditExtras(insurance=_rec(**change)), as_of=AS_OF, climate=0.2)
+    r = size_with_extras(
+        est, POLICY, CreditExtras(insurance=_rec(**change)), as_of=AS_OF, climate=0.2
+    )
     h = r.households.iloc[0]
     assert "INSURANCE_CONTRADICTS" in h.reason_codes
     assert h.decision == "refer"
@@ -69,7 +77,8 @@ def test_matching_by_owner_when_no_parcel_is_given() -> None:
     est = one_parcel()
     rec = _rec(parcel_id="", owner_ref=est.loc[0, "owner_ref"])
     matched, unmatched = match_insurance(rec, est)
-    assert matched["matched_by"].tolist() == ["owner_ref"] and unmatched.empty
+    assert matched["matched_by"].tolist() == ["owner_ref"]
+    assert unmatched.empty
     out = insurance_by_household(matched, est, POLICY, year=2024)
     assert out.iloc[0].insured_area_ha == pytest.approx(1.0)
 

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agrilend.credit import apply_prices, load_policy, prudent_prices, read_prices
+from agrilend.credit import (
+    apply_prices,
+    load_policy,
+    policy_from_dict,
+    prudent_prices,
+    read_prices,
+)
 from agrilend.errors import PolicyError
 
 POLICY = load_policy()
@@ -20,9 +26,14 @@ AS_OF = date(2025, 3, 1)
 def _table(prices: dict[str, float], harvest: str = "maize", market: str = "A") -> pd.DataFrame:
     months = pd.to_datetime(list(prices))
     return pd.DataFrame(
-        {"harvest": harvest, "market": market, "month": months,
-         "price_per_t": list(prices.values()), "currency": "CNY"}
-    )  # fmt: skip
+        {
+            "harvest": harvest,
+            "market": market,
+            "month": months,
+            "price_per_t": list(prices.values()),
+            "currency": "CNY",
+        }
+    )
 
 
 def test_rule_by_hand_on_a_flat_market() -> None:
@@ -65,13 +76,19 @@ def test_too_few_months_keep_the_policy_price_and_say_so() -> None:
 def test_months_after_the_decision_are_not_used() -> None:
     rows = {f"{y}-09-01": 2000.0 for y in range(2020, 2025)} | {"2025-09-01": 100.0}
     ev = prudent_prices(_table(rows), POLICY, as_of=AS_OF).set_index("harvest").loc["maize"]
-    assert ev.n_months == 5 and ev.quantile_price == pytest.approx(2000.0)
+    assert ev.n_months == 5
+    assert ev.quantile_price == pytest.approx(2000.0)
 
 
 def test_markets_quoting_one_month_give_their_median() -> None:
     rows = {f"{y}-09-01": 2000.0 for y in range(2020, 2025)}
-    t = pd.concat([_table(rows, market="A"), _table({k: v + 200 for k, v in rows.items()}, market="B"),
-                   _table({k: v + 400 for k, v in rows.items()}, market="C")])  # fmt: skip
+    t = pd.concat(
+        [
+            _table(rows, market="A"),
+            _table({k: v + 200 for k, v in rows.items()}, market="B"),
+            _table({k: v + 400 for k, v in rows.items()}, market="C"),
+        ]
+    )
     ev = prudent_prices(t, POLICY, as_of=AS_OF).set_index("harvest").loc["maize"]
     assert ev.quantile_price == pytest.approx(2200.0)
     assert ev.markets == "A, B, C"
@@ -94,8 +111,6 @@ def test_apply_prices_returns_a_new_policy_in_the_files_units() -> None:
 def test_policy_without_a_prices_table_is_refused() -> None:
     bare = POLICY.to_dict()
     bare.pop("prices")
-    from agrilend.credit import policy_from_dict
-
     with pytest.raises(PolicyError, match=r"\[prices\]"):
         prudent_prices(_table({"2024-09-01": 1.0}), policy_from_dict(bare), as_of=AS_OF)
 

@@ -56,7 +56,8 @@ def sized(sample_data: Path) -> dict[str, object]:
 def test_the_sample_bundle_names_the_new_files() -> None:
     files = InputFiles.sample()
     for name in ("prices", "transfers", "insurance", "own_evidence"):
-        assert getattr(files, name) is not None and getattr(files, name).exists()
+        assert getattr(files, name) is not None
+        assert getattr(files, name).exists()
 
 
 def test_prices_come_from_the_market_table(sized: dict) -> None:
@@ -69,7 +70,9 @@ def test_prices_come_from_the_market_table(sized: dict) -> None:
 def test_planted_transfer_cases_are_found(sized: dict) -> None:
     r, cases = sized["result"], sized["cases"]
     flagged = set(r.transfer_flags["parcel_id"])
-    planted = set(cases.loc[cases["case"].isin(["two_tenants", "holder_still_insures"]), "parcel_id"])
+    planted = set(
+        cases.loc[cases["case"].isin(["two_tenants", "holder_still_insures"]), "parcel_id"]
+    )
     assert flagged == planted
     moved = r.parcels[r.parcels["rented"]]
     rented_out = set(cases.loc[cases["case"] == "rented_out", "parcel_id"])
@@ -116,7 +119,8 @@ def test_what_if_and_stress_on_the_sample(sized: dict) -> None:
     r = sized["result"]
     some = list(r.households.loc[r.households["credit_line"] > 0, "owner_ref"][:5])
     w = what_would_raise(r, as_of=AS_OF, households=some, climate=0.3)
-    assert set(w["owner_ref"]) <= set(some) and (w["raise"] > 0).all()
+    assert set(w["owner_ref"]) <= set(some)
+    assert (w["raise"] > 0).all()
     t = stress_portfolio(r.parcels, r.policy, as_of=AS_OF, climate=0.3,
                          adjustments=r.adjustments.reset_index()).set_index("scenario")  # fmt: skip
     assert t.loc["price shock + drought", "expected_loss"] >= t.loc["baseline", "expected_loss"]

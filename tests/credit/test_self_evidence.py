@@ -81,7 +81,9 @@ def test_contradicting_photo_lowers_trust_and_refers(
     assert cut.credit_line < base.credit_line
     assert cut.decision == "refer"
     assert "OWN_EVIDENCE_CONTRADICTS" in cut.reason_codes
-    assert json.loads(cut.limits)["evidence_cut"] == pytest.approx(POLICY.evidence["contradiction_cut"])
+    assert json.loads(cut.limits)["evidence_cut"] == pytest.approx(
+        POLICY.evidence["contradiction_cut"]
+    )
     assert counter in cut.reasons_en
 
 
@@ -102,8 +104,11 @@ def test_receipts_raise_in_proportion_capped_and_wrong_crop_contradicts(tmp_path
 def test_all_raises_together_are_capped(tmp_path: Path) -> None:
     gdf = _parcels()
     owner = gdf.loc[0, "owner_ref"]
-    rows = [f"{owner},receipt,,2023-10-05,maize,900000,", f"{owner},contract,,2024-05-05,maize,900000,",
-            f"{owner},loan_repaid,,2023-12-01,,,"]  # fmt: skip
+    rows = [
+        f"{owner},receipt,,2023-10-05,maize,900000,",
+        f"{owner},contract,,2024-05-05,maize,900000,",
+        f"{owner},loan_repaid,,2023-12-01,,,",
+    ]
     lim = json.loads(_size(gdf, read_own_evidence(_manifest(tmp_path, rows))).limits)
     assert lim["evidence_raise"] == pytest.approx(POLICY.evidence["max_total_raise"])
 
@@ -111,10 +116,21 @@ def test_all_raises_together_are_capped(tmp_path: Path) -> None:
 def test_nothing_that_identifies_a_person_is_kept(tmp_path: Path) -> None:
     gdf = _parcels()
     _photo(tmp_path / "a.jpg", 500_050, 4_200_100, "2024:07:15 09:00:00")
-    ev = read_own_evidence(_manifest(tmp_path, ["130100199001010011,photo,P00000,,,,a.jpg"]), key="k")
+    ev = read_own_evidence(
+        _manifest(tmp_path, ["130100199001010011,photo,P00000,,,,a.jpg"]), key="k"
+    )
     r = size_with_extras(gdf, POLICY, CreditExtras(evidence=ev), as_of=AS_OF)
     text = ev.to_csv() + r.households.to_csv() + r.evidence_items.to_csv()
     for personal in ("130100199001010011", "Zhang San", "PhoneMaker"):
         assert personal not in text
-    assert set(ev.columns) == {"owner_ref", "kind", "parcel_id", "crop", "amount", "date", "lat",
-                               "lon", "digest"}  # fmt: skip
+    assert set(ev.columns) == {
+        "owner_ref",
+        "kind",
+        "parcel_id",
+        "crop",
+        "amount",
+        "date",
+        "lat",
+        "lon",
+        "digest",
+    }

@@ -31,8 +31,9 @@ def test_shocks_lower_lines_and_raise_losses(tmp_path: Path) -> None:
 
 def test_a_book_lent_at_the_margin_is_short_when_prices_fall() -> None:
     est = make_estimates(6, 2, seed=8)
-    off = POLICY.with_changes({"margin": {"share": 1.0, "cost_uncertainty": 0.0},
-                               "lending": {"yield_quantile": 0.5}})  # fmt: skip
+    off = POLICY.with_changes(
+        {"margin": {"share": 1.0, "cost_uncertainty": 0.0}, "lending": {"yield_quantile": 0.5}}
+    )
     crash = Scenario("crash", price_factor=0.5)
     t = stress_portfolio(est, off, as_of=AS_OF, scenarios=(Scenario("baseline"), crash))
     t = t.set_index("scenario")

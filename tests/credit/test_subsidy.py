@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,16 @@ import pytest
 from agrilend.credit import (
     SUBSIDY_COLUMNS,
     household_subsidies,
+    load_policy,
     match_subsidies,
+    normalise_subsidies,
     read_subsidies,
+    size_households,
     subsidy_area_flags,
 )
 from agrilend.errors import InputPathError, TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
+from tests.credit.builders import one_parcel
 
 KEY = "test-key"
 OWNER = "130123200101010001"
@@ -298,11 +303,6 @@ def test_sample_county_subsidies(sample_data: Path) -> None:
 
 def test_size_households_takes_the_documented_minimal_layout() -> None:
     """The layout size_households documents (no scheme, no parcel_id) no longer raises KeyError."""
-    from datetime import date
-
-    from agrilend.credit import load_policy, size_households
-    from tests.credit.builders import one_parcel
-
     est = one_parcel()
     owner = est.loc[0, "owner_ref"]
     minimal = pd.DataFrame(
@@ -316,8 +316,6 @@ def test_size_households_takes_the_documented_minimal_layout() -> None:
 
 
 def test_raw_file_layout_is_normalised_and_pseudonymised() -> None:
-    from agrilend.credit import normalise_subsidies
-
     raw = pd.DataFrame(
         {"scheme": ["a"], "year": ["2024"], "owner_id": [OWNER], "parcel_id": ["P1"],
          "area_mu": [15.0], "amount_cny": [1500.0]}
@@ -335,7 +333,5 @@ def test_raw_file_layout_is_normalised_and_pseudonymised() -> None:
 
 
 def test_normalise_refuses_records_without_amount() -> None:
-    from agrilend.credit import normalise_subsidies
-
     with pytest.raises(TableReadError, match="amount"):
         normalise_subsidies(pd.DataFrame({"owner_ref": ["H-1"], "year": [2024]}))

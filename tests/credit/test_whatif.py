@@ -38,10 +38,19 @@ def test_insuring_as_suggested_gives_the_promised_line() -> None:
     row = w[w["action"].str.startswith("insure:")].iloc[0]
     crop = row.action.split(":", 1)[1]
     mine = est[(est["owner_ref"] == row.owner_ref) & (est["crop"] == crop)]
-    records = pd.DataFrame({"year": 2024, "owner_ref": row.owner_ref, "parcel_id": mine["parcel_id"],
-                            "crop": crop, "insured_area_ha": mine["cultivated_area_ha"],
-                            "sum_insured": 1000.0})  # fmt: skip
-    real = size_with_extras(est, POLICY, CreditExtras(insurance=records), as_of=AS_OF, climate=CLIMATE)
+    records = pd.DataFrame(
+        {
+            "year": 2024,
+            "owner_ref": row.owner_ref,
+            "parcel_id": mine["parcel_id"],
+            "crop": crop,
+            "insured_area_ha": mine["cultivated_area_ha"],
+            "sum_insured": 1000.0,
+        }
+    )
+    real = size_with_extras(
+        est, POLICY, CreditExtras(insurance=records), as_of=AS_OF, climate=CLIMATE
+    )
     line = real.households.set_index("owner_ref").loc[row.owner_ref, "credit_line"]
     assert line == pytest.approx(row.new_line)
 
@@ -52,11 +61,25 @@ def test_showing_sales_as_suggested_gives_the_promised_line() -> None:
     row = w[w["action"] == "sales"].iloc[0]
     hh = r.households.set_index("owner_ref").loc[row.owner_ref]
     revenue = json.loads(hh.limits)["revenue"]
-    crop = est[est["owner_ref"] == row.owner_ref].groupby("crop")["cultivated_area_ha"].sum().idxmax()
-    receipt = pd.DataFrame({"owner_ref": [row.owner_ref], "kind": ["receipt"], "parcel_id": [""],
-                            "crop": [crop], "amount": [revenue], "date": [date(2023, 10, 1)],
-                            "lat": [float("nan")], "lon": [float("nan")], "digest": [""]})  # fmt: skip
-    real = size_with_extras(est, POLICY, CreditExtras(evidence=receipt), as_of=AS_OF, climate=CLIMATE)
+    crop = (
+        est[est["owner_ref"] == row.owner_ref].groupby("crop")["cultivated_area_ha"].sum().idxmax()
+    )
+    receipt = pd.DataFrame(
+        {
+            "owner_ref": [row.owner_ref],
+            "kind": ["receipt"],
+            "parcel_id": [""],
+            "crop": [crop],
+            "amount": [revenue],
+            "date": [date(2023, 10, 1)],
+            "lat": [float("nan")],
+            "lon": [float("nan")],
+            "digest": [""],
+        }
+    )
+    real = size_with_extras(
+        est, POLICY, CreditExtras(evidence=receipt), as_of=AS_OF, climate=CLIMATE
+    )
     line = real.households.set_index("owner_ref").loc[row.owner_ref, "credit_line"]
     assert line == pytest.approx(row.new_line)
 
@@ -68,6 +91,7 @@ def test_own_evidence_is_not_offered_where_a_cap_holds_the_line() -> None:
     r = size_with_extras(est, capped, CreditExtras(), as_of=AS_OF, climate=CLIMATE)
     assert json.loads(r.households.loc[0, "limits"])["binding"] == "household"
     w = what_would_raise(r, as_of=AS_OF, climate=CLIMATE)
-    assert w["action"].str.startswith("insure:").all() and len(w) > 0
+    assert w["action"].str.startswith("insure:").all()
+    assert len(w) > 0
     no_risk = size_with_extras(est, capped, CreditExtras(), as_of=AS_OF, climate=0.0)
     assert what_would_raise(no_risk, as_of=AS_OF, climate=0.0).empty

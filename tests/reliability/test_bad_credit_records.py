@@ -78,12 +78,32 @@ def _t(row: str, head: str = T_HEAD) -> bytes:
 BAD_TRANSFERS: dict[str, tuple[str, bytes, str]] = {
     "empty_file": ("t.csv", b"", "t.csv"),
     "header_only": ("t.csv", T_HEAD.encode(), "no record"),
-    "no_tenant_column": ("t.csv", b"parcel_id,holder_id,rent_per_year,start,end\nP1,1,9,2024-01-01,2025-01-01\n", "tenant"),
-    "no_rent_at_all": ("t.csv", b"parcel_id,holder_id,tenant_id,start,end\nP1,1,2,2024-01-01,2025-01-01\n", "no rent"),
-    "empty_parcel": ("t.csv", _t(",130101,130201,900,2024-01-01,2025-01-01\n"), "parcel id is empty"),
+    "no_tenant_column": (
+        "t.csv",
+        b"parcel_id,holder_id,rent_per_year,start,end\nP1,1,9,2024-01-01,2025-01-01\n",
+        "tenant",
+    ),
+    "no_rent_at_all": (
+        "t.csv",
+        b"parcel_id,holder_id,tenant_id,start,end\nP1,1,2,2024-01-01,2025-01-01\n",
+        "no rent",
+    ),
+    "empty_parcel": (
+        "t.csv",
+        _t(",130101,130201,900,2024-01-01,2025-01-01\n"),
+        "parcel id is empty",
+    ),
     "empty_tenant": ("t.csv", _t("P1,130101,,900,2024-01-01,2025-01-01\n"), "missing"),
-    "same_both_sides": ("t.csv", _t("P1,130101,130101,900,2024-01-01,2025-01-01\n"), "same household"),
-    "rounded_code": ("t.csv", _t("1.30123E+18,130101,130201,900,2024-01-01,2025-01-01\n"), "rounded"),
+    "same_both_sides": (
+        "t.csv",
+        _t("P1,130101,130101,900,2024-01-01,2025-01-01\n"),
+        "same household",
+    ),
+    "rounded_code": (
+        "t.csv",
+        _t("1.30123E+18,130101,130201,900,2024-01-01,2025-01-01\n"),
+        "rounded",
+    ),
     "start_not_a_date": ("t.csv", _t("P1,130101,130201,900,spring,2025-01-01\n"), "record 2"),
     "end_before_start": ("t.csv", _t("P1,130101,130201,900,2025-01-01,2024-01-01\n"), "before"),
     "term_too_long": ("t.csv", _t("P1,130101,130201,900,2000-01-01,2060-01-01\n"), "30 years"),
@@ -92,17 +112,25 @@ BAD_TRANSFERS: dict[str, tuple[str, bytes, str]] = {
     "rent_empty": ("t.csv", _t("P1,130101,130201,,2024-01-01,2025-01-01\n"), "empty"),
     "rent_per_mu_absurd": (
         "t.csv",
-        b"parcel_id,holder_id,tenant_id,rent_per_mu,area_mu,start,end\n"
-        b"P1,1,2,90000,3,2024-01-01,2025-01-01\n",
+        (
+            b"parcel_id,holder_id,tenant_id,rent_per_mu,area_mu,start,end\n"
+            b"P1,1,2,90000,3,2024-01-01,2025-01-01\n"
+        ),
         "absurd",
     ),
     "area_zero": (
         "t.csv",
-        b"parcel_id,holder_id,tenant_id,rent_per_mu,area_mu,start,end\n"
-        b"P1,1,2,900,0,2024-01-01,2025-01-01\n",
+        (
+            b"parcel_id,holder_id,tenant_id,rent_per_mu,area_mu,start,end\n"
+            b"P1,1,2,900,0,2024-01-01,2025-01-01\n"
+        ),
         "not above 0",
     ),
-    "not_utf8_nor_gbk": ("t.csv", T_HEAD.encode() + b"P1,\xff\xfe\xfa,2,9,2024-01-01,2025-01-01\n", "t.csv"),
+    "not_utf8_nor_gbk": (
+        "t.csv",
+        T_HEAD.encode() + b"P1,\xff\xfe\xfa,2,9,2024-01-01,2025-01-01\n",
+        "t.csv",
+    ),
 }
 
 
@@ -127,9 +155,17 @@ def _i(row: str, head: str = I_HEAD) -> bytes:
 
 BAD_INSURANCE: dict[str, tuple[str, bytes, str]] = {
     "empty_file": ("i.csv", b"", "i.csv"),
-    "no_crop_column": ("i.csv", b"year,owner_id,insured_area_mu,sum_insured\n2024,1,15,6000\n", "crop"),
+    "no_crop_column": (
+        "i.csv",
+        b"year,owner_id,insured_area_mu,sum_insured\n2024,1,15,6000\n",
+        "crop",
+    ),
     "no_area_column": ("i.csv", b"year,owner_id,crop,sum_insured\n2024,1,maize,6000\n", "area"),
-    "no_owner_nor_parcel_column": ("i.csv", b"year,crop,insured_area_mu,sum_insured\n2024,maize,1,9\n", "owner"),
+    "no_owner_nor_parcel_column": (
+        "i.csv",
+        b"year,crop,insured_area_mu,sum_insured\n2024,maize,1,9\n",
+        "owner",
+    ),
     "year_text": ("i.csv", _i("last,130100,P1,maize,15,6000\n"), "not a number"),
     "year_fraction": ("i.csv", _i("2024.5,130100,P1,maize,15,6000\n"), "whole year"),
     "year_absurd": ("i.csv", _i("1066,130100,P1,maize,15,6000\n"), "below"),
@@ -153,12 +189,14 @@ def test_bad_insurance_file(tmp_path: Path, name: str) -> None:
     assert words in str(err.value), str(err.value)
 
 
-# --- own evidence -----------------------------------------------------------------------------------
+# --- own evidence -------------------------------------------------------------------------------
 
 E_HEAD = "owner_id,kind,parcel_id,date,crop,amount,file\n"
 
 
-def _jpeg(path: Path, *, gps: dict[int, Any] | None, stamp: str | None = "2024:07:15 10:00:00") -> None:
+def _jpeg(
+    path: Path, *, gps: dict[int, Any] | None, stamp: str | None = "2024:07:15 10:00:00"
+) -> None:
     exif = Image.Exif()
     if gps is not None:
         exif[0x8825] = gps
@@ -173,7 +211,11 @@ BAD_EVIDENCE: dict[str, tuple[str, tuple[Any, Any] | None, str]] = {
     "unknown_kind": ("130100,selfie,P1,,,,a.jpg", None, "unknown"),
     "no_owner": (",receipt,,2024-09-01,maize,1000,", None, "owner"),
     "photo_without_file": ("130100,photo,P1,,,,", None, "needs its parcel_id and its file"),
-    "photo_without_parcel": ("130100,photo,,,,,a.jpg", (GOOD_GPS, "2024:07:15 10:00:00"), "parcel_id"),
+    "photo_without_parcel": (
+        "130100,photo,,,,,a.jpg",
+        (GOOD_GPS, "2024:07:15 10:00:00"),
+        "parcel_id",
+    ),
     "photo_missing_file": ("130100,photo,P1,,,,gone.jpg", None, "does not exist"),
     "photo_outside_folder": ("130100,photo,P1,,,,../a.jpg", None, "outside the manifest"),
     "photo_remote": ("130100,photo,P1,,,,https://example.org/a.jpg", None, "remote"),
@@ -214,12 +256,11 @@ def test_bad_own_evidence(tmp_path: Path, name: str) -> None:
     assert words in str(err.value), str(err.value)
     # in "drop" mode the bad record is set aside with its reason, the file still reads
     kept = read_own_evidence(manifest, key=KEY, errors="drop")
-    assert kept.empty and len(kept.attrs["rejected"]) == 1
+    assert kept.empty
+    assert len(kept.attrs["rejected"]) == 1
 
 
-@pytest.mark.parametrize(
-    "reader", [read_prices, read_transfers, read_insurance, read_own_evidence]
-)
+@pytest.mark.parametrize("reader", [read_prices, read_transfers, read_insurance, read_own_evidence])
 @pytest.mark.parametrize("path", ["https://example.org/x.csv", "/vsicurl/https://e.org/x.csv"])
 def test_remote_record_paths_are_refused(reader: Any, path: str) -> None:
     with pytest.raises(InputPathError):

@@ -41,7 +41,8 @@ def test_blocks_show_the_households_prices_and_raises() -> None:
     assert all(p["prudent"] in html for p in view["prices"])
     assert all(r["text"] in html for r in view["raises"])
     zh = credit_beyond_view(a, owner, "zh")
-    assert zh is not None and zh["t"]["prices"] == "价格依据"
+    assert zh is not None
+    assert zh["t"]["prices"] == "价格依据"
 
 
 def test_no_block_without_extras() -> None:
