@@ -430,6 +430,7 @@ def decide(
     if credit_extras is not None and not credit_extras.is_empty() and as_of is not None:
         extras = size_with_extras(frame, policy, credit_extras, **sizing_kw)
         households = extras.households
+        frame = extras.parcels  # tenants in place of holders: parcels and households agree
     else:
         households = size_households(frame, policy, **sizing_kw)
 

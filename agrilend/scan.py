@@ -456,6 +456,7 @@ def scan(
         policy=inputs.policy,
         county_yields=inputs.county_yields,
         context=copy.copy(context) if context is not None else None,
+        credit_extras=inputs.credit_extras,
     )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
