@@ -4,13 +4,20 @@ Sentinel-2 imagery is clipped to land-title parcels; each parcel's NDVI series e
 crop, its really cultivated area and its vigour; with subsidy and climate data these size a
 credit line for the household that holds the titles.
 
-The names below are the entry points; each layer's own names live in its subpackage
+The names below are the entry points: :func:`assess` (the one pipeline, in
+:mod:`agrilend.pipeline`) and :func:`scan` (a county scan; :mod:`agrilend.scan` is both the
+package and, when called, the function). Each layer's own names live in its subpackage
 (:mod:`agrilend.remote_sensing`, :mod:`agrilend.parcels`, :mod:`agrilend.yield_models`,
-:mod:`agrilend.credit`). They are imported on first use, so ``import agrilend`` stays fast.
+:mod:`agrilend.credit`, :mod:`agrilend.report`). Everything is imported on first use, so
+``import agrilend`` stays fast.
 
-The pipeline function and the scan live in modules of the same name: use
-``from agrilend.assess import assess`` and ``from agrilend.scan import scan`` (a package
-attribute cannot be both the module and the function).
+Examples
+--------
+>>> import agrilend
+>>> callable(agrilend.assess), callable(agrilend.scan)
+(True, True)
+>>> "remote_sensing" in dir(agrilend)
+True
 """
 
 from __future__ import annotations
@@ -28,28 +35,54 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from agrilend.assess import Assessment, CountyContext, Evidence, decide, gather_evidence
+    from agrilend import credit, parcels, remote_sensing, report, scan, yield_models
     from agrilend.inputs import InputFiles, Inputs, load_inputs
+    from agrilend.pipeline import (
+        Assessment,
+        CountyContext,
+        Evidence,
+        assess,
+        decide,
+        gather_evidence,
+    )
     from agrilend.scan import load_context
 
 #: Public name -> module that defines it (imported lazily: the layers pull in numba, GDAL...).
 _LAZY = {
-    "Assessment": "agrilend.assess",
-    "CountyContext": "agrilend.assess",
-    "Evidence": "agrilend.assess",
-    "decide": "agrilend.assess",
-    "gather_evidence": "agrilend.assess",
+    "Assessment": "agrilend.pipeline",
+    "CountyContext": "agrilend.pipeline",
+    "Evidence": "agrilend.pipeline",
+    "assess": "agrilend.pipeline",
+    "decide": "agrilend.pipeline",
+    "gather_evidence": "agrilend.pipeline",
     "InputFiles": "agrilend.inputs",
     "Inputs": "agrilend.inputs",
     "load_inputs": "agrilend.inputs",
     "load_context": "agrilend.scan",
 }
 
+#: Subpackages, imported on first attribute access.
+_SUBPACKAGES = (
+    "credit",
+    "parcels",
+    "pipeline",
+    "remote_sensing",
+    "report",
+    "scan",
+    "yield_models",
+)
+
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'agrilend' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})
 
 
 __all__ = [  # noqa: RUF022  (grouped by kind)
@@ -58,6 +91,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind)
     "Assessment",
     "CountyContext",
     "Evidence",
+    "assess",
     "decide",
     "gather_evidence",
     # inputs
@@ -66,4 +100,11 @@ __all__ = [  # noqa: RUF022  (grouped by kind)
     "load_inputs",
     # county scans
     "load_context",
+    "scan",
+    # subpackages
+    "credit",
+    "parcels",
+    "remote_sensing",
+    "report",
+    "yield_models",
 ]

@@ -10,10 +10,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from agrilend.assess import Assessment, assess
 from agrilend.inputs import InputFiles, load_inputs, sample_data_dir
 from agrilend.manifest import write_manifest
 from agrilend.outputs import write_parcels, write_table
+from agrilend.pipeline import Assessment, assess
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def run_demo(
     lang: Literal["en", "zh"] = "en",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run :func:`agrilend.assess.assess` on the sample county and write its outputs to ``out_dir``.
+    """Run :func:`agrilend.assess` on the sample county and write its outputs to ``out_dir``.
 
     Writes ``parcels.parquet`` (GeoParquet), ``parcels.gpkg``, ``households.parquet`` and
     ``households.csv``, ``manifest.json`` and ``report-<household>.html``; returns a summary.

@@ -165,7 +165,7 @@ class InputFiles:
 
 @dataclass
 class Inputs:
-    """Opened inputs of one assessment (what :func:`agrilend.assess.assess` takes)."""
+    """Opened inputs of one assessment (what :func:`agrilend.pipeline.assess` takes)."""
 
     cube: xr.Dataset
     titles: gpd.GeoDataFrame
@@ -189,7 +189,7 @@ def load_inputs(
     :func:`agrilend.yield_models.read_weather`; the policy defaults to the packaged one.
 
     Imagery given as a TOML file describing a STAC search
-    (:mod:`agrilend.remote_sensing.imagery_spec`) is opened over the titles' extent, on the
+    (:mod:`agrilend.remote_sensing.sources.spec`) is opened over the titles' extent, on the
     titles' grid. ``frozen_items`` names the saved answer of that search: read when the file
     exists, else the search runs once and its answer is saved there (a scan freezes its search
     so that every worker, and every resume, reads the same scenes).
@@ -201,7 +201,7 @@ def load_inputs(
         open_cube,
         read_imagery_spec,
     )
-    from agrilend.remote_sensing.imagery_spec import titles_area  # noqa: PLC0415
+    from agrilend.remote_sensing.sources.spec import titles_area  # noqa: PLC0415
     from agrilend.yield_models.weather import read_weather  # noqa: PLC0415
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
 

@@ -27,7 +27,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest as a dict (no secret, no personal data: file paths and checksums only).
 
-    Checksums already in ``provenance["inputs"]`` (recorded by :func:`agrilend.assess.assess`)
+    Checksums already in ``provenance["inputs"]`` (recorded by :func:`agrilend.pipeline.assess`)
     are reused rather than computed again: county cubes can be large.
     """
     prov = dict(provenance or {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,4 +130,50 @@ def write_json(payload: Any, path: str | Path, *, overwrite: bool = False) -> Pa
     )
 
 
-__all__ = ["atomic_write", "json_default", "tabular", "write_json", "write_parcels", "write_table"]
+def write_cube(cube: Any, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write an imagery cube to NetCDF or Zarr (by the name's extension), atomically.
+
+    The cube is written under a temporary name in the same folder, then renamed; Zarr is
+    written as version 2 with consolidated metadata, what every reader expects.
+
+    Raises
+    ------
+    OutputExistsError
+        When ``path`` exists and ``overwrite`` is False.
+    ValueError
+        When the name ends in neither ``.nc`` nor ``.zarr``.
+    """
+    out = Path(path)
+    if out.suffix.lower() not in {".nc", ".zarr"}:
+        raise ValueError(f"{out.name!r}: a cube is written to a .nc or .zarr file name")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(
+            f"output {str(out)!r} already exists; pass overwrite=True to replace it", path=out
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        target = tmp / out.name
+        if out.suffix.lower() == ".zarr":
+            cube.to_zarr(target, mode="w", zarr_format=2, consolidated=True)
+        else:
+            cube.to_netcdf(target)
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        elif out.exists() or out.is_symlink():
+            out.unlink()
+        os.replace(target, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+__all__ = [
+    "atomic_write",
+    "json_default",
+    "tabular",
+    "write_cube",
+    "write_json",
+    "write_parcels",
+    "write_table",
+]

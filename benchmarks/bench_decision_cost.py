@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from agrilend.assess import assess
 from agrilend.credit import size_households, size_with_extras, what_would_raise
 from agrilend.inputs import InputFiles, load_inputs
+from agrilend.pipeline import assess
 from agrilend.scan import decide_household, load_context, scan
 
 #: AWS EC2 c7i on-demand (us-east-1) list price, $0.08925 per hour for 2 vCPU, at 7.2 CNY/USD.

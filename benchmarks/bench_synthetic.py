@@ -19,7 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agrilend.remote_sensing.cube import open_cube  # noqa: E402
+from agrilend.remote_sensing.sources.local import open_cube  # noqa: E402
 from agrilend.synthetic import build_county  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"

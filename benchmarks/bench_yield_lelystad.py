@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_yield_lelystad.py`` (about a minute).
 
-1. Sample county (``sample_data/``): the full pipeline (:func:`agrilend.assess.assess`) gives
+1. Sample county (``sample_data/``): the full pipeline (:func:`agrilend.pipeline.assess`) gives
    each parcel a county-calibrated yield with a 90 % interval; it is scored against the
    generator's truth (``truth.csv``, read here only): bias, MAE, MAPE, interval coverage, and
    how well vigour tracks the true vigour factor. Scored on parcels whose predicted crop is the
@@ -27,8 +27,8 @@ DATA = Path(os.environ.get("AGRILEND_SHARED_DATA", REPO.parent / "shared" / "dat
 
 
 def sample_county() -> None:
-    from agrilend.assess import assess  # noqa: PLC0415
     from agrilend.inputs import InputFiles, load_inputs  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415
 
     t = time.time()
     with warnings.catch_warnings():

@@ -80,8 +80,8 @@ def _tile_imagery(path: Path, tile: int) -> None:
 
 def make_light_context(files: InputFiles, folder: Path) -> Path:
     """Save a county context with a small crop forest trained on the county's declarations."""
-    from agrilend.assess import CountyContext, gather_evidence  # noqa: PLC0415
     from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.pipeline import CountyContext, gather_evidence  # noqa: PLC0415
     from agrilend.scan import save_context  # noqa: PLC0415
     from agrilend.yield_models import CropTypeClassifier  # noqa: PLC0415
 

@@ -65,8 +65,8 @@ def sample_inputs():
 
 @pytest.fixture(scope="session")
 def sample_assessment(sample_inputs):
-    """:func:`agrilend.assess.assess` on the whole sample county, run once per test session."""
-    from agrilend.assess import assess  # noqa: PLC0415  (heavy; only when used)
+    """:func:`agrilend.pipeline.assess` on the whole sample county, run once per test session."""
+    from agrilend.pipeline import assess  # noqa: PLC0415  (heavy; only when used)
 
     return assess(sample_inputs)
 

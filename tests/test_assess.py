@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from agrilend.assess import assess, decide, gather_evidence
 from agrilend.demo import score_against_truth
 from agrilend.errors import MissingCRSError
+from agrilend.pipeline import assess, decide, gather_evidence
+from agrilend.testing import assert_decisions, assert_estimates, validate_estimates
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +28,13 @@ def test_every_title_has_one_row(sample_assessment, sample_inputs) -> None:
 
 
 def test_parcel_estimates_follow_the_contract(sample_assessment) -> None:
-    needed = [
-        "parcel_id", "owner_ref", "declared_crop", "declared_area_ha", "crop", "crop_confidence",
-        "crop_mismatch", "cultivated_area_ha", "area_ratio", "area_flag", "vigour",
-        "vigour_class", "sos", "pos", "eos", "season_length_days", "season_integral",
-        "peak_ndvi", "yield_t_ha", "yield_low", "yield_high", "n_clear_obs", "cloud_fraction",
-        "n_pixels", "quality_flags", "status", "message", "geometry",
-    ]  # fmt: skip
-    missing = [c for c in needed if c not in sample_assessment.parcels.columns]
-    assert not missing
-    ok = sample_assessment.parcels[sample_assessment.parcels["status"] != "error"]
-    conf = ok["crop_confidence"].to_numpy(float)
-    assert np.all((conf >= 0) & (conf <= 1))
-    y = ok.dropna(subset=["yield_t_ha"])
-    assert (y["yield_low"] <= y["yield_t_ha"]).all()
-    assert (y["yield_t_ha"] <= y["yield_high"]).all()
+    assert_estimates(sample_assessment.parcels)
+    assert_decisions(sample_assessment.households)
+    # the checks are not vacuous: a column of numbers stored as text, a confidence above 1
+    bad = sample_assessment.parcels.assign(vigour=sample_assessment.parcels["vigour"].astype(str))
+    assert "vigour holds text, not numbers" in validate_estimates(bad)
+    worse = sample_assessment.parcels.assign(crop_confidence=1.5)
+    assert "crop_confidence outside [0, 1]" in validate_estimates(worse)
 
 
 def test_pipeline_is_right_against_the_generator_truth(sample_assessment, truth) -> None:
@@ -81,6 +73,11 @@ def test_no_raw_owner_identifier_reaches_the_outputs(sample_assessment, truth) -
 
 
 def test_one_household_is_decided_from_the_county_context(sample_assessment, sample_inputs) -> None:
+    """A household decided alone with the county's context: its crops are the context model's
+    predictions, its line follows the policy, and the caller's context is left as it was."""
+    context = sample_assessment.context
+    model, peers = context.crop_model, context.peer_stats
+    before = (dict(context.county_yields), dict(context.meta))
     hh = sample_assessment.households.sort_values("owner_ref").iloc[0]
     titles = sample_inputs.titles[sample_inputs.titles["owner_ref"] == hh["owner_ref"]]
     again = assess(
@@ -89,12 +86,24 @@ def test_one_household_is_decided_from_the_county_context(sample_assessment, sam
         weather=sample_inputs.weather,
         subsidies=sample_inputs.subsidies,
         policy=sample_inputs.policy,
-        context=sample_assessment.context,
+        context=context,
+        county_yields={"maize": 1.0},  # a different county's yields: must not leak back
     )
     assert list(again.households["owner_ref"]) == [hh["owner_ref"]]
-    assert again.households["decision"].iloc[0] in {"approve", "refer", "decline"}
+    assert_decisions(again.households)
+    assert_estimates(again.parcels)
     # the context's model was used, not a new one trained on one household
-    assert again.context.crop_model is sample_assessment.context.crop_model
+    assert again.context.crop_model is context.crop_model
+    ok = again.parcels[again.parcels["status"] != "error"]
+    series = again.series.sel(parcel=ok["parcel_id"].to_numpy())
+    expected = context.crop_model.predict(series["NDVI_smooth"].to_numpy())
+    assert list(ok["crop"]) == list(expected)
+    # the caller's context is unchanged, and a second call is not the first's object
+    assert again.context is not context
+    assert again.context.county_yields == {"maize": 1.0}
+    assert context.crop_model is model
+    assert context.peer_stats is peers
+    assert (dict(context.county_yields), dict(context.meta)) == before
 
 
 def test_evidence_then_decide_equals_assess_split(sample_inputs, sample_assessment) -> None:

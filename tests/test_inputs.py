@@ -50,13 +50,27 @@ def test_checksums_change_with_content(tmp_path: Path) -> None:
 
 
 def test_folder_checksum_is_order_independent(tmp_path: Path) -> None:
-    d = tmp_path / "cube.zarr"
-    (d / "b").mkdir(parents=True)
-    (d / "a.json").write_text("{}")
-    (d / "b" / "0").write_bytes(b"\x00\x01")
-    assert file_checksum(d) == file_checksum(d)
-    (d / "b" / "0").write_bytes(b"\x00\x02")
-    assert file_checksum(d).startswith("sha256:")
+    """Two folders with the same files, written in opposite orders, have one checksum; a
+    changed byte or a renamed file gives another."""
+
+    def folder(name: str, order: list[tuple[str, bytes]]) -> Path:
+        d = tmp_path / name
+        for rel, data in order:
+            (d / rel).parent.mkdir(parents=True, exist_ok=True)
+            (d / rel).write_bytes(data)
+        return d
+
+    files = [("a.json", b"{}"), ("b/0", b"\x00\x01"), ("b/1", b"\x02"), ("c/d/e", b"x")]
+    first = folder("one.zarr", files)
+    second = folder("two.zarr", list(reversed(files)))
+    assert file_checksum(first) == file_checksum(second)
+    assert file_checksum(first).startswith("sha256:")
+    (second / "b" / "0").write_bytes(b"\x00\x02")
+    assert file_checksum(first) != file_checksum(second)
+    (second / "b" / "0").write_bytes(b"\x00\x01")
+    assert file_checksum(first) == file_checksum(second)
+    (second / "b" / "1").rename(second / "b" / "2")
+    assert file_checksum(first) != file_checksum(second)
 
 
 def test_unknown_input_name(tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from agrilend._scan_parts import FAIL_ENV, partition
 from agrilend.errors import InputsChangedError, OutputExistsError
 from agrilend.inputs import InputFiles
 from agrilend.scan import decide_household, load_context, scan
+from agrilend.scan.parts import FAIL_ENV, partition
 from tests._scan_county import cli_args, make_county, make_light_context
 
 pytestmark = [
@@ -382,9 +382,9 @@ def overlapping(
 def _assessed(files: InputFiles, ctx: Path, folder: Path) -> tuple[gpd.GeoDataFrame, Any]:
     """The whole county through ``assess`` in one piece, its parcels read back as the scan's
     are (GeoParquet), and the assessment."""
-    from agrilend.assess import assess  # noqa: PLC0415
     from agrilend.inputs import load_inputs  # noqa: PLC0415
     from agrilend.outputs import write_parcels  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415
 
     inputs = load_inputs(files, chunks={})
     whole = assess(

@@ -31,9 +31,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from agrilend._scan_parts import SLOW_WRITE_ENV
 from agrilend.inputs import InputFiles
 from agrilend.scan import load_context, scan
+from agrilend.scan.parts import SLOW_WRITE_ENV
 from tests._scan_county import cli_args, make_county, make_light_context
 
 pytestmark = [

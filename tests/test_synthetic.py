@@ -384,8 +384,18 @@ def test_committed_sample_data_is_what_the_generator_makes(truth, imagery):
     pd.testing.assert_frame_equal(
         fresh.truth.reset_index(drop=True), committed, check_dtype=False, check_exact=False
     )
-    np.testing.assert_array_equal(fresh.imagery["B08"].to_numpy(), imagery["B08"].to_numpy())
-    np.testing.assert_array_equal(fresh.imagery["SCL"].to_numpy(), imagery["SCL"].to_numpy())
+    # numpy's transcendental functions take different SIMD paths on different CPUs (AVX2,
+    # AVX-512): a value that lands on a rounding edge may differ by one digital number, and a
+    # pixel on a class threshold may change class. Seen: 9 of 2.4 M DNs by 1. Tolerance: DNs
+    # within 1, at most 1 in 10^4 of them off at all; classes equal on all but 1 in 10^4.
+    for band in ("B02", "B03", "B04", "B08"):
+        a = fresh.imagery[band].to_numpy().astype(np.int64)
+        b = imagery[band].to_numpy().astype(np.int64)
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() <= 1, band
+        assert (a != b).mean() <= 1e-4, band
+    scl_a, scl_b = fresh.imagery["SCL"].to_numpy(), imagery["SCL"].to_numpy()
+    assert (scl_a != scl_b).mean() <= 1e-4
 
 
 # --- calibration against real parcels -----------------------------------------------------------

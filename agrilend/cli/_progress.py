@@ -1,18 +1,25 @@
-"""Progress display for long commands: rich on stderr, silent with ``-q`` or when not a TTY."""
+"""Progress display for long commands: rich on stderr, silent with ``-q`` or when not a TTY.
+
+Two shapes, one place: :func:`progress_steps` (named steps) and :func:`progress_bar` (a count
+of things done, with their rate and the time left).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 from agrilend.cli.options import is_quiet
@@ -60,3 +67,37 @@ def progress_steps(total: int) -> Iterator[Steps]:
 
 
 __all__ = ["Steps", "progress_steps"]
+
+
+@contextmanager
+def progress_bar(what: str, *, unit: str = "") -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a bar of ``what`` on stderr.
+
+    With ``unit`` (e.g. ``"parcels"``) the bar also shows the rate, counted from the first
+    call (things finished before this run do not count), and the time left. Silent with
+    ``-q`` or when stderr is not a terminal.
+    """
+    console = Console(stderr=True)
+    if is_quiet() or not console.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = [TextColumn(what), BarColumn(), MofNCompleteColumn()]
+    if unit:
+        columns += [TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA")]
+        columns += [TimeRemainingColumn()]
+    else:
+        columns += [TimeElapsedColumn()]
+    start: dict[str, float] = {}
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(what, total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            now = time.monotonic()
+            if "t" not in start:
+                start.update(t=now, done=done)
+            elapsed = now - start["t"]
+            rate = (done - start["done"]) / elapsed if elapsed > 0 else 0.0
+            text = f"{rate:,.0f} {unit}/s" if unit else ""
+            bar.update(task, completed=done, total=total, rate=text)
+
+        yield update

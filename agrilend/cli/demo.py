@@ -20,7 +20,7 @@ from agrilend.cli.options import (
 
 log = logging.getLogger(__name__)
 
-#: Steps reported by :func:`agrilend.assess.assess`, plus loading and writing.
+#: Steps reported by :func:`agrilend.pipeline.assess`, plus loading and writing.
 _STEPS = 14
 
 

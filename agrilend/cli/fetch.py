@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -20,10 +17,9 @@ from typing import Any
 import click
 import pyproj
 import xarray as xr
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agrilend._paths import local_path
+from agrilend.cli._progress import progress_bar
 from agrilend.cli.options import (
     check_output,
     common_options,
@@ -82,7 +78,7 @@ class _Request:
 
     def finish(self, cube: xr.Dataset, source: str) -> None:
         """Write the cube and report it."""
-        write_cube(cube, self.out, overwrite=self.overwrite)
+        _write_cube(cube, self.out, overwrite=self.overwrite)
         _report(_summary(cube, self.out, source), self.as_json)
 
 
@@ -186,27 +182,11 @@ def _check_suffix(out: Path) -> None:
 # --- writing and reporting --------------------------------------------------------------------
 
 
-def write_cube(cube: xr.Dataset, out: Path, *, overwrite: bool) -> Path:
-    """Write ``cube`` to NetCDF or Zarr (by extension) atomically: temporary name, then rename."""
+def _write_cube(cube: xr.Dataset, out: Path, *, overwrite: bool) -> Path:
+    from agrilend.outputs import write_cube  # noqa: PLC0415
+
     check_output(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        target = tmp / out.name
-        if out.suffix.lower() == ".zarr":
-            # Zarr v2 with consolidated metadata: what every reader (and open_zarr) expects
-            cube.to_zarr(target, mode="w", zarr_format=2, consolidated=True)
-        else:
-            cube.to_netcdf(target)
-        if out.exists():
-            if out.is_dir():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
-        os.replace(target, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return write_cube(cube, out, overwrite=overwrite)
 
 
 def _summary(cube: xr.Dataset, out: Path, source: str) -> dict[str, Any]:
@@ -235,29 +215,6 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
             f"{summary['width']} x {summary['height']} px, {summary['crs']}, "
             f"{100 * summary['clear_fraction']:.0f} % clear"
         )
-
-
-@contextlib.contextmanager
-def _progress_bar(what: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A ``progress(done, total)`` callback drawing a bar on stderr when a person watches."""
-    console = Console(stderr=True)
-    if is_quiet() or not console.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn(what),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 @contextlib.contextmanager
@@ -319,10 +276,10 @@ def sentinelhub_cmd(
       agrilend fetch sentinelhub --bbox 500000,4000000,505000,4005000 --crs EPSG:32650 \\
           --start 2024-01-01 --end 2024-12-31 --resolution 10 --out cube.nc
     """
-    from agrilend.remote_sensing.sentinelhub_source import load_sentinelhub  # noqa: PLC0415
+    from agrilend.remote_sensing.sources.sentinelhub import load_sentinelhub  # noqa: PLC0415
 
     area, area_crs = req.area()
-    with _usage_errors(), _progress_bar("Sentinel Hub tiles") as progress:
+    with _usage_errors(), progress_bar("Sentinel Hub tiles") as progress:
         cube = load_sentinelhub(
             area,
             crs=area_crs,
@@ -365,7 +322,7 @@ def stac_cmd(
           --bbox 117.01,36.60,117.03,36.62 --start 2024-05-01 --end 2024-09-30 \\
           --max-cloud 50 --out cube.nc
     """
-    from agrilend.remote_sensing.stac_source import load_stac  # noqa: PLC0415
+    from agrilend.remote_sensing.sources.stac import load_stac  # noqa: PLC0415
 
     if (url is None) == (catalog is None):
         raise click.UsageError("give exactly one of --url (a STAC API) or --catalog (a file)")
@@ -396,4 +353,4 @@ def stac_cmd(
     req.finish(cube, "stac")
 
 
-__all__ = ["command", "write_cube"]
+__all__ = ["command"]

@@ -8,13 +8,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
-from agrilend.inputs import InputFiles
-from agrilend.outputs import json_default
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,6 +70,56 @@ overwrite_option = click.option(
 )
 
 
+#: Input options: option name -> (InputFiles field, help). One place, so every command that
+#: reads a county names its files the same way.
+INPUT_OPTIONS: dict[str, tuple[str, str]] = {
+    "titles": ("titles", "Land titles (GeoPackage, GeoParquet, shapefile, ... or a zip of one)."),
+    "mapping": (
+        "titles_mapping",
+        "Titles column mapping (TOML) [default: titles_mapping.toml beside the titles, if any].",
+    ),
+    "imagery": (
+        "imagery",
+        "Imagery cube (NetCDF, GeoTIFF, Zarr), or a TOML file describing a STAC search.",
+    ),
+    "subsidies": ("subsidies", "Subsidy records (CSV, ...)."),
+    "weather": ("weather", "Daily weather (CSV, ...)."),
+    "policy": ("policy", "Credit policy (TOML)."),
+    "yields": ("county_yields", "County yield statistics (CSV)."),
+}  # fmt: skip
+
+
+def input_options(*names: str, required: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Add the input-file options ``names`` (all of :data:`INPUT_OPTIONS` by default).
+
+    The command receives them as one keyword argument, ``given``: a dict from
+    :class:`~agrilend.inputs.InputFiles` field names to the values given (None when absent),
+    which :func:`input_files` turns into an :class:`~agrilend.inputs.InputFiles`.
+    """
+    chosen = names or tuple(INPUT_OPTIONS)
+    unknown = set(chosen) - set(INPUT_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown input options {sorted(unknown)}")
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {INPUT_OPTIONS[n][0]: kwargs.pop(n, None) for n in chosen}
+            return func(*args, given=given, **kwargs)
+
+        for name in reversed(chosen):
+            help_text = INPUT_OPTIONS[name][1]
+            wrapper = click.option(
+                f"--{name}",
+                type=click.Path(dir_okay=name == "imagery"),
+                required=name in required,
+                help=help_text,
+            )(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 def check_output(path: Path, *, overwrite: bool) -> Path:
     """Refuse to write over an existing non-empty output unless ``overwrite`` is set."""
     if path.exists() and (path.is_file() or any(path.iterdir())) and not overwrite:
@@ -86,6 +137,8 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
     ``given`` maps :class:`~agrilend.inputs.InputFiles` field names to option values;
     ``--titles`` and ``--imagery`` are both needed once any file is named.
     """
+    from agrilend.inputs import InputFiles  # noqa: PLC0415  (pandas, geopandas: when run)
+
     if all(v is None for v in given.values()):
         files = InputFiles.sample()
         log.info("no input files given: %s the sample county in %s", doing, files.titles.parent)
@@ -97,6 +150,8 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates and numpy numbers as plain values)."""
+    from agrilend.outputs import json_default  # noqa: PLC0415
+
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -16,12 +16,14 @@ from agrilend.cli.options import (
     common_options,
     emit_json,
     input_files,
+    input_options,
     json_option,
     overwrite_option,
 )
-from agrilend.inputs import InputFiles
-from agrilend.manifest import write_manifest
 from agrilend.report.i18n import Lang
+
+if TYPE_CHECKING:
+    from agrilend.inputs import InputFiles
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ def run_assessment(
     target: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Open the inputs and run :func:`agrilend.assess.assess`.
+    """Open the inputs and run :func:`agrilend.pipeline.assess`.
 
     Returns ``(assessment, cube, titles)``: ``titles`` are the county's titles when a household
     was decided alone (the report's overview map draws its neighbours among them), else None.
@@ -49,8 +51,8 @@ def run_assessment(
     The input files' names and checksums go into the provenance, so the report can be
     reproduced.
     """
-    from agrilend.assess import assess  # noqa: PLC0415  (heavy imports only when run)
     from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415  (heavy imports only when run)
 
     if progress is not None:
         progress("opening inputs")
@@ -79,13 +81,7 @@ def _default_out(target_id: str, lang: str) -> Path:
 
 @click.command(name="report")
 @click.argument("target_id", metavar="HOUSEHOLD_OR_PARCEL_ID")
-@click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
-@click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
-@click.option("--imagery", type=click.Path(), help="Imagery cube (NetCDF, GeoTIFF, Zarr).")
-@click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
-@click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
-@click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
-@click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@input_options()
 @click.option(
     "--context",
     type=click.Path(file_okay=False),
@@ -105,13 +101,7 @@ def _default_out(target_id: str, lang: str) -> Path:
 @common_options
 def command(  # noqa: PLR0917  (click passes every option by keyword)
     target_id: str,
-    titles: str | None,
-    mapping: str | None,
-    imagery: str | None,
-    subsidies: str | None,
-    weather: str | None,
-    policy: str | None,
-    yields: str | None,
+    given: dict[str, str | None],
     context: str | None,
     lang: str,
     pdf: bool,
@@ -137,10 +127,6 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
     from agrilend.report.html import resolve_target  # noqa: PLC0415
 
-    given = {
-        "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
-        "policy": policy, "county_yields": yields, "titles_mapping": mapping,
-    }  # fmt: skip
     files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None
     html_path = check_output(
@@ -160,6 +146,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
             pdf=pdf, neighbours=neighbours,
         )  # fmt: skip
+        from agrilend.manifest import write_manifest  # noqa: PLC0415
+
         manifest = write_manifest(
             html_path.with_name(html_path.stem + ".manifest.json"),
             files=files,

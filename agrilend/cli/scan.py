@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from agrilend._paths import local_path
+from agrilend.cli._progress import progress_bar
 from agrilend.cli.options import (
     common_options,
     emit_json,
     input_files,
+    input_options,
     is_quiet,
     json_option,
     overwrite_option,
@@ -23,61 +22,8 @@ from agrilend.cli.options import (
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def _progress_bar() -> Iterator[Callable[[int, int], None]]:
-    """A rich bar of parcels with parcels/s and ETA on stderr (silent with -q or no TTY)."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    if is_quiet() or not console.is_terminal:
-        yield lambda done, total: None
-        return
-    start: dict[str, float] = {}
-    with Progress(
-        TextColumn("scanning parcels"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("scan", total=None, rate="")
-
-        def update(done: int, total: int) -> None:
-            now = time.monotonic()
-            if "t" not in start:  # parcels finished before this run do not count in the rate
-                start.update(t=now, done=done)
-            elapsed = now - start["t"]
-            rate = (done - start["done"]) / elapsed if elapsed > 0 else 0.0
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} parcels/s")
-
-        yield update
-
-
 @click.command(name="scan")
-@click.option("--titles", type=click.Path(dir_okay=False), help="Land titles (GeoPackage, ...).")
-@click.option("--mapping", type=click.Path(dir_okay=False), help="Titles column mapping (TOML).")
-@click.option(
-    "--imagery", type=click.Path(),
-    help="Imagery cube (NetCDF, GeoTIFF, Zarr), or a TOML file describing a STAC search.",
-)  # fmt: skip
-@click.option("--subsidies", type=click.Path(dir_okay=False), help="Subsidy records (CSV, ...).")
-@click.option("--weather", type=click.Path(dir_okay=False), help="Daily weather (CSV).")
-@click.option("--policy", type=click.Path(dir_okay=False), help="Credit policy (TOML).")
-@click.option("--yields", type=click.Path(dir_okay=False), help="County yield statistics (CSV).")
+@input_options()
 @click.option(
     "--out", type=click.Path(file_okay=False), required=True, help="Results folder."
 )  # fmt: skip
@@ -107,13 +53,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 @json_option
 @common_options
 def command(  # noqa: PLR0917  (click passes every option by keyword)
-    titles: str | None,
-    mapping: str | None,
-    imagery: str | None,
-    subsidies: str | None,
-    weather: str | None,
-    policy: str | None,
-    yields: str | None,
+    given: dict[str, str | None],
     out: str,
     workers: int | None,
     scheduler: str | None,
@@ -147,14 +87,10 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     """
     from agrilend.scan import DEFAULT_CHUNK_PX, load_context, scan  # noqa: PLC0415  (heavy)
 
-    given = {
-        "titles": titles, "imagery": imagery, "subsidies": subsidies, "weather": weather,
-        "policy": policy, "county_yields": yields, "titles_mapping": mapping,
-    }  # fmt: skip
     files = input_files(given, doing="scanning")
     out_dir = local_path(out, what="results folder", must_exist=False)
     county = load_context(local_path(context, what="scan context")) if context else None
-    with _progress_bar() as progress:
+    with progress_bar("scanning parcels", unit="parcels") as progress:
         result = scan(
             files, out_dir, chunk_size_px=chunk_size or DEFAULT_CHUNK_PX, workers=workers,
             scheduler=scheduler, resume=resume, overwrite=overwrite,

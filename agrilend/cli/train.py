@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from sklearn.base import clone
 
 from agrilend._paths import local_path
 from agrilend.cli._progress import progress_steps
@@ -143,8 +142,10 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         mapping_path = titles_path.with_name("titles_mapping.toml")
     label_series = read_labels(local_path(labels, what="labels")) if labels else None
 
-    from agrilend.assess import gather_evidence  # noqa: PLC0415  (heavy imports when run)
+    from sklearn.base import clone  # noqa: PLC0415
+
     from agrilend.parcels import read_titles  # noqa: PLC0415
+    from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (heavy imports when run)
     from agrilend.remote_sensing import open_cube  # noqa: PLC0415
     from agrilend.yield_models import (  # noqa: PLC0415
         CropTypeClassifier,

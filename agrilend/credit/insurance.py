@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit._records import RecordFile, match_records, owner_refs
-from agrilend.credit.policy import CANONICAL_CROPS, HA_PER_MU, CreditPolicy
+from agrilend.credit.policy import CreditPolicy
+from agrilend.vocabulary import CROPS as CANONICAL_CROPS
+from agrilend.vocabulary import HA_PER_MU
 
 log = logging.getLogger(__name__)
 

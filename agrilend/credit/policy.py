@@ -27,24 +27,13 @@ from typing import Any
 
 from agrilend._paths import local_path
 from agrilend.errors import PolicyError
+from agrilend.vocabulary import CROPS, HA_PER_MU
 
 log = logging.getLogger(__name__)
 
-#: Canonical crop names (DEVELOPERS.md); the policy's ``[crops]`` keys must be among them.
-CANONICAL_CROPS: tuple[str, ...] = (
-    "winter_wheat_maize",
-    "maize",
-    "rice",
-    "soybean",
-    "cotton",
-    "peanut",
-    "orchard",
-    "greenhouse",
-    "fallow",
-)
-
-#: Hectares in one mu (1 mu = 666.6667 m2).
-HA_PER_MU = 1.0 / 15.0
+#: Canonical crop names (:data:`agrilend.vocabulary.CROPS`); the policy's ``[crops]`` keys must
+#: be among them.
+CANONICAL_CROPS = CROPS
 
 _DEFAULT_RESOURCE = "default_policy.toml"
 

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from agrilend.errors import PolicyError
+from agrilend.vocabulary import MU_PER_HA
 
 Language = Literal["en", "zh"]
 
@@ -274,7 +275,7 @@ class _Formatter(string.Formatter):
     def _ha(self, value: Any, zh: bool) -> str:
         v = float(value)
         txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
-        return f"{txt} 公顷（{v * 15:,.1f} 亩）" if zh else f"{txt} ha"
+        return f"{txt} 公顷（{v * MU_PER_HA:,.1f} 亩）" if zh else f"{txt} ha"
 
     def _money(self, value: Any, zh: bool) -> str:
         if zh and self.currency in _CURRENCY_ZH:

@@ -21,9 +21,9 @@ import pandas as pd
 
 from agrilend._paths import local_path
 from agrilend.credit._records import match_records
-from agrilend.credit.policy import HA_PER_MU
 from agrilend.errors import TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
+from agrilend.vocabulary import HA_PER_MU
 
 log = logging.getLogger(__name__)
 

@@ -44,12 +44,13 @@ from agrilend.errors import CRSError, MissingCRSError, TitleMappingError, Titles
 from agrilend.parcels._title_files import first_line, open_vector
 from agrilend.parcels.pseudonym import _normalise, pseudonymize
 from agrilend.parcels.validate import check_crs
+from agrilend.vocabulary import HA_PER_MU
 
 log = logging.getLogger(__name__)
 
 AreaUnit = Literal["ha", "m2", "mu", "a"]
 #: Hectares per unit of declared area (1 mu = 666.6667 m2 = 1/15 ha; 1 a = 100 m2).
-AREA_UNITS_HA: dict[str, float] = {"ha": 1.0, "m2": 1e-4, "mu": 1 / 15, "a": 0.01}
+AREA_UNITS_HA: dict[str, float] = {"ha": 1.0, "m2": 1e-4, "mu": HA_PER_MU, "a": 0.01}
 #: The columns every titles frame starts with, in order.
 TITLE_COLUMNS = ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop")
 #: Refuse files with more features than this unless ``max_features`` is raised.

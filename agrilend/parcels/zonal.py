@@ -29,22 +29,20 @@ from typing import Any
 import dask
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import xarray as xr
 from affine import Affine
 
 from agrilend.errors import CRSMismatchError, ImageryReadError, MissingBandError, MissingCRSError
 from agrilend.parcels import _zonal_kernels as zk
 from agrilend.parcels.pixels import ParcelPixels, Weighting, parcel_pixels
+from agrilend.remote_sensing.harmonize import dn_scaling
 from agrilend.remote_sensing.indices import INDICES, index_from_arrays, normalized_difference
+from agrilend.vocabulary import SCL_CLEAR
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STATS = ("mean", "std", "p10", "p50", "p90")
-#: SCL classes counted as clear: vegetation, bare soil, water, unclassified.
-SCL_CLEAR = (4, 5, 6, 7)
 #: L2A digital numbers of scenes processed with baseline 04.00+ (from 2022-01-25) carry -1000.
-_L2A_OFFSET_DATE = pd.Timestamp("2022-01-25")
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -486,21 +484,8 @@ def _mask_of(cube: xr.Dataset) -> tuple[str | None, Sequence[int] | None]:
 
 
 def _cube_scaling(cube: xr.Dataset, var: str) -> _Scaling:
-    da = cube[var]
-    nt = cube.sizes["time"]
-    if not np.issubdtype(da.dtype, np.integer):
-        return _Scaling(np.zeros(nt), 1.0, np.nan)
-    nodata = float(da.attrs.get("_FillValue", da.attrs.get("nodata", 0)))
-    if "scale_factor" in da.attrs:
-        mul = float(da.attrs["scale_factor"])
-        return _Scaling(np.full(nt, float(da.attrs.get("add_offset", 0.0)) / mul), mul, nodata)
-    if "boa_quantification_value" in cube.attrs:
-        mul = 1.0 / float(cube.attrs["boa_quantification_value"])
-        return _Scaling(np.full(nt, float(cube.attrs.get("boa_add_offset", 0.0))), mul, nodata)
-    times = pd.DatetimeIndex(cube.indexes["time"])
-    l2a = str(cube.attrs.get("processing_level", "")).upper() == "L2A"
-    add = np.where(l2a & (times >= _L2A_OFFSET_DATE), -1000.0, 0.0)
-    return _Scaling(add.astype(np.float64), 1e-4, nodata)
+    mul, add, nodata = dn_scaling(cube, var)
+    return _Scaling(add, mul, nodata)
 
 
 def _check_inputs(cube: xr.Dataset, titles: gpd.GeoDataFrame) -> None:

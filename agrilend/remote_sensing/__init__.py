@@ -1,9 +1,15 @@
-"""Imagery into one cube contract: sources, harmonising, masks, indices, series, phenology."""
+"""Imagery into one cube contract: sources, harmonising, masks, indices, series, phenology.
+
+The sources (:mod:`agrilend.remote_sensing.sources`: local files, STAC, Sentinel Hub) are
+imported on first use: they pull in rasterio, pystac, odc-stac and sentinelhub, which a
+command that does not open imagery should not pay for.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from agrilend.remote_sensing.contract import band_names, make_cube, validate_cube
-from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.harmonize import harmonize
-from agrilend.remote_sensing.imagery_spec import StacImagery, is_imagery_spec, read_imagery_spec
 from agrilend.remote_sensing.indices import (
     INDICES,
     IndexFormula,
@@ -17,12 +23,6 @@ from agrilend.remote_sensing.indices import (
 )
 from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds, scl_valid
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
-from agrilend.remote_sensing.sentinelhub_source import (
-    load_sentinelhub,
-    sentinelhub_config,
-    sentinelhub_statistics,
-)
-from agrilend.remote_sensing.stac_source import load_stac, search_stac
 from agrilend.remote_sensing.timeseries import (
     clean_dataarray,
     clean_series,
@@ -33,6 +33,46 @@ from agrilend.remote_sensing.timeseries import (
     smooth_dataarray,
     whittaker,
 )
+
+if TYPE_CHECKING:
+    from agrilend.remote_sensing.sources import (
+        StacImagery,
+        is_imagery_spec,
+        load_sentinelhub,
+        load_stac,
+        open_cube,
+        read_imagery_spec,
+        search_stac,
+        sentinelhub_config,
+        sentinelhub_statistics,
+    )
+
+_SOURCES = frozenset(
+    {
+        "StacImagery",
+        "is_imagery_spec",
+        "load_sentinelhub",
+        "load_stac",
+        "open_cube",
+        "read_imagery_spec",
+        "search_stac",
+        "sentinelhub_config",
+        "sentinelhub_statistics",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SOURCES:
+        return getattr(importlib.import_module("agrilend.remote_sensing.sources"), name)
+    if name == "sources":
+        return importlib.import_module("agrilend.remote_sensing.sources")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})
+
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     # constants and types

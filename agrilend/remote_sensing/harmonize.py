@@ -34,17 +34,15 @@ from pyproj import CRS
 
 from agrilend.errors import CRSError, ImageryReadError, MissingCRSError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, SPECTRAL_BANDS
+from agrilend.vocabulary import (
+    BASELINE_04_DATE,
+    BOA_ADD_OFFSET,
+    NODATA_DN,
+    QUANTIFICATION_VALUE,
+)
 
 logger = logging.getLogger(__name__)
 
-#: First acquisition date processed with baseline 04.00 (BOA offset -1000).
-BASELINE_04_DATE = pd.Timestamp("2022-01-25")
-#: The BOA offset of baseline 04.00 and later, in digital numbers.
-BOA_ADD_OFFSET = -1000.0
-#: Digital numbers per unit reflectance.
-QUANTIFICATION_VALUE = 10000.0
-#: Digital numbers that mean "no data" in uint16 Sentinel-2 products.
-NODATA_DN = (0, 65535)
 
 _TIME_NAMES = ("time", "t", "date", "dates", "timestamp")
 _Y_NAMES = ("y", "northing", "lat", "latitude")
@@ -246,6 +244,44 @@ def _offset_by_date(  # noqa: PLR0911  (one return per rule, in the order they a
     return np.where(after, BOA_ADD_OFFSET, 0.0), (
         f"boa offset -1000 on {int(after.sum())} of {n} dates (acquired on or after 2022-01-25)"
     )
+
+
+def dn_scaling(
+    cube: xr.Dataset, var: str
+) -> tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]:
+    """How the stored numbers of band ``var`` become reflectance, by the rules of :func:`harmonize`.
+
+    Returns ``(mul, add, nodata)``: reflectance is ``(stored + add[t]) * mul`` on date ``t``,
+    and ``nodata`` is the stored value that means no data. Float bands are reflectance already
+    (``mul=1``, ``add=0``, NaN). Integer bands take, in this order, their own
+    ``scale_factor``/``add_offset``, the cube's ``boa_quantification_value``/``boa_add_offset``,
+    or digital numbers with the offset rule of :func:`harmonize` (baseline attribute, then
+    acquisition dates, unless the numbers are already harmonised). Code that reads pixels
+    without harmonising the cube first (the zonal engine) scales them with this.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> cube = xr.Dataset({"B04": (("time", "y", "x"), np.full((2, 1, 1), 1500, "uint16"))},
+    ...                   coords={"time": pd.to_datetime(["2021-06-01", "2022-06-01"])},
+    ...                   attrs={"processing_baseline": "05.09"})
+    >>> mul, add, nodata = dn_scaling(cube, "B04")
+    >>> mul, add.tolist(), nodata
+    (0.0001, [-1000.0, -1000.0], 0.0)
+    """
+    da = cube[var]
+    nt = cube.sizes["time"]
+    if not np.issubdtype(da.dtype, np.integer):
+        return 1.0, np.zeros(nt), float("nan")
+    nodata = float(da.attrs.get("_FillValue", da.attrs.get("nodata", 0)))
+    if "scale_factor" in da.attrs:
+        mul = float(da.attrs["scale_factor"])
+        return mul, np.full(nt, float(da.attrs.get("add_offset", 0.0)) / mul), nodata
+    if "boa_quantification_value" in cube.attrs:
+        mul = 1.0 / float(cube.attrs["boa_quantification_value"])
+        return mul, np.full(nt, float(cube.attrs.get("boa_add_offset", 0.0))), nodata
+    add, _why = _offset_by_date(cube, [var], "auto", name=str(cube.attrs.get("source", var)))
+    return 1.0 / QUANTIFICATION_VALUE, add.astype(np.float64), nodata
 
 
 def harmonize(
@@ -496,5 +532,6 @@ __all__ = [
     "NODATA_DN",
     "QUANTIFICATION_VALUE",
     "canonical_name",
+    "dn_scaling",
     "harmonize",
 ]

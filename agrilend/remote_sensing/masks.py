@@ -23,27 +23,10 @@ import xarray as xr
 
 from agrilend.errors import ImageryReadError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, SPECTRAL_BANDS
+from agrilend.vocabulary import SCL_CLASSES, SCL_INVALID
 
 logger = logging.getLogger(__name__)
 
-#: SCL classes that are not clear ground: 0 no data, 1 saturated or defective, 3 cloud shadow,
-#: 8 cloud medium probability, 9 cloud high probability, 10 thin cirrus, 11 snow or ice.
-SCL_INVALID = (0, 1, 3, 8, 9, 10, 11)
-#: Names of all SCL classes, for reports.
-SCL_CLASSES = {
-    0: "no data",
-    1: "saturated or defective",
-    2: "dark area pixels (topographic shadow)",
-    3: "cloud shadow",
-    4: "vegetation",
-    5: "not vegetated",
-    6: "water",
-    7: "unclassified",
-    8: "cloud medium probability",
-    9: "cloud high probability",
-    10: "thin cirrus",
-    11: "snow or ice",
-}
 #: Default threshold on cloud probability (s2cloudless' own default is 0.4).
 DEFAULT_CLP_THRESHOLD = 0.4
 

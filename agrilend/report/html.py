@@ -1,4 +1,4 @@
-"""Turn one household's (or parcel's) part of an :class:`~agrilend.assess.Assessment` into HTML.
+"""Turn one household's (or parcel's) part of an :class:`~agrilend.pipeline.Assessment` into HTML.
 
 :func:`report_context` gathers what the template shows (numbers formatted, figures drawn) and
 :func:`render_html` fills ``templates/report.html.j2``. The page is self-contained: styles are
@@ -27,7 +27,6 @@ from agrilend.errors import UnknownTargetError
 from agrilend.report import figures, maps
 from agrilend.report.credit_beyond import credit_beyond_view
 from agrilend.report.i18n import (
-    M2_PER_MU,
     Lang,
     fmt_area,
     fmt_date,
@@ -39,9 +38,10 @@ from agrilend.report.i18n import (
     text,
     value_text,
 )
+from agrilend.vocabulary import MU_PER_HA
 
 if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped like it
-    from agrilend.assess import Assessment
+    from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
 _TEXT_KEYS = set(labels("en"))
@@ -414,7 +414,7 @@ def _subsidy_rows(assessment: Assessment, target: Target) -> list[dict[str, str]
         # read_subsidies gives area_ha and amount (+ currency); raw files say area_mu, amount_cny
         mu = r.get("area_mu")
         if is_missing(mu) and not is_missing(r.get("area_ha")):
-            mu = float(r["area_ha"]) * 10000.0 / M2_PER_MU
+            mu = float(r["area_ha"]) * MU_PER_HA
         amount: Any = r.get("amount_cny") if "amount_cny" in r else r.get("amount")
         how = r.get("matched_by", r.get("match"))
         rows.append(

@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from agrilend.vocabulary import M2_PER_MU, MU_PER_HA
+
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 
 #: Square metres per mu (亩), the unit Chinese registries and field officers use.
-M2_PER_MU = 10000.0 / 15.0
 
 _TEXT: dict[str, tuple[str, str]] = {
     # page
@@ -291,7 +292,7 @@ def fmt_area(hectares: Any, *, lang: Lang = "en") -> str:
     if is_missing(hectares):
         return text("missing", lang)
     ha = float(hectares)
-    mu = ha * 10000.0 / M2_PER_MU
+    mu = ha * MU_PER_HA
     if lang == "zh":
         return f"{ha:,.2f} 公顷（{mu:,.1f} 亩）"
     return f"{ha:,.2f} ha ({mu:,.1f} mu)"

@@ -36,6 +36,7 @@ from agrilend.synthetic.records import (
     make_subsidies,
 )
 from agrilend.synthetic.weather import make_weather, weather_events
+from agrilend.vocabulary import HA_PER_MU
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def _household_truth(truth: pd.DataFrame, subs: pd.DataFrame, year: int) -> pd.D
     paid = subs[sel].groupby("owner_id")
     out["subsidy_area_mu"] = paid["area_mu"].sum().reindex(out.index).fillna(0.0).round(2)
     out["subsidy_inflated"] = paid["inflated_area"].any().reindex(out.index).fillna(False)
-    out["subsidised_over_cultivated"] = out["subsidy_area_mu"] / 15.0 > 1.5 * out[
+    out["subsidised_over_cultivated"] = out["subsidy_area_mu"] * HA_PER_MU > 1.5 * out[
         "true_cultivated_area_ha"
     ].clip(lower=1e-9)
     return out.reset_index()

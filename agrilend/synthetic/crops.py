@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agrilend.credit.policy import CANONICAL_CROPS
+from agrilend.vocabulary import CROPS as CANONICAL_CROPS
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 

@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from agrilend.synthetic.crops import CROP_SHARES, MEAN_YIELD_T_HA
+from agrilend.vocabulary import HA_PER_MU, MU_PER_HA
 
 #: Crops a parcel may wrongly be declared as (plausible confusions at the village office).
 _CONFUSIONS = {
@@ -166,7 +167,7 @@ def plan_fields(
             kept, idle_part = _split_strip(parcels[i], 1.0 - ratio, rng)
             idle[i] = idle_part
             cultivated[i] = kept.area / 1e4
-    declared_mu = np.round(declared_area * 15.0, 2)
+    declared_mu = np.round(declared_area * MU_PER_HA, 2)
 
     yield_main, yield_second = _true_yields(crops, vigour, rng)
     truth = pd.DataFrame(
@@ -176,7 +177,7 @@ def plan_fields(
             "misdeclared": crops != declared,
             "parcel_area_ha": np.round(area_ha, 4),
             "declared_area_mu": declared_mu,
-            "declared_area_ha": np.round(declared_mu / 15.0, 4),
+            "declared_area_ha": np.round(declared_mu * HA_PER_MU, 4),
             "true_cultivated_area_ha": np.round(cultivated, 4),
             "over_declared": kind != "",
             "over_declared_kind": kind.astype(str),

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-import skops.io as sio
 
 from agrilend._paths import local_path
 from agrilend.errors import ModelError, ModelVersionError, OutputExistsError
@@ -151,6 +150,8 @@ def save_model(model: Any, path: str | Path, *, overwrite: bool = False, note: s
         "feature_schema": _feature_schema(model),
         "note": note,
     }
+    import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is saved)
+
     blob = sio.dumps(_plain(model))
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
@@ -254,6 +255,8 @@ def load_model(
         )
     with zipfile.ZipFile(p) as zf:
         blob = zf.read(_MODEL)
+    import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is loaded)
+
     untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
     if untrusted:
         raise ModelVersionError(

@@ -64,7 +64,7 @@ def test_help_has_examples() -> None:
         code, out, _ = run(*args, "--help")
         assert code == 0
         assert "Examples:" in out
-    group = cli.commands["fetch"]
+    group = cli.get_command(click.Context(cli), "fetch")
     assert isinstance(group, click.Group)
     for sub in group.commands.values():  # credentials are never options
         names = [o for p in sub.params for o in getattr(p, "opts", [])]

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from agrilend.cli import report as report_cli
 from agrilend.cli.main import cli
+from agrilend.inputs import InputFiles
 from agrilend.parcels import pseudonymize
 from agrilend.report import pdf as pdf_module
 from tests.report import _fixtures
@@ -44,9 +45,7 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[
         return PIPELINE
 
     monkeypatch.setattr(report_cli, "run_assessment", run)
-    monkeypatch.setattr(
-        report_cli.InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i")))
-    )
+    monkeypatch.setattr(InputFiles, "sample", classmethod(lambda cls: cls(Path("t"), Path("i"))))
     monkeypatch.chdir(tmp_path)
     return calls
 

@@ -31,8 +31,8 @@ def small_titles() -> Any:
 @pytest.fixture(scope="session")
 def mixed_batch(small_cube: Any, small_titles: Any) -> tuple[Any, Any, dict[str, set[str]]]:
     """``(assessment, titles, expected statuses of the bad ids)`` of the good and bad parcels."""
-    from agrilend.assess import assess  # noqa: PLC0415
     from agrilend.errors import GeometryRepairedWarning  # noqa: PLC0415
+    from agrilend.pipeline import assess  # noqa: PLC0415
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
     from tests.conftest import SAMPLE_DATA  # noqa: PLC0415
 

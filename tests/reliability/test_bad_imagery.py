@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rasterio.errors import NotGeoreferencedWarning
 
-from agrilend.assess import assess
 from agrilend.errors import (
     AgrilendError,
     CRSError,
@@ -31,6 +30,7 @@ from agrilend.errors import (
     MissingCRSError,
     ModelError,
 )
+from agrilend.pipeline import assess
 from agrilend.remote_sensing import open_cube
 from tests.reliability._builders import DISGUISES, TIF_BANDS, disguised, dn_dataset, write_tif
 

@@ -2,7 +2,7 @@
 
 The small seeded county (35 titles) gets empty, non-finite, off-imagery, sub-pixel, sliver,
 self-intersecting, 3D, mixed and non-polygonal geometries, duplicate ids and odd attributes
-interleaved with its good titles; :func:`agrilend.assess.assess` must never raise, give each bad
+interleaved with its good titles; :func:`agrilend.pipeline.assess` must never raise, give each bad
 parcel the status its defect calls for with a message, and still estimate the good parcels.
 """
 

@@ -11,8 +11,8 @@ from affine import Affine
 
 from agrilend.errors import ImageryReadError
 from agrilend.remote_sensing.contract import make_cube
-from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.masks import SCL_INVALID, dilate, mask_clouds, scl_valid
+from agrilend.remote_sensing.sources.local import open_cube
 
 
 def _cube(**quality: np.ndarray) -> xr.Dataset:

@@ -9,9 +9,9 @@ import pytest
 from affine import Affine
 from rasterio import features
 
-from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.indices import ndvi
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
+from agrilend.remote_sensing.sources.local import open_cube
 from agrilend.remote_sensing.timeseries import clean_series
 
 TIMES = pd.date_range("2024-01-01", "2024-12-31", freq="5D")

@@ -15,7 +15,7 @@ import xarray as xr
 from affine import Affine
 from shapely.geometry import box
 
-from agrilend.assess import Assessment, CountyContext
+from agrilend.pipeline import Assessment, CountyContext
 from agrilend.remote_sensing.contract import make_cube
 
 X0, Y0, PX = 500_000.0, 4_000_000.0, 10.0

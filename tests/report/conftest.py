@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from agrilend.assess import Assessment
+from agrilend.pipeline import Assessment
 from agrilend.report import render_report
 from tests.report import _fixtures
 

@@ -19,7 +19,7 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from agrilend.assess import Assessment
+from agrilend.pipeline import Assessment
 from agrilend.report._chromium import Chromium, PageCapture, find_chromium
 from tests.report._dom import figure_values, parse
 from tests.report.conftest import HOUSEHOLD

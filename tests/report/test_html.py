@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from agrilend.assess import Assessment
 from agrilend.errors import UnknownTargetError
+from agrilend.pipeline import Assessment
 from agrilend.report import render_report
 from agrilend.report.html import resolve_target
 from tests.report import _fixtures

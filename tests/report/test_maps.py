@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from agrilend.assess import Assessment
+from agrilend.pipeline import Assessment
 from agrilend.report import figures, maps
 
 

@@ -11,8 +11,8 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from agrilend.assess import Assessment
 from agrilend.errors import ReportError
+from agrilend.pipeline import Assessment
 from agrilend.report import pdf as pdf_module
 from agrilend.report import render_report
 from agrilend.report.i18n import fmt_money

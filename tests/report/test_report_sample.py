@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from agrilend.assess import Assessment, assess
 from agrilend.inputs import InputFiles, load_inputs
+from agrilend.pipeline import Assessment, assess
 from agrilend.report import render_report
 from tests.report import _sample
 from tests.report._dom import figure_values, parse

@@ -36,7 +36,7 @@ import xarray as xr
 
 from agrilend._paths import is_remote, local_path
 from agrilend.errors import ImageryReadError
-from agrilend.remote_sensing.stac_source import DEFAULT_BANDS, load_stac, search_stac
+from agrilend.remote_sensing.sources.stac import DEFAULT_BANDS, load_stac, search_stac
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,4 @@
-"""County scan outputs: the summary (JSON and an HTML page with a county map) and the context.
-
-The county context folder holds what a scan learnt so that one new household can be decided
-later from its own parcels: the crop model (saved with :mod:`agrilend.yield_models.persistence`,
-no pickle), peer statistics (Parquet), peer curves (NetCDF), weather normals (Parquet), county
-yields and metadata (JSON).
-"""
+"""County scan outputs: the summary (JSON and an HTML page with a county map)."""
 
 from __future__ import annotations
 
@@ -14,27 +8,15 @@ import io
 import json
 import logging
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from agrilend.assess import Assessment, CountyContext
-from agrilend.errors import ScanError
-from agrilend.outputs import atomic_write, write_json, write_table
+from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
-
-_MODEL, _PEERS, _CURVES, _NORMALS, _COUNTY = (
-    "crop_model.zip",
-    "peer_stats.parquet",
-    "peer_curves.nc",
-    "weather_normals.parquet",
-    "county.json",
-)
 
 
 def _flags(cell: Any) -> list[str]:
@@ -156,75 +138,4 @@ def summary_html(summary: dict[str, Any], result: Assessment) -> str:
     )
 
 
-def save_context(context: CountyContext, out_dir: str | Path) -> Path:
-    """Write a county context into the folder ``out_dir`` (each file atomically).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from agrilend.assess import CountyContext
-    >>> d = save_context(CountyContext(county_yields={"maize": 7.5}), tempfile.mkdtemp())
-    >>> load_context(d).county_yields
-    {'maize': 7.5}
-    """
-    from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if context.crop_model is not None:
-        with atomic_write(out / _MODEL) as tmp:
-            tmp.unlink()
-            save_model(context.crop_model, tmp, overwrite=True)
-    if context.peer_stats is not None:
-        write_table(context.peer_stats.reset_index(), out / _PEERS, overwrite=True)
-    if context.peer_curves is not None:
-        with atomic_write(out / _CURVES) as tmp:
-            context.peer_curves.to_netcdf(tmp)
-    if context.weather_normals is not None:
-        write_table(context.weather_normals.reset_index(), out / _NORMALS, overwrite=True)
-    county = {"county_yields": dict(context.county_yields), "meta": dict(context.meta)}
-    write_json(county, out / _COUNTY, overwrite=True)
-    return out
-
-
-def load_context(path: str | Path) -> CountyContext:
-    """Read a county context written by :func:`save_context` (a scan's ``context/`` folder).
-
-    ``path`` may be the context folder itself or the scan's results folder holding it.
-
-    Raises
-    ------
-    ScanError
-        When the folder holds no county context.
-    """
-    from agrilend._paths import local_path  # noqa: PLC0415
-    from agrilend.yield_models.persistence import load_model  # noqa: PLC0415
-
-    d = local_path(path, what="scan context")
-    if not (d / _COUNTY).exists() and (d / "context" / _COUNTY).exists():
-        d = d / "context"
-    if not (d / _COUNTY).exists():
-        raise ScanError(
-            f"{str(d)!r} holds no county context ({_COUNTY} missing); give the context/ folder "
-            "of a finished `agrilend scan`"
-        )
-    county = json.loads((d / _COUNTY).read_text(encoding="utf-8"))
-    ctx = CountyContext(
-        county_yields={str(k): float(v) for k, v in county.get("county_yields", {}).items()},
-        meta=dict(county.get("meta", {})),
-    )
-    if (d / _MODEL).exists():
-        ctx.crop_model = load_model(d / _MODEL)
-    if (d / _PEERS).exists():
-        peers = pd.read_parquet(d / _PEERS)
-        ctx.peer_stats = peers.set_index(peers.columns[0])
-    if (d / _CURVES).exists():
-        with xr.open_dataset(d / _CURVES) as ds:
-            ctx.peer_curves = ds.load()
-    if (d / _NORMALS).exists():
-        normals = pd.read_parquet(d / _NORMALS)
-        ctx.weather_normals = normals.set_index(normals.columns[0])
-    return ctx
-
-
-__all__ = ["build_summary", "load_context", "save_context", "summary_html"]
+__all__ = ["build_summary", "summary_html"]

@@ -13,8 +13,8 @@ from affine import Affine
 
 from agrilend.errors import ImageryReadError, InputPathError
 from agrilend.remote_sensing.contract import band_names, validate_cube
-from agrilend.remote_sensing.cube import open_cube
 from agrilend.remote_sensing.indices import ndvi
+from agrilend.remote_sensing.sources.local import open_cube
 
 SHARED_CUBES = [
     "belgium/belgium_l2a_scl_2023.nc",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -21,13 +21,14 @@ from sklearn.base import clone
 
 from agrilend import __version__
 from agrilend.credit import load_policy, match_subsidies, size_households, size_with_extras
+from agrilend.credit.policy import CreditPolicy
 from agrilend.errors import (
     CRSMismatchError,
     InsufficientEvidenceError,
     MissingCRSError,
     ModelError,
 )
-from agrilend.inputs import Inputs
+from agrilend.inputs import InputFiles, Inputs, load_inputs
 from agrilend.parcels import validate_titles
 from agrilend.parcels.area import cultivated_area
 from agrilend.parcels.pixels import parcel_pixels
@@ -54,6 +55,21 @@ LOW_PIXELS = 5
 #: The county's crop model trains on at most about this many declarations (a stratified
 #: sample): enough for every crop, and a 10^6-parcel county costs what a 20,000 one does.
 CROP_TRAINING_CAP = 20_000
+#: The parcel estimates' columns (DEVELOPERS.md, "Parcel estimates"), in order; assess and the
+#: scan write at least these.
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "parcel_id", "owner_ref", "declared_crop", "declared_area_ha", "crop", "crop_confidence",
+    "crop_mismatch", "cultivated_area_ha", "area_ratio", "area_flag", "vigour", "vigour_class",
+    "sos", "pos", "eos", "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha",
+    "yield_low", "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels", "quality_flags",
+    "status", "message", "geometry",
+)  # fmt: skip
+#: Estimate columns that hold numbers (float, NaN when unknown), never text.
+NUMERIC_ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "declared_area_ha", "crop_confidence", "cultivated_area_ha", "area_ratio", "vigour",
+    "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha", "yield_low",
+    "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels",
+)  # fmt: skip
 #: Above this many training parcels the forest's trees are grown on every core.
 _PARALLEL_TRAINING = 2_000
 
@@ -86,6 +102,23 @@ class CountyContext:
     weather_normals: pd.DataFrame | None = None
     county_yields: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> CountyContext:
+        """A new context holding the same model and tables, with its own mappings.
+
+        Setting a field of the copy, or changing its ``county_yields`` or ``meta``, leaves this
+        context as it was. The model and tables are shared: nothing in agrilend changes them in
+        place.
+
+        Examples
+        --------
+        >>> ctx = CountyContext(county_yields={"maize": 7.5})
+        >>> other = ctx.copy()
+        >>> other.county_yields["maize"] = 9.0
+        >>> ctx.county_yields
+        {'maize': 7.5}
+        """
+        return replace(self, county_yields=dict(self.county_yields), meta=dict(self.meta))
 
 
 @dataclass
@@ -321,7 +354,7 @@ def decide(
     *,
     weather: pd.DataFrame | None = None,
     subsidies: pd.DataFrame | None = None,
-    policy: Any = None,
+    policy: CreditPolicy | None = None,
     county_yields: Mapping[str, float] | None = None,
     context: CountyContext | None = None,
     as_of: date | None = None,
@@ -350,7 +383,9 @@ def decide(
     ok = (frame["status"] != "error").to_numpy()
     if as_of is None and len(evidence.times):
         as_of = (pd.Timestamp(evidence.times.max()) + pd.Timedelta(days=1)).date()
-    context = context if context is not None else CountyContext()
+    # a new context: what this call learns never changes the caller's (its model and tables are
+    # shared read-only; only this object's fields are set below)
+    context = CountyContext() if context is None else context.copy()
     ids = frame.loc[ok, "parcel_id"].astype(str).to_numpy()
 
     say("crop type")
@@ -411,7 +446,8 @@ def decide(
         _put(frame, ok, yields, yields.columns)
     else:
         log.warning("no county yield statistics given: yields are unknown")
-        frame["yield_t_ha"] = np.nan
+        for col in ("yield_t_ha", "yield_low", "yield_high"):
+            frame[col] = np.nan
 
     say("credit lines")
     matched = None
@@ -546,6 +582,26 @@ def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame["quality_flags"] = flags
     flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags], bool)
     frame.loc[flagged, "status"] = "flagged"
+    return _numbers_as_numbers(frame)
+
+
+def _numbers_as_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Columns of numbers stored as objects (None beside floats) become float columns.
+
+    Rows of error parcels hold None where others hold numbers; left as objects, such columns
+    are written as TEXT to a GeoPackage and compare as strings in a GIS.
+    """
+    for col in frame.columns:
+        if col == frame.geometry.name or frame[col].dtype != object:
+            continue
+        values = frame[col].dropna()
+        if len(values) and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in values
+        ):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        elif col in NUMERIC_ESTIMATE_COLUMNS and not len(values):
+            frame[col] = np.nan
     return frame
 
 
@@ -573,12 +629,12 @@ def _provenance(
 
 
 def assess(
-    cube: xr.Dataset | Inputs,
+    cube: xr.Dataset | Inputs | InputFiles,
     titles: gpd.GeoDataFrame | None = None,
     *,
     weather: pd.DataFrame | None = None,
     subsidies: pd.DataFrame | None = None,
-    policy: Any = None,
+    policy: CreditPolicy | None = None,
     county_yields: Mapping[str, float] | None = None,
     context: CountyContext | None = None,
     as_of: date | None = None,
@@ -594,8 +650,10 @@ def assess(
     Parameters
     ----------
     cube
-        A contract cube, or an :class:`agrilend.inputs.Inputs` bundle (then the other inputs
-        come from it unless given here).
+        The county as objects or as files: a contract cube (then ``titles`` too), an
+        :class:`agrilend.inputs.Inputs` bundle, or :class:`agrilend.inputs.InputFiles` (opened
+        with :func:`agrilend.inputs.load_inputs`). The other inputs of a bundle or of files are
+        used unless given here.
     titles
         Titles (schema of :func:`agrilend.parcels.read_titles`).
     weather, subsidies, policy, county_yields
@@ -610,11 +668,13 @@ def assess(
 
     Examples
     --------
-    >>> from agrilend.inputs import InputFiles, load_inputs
-    >>> result = assess(load_inputs(InputFiles.sample()))          # doctest: +SKIP
+    >>> from agrilend.inputs import InputFiles
+    >>> result = assess(InputFiles.sample())                      # doctest: +SKIP
     >>> result.households[["owner_ref", "credit_line", "decision"]]  # doctest: +SKIP
     """
     files = None
+    if isinstance(cube, InputFiles):
+        cube = load_inputs(cube)
     if isinstance(cube, Inputs):
         bundle = cube
         files = bundle.files
@@ -646,6 +706,8 @@ def assess(
 
 
 __all__ = [
+    "ESTIMATE_COLUMNS",
+    "NUMERIC_ESTIMATE_COLUMNS",
     "Assessment",
     "CountyContext",
     "Evidence",

@@ -1,10 +1,10 @@
 """County scans: every parcel of a county, in spatial chunks on Dask, resumable, losing nothing.
 
 A scan (1) partitions the titles into spatial chunks (imagery windows with the parcels whose
-centroid they hold); (2) maps :func:`agrilend.assess.gather_evidence` over the chunks on Dask
+centroid they hold); (2) maps :func:`agrilend.pipeline.gather_evidence` over the chunks on Dask
 (a local cluster by default, any scheduler by address), each chunk writing its result as one
 GeoParquet part atomically; (3) concatenates the parts and runs the county step
-:func:`agrilend.assess.decide` once (crop model on the county's declared crops, out of fold;
+:func:`agrilend.pipeline.decide` once (crop model on the county's declared crops, out of fold;
 peers; households sized across chunks); (4) writes the outputs and the county context.
 
 The results folder::
@@ -15,13 +15,12 @@ The results folder::
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
     quarantine/<chunk>.json chunks that failed three times, with their error
     parcels.parquet, parcels.gpkg, households.parquet, summary.json, summary.html
-    context/             the county context (see :func:`load_context`)
+    context/             the county context (see :func:`agrilend.scan.load_context`)
     manifest.json        written last: inputs, versions; its presence marks a finished scan
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import logging
@@ -40,8 +39,16 @@ import shapely
 import xarray as xr
 
 from agrilend import __version__
-from agrilend._scan_outputs import build_summary, load_context, save_context, summary_html
-from agrilend._scan_parts import (
+from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
+from agrilend.inputs import InputFiles
+from agrilend.manifest import read_manifest, write_manifest
+from agrilend.outputs import write_json, write_parcels, write_table
+from agrilend.parcels import overlapping_pairs, validate_titles
+from agrilend.parcels.validate import CHECK_ORDER
+from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
+from agrilend.scan.context import save_context
+from agrilend.scan.outputs import build_summary, summary_html
+from agrilend.scan.parts import (
     NDVI,
     ROW,
     SMOOTH,
@@ -57,14 +64,6 @@ from agrilend._scan_parts import (
     run_chunk,
     stack,
 )
-from agrilend.assess import Assessment, CountyContext, Evidence, assess, decide
-from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
-from agrilend.inputs import InputFiles
-from agrilend.manifest import read_manifest, write_manifest
-from agrilend.outputs import write_json, write_parcels, write_table
-from agrilend.parcels import overlapping_pairs, validate_titles
-from agrilend.parcels.validate import CHECK_ORDER
-from agrilend.remote_sensing.imagery_spec import is_imagery_spec
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +304,7 @@ def scan(
     files
         The inputs (:class:`agrilend.inputs.InputFiles`). The imagery is a local cube every
         worker can read (on a real cluster: shared storage), or a TOML file describing a STAC
-        search (:mod:`agrilend.remote_sensing.imagery_spec`): searched once, its answer frozen
+        search (:mod:`agrilend.remote_sensing.sources.spec`): searched once, its answer frozen
         into ``imagery_items.json`` of the results folder, and each chunk's window read by its
         worker straight from the scenes' Cloud-Optimised GeoTIFFs.
     out_dir
@@ -360,6 +359,8 @@ def scan(
     resume = resume or retry_quarantined
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     described = files.describe()
+    from agrilend.remote_sensing.sources.spec import is_imagery_spec  # noqa: PLC0415  (odc-stac)
+
     frozen = out / _ITEMS if is_imagery_spec(files.imagery) else None
     if frozen is not None and frozen.exists():  # the STAC search's answer is an input too
         described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
@@ -455,7 +456,7 @@ def scan(
         subsidies=inputs.subsidies,
         policy=inputs.policy,
         county_yields=inputs.county_yields,
-        context=copy.copy(context) if context is not None else None,
+        context=context,
         credit_extras=inputs.credit_extras,
     )
     result.provenance["imagery"]["source"] = Path(files.imagery).name
@@ -667,83 +668,11 @@ def _write_outputs(
     )
 
 
-# --- one household between scans ------------------------------------------------------------
-
-
-def decide_household(
-    cube: xr.Dataset,
-    titles: gpd.GeoDataFrame,
-    owner_ref: str,
-    *,
-    context: CountyContext,
-    weather: pd.DataFrame | None = None,
-    subsidies: pd.DataFrame | None = None,
-    policy: Any = None,
-    margin_px: int = 2,
-) -> Assessment:
-    """Decide one household from its own parcels with a scan's county context (no rescan).
-
-    The cube is cut to the household's parcels (plus ``margin_px``) before anything is read,
-    so the cost is that of a few parcels: about a second.
-
-    Parameters
-    ----------
-    cube
-        The county's cube (lazy is best: only the household's window is read).
-    titles
-        Titles holding the household's parcels (others are ignored).
-    owner_ref
-        The household's pseudonym (``H-...``), or the id of one of its parcels.
-    context
-        The county context (:func:`load_context`).
-    weather, subsidies, policy
-        As for :func:`agrilend.assess.assess`.
-
-    Raises
-    ------
-    ScanError
-        When no title belongs to ``owner_ref``.
-    """
-    owners = titles["owner_ref"].astype(str)
-    held = owners[titles["parcel_id"].astype(str) == str(owner_ref)]
-    if not str(owner_ref).startswith("H-") and len(held):  # a parcel id: its holder's household
-        owner_ref = held.iloc[0]
-    mine = titles[owners == str(owner_ref)]
-    if mine.empty:
-        raise ScanError(
-            f"no title belongs to household {owner_ref!r}; check the pseudonym (or parcel id) "
-            "and the titles file"
-        )
-    if mine.crs is not None and cube.rio.crs is not None and mine.crs != cube.rio.crs:
-        mine = mine.to_crs(cube.rio.crs.to_wkt())
-    (chunk,) = partition(
-        mine.reset_index(drop=True),
-        transform=cube.rio.transform(),
-        shape=(cube.sizes["y"], cube.sizes["x"]),
-        chunk_size_px=max(cube.sizes["y"], cube.sizes["x"]),
-        margin_px=margin_px,
-    )
-    r0, r1, c0, c1 = chunk.window
-    window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
-    return assess(
-        window,
-        mine,
-        weather=weather,
-        subsidies=subsidies,
-        policy=policy,
-        county_yields=context.county_yields or None,
-        context=copy.copy(context),
-    )
-
-
 __all__ = [
     # results and constants
     "DEFAULT_CHUNK_PX",
     "MAX_ATTEMPTS",
     "ScanResult",
     # functions
-    "decide_household",
-    "load_context",
-    "save_context",
     "scan",
 ]

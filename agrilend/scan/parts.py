@@ -2,7 +2,7 @@
 
 A chunk is a window of imagery pixels holding the parcels whose centroid falls in one cell of a
 regular grid (``chunk_size_px`` square). Its result is one GeoParquet *part*: the evidence rows
-of :func:`agrilend.assess.gather_evidence` plus the per-parcel curves (list columns), written
+of :func:`agrilend.pipeline.gather_evidence` plus the per-parcel curves (list columns), written
 atomically (temporary file, fsync, rename). A part file that exists is complete: "finished" is
 derived from the parts on disk, so no state can lie after a kill at any point.
 """
@@ -231,7 +231,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     and decoding imagery (``read_s``) versus the rest (``work_s``), and the worker's resident
     memory with the chunk in hand (``rss_mb``).
     """
-    from agrilend.assess import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
+    from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
 
     chunk = task.chunk
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}

@@ -30,13 +30,13 @@ from agrilend.errors import (
 from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.phenology import phenology_table
-from agrilend.remote_sensing.sentinelhub_source import (
+from agrilend.remote_sensing.sources.sentinelhub import (
     SCL_CLEAR,
-    _Grid,
     load_sentinelhub,
     sentinelhub_config,
     sentinelhub_statistics,
 )
+from agrilend.remote_sensing.sources.sentinelhub.area import _Grid
 from agrilend.remote_sensing.timeseries import clean_series
 from tests.remote_sensing._fake_sentinelhub import (
     FakeSentinelHub,

@@ -52,6 +52,7 @@ from agrilend.errors import (
 )
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import mask_clouds
+from agrilend.vocabulary import BASELINE_04_DATE
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ ASSET_ALIASES: dict[str, tuple[str, ...]] = {
     "SCL": ("SCL", "scl"),
 }
 #: First day of Sentinel-2 processing baseline 04.00 (DN carry a +1000 offset from then on).
-BASELINE_04_START = pd.Timestamp("2022-01-25")
+BASELINE_04_START = BASELINE_04_DATE  # the name this module has always exported
 
 
 # --- finding items ----------------------------------------------------------------------------

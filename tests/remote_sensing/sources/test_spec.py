@@ -12,7 +12,7 @@ import xarray as xr
 
 from agrilend.errors import ImageryReadError
 from agrilend.remote_sensing import StacImagery, is_imagery_spec, read_imagery_spec
-from agrilend.remote_sensing.imagery_spec import titles_area
+from agrilend.remote_sensing.sources.spec import titles_area
 from tests.remote_sensing._fake_stac import FakeStacApi
 
 CRS = "EPSG:32650"

@@ -18,7 +18,7 @@ from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import SCL_INVALID
 from agrilend.remote_sensing.phenology import phenology_table
-from agrilend.remote_sensing.stac_source import load_stac
+from agrilend.remote_sensing.sources.stac import load_stac
 from agrilend.remote_sensing.timeseries import clean_series
 from tests.remote_sensing._fake_sentinelhub import (
     grid_transform,

@@ -1,0 +1,222 @@
+"""Checks of input files: what is wrong with each titles, imagery, subsidy, weather or policy
+file, as a list of findings a person (``agrilend check``) or a script reads.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agrilend.errors import AgrilendError
+
+
+@contextmanager
+def _no_step(description: str) -> Iterator[None]:
+    yield
+
+
+@dataclass
+class InputCheck:
+    """What was found in one input file."""
+
+    input: str
+    file: str
+    status: str = "ok"  # ok, warning, error, skipped
+    summary: str = ""
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, severity: str, message: str, where: str = "") -> None:
+        self.problems.append({"severity": severity, "where": where, "message": message})
+        rank = {"ok": 0, "skipped": 0, "info": 0, "warning": 1, "error": 2}
+        if rank.get(severity, 0) > rank.get(self.status, 0):
+            self.status = severity
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "file": self.file,
+            "status": self.status,
+            "summary": self.summary,
+            "problems": self.problems,
+        }
+
+
+def _caught(res: InputCheck, caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        res.add("warning", str(w.message))
+
+
+def _check_imagery(path: Path) -> tuple[InputCheck, Any]:
+    res = InputCheck("imagery", path.name)
+    from agrilend.remote_sensing import open_cube, validate_cube  # noqa: PLC0415  (heavy)
+
+    cube = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            cube = open_cube(path)
+            validate_cube(cube)
+        except AgrilendError as exc:
+            res.add("error", str(exc))
+    _caught(res, caught)
+    if cube is not None:
+        times = cube["time"].to_numpy()
+        valid = float(cube["valid"].mean()) if "valid" in cube else float("nan")
+        res.summary = (
+            f"{len(times)} dates {str(times[0])[:10]}..{str(times[-1])[:10]}, "
+            f"{cube.sizes.get('y', 0)} x {cube.sizes.get('x', 0)} px, "
+            f"CRS {cube.rio.crs}, {100 * valid:.0f} % clear pixels"
+        )
+        if not math.isnan(valid) and valid < 0.2:
+            res.add("warning", f"only {100 * valid:.0f} % of pixels are clear over all dates")
+    return res, cube
+
+
+def _check_titles(path: Path, mapping: Path | str | None, cube: Any) -> tuple[InputCheck, Any]:
+    from agrilend.parcels import read_titles, validate_titles  # noqa: PLC0415  (heavy)
+
+    res = InputCheck("titles", path.name)
+    titles = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            titles = read_titles(path, mapping=mapping)
+            report = validate_titles(titles, imagery_bounds=cube)
+        except AgrilendError as exc:
+            res.add("error", str(exc))
+            report = None
+    # per-parcel problems are in the report; the warnings that announce them add nothing
+    if report is None:
+        _caught(res, caught)
+        return res, titles
+    s = report.summary()
+    res.summary = (
+        f"{s['n_titles']} titles: {s['n_ok']} ok, {s['n_flagged']} flagged, {s['n_error']} error"
+    )
+    for _, issue in report.issues.iterrows():
+        if issue["severity"] in {"warning", "error"}:
+            res.add(str(issue["severity"]), str(issue["message"]), f"parcel {issue['parcel_id']}")
+    return res, report.titles
+
+
+def _check_subsidies(path: Path, titles: Any) -> InputCheck:
+    from agrilend.credit import match_subsidies, read_subsidies  # noqa: PLC0415
+
+    res = InputCheck("subsidies", path.name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            subs = read_subsidies(path, errors="drop")
+        except AgrilendError as exc:
+            res.add("error", str(exc))
+            _caught(res, caught)
+            return res
+    rejected = subs.attrs.get("rejected")
+    if rejected is not None:
+        for _, r in rejected.iterrows():
+            res.add("error", str(r["reason"]), f"record {r['record']}")
+    res.summary = f"{len(subs)} records read"
+    if titles is not None and len(subs):
+        m = match_subsidies(subs, titles)
+        res.summary += f", {len(m.matched)} match a title, {len(m.unmatched)} do not"
+        for _, r in m.unmatched.iterrows():
+            where = f"parcel {r['parcel_id']}" if r.get("parcel_id") else f"owner {r['owner_ref']}"
+            res.add("warning", f"{r['scheme']} {r['year']}: {r.get('reason', 'no title')}", where)
+    return res
+
+
+def _check_weather(path: Path) -> InputCheck:
+    res = InputCheck("weather", path.name)
+    from agrilend.yield_models.weather import read_weather  # noqa: PLC0415  (heavy)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            weather = read_weather(path)
+        except AgrilendError as exc:
+            res.add("error", str(exc))
+            weather = None
+    _caught(res, caught)
+    if weather is not None:
+        index = getattr(weather, "index", None)
+        res.summary = f"{len(weather)} days"
+        if index is not None and len(index) and hasattr(index[0], "year"):
+            res.summary += f" {str(index[0])[:10]}..{str(index[-1])[:10]}"
+    return res
+
+
+def _check_policy(path: Path) -> InputCheck:
+    from agrilend.credit import load_policy  # noqa: PLC0415
+
+    res = InputCheck("policy", path.name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            policy = load_policy(path)
+        except AgrilendError as exc:
+            res.add("error", str(exc), str(getattr(exc, "key", "") or ""))
+            policy = None
+    _caught(res, caught)
+    if policy is not None:
+        res.summary = policy.describe() if hasattr(policy, "describe") else "valid"
+    return res
+
+
+def check_inputs(
+    files: Mapping[str, Path | None],
+    *,
+    mapping: Path | str | None = None,
+    step: Callable[[str], AbstractContextManager[Any]] | None = None,
+) -> list[InputCheck]:
+    """Check every given input file and say what is wrong with each.
+
+    Imagery is checked first, so titles can be checked against its extent; subsidy records are
+    matched to the titles. Nothing raises for a bad file: its problems are in its result.
+
+    Parameters
+    ----------
+    files
+        Input kind (``imagery``, ``titles``, ``subsidies``, ``weather``, ``policy``) -> path,
+        or None for an input not given.
+    mapping
+        The titles' column mapping (TOML), if any.
+    step
+        Called with a description around each input's check (a progress display).
+
+    Examples
+    --------
+    >>> from agrilend.inputs import InputFiles
+    >>> sample = InputFiles.sample()
+    >>> [r.status for r in check_inputs({"policy": sample.policy})]
+    ['ok']
+    """
+    given = {k: v for k, v in files.items() if v is not None}
+    results: list[InputCheck] = []
+    cube = titles = None
+    step = step or _no_step
+    if (p := given.get("imagery")) is not None:
+        with step(f"checking imagery {p.name}"):
+            res, cube = _check_imagery(p)
+            results.append(res)
+    if (p := given.get("titles")) is not None:
+        with step(f"checking titles {p.name}"):
+            res, titles = _check_titles(p, mapping, cube)
+            results.append(res)
+    if (p := given.get("subsidies")) is not None:
+        with step(f"checking subsidies {p.name}"):
+            results.append(_check_subsidies(p, titles))
+    if (p := given.get("weather")) is not None:
+        with step(f"checking weather {p.name}"):
+            results.append(_check_weather(p))
+    if (p := given.get("policy")) is not None:
+        with step(f"checking policy {p.name}"):
+            results.append(_check_policy(p))
+    return results
+
+
+__all__ = ["InputCheck", "check_inputs"]

@@ -1,0 +1,170 @@
+"""The county context: what a scan learnt, saved for later single-household decisions.
+
+The context folder holds the crop model (saved with :mod:`agrilend.yield_models.persistence`,
+no pickle), peer statistics (Parquet), peer curves (NetCDF), weather normals (Parquet), county
+yields and metadata (JSON). :func:`decide_household` decides one household from its own parcels
+with it, without scanning the county again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+
+from agrilend.errors import ScanError
+from agrilend.outputs import atomic_write, write_json, write_table
+from agrilend.pipeline import Assessment, CountyContext, assess
+from agrilend.scan.parts import partition
+
+_MODEL, _PEERS, _CURVES, _NORMALS, _COUNTY = (
+    "crop_model.zip",
+    "peer_stats.parquet",
+    "peer_curves.nc",
+    "weather_normals.parquet",
+    "county.json",
+)
+
+
+def save_context(context: CountyContext, out_dir: str | Path) -> Path:
+    """Write a county context into the folder ``out_dir`` (each file atomically).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from agrilend.pipeline import CountyContext
+    >>> d = save_context(CountyContext(county_yields={"maize": 7.5}), tempfile.mkdtemp())
+    >>> load_context(d).county_yields
+    {'maize': 7.5}
+    """
+    from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if context.crop_model is not None:
+        with atomic_write(out / _MODEL) as tmp:
+            tmp.unlink()
+            save_model(context.crop_model, tmp, overwrite=True)
+    if context.peer_stats is not None:
+        write_table(context.peer_stats.reset_index(), out / _PEERS, overwrite=True)
+    if context.peer_curves is not None:
+        with atomic_write(out / _CURVES) as tmp:
+            context.peer_curves.to_netcdf(tmp)
+    if context.weather_normals is not None:
+        write_table(context.weather_normals.reset_index(), out / _NORMALS, overwrite=True)
+    county = {"county_yields": dict(context.county_yields), "meta": dict(context.meta)}
+    write_json(county, out / _COUNTY, overwrite=True)
+    return out
+
+
+def load_context(path: str | Path) -> CountyContext:
+    """Read a county context written by :func:`save_context` (a scan's ``context/`` folder).
+
+    ``path`` may be the context folder itself or the scan's results folder holding it.
+
+    Raises
+    ------
+    ScanError
+        When the folder holds no county context.
+    """
+    from agrilend._paths import local_path  # noqa: PLC0415
+    from agrilend.yield_models.persistence import load_model  # noqa: PLC0415
+
+    d = local_path(path, what="scan context")
+    if not (d / _COUNTY).exists() and (d / "context" / _COUNTY).exists():
+        d = d / "context"
+    if not (d / _COUNTY).exists():
+        raise ScanError(
+            f"{str(d)!r} holds no county context ({_COUNTY} missing); give the context/ folder "
+            "of a finished `agrilend scan`"
+        )
+    county = json.loads((d / _COUNTY).read_text(encoding="utf-8"))
+    ctx = CountyContext(
+        county_yields={str(k): float(v) for k, v in county.get("county_yields", {}).items()},
+        meta=dict(county.get("meta", {})),
+    )
+    if (d / _MODEL).exists():
+        ctx.crop_model = load_model(d / _MODEL)
+    if (d / _PEERS).exists():
+        peers = pd.read_parquet(d / _PEERS)
+        ctx.peer_stats = peers.set_index(peers.columns[0])
+    if (d / _CURVES).exists():
+        with xr.open_dataset(d / _CURVES) as ds:
+            ctx.peer_curves = ds.load()
+    if (d / _NORMALS).exists():
+        normals = pd.read_parquet(d / _NORMALS)
+        ctx.weather_normals = normals.set_index(normals.columns[0])
+    return ctx
+
+
+def decide_household(
+    cube: xr.Dataset,
+    titles: gpd.GeoDataFrame,
+    owner_ref: str,
+    *,
+    context: CountyContext,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    margin_px: int = 2,
+) -> Assessment:
+    """Decide one household from its own parcels with a scan's county context (no rescan).
+
+    The cube is cut to the household's parcels (plus ``margin_px``) before anything is read,
+    so the cost is that of a few parcels: about a second.
+
+    Parameters
+    ----------
+    cube
+        The county's cube (lazy is best: only the household's window is read).
+    titles
+        Titles holding the household's parcels (others are ignored).
+    owner_ref
+        The household's pseudonym (``H-...``), or the id of one of its parcels.
+    context
+        The county context (:func:`load_context`).
+    weather, subsidies, policy
+        As for :func:`agrilend.pipeline.assess`.
+
+    Raises
+    ------
+    ScanError
+        When no title belongs to ``owner_ref``.
+    """
+    owners = titles["owner_ref"].astype(str)
+    held = owners[titles["parcel_id"].astype(str) == str(owner_ref)]
+    if not str(owner_ref).startswith("H-") and len(held):  # a parcel id: its holder's household
+        owner_ref = held.iloc[0]
+    mine = titles[owners == str(owner_ref)]
+    if mine.empty:
+        raise ScanError(
+            f"no title belongs to household {owner_ref!r}; check the pseudonym (or parcel id) "
+            "and the titles file"
+        )
+    if mine.crs is not None and cube.rio.crs is not None and mine.crs != cube.rio.crs:
+        mine = mine.to_crs(cube.rio.crs.to_wkt())
+    (chunk,) = partition(
+        mine.reset_index(drop=True),
+        transform=cube.rio.transform(),
+        shape=(cube.sizes["y"], cube.sizes["x"]),
+        chunk_size_px=max(cube.sizes["y"], cube.sizes["x"]),
+        margin_px=margin_px,
+    )
+    r0, r1, c0, c1 = chunk.window
+    window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
+    return assess(
+        window,
+        mine,
+        weather=weather,
+        subsidies=subsidies,
+        policy=policy,
+        county_yields=context.county_yields or None,
+        context=context,
+    )
+
+
+__all__ = ["decide_household", "load_context", "save_context"]
