@@ -104,6 +104,42 @@ def _check_titles(path: Path, mapping: Path | str | None, cube: Any) -> tuple[In
     return res, report.titles
 
 
+def _check_claims(path: Path, cube: Any, titles: Any) -> InputCheck:
+    """Read and repair farmer-drawn claims; verify them when the imagery is given."""
+    from agrilend.parcels.claims import read_claims  # noqa: PLC0415  (heavy)
+    from agrilend.parcels.verify import CONFLICT_FLAGS, verify_claims  # noqa: PLC0415
+
+    res = InputCheck("claims", path.name)
+    try:
+        claims = read_claims(path, crs=cube.rio.crs if cube is not None else None)
+    except AgrilendError as exc:
+        res.add("error", str(exc))
+        return res
+    for r in claims.itertuples():
+        if r.claim_status != "ok":
+            res.add("error", str(r.claim_message), f"claim {r.claim_id}")
+        elif r.repairs:
+            res.add("info", f"drawing repaired: {r.repairs}", f"claim {r.claim_id}")
+    n_ok = int((claims["claim_status"] == "ok").sum())
+    res.summary = f"{len(claims)} claims: {n_ok} readable"
+    if cube is None:
+        return res
+    verified = verify_claims(claims, cube, titles=titles)
+    n_flag = 0
+    for r in verified.itertuples():
+        bad = [f for f in str(r.flags).split(",") if f in CONFLICT_FLAGS]
+        if bad:
+            n_flag += 1
+            res.add(
+                "warning",
+                f"{', '.join(bad)} (drawn {r.drawn_area_ha:.2f} ha, verified "
+                f"{r.verified_area_ha:.2f} ha)",
+                f"claim {r.claim_id}",
+            )
+    res.summary += f", {n_flag} flagged (inflated or contested)"
+    return res
+
+
 def _check_subsidies(path: Path, titles: Any) -> InputCheck:
     from agrilend.credit import match_subsidies, read_subsidies  # noqa: PLC0415
 
@@ -207,6 +243,9 @@ def check_inputs(
         with step(f"checking titles {p.name}"):
             res, titles = _check_titles(p, mapping, cube)
             results.append(res)
+    if (p := given.get("claims")) is not None:
+        with step(f"checking claims {p.name}"):
+            results.append(_check_claims(p, cube, titles))
     if (p := given.get("subsidies")) is not None:
         with step(f"checking subsidies {p.name}"):
             results.append(_check_subsidies(p, titles))

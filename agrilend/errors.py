@@ -52,6 +52,10 @@ class TitlesReadError(AgrilendError, OSError):
         self.path = path
 
 
+class ClaimsReadError(TitlesReadError):
+    """A file of farmer-drawn claims (GeoJSON, GPX) could not be read; names the file."""
+
+
 class TitleMappingError(AgrilendError, ValueError):
     """A titles column mapping (arguments or TOML file) is invalid; the message names the key."""
 
@@ -104,10 +108,6 @@ class DuplicateParcelError(GeometryError):
 
 class ModelError(AgrilendError, ValueError):
     """A model cannot be fitted, used or loaded."""
-
-
-class NotFittedError(ModelError):
-    """A model was used before ``fit``."""
 
 
 class ModelVersionError(ModelError):
@@ -183,19 +183,12 @@ class GeometryRepairedWarning(AgrilendWarning):
     """An invalid geometry was repaired (its polygonal part kept)."""
 
 
-class LowDataQualityWarning(AgrilendWarning):
-    """Few clear observations or few pixels back an estimate."""
-
-
-class PolicyWarning(AgrilendWarning):
-    """A credit policy value is allowed but unusual."""
-
-
 __all__ = [
     "AgrilendError",
     "AgrilendWarning",
     "CRSError",
     "CRSMismatchError",
+    "ClaimsReadError",
     "CredentialsError",
     "DuplicateParcelError",
     "GeometryError",
@@ -204,16 +197,13 @@ __all__ = [
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",
-    "LowDataQualityWarning",
     "MissingBandError",
     "MissingCRSError",
     "ModelError",
     "ModelVersionError",
-    "NotFittedError",
     "OutputExistsError",
     "OutsideImageryError",
     "PolicyError",
-    "PolicyWarning",
     "ReportError",
     "ScanError",
     "ServiceError",

@@ -102,6 +102,10 @@ class CountyContext:
     weather_normals: pd.DataFrame | None = None
     county_yields: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: County tables computed from the inputs (the season's weather against its normal, the
+    #: climate risk), by what they were computed from; never saved. Shared by shallow copies,
+    #: so households decided one by one with one context compute them once.
+    tables: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def copy(self) -> CountyContext:
         """A new context holding the same model and tables, with its own mappings.
@@ -413,6 +417,49 @@ def decide(
             {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
             index=pd.Index(ids, name="parcel_id"),
         )
+    return decide_with_crops(
+        evidence, crops, frame=frame, weather=weather, subsidies=subsidies, policy=policy,
+        county_yields=county_yields, context=context, as_of=as_of, progress=progress,
+        credit_extras=credit_extras,
+    )  # fmt: skip
+
+
+def decide_with_crops(
+    evidence: Evidence,
+    crops: pd.DataFrame,
+    *,
+    frame: gpd.GeoDataFrame | None = None,
+    weather: pd.DataFrame | None = None,
+    subsidies: pd.DataFrame | None = None,
+    policy: Any = None,
+    county_yields: Mapping[str, float] | None = None,
+    context: CountyContext | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    sizer: Callable[..., pd.DataFrame] | None = None,
+    credit_extras: Any = None,
+) -> Assessment:
+    """:func:`decide` after its crop step: vigour, yield and credit lines from parcel evidence
+    and each usable parcel's predicted crop.
+
+    ``crops`` holds ``crop`` and ``crop_confidence`` for the parcels whose ``status`` is not
+    ``error``, in their order (as :func:`decide` predicts them; a county scan predicts them
+    chunk by chunk on its workers); ``context.crop_model`` is the model that predicted them.
+    ``frame`` is a copy of ``evidence.parcels`` the caller already made (it is modified).
+    ``sizer`` replaces :func:`agrilend.credit.size_households` (same arguments, same result),
+    e.g. to size the households in partitions on a scan's workers. With ``credit_extras``
+    (records beyond the crop) the households are sized by
+    :func:`agrilend.credit.size_with_extras` in one piece instead.
+    """
+    say = progress or _noop
+    policy = policy if policy is not None else load_policy()
+    frame = frame if frame is not None else evidence.parcels.copy()
+    ok = (frame["status"] != "error").to_numpy()
+    if as_of is None and len(evidence.times):
+        as_of = (pd.Timestamp(evidence.times.max()) + pd.Timedelta(days=1)).date()
+    # a new context, as in decide: the caller's is never changed
+    context = CountyContext() if context is None else context.copy()
+    declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
     _put(frame, ok, crops, ("crop", "crop_confidence"))
     frame["crop_mismatch"] = False
     frame.loc[ok, "crop_mismatch"] = crop_mismatch(
@@ -432,8 +479,7 @@ def decide(
     season_table = pd.DataFrame()
     if weather is not None and len(evidence.times):
         season = (evidence.times.min(), evidence.times.max())
-        climate = climate_risk(weather, season=season)
-        season_table = _season_weather_table(weather, season, climate)
+        climate, season_table = _county_weather(weather, season, context.tables)
         if context.weather_normals is None:
             context.weather_normals = weather_normals(weather)
 
@@ -468,7 +514,7 @@ def decide(
         households = extras.households
         frame = extras.parcels  # tenants in place of holders: parcels and households agree
     else:
-        households = size_households(frame, policy, **sizing_kw)
+        households = (sizer or size_households)(frame, policy, **sizing_kw)
 
     provenance = _provenance(evidence, policy, context, as_of)
     context.meta.update(
@@ -484,6 +530,25 @@ def decide(
         provenance=provenance,
         credit_extras=extras,
     )
+
+
+def _county_weather(
+    weather: pd.DataFrame, season: tuple[pd.Timestamp, pd.Timestamp], cache: dict[Any, Any]
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """The season's climate risk and weather table, from ``cache`` when these same weather
+    records and season were seen before (keyed by the records' content hash)."""
+    key = (
+        "county_weather",
+        str(season[0]),
+        str(season[1]),
+        int(pd.util.hash_pandas_object(weather, index=True).sum()),
+        tuple(map(str, weather.columns)),
+    )
+    if key not in cache:
+        climate = climate_risk(weather, season=season)
+        cache[key] = (climate, _season_weather_table(weather, season, climate))
+    climate, table = cache[key]
+    return dict(climate), table.copy()
 
 
 def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
@@ -713,5 +778,6 @@ __all__ = [
     "Evidence",
     "assess",
     "decide",
+    "decide_with_crops",
     "gather_evidence",
 ]

@@ -38,7 +38,7 @@ def _print(results: list[InputCheck], *, quiet: bool) -> None:
 
 
 @click.command(name="check")
-@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy")
+@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy", "claims")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
 @json_option
 @common_options
@@ -59,6 +59,7 @@ def command(
       agrilend check                                  # the sample county
       agrilend check --titles titles.gpkg --imagery cube.nc
       agrilend check --subsidies subsidies.csv --json | jq '.inputs[].status'
+      agrilend check --titles t.gpkg --imagery cube.nc --claims drawn.geojson
     """
     mapping = given.pop("titles_mapping")
     names = given

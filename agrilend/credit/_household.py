@@ -52,6 +52,7 @@ class ParcelArrays:
     rent: np.ndarray  # yearly rent of land rented in (0 elsewhere)
     rented: np.ndarray  # bool: rented in under a transfer contract
     conflict: np.ndarray  # bool: both sides of a transfer claim the title
+    f_claim: np.ndarray | None = None  # 1 - trust haircut of farmer-drawn claims (None: all 1)
 
 
 # --- one household's row ------------------------------------------------------------------------
@@ -300,6 +301,9 @@ def _cut_reasons(
         "LOW_DATA_QUALITY": p.f_q[idx] < 1,
         "AREA_MISMATCH": p.f_am[idx] < 1,
         "CROP_MISMATCH": p.f_cm[idx] < 1,
+        "CLAIM_TRUST": (
+            p.f_claim[idx] < 1 if p.f_claim is not None else np.zeros(len(idx), dtype=bool)
+        ),
     }
     for code, mask in flagged.items():
         if not mask.any() or cut(code) <= 0:
@@ -317,6 +321,9 @@ def _cut_reasons(
                 "min_pixels": pol.min_pixels,
                 "haircut": hc["low_quality"],
             }
+        elif code == "CLAIM_TRUST":
+            flags = ctx.df["trust_flags"].astype(str).to_numpy()[idx][mask]
+            prm |= {"flags": ", ".join(sorted({f for fl in flags for f in fl.split(",") if f}))}
         elif code == "AREA_MISMATCH":
             prm |= {"min_ratio": pol.min_area_ratio, "haircut": hc["area_mismatch"]}
         else:

@@ -115,6 +115,19 @@ _HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
     "harvest_month": ("int", 1, 12),
     "reference_yield_t_ha": ("num", 0.0, None),
 }
+#: The optional ``[claims]`` table: haircuts of farmer-drawn claims, per trust flag
+#: (:mod:`agrilend.parcels.verify`), and ``base`` for any claim; these are the defaults.
+CLAIM_HAIRCUTS: dict[str, float] = {
+    "base": 0.1,
+    "non_farmland": 0.3,
+    "mixed_series": 0.3,
+    "area_overstated": 0.3,
+    "claim_conflict": 1.0,
+    "title_conflict": 1.0,
+    "titled": 1.0,
+    "crop_mismatch": 0.1,
+    "unverified": 1.0,
+}
 _PRICE_UNITS = {"kg": 1000.0, "t": 1.0}  # -> per tonne
 _AREA_UNITS = {"ha": 1.0, "mu": 1.0 / HA_PER_MU}  # -> per hectare
 
@@ -225,6 +238,11 @@ class CreditPolicy:
     insurance: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     transfers: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    #: From the optional ``[claims]`` table: haircut per claim trust flag (defaults
+    #: :data:`CLAIM_HAIRCUTS`); also cut from registry titles another household claims.
+    claim_haircuts: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(dict(CLAIM_HAIRCUTS))
+    )
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -446,7 +464,7 @@ def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: st
 
 
 def _build(data: dict[str, Any], source: str) -> CreditPolicy:
-    _no_unknown(data, {*_SCHEMA, *_OPTIONAL_SCHEMA, "crops", "harvests"}, "", source)
+    _no_unknown(data, {*_SCHEMA, *_OPTIONAL_SCHEMA, "crops", "harvests", "claims"}, "", source)
     v: dict[str, dict[str, Any]] = {}
     for section, keys in _OPTIONAL_SCHEMA.items():
         if section not in data:
@@ -536,6 +554,14 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
     if not crops:
         raise PolicyError(f"policy {source}: [crops] lists no crop; add some", key="crops")
 
+    claims_t = data.get("claims", {})
+    if not isinstance(claims_t, Mapping):
+        raise PolicyError(f"policy {source}: [claims] must be a table", key="claims")
+    _no_unknown(claims_t, set(CLAIM_HAIRCUTS), "claims", source)
+    claim_haircuts = dict(CLAIM_HAIRCUTS)
+    for k in claims_t:
+        claim_haircuts[k] = _value(claims_t, f"claims.{k}", ("num", 0.0, 1.0), source)
+
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     checksum = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     missing = [c for c in CANONICAL_CROPS if c not in crops]
@@ -572,12 +598,14 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         insurance=MappingProxyType(v["insurance"]),
         evidence=MappingProxyType(v["evidence"]),
         transfers=MappingProxyType(v["transfers"]),
+        claim_haircuts=MappingProxyType(claim_haircuts),
         _data=_freeze(data),
     )
 
 
 __all__ = [
     "CANONICAL_CROPS",
+    "CLAIM_HAIRCUTS",
     "HA_PER_MU",
     "CreditPolicy",
     "Harvest",

@@ -162,6 +162,13 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "{n} 块地观测作物与申报作物不符（{parcels}），其价值扣减 {haircut:pct}",
             ),
             _r(
+                "CLAIM_TRUST",
+                "evidence",
+                "{n} farmer-drawn claim(s) or contested title(s) ({parcels}) counted with lower "
+                "trust ({flags})",
+                "{n} 块农户自绘地块或有争议的登记地块（{parcels}）按较低可信度计入（{flags}）",
+            ),
+            _r(
                 "POOR_VIGOUR",
                 "evidence",
                 "crop vigour poor against peers on {n} parcel(s), {area:ha}; their value cut by "

@@ -1,9 +1,10 @@
 """Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal."""
 
 from agrilend.parcels.area import cultivated_area
+from agrilend.parcels.mapping import MAPPINGS, TitleMapping
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.pseudonym import pseudonymize
-from agrilend.parcels.titles import MAPPINGS, TitleMapping, as_titles, read_titles
+from agrilend.parcels.titles import as_titles, read_titles
 from agrilend.parcels.validate import (
     CHECK_ORDER,
     ValidationReport,

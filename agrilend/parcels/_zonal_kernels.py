@@ -18,11 +18,14 @@ and form the index:
 Weighted statistics (weights = covered share of the pixel):
 
 - mean ``sum(w x) / sum(w)``; std the population form ``sqrt(sum(w (x - mean)^2) / sum(w))``;
-- quantiles as exactextract defines them for weighted samples: sort ``x``; with ``S_k`` the
-  cumulative weight through element ``k`` (0-based) let ``s_0 = 0`` and
-  ``s_k = k w_k + (n - 1) S_{k-1}``; the ``q`` quantile interpolates ``x`` linearly in ``s`` at
-  ``q (n - 1) S_{n-1}``. With equal weights it is numpy's default (linear, "type 7") quantile,
-  which is what rasterstats reports under the centre rule.
+- quantiles as exactextract defines them for weighted samples: equal values are first merged
+  into one element carrying the sum of their weights (exactextract keeps a frequency table of
+  values), leaving ``n`` distinct values; in sorted order, with ``S_k`` the cumulative weight
+  through element ``k`` (0-based) let ``s_0 = 0`` and ``s_k = k w_k + (n - 1) S_{k-1}``; the
+  ``q`` quantile interpolates ``x`` linearly in ``s`` at ``q (n - 1) S_{n-1}``. With equal
+  weights and distinct values it is numpy's default (linear, "type 7") quantile, which is what
+  rasterstats reports under the centre rule (ties there count once per pixel, see
+  :func:`block_stats`). The values are bucket-sorted (expected linear time), not compared.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ COL_VALID_WEIGHT = 2
 N_FIXED = 3
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+#: Pixel indices of a table: int32 on grids below 2**31 pixels, else int64.
+IndexArray = np.ndarray[Any, np.dtype[np.int32] | np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
@@ -84,63 +89,89 @@ def _pixel_value(  # noqa: PLR0911, PLR0917 (numba kernels take positional argum
 
 
 @njit(cache=True, nogil=True)
-def _sort_pairs(x: FloatArray, w: FloatArray, n: int, stack: IntArray) -> None:
-    """Sort ``x[:n]`` in place carrying ``w`` along, without allocating (quicksort with a
-    median-of-three pivot, insertion sort below 16 elements; ``stack`` holds 128 ints)."""
-    top = 0
-    stack[0] = 0
-    stack[1] = n - 1
-    top = 2
-    while top > 0:
-        top -= 2
-        lo = stack[top]
-        hi = stack[top + 1]
-        while hi - lo >= 16:
-            mid = (lo + hi) >> 1
-            # median of three to x[mid]
-            if x[mid] < x[lo]:
-                x[mid], x[lo] = x[lo], x[mid]
-                w[mid], w[lo] = w[lo], w[mid]
-            if x[hi] < x[lo]:
-                x[hi], x[lo] = x[lo], x[hi]
-                w[hi], w[lo] = w[lo], w[hi]
-            if x[hi] < x[mid]:
-                x[hi], x[mid] = x[mid], x[hi]
-                w[hi], w[mid] = w[mid], w[hi]
-            pivot = x[mid]
-            i = lo
-            j = hi
-            while i <= j:
-                while x[i] < pivot:
-                    i += 1
-                while x[j] > pivot:
-                    j -= 1
-                if i <= j:
-                    x[i], x[j] = x[j], x[i]
-                    w[i], w[j] = w[j], w[i]
-                    i += 1
-                    j -= 1
-            # push the larger side, loop on the smaller (bounded stack depth)
-            if j - lo > hi - i:
-                stack[top] = lo
-                stack[top + 1] = j
-                top += 2
-                lo = i
-            else:
-                stack[top] = i
-                stack[top + 1] = hi
-                top += 2
-                hi = j
-        for k in range(lo + 1, hi + 1):
-            xv = x[k]
-            wv = w[k]
-            m = k - 1
-            while m >= lo and x[m] > xv:
-                x[m + 1] = x[m]
-                w[m + 1] = w[m]
-                m -= 1
-            x[m + 1] = xv
-            w[m + 1] = wv
+def _insertion_sort(x: FloatArray, w: FloatArray, lo: int, hi: int) -> None:
+    """Sort ``x[lo:hi]`` in place carrying ``w`` along (short runs only)."""
+    for k in range(lo + 1, hi):
+        xv = x[k]
+        wv = w[k]
+        m = k - 1
+        while m >= lo and x[m] > xv:
+            x[m + 1] = x[m]
+            w[m + 1] = w[m]
+            m -= 1
+        x[m + 1] = xv
+        w[m + 1] = wv
+
+
+#: Below this many values the quantiles sort them by insertion; above, by buckets.
+SMALL = 16
+
+
+@njit(cache=True, nogil=True)
+def _sort_merged(  # noqa: PLR0917 (numba kernels take positional arguments)
+    vals: FloatArray,
+    wts: FloatArray,
+    n: int,
+    xs: FloatArray,
+    ws: FloatArray,
+    slot: IntArray,
+    merge: bool,
+) -> int:
+    """Sort ``vals[:n]`` into ``xs`` (weights into ``ws``), equal values merged into one element
+    carrying the sum of their weights (when ``merge``); return the number of elements left.
+
+    A bucket sort in expected linear time: ``n`` buckets spread evenly between the smallest and
+    the largest value, a counting pass, a scatter, then an insertion pass that only moves values
+    within their bucket. ``slot`` is scratch of ``2 n + 1`` ints.
+    """
+    if n <= SMALL:
+        for k in range(n):
+            xs[k] = vals[k]
+            ws[k] = wts[k]
+        _insertion_sort(xs, ws, 0, n)
+    else:
+        lo = vals[0]
+        hi = vals[0]
+        for k in range(1, n):
+            v = vals[k]
+            if v < lo:
+                lo = v
+            elif v > hi:
+                hi = v
+        if hi > lo:
+            scale = (n - 1) / (hi - lo)
+            count = slot[n:]
+            for b in range(n + 1):
+                count[b] = 0
+            for k in range(n):
+                b = int((vals[k] - lo) * scale)
+                b = min(max(b, 0), n - 1)
+                slot[k] = b
+                count[b + 1] += 1
+            for b in range(n):
+                count[b + 1] += count[b]
+            for k in range(n):
+                b = slot[k]
+                at = count[b]
+                count[b] = at + 1
+                xs[at] = vals[k]
+                ws[at] = wts[k]
+            _insertion_sort(xs, ws, 0, n)
+        else:
+            for k in range(n):
+                xs[k] = vals[k]
+                ws[k] = wts[k]
+    if not merge:
+        return n
+    m = 0
+    for k in range(n):
+        if m > 0 and xs[k] == xs[m - 1]:
+            ws[m - 1] += ws[k]
+        else:
+            xs[m] = xs[k]
+            ws[m] = ws[k]
+            m += 1
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -151,23 +182,33 @@ def _weighted_quantiles(  # noqa: PLR0917 (numba kernels take positional argumen
     quantiles: FloatArray,
     out: FloatArray,
     col: int,
-    s: FloatArray,
-    stack: IntArray,
+    xs: FloatArray,
+    ws: FloatArray,
+    slot: IntArray,
+    merge: bool,
 ) -> None:
-    """exactextract's weighted quantiles of ``vals[:n]`` (sorted in place); ``s`` is scratch."""
-    _sort_pairs(vals, wts, n, stack)
-    xs = vals
+    """exactextract's weighted quantiles of ``vals[:n]`` (``xs``, ``ws``, ``slot`` are scratch).
+
+    With ``merge``, equal values are one element carrying the sum of their weights, as
+    exactextract counts them (a frequency table of values); without it every pixel is one
+    element (numpy's and rasterstats' quantiles, under the centre rule).
+    """
+    m = _sort_merged(vals, wts, n, xs, ws, slot, merge)
+    total = 0.0
+    for k in range(m):
+        total += ws[k]
+    sn = total * (m - 1)
+    # s_k for the distinct values, reusing ``vals`` (no longer needed) as its storage
+    s = vals
     cum = 0.0
-    for k in range(n):
-        w = wts[k]
-        s[k] = 0.0 if k == 0 else k * w + (n - 1) * cum
-        cum += w
-    sn = cum * (n - 1)
+    for k in range(m):
+        s[k] = 0.0 if k == 0 else k * ws[k] + (m - 1) * cum
+        cum += ws[k]
     for iq in range(quantiles.size):
         target = quantiles[iq] * sn
         # first element whose s exceeds the target (s is non-decreasing)
         lo = 0
-        hi = n
+        hi = m
         while lo < hi:
             mid = (lo + hi) // 2
             if s[mid] > target:
@@ -176,8 +217,8 @@ def _weighted_quantiles(  # noqa: PLR0917 (numba kernels take positional argumen
                 lo = mid + 1
         if lo == 0:
             out[col + iq] = xs[0]
-        elif lo == n:
-            out[col + iq] = xs[n - 1]
+        elif lo == m:
+            out[col + iq] = xs[m - 1]
         else:
             left = lo - 1
             out[col + iq] = xs[left] + (target - s[left]) * (xs[lo] - xs[left]) / (s[lo] - s[left])
@@ -195,18 +236,21 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
     mode: int,
     parcels: IntArray,
     offsets: IntArray,
-    index: IntArray,
+    index: IndexArray,
     weight: FloatArray,
     shift: int,
     quantiles: FloatArray,
     want_std: bool,
     out: FloatArray,
     t_out: int,
+    merge_ties: bool = True,
 ) -> None:
     """Statistics of ``parcels`` (positions into the CSR table) over the dates of one block.
 
     ``a``, ``b``, ``q`` are ``(dates, pixels)`` blocks whose pixel 0 is raster pixel ``shift``;
     results go to ``out[parcel, t_out + t, :]`` with columns mean, std, valid weight, quantiles.
+    ``merge_ties``: quantiles merge the weights of equal values (exactextract, for coverage
+    weights); off, each pixel counts once (numpy and rasterstats, for the centre rule).
     """
     nt = a.shape[0]
     max_n = 0
@@ -216,8 +260,9 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
     m = max(max_n, 1)
     vals = np.empty(m, dtype=np.float64)
     wts = np.empty(m, dtype=np.float64)
-    cs = np.empty(m, dtype=np.float64)
-    stack = np.empty(128, dtype=np.int64)
+    xs = np.empty(m, dtype=np.float64)
+    ws = np.empty(m, dtype=np.float64)
+    slot = np.empty(2 * m + 1, dtype=np.int64)
     nq = quantiles.size
     for t in range(nt):
         for i in range(parcels.size):
@@ -252,7 +297,7 @@ def block_stats(  # noqa: PLR0917 (numba kernels take positional arguments)
                     ss += wts[k] * d * d
                 row[COL_STD] = math.sqrt(ss / sw)
             if nq:
-                _weighted_quantiles(vals, wts, n, quantiles, row, N_FIXED, cs, stack)
+                _weighted_quantiles(vals, wts, n, quantiles, row, N_FIXED, xs, ws, slot, merge_ties)
 
 
 @njit(cache=True, nogil=True)
@@ -265,7 +310,7 @@ def gather_values(  # noqa: PLR0917 (numba kernels take positional arguments)
     mul: float,
     nodata: float,
     mode: int,
-    index: IntArray,
+    index: IndexArray,
     shift: int,
     out: FloatArray,
     t_out: int,

@@ -52,6 +52,24 @@ def _nan_reduce(func: Any, values: np.ndarray[Any, Any]) -> FloatArray:
         return np.asarray(func(values, axis=1))
 
 
+def _row_nanmedian(values: np.ndarray[Any, Any]) -> FloatArray:
+    """``np.nanmedian(values, axis=1)`` (NaN for an all-NaN row, no warning), by one sort.
+
+    NaN sorts last, so a row's ``k`` finite values are its first ``k`` after sorting and the
+    median is the middle one, or the mean of the middle two, as numpy takes it.
+    """
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    srt = np.sort(values, axis=1)
+    k = np.isfinite(values).sum(axis=1)
+    rows = np.arange(values.shape[0])
+    lo = srt[rows, np.maximum((k - 1) // 2, 0)]
+    hi = srt[rows, np.maximum(k // 2, 0)]
+    with np.errstate(invalid="ignore"):
+        out = np.where(k % 2 == 1, lo, (lo + hi) / 2.0)
+    return np.where(k > 0, out, np.nan)
+
+
 def cultivated_pixels(
     cube: xr.Dataset,
     pixels: ParcelPixels,
@@ -86,6 +104,21 @@ def cultivated_pixels(
     """
     if pixels.index.size == 0:
         return np.zeros(0, dtype=bool)
+    # a pixel under the edge of two parcels is one series: judged once, answered for both
+    uniq, entry_of = np.unique(np.asarray(pixels.index), return_inverse=True)
+    uniq = uniq.astype(pixels.index.dtype)
+    if uniq.size < pixels.index.size:
+        once = ParcelPixels(
+            np.asarray(["pixels"], dtype=object), np.asarray([0, uniq.size], dtype=np.int64),
+            uniq, np.ones(uniq.size), pixels.shape, pixels.transform, pixels.weighting,
+            pixels.inner_buffer_m,
+        )  # fmt: skip
+        judged = cultivated_pixels(
+            cube, once, min_amplitude=min_amplitude, min_peak=min_peak,
+            perennial_floor=perennial_floor, plastic_blue=plastic_blue,
+            plastic_ndvi_max=plastic_ndvi_max,
+        )  # fmt: skip
+        return np.asarray(judged[entry_of.reshape(-1)])
     times = pd.DatetimeIndex(cube.indexes["time"])
     ndvi = pixel_values(cube, pixels, index="NDVI")
     smooth, _ = clean_series(ndvi, times, step="5D", method="whittaker", despike=True)
@@ -96,8 +129,8 @@ def cultivated_pixels(
     perennial = seen & (low >= perennial_floor) & (top >= min_peak)
     plastic = np.zeros_like(crop)
     if "B02" in cube.data_vars:
-        blue = _nan_reduce(np.nanmedian, pixel_values(cube, pixels, index="B02", masked=False))
-        green = _nan_reduce(np.nanmedian, pixel_values(cube, pixels, masked=False))
+        blue = _row_nanmedian(pixel_values(cube, pixels, index="B02", masked=False))
+        green = _row_nanmedian(pixel_values(cube, pixels, masked=False))
         plastic = (blue >= plastic_blue) & (green <= plastic_ndvi_max)
     logger.debug(
         "cultivated pixels: %d crop season, %d perennial, %d plastic of %d",

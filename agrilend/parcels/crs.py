@@ -156,4 +156,15 @@ def _imagery_box(imagery_bounds: Any, crs: CRS) -> Any:
 # --- the report -----------------------------------------------------------------------------------
 
 
+def _utm_crs(geo: gpd.GeoSeries) -> CRS:
+    """The WGS 84 UTM zone at the centre of the (finite) coordinates."""
+    xy = shapely.get_coordinates(np.asarray(geo.values))
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) == 0:
+        raise CRSError("titles have no finite coordinates to choose a UTM zone from")
+    lon, lat = xy.mean(axis=0)
+    zone = min(max(int((lon + 180) // 6) + 1, 1), 60)
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
 __all__ = ["AREA_OF_USE_MARGIN_DEG", "check_crs"]

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 Weighting = Literal["coverage", "centre"]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+#: Pixel indices: int32 on grids of fewer than 2**31 pixels, else int64.
+IndexArray = np.ndarray[Any, np.dtype[np.int32] | np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 #: Parcels are rasterised in batches whose bounding boxes hold at most this many cells, which
@@ -42,7 +44,8 @@ class ParcelPixels:
     offsets
         int64, ``len(parcel_ids) + 1``; parcel ``i`` owns entries ``offsets[i]:offsets[i + 1]``.
     index
-        int64 flat pixel indices ``row * width + col``, ascending within a parcel.
+        flat pixel indices ``row * width + col``, ascending within a parcel: int32 when the
+        grid has fewer than 2**31 pixels (half the memory traffic of the zonal pass), else int64.
     weight
         float64 in (0, 1]: the covered share of each pixel (1 under the centre rule).
     shape, transform
@@ -53,7 +56,7 @@ class ParcelPixels:
 
     parcel_ids: np.ndarray[Any, Any]
     offsets: IntArray
-    index: IntArray
+    index: IndexArray
     weight: FloatArray
     shape: tuple[int, int]
     transform: Affine
@@ -266,6 +269,8 @@ def parcel_pixels(
     offsets = np.concatenate(offsets_parts) if offsets_parts else np.zeros(1, dtype=np.int64)
     index = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int64)
     weight = np.concatenate(weight_parts) if weight_parts else np.zeros(0, dtype=np.float64)
+    if h * w < 2**31:
+        index = index.astype(np.int32)
     empty = int((np.diff(offsets) == 0).sum())
     if empty:
         logger.debug("%d of %d parcels cover no pixel of the %dx%d grid", empty, n, h, w)

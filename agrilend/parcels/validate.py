@@ -66,6 +66,9 @@ from agrilend.parcels.geometry import _check_geometry, _check_overlaps, overlapp
 
 log = logging.getLogger(__name__)
 
+#: Share of the smaller title two titles may overlap by before both are flagged ``overlap``.
+OVERLAP_TOLERANCE = 0.02
+
 
 @dataclass
 class ValidationReport:
@@ -205,7 +208,7 @@ def validate_titles(
     pixel_size: float = 10.0,
     min_pixels: float = 3,
     sliver_ratio: float = 0.1,
-    overlap_tolerance: float = 0.02,
+    overlap_tolerance: float = OVERLAP_TOLERANCE,
     area_tolerance: float = 0.25,
     repair: bool = True,
 ) -> ValidationReport:
@@ -424,6 +427,58 @@ def validate_titles(
         )
     log.info("validated %d titles: %s", n, out["title_status"].value_counts().to_dict())
     return ValidationReport(titles=out, issues=table)
+
+
+#: A title with one of these flags has no usable geometry (``validate_titles`` skips it).
+_UNUSABLE = frozenset({"empty", "non_finite", "not_polygonal", "invalid"})
+
+
+def flag_overlaps_between_parts(
+    parcels: gpd.GeoDataFrame, *, overlap_tolerance: float = OVERLAP_TOLERANCE
+) -> gpd.GeoDataFrame:
+    """Flag ``overlap`` on titles that overlap a title validated in another part.
+
+    A county validated part by part (a scan's chunks) misses the overlaps between parts; run on
+    the parts put together, this flags them as one :func:`validate_titles` of the whole county
+    would. The flag goes where :data:`CHECK_ORDER` puts it, the title's ``title_status`` goes
+    from ``ok`` to ``flagged``, and a ``message`` that was the flags follows them. Rows never
+    validated (``title_flags`` missing) take part with their geometry when it is valid, but
+    carry no flag. Returns a new frame.
+    """
+    parcels = parcels.copy()
+    if "title_flags" not in parcels or len(parcels) < 2:
+        return parcels
+    raw = parcels["title_flags"]
+    known = raw.notna().to_numpy()
+    flags = [str(f).split(",") if k and str(f) else [] for f, k in zip(raw, known, strict=True)]
+    geoms = np.asarray(parcels.geometry.to_numpy(), dtype=object).copy()
+    unusable = np.array([bool(_UNUSABLE.intersection(f)) for f in flags], dtype=bool)
+    unchecked = ~known
+    if unchecked.any():  # quarantined rows: raw title geometry, used when valid
+        unusable[unchecked] = ~np.asarray(shapely.is_valid(geoms[unchecked]), dtype=bool)
+    geoms[unusable] = None
+    i, j, _ = overlapping_pairs(geoms, tolerance=overlap_tolerance)
+    rows = sorted(r for r in set(i.tolist()) | set(j.tolist()) if known[r])
+    rows = [r for r in rows if "overlap" not in flags[r]]
+    if not rows:
+        return parcels
+    rank = {name: k for k, name in enumerate(CHECK_ORDER)}
+    status = parcels["title_status"].to_numpy(dtype=object).copy()
+    message = parcels["message"].to_numpy(dtype=object).copy()
+    new_flags = raw.to_numpy(dtype=object).copy()
+    for r in rows:
+        old = ",".join(flags[r])
+        after = [k for k, x in enumerate(flags[r]) if rank.get(x, len(rank)) > rank["overlap"]]
+        at = after[0] if after else len(flags[r])
+        new_flags[r] = ",".join([*flags[r][:at], "overlap", *flags[r][at:]])
+        if status[r] == "ok":
+            status[r] = "flagged"
+        if message[r] == old:
+            message[r] = new_flags[r]
+    for col, values in (("title_flags", new_flags), ("title_status", status), ("message", message)):
+        parcels[col] = pd.array(values, dtype=parcels[col].dtype)
+    log.info("%d titles overlap a title of another part: flagged 'overlap'", len(rows))
+    return parcels
 
 
 __all__ = [

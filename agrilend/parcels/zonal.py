@@ -202,7 +202,7 @@ def _run(
                     zk.block_stats(
                         a, b, q, lut_used, sc.add[t0:t1], sc.mul, sc.nodata, plan.mode,
                         parcels, pixels.offsets, pixels.index, pixels.weight, shift,
-                        quantiles, want_std, out, t0,
+                        quantiles, want_std, out, t0, pixels.weighting == "coverage",
                     )  # fmt: skip
                 else:
                     _gathered_stats(
@@ -274,6 +274,7 @@ def _gathered_stats(
         values, values, ones, _lut(None), np.zeros(nt), 1.0, np.nan, zk.MODE_VALUE,
         np.arange(len(sub), dtype=np.int64), sub.offsets,
         np.arange(sub.index.size, dtype=np.int64), sub.weight, 0, quantiles, want_std, part, 0,
+        pixels.weighting == "coverage",
     )  # fmt: skip
     out[parcels, t0 : t0 + nt] = part
 

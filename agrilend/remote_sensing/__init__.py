@@ -23,6 +23,7 @@ from agrilend.remote_sensing.indices import (
 )
 from agrilend.remote_sensing.masks import SCL_INVALID, mask_clouds, scl_valid
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
+from agrilend.remote_sensing.sources import _LAZY as _SOURCE_MODULES
 from agrilend.remote_sensing.timeseries import (
     clean_dataarray,
     clean_series,
@@ -47,19 +48,8 @@ if TYPE_CHECKING:
         sentinelhub_statistics,
     )
 
-_SOURCES = frozenset(
-    {
-        "StacImagery",
-        "is_imagery_spec",
-        "load_sentinelhub",
-        "load_stac",
-        "open_cube",
-        "read_imagery_spec",
-        "search_stac",
-        "sentinelhub_config",
-        "sentinelhub_statistics",
-    }
-)
+#: The sources' public names (imported from their modules on first use).
+_SOURCES = frozenset(_SOURCE_MODULES)
 
 
 def __getattr__(name: str) -> Any:

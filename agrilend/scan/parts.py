@@ -77,6 +77,9 @@ class CubeSource:
             chunks = dict(self.read_chunks)
             with dask.config.set(scheduler="synchronous"):
                 cube = _opened(self.imagery, lambda: open_cube(self.imagery, chunks=chunks))
+                direct = read_window(cube, rows, cols)
+                if direct is not None:
+                    return direct
                 return cube.isel(y=slice(*rows), x=slice(*cols)).load()
         import pystac  # noqa: PLC0415
         import shapely  # noqa: PLC0415
@@ -175,11 +178,8 @@ def partition(
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of one file, hex."""
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 #: What this process opened, by file: the county's lazy cube, or a STAC description with its
@@ -196,6 +196,71 @@ def _opened(path: str, opener: Callable[[], Any]) -> Any:
         _OPENED[key] = opener()
         _freeze_long_lived()
     return _OPENED[key]
+
+
+#: The raw stores opened without Dask for :func:`read_window`, by file (one per process).
+_RAW: dict[tuple[str, int, int], Any] = {}
+
+
+def _raw_store(path: Path) -> Any:
+    """The file's variables, opened lazily without Dask (indexing reads only what it selects)."""
+    import xarray as xr  # noqa: PLC0415
+
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _RAW:
+        _RAW.clear()
+        if path.suffix.lower() == ".nc":
+            _RAW[key] = xr.open_dataset(path, chunks=None, decode_coords="all")
+        else:
+            _RAW[key] = xr.open_zarr(path, chunks=None, decode_coords="all")
+    return _RAW[key]
+
+
+def read_window(cube: Any, rows: tuple[int, int], cols: tuple[int, int]) -> Any:
+    """The window of a cube opened from a NetCDF file or a Zarr store, read without Dask.
+
+    A lazy cube's window computed through Dask builds a graph over the whole county (thousands
+    of tasks for a 40 x 40 px window, or every block of a NetCDF variable). Here the raw file
+    is opened without Dask (once per process), only the window's pixels are read, and the same
+    :func:`agrilend.remote_sensing.open_cube` harmonises them. Returns None (the caller then
+    goes through Dask) unless the result is provably the cube's window: same variables and
+    dtypes, same coordinates, and the same harmonisation recorded in the attributes (DN bands,
+    offsets, mask method, no mask dilation, which would reach across the window's edge).
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from agrilend.remote_sensing import open_cube  # noqa: PLC0415
+
+    source = str(cube.attrs.get("source", ""))
+    path = Path(source)
+    if not source or path.suffix.lower() not in {".nc", ".zarr"} or not path.exists():
+        return None
+    if str(cube.attrs.get("mask_dilation", 0)) not in {"0", ""}:
+        return None
+    try:
+        raw = _raw_store(path)
+        if "y" not in raw.dims or "x" not in raw.dims:
+            return None
+        part = raw.isel(y=slice(*rows), x=slice(*cols)).load()
+        part.attrs = {**part.attrs, "source": source}
+        window = open_cube(part)
+    except Exception:  # any surprise: the Dask path decides
+        log.debug("direct window read of %s failed; reading through Dask", source, exc_info=True)
+        return None
+    want = cube.isel(y=slice(*rows), x=slice(*cols))
+    for name in set(window.coords) & set(want.coords) - set(want.dims):
+        window[name].attrs = dict(want[name].attrs)  # e.g. the grid mapping, as the cube has it
+    same = (
+        window.attrs == cube.attrs
+        and list(window.data_vars) == list(want.data_vars)
+        and all(window[v].dtype == want[v].dtype for v in want.data_vars)
+        and all(
+            np.array_equal(window.indexes[d].to_numpy(), want.indexes[d].to_numpy())
+            for d in ("time", "y", "x")
+        )
+    )
+    return window if same else None
 
 
 def _freeze_long_lived() -> None:
@@ -228,7 +293,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     """Compute one chunk's evidence and write its part atomically (runs on a Dask worker).
 
     Returns the chunk id, the number of rows, the part's SHA-256, the seconds spent reading
-    and decoding imagery (``read_s``) versus the rest (``work_s``), and the worker's resident
+    and decoding imagery (``read_s``) versus the rest (``work_s``), wall time, and the same as
+    CPU time of this process (``read_cpu_s``, ``work_cpu_s``), and the worker's resident
     memory with the chunk in hand (``rss_mb``).
     """
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
@@ -237,10 +303,10 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
     if chunk.id in failing:
         raise ScanError(f"chunk {chunk.id} failed on purpose ({FAIL_ENV} is set)")
-    t0 = time.perf_counter()
+    t0, c0_cpu = time.perf_counter(), time.process_time()
     r0, r1, c0, c1 = chunk.window
     window = task.source.window((r0, r1), (c0, c1))
-    t1 = time.perf_counter()
+    t1, c1_cpu = time.perf_counter(), time.process_time()
     evidence = gather_evidence(window, task.titles)
     # the chunk's own titles come first; any after them are guests from other chunks that
     # share a parcel id with one of them (so that validation sees the duplicate), not kept
@@ -262,13 +328,15 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     frame[VALID] = list(valid)
     rss_mb = _rss_mb()  # while the window and the evidence are still held
     write_part(frame, Path(task.part))
-    t2 = time.perf_counter()
+    t2, c2_cpu = time.perf_counter(), time.process_time()
     return {
         "chunk": chunk.id,
         "rows": n,
         "sha256": file_sha256(Path(task.part)),
         "read_s": t1 - t0,
         "work_s": t2 - t1,
+        "read_cpu_s": c1_cpu - c0_cpu,
+        "work_cpu_s": c2_cpu - c1_cpu,
         "rss_mb": rss_mb,
     }
 
@@ -287,9 +355,15 @@ def write_part(frame: gpd.GeoDataFrame, path: Path) -> None:
             time.sleep(pause)
 
 
-def read_part(path: Path) -> gpd.GeoDataFrame:
-    """Read a part file; :class:`ScanError` naming it when it cannot be read."""
+def read_part(path: Path, skip: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Read a part file (without the columns ``skip``); :class:`ScanError` naming it when it
+    cannot be read."""
     try:
+        if skip:
+            import pyarrow.parquet as pq  # noqa: PLC0415
+
+            names = [n for n in pq.read_schema(path).names if n not in skip]
+            return gpd.read_parquet(path, columns=names)
         return gpd.read_parquet(path)
     except Exception as exc:
         raise ScanError(
@@ -331,6 +405,7 @@ __all__ = [
     "file_sha256",
     "partition",
     "read_part",
+    "read_window",
     "run_chunk",
     "stack",
     "write_part",

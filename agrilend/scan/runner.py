@@ -21,7 +21,6 @@ The results folder::
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -32,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 import xarray as xr
 
 from agrilend import __version__
@@ -43,10 +42,16 @@ from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
-from agrilend.parcels import overlapping_pairs, validate_titles
-from agrilend.parcels.validate import CHECK_ORDER
-from agrilend.pipeline import Assessment, CountyContext, Evidence, decide
+from agrilend.parcels.validate import flag_overlaps_between_parts
+from agrilend.pipeline import (
+    CROP_TRAINING_CAP,
+    Assessment,
+    CountyContext,
+    Evidence,
+    decide_with_crops,
+)
 from agrilend.scan.context import save_context
+from agrilend.scan.county import county_crops, part_paths, partitioned_sizer
 from agrilend.scan.outputs import build_summary, summary_html
 from agrilend.scan.parts import (
     NDVI,
@@ -113,9 +118,11 @@ class ScanResult:
         False when the scan was already finished and nothing was written.
     timings
         Seconds: ``read`` (imagery reading and decoding, summed over chunks), ``work`` (our
-        per-chunk work, summed), ``chunks`` (wall time of the chunk phase), ``county``
-        (the county step), ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest
-        resident memory of a worker holding a chunk (MB).
+        per-chunk work, summed), both wall time, and ``read_cpu``, ``work_cpu``, the same as
+        the workers' CPU time; ``chunks`` (wall time of the chunk phase), ``county_crops``
+        (wall time of the crop step, on the workers), ``county`` (the whole county step),
+        ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest resident memory of a
+        worker holding a chunk (MB).
     """
 
     out_dir: Path
@@ -275,10 +282,64 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415
 
     n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    with dask.config.set({_SPAWN_ENV: worker_environ()}):
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     return Client(cluster), cluster
+
+
+_SPAWN_ENV = "distributed.nanny.pre-spawn-environ"
+#: Environment variable choosing the workers' glibc malloc trim threshold: ``unset`` (the
+#: default: glibc's own, dynamic thresholds), ``dask`` (Dask's 65536), or a number of bytes.
+MALLOC_ENV = "AGRILEND_WORKER_MALLOC_TRIM"
+
+
+def worker_environ() -> dict[str, Any]:
+    """The environment of the local cluster's worker processes: Dask's, without its
+    ``MALLOC_TRIM_THRESHOLD_=65536`` unless :data:`MALLOC_ENV` asks for it.
+
+    Any ``MALLOC_*_`` variable turns glibc's dynamic mmap threshold off: every allocation above
+    128 KiB is then mapped and unmapped again, and reading a chunk's imagery page-faulted
+    13 times as much with Dask's setting (measured: benchmarks/README.md, County scans), for no
+    memory won back (a worker's peak is one chunk).
+    """
+    import distributed  # noqa: F401, PLC0415  (loads Dask's distributed configuration)
+
+    env = dict(dask.config.get(_SPAWN_ENV, default={}) or {})
+    choice = os.environ.get(MALLOC_ENV, "unset").strip().lower()
+    if choice == "unset":
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    elif choice != "dask":
+        env["MALLOC_TRIM_THRESHOLD_"] = int(choice)
+    return env
+
+
+def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
+    """Run ``fn(*args)`` for each argument tuple: on the Dask workers, or in this process."""
+
+    def run(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if client is None or not args:
+            return [fn(*a) for a in args]
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            return list(client.gather(futures))
+        finally:
+            for f in futures:
+                f.release()
+
+    return run
+
+
+def _broadcaster(client: Any) -> Callable[[Any], Any]:
+    """Send an object to every worker once (a Dask future), or keep it (in process)."""
+
+    def share(obj: Any) -> Any:
+        if client is None:
+            return obj
+        return client.scatter([obj], broadcast=True, hash=False)[0]
+
+    return share
 
 
 # --- the scan -----------------------------------------------------------------------------------
@@ -429,36 +490,46 @@ def scan(
 
     todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
     timings = {"read": 0.0, "work": 0.0}
-    t_chunks = time.perf_counter()
-    if todo:
-        client, cluster = _client(workers, scheduler)
-        try:
+    client, cluster = _client(workers, scheduler)
+    try:
+        t_chunks = time.perf_counter()
+        if todo:
             n_done = _run_chunks(
                 _Runner(client), todo, titles=titles, out=out, state=state,
                 source=source, guests=duplicate_guests(titles, chunks),
                 quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
-        finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
-    timings["chunks"] = time.perf_counter() - t_chunks
+        timings["chunks"] = time.perf_counter() - t_chunks
 
-    t_county = time.perf_counter()
-    evidence = _county_evidence(
-        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
-    )
-    result = decide(
-        evidence,
-        weather=inputs.weather,
-        subsidies=inputs.subsidies,
-        policy=inputs.policy,
-        county_yields=inputs.county_yields,
-        context=context,
-        credit_extras=inputs.credit_extras,
-    )
+        t_county = time.perf_counter()
+        evidence = _county_evidence(
+            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
+        )
+        county = context.copy() if context is not None else CountyContext()
+        crops = county_crops(
+            evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
+            context=county, crop_training_cap=CROP_TRAINING_CAP,
+            mapper=_mapper(client), broadcast=_broadcaster(client),
+        )  # fmt: skip
+        timings["county_crops"] = time.perf_counter() - t_county
+        n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 0
+        result = decide_with_crops(
+            evidence,
+            crops,
+            weather=inputs.weather,
+            subsidies=inputs.subsidies,
+            policy=inputs.policy,
+            county_yields=inputs.county_yields,
+            context=county,
+            sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
+            credit_extras=inputs.credit_extras,
+        )
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     result.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
 
@@ -504,6 +575,8 @@ def _run_chunks(
                 state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
                 timings["read"] += res["read_s"]
                 timings["work"] += res["work_s"]
+                timings["read_cpu"] = timings.get("read_cpu", 0.0) + res.get("read_cpu_s", 0.0)
+                timings["work_cpu"] = timings.get("work_cpu", 0.0) + res.get("work_cpu_s", 0.0)
                 timings["worker_rss_mb"] = max(timings.get("worker_rss_mb", 0.0), res["rss_mb"])
             else:
                 attempts = int(state["attempts"].get(cid, 0)) + 1
@@ -537,13 +610,15 @@ def _county_evidence(
     times: pd.DatetimeIndex,
     cube: xr.Dataset,
 ) -> Evidence:
-    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine)."""
+    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine),
+    without the parcels' clear-only curves (``ndvi`` has no column, ``series`` only the clear
+    fractions): :func:`agrilend.scan.county.county_crops` reads those on the workers."""
     frames = []
     for c in chunks:
         if c.id in quarantined:
             frames.append(error_rows(titles, c, quarantined[c.id]))
-        else:
-            frames.append(read_part(out / _PARTS / f"{c.id}.parquet"))
+        else:  # the curves of the crop model stay in the parts (read there by the workers)
+            frames.append(read_part(out / _PARTS / f"{c.id}.parquet", skip=(NDVI,)))
     parcels = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
     parcels = gpd.GeoDataFrame(parcels.reset_index(drop=True), geometry="geometry", crs=titles.crs)
     seen = parcels[ROW].to_numpy()
@@ -552,9 +627,8 @@ def _county_evidence(
             f"the parts in {str(out)!r} hold {len(seen)} rows for {len(titles)} titles; delete "
             "the parts folder and resume to compute them again"
         )
-    _flag_overlaps(parcels)
+    parcels = flag_overlaps_between_parts(parcels)
     grid = _grid(parcels, times)
-    ndvi = stack(parcels.get(NDVI, pd.Series([None] * len(parcels))), len(times))
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
     valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
     for col in ("n_pixels",):
@@ -563,69 +637,15 @@ def _county_evidence(
     parcels = parcels.drop(columns=[c for c in (ROW, NDVI, SMOOTH, VALID) if c in parcels])
     ids = parcels["parcel_id"].astype(str).to_numpy()
     series = xr.Dataset(
-        {
-            "NDVI_mean": (("parcel", "time"), ndvi),
-            "valid_fraction": (("parcel", "time"), valid),
-            "NDVI_clear": (("parcel", "time"), np.isfinite(ndvi)),
-        },
+        {"valid_fraction": (("parcel", "time"), valid)},
         coords={"parcel": ids, "time": times},
         attrs={"source": str(cube.attrs.get("source", ""))},
     )
+    # no curves for the crop model: county_crops reads them from the parts on the workers
+    ndvi = np.empty((len(parcels), 0))
     return Evidence(
         parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
     )
-
-
-#: A title with one of these flags has no usable geometry (``validate_titles`` skips it).
-_UNUSABLE = frozenset({"empty", "non_finite", "not_polygonal", "invalid"})
-#: The tolerance ``gather_evidence`` validates with (the default of ``validate_titles``).
-_OVERLAP_TOLERANCE = float(
-    inspect.signature(validate_titles).parameters["overlap_tolerance"].default
-)
-
-
-def _flag_overlaps(parcels: gpd.GeoDataFrame) -> None:
-    """Flag ``overlap`` on titles overlapping a title of another chunk, as a whole-county
-    validation would (each chunk validated only its own titles).
-
-    Runs on the concatenated parts, so the flags never depend on which run computed a part.
-    The flag is inserted where :data:`~agrilend.parcels.validate.CHECK_ORDER` puts it, the
-    title's status goes from ``ok`` to ``flagged`` and a message that was the flags follows
-    them, exactly as ``gather_evidence`` builds them. Titles of quarantined chunks (never
-    validated) take part with their geometry when it is valid, but carry no flag.
-    """
-    if "title_flags" not in parcels or len(parcels) < 2:
-        return
-    raw = parcels["title_flags"]
-    known = raw.notna().to_numpy()
-    flags = [str(f).split(",") if k and str(f) else [] for f, k in zip(raw, known, strict=True)]
-    geoms = np.asarray(parcels.geometry.to_numpy(), dtype=object).copy()
-    unusable = np.array([bool(_UNUSABLE.intersection(f)) for f in flags], dtype=bool)
-    unchecked = ~known
-    if unchecked.any():  # quarantined rows: raw title geometry, used when valid
-        unusable[unchecked] = ~np.asarray(shapely.is_valid(geoms[unchecked]), dtype=bool)
-    geoms[unusable] = None
-    i, j, _ = overlapping_pairs(geoms, tolerance=_OVERLAP_TOLERANCE)
-    rows = sorted(r for r in set(i.tolist()) | set(j.tolist()) if known[r])
-    rows = [r for r in rows if "overlap" not in flags[r]]
-    if not rows:
-        return
-    rank = {name: k for k, name in enumerate(CHECK_ORDER)}
-    status = parcels["title_status"].to_numpy(dtype=object).copy()
-    message = parcels["message"].to_numpy(dtype=object).copy()
-    new_flags = raw.to_numpy(dtype=object).copy()
-    for r in rows:
-        old = ",".join(flags[r])
-        after = [k for k, x in enumerate(flags[r]) if rank.get(x, len(rank)) > rank["overlap"]]
-        at = after[0] if after else len(flags[r])
-        new_flags[r] = ",".join([*flags[r][:at], "overlap", *flags[r][at:]])
-        if status[r] == "ok":
-            status[r] = "flagged"
-        if message[r] == old:
-            message[r] = new_flags[r]
-    for col, values in (("title_flags", new_flags), ("title_status", status), ("message", message)):
-        parcels[col] = pd.array(values, dtype=parcels[col].dtype)
-    log.info("%d titles overlap a title of another chunk: flagged 'overlap'", len(rows))
 
 
 def _grid(parcels: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DatetimeIndex:

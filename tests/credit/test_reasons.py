@@ -54,6 +54,7 @@ FIELDS: dict[str, Any] = {
     "n_outside": 1,
     "n_season": 0,
     "n_crop": 1,
+    "flags": "mixed_series",
 }
 
 

@@ -329,9 +329,9 @@ def test_line_never_rises_when_area_falls(seed: int, row: int, k: float) -> None
     smaller.loc[row, "cultivated_area_ha"] *= k
     assert np.all(_lines(smaller, NO_MARGIN) <= _lines(est, NO_MARGIN))
     out = _size(est)
-    entry = {
-        p["parcel_id"]: p for lim in out["limits"] for p in json.loads(lim)["parcels"]
-    }[est.loc[row, "parcel_id"]]
+    entry = {p["parcel_id"]: p for lim in out["limits"] for p in json.loads(lim)["parcels"]}[
+        est.loc[row, "parcel_id"]
+    ]
     if entry.get("revenue_per_ha", 0.0) >= entry.get("prudent_cost_per_ha", 0.0):
         assert np.all(_lines(smaller) <= out["credit_line"].to_numpy(dtype=float))
 

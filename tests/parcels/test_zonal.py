@@ -297,3 +297,27 @@ def test_crs_mismatch_and_missing_band_are_named() -> None:
         zonal_series(cube, titles, indices=("NDWI",))
     with pytest.raises(ValueError, match="unknown statistic"):
         zonal_series(cube, titles, stats=("mode",))
+
+
+def test_weighted_quantiles_merge_ties_as_exactextract() -> None:
+    """Pixel values that tie (NDVI on a 0.05 step) weigh as one value, as in exactextract."""
+    rng = np.random.default_rng(3)
+    ndvi = np.round(rng.uniform(0.1, 0.9, (T, H, W)) / 0.05) * 0.05
+    valid = rng.uniform(size=(T, H, W)) < 0.8
+    cube = make_cube({"NDVI": ndvi}, times=TIMES, transform=TRANSFORM, crs=CRS, valid=valid)
+    titles = random_parcels(np.random.default_rng(12), 40, height=H, width=W)
+    ds = zonal_series(cube, titles, stats=STATS)
+    ref = exactextract_stats(np.where(valid, ndvi, np.nan), titles, TRANSFORM)
+    # exactextract's coverage is float32: the quantiles agree to its rounding
+    for q in ("p10", "p50", "p90"):
+        np.testing.assert_allclose(ds[f"NDVI_{q}"].values, ref[q], rtol=0, atol=2e-5)
+    # every pixel counted apart (ties in arbitrary order) is what exactextract does not do
+    px = parcel_pixels(titles, transform=TRANSFORM, shape=(H, W))
+    apart = np.full((len(px), T, 5), np.nan)
+    flat = np.where(valid, ndvi, np.nan).reshape(T, -1)
+    zk.block_stats(
+        flat, flat, np.ones(flat.shape, np.uint8), np.ones(256, np.bool_), np.zeros(T), 1.0,
+        np.nan, zk.MODE_VALUE, np.arange(len(px)), px.offsets, px.index, px.weight, 0,
+        np.array([0.1, 0.5, 0.9]), False, apart, 0, False,
+    )  # fmt: skip
+    assert np.nanmax(np.abs(apart[:, :, zk.N_FIXED + 1] - ref["p50"])) > 1e-3

@@ -1,0 +1,72 @@
+"""The household fast paths give what the slow ones give: a window read without Dask, the crop
+forest flattened, the county weather tables cached in the context."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from agrilend.inputs import InputFiles, load_inputs
+from agrilend.pipeline import CountyContext, _county_weather
+from agrilend.scan._flat_forest import FlatForest, fast_crop_model
+from agrilend.scan.parts import read_window
+from agrilend.yield_models.crop_type import CropTypeClassifier
+
+
+@pytest.fixture(scope="module")
+def sample() -> object:
+    return load_inputs(InputFiles.sample(), chunks={})
+
+
+@pytest.mark.parametrize("window", [((50, 90), (60, 100)), ((0, 180), (175, 180))])
+def test_window_read_without_dask_is_the_cubes_window(
+    sample: object, window: tuple[tuple[int, int], tuple[int, int]]
+) -> None:
+    cube = sample.cube  # type: ignore[attr-defined]
+    rows, cols = window
+    direct = read_window(cube, rows, cols)
+    assert direct is not None
+    xr.testing.assert_identical(direct, cube.isel(y=slice(*rows), x=slice(*cols)).load())
+
+
+def test_window_read_declines_a_cube_it_cannot_prove(sample: object) -> None:
+    cube = sample.cube.assign_attrs(mask_dilation=1)  # type: ignore[attr-defined]
+    assert read_window(cube, (0, 10), (0, 10)) is None
+    assert read_window(cube.assign_attrs(source="in memory"), (0, 10), (0, 10)) is None
+
+
+def test_flat_forest_predicts_as_the_calibrated_crop_model() -> None:
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2024-03-01", periods=20, freq="10D")
+    base = {"a": 0.3, "b": 0.5, "c": 0.7}
+    y = np.repeat(list(base), 30)
+    X = np.array([base[c] + 0.3 * np.sin(np.arange(20) / (3 + "abc".index(c))) for c in y])
+    X = X + rng.normal(0, 0.05, X.shape)
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    model = CropTypeClassifier(times=list(times), n_estimators=25, random_state=0).fit(X, y)
+    fast = fast_crop_model(model)
+    assert fast is fast_crop_model(model)  # made once per model
+    assert model.estimator_ is not fast.estimator_  # the model itself is untouched
+    np.testing.assert_allclose(fast.predict_proba(X[:40]), model.predict_proba(X[:40]),
+                               rtol=0, atol=1e-12)  # fmt: skip
+    inner = fast.estimator_.calibrated_classifiers_[0].estimator
+    assert isinstance(inner, FlatForest)
+
+
+def test_county_weather_tables_are_computed_once_per_context(sample: object) -> None:
+    weather = sample.weather  # type: ignore[attr-defined]
+    season = (pd.Timestamp("2024-03-01"), pd.Timestamp("2024-10-31"))
+    ctx = CountyContext()
+    climate, table = _county_weather(weather, season, ctx.tables)
+    assert len(ctx.tables) == 1
+    again, table2 = _county_weather(weather, season, ctx.tables)
+    assert again == climate
+    pd.testing.assert_frame_equal(table, table2)
+    table2.iloc[0, 0] = -1.0  # a caller's change never reaches the cache
+    pd.testing.assert_frame_equal(_county_weather(weather, season, ctx.tables)[1], table)
+    changed = weather.copy()
+    changed.iloc[0, -1] = changed.iloc[0, -1] + 1 if np.isfinite(changed.iloc[0, -1]) else 0
+    _county_weather(changed, season, ctx.tables)
+    assert len(ctx.tables) == 2
