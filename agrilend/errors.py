@@ -33,6 +33,11 @@ class ImageryReadError(AgrilendError, OSError):
         self.path = path
 
 
+class ImageryValueError(ImageryReadError):
+    """Imagery values are implausible, or their scale cannot be told; the message says what was
+    seen and how to pass the scale or offset."""
+
+
 class MissingBandError(AgrilendError, KeyError):
     """A band needed for a computation is absent from the cube."""
 
@@ -85,6 +90,10 @@ class MissingCRSError(CRSError):
 
 class CRSMismatchError(CRSError):
     """Two inputs that must share a CRS do not."""
+
+
+class ExtentMismatchError(CRSError):
+    """No title overlaps the imagery: both extents and CRSs are named, with the likely cause."""
 
 
 class GeometryError(AgrilendError, ValueError):
@@ -191,9 +200,11 @@ __all__ = [
     "ClaimsReadError",
     "CredentialsError",
     "DuplicateParcelError",
+    "ExtentMismatchError",
     "GeometryError",
     "GeometryRepairedWarning",
     "ImageryReadError",
+    "ImageryValueError",
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",

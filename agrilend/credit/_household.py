@@ -48,6 +48,8 @@ class ParcelArrays:
     f_q: np.ndarray
     f_am: np.ndarray
     f_cm: np.ndarray
+    f_es: np.ndarray  # early-season haircut factor (1 where seen, or where the policy refers)
+    early: np.ndarray  # bool: usable parcel whose crop season the imagery cannot see
     yields: dict[str, np.ndarray]  # harvest -> central yield estimate t/ha (NaN where not grown)
     rent: np.ndarray  # yearly rent of land rented in (0 elsewhere)
     rented: np.ndarray  # bool: rented in under a transfer contract
@@ -154,6 +156,11 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                         {"ratio": area_ratio, "min_ratio": dec["min_area_ratio"]},
                     )
                 )
+            early = p.early[idx] & usable
+            if early.any() and pol.season["early_season"] == "refer":
+                decision = "refer"
+                ids = [str(x) for x in ctx.pids[idx][early]]
+                cand.append(("EARLY_SEASON_REFER", 0.0, {"n": len(ids), "parcels": _fmt_ids(ids)}))
         a = {k: v[i] for k, v in ctx.adj.items()}
         n_contra = int(a["n_outside"] + a["n_season"] + a["n_crop"])
         if n_contra > 0:
@@ -301,6 +308,7 @@ def _cut_reasons(
         "LOW_DATA_QUALITY": p.f_q[idx] < 1,
         "AREA_MISMATCH": p.f_am[idx] < 1,
         "CROP_MISMATCH": p.f_cm[idx] < 1,
+        "EARLY_SEASON": p.f_es[idx] < 1,
         "CLAIM_TRUST": (
             p.f_claim[idx] < 1 if p.f_claim is not None else np.zeros(len(idx), dtype=bool)
         ),
@@ -326,6 +334,8 @@ def _cut_reasons(
             prm |= {"flags": ", ".join(sorted({f for fl in flags for f in fl.split(",") if f}))}
         elif code == "AREA_MISMATCH":
             prm |= {"min_ratio": pol.min_area_ratio, "haircut": hc["area_mismatch"]}
+        elif code == "EARLY_SEASON":
+            prm |= {"haircut": pol.season["early_season_haircut"]}
         else:
             prm |= {"haircut": hc["crop_mismatch"]}
         out.append((code, cut(code), prm))
@@ -429,7 +439,7 @@ def _limits_json(
     pol, p = ctx.policy, ctx.p
     base, sub = ctx.base, ctx.sub
     line_raw, g, risk = float(ctx.line_raw[i]), float(ctx.g[i]), float(ctx.risk[i])
-    f = (p.f_vig * p.f_q * p.f_am * p.f_cm)[idx]
+    f = (p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es)[idx]
     lim = base["limits"][:, i]
     binding = _LIMITS[int(np.argmin(lim))]
     parcels = []

@@ -239,6 +239,21 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "观测耕种面积仅为申报面积的 {ratio:pct}，低于 {min_ratio:pct}",
             ),
             _r(
+                "EARLY_SEASON",
+                "evidence",
+                "the imagery does not yet cover the crop season of {n} parcel(s) ({parcels}): "
+                "crop not confirmed, their value cut by {haircut:pct}",
+                "影像尚未覆盖 {n} 块地的作物生长季（{parcels}）：作物未经确认，"
+                "其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "EARLY_SEASON_REFER",
+                "decision",
+                "the imagery does not yet cover the crop season of {n} parcel(s) ({parcels}): "
+                "crop and yield cannot be confirmed, a person decides",
+                "影像尚未覆盖 {n} 块地的作物生长季（{parcels}）：作物和产量无法确认，需人工决定",
+            ),
+            _r(
                 "LOW_EVIDENCE_SHARE",
                 "decision",
                 "usable evidence covers {share:pct} of the declared area, below {min_share:pct}",
