@@ -39,11 +39,12 @@ def test_parcel_estimates_follow_the_contract(sample_assessment) -> None:
 
 def test_pipeline_is_right_against_the_generator_truth(sample_assessment, truth) -> None:
     score = score_against_truth(sample_assessment, truth)
-    # Measured 0.89 crop accuracy, 0.43 of mis-declarations caught with no false alarm, 4.6 %
+    # Measured 0.91 crop accuracy, 0.47 of mis-declarations caught with no false alarm (the
+    # declaration check of issue 14; the old fixed-confidence rule: 0.53 and 0.2 %), 3.7 %
     # area error; the bounds leave room for model randomness, not for a broken layer.
     assert score["crop_accuracy"] >= 0.8
-    assert score["misdeclared_caught"] >= 0.25
-    assert score["false_mismatch_rate"] <= 0.05
+    assert score["misdeclared_caught"] >= 0.35
+    assert score["false_mismatch_rate"] <= 0.02  # the policy's false-alarm rate is 1 %
     assert score["area_mae_relative"] <= 0.12
 
 

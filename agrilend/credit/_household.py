@@ -382,11 +382,17 @@ def _cut_reasons(
 
 
 def _worst_yield(idx: np.ndarray, ctx: HouseholdContext) -> dict[str, Any] | None:
-    """The harvest whose area-weighted prudent yield falls furthest below its reference."""
+    """The harvest whose area-weighted prudent yield falls furthest below its reference.
+
+    Ties (shortfalls equal to 1e-9) go to the harvest listed first in the policy, then by name:
+    the order in which chunks of a scan met the harvests never decides which one is cited.
+    """
     pol, p = ctx.policy, ctx.p
     best: dict[str, Any] | None = None
     ok = p.usable[idx] & (p.area[idx] > 0)
-    for name, y_all in p.yields.items():
+    rank = {h: i for i, h in enumerate(pol.harvests)}
+    for name in sorted(p.yields, key=lambda h: (rank.get(h, len(rank)), h)):
+        y_all = p.yields[name]
         y = y_all[idx]
         grown = ok & np.isfinite(y)
         if not grown.any():
@@ -394,7 +400,7 @@ def _worst_yield(idx: np.ndarray, ctx: HouseholdContext) -> dict[str, Any] | Non
         y_mean = float(np.average(y[grown], weights=p.area[idx][grown]))
         ref = ctx.refs.get(name, pol.harvests[name].reference_yield_t_ha)
         if ref > 0 and y_mean < pol.low_yield_ratio * ref:
-            shortfall = 1 - y_mean / ref
+            shortfall = round(1 - y_mean / ref, 9)
             if best is None or shortfall > best["shortfall"]:
                 best = {
                     "harvest": name,

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agrilend._limits import load_toml, parse_toml
 from agrilend._paths import local_path
 from agrilend.errors import PolicyError
 from agrilend.vocabulary import CROPS, HA_PER_MU
@@ -217,6 +217,10 @@ class CreditPolicy:
         From ``[quality]``.
     min_area_ratio, low_yield_ratio
         From ``[mismatch]``.
+    crop_false_alarm_rate
+        From ``[mismatch]`` (optional, default 0.01): the share of honestly declared parcels the
+        crop-declaration check may flag
+        (:func:`agrilend.yield_models.declaration.check_declarations`).
     decision
         From ``[decision]``: ``min_line``, ``min_evidence_share``, ``max_auto_haircut``,
         ``min_area_ratio``.
@@ -265,6 +269,7 @@ class CreditPolicy:
     insurance: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     transfers: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    crop_false_alarm_rate: float = 0.01
     season: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(dict(_SEASON)))
     #: From the optional ``[claims]`` table: haircut per claim trust flag (defaults
     #: :data:`CLAIM_HAIRCUTS`); also cut from registry titles another household claims.
@@ -340,14 +345,7 @@ def load_policy(path: str | Path | None = None) -> CreditPolicy:
         text = resources.files("agrilend.credit").joinpath(_DEFAULT_RESOURCE).read_text("utf-8")
         return policy_from_dict(_parse(text, "default"), source="default")
     p = local_path(path, what="policy")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise PolicyError(
-            f"policy file {p.name!r} could not be read as UTF-8 text ({exc}); save it as UTF-8",
-            key=None,
-        ) from exc
-    data = _parse(text, p.name)
+    data = load_toml(p, f"policy file {p.name!r}", error=PolicyError)
     return policy_from_dict(data, source=p.name)
 
 
@@ -388,10 +386,7 @@ def _rebuild(data: dict[str, Any], source: str) -> CreditPolicy:
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"policy {source}: not valid TOML ({exc}); fix the syntax") from exc
+    return parse_toml(text, f"policy {source}", error=PolicyError)
 
 
 def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -418,6 +413,12 @@ def _freeze(obj: Any) -> Any:
     if isinstance(obj, list):
         return tuple(_freeze(v) for v in obj)
     return obj
+
+
+#: Keys a policy may leave out (older policy files), with their default.
+_OPTIONAL: dict[str, dict[str, tuple[tuple[str, float | None, float | None], float]]] = {
+    "mismatch": {"crop_false_alarm_rate": (("num", 0.0001, 0.2), 0.01)},
+}
 
 
 def _table(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
@@ -510,8 +511,13 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         table = _table(data, section, source)
         extra = {"currency"} if section == "policy" else set()
         extra |= {"per_area_unit"} if section == "caps" else set()
-        _no_unknown(table, set(keys) | extra, section, source)
+        optional = _OPTIONAL.get(section, {})
+        _no_unknown(table, set(keys) | extra | set(optional), section, source)
         v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
+        for k, (spec, default) in optional.items():
+            v[section][k] = (
+                _value(table, f"{section}.{k}", spec, source) if k in table else float(default)
+            )
     policy_t = data["policy"]
     currency = policy_t.get("currency")
     if not isinstance(currency, str) or not currency.strip() or "/" in currency:
@@ -628,6 +634,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         min_pixels=v["quality"]["min_pixels"],
         min_area_ratio=v["mismatch"]["min_area_ratio"],
         low_yield_ratio=v["mismatch"]["low_yield_ratio"],
+        crop_false_alarm_rate=v["mismatch"]["crop_false_alarm_rate"],
         decision=MappingProxyType(dict(v["decision"])),
         grace_months=v["tenor"]["grace_months"],
         min_months=v["tenor"]["min_months"],

@@ -89,9 +89,9 @@ def render_report(
     html = render_html(context)
     if out is None:
         return html
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    from agrilend.outputs import write_text  # noqa: PLC0415
+
+    path = write_text(out, html)  # a new file renamed into place: never through a planted link
     log.info("wrote %s (%d kB)", path, len(html) // 1024)
     if pdf:
         from agrilend.report.pdf import html_to_pdf  # noqa: PLC0415  (optional engines)
