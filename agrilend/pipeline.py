@@ -20,7 +20,7 @@ import xarray as xr
 from sklearn.base import clone
 
 from agrilend import __version__
-from agrilend.credit import load_policy, match_subsidies, size_households
+from agrilend.credit import load_policy, match_subsidies, size_households, size_with_extras
 from agrilend.credit.policy import CreditPolicy
 from agrilend.credit.season import season_coverage
 from agrilend.errors import (
@@ -153,6 +153,8 @@ class Assessment:
     subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
     season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: :class:`agrilend.credit.ExtrasResult` when records beyond the crop were given.
+    credit_extras: Any = None
 
 
 Progress = Callable[[str], None]
@@ -360,8 +362,12 @@ def decide(
     as_of: date | None = None,
     crop_training_cap: int | None = CROP_TRAINING_CAP,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """Crop type, vigour, yield and credit lines from parcel evidence.
+
+    ``credit_extras`` (:class:`agrilend.credit.CreditExtras`: prices, transfers, insurance, own
+    evidence) sizes the households with :func:`agrilend.credit.size_with_extras`.
 
     Without a ``context`` the crop model is trained on the declared crops of these parcels and
     each parcel is predicted out-of-fold (never by a model that saw its own declaration); above
@@ -434,6 +440,7 @@ def decide(
     return decide_with_crops(
         evidence, crops, frame=frame, weather=weather, subsidies=subsidies, policy=policy,
         county_yields=county_yields, context=context, as_of=as_of, progress=progress,
+        credit_extras=credit_extras,
     )  # fmt: skip
 
 
@@ -466,6 +473,7 @@ def decide_with_crops(
     as_of: date | None = None,
     progress: Progress | None = None,
     sizer: Callable[..., pd.DataFrame] | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """:func:`decide` after its crop step: vigour, yield and credit lines from parcel evidence
     and each usable parcel's predicted crop.
@@ -475,7 +483,9 @@ def decide_with_crops(
     chunk by chunk on its workers); ``context.crop_model`` is the model that predicted them.
     ``frame`` is a copy of ``evidence.parcels`` the caller already made (it is modified).
     ``sizer`` replaces :func:`agrilend.credit.size_households` (same arguments, same result),
-    e.g. to size the households in partitions on a scan's workers.
+    e.g. to size the households in partitions on a scan's workers. With ``credit_extras``
+    (records beyond the crop) the households are sized by
+    :func:`agrilend.credit.size_with_extras` in one piece instead.
     """
     say = progress or _noop
     policy = policy if policy is not None else load_policy()
@@ -549,14 +559,19 @@ def decide_with_crops(
         matched = match_subsidies(subsidies, frame)
         subs_table = matched.matched
     frame = _finish_parcels(frame)
-    households = (sizer or size_households)(
-        frame,
-        policy,
-        subsidies=matched,
-        climate=None if climate is None else float(climate["risk_score"]),
-        as_of=as_of,
-        reference_yields=context.county_yields or None,
-    )
+    sizing_kw: dict[str, Any] = {
+        "subsidies": matched,
+        "climate": None if climate is None else float(climate["risk_score"]),
+        "as_of": as_of,
+        "reference_yields": context.county_yields or None,
+    }
+    extras = None
+    if credit_extras is not None and not credit_extras.is_empty() and as_of is not None:
+        extras = size_with_extras(frame, policy, credit_extras, **sizing_kw)
+        households = extras.households
+        frame = extras.parcels  # tenants in place of holders: parcels and households agree
+    else:
+        households = (sizer or size_households)(frame, policy, **sizing_kw)
 
     provenance = _provenance(evidence, policy, context, as_of)
     context.meta.update(
@@ -570,6 +585,7 @@ def decide_with_crops(
         subsidies=subs_table,
         season_weather=season_table,
         provenance=provenance,
+        credit_extras=extras,
     )
 
 
@@ -775,6 +791,7 @@ def assess(
     context: CountyContext | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """The whole path for a set of parcels: imagery and titles in, credit decisions out.
 
@@ -818,6 +835,7 @@ def assess(
         subsidies = subsidies if subsidies is not None else bundle.subsidies
         policy = policy if policy is not None else bundle.policy
         county_yields = county_yields if county_yields is not None else bundle.county_yields
+        credit_extras = credit_extras if credit_extras is not None else bundle.credit_extras
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
     require_overlap(titles, validate_cube(cube))  # before any model: a wrong CRS is named
@@ -831,6 +849,7 @@ def assess(
         context=context,
         as_of=as_of,
         progress=progress,
+        credit_extras=credit_extras,
     )
     if isinstance(cube, xr.Dataset) and "source" in cube.attrs:
         result.provenance["imagery"]["source"] = str(cube.attrs["source"]).rsplit("/", 1)[-1]

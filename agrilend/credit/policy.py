@@ -70,6 +70,45 @@ _SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
         "max_months": ("int", 1, 60),
     },
 }
+# Optional tables (issue 20): absent means the feature is off (old policies keep their lines);
+# present, every key is required and checked like the others.
+_OPTIONAL_SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
+    "margin": {
+        "share": ("num", 0.0, 1.0),
+        "cost_uncertainty": ("num", 0.0, 5.0),
+    },
+    "prices": {
+        "quantile": ("num", 0.0, 1.0),
+        "lookback_years": ("int", 1, 50),
+        "window_months": ("int", 0, 5),
+        "min_observations": ("int", 1, 600),
+        "vol_multiplier": ("num", 0.0, 10.0),
+        "max_vol_haircut": ("num", 0.0, 1.0),
+        "shock": ("num", 0.0, 1.0),
+    },
+    "insurance": {
+        "climate_relief": ("num", 0.0, 1.0),
+        "max_relief": ("num", 0.0, 1.0),
+        "max_area_ratio": ("num", 0.0, 10.0),
+        "min_crop_confidence": ("num", 0.0, 1.0),
+    },
+    "evidence": {
+        "photo_raise": ("num", 0.0, 1.0),
+        "photo_max": ("num", 0.0, 1.0),
+        "photo_tolerance_m": ("num", 0.0, 10_000.0),
+        "receipt_share": ("num", 0.0, 1.0),
+        "receipt_max": ("num", 0.0, 1.0),
+        "contract_share": ("num", 0.0, 1.0),
+        "contract_max": ("num", 0.0, 1.0),
+        "repaid_raise": ("num", 0.0, 1.0),
+        "max_total_raise": ("num", 0.0, 1.0),
+        "contradiction_cut": ("num", 0.0, 1.0),
+        "max_contradiction_cut": ("num", 0.0, 1.0),
+    },
+    "transfers": {
+        "rent_in_margin": ("num", 0.0, 1.0),
+    },
+}
 #: The optional ``[season]`` table: what a parcel whose crop season the imagery cannot see gets.
 #: ``early_season`` is ``"refer"`` (its household goes to a person) or ``"haircut"`` (its value
 #: is cut by ``early_season_haircut``); a season counts as seen with ``min_clear_obs`` clear
@@ -140,6 +179,9 @@ class Harvest:
         Typical county yield, t/ha.
     price_unit, cost_unit
         The units as written in the file (reports print them).
+    price_shock
+        Optional ``price_shock`` of the harvest: the fall of its price in the stress scenario
+        (``None``: the ``[prices]`` table's ``shock``).
     """
 
     name: str
@@ -149,6 +191,7 @@ class Harvest:
     reference_yield_t_ha: float
     price_unit: str
     cost_unit: str
+    price_shock: float | None = None
     season_start_month: int = 0
 
     @property
@@ -207,6 +250,11 @@ class CreditPolicy:
         Canonical crop name -> tuple of harvest names.
     harvests
         Harvest name -> :class:`Harvest`.
+    margin, prices, insurance, evidence, transfers
+        The optional tables ``[margin]`` (the margin limit), ``[prices]`` (the prudent-price
+        rule of :mod:`agrilend.credit.prices`), ``[insurance]``, ``[evidence]`` (the farmer's
+        own evidence) and ``[transfers]``; an empty mapping where the table is absent (the
+        feature is then off).
     source
         Where the policy came from (file name, ``"default"`` or ``"<dict>"``).
     monitor
@@ -239,6 +287,11 @@ class CreditPolicy:
     harvests: Mapping[str, Harvest]
     checksum: str
     source: str = "<dict>"
+    margin: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    prices: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    insurance: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    transfers: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     crop_false_alarm_rate: float = 0.01
     monitor: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     season: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(dict(_SEASON)))
@@ -248,6 +301,10 @@ class CreditPolicy:
         default_factory=lambda: MappingProxyType(dict(CLAIM_HAIRCUTS))
     )
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # rebuilt from its data (frozen mappings do not pickle): workers and caches can hold it
+        return (_rebuild, (self.to_dict(), self.source))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as the nested dictionary of its TOML (units as written), a deep copy."""
@@ -346,6 +403,10 @@ def policy_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Cred
 
 
 # --- internals ----------------------------------------------------------------------------------
+
+
+def _rebuild(data: dict[str, Any], source: str) -> CreditPolicy:
+    return policy_from_dict(data, source=source)
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
@@ -456,7 +517,12 @@ def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: st
 
 
 def _build(data: dict[str, Any], source: str) -> CreditPolicy:
-    _no_unknown(data, {*_SCHEMA, "crops", "harvests", "season", "claims", "monitor"}, "", source)
+    _no_unknown(
+        data,
+        {*_SCHEMA, *_OPTIONAL_SCHEMA, "crops", "harvests", "season", "claims", "monitor"},
+        "",
+        source,
+    )
     monitor_t = data.get("monitor", {})
     if not isinstance(monitor_t, Mapping):
         raise PolicyError(f"policy {source}: monitor must be a table ([monitor])", key="monitor")
@@ -465,6 +531,13 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         k: _value(monitor_t, f"monitor.{k}", _MONITOR_KEYS[k], source) for k in sorted(monitor_t)
     }
     v: dict[str, dict[str, Any]] = {}
+    for section, keys in _OPTIONAL_SCHEMA.items():
+        if section not in data:
+            v[section] = {}
+            continue
+        table = _table(data, section, source)
+        _no_unknown(table, set(keys), section, source)
+        v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
     for section, keys in _SCHEMA.items():
         table = _table(data, section, source)
         extra = {"currency"} if section == "policy" else set()
@@ -501,7 +574,15 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         if not isinstance(ht, Mapping):
             raise PolicyError(f"policy {source}: {prefix} must be a table", key=prefix)
         _no_unknown(
-            ht, {*_HARVEST_KEYS, "price_unit", "cost_unit", "season_start_month"}, prefix, source
+            ht,
+            {*_HARVEST_KEYS, "price_unit", "cost_unit", "season_start_month", "price_shock"},
+            prefix,
+            source,
+        )
+        shock = (
+            _value(ht, f"{prefix}.price_shock", ("num", 0.0, 1.0), source)
+            if "price_shock" in ht
+            else None
         )
         hv = {k: _value(ht, f"{prefix}.{k}", spec, source) for k, spec in _HARVEST_KEYS.items()}
         start = 0
@@ -517,6 +598,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
             reference_yield_t_ha=hv["reference_yield_t_ha"],
             price_unit=str(ht["price_unit"]),
             cost_unit=str(ht["cost_unit"]),
+            price_shock=shock,
             season_start_month=int(start),
         )
 
@@ -593,6 +675,11 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         checksum=checksum,
         source=source,
         monitor=MappingProxyType(monitor),
+        margin=MappingProxyType(v["margin"]),
+        prices=MappingProxyType(v["prices"]),
+        insurance=MappingProxyType(v["insurance"]),
+        evidence=MappingProxyType(v["evidence"]),
+        transfers=MappingProxyType(v["transfers"]),
         season=MappingProxyType(season),
         claim_haircuts=MappingProxyType(claim_haircuts),
         _data=_freeze(data),

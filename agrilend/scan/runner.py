@@ -530,6 +530,7 @@ def scan(
             county_yields=inputs.county_yields,
             context=county,
             sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
+            credit_extras=inputs.credit_extras,
         )
     finally:
         if client is not None:
