@@ -27,6 +27,7 @@ from agrilend import __version__
 from agrilend.errors import UnknownTargetError
 from agrilend.glossary import crop_state, flags_text, term
 from agrilend.report import figures, maps, officer
+from agrilend.report.credit_beyond import credit_beyond_view
 from agrilend.report.i18n import (
     Lang,
     fmt_area,
@@ -622,7 +623,9 @@ def report_context(
         "weather": weather,
         "weather_events": _weather_events(assessment, target.owner_ref, lang),
         "subsidies": _subsidy_rows(assessment, target),
+        "credit_beyond": credit_beyond_view(assessment, target.owner_ref, lang),
         "provenance": _provenance(assessment, target, lang),
+        "monitoring": [],
     }
 
 
