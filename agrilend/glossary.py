@@ -137,6 +137,13 @@ REASONS = _table(
     LOW_AREA_RATIO=("low area ratio", "耕种比例偏低"),
     LOW_EVIDENCE_SHARE=("little evidence", "证据覆盖不足"),
     CLAIM_TRUST=("lower-trust claims", "低可信度地块"),
+    MARGIN_LIMIT=("margin limit", "收益上限"),
+    INSURED=("crop insured", "已投保"),
+    OWN_EVIDENCE=("farmer's own evidence", "农户自有证据"),
+    RENTED_LAND=("rented land", "流转土地"),
+    OWN_EVIDENCE_CONTRADICTS=("own evidence contradicts", "自有证据与影像矛盾"),
+    INSURANCE_CONTRADICTS=("insurance contradicts", "保险记录与影像矛盾"),
+    TRANSFER_CONFLICT=("land transfer conflict", "土地流转争议"),
     EARLY_SEASON=("season not yet seen", "生长季尚未观测"),
     EARLY_SEASON_REFER=("season not yet seen: a person decides", "生长季尚未观测，人工决定"),
 )

@@ -270,6 +270,7 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
 
 def household_areas(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.GeoDataFrame:
     """The household table with each household's parcels as one MultiPolygon (for GIS users)."""
+    import geopandas as gpd  # noqa: PLC0415  (only when writing geometry)
     import shapely  # noqa: PLC0415
 
     geoms: dict[str, Any] = {}
@@ -294,6 +295,8 @@ def write_geopackage(
 
     Numbers are written as numbers (REAL, INTEGER), never as text.
     """
+    import geopandas as gpd  # noqa: PLC0415  (only when writing geometry)
+
     gdf = gpd.GeoDataFrame(tabular(parcels), geometry="geometry", crs=parcels.crs)
     hh = household_areas(parcels, households)
 
