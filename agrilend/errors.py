@@ -33,6 +33,11 @@ class ImageryReadError(AgrilendError, OSError):
         self.path = path
 
 
+class ImageryValueError(ImageryReadError):
+    """Imagery values are implausible, or their scale cannot be told; the message says what was
+    seen and how to pass the scale or offset."""
+
+
 class MissingBandError(AgrilendError, KeyError):
     """A band needed for a computation is absent from the cube."""
 
@@ -50,6 +55,10 @@ class TitlesReadError(AgrilendError, OSError):
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ClaimsReadError(TitlesReadError):
+    """A file of farmer-drawn claims (GeoJSON, GPX) could not be read; names the file."""
 
 
 class TitleMappingError(AgrilendError, ValueError):
@@ -81,6 +90,10 @@ class MissingCRSError(CRSError):
 
 class CRSMismatchError(CRSError):
     """Two inputs that must share a CRS do not."""
+
+
+class ExtentMismatchError(CRSError):
+    """No title overlaps the imagery: both extents and CRSs are named, with the likely cause."""
 
 
 class GeometryError(AgrilendError, ValueError):
@@ -184,11 +197,14 @@ __all__ = [
     "AgrilendWarning",
     "CRSError",
     "CRSMismatchError",
+    "ClaimsReadError",
     "CredentialsError",
     "DuplicateParcelError",
+    "ExtentMismatchError",
     "GeometryError",
     "GeometryRepairedWarning",
     "ImageryReadError",
+    "ImageryValueError",
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",

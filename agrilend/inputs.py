@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -100,6 +101,8 @@ class InputFiles:
     county_yields: Path | None = None
     #: A TOML mapping file, or the name of a preset in :data:`agrilend.parcels.MAPPINGS`.
     titles_mapping: Path | str | None = None
+    #: Farmer-drawn claims (GeoJSON or GPX, :func:`agrilend.parcels.claims.read_claims`).
+    claims: Path | None = None
 
     @classmethod
     def sample(cls) -> InputFiles:
@@ -204,15 +207,73 @@ def load_inputs(
         cube = spec.open(area, titles.crs, items=frozen_items, chunks=chunks)
     else:
         cube = open_cube(files.imagery, chunks=chunks)
+    policy = load_policy(files.policy)
+    if files.claims is not None:
+        titles = with_claims(titles, files.claims, cube, policy)
     return Inputs(
         cube=cube,
         titles=titles,
         weather=read_weather(files.weather) if files.weather else None,
         subsidies=read_subsidies(files.subsidies) if files.subsidies else None,
-        policy=load_policy(files.policy),
+        policy=policy,
         county_yields=read_county_yields(files.county_yields) if files.county_yields else None,
         files=files,
     )
 
 
-__all__ = ["InputFiles", "Inputs", "file_checksum", "load_inputs", "sample_data_dir"]
+def with_claims(
+    titles: gpd.GeoDataFrame, claims: str | Path, cube: xr.Dataset, policy: Any
+) -> gpd.GeoDataFrame:
+    """The titles with the verified claims of ``claims`` appended as title rows.
+
+    Claims are read (:func:`agrilend.parcels.claims.read_claims`), verified against the cube
+    and the titles (:func:`agrilend.parcels.verify.verify_claims`) and appended with
+    ``source = "claim"``, their ``trust_flags`` and the policy's ``trust_haircut``; titles
+    another household's claim covers get the flag ``claim_conflict`` and its haircut. Claims
+    that cannot be read as polygons, and claims that are the household's own title (flag
+    ``titled``: the title counts, once), are logged and left out.
+    """
+    from agrilend.parcels.claims import read_claims  # noqa: PLC0415
+    from agrilend.parcels.verify import claims_as_titles, verify_claims  # noqa: PLC0415
+
+    drawn = read_claims(claims, crs=titles.crs)
+    bad = drawn[drawn["claim_status"] != "ok"]
+    for r in bad.itertuples():
+        log.warning("claim %s left out: %s", r.claim_id, r.claim_message)
+    verified = verify_claims(drawn, cube, titles=titles)
+    rows = claims_as_titles(verified, haircuts=policy.claim_haircuts)
+    if rows.crs != titles.crs:
+        drawn = gpd.GeoSeries.from_wkt(rows["drawn_wkt"].replace("", None), crs=rows.crs)
+        rows["drawn_wkt"] = drawn.to_crs(titles.crs).to_wkt().fillna("").to_numpy()
+        rows = rows.to_crs(titles.crs)
+    out = titles.copy()
+    out["source"] = "title"
+    contested = {t for ids in verified["overlap_titles"] for t in str(ids).split(",") if t}
+    is_contested = out["parcel_id"].astype(str).isin(contested)
+    out["trust_flags"] = np.where(is_contested, "claim_conflict", "")
+    out["trust_haircut"] = np.where(
+        is_contested, float(policy.claim_haircuts.get("claim_conflict", 0.0)), 0.0
+    )
+    out["drawn_wkt"] = ""
+    # a claim over the household's own title adds no land: the title counts, once
+    own = rows["trust_flags"].str.split(",").map(lambda f: "titled" in f)
+    if own.any():
+        log.info("%d claims are their household's own titles and are not added", int(own.sum()))
+        rows = rows[~own]
+    clash = set(rows["parcel_id"]) & set(out["parcel_id"].astype(str))
+    if clash:
+        rows = rows[~rows["parcel_id"].isin(clash)]
+        log.warning("claims %s share an id with a title and are left out", sorted(clash)[:5])
+    merged = pd.concat([out, rows], ignore_index=True)
+    log.info("%d claims verified, %d added as titles", len(verified), len(rows))
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=titles.crs)
+
+
+__all__ = [
+    "InputFiles",
+    "Inputs",
+    "file_checksum",
+    "load_inputs",
+    "sample_data_dir",
+    "with_claims",
+]

@@ -22,6 +22,7 @@ from sklearn.base import clone
 from agrilend import __version__
 from agrilend.credit import load_policy, match_subsidies, size_households
 from agrilend.credit.policy import CreditPolicy
+from agrilend.credit.season import season_coverage
 from agrilend.errors import (
     CRSMismatchError,
     InsufficientEvidenceError,
@@ -31,6 +32,7 @@ from agrilend.errors import (
 from agrilend.inputs import InputFiles, Inputs, load_inputs
 from agrilend.parcels import validate_titles
 from agrilend.parcels.area import cultivated_area
+from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.pixels import parcel_pixels
 from agrilend.parcels.zonal import zonal_series
 from agrilend.remote_sensing import clean_series, validate_cube
@@ -417,6 +419,22 @@ def decide(
     )  # fmt: skip
 
 
+def _clear_observations(evidence: Evidence) -> np.ndarray[Any, Any]:
+    """Boolean (parcels, dates): the clear observations of each parcel (rows follow
+    ``evidence.parcels``), from its clear-only NDVI, or, when a county scan left the curves on
+    its workers, from the clear fractions of its series."""
+    n, nt = len(evidence.parcels), len(evidence.times)
+    if evidence.ndvi.shape == (n, nt):
+        return np.isfinite(evidence.ndvi)
+    vf = evidence.series.get("valid_fraction")
+    if vf is not None and vf.shape == (n, nt):
+        return np.nan_to_num(vf.to_numpy(), nan=0.0) >= MIN_CLEAR_FRACTION
+    raise ValueError(
+        f"evidence holds neither clear-only curves nor clear fractions for its {n} parcels on "
+        f"{nt} dates; build it with gather_evidence"
+    )
+
+
 def decide_with_crops(
     evidence: Evidence,
     crops: pd.DataFrame,
@@ -455,6 +473,22 @@ def decide_with_crops(
     frame.loc[ok, "crop_mismatch"] = crop_mismatch(
         list(declared), list(crops["crop"]), list(crops["crop_confidence"])
     )
+    # a season the imagery cannot see: never a confident crop, the policy decides the rest
+    early, unseen = season_coverage(evidence.times, _clear_observations(evidence), policy)
+    early &= ok
+    frame["early_season"] = early
+    frame["unseen_seasons"] = np.where(early, np.asarray(unseen, dtype=object), "")
+    frame.loc[early, "crop_confidence"] = np.nan
+    frame.loc[early, "crop_mismatch"] = False
+    if early.any():
+        log.warning(
+            "%d of %d parcels are early-season: the imagery does not cover %s; their crop is "
+            "not confirmed (policy: %s)",
+            int(early.sum()),
+            int(ok.sum()),
+            sorted(set(np.asarray(unseen, dtype=object)[early]))[0],
+            policy.season["early_season"],
+        )
 
     say("vigour")
     metrics = frame.loc[ok].set_index("parcel_id", drop=False)
@@ -623,6 +657,8 @@ def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if area_flag not in {"ok", "unknown", "nan", "None"}:
             f.append(area_flag)
         if getattr(r, "status", "") != "error":
+            if bool(getattr(r, "early_season", False)):
+                f.append("early_season")
             if (getattr(r, "n_clear_obs", 0) or 0) < LOW_CLEAR_OBS:
                 f.append("few_clear_observations")
             if (getattr(r, "n_pixels", 0) or 0) < LOW_PIXELS:
@@ -733,6 +769,7 @@ def assess(
         county_yields = county_yields if county_yields is not None else bundle.county_yields
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
+    require_overlap(titles, validate_cube(cube))  # before any model: a wrong CRS is named
     evidence = gather_evidence(cube, titles, progress=progress)
     result = decide(
         evidence,

@@ -15,8 +15,10 @@ from agrilend.inputs import InputFiles
 
 log = logging.getLogger(__name__)
 
-#: Problems listed per input in the human output (all are in --json).
+#: Problems listed per input in the human output (all are in --json), after the counts.
 MAX_SHOWN = 10
+#: Examples shown per kind of problem.
+PER_KIND = 3
 
 
 _STYLE = {"ok": "green", "warning": "yellow", "error": "red", "skipped": "blue"}
@@ -28,22 +30,32 @@ def _print(results: list[InputCheck], *, quiet: bool) -> None:
         click.echo(f"{head} {r.input:<10} {r.file}  {r.summary}")
         if quiet:
             continue
-        errors = [p for p in r.problems if p["severity"] == "error"]
-        shown = (errors + [p for p in r.problems if p["severity"] != "error"])[:MAX_SHOWN]
-        for p in shown:
-            where = f"{p['where']}: " if p["where"] else ""
-            click.echo(f"    {p['severity']:7} {where}{p['message']}")
-        if len(r.problems) > len(shown):
-            click.echo(f"    ... and {len(r.problems) - len(shown)} more (see --json)")
+        counts = r.counts()
+        problems = [c for c in counts if c[0] in ("error", "warning")]
+        if len(r.problems) > 1 and problems:  # counts per kind first: no kind hides behind another
+            click.echo("    " + "; ".join(f"{n} {s} {k}" for s, k, n in problems))
+        shown = 0
+        for s, k, _n in counts:
+            examples = [p for p in r.problems if p["severity"] == s and p.get("kind", s) == k]
+            for p in examples[: max(1, min(PER_KIND, MAX_SHOWN - shown))]:
+                where = f"{p['where']}: " if p["where"] else ""
+                click.echo(f"    {p['severity']:7} {where}{p['message']}")
+                shown += 1
+        if len(r.problems) > shown:
+            click.echo(f"    ... and {len(r.problems) - shown} more (see --json)")
 
 
 @click.command(name="check")
-@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy")
+@input_options("titles", "mapping", "imagery", "subsidies", "weather", "policy", "claims")
+@click.option(
+    "--layer", default=None, help="Layer of the titles file (or file in its zip) to check."
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
 @json_option
 @common_options
 def command(
     given: dict[str, str | None],
+    layer: str | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -58,7 +70,9 @@ def command(
     Examples:
       agrilend check                                  # the sample county
       agrilend check --titles titles.gpkg --imagery cube.nc
+      agrilend check --titles registry.zip --layer parcels_2024
       agrilend check --subsidies subsidies.csv --json | jq '.inputs[].status'
+      agrilend check --titles t.gpkg --imagery cube.nc --claims drawn.geojson
     """
     mapping = given.pop("titles_mapping")
     names = given
@@ -76,7 +90,7 @@ def command(
             beside = files["titles"].with_name("titles_mapping.toml")
             mapping_path = beside if beside.exists() else None
     with progress_steps(sum(v is not None for v in files.values())) as step:
-        results = check_inputs(files, mapping=mapping_path, step=step)
+        results = check_inputs(files, mapping=mapping_path, layer=layer, step=step)
     failed = any(r.status == "error" for r in results) or (
         strict and any(r.status == "warning" for r in results)
     )

@@ -86,6 +86,11 @@ INPUT_OPTIONS: dict[str, tuple[str, str]] = {
     "weather": ("weather", "Daily weather (CSV, ...)."),
     "policy": ("policy", "Credit policy (TOML)."),
     "yields": ("county_yields", "County yield statistics (CSV)."),
+    "claims": (
+        "claims",
+        ("Farmer-drawn plots (GeoJSON or GPX): verified against the imagery and counted as "
+        "titles with lower trust [default: none; with no other file, over the sample county]."),
+    ),
 }  # fmt: skip
 
 
@@ -139,13 +144,25 @@ def input_files(given: dict[str, str | None], *, doing: str = "using") -> InputF
     """
     from agrilend.inputs import InputFiles  # noqa: PLC0415  (pandas, geopandas: when run)
 
-    if all(v is None for v in given.values()):
+    claims = given.get("claims")
+    if all(v is None for k, v in given.items() if k != "claims"):
         files = InputFiles.sample()
         log.info("no input files given: %s the sample county in %s", doing, files.titles.parent)
-        return files
+        return add_claims(files, claims)
     if given.get("titles") is None or given.get("imagery") is None:
         raise click.UsageError("--titles and --imagery are both needed with your own data")
     return InputFiles.from_paths(**{k: v for k, v in given.items() if v is not None})
+
+
+def add_claims(files: InputFiles, claims: str | None) -> InputFiles:
+    """``files`` with the claims file named by ``--claims`` (checked), or unchanged."""
+    if claims is None:
+        return files
+    import dataclasses  # noqa: PLC0415
+
+    from agrilend._paths import local_path  # noqa: PLC0415
+
+    return dataclasses.replace(files, claims=local_path(claims, what="claims"))
 
 
 def emit_json(payload: Any) -> None:

@@ -46,7 +46,10 @@ class ParcelArrays:
     f_q: np.ndarray
     f_am: np.ndarray
     f_cm: np.ndarray
+    f_es: np.ndarray  # early-season haircut factor (1 where seen, or where the policy refers)
+    early: np.ndarray  # bool: usable parcel whose crop season the imagery cannot see
     yields: dict[str, np.ndarray]  # harvest -> central yield estimate t/ha (NaN where not grown)
+    f_claim: np.ndarray | None = None  # 1 - trust haircut of farmer-drawn claims (None: all 1)
 
 
 # --- one household's row ------------------------------------------------------------------------
@@ -147,6 +150,11 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                         {"ratio": area_ratio, "min_ratio": dec["min_area_ratio"]},
                     )
                 )
+            early = p.early[idx] & usable
+            if early.any() and pol.season["early_season"] == "refer":
+                decision = "refer"
+                ids = [str(x) for x in ctx.pids[idx][early]]
+                cand.append(("EARLY_SEASON_REFER", 0.0, {"n": len(ids), "parcels": _fmt_ids(ids)}))
         if sub_area > 0 and sub_ratio > pol.subsidy_max_area_ratio:
             if decision == "approve":
                 decision = "refer"
@@ -241,6 +249,10 @@ def _cut_reasons(
         "LOW_DATA_QUALITY": p.f_q[idx] < 1,
         "AREA_MISMATCH": p.f_am[idx] < 1,
         "CROP_MISMATCH": p.f_cm[idx] < 1,
+        "EARLY_SEASON": p.f_es[idx] < 1,
+        "CLAIM_TRUST": (
+            p.f_claim[idx] < 1 if p.f_claim is not None else np.zeros(len(idx), dtype=bool)
+        ),
     }
     for code, mask in flagged.items():
         if not mask.any() or cut(code) <= 0:
@@ -258,8 +270,13 @@ def _cut_reasons(
                 "min_pixels": pol.min_pixels,
                 "haircut": hc["low_quality"],
             }
+        elif code == "CLAIM_TRUST":
+            flags = ctx.df["trust_flags"].astype(str).to_numpy()[idx][mask]
+            prm |= {"flags": ", ".join(sorted({f for fl in flags for f in fl.split(",") if f}))}
         elif code == "AREA_MISMATCH":
             prm |= {"min_ratio": pol.min_area_ratio, "haircut": hc["area_mismatch"]}
+        elif code == "EARLY_SEASON":
+            prm |= {"haircut": pol.season["early_season_haircut"]}
         else:
             prm |= {"haircut": hc["crop_mismatch"]}
         out.append((code, cut(code), prm))
@@ -345,7 +362,7 @@ def _limits_json(
     pol, p = ctx.policy, ctx.p
     base, sub = ctx.base, ctx.sub
     line_raw, g, risk = float(ctx.line_raw[i]), float(ctx.g[i]), float(ctx.risk[i])
-    f = (p.f_vig * p.f_q * p.f_am * p.f_cm)[idx]
+    f = (p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es)[idx]
     lim = base["limits"][:, i]
     binding = _LIMITS[int(np.argmin(lim))]
     parcels = []

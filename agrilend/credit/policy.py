@@ -70,11 +70,33 @@ _SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
         "max_months": ("int", 1, 60),
     },
 }
+#: The optional ``[season]`` table: what a parcel whose crop season the imagery cannot see gets.
+#: ``early_season`` is ``"refer"`` (its household goes to a person) or ``"haircut"`` (its value
+#: is cut by ``early_season_haircut``); a season counts as seen with ``min_clear_obs`` clear
+#: observations in its months.
+_SEASON: dict[str, Any] = {"early_season": "refer", "early_season_haircut": 0.5, "min_clear_obs": 2}
+_SEASON_KEYS: dict[str, tuple[str, float | None, float | None]] = {
+    "early_season_haircut": ("num", 0.0, 1.0),
+    "min_clear_obs": ("int", 1, None),
+}
 _HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
     "price": ("num", 0.0, None),
     "cost": ("num", 0.0, None),
     "harvest_month": ("int", 1, 12),
     "reference_yield_t_ha": ("num", 0.0, None),
+}
+#: The optional ``[claims]`` table: haircuts of farmer-drawn claims, per trust flag
+#: (:mod:`agrilend.parcels.verify`), and ``base`` for any claim; these are the defaults.
+CLAIM_HAIRCUTS: dict[str, float] = {
+    "base": 0.1,
+    "non_farmland": 0.3,
+    "mixed_series": 0.3,
+    "area_overstated": 0.3,
+    "claim_conflict": 1.0,
+    "title_conflict": 1.0,
+    "titled": 1.0,
+    "crop_mismatch": 0.1,
+    "unverified": 1.0,
 }
 _PRICE_UNITS = {"kg": 1000.0, "t": 1.0}  # -> per tonne
 _AREA_UNITS = {"ha": 1.0, "mu": 1.0 / HA_PER_MU}  # -> per hectare
@@ -107,6 +129,24 @@ class Harvest:
     reference_yield_t_ha: float
     price_unit: str
     cost_unit: str
+    season_start_month: int = 0
+
+    @property
+    def season_months(self) -> tuple[int, ...]:
+        """Months (1-12) of the harvest's season: from ``season_start_month`` (green-up or
+        sowing; by default three months before the harvest) to ``harvest_month``, wrapping over
+        the new year.
+
+        Examples
+        --------
+        >>> Harvest("w", 1.0, 1.0, 6, 1.0, "CNY/kg", "CNY/mu", season_start_month=3).season_months
+        (3, 4, 5, 6)
+        >>> Harvest("g", 1.0, 1.0, 2, 1.0, "CNY/kg", "CNY/mu").season_months
+        (11, 12, 1, 2)
+        """
+        start = self.season_start_month or ((self.harvest_month - 4) % 12 + 1)
+        n = (self.harvest_month - start) % 12 + 1
+        return tuple((start - 1 + k) % 12 + 1 for k in range(n))
 
 
 @dataclass(frozen=True)
@@ -172,6 +212,12 @@ class CreditPolicy:
     harvests: Mapping[str, Harvest]
     checksum: str
     source: str = "<dict>"
+    season: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(dict(_SEASON)))
+    #: From the optional ``[claims]`` table: haircut per claim trust flag (defaults
+    #: :data:`CLAIM_HAIRCUTS`); also cut from registry titles another household claims.
+    claim_haircuts: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(dict(CLAIM_HAIRCUTS))
+    )
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -385,7 +431,7 @@ def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: st
 
 
 def _build(data: dict[str, Any], source: str) -> CreditPolicy:
-    _no_unknown(data, {*_SCHEMA, "crops", "harvests"}, "", source)
+    _no_unknown(data, {*_SCHEMA, "crops", "harvests", "season", "claims"}, "", source)
     v: dict[str, dict[str, Any]] = {}
     for section, keys in _SCHEMA.items():
         table = _table(data, section, source)
@@ -417,8 +463,13 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         prefix = f"harvests.{hname}"
         if not isinstance(ht, Mapping):
             raise PolicyError(f"policy {source}: {prefix} must be a table", key=prefix)
-        _no_unknown(ht, {*_HARVEST_KEYS, "price_unit", "cost_unit"}, prefix, source)
+        _no_unknown(
+            ht, {*_HARVEST_KEYS, "price_unit", "cost_unit", "season_start_month"}, prefix, source
+        )
         hv = {k: _value(ht, f"{prefix}.{k}", spec, source) for k, spec in _HARVEST_KEYS.items()}
+        start = 0
+        if "season_start_month" in ht:
+            start = _value(ht, f"{prefix}.season_start_month", ("int", 1, 12), source)
         pf = _unit(ht.get("price_unit"), f"{prefix}.price_unit", currency, _PRICE_UNITS, source)
         cf = _unit(ht.get("cost_unit"), f"{prefix}.cost_unit", currency, _AREA_UNITS, source)
         harvests[hname] = Harvest(
@@ -429,6 +480,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
             reference_yield_t_ha=hv["reference_yield_t_ha"],
             price_unit=str(ht["price_unit"]),
             cost_unit=str(ht["cost_unit"]),
+            season_start_month=int(start),
         )
 
     crops_t = _table(data, "crops", source)
@@ -462,6 +514,15 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
     if not crops:
         raise PolicyError(f"policy {source}: [crops] lists no crop; add some", key="crops")
 
+    season = _season(data, source)
+    claims_t = data.get("claims", {})
+    if not isinstance(claims_t, Mapping):
+        raise PolicyError(f"policy {source}: [claims] must be a table", key="claims")
+    _no_unknown(claims_t, set(CLAIM_HAIRCUTS), "claims", source)
+    claim_haircuts = dict(CLAIM_HAIRCUTS)
+    for k in claims_t:
+        claim_haircuts[k] = _value(claims_t, f"claims.{k}", ("num", 0.0, 1.0), source)
+
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     checksum = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     missing = [c for c in CANONICAL_CROPS if c not in crops]
@@ -493,12 +554,36 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         harvests=MappingProxyType(harvests),
         checksum=checksum,
         source=source,
+        season=MappingProxyType(season),
+        claim_haircuts=MappingProxyType(claim_haircuts),
         _data=_freeze(data),
     )
 
 
+def _season(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The ``[season]`` table with its defaults (the table and each key are optional)."""
+    table = data.get("season", {})
+    if not isinstance(table, Mapping):
+        raise PolicyError(f"policy {source}: [season] must be a table", key="season")
+    _no_unknown(table, {*_SEASON_KEYS, "early_season"}, "season", source)
+    out = dict(_SEASON)
+    for k, spec in _SEASON_KEYS.items():
+        if k in table:
+            out[k] = _value(table, f"season.{k}", spec, source)
+    mode = table.get("early_season", out["early_season"])
+    if mode not in ("refer", "haircut"):
+        raise PolicyError(
+            f"policy {source}: season.early_season is {mode!r}; use 'refer' (a person decides) "
+            "or 'haircut' (the parcel's value is cut by season.early_season_haircut)",
+            key="season.early_season",
+        )
+    out["early_season"] = mode
+    return out
+
+
 __all__ = [
     "CANONICAL_CROPS",
+    "CLAIM_HAIRCUTS",
     "HA_PER_MU",
     "CreditPolicy",
     "Harvest",

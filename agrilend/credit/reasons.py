@@ -107,6 +107,13 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "{n} 块地观测作物与申报作物不符（{parcels}），其价值扣减 {haircut:pct}",
             ),
             _r(
+                "CLAIM_TRUST",
+                "evidence",
+                "{n} farmer-drawn claim(s) or contested title(s) ({parcels}) counted with lower "
+                "trust ({flags})",
+                "{n} 块农户自绘地块或有争议的登记地块（{parcels}）按较低可信度计入（{flags}）",
+            ),
+            _r(
                 "POOR_VIGOUR",
                 "evidence",
                 "crop vigour poor against peers on {n} parcel(s), {area:ha}; their value cut by "
@@ -175,6 +182,21 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "observed cultivated area is only {ratio:pct} of the declared area, below "
                 "{min_ratio:pct}",
                 "观测耕种面积仅为申报面积的 {ratio:pct}，低于 {min_ratio:pct}",
+            ),
+            _r(
+                "EARLY_SEASON",
+                "evidence",
+                "the imagery does not yet cover the crop season of {n} parcel(s) ({parcels}): "
+                "crop not confirmed, their value cut by {haircut:pct}",
+                "影像尚未覆盖 {n} 块地的作物生长季（{parcels}）：作物未经确认，"
+                "其价值扣减 {haircut:pct}",
+            ),
+            _r(
+                "EARLY_SEASON_REFER",
+                "decision",
+                "the imagery does not yet cover the crop season of {n} parcel(s) ({parcels}): "
+                "crop and yield cannot be confirmed, a person decides",
+                "影像尚未覆盖 {n} 块地的作物生长季（{parcels}）：作物和产量无法确认，需人工决定",
             ),
             _r(
                 "LOW_EVIDENCE_SHARE",

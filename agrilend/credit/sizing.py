@@ -230,6 +230,8 @@ def size_households(
         "LOW_DATA_QUALITY": {"f_q": ones},
         "AREA_MISMATCH": {"f_am": ones},
         "CROP_MISMATCH": {"f_cm": ones},
+        "EARLY_SEASON": {"f_es": ones},
+        "CLAIM_TRUST": {"f_claim": ones},
         "AREA_BELOW_DECLARED": {"area": np.where(p.usable, np.maximum(p.area, p.declared), 0.0)},
         "LOW_YIELD": {"rev_ha": p.rev_ha_ref},
     }.items():
@@ -363,6 +365,14 @@ def _parcel_arrays(
         decl_crop = _text(df, "declared_crop")
         cm = (decl_crop != "") & (decl_crop != crops)
     f_cm = np.where(usable & cm, 1 - hc["crop_mismatch"], 1.0)
+    early = usable & (
+        df["early_season"].fillna(False).astype(bool).to_numpy()
+        if "early_season" in df.columns
+        else np.zeros(m, bool)
+    )
+    season = policy.season
+    es_cut = season["early_season_haircut"] if season["early_season"] == "haircut" else 0.0
+    f_es = np.where(early, 1 - es_cut, 1.0)
     p = ParcelArrays(
         hh=hh,
         usable=usable,
@@ -375,7 +385,12 @@ def _parcel_arrays(
         f_q=f_q,
         f_am=f_am,
         f_cm=f_cm,
+        f_es=f_es,
+        early=early,
         yields=yields,
+        f_claim=(1.0 - np.clip(np.nan_to_num(_num(df, "trust_haircut"), nan=0.0), 0.0, 1.0))
+        if "trust_haircut" in df.columns
+        else None,
     )
     return p, why, crops
 
@@ -402,7 +417,9 @@ def _with_declared(p: ParcelArrays, df: pd.DataFrame, policy: CreditPolicy) -> P
 
 
 def _limits(p: ParcelArrays, n: int, subsidy: np.ndarray, policy: CreditPolicy) -> dict[str, Any]:
-    f = p.f_vig * p.f_q * p.f_am * p.f_cm
+    f = p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es
+    if p.f_claim is not None:
+        f = f * p.f_claim
 
     def total(x: np.ndarray) -> np.ndarray:
         return np.bincount(p.hh, weights=x, minlength=n)

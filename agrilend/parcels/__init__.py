@@ -1,6 +1,9 @@
-"""Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal."""
+"""Land titles and per-parcel series: read registries, pseudonymise owners, validate, zonal;
+farmer-drawn claims verified against fields delineated in the imagery."""
 
 from agrilend.parcels.area import cultivated_area
+from agrilend.parcels.claims import read_claims, repair_claims
+from agrilend.parcels.delineation import Fields, delineate, match_fields
 from agrilend.parcels.mapping import MAPPINGS, TitleMapping
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.pseudonym import pseudonymize
@@ -12,6 +15,7 @@ from agrilend.parcels.validate import (
     overlapping_pairs,
     validate_titles,
 )
+from agrilend.parcels.verify import VerifyOptions, claims_as_titles, verify_claims
 from agrilend.parcels.zonal import pixel_values, zonal_index_stats, zonal_series
 
 __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
@@ -36,4 +40,13 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "pixel_values",
     # cultivated area
     "cultivated_area",
+    # farmer-drawn claims and field delineation
+    "Fields",
+    "VerifyOptions",
+    "claims_as_titles",
+    "delineate",
+    "match_fields",
+    "read_claims",
+    "repair_claims",
+    "verify_claims",
 ]

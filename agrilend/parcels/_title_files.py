@@ -7,6 +7,8 @@ what to do; GDAL's remarks about a file go to the log.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -155,12 +157,14 @@ def _read_zip(
     except Exception as exc:  # BadZipFile, NotImplementedError (odd versions), struct.error...
         raise _not_readable(p.name, exc, p) from exc
     candidates = [
-        m for m in members if m.lower().endswith(OGR_SUFFIXES) and not m.startswith("__MACOSX/")
+        m
+        for m in members
+        if m.lower().endswith((*OGR_SUFFIXES, *PARQUET_SUFFIXES)) and not m.startswith("__MACOSX/")
     ]
     if not candidates:
         shown = members[:6] + (["..."] if len(members) > 6 else [])
         raise TitlesReadError(
-            f"the zip {p.name!r} holds no .shp, .gpkg, .geojson, .fgb or .gml (it holds "
+            f"the zip {p.name!r} holds no .shp, .gpkg, .geojson, .fgb, .gml or .parquet (it holds "
             f"{shown}); unzip it and point read_titles at the layer file",
             path=p,
         )
@@ -175,6 +179,8 @@ def _read_zip(
             )
         candidates, inner_layer = chosen, None
     member = candidates[0]
+    if member.lower().endswith(PARQUET_SUFFIXES):
+        return _parquet_in_zip(p, member)
     if member.lower().endswith(".shp"):
         stem = member[:-4]
         missing = [
@@ -197,6 +203,28 @@ def _read_zip(
         encoding=encoding,
         max_features=max_features,
     )
+
+
+#: Largest (uncompressed) Parquet member read out of a zip.
+MAX_ZIPPED_PARQUET_BYTES = 2_000_000_000
+
+
+def _parquet_in_zip(p: Path, member: str) -> gpd.GeoDataFrame:
+    """A (Geo)Parquet member of a zip, extracted to a private temporary folder and read."""
+    with zipfile.ZipFile(p) as zf:
+        info = zf.getinfo(member)
+        if info.file_size > MAX_ZIPPED_PARQUET_BYTES:
+            raise TitlesReadError(
+                f"{member!r} in {p.name!r} is {info.file_size / 1e9:.1f} GB uncompressed; unzip "
+                "it and read the Parquet file directly",
+                path=p,
+            )
+        log.info("%s: reading %s from the zip", p.name, member)
+        with tempfile.TemporaryDirectory(prefix="agrilend-zip-") as tmp:
+            target = Path(tmp) / Path(member).name
+            with zf.open(info) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            return _read_parquet(target)
 
 
 def _read_parquet(p: Path) -> gpd.GeoDataFrame:

@@ -13,9 +13,12 @@ any reprocessed scene) carry ``offset = -1000`` (``BOA_ADD_OFFSET`` in L2A, ``RA
 in L1C); earlier ones 0. The offset is taken, in this order, from the dataset's
 ``boa_add_offset`` (or ``radio_add_offset``) attribute, from a ``processing_baseline``
 attribute, or from each scene's date. Some services (openEO back-ends among them) deliver
-post-2022 digital numbers already harmonised to the old scale; when many clear values of the
-visible bands lie below 1000 (which would be negative reflectance) the date rule is not applied,
-and the attrs say so.
+post-2022 digital numbers already harmonised to the old scale; when more than 1 % of the
+visible-band values lie below 500 (reflectance below -0.05 with the offset: no surface is that
+dark, while vegetation's red and blue often are, harmonised) the date rule is not applied, and
+the attrs say so. The test looks at all post-2022 dates of the product together, so every date
+gets the same decision: a date showing much dark water (whose reflectance, with the offset,
+dips just below 1000 DN) cannot flip it, nor can one piece of a product differ from the others.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pyproj import CRS
 
 from agrilend.errors import CRSError, ImageryReadError, MissingCRSError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, SPECTRAL_BANDS
+from agrilend.remote_sensing.sanity import index_scaling, signed_nodata
 from agrilend.vocabulary import (
     BASELINE_04_DATE,
     BOA_ADD_OFFSET,
@@ -229,17 +233,19 @@ def _offset_by_date(  # noqa: PLR0911  (one return per rule, in the order they a
     sample = _thin(ds[visible].isel(time=np.flatnonzero(after)))
     vals = np.concatenate([np.asarray(sample[b].values, "float64").ravel() for b in visible])
     vals = vals[np.isfinite(vals) & (vals > 0) & (vals < 65535)]
-    if vals.size and np.mean(vals < -BOA_ADD_OFFSET) > 0.01:
-        share = float(np.mean(vals < -BOA_ADD_OFFSET))
+    floor = -BOA_ADD_OFFSET / 2  # 500 DN: -0.05 reflectance if the offset were in the numbers
+    if vals.size and np.mean(vals < floor) > 0.01:
+        share = float(np.mean(vals < floor))
         logger.info(
-            "%s: %.0f%% of the visible-band digital numbers after 2022-01-25 are below 1000, so "
-            "they are already harmonised; the -1000 offset is not applied",
+            "%s: %.0f%% of the visible-band digital numbers after 2022-01-25 are below %g, so "
+            "they are already harmonised; the -1000 offset is not applied to any date",
             name,
             100 * share,
+            floor,
         )
         return np.zeros(n), (
-            f"no offset: L2A after 2022-01-25 but {100 * share:.0f}% of visible DN < 1000, "
-            "so already harmonised"
+            f"no offset: L2A after 2022-01-25 but {100 * share:.0f}% of visible DN < {floor:g}, "
+            "so already harmonised (one decision for all dates)"
         )
     return np.where(after, BOA_ADD_OFFSET, 0.0), (
         f"boa offset -1000 on {int(after.sum())} of {n} dates (acquired on or after 2022-01-25)"
@@ -292,6 +298,7 @@ def harmonize(
     scale: float | Literal["auto"] = "auto",
     crs: Any = None,
     name: str = "imagery",
+    index_scale: float | None = None,
 ) -> xr.Dataset:
     """Bring a Sentinel-2 dataset to the cube's names, dims, CRS and reflectance.
 
@@ -312,6 +319,10 @@ def harmonize(
         CRS to use when the dataset carries none.
     name
         How error messages name the input (a file name).
+    index_scale
+        Stored units per index unit of shipped indices (``10000`` for NDVI x 10000); by default
+        read from their metadata, then their value range
+        (:func:`agrilend.remote_sensing.sanity.index_scaling`).
 
     Returns
     -------
@@ -325,6 +336,8 @@ def harmonize(
     ------
     ImageryReadError
         When dims or bands cannot be recognised.
+    ImageryValueError
+        When a shipped index exceeds [-1, 1] and its scale cannot be told.
     MissingCRSError
         When no CRS is found and none is given.
 
@@ -386,6 +399,9 @@ def harmonize(
         fill = da.attrs.get("_FillValue", da.attrs.get("nodata", da.encoding.get("_FillValue")))
         data = da.astype("float32")
         bad = data.isnull()  # noqa: PD003  (xarray has no isna)
+        signed = signed_nodata(da.dtype)  # -32768 of Int16 is never a value
+        if signed is not None:
+            bad = bad | (data == signed)
         if b in dn_bands:
             for nd in (*NODATA_DN, fill):
                 if nd is not None and np.isfinite(float(nd)):
@@ -401,9 +417,18 @@ def harmonize(
     for q in QUALITY_LAYERS:
         if q in ds.data_vars:
             out[q] = _recode_quality(q, ds[q]).transpose("time", "y", "x")
+    index_notes: list[str] = []
     for ix in INDEX_VARIABLES:
         if ix in ds.data_vars:
-            out[ix] = ds[ix].astype("float32").transpose("time", "y", "x")
+            mul, add, nodata, why = index_scaling(ds[ix], ix, name=name, scale=index_scale)
+            raw_ix = ds[ix].astype("float32")
+            bad_ix = raw_ix.isnull()  # noqa: PD003  (xarray has no isna)
+            for nd in {nodata, signed_nodata(ds[ix].dtype)} - {None}:
+                bad_ix = bad_ix | (raw_ix == np.float32(nd))
+            scaled = (raw_ix * np.float32(mul) + np.float32(add)).astype("float32")
+            out[ix] = scaled.where(~bad_ix).transpose("time", "y", "x")
+            out[ix].attrs = {"units": "1", "long_name": f"{ix} (shipped)"}
+            index_notes.append(why)
     if not bands and not any(ix in out for ix in INDEX_VARIABLES):
         raise ImageryReadError(
             f"{name} holds no Sentinel-2 band (variables: {sorted(map(str, ds.data_vars))}); "
@@ -440,6 +465,7 @@ def harmonize(
             ),
             "boa_offset": offset_note,
             "dn_bands": ",".join(dn_bands),
+            "index_scale": "; ".join(index_notes),
         }
     )
     result.attrs.setdefault("scene_ids", "")

@@ -266,6 +266,9 @@ def _parcel_row(i: int, row: pd.Series, lang: Lang) -> dict[str, Any]:
         "declared_crop": value_text("crop", row.get("declared_crop", ""), lang),
         "crop": value_text("crop", row.get("crop"), lang),
         "crop_fig": _figure("crop_confidence", conf, fmt_percent(conf, lang=lang)),
+        "early_season": bool(row.get("early_season"))
+        if not is_missing(row.get("early_season"))
+        else False,
         "mismatch": bool(row.get("crop_mismatch"))
         if not is_missing(row.get("crop_mismatch"))
         else False,

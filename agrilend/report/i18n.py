@@ -103,6 +103,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "cloud_fraction": ("Cloudy share", "云覆盖比例"),
     "pixels": ("Pixels", "像元数"),
     "quality_flags": ("Data quality", "数据质量"),
+    "early_season": ("early season", "早季"),
+    "early_season_note": (
+        "the imagery does not yet cover this crop season: crop not confirmed",
+        "影像尚未覆盖该作物生长季：作物未经确认",
+    ),
     "message": ("Note", "说明"),
     # curve legend
     "ndvi": ("NDVI", "NDVI"),

@@ -240,6 +240,22 @@ def _outline(ax: Axes, parcels: gpd.GeoDataFrame, *, color: str, labels: bool) -
             )
 
 
+def _drawn(ax: Axes, parcels: gpd.GeoDataFrame, *, color: str, crs: Any) -> None:
+    """Farmer-drawn claims: the outline as drawn (``drawn_wkt``, in the parcels' CRS), dashed,
+    beside the verified one (solid)."""
+    if "drawn_wkt" not in parcels.columns:
+        return
+    drawn = [shapely.from_wkt(w) for w in parcels["drawn_wkt"].fillna("").astype(str) if w]
+    if drawn:
+        geoms = gpd.GeoSeries(drawn, crs=parcels.crs)
+        geoms = geoms.to_crs(crs) if crs is not None and parcels.crs is not None else geoms
+        ax.add_collection(
+            LineCollection(
+                _rings(geoms), colors=color, linewidths=1.2, linestyles="--", zorder=4,
+            )
+        )  # fmt: skip
+
+
 def parcel_maps(
     cube: xr.Dataset,
     parcels: gpd.GeoDataFrame,
@@ -285,6 +301,7 @@ def parcel_maps(
                 cb.set_label(text("ndvi", flang), fontsize=8)
                 colour = INK
             _outline(ax, outlines, color=colour, labels=True)
+            _drawn(ax, parcels, color=colour, crs=cube.rio.crs)
             ax.set_xlim(bounds[0], bounds[2])
             ax.set_ylim(bounds[1], bounds[3])
             ax.set_xticks([])

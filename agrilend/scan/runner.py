@@ -42,6 +42,7 @@ from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json, write_parcels, write_table
+from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.validate import flag_overlaps_between_parts
 from agrilend.pipeline import (
     CROP_TRAINING_CAP,
@@ -445,6 +446,7 @@ def scan(
     read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
     inputs = load_inputs(files, chunks=read_chunks, frozen_items=frozen)
     cube, titles = inputs.cube, inputs.titles.reset_index(drop=True)
+    require_overlap(titles, cube)  # a wrong CRS stops the scan here, named as such
     if titles.crs is not None and cube.rio.crs is not None and titles.crs != cube.rio.crs:
         titles = titles.to_crs(cube.rio.crs.to_wkt())
     times = pd.DatetimeIndex(cube.indexes["time"])

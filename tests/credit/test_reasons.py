@@ -43,6 +43,7 @@ FIELDS: dict[str, Any] = {
     "cut": 0.46,
     "max_cut": 0.4,
     "min_share": 0.7,
+    "flags": "mixed_series",
 }
 
 

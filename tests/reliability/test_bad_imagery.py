@@ -24,6 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from agrilend.errors import (
     AgrilendError,
     CRSError,
+    ExtentMismatchError,
     ImageryReadError,
     InputPathError,
     MissingBandError,
@@ -308,17 +309,22 @@ IMAGERY_IN_ASSESS: dict[str, tuple[Any, Any]] = {
         lambda c, t: (c.assign(B04=c["B04"] * np.nan, B08=c["B08"] * np.nan), t),
         "error",
     ),
-    "cube_in_another_utm_zone": (lambda c, t: (c.rio.write_crs("EPSG:32651"), t), "error"),
+    # titles that miss the imagery altogether stop the path before any model, naming both
+    # extents and CRSs (issue 15); a title partly off the imagery is a row of its own
+    "cube_in_another_utm_zone": (
+        lambda c, t: (c.rio.write_crs("EPSG:32651"), t),
+        ExtentMismatchError,
+    ),
     "titles_shifted_a_degree": (
         lambda c, t: (
             c,
             t.to_crs("EPSG:4326").assign(geometry=lambda g: g.geometry.translate(1.0, 0.0)),
         ),
-        "error",
+        ExtentMismatchError,
     ),
     "titles_labelled_another_zone": (
         lambda c, t: (c, t.set_crs("EPSG:32651", allow_override=True)),
-        "error",
+        ExtentMismatchError,
     ),
     "single_date": (lambda c, t: (c.isel(time=[30]), t), ModelError),
     "two_dates": (lambda c, t: (c.isel(time=[30, 31]), t), ModelError),

@@ -5,6 +5,16 @@ bands named by their descriptions), and a folder holding a GeoTIFF stack, one fi
 band as Sentinel Hub and sen2r write them (the date and band are read from each file's path, e.g.
 ``2019-01-27/B04.tif`` or ``S2_20190127_B04.tif``; a multi-band file per date works too).
 
+Mixed resolutions (sen2r's usual folder: 10 m NDVI and BOA beside a 20 m SCL) open onto the
+finest grid of the folder: classes (``SCL``, ``CLM``, ``dataMask``) by nearest neighbour, so no
+class is invented; reflectances and indices bilinearly (going to a finer grid, ``average`` would
+only repeat the coarse pixel). A multi-band file without band descriptions is read in the order
+given by ``band_order`` (e.g. ``("B02", "B03", "B04", "B08")``).
+
+Every cube is checked for plausible values after harmonising
+(:mod:`agrilend.remote_sensing.sanity`): integer-scaled indices are recognised or refused, and
+clear-land reflectance and NDVI quantiles must make sense.
+
 Every path passes :func:`agrilend._paths.local_path`; GeoTIFFs are opened with the GTiff driver
 only, so a VRT or other format disguised under a ``.tif`` name is refused.
 """
@@ -24,6 +34,7 @@ import pandas as pd
 import rasterio
 import rioxarray
 import xarray as xr
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 
 from agrilend._paths import local_path
@@ -31,6 +42,7 @@ from agrilend.errors import AgrilendError, ImageryReadError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, validate_cube
 from agrilend.remote_sensing.harmonize import canonical_name, harmonize
 from agrilend.remote_sensing.masks import DEFAULT_CLP_THRESHOLD, MaskMethod, mask_clouds
+from agrilend.remote_sensing.sanity import with_value_check
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +119,9 @@ def _file_date(path: Path, da: xr.DataArray, root: Path) -> pd.Timestamp | None:
     return _date_from(rel)
 
 
-def _band_names_of(da: xr.DataArray, path: Path, root: Path) -> list[str]:
+def _band_names_of(
+    da: xr.DataArray, path: Path, root: Path, band_order: Sequence[str] | None = None
+) -> list[str]:
     n = da.sizes.get("band", 1)
     desc = da.attrs.get("long_name")
     if isinstance(desc, (tuple, list)) and len(desc) == n:
@@ -121,20 +135,107 @@ def _band_names_of(da: xr.DataArray, path: Path, root: Path) -> list[str]:
         band = _band_from(Path(rel).with_suffix("").as_posix())
         if band:
             return [band]
+    if band_order is not None:
+        names = [canonical_name(str(b))[0] for b in band_order]
+        if len(names) == n and all(names):
+            return [str(x) for x in names]
+        raise ImageryReadError(
+            f"{path} holds {n} bands but band_order names {len(band_order)} "
+            f"({list(band_order)}); give one Sentinel-2 band name per raster band",
+            path=path,
+        )
     raise ImageryReadError(
         f"cannot tell which band(s) {path} holds: name single-band files after the band "
-        "(e.g. 2019-01-27_B04.tif) or write band descriptions (B02, B03, ...) into the GeoTIFF",
+        "(e.g. 2019-01-27_B04.tif), write band descriptions (B02, B03, ...) into the GeoTIFF, or "
+        f"give the order of its {n} bands: open_cube(path, band_order=('B02', 'B03', ...))",
         path=path,
     )
 
 
-def _read_geotiffs(files: Sequence[Path], root: Path, *, chunks: Any) -> xr.Dataset:
-    """Assemble single- or multi-band GeoTIFFs, one or more per date, into one dataset."""
+#: Layers resampled by nearest neighbour onto a finer grid (classes); the rest bilinearly.
+CLASS_LAYERS = ("SCL", "CLM", "dataMask")
+
+
+def _pixel_size(da: xr.DataArray) -> float:
+    res = da.rio.resolution()
+    return float(abs(res[0]) * abs(res[1]))
+
+
+def _same_grid(da: xr.DataArray, ref: xr.DataArray) -> bool:
+    return (
+        da.sizes["y"] == ref.sizes["y"]
+        and da.sizes["x"] == ref.sizes["x"]
+        and bool(np.allclose(da["x"].values, ref["x"].values))
+        and bool(np.allclose(da["y"].values, ref["y"].values))
+    )
+
+
+def _onto(da: xr.DataArray, ref: xr.DataArray, names: Sequence[str], path: Path) -> xr.DataArray:
+    """``da`` on the grid of ``ref``: nearest for class layers, bilinear for the others."""
+    coarse = max(abs(da.rio.resolution()[0]), abs(ref.rio.resolution()[0]))
+    same_area = (
+        da.rio.crs is not None
+        and ref.rio.crs is not None
+        and da.rio.crs == ref.rio.crs
+        and bool(np.allclose(da.rio.bounds(), ref.rio.bounds(), atol=coarse))
+    )
+    if np.isclose(_pixel_size(da), _pixel_size(ref)) or not same_area:
+        here = tuple(round(float(v), 2) for v in da.rio.bounds())
+        there = tuple(round(float(v), 2) for v in ref.rio.bounds())
+        raise ImageryReadError(
+            f"{path} is not on the same grid as the other files of the stack (bounds {here} at "
+            f"{abs(da.rio.resolution()[0]):g} m vs {there} at {abs(ref.rio.resolution()[0]):g} m);"
+            " only layers of another resolution over the same area are resampled: resample the "
+            "stack to one grid first",
+            path=path,
+        )
+    classes = all(n in CLASS_LAYERS for n in names)
+    how = Resampling.nearest if classes else Resampling.bilinear
+    logger.info(
+        "%s: %s m pixels resampled onto the %s m grid (%s)",
+        path.name,
+        "x".join(f"{abs(r):g}" for r in da.rio.resolution()),
+        "x".join(f"{abs(r):g}" for r in ref.rio.resolution()),
+        how.name,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        out = da.rio.reproject_match(ref, resampling=how)
+    return out.assign_coords(x=ref["x"].values, y=ref["y"].values)
+
+
+def _scaling_of(da: xr.DataArray, i: int) -> dict[str, float]:
+    """The file's own scale/offset of raster band ``i`` when they are not 1 and 0."""
+    out: dict[str, float] = {}
+    for key, neutral in (("scale_factor", 1.0), ("add_offset", 0.0)):
+        value = da.attrs.get(key)
+        if isinstance(value, (tuple, list)):
+            value = value[i] if i < len(value) else None
+        if value is not None and float(value) != neutral:
+            out[key] = float(value)
+    if "add_offset" in out and "scale_factor" not in out:
+        out["scale_factor"] = 1.0
+    return out
+
+
+def _read_geotiffs(
+    files: Sequence[Path], root: Path, *, chunks: Any, band_order: Sequence[str] | None = None
+) -> xr.Dataset:
+    """Assemble single- or multi-band GeoTIFFs, one or more per date, into one dataset.
+
+    Files on coarser grids are resampled onto the finest grid of the stack (see the module
+    docstring).
+    """
     by_date: dict[pd.Timestamp, dict[str, xr.DataArray]] = defaultdict(dict)
+    opened = [(f, _open_tif(f, chunks=chunks)) for f in sorted(files)]
     ref: xr.DataArray | None = None
-    crs = None
-    for f in sorted(files):
-        da = _open_tif(f, chunks=chunks)
+    if opened:
+        ref = min((da for _, da in opened), key=_pixel_size)
+    crs = ref.rio.crs if ref is not None else None
+    for f, opened_da in opened:
+        da = opened_da
         when = _file_date(f, da, root)
         if when is None:
             raise ImageryReadError(
@@ -142,26 +243,14 @@ def _read_geotiffs(files: Sequence[Path], root: Path, *, chunks: Any) -> xr.Data
                 "folder name (2019-01-27 or 20190127) or a DATETIME tag",
                 path=f,
             )
-        names = _band_names_of(da, f, root)
-        if ref is None:
-            ref, crs = da, da.rio.crs
-        elif (
-            da.sizes["y"] != ref.sizes["y"]
-            or da.sizes["x"] != ref.sizes["x"]
-            or not (
-                np.allclose(da["x"].values, ref["x"].values)
-                and np.allclose(da["y"].values, ref["y"].values)
-            )
-        ):
-            raise ImageryReadError(
-                f"{f} is not on the same grid as the other files of the stack; resample the "
-                "stack to one grid first",
-                path=f,
-            )
+        names = _band_names_of(da, f, root, band_order)
         fill = da.rio.nodata
+        if ref is not None and not _same_grid(da, ref):
+            da = _onto(da, ref, names, f)
         for i, band in enumerate(names):
             layer = da.isel(band=i, drop=True).drop_vars("spatial_ref", errors="ignore")
             layer.attrs = {"_FillValue": fill} if fill is not None else {}
+            layer.attrs.update(_scaling_of(da, i))
             if band in by_date[when]:
                 raise ImageryReadError(
                     f"band {band} of {when.date()} appears twice in the stack (again in {f}); "
@@ -196,7 +285,7 @@ def _read_geotiffs(files: Sequence[Path], root: Path, *, chunks: Any) -> xr.Data
     return ds
 
 
-def _read_path(path: Path, *, chunks: Any) -> xr.Dataset:
+def _read_path(path: Path, *, chunks: Any, band_order: Sequence[str] | None = None) -> xr.Dataset:
     suffix = path.suffix.lower()
     try:
         if path.is_dir() and suffix not in ZARR_SUFFIXES and not (path / "zarr.json").exists():
@@ -207,7 +296,7 @@ def _read_path(path: Path, *, chunks: Any) -> xr.Dataset:
                     "point at a .nc, .zarr or .tif file, or a folder of GeoTIFFs",
                     path=path,
                 )
-            return _read_geotiffs(files, path, chunks=chunks)
+            return _read_geotiffs(files, path, chunks=chunks, band_order=band_order)
         if suffix in ZARR_SUFFIXES or path.is_dir():
             with warnings.catch_warnings():
                 # stores without consolidated metadata open fine, only a little slower
@@ -218,7 +307,7 @@ def _read_path(path: Path, *, chunks: Any) -> xr.Dataset:
         if suffix in NETCDF_SUFFIXES:
             return xr.open_dataset(path, chunks=chunks, decode_coords="all")
         if suffix in GEOTIFF_SUFFIXES:
-            return _read_geotiffs([path], path.parent, chunks=chunks)
+            return _read_geotiffs([path], path.parent, chunks=chunks, band_order=band_order)
     except AgrilendError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -262,6 +351,10 @@ def open_cube(
     chunks: Mapping[str, int] | int | str | None = None,
     crs: Any = None,
     boa_offset: float | str = "auto",
+    scale: float | str = "auto",
+    index_scale: float | None = None,
+    band_order: Sequence[str] | None = None,
+    check_values: bool = True,
 ) -> xr.Dataset:
     """Open local imagery (or an in-memory dataset) into a contract cube.
 
@@ -285,8 +378,14 @@ def open_cube(
         Dask chunks (e.g. ``{"time": 1}``); the cube stays lazy.
     crs
         CRS for files that carry none.
-    boa_offset
-        See :func:`agrilend.remote_sensing.harmonize.harmonize`.
+    boa_offset, scale, index_scale
+        See :func:`agrilend.remote_sensing.harmonize.harmonize` (``index_scale=10000`` for an
+        NDVI stored as NDVI x 10000 without metadata saying so).
+    band_order
+        Band names of multi-band GeoTIFFs without band descriptions, in raster band order.
+    check_values
+        Refuse implausible values (:func:`agrilend.remote_sensing.sanity.check_values`); the
+        clear-land quantiles go into ``attrs["value_check"]``. Only for tests of broken inputs.
 
     Returns
     -------
@@ -298,6 +397,9 @@ def open_cube(
     ------
     ImageryReadError
         Naming the file when it cannot be read or does not hold Sentinel-2 bands.
+    ImageryValueError
+        When values are implausible or an index's scale cannot be told (what was seen, and the
+        option that fixes it).
     InputPathError
         For a missing file, or a URL while remote paths are not allowed.
 
@@ -319,8 +421,15 @@ def open_cube(
             raw = raw.chunk(chunks)
     else:
         path = local_path(source, what="imagery")
-        raw, name = _read_path(path, chunks=chunks), str(path)
-    cube = harmonize(raw, crs=crs, name=name, boa_offset=boa_offset)  # type: ignore[arg-type]
+        raw, name = _read_path(path, chunks=chunks, band_order=band_order), str(path)
+    cube = harmonize(
+        raw,
+        crs=crs,
+        name=name,
+        boa_offset=boa_offset,  # type: ignore[arg-type]
+        scale=scale,  # type: ignore[arg-type]
+        index_scale=index_scale,
+    )
     window = _time_slice(time)
     if window is not None:
         cube = cube.sel(time=window)
@@ -342,6 +451,8 @@ def open_cube(
         cube = cube[[v for v in cube.data_vars if v in keep]]
     cube = mask_clouds(cube, method=mask, threshold=cloud_threshold, dilation=dilation)
     cube.attrs["source"] = name
+    if check_values:
+        cube = with_value_check(cube, name=name)
     return validate_cube(cube, name=name)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -52,13 +53,16 @@ from agrilend.errors import (
 )
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import mask_clouds
+from agrilend.remote_sensing.sanity import with_value_check
 from agrilend.vocabulary import BASELINE_04_DATE
 
 log = logging.getLogger(__name__)
 
 #: Reflectance bands loaded by default.
 DEFAULT_BANDS = ("B02", "B03", "B04", "B08")
-#: Canonical band -> asset keys tried in order (canonical first, then Earth Search v1 names).
+#: Canonical band -> asset keys tried in order: canonical (Planetary Computer), Earth Search v1
+#: names, then Copernicus Data Space's resolution-suffixed keys (``B04_10m``, ``SCL_20m``; see
+#: :func:`_asset_keys`).
 ASSET_ALIASES: dict[str, tuple[str, ...]] = {
     "B01": ("B01", "coastal"),
     "B02": ("B02", "blue"),
@@ -169,12 +173,17 @@ def _keep(
 # --- bands, scale and offset ------------------------------------------------------------------
 
 
+#: Resolution suffixes of Copernicus Data Space asset keys, finest first.
+_RES_SUFFIXES = ("10m", "20m", "60m")
+
+
 def _asset_keys(items: Sequence[pystac.Item], names: Sequence[str]) -> dict[str, str]:
-    """Canonical name -> asset key present in the items."""
+    """Canonical name -> asset key present in the items (the finest of ``B04_10m``/``_20m``)."""
     present = set().union(*(it.assets for it in items))
     out = {}
     for name in names:
-        aliases = ASSET_ALIASES.get(name, (name,))
+        base = ASSET_ALIASES.get(name, (name,))
+        aliases = (*base, *(f"{name}_{r}" for r in _RES_SUFFIXES))
         key = next((a for a in aliases if a in present), None)
         if key is None:
             raise MissingBandError(
@@ -186,19 +195,76 @@ def _asset_keys(items: Sequence[pystac.Item], names: Sequence[str]) -> dict[str,
     return out
 
 
-def _scale_offset_nodata(item: pystac.Item, key: str) -> tuple[float, float, float | None]:
-    """(scale, offset, nodata) of one asset: raster extension, else the Sentinel-2 L2A rule."""
-    asset = item.assets[key]
-    rb = (asset.extra_fields.get("raster:bands") or [{}])[0]
-    nodata = rb.get("nodata", asset.extra_fields.get("nodata", 0))
-    if "scale" in rb or "offset" in rb:
-        return float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0)), nodata
-    baseline = item.properties.get("s2:processing_baseline")
+_BASELINE_IN_ID = re.compile(r"_N(\d{2})(\d{2})(?:_|$)")
+
+
+def _raster_fields(item: pystac.Item, key: str) -> dict[str, Any]:
+    """Scale, offset and nodata of one asset from the raster extension: the asset's own
+    ``raster:bands`` (STAC 1.0) or ``raster:scale``/``raster:offset``/``nodata`` fields (STAC
+    1.1, as Copernicus Data Space writes them), else the item's ``raster:bands``."""
+    asset = item.assets[key].extra_fields
+    out: dict[str, Any] = {}
+    for source in (
+        (asset.get("raster:bands") or [{}])[0],
+        {k.split(":", 1)[-1]: v for k, v in asset.items() if k in ("raster:scale", "raster:offset")}
+        | ({"nodata": asset["nodata"]} if "nodata" in asset else {}),
+        (item.properties.get("raster:bands") or [{}])[0],
+    ):
+        for k in ("scale", "offset", "nodata"):
+            if k in source and k not in out:
+                out[k] = source[k]
+    return out
+
+
+def _baseline(item: pystac.Item) -> tuple[int, int] | None:
+    """Processing baseline of an item: ``s2:processing_baseline``, ``processing:version``, or
+    the ``_Nxxyy_`` of a product id (Copernicus Data Space, Planetary Computer)."""
+    for key in ("s2:processing_baseline", "processing:version"):
+        value = item.properties.get(key)
+        if value is not None:
+            try:
+                major, minor = (int(p) for p in str(value).strip().lstrip("N").split(".")[:2])
+            except ValueError:
+                continue
+            return major, minor
+    m = _BASELINE_IN_ID.search(str(item.properties.get("s2:product_uri", "")) + "_" + item.id)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def offset_rule(item: pystac.Item, key: str) -> tuple[float, float, float | None, str]:
+    """(scale, offset, nodata, why) turning one asset's numbers into reflectance.
+
+    The rules, in order, read the item's own metadata and never its pixels, so every date of
+    one product gets the same decision:
+
+    1. ``earthsearch:boa_offset_applied: true`` (Earth Search v1): the offset is already in the
+       numbers, so none is added, whatever ``raster:bands`` says (that catalogue's maintainers
+       say the flag, not ``raster:bands``, tells).
+    2. The raster extension (asset level, then item level): its ``scale`` and ``offset``.
+    3. The processing baseline (``s2:processing_baseline``, ``processing:version`` or the
+       ``_N0511_`` of the id): -0.1 from 04.00 on, else 0.
+    4. The acquisition date: -0.1 from 2022-01-25 on.
+
+    Quality layers (``SCL``) are classes: scale 1, offset 0.
+    """
+    fields = _raster_fields(item, key)
+    nodata = fields.get("nodata", item.assets[key].extra_fields.get("nodata", 0))
+    scale = float(fields.get("scale", 1e-4))
+    if item.properties.get("earthsearch:boa_offset_applied") is True:
+        return scale, 0.0, nodata, "earthsearch:boa_offset_applied (offset already in the data)"
+    if "scale" in fields or "offset" in fields:
+        return scale, float(fields.get("offset", 0.0)), nodata, "raster extension scale/offset"
+    baseline = _baseline(item)
     if baseline is not None:
-        shifted = tuple(int(p) for p in str(baseline).split(".")[:2]) >= (4, 0)
-    else:
-        shifted = _item_time(item) >= BASELINE_04_START
-    return 1e-4, (-0.1 if shifted else 0.0), nodata
+        off = -0.1 if baseline >= (4, 0) else 0.0
+        return 1e-4, off, nodata, f"processing baseline {baseline[0]:02d}.{baseline[1]:02d}"
+    shifted = _item_time(item) >= BASELINE_04_START
+    return 1e-4, (-0.1 if shifted else 0.0), nodata, "acquisition date (no baseline given)"
+
+
+def _scale_offset_nodata(item: pystac.Item, key: str) -> tuple[float, float, float | None]:
+    """(scale, offset, nodata) of one asset by :func:`offset_rule`."""
+    return offset_rule(item, key)[:3]
 
 
 def _per_time(
@@ -242,15 +308,22 @@ def _lonlat_area(
     return (ll[0], ll[1], ll[2], ll[3]), geometry, gcrs
 
 
+def _proj_code(fields: dict[str, Any]) -> str | None:
+    if fields.get("proj:code"):
+        return str(fields["proj:code"])
+    return f"EPSG:{fields['proj:epsg']}" if fields.get("proj:epsg") else None
+
+
 def _native_crs(items: Sequence[pystac.Item]) -> str | None:
+    """The most common CRS of the items: item ``proj:code``/``proj:epsg``, else their assets'
+    (Copernicus Data Space keeps the CRS on the assets)."""
     codes: Counter[str] = Counter()
     for it in items:
-        props = it.properties
-        code = props.get("proj:code") or (
-            f"EPSG:{props['proj:epsg']}" if props.get("proj:epsg") else None
-        )
+        code = _proj_code(it.properties)
+        if code is None:
+            code = next((c for a in it.assets.values() if (c := _proj_code(a.extra_fields))), None)
         if code:
-            codes[str(code)] += 1
+            codes[code] += 1
     return codes.most_common(1)[0][0] if codes else None
 
 
@@ -397,7 +470,9 @@ def load_stac(
                 crs=out_crs,
                 resolution=resolution,
                 chunks=chunks,
-                resampling="nearest",
+                # classes by nearest neighbour (no class invented), reflectance bilinearly
+                # (a 20 m band on a 10 m grid; identical to nearest on its own grid)
+                resampling={keys[n]: ("nearest" if n in quality else "bilinear") for n in names},
                 **area,
             )
     except (OSError, RuntimeError) as exc:
@@ -444,6 +519,7 @@ def _to_contract(
     times = pd.DatetimeIndex(raw["time"].values)
     out: dict[str, xr.DataArray] = {}
     scene_ids: list[str] = []
+    rules = sorted({offset_rule(it, keys[b])[3] for it in items for b in bands})
     for name in bands:
         da = raw[keys[name]]
         scale, offset, nodata, ids = _per_time(times, items, keys[name])
@@ -467,8 +543,9 @@ def _to_contract(
         source=f"stac:{items[0].collection_id or 'items'}",
         processing_level="L2A",
         scene_ids=",".join(scene_ids),
+        boa_offset="; ".join(rules),
     )
-    return validate_cube(cube, name="STAC cube")
+    return validate_cube(with_value_check(cube, name="STAC cube"), name="STAC cube")
 
 
 def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataArray:
@@ -481,4 +558,11 @@ def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataAr
     return xr.DataArray(mask, dims=("y", "x"), coords={"y": raw["y"], "x": raw["x"]})
 
 
-__all__ = ["ASSET_ALIASES", "BASELINE_04_START", "DEFAULT_BANDS", "load_stac", "search_stac"]
+__all__ = [
+    "ASSET_ALIASES",
+    "BASELINE_04_START",
+    "DEFAULT_BANDS",
+    "load_stac",
+    "offset_rule",
+    "search_stac",
+]

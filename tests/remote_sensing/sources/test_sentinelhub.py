@@ -16,8 +16,10 @@ import pyproj
 import pytest
 import shapely
 import xarray as xr
+from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from odc.geo.geobox import GeoBox
 from rasterio.features import geometry_mask
 from sentinelhub import SHConfig
 
@@ -36,7 +38,7 @@ from agrilend.remote_sensing.sources.sentinelhub import (
     sentinelhub_config,
     sentinelhub_statistics,
 )
-from agrilend.remote_sensing.sources.sentinelhub.area import _Grid
+from agrilend.remote_sensing.sources.sentinelhub.area import grid_tiles
 from agrilend.remote_sensing.timeseries import clean_series
 from tests.remote_sensing._fake_sentinelhub import (
     FakeSentinelHub,
@@ -216,12 +218,12 @@ def test_bad_arguments_are_value_errors(fake: FakeSentinelHub) -> None:
     max_px=st.integers(1, 25),
 )
 def test_tiles_partition_the_grid(width: int, height: int, max_px: int) -> None:
-    grid = _Grid(500_000.0, 4_000_000.0, 10.0, width, height, 32650)
+    grid = GeoBox((height, width), Affine(10, 0, 500_000, 0, -10, 4_000_000), "EPSG:32650")
     cover = np.zeros((height, width), dtype=int)
-    for r, c, tile in grid.tiles(max_px):
+    for r, c, tile in grid_tiles(grid, max_px):
         assert tile.width <= max_px
         assert tile.height <= max_px
-        assert tile.transform @ (0, 0) == grid.transform @ (c, r)
+        assert tile.affine @ (0, 0) == grid.affine @ (c, r)
         cover[r : r + tile.height, c : c + tile.width] += 1
     assert (cover == 1).all()
 

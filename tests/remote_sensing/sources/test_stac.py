@@ -13,7 +13,13 @@ import shapely
 import xarray as xr
 from rasterio.features import geometry_mask
 
-from agrilend.errors import ImageryReadError, InputPathError, MissingBandError, ServiceError
+from agrilend.errors import (
+    ImageryReadError,
+    ImageryValueError,
+    InputPathError,
+    MissingBandError,
+    ServiceError,
+)
 from agrilend.parcels import zonal_series
 from agrilend.remote_sensing.contract import validate_cube
 from agrilend.remote_sensing.masks import SCL_INVALID
@@ -117,15 +123,22 @@ def test_belgian_cube_through_cogs(shared_data: Path, tmp_path: Path) -> None:
     )
     dn["SCL"] = dn["SCL"].astype("uint8")
     dn = dn.rio.write_crs(raw.rio.crs)
-    cat = write_catalog(dn, tmp_path)
-    with FakeStacApi(cat) as api:
-        to_ll = pyproj.Transformer.from_crs(32631, 4326, always_xy=True)
-        ll = to_ll.transform_bounds(587_880, 5_684_910, 588_340, 5_685_430)
+    to_ll = pyproj.Transformer.from_crs(32631, 4326, always_xy=True)
+    ll = to_ll.transform_bounds(587_880, 5_684_910, 588_340, 5_685_430)
+    # these numbers are already harmonised (openEO): a catalogue that says baseline 05.09 with
+    # raster offset -0.1 over them would make vegetation's red negative, and is refused
+    with (
+        FakeStacApi(write_catalog(dn, tmp_path / "as_is")) as api,
+        pytest.raises(ImageryValueError, match="offset was applied twice"),
+    ):
+        load_stac(api.url, bbox=ll, time=("2023-10-01", "2023-12-31"), crs="EPSG:32631")
+    # with the +1000 of baseline 04.00 put back, metadata and numbers agree
+    with FakeStacApi(write_catalog(l2a_dn(dn), tmp_path / "l2a")) as api:
         cube = load_stac(api.url, bbox=ll, time=("2023-10-01", "2023-12-31"), crs="EPSG:32631")
     red = dn["B04"].values.astype("float64")
     # the bbox went through lon/lat, so the loaded grid may be a pixel wider: compare on the cube
     sub = cube.sel(x=dn["x"], y=dn["y"])
-    expected = np.where(red > 0, (red - 1000) / 10000, np.nan)
+    expected = np.where(red > 0, red / 10000, np.nan)
     np.testing.assert_allclose(sub["B04"].values, expected, atol=1e-6)
     np.testing.assert_array_equal(
         sub["valid"].values, (red > 0) & ~np.isin(dn["SCL"].values, SCL_INVALID)

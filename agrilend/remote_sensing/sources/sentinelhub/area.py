@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,6 +12,7 @@ import pandas as pd
 import pyproj
 import shapely
 from affine import Affine
+from odc.geo.geobox import GeoBox, GeoboxTiles
 
 from agrilend.errors import (
     CRSError,
@@ -30,40 +30,41 @@ log = logging.getLogger(__name__)
 # --- area and pixel grid --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """A north-up pixel grid: origin (x0, y1) top-left, ``res`` metres, ``width`` x ``height``."""
+def grid_tiles(grid: GeoBox, max_px: int) -> list[tuple[int, int, GeoBox]]:
+    """Sub-grids of ``grid`` of at most ``max_px`` per side, with their (row, col) offset.
 
-    x0: float
-    y1: float
-    res: float
-    width: int
-    height: int
-    epsg: int
+    odc-geo's :class:`~odc.geo.geobox.GeoboxTiles` cuts them; each request is one tile.
 
-    @property
-    def transform(self) -> Affine:
-        return Affine(self.res, 0.0, self.x0, 0.0, -self.res, self.y1)
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> grid = GeoBox((25, 12), Affine(10, 0, 500_000, 0, -10, 4_000_000), "EPSG:32650")
+    >>> [(r, c, t.shape.y, t.shape.x) for r, c, t in grid_tiles(grid, 10)][:3]
+    [(0, 0, 10, 10), (0, 10, 10, 2), (10, 0, 10, 10)]
+    """
+    tiles = GeoboxTiles(grid, (max_px, max_px))
+    out = []
+    for iy in range(tiles.shape.y):
+        for ix in range(tiles.shape.x):
+            rows, cols = tiles.roi[iy, ix]
+            tile = tiles[iy, ix]
+            assert isinstance(tile, GeoBox)  # tiles of a GeoBox are GeoBoxes
+            out.append((int(rows.start), int(cols.start), tile))
+    return out
 
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return (self.x0, self.y1 - self.height * self.res, self.x0 + self.width * self.res, self.y1)
 
-    def tiles(self, max_px: int) -> list[tuple[int, int, _Grid]]:
-        """Sub-grids of at most ``max_px`` per side, with their (row, col) offset."""
-        out = []
-        for r in range(0, self.height, max_px):
-            for c in range(0, self.width, max_px):
-                sub = _Grid(
-                    self.x0 + c * self.res,
-                    self.y1 - r * self.res,
-                    self.res,
-                    min(max_px, self.width - c),
-                    min(max_px, self.height - r),
-                    self.epsg,
-                )
-                out.append((r, c, sub))
-        return out
+def grid_bounds(grid: GeoBox) -> tuple[float, float, float, float]:
+    """``(minx, miny, maxx, maxy)`` of a grid in its CRS."""
+    b = grid.boundingbox.bbox
+    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
+
+def grid_epsg(grid: GeoBox) -> int:
+    """The EPSG code of a grid's CRS (Sentinel Hub requests name it)."""
+    epsg = grid.crs.epsg if grid.crs is not None else None
+    if epsg is None:
+        raise CRSError(f"Sentinel Hub needs an EPSG code; the grid's CRS is {grid.crs}")
+    return int(epsg)
 
 
 def _crs_url(epsg: int) -> str:
@@ -108,7 +109,7 @@ def _as_geometry(geometry: Any, crs: Any) -> tuple[shapely.Geometry, Any]:
 
 def _area(
     bbox: Sequence[float] | None, geometry: Any, crs: Any, res: float
-) -> tuple[_Grid, shapely.Geometry | None]:
+) -> tuple[GeoBox, shapely.Geometry | None]:
     """The pixel grid (snapped outward to multiples of ``res``) and the geometry, both projected."""
     if (bbox is None) == (geometry is None):
         raise ValueError("pass exactly one of bbox=(minx, miny, maxx, maxy) or geometry=")
@@ -137,7 +138,8 @@ def _area(
     y1 = math.ceil(maxy / res) * res
     width = max(1, math.ceil((maxx - x0) / res - 1e-9))
     height = max(1, math.ceil((y1 - miny) / res - 1e-9))
-    return _Grid(x0, y1, float(res), width, height, int(epsg)), geom
+    transform = Affine(float(res), 0.0, x0, 0.0, -float(res), y1)
+    return GeoBox((height, width), transform, f"EPSG:{int(epsg)}"), geom
 
 
 def _time_range(time: Sequence[Any]) -> tuple[str, str, pd.Timestamp, pd.Timestamp]:
@@ -176,4 +178,4 @@ def _input_data(t_from: str, t_to: str, max_cloud: float | None) -> dict[str, An
     }
 
 
-__all__ = []
+__all__ = ["grid_bounds", "grid_epsg", "grid_tiles"]

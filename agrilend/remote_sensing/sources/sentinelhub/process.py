@@ -16,6 +16,7 @@ import pandas as pd
 import rasterio
 import shapely
 import xarray as xr
+from odc.geo.geobox import GeoBox
 from sentinelhub import SHConfig
 from sentinelhub.constants import MimeType
 
@@ -25,13 +26,16 @@ from agrilend.errors import (
 )
 from agrilend.remote_sensing.contract import make_cube
 from agrilend.remote_sensing.masks import mask_clouds
+from agrilend.remote_sensing.sanity import with_value_check
 from agrilend.remote_sensing.sources.sentinelhub.area import (
     _area,
     _crs_url,
-    _Grid,
     _input_data,
     _time_range,
     _time_windows,
+    grid_bounds,
+    grid_epsg,
+    grid_tiles,
 )
 from agrilend.remote_sensing.sources.sentinelhub.config import (
     _DN_SCALE,
@@ -200,24 +204,25 @@ def load_sentinelhub(
     cfg = sentinelhub_config(config, profile=profile)
     settings = get_settings()
     grid, geom = _area(bbox, geometry, crs, resolution)
+    res = abs(float(grid.resolution.x))
     t_from, t_to, start, end = _time_range(time)
     layers = [*bands, *quality, "dataMask"]
     evalscript = process_evalscript(layers)
-    tiles = grid.tiles(max(1, int(max_tile_px)))
+    tiles = grid_tiles(grid, max(1, int(max_tile_px)))
     windows = _time_windows(start, end, max_days)
     reqs, placements = [], []
     for (w_from, w_to), (r, c, tile) in itertools.product(windows, tiles):
         bounds: dict[str, Any] = {
-            "bbox": list(tile.bounds),
-            "properties": {"crs": _crs_url(grid.epsg)},
+            "bbox": list(grid_bounds(tile)),
+            "properties": {"crs": _crs_url(grid_epsg(grid))},
         }
         if geom is not None:
             bounds["geometry"] = shapely.geometry.mapping(geom)
         payload = {
             "input": {"bounds": bounds, "data": [_input_data(w_from, w_to, max_cloud)]},
             "output": {
-                "resx": grid.res,
-                "resy": grid.res,
+                "resx": res,
+                "resy": res,
                 "responses": [
                     {"identifier": "default", "format": {"type": MimeType.TIFF.get_string()}},
                     {"identifier": "userdata", "format": {"type": MimeType.JSON.get_string()}},
@@ -230,7 +235,7 @@ def load_sentinelhub(
     log.info(
         "Sentinel Hub Process API: %d x %d px at %g m in EPSG:%d, %d tile(s) x %d window(s), "
         "%s .. %s",
-        grid.width, grid.height, grid.res, grid.epsg, len(tiles), len(windows), t_from, t_to,
+        grid.width, grid.height, res, grid_epsg(grid), len(tiles), len(windows), t_from, t_to,
     )  # fmt: skip
     bodies = _download(
         reqs,
@@ -246,8 +251,8 @@ def load_sentinelhub(
 
 def _assemble(
     bodies: Sequence[bytes],
-    placements: Sequence[tuple[int, int, _Grid]],
-    grid: _Grid,
+    placements: Sequence[tuple[int, int, GeoBox]],
+    grid: GeoBox,
     layers: Sequence[str],
     *,
     n_bands: int,
@@ -262,8 +267,8 @@ def _assemble(
     all_days = sorted({d for days in per_body for d in days})
     if not all_days:
         raise ImageryReadError(
-            f"Sentinel Hub found no Sentinel-2 L2A scene for the area (EPSG:{grid.epsg} bounds "
-            f"{grid.bounds}) in the time range; widen the range or raise max_cloud"
+            f"Sentinel Hub found no Sentinel-2 L2A scene for the area (EPSG:{grid_epsg(grid)} "
+            f"bounds {grid_bounds(grid)}) in the time range; widen the range or raise max_cloud"
         )
     pos = {d: i for i, d in enumerate(all_days)}
     full = np.zeros((len(all_days), nl, grid.height, grid.width), dtype="uint16")
@@ -299,8 +304,8 @@ def _assemble(
     cube = make_cube(
         bands,
         times=all_days,
-        transform=grid.transform,
-        crs=f"EPSG:{grid.epsg}",
+        transform=grid.affine,
+        crs=f"EPSG:{grid_epsg(grid)}",
         valid=has_data,
         quality=quality,
         attrs={
@@ -310,7 +315,7 @@ def _assemble(
             "harmonized": "sentinelhub harmonizeValues (reflectance = DN / 10000)",
         },
     )
-    return mask_clouds(cube)
+    return with_value_check(mask_clouds(cube), name=f"Sentinel Hub {COLLECTION}")
 
 
 __all__ = ["load_sentinelhub", "process_evalscript"]

@@ -48,6 +48,7 @@ from agrilend.remote_sensing.sources.sentinelhub.area import (
     _crs_url,
     _input_data,
     _time_range,
+    grid_epsg,
 )
 from agrilend.remote_sensing.sources.sentinelhub.config import (
     COLLECTION,
@@ -213,7 +214,7 @@ def sentinelhub_statistics(
             "input": {
                 "bounds": {
                     "geometry": shapely.geometry.mapping(geom),
-                    "properties": {"crs": _crs_url(grid.epsg)},
+                    "properties": {"crs": _crs_url(grid_epsg(grid))},
                 },
                 "data": [_input_data(t_from, t_to, max_cloud)],
             },
