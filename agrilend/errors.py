@@ -25,6 +25,28 @@ class InputPathError(AgrilendError, ValueError):
         self.path = path
 
 
+class UnsafeInputError(InputPathError):
+    """An input's content would make a reader reach the network or another file by itself.
+
+    E.g. a titles file that is a GDAL VRT, a GeoJSON whose CRS is a link, a STAC asset href
+    outside the catalogue's folder. Nothing was fetched or opened.
+    """
+
+
+class ResourceLimitError(AgrilendError, ValueError):
+    """An input declares more than a resource limit allows (pixels, bytes, nesting, time).
+
+    The message names the input, the limit and the environment variable that raises it.
+    """
+
+    def __init__(
+        self, message: str, *, what: str | None = None, path: str | Path | None = None
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.path = path
+
+
 class ImageryReadError(AgrilendError, OSError):
     """Imagery could not be opened or does not follow the cube contract."""
 
@@ -135,6 +157,10 @@ class PolicyError(AgrilendError, ValueError):
         self.key = key
 
 
+class IndexRangeError(AgrilendError, ValueError):
+    """A vegetation index series holds values outside its range (e.g. NDVI outside [-1, 1])."""
+
+
 class InsufficientEvidenceError(AgrilendError, ValueError):
     """There is not enough usable observation to estimate something."""
 
@@ -160,6 +186,14 @@ class InputsChangedError(ScanError):
 
 class OutputExistsError(AgrilendError, FileExistsError):
     """An output exists and ``overwrite`` was not given."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class OutputWriteError(AgrilendError, OSError):
+    """An output could not be written (no space left, no permission); the target is unchanged."""
 
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
         super().__init__(message)
@@ -192,6 +226,10 @@ class GeometryRepairedWarning(AgrilendWarning):
     """An invalid geometry was repaired (its polygonal part kept)."""
 
 
+class IndexScaleWarning(AgrilendWarning):
+    """An index series was given scaled (e.g. NDVI x 10000) and was rescaled."""
+
+
 __all__ = [
     "AgrilendError",
     "AgrilendWarning",
@@ -205,6 +243,8 @@ __all__ = [
     "GeometryRepairedWarning",
     "ImageryReadError",
     "ImageryValueError",
+    "IndexRangeError",
+    "IndexScaleWarning",
     "InputPathError",
     "InputsChangedError",
     "InsufficientEvidenceError",
@@ -213,13 +253,16 @@ __all__ = [
     "ModelError",
     "ModelVersionError",
     "OutputExistsError",
+    "OutputWriteError",
     "OutsideImageryError",
     "PolicyError",
     "ReportError",
+    "ResourceLimitError",
     "ScanError",
     "ServiceError",
     "TableReadError",
     "TitleMappingError",
     "TitlesReadError",
     "UnknownTargetError",
+    "UnsafeInputError",
 ]

@@ -101,6 +101,12 @@ class InputFiles:
     county_yields: Path | None = None
     #: A TOML mapping file, or the name of a preset in :data:`agrilend.parcels.MAPPINGS`.
     titles_mapping: Path | str | None = None
+    #: Credit records beyond the crop (issue 20): market prices, land-transfer contracts,
+    #: crop insurance and the farmer's own evidence (a manifest beside its photos).
+    prices: Path | None = None
+    transfers: Path | None = None
+    insurance: Path | None = None
+    own_evidence: Path | None = None
     #: Farmer-drawn claims (GeoJSON or GPX, :func:`agrilend.parcels.claims.read_claims`).
     claims: Path | None = None
 
@@ -120,6 +126,10 @@ class InputFiles:
             policy=opt("policy.toml"),
             county_yields=opt("county_yields.csv"),
             titles_mapping=opt("titles_mapping.toml") or "cn_contract",
+            prices=opt("prices.csv"),
+            transfers=opt("transfers.csv"),
+            insurance=opt("insurance.csv"),
+            own_evidence=opt("own_evidence/evidence.csv"),
         )
 
     @classmethod
@@ -169,6 +179,8 @@ class Inputs:
     policy: Any = None
     county_yields: dict[str, float] | None = None
     files: InputFiles | None = None
+    #: :class:`agrilend.credit.CreditExtras` when any record beyond the crop is given.
+    credit_extras: Any = None
 
 
 def load_inputs(
@@ -199,6 +211,7 @@ def load_inputs(
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
 
     titles = read_titles(files.titles, mapping=files.titles_mapping)
+    policy = load_policy(files.policy)
     if is_imagery_spec(files.imagery):
         spec = read_imagery_spec(files.imagery)
         area = titles_area(tuple(titles.total_bounds), margin=STAC_MARGIN_PX * spec.resolution)
@@ -218,6 +231,34 @@ def load_inputs(
         policy=policy,
         county_yields=read_county_yields(files.county_yields) if files.county_yields else None,
         files=files,
+        credit_extras=_credit_extras(files, policy),
+    )
+
+
+def _credit_extras(files: InputFiles, policy: Any) -> Any:
+    """The records beyond the crop, each through its reader; ``None`` when none is given."""
+    from agrilend.credit import (  # noqa: PLC0415  (lazy, like the other readers)
+        CreditExtras,
+        read_insurance,
+        read_own_evidence,
+        read_prices,
+        read_transfers,
+    )
+
+    if not any((files.prices, files.transfers, files.insurance, files.own_evidence)):
+        return None
+    return CreditExtras(
+        prices=read_prices(files.prices, currency=policy.currency, harvests=tuple(policy.harvests))
+        if files.prices
+        else None,
+        transfers=read_transfers(files.transfers) if files.transfers else None,
+        insurance=read_insurance(files.insurance, currency=policy.currency)
+        if files.insurance
+        else None,
+        # one farmer's unreadable photo must not stop the county: dropped, and logged
+        evidence=read_own_evidence(files.own_evidence, errors="drop")
+        if files.own_evidence
+        else None,
     )
 
 

@@ -1,30 +1,73 @@
 """Writing results: GeoParquet and GeoPackage of parcels, household tables, manifests.
 
-Every writer goes through :func:`atomic_write`, so a reader never sees half a file: the bytes go
-to a temporary file in the same folder, are flushed to disk, then renamed over the target.
+Every writer in agrilend goes through :func:`atomic_write`, so a reader never sees half a file
+and a planted link is never followed: the bytes go to a new temporary file with a random name in
+the same folder (created exclusively, so no link can stand in its place), are flushed to disk,
+then renamed over the target, which replaces a link at the target's name instead of writing
+through it. An existing target, a link included (even one pointing nowhere), needs
+``overwrite``.
+
+CSV files are written for spreadsheets: UTF-8 with a byte-order mark (Excel then reads Chinese
+text right) and every text cell that a spreadsheet would take for a formula (a leading ``=``,
+``+``, ``-``, ``@``, tab or carriage return) prefixed with a single quote.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from agrilend.errors import OutputExistsError
+from agrilend.errors import AgrilendError, OutputExistsError, OutputWriteError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+
+def output_exists(path: str | Path) -> bool:
+    """True when anything stands at ``path``: a file, a folder or a link (even a dangling one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, os
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> os.symlink(d / "nowhere", d / "out.csv")
+    >>> (d / "out.csv").exists(), output_exists(d / "out.csv")
+    (False, True)
+    """
+    return os.path.lexists(path)
+
+
+def _refuse_existing(path: Path) -> None:
+    kind = "a link" if path.is_symlink() else "already exists"
+    raise OutputExistsError(
+        f"output {str(path)!r} {'is ' + kind if kind == 'a link' else kind}; pass "
+        "overwrite=True (--overwrite) to replace it, or choose another path",
+        path=path,
+    )
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_write(
+    path: str | Path, *, overwrite: bool = True, mode: int | None = None
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it to ``path``.
+
+    The temporary file has a random name and is created exclusively (``O_EXCL``), so it is never
+    a link; the rename replaces whatever stands at ``path`` (a link is replaced, not followed).
+    ``mode`` is the file's permission bits (default: ``0o666`` less the umask). Running out of
+    disk space raises :class:`~agrilend.errors.OutputWriteError` and leaves the target as it was.
 
     Examples
     --------
@@ -36,29 +79,69 @@ def atomic_write(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     'done'
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output {str(path)!r} already exists; pass overwrite=True (--overwrite) to replace it",
-            path=path,
+    if not overwrite and output_exists(path):
+        _refuse_existing(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".tmp-{path.stem[:40]}-", suffix=path.suffix, dir=path.parent
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     tmp = Path(name)
     try:
-        yield tmp
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-        tmp.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            yield tmp
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            tmp.chmod(0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
+            if not overwrite and output_exists(path):  # appeared while we wrote
+                _refuse_existing(path)
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            if isinstance(exc, AgrilendError) or exc.errno not in _NO_SPACE:
+                raise
+            raise _write_error(path, exc) from None
     finally:
-        if tmp.exists():
+        if os.path.lexists(tmp):
             tmp.unlink()
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _write_error(path: Path, exc: OSError) -> OutputWriteError:
+    return OutputWriteError(
+        f"cannot write {str(path)!r}: {exc.strerror or exc} ({type(exc).__name__}); nothing "
+        "was replaced: free space (or fix the folder's permissions) and run again (a scan "
+        "continues with --resume)",
+        path=path,
+    )
+
+
+def write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_write`."""
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
+    """Write UTF-8 ``text`` to ``path`` through :func:`atomic_write`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> write_text(pathlib.Path(tempfile.mkdtemp()) / "a.html", "<p>hi</p>").read_text()
+    '<p>hi</p>'
+    """
+    return write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
 
 def _umask() -> int:
@@ -96,6 +179,58 @@ def tabular(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'``; others unchanged.
+
+    Examples
+    --------
+    >>> neutralise_cell("=HYPERLINK(1)"), neutralise_cell("-2+3"), neutralise_cell(3)
+    ("'=HYPERLINK(1)", "'-2+3", 3)
+    >>> neutralise_cell("P-0042")
+    'P-0042'
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` with control characters escaped, for printing to a terminal.
+
+    Parcel ids and file contents reach ``agrilend check``'s output; raw escape sequences would
+    recolour, move the cursor or retitle the terminal, newlines would forge lines, and
+    bidirectional overrides would show text reversed. Each becomes a visible escape.
+
+    Examples
+    --------
+    >>> terminal_safe("P-1\x1b[31mred\nnext\u202e")
+    'P-1\\x1b[31mred\\nnext\\u202e'
+    """
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group(0)
+        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+        return named.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _CONTROL.sub(escape, str(text))
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names cannot start a formula."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise_cell)
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    return out
+
+
 def _write(path: Path, writer: Callable[[Path], object], *, overwrite: bool) -> Path:
     with atomic_write(path, overwrite=overwrite) as tmp:
         writer(tmp)
@@ -104,6 +239,8 @@ def _write(path: Path, writer: Callable[[Path], object], *, overwrite: bool) -> 
 
 def write_parcels(parcels: gpd.GeoDataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write parcel estimates as GeoParquet (``.parquet``) or GeoPackage (``.gpkg``)."""
+    import geopandas as gpd  # noqa: PLC0415  (heavy; only this writer needs it)
+
     path = Path(path)
     gdf = gpd.GeoDataFrame(tabular(parcels), geometry="geometry", crs=parcels.crs)
     if path.suffix == ".gpkg":
@@ -118,7 +255,15 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
     path = Path(path)
     flat = tabular(df)
     if path.suffix == ".csv":
-        return _write(path, lambda p: flat.to_csv(p, index=False), overwrite=overwrite)
+        safe = spreadsheet_safe(flat)
+        return _write(
+            path,
+            # every text cell quoted: a CR or LF inside one cannot start a row of its own
+            lambda p: safe.to_csv(
+                p, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC
+            ),
+            overwrite=overwrite,
+        )
     return _write(path, lambda p: flat.to_parquet(p, index=False), overwrite=overwrite)
 
 
@@ -146,10 +291,8 @@ def write_cube(cube: Any, path: str | Path, *, overwrite: bool = False) -> Path:
     out = Path(path)
     if out.suffix.lower() not in {".nc", ".zarr"}:
         raise ValueError(f"{out.name!r}: a cube is written to a .nc or .zarr file name")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output {str(out)!r} already exists; pass overwrite=True to replace it", path=out
-        )
+    if not overwrite and output_exists(out):
+        _refuse_existing(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -171,9 +314,15 @@ def write_cube(cube: Any, path: str | Path, *, overwrite: bool = False) -> Path:
 __all__ = [
     "atomic_write",
     "json_default",
+    "neutralise_cell",
+    "output_exists",
+    "spreadsheet_safe",
     "tabular",
+    "terminal_safe",
+    "write_bytes",
     "write_cube",
     "write_json",
     "write_parcels",
     "write_table",
+    "write_text",
 ]

@@ -20,7 +20,7 @@ import xarray as xr
 from sklearn.base import clone
 
 from agrilend import __version__
-from agrilend.credit import load_policy, match_subsidies, size_households
+from agrilend.credit import load_policy, match_subsidies, size_households, size_with_extras
 from agrilend.credit.policy import CreditPolicy
 from agrilend.credit.season import season_coverage
 from agrilend.errors import (
@@ -36,12 +36,8 @@ from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.pixels import parcel_pixels
 from agrilend.parcels.zonal import zonal_series
 from agrilend.remote_sensing import clean_series, validate_cube
-from agrilend.yield_models.crop_type import (
-    CropTypeClassifier,
-    crop_mismatch,
-    predict_out_of_fold,
-    training_sample,
-)
+from agrilend.yield_models.crop_type import CropTypeClassifier, training_sample
+from agrilend.yield_models.declaration import audit_declarations, check_declarations
 from agrilend.yield_models.vigour import peer_statistics, season_metrics, vigour_scores
 from agrilend.yield_models.weather import climate_risk, season_weather, weather_normals
 from agrilend.yield_models.yields import estimate_yield
@@ -157,6 +153,8 @@ class Assessment:
     subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
     season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: :class:`agrilend.credit.ExtrasResult` when records beyond the crop were given.
+    credit_extras: Any = None
 
 
 Progress = Callable[[str], None]
@@ -364,8 +362,12 @@ def decide(
     as_of: date | None = None,
     crop_training_cap: int | None = CROP_TRAINING_CAP,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """Crop type, vigour, yield and credit lines from parcel evidence.
+
+    ``credit_extras`` (:class:`agrilend.credit.CreditExtras`: prices, transfers, insurance, own
+    evidence) sizes the households with :func:`agrilend.credit.size_with_extras`.
 
     Without a ``context`` the crop model is trained on the declared crops of these parcels and
     each parcel is predicted out-of-fold (never by a model that saw its own declaration); above
@@ -391,6 +393,7 @@ def decide(
     say("crop type")
     X = evidence.ndvi[ok]
     declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
+    alarm_rate = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     if context.crop_model is None:
         # a large county trains on a stratified sample of its declarations (every parcel is
         # still predicted by a model that never saw it); the trees use the idle cores
@@ -398,24 +401,46 @@ def decide(
         template = CropTypeClassifier(
             times=list(evidence.times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
         )
-        crops = predict_out_of_fold(
-            X, declared, model=template, index=ids, max_train=crop_training_cap
-        )
-        context.crop_model = clone(template).fit(X[train], declared[train])
+        # out-of-fold probabilities, the declaration check, one round of retraining without
+        # the most suspect declarations (agrilend.yield_models.declaration)
+        crops = audit_declarations(
+            X, declared, model=template, index=ids, max_train=crop_training_cap,
+            false_alarm_rate=alarm_rate,
+        )  # fmt: skip
+        # the county's model learns from the declarations the check did not flag, and keeps the
+        # check's threshold for households decided later from this context
+        learn = train & ~crops["crop_mismatch"].to_numpy(dtype=bool)
+        context.crop_model = clone(template).fit(X[learn], declared[learn])
+        context.crop_model.mismatch_threshold_ = float(crops.attrs["threshold"])
     else:
+        # a model from a scan's context or `agrilend train`: it reads these dates on its own
+        # day-of-year grid, or refuses imagery that does not cover its season
         model = context.crop_model
-        _check_model_dates(model, evidence.times)
+        classes = list(model.classes_)
+        if hasattr(model, "check_dates"):  # even when no parcel is usable: the cube is wrong
+            model.check_dates(evidence.times)
         proba = (
-            model.predict_proba(X) if len(X) else np.zeros((0, len(model.classes_)), dtype=float)
+            model.predict_proba(X, times=list(evidence.times))
+            if len(X)
+            else np.zeros((0, len(classes)), dtype=float)
         )
         best = proba.argmax(axis=1)
         crops = pd.DataFrame(
             {"crop": model.classes_[best], "crop_confidence": proba[np.arange(len(best)), best]},
             index=pd.Index(ids, name="parcel_id"),
         )
+        # the declaration check on the model's probabilities, at the threshold the model keeps
+        # from its county (or, for a model without one, estimated on these parcels)
+        crops = crops.join(
+            check_declarations(
+                proba, classes, declared, false_alarm_rate=alarm_rate, index=ids,
+                threshold=getattr(model, "mismatch_threshold_", None),
+            )
+        )  # fmt: skip
     return decide_with_crops(
         evidence, crops, frame=frame, weather=weather, subsidies=subsidies, policy=policy,
         county_yields=county_yields, context=context, as_of=as_of, progress=progress,
+        credit_extras=credit_extras,
     )  # fmt: skip
 
 
@@ -448,6 +473,7 @@ def decide_with_crops(
     as_of: date | None = None,
     progress: Progress | None = None,
     sizer: Callable[..., pd.DataFrame] | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """:func:`decide` after its crop step: vigour, yield and credit lines from parcel evidence
     and each usable parcel's predicted crop.
@@ -457,7 +483,9 @@ def decide_with_crops(
     chunk by chunk on its workers); ``context.crop_model`` is the model that predicted them.
     ``frame`` is a copy of ``evidence.parcels`` the caller already made (it is modified).
     ``sizer`` replaces :func:`agrilend.credit.size_households` (same arguments, same result),
-    e.g. to size the households in partitions on a scan's workers.
+    e.g. to size the households in partitions on a scan's workers. With ``credit_extras``
+    (records beyond the crop) the households are sized by
+    :func:`agrilend.credit.size_with_extras` in one piece instead.
     """
     say = progress or _noop
     policy = policy if policy is not None else load_policy()
@@ -469,10 +497,15 @@ def decide_with_crops(
     context = CountyContext() if context is None else context.copy()
     declared = frame.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
     _put(frame, ok, crops, ("crop", "crop_confidence"))
+    if "crop_mismatch" not in crops.columns:
+        crops = crops.join(_declaration_check(crops, declared, context.crop_model, policy))
+    # declarations ranked by how unlikely the imagery makes them, flagged at the policy's
+    # false-alarm rate: p_declared, mismatch_score and the flag crop_mismatch
     frame["crop_mismatch"] = False
-    frame.loc[ok, "crop_mismatch"] = crop_mismatch(
-        list(declared), list(crops["crop"]), list(crops["crop_confidence"])
-    )
+    _put(frame, ok, crops, ("p_declared", "mismatch_score", "crop_mismatch"))
+    frame["crop_mismatch"] = frame["crop_mismatch"].fillna(False).astype(bool)
+    for col in ("p_declared", "mismatch_score"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     # a season the imagery cannot see: never a confident crop, the policy decides the rest
     early, unseen = season_coverage(evidence.times, _clear_observations(evidence), policy)
     early &= ok
@@ -526,14 +559,19 @@ def decide_with_crops(
         matched = match_subsidies(subsidies, frame)
         subs_table = matched.matched
     frame = _finish_parcels(frame)
-    households = (sizer or size_households)(
-        frame,
-        policy,
-        subsidies=matched,
-        climate=None if climate is None else float(climate["risk_score"]),
-        as_of=as_of,
-        reference_yields=context.county_yields or None,
-    )
+    sizing_kw: dict[str, Any] = {
+        "subsidies": matched,
+        "climate": None if climate is None else float(climate["risk_score"]),
+        "as_of": as_of,
+        "reference_yields": context.county_yields or None,
+    }
+    extras = None
+    if credit_extras is not None and not credit_extras.is_empty() and as_of is not None:
+        extras = size_with_extras(frame, policy, credit_extras, **sizing_kw)
+        households = extras.households
+        frame = extras.parcels  # tenants in place of holders: parcels and households agree
+    else:
+        households = (sizer or size_households)(frame, policy, **sizing_kw)
 
     provenance = _provenance(evidence, policy, context, as_of)
     context.meta.update(
@@ -547,6 +585,7 @@ def decide_with_crops(
         subsidies=subs_table,
         season_weather=season_table,
         provenance=provenance,
+        credit_extras=extras,
     )
 
 
@@ -569,8 +608,36 @@ def _county_weather(
     return dict(climate), table.copy()
 
 
+def _declaration_check(
+    crops: pd.DataFrame, declared: np.ndarray[Any, Any], model: Any, policy: Any
+) -> pd.DataFrame:
+    """The declaration check on crops predicted elsewhere (a scan's workers): from their
+    ``p_<class>`` columns (without a cleaning round), at the model's threshold when it keeps
+    one; ``crop_mismatch`` False when no probabilities came with the crops."""
+    classes = list(crops.attrs.get("classes") or [])
+    if not classes:  # the attrs did not travel: the classes as the columns name them
+        classes = [str(c)[2:] for c in crops.columns if str(c).startswith("p_")]
+    if not classes or any(f"p_{c}" not in crops.columns for c in classes):
+        return pd.DataFrame(
+            {"p_declared": np.nan, "mismatch_score": np.nan, "crop_mismatch": False},
+            index=crops.index,
+        )
+    return check_declarations(
+        crops[[f"p_{c}" for c in classes]].to_numpy(dtype=float),
+        classes,
+        list(declared),
+        false_alarm_rate=float(getattr(policy, "crop_false_alarm_rate", 0.01)),
+        index=list(crops.index),
+        threshold=getattr(model, "mismatch_threshold_", None),
+    )
+
+
 def _check_model_dates(model: Any, times: pd.DatetimeIndex) -> None:
-    """A context's crop model reads series on the dates it was trained on, and no others."""
+    """A context's crop model reads series of its season (:meth:`CropTypeClassifier.check_dates`);
+    a model without that check, on the dates it was trained on and no others."""
+    if hasattr(model, "check_dates"):
+        model.check_dates(times)
+        return
     trained = getattr(model, "times", None)
     if trained is None:
         return
@@ -724,6 +791,7 @@ def assess(
     context: CountyContext | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
+    credit_extras: Any = None,
 ) -> Assessment:
     """The whole path for a set of parcels: imagery and titles in, credit decisions out.
 
@@ -767,6 +835,7 @@ def assess(
         subsidies = subsidies if subsidies is not None else bundle.subsidies
         policy = policy if policy is not None else bundle.policy
         county_yields = county_yields if county_yields is not None else bundle.county_yields
+        credit_extras = credit_extras if credit_extras is not None else bundle.credit_extras
     if titles is None:
         raise TypeError("assess needs titles: assess(cube, titles, ...) or assess(inputs)")
     require_overlap(titles, validate_cube(cube))  # before any model: a wrong CRS is named
@@ -780,6 +849,7 @@ def assess(
         context=context,
         as_of=as_of,
         progress=progress,
+        credit_extras=credit_extras,
     )
     if isinstance(cube, xr.Dataset) and "source" in cube.attrs:
         result.provenance["imagery"]["source"] = str(cube.attrs["source"]).rsplit("/", 1)[-1]

@@ -25,6 +25,17 @@ family labour is left out, as in the policy's production costs), by policy setti
 Columns used: size (ha), seed/urea/phosphate (kg) with prices pseed/purea/pphosph (Rp/kg),
 pesticide (Rp), hiredlabor (hours) x wage (Rp/hour), goutput/noutput (kg of rough rice), price
 (Rp/kg), region (village). Rows of one farm id are its six seasons in order.
+
+The margin limit (issue 20). "Today" is the policy without ``[margin]`` and with the peers'
+median cost per ha; "now" is the default policy's ``[margin]`` with the cost of
+:class:`agrilend.credit.CostModel` (region, season, log area, the farm's own cost per ha in its
+previous season when it has one), predicted out of fold: grouped 5-fold by farm, and the prudent
+cost (the 75th percentile of real/predicted cost) measured by an inner grouped cross-validation on
+the training farms only (:func:`agrilend.credit.out_of_fold_costs`). Yield evidence: ``noisy``.
+A farm "could repay" today's line when its net season value is at least that line; the lending
+kept is the sum of the new lines over those farms against the sum of today's. The margin share of
+the default policy was chosen on these farms; its leave-one-village-out check (the share picked
+on five villages, applied to the sixth) is printed too. The last line is the issue's figure.
 """
 
 from __future__ import annotations
@@ -69,12 +80,23 @@ def load_farms(path: Path = CSV) -> pd.DataFrame:
 
 
 def fold_policy(
-    peers: pd.DataFrame, *, revenue_share: float, quantile: float, input_cover: float = 1.0
+    peers: pd.DataFrame,
+    *,
+    revenue_share: float,
+    quantile: float,
+    input_cover: float = 1.0,
+    margin: dict[str, float] | None = None,
 ) -> CreditPolicy:
-    """A rice-only IDR policy from the peers' median price and cash cost per ha."""
+    """A rice-only IDR policy from the peers' median price and cash cost per ha.
+
+    ``margin``: the ``[margin]`` table; ``None`` is today's policy (no margin limit).
+    """
     base = load_policy().to_dict()
     base.pop("crops")
     base.pop("harvests")
+    base.pop("margin", None)
+    if margin is not None:
+        base["margin"] = dict(margin)
     return policy_from_dict(
         base
         | {
@@ -140,6 +162,7 @@ def estimates(farms: pd.DataFrame, peers: pd.DataFrame, mode: str) -> pd.DataFra
 
 
 _RUNS: dict[tuple[str, float, float, float], pd.DataFrame] = {}
+COST_FEATURES = ("region", "season")
 
 
 def size_all(
@@ -164,6 +187,102 @@ def size_all(
         parts.append(out.set_index("owner_ref"))
     _RUNS[key] = pd.concat(parts).reindex(farms["household"])
     return _RUNS[key]
+
+
+def cost_inputs(farms: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """What a lender knows before the season, and the real cash cost per ha."""
+    per_ha = farms["cash_cost"] / farms["size"]
+    X = pd.DataFrame(
+        {
+            "area_ha": farms["size"],
+            "region": farms["region"],
+            "season": farms["season"].astype(str),
+            # the farm's own previous season (an earlier loan's records); none in its first
+            "prior_cost_per_ha": per_ha.groupby(farms["id"]).shift(1),
+        }
+    )
+    return X, per_ha.to_numpy(dtype=float)
+
+
+def margin_lines(
+    farms: pd.DataFrame, costs: pd.DataFrame, margin: dict[str, float] | None
+) -> np.ndarray:
+    """Lines at the default shares, noisy yields; with ``margin``, the model's costs too."""
+    parts = []
+    for (region, season), group in farms.groupby(["region", "season"]):
+        peers = farms[(farms["region"] != region) & (farms["season"] == season)]
+        policy = fold_policy(peers, revenue_share=0.5, quantile=0.25, margin=margin)
+        est = estimates(group, peers, "noisy")
+        if margin is not None:
+            est["cost_per_ha"] = costs.loc[group.index, "cost_per_ha"].to_numpy()
+            est["cost_high_per_ha"] = costs.loc[group.index, "cost_high_per_ha"].to_numpy()
+        out = size_households(est, policy, as_of=AS_OF).set_index("owner_ref")
+        parts.append(out)
+    return pd.concat(parts).reindex(farms["household"])["credit_line"].to_numpy(dtype=float)
+
+
+def margin_section(farms: pd.DataFrame) -> tuple[float, float, float]:
+    """The margin limit on the farms: cost error, frontier, LOVO check; the issue's figures."""
+    from agrilend.credit import CostModel, out_of_fold_costs  # noqa: PLC0415
+
+    X, per_ha = cost_inputs(farms)
+    costs, err = out_of_fold_costs(
+        CostModel(categorical=COST_FEATURES), X, per_ha, groups=farms["id"], quantile=0.75
+    )
+    peer_ape = []
+    for (region, season), group in farms.groupby(["region", "season"]):
+        peers = farms[(farms["region"] != region) & (farms["season"] == season)]
+        pred = float((peers["cash_cost"] / peers["size"]).median())
+        peer_ape += list(np.abs(pred - per_ha[group.index]) / per_ha[group.index])
+    print("\nThe margin limit (issue 20)")
+    print(f"cost per ha, peers' median (today): MAPE {100 * np.mean(peer_ape):.0f} %")
+    print(f"cost per ha, CostModel out of fold:  {err.describe()}")
+    net = farms["net_value"].to_numpy()
+    today = margin_lines(farms, costs, None)
+    could = today <= net
+    default = load_policy().margin
+    rows = []
+    lines_by_share = {}
+    for share in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
+        new = margin_lines(
+            farms, costs, {"share": share, "cost_uncertainty": default["cost_uncertainty"]}
+        )
+        lines_by_share[share] = new
+        rows.append(
+            {
+                "margin share": f"{share:.1f}"
+                + (" (default)" if share == default["share"] else ""),
+                "over-lent %": f"{100 * np.mean(new > net):.1f}",
+                "lending to repaying farms % of today": (
+                    f"{100 * new[could].sum() / today[could].sum():.0f}"
+                ),
+                "median line Rp": f"{np.median(new):,.0f}",
+            }
+        )
+    print(f"today: over-lent {100 * np.mean(today > net):.1f} % of {len(farms)} farm-seasons")
+    print(pd.DataFrame(rows).to_string(index=False))
+    # leave one village out: the share is picked on five villages, used on the sixth
+    picked_lines = np.zeros(len(farms))
+    picks = []
+    for village in sorted(farms["region"].unique()):
+        train = (farms["region"] != village).to_numpy()
+        best = min(lines_by_share)
+        for share, new in sorted(lines_by_share.items()):
+            if np.mean(new[train] > net[train]) <= 0.01:
+                best = share
+        picks.append(best)
+        picked_lines[~train] = lines_by_share[best][~train]
+    print(
+        f"leave one village out: shares picked {picks}; over-lent "
+        f"{100 * np.mean(picked_lines > net):.1f} %, lending to repaying farms "
+        f"{100 * picked_lines[could].sum() / today[could].sum():.0f} % of today"
+    )
+    new = lines_by_share[default["share"]]
+    return (
+        100 * float(np.mean(new > net)),
+        100 * float(new[could].sum() / today[could].sum()),
+        100 * err.mape,
+    )
 
 
 def errors(pred: np.ndarray, real: np.ndarray) -> dict[str, float]:
@@ -241,7 +360,12 @@ def main() -> int:
             }
         )
     print(pd.DataFrame(rows).to_string(index=False))
-    print(f"\n(elapsed {time.perf_counter() - t0:.1f} s)")
+    over, kept, mape = margin_section(farms)
+    print(f"\n(elapsed {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.2f})")
+    print(
+        f"over-lent share {over:.1f} % at the default policy; lending to repaying farms "
+        f"{kept:.0f} % of before; cost MAPE {mape:.0f} %"
+    )
     return 0
 
 

@@ -14,6 +14,12 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
     settings.load_profile("ci")
 
+# The tests read registries of their own making, as a user would with a key of their own: there is
+# no default key outside the sample county (agrilend.parcels.pseudonym). Commands the tests start
+# inherit it. tests/security unsets it where the rule itself is under test.
+TEST_PSEUDONYM_KEY = "agrilend-test-suite-pseudonym-key"
+os.environ.setdefault("AGRILEND_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AGRILEND_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE_DATA = REPO / "sample_data"

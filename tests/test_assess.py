@@ -39,11 +39,12 @@ def test_parcel_estimates_follow_the_contract(sample_assessment) -> None:
 
 def test_pipeline_is_right_against_the_generator_truth(sample_assessment, truth) -> None:
     score = score_against_truth(sample_assessment, truth)
-    # Measured 0.89 crop accuracy, 0.43 of mis-declarations caught with no false alarm, 4.6 %
+    # Measured 0.91 crop accuracy, 0.47 of mis-declarations caught with no false alarm (the
+    # declaration check of issue 14; the old fixed-confidence rule: 0.53 and 0.2 %), 3.7 %
     # area error; the bounds leave room for model randomness, not for a broken layer.
     assert score["crop_accuracy"] >= 0.8
-    assert score["misdeclared_caught"] >= 0.25
-    assert score["false_mismatch_rate"] <= 0.05
+    assert score["misdeclared_caught"] >= 0.35
+    assert score["false_mismatch_rate"] <= 0.02  # the policy's false-alarm rate is 1 %
     assert score["area_mae_relative"] <= 0.12
 
 
@@ -51,7 +52,9 @@ def test_households_get_decisions_with_reasons(sample_assessment, truth) -> None
     hh = sample_assessment.households
     assert hh["owner_ref"].is_unique
     assert hh["owner_ref"].str.fullmatch(r"H-[0-9a-f]{12}").all()
-    assert len(hh) == truth["owner_id"].nunique()
+    # every household farming a parcel: the title holders, and tenants farming only rented land
+    assert len(hh) == sample_assessment.parcels["owner_ref"].nunique()
+    assert len(hh) >= truth["owner_id"].nunique()
     assert set(hh["decision"]) <= {"approve", "refer", "decline"}
     assert (hh["credit_line"] >= 0).all()
     assert (hh.loc[hh["decision"] == "approve", "credit_line"] > 0).all()
@@ -115,6 +118,7 @@ def test_evidence_then_decide_equals_assess_split(sample_inputs, sample_assessme
         subsidies=sample_inputs.subsidies,
         policy=sample_inputs.policy,
         county_yields=sample_inputs.county_yields,
+        credit_extras=sample_inputs.credit_extras,
     )
     a = sample_assessment.households.set_index("owner_ref")["credit_line"]
     b = again.households.set_index("owner_ref")["credit_line"]

@@ -19,6 +19,7 @@ from rasterio import features
 from agrilend.errors import OutputExistsError
 from agrilend.synthetic import CROPS, FILES, build_county, crop_ndvi, generate_county
 from agrilend.synthetic.__main__ import main
+from agrilend.synthetic.credit_records import CREDIT_FILES
 from agrilend.synthetic.crops import SOIL_NDVI
 from agrilend.synthetic.imagery import SPECTRA, fv_from_ndvi
 from agrilend.synthetic.registry import (
@@ -98,7 +99,7 @@ def test_small_county_cube_contract(small):
 
 def test_generate_county_writes_files_and_refuses_to_overwrite(tmp_path):
     paths = generate_county(tmp_path, seed=3, size_px=(24, 24), weather_start="2024-01-01")
-    assert sorted(paths) == sorted(FILES)
+    assert sorted(paths) == sorted(FILES + CREDIT_FILES)  # credit records: their own generator
     assert all(p.stat().st_size > 0 for p in paths.values())
     with pytest.raises(OutputExistsError, match="overwrite"):
         generate_county(tmp_path, seed=3, size_px=(24, 24), weather_start="2024-01-01")

@@ -12,6 +12,7 @@ from agrilend.checks import InputCheck, check_inputs
 from agrilend.cli._progress import progress_steps
 from agrilend.cli.options import common_options, emit_json, input_options, json_option
 from agrilend.inputs import InputFiles
+from agrilend.outputs import terminal_safe
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +28,20 @@ _STYLE = {"ok": "green", "warning": "yellow", "error": "red", "skipped": "blue"}
 def _print(results: list[InputCheck], *, quiet: bool) -> None:
     for r in results:
         head = click.style(f"{r.status.upper():8}", fg=_STYLE.get(r.status), bold=True)
-        click.echo(f"{head} {r.input:<10} {r.file}  {r.summary}")
+        # file contents (parcel ids, names) are escaped: no control sequence reaches the terminal
+        click.echo(f"{head} {r.input:<10} {terminal_safe(r.file)}  {terminal_safe(r.summary)}")
         if quiet:
             continue
         counts = r.counts()
         problems = [c for c in counts if c[0] in ("error", "warning")]
         if len(r.problems) > 1 and problems:  # counts per kind first: no kind hides behind another
-            click.echo("    " + "; ".join(f"{n} {s} {k}" for s, k, n in problems))
+            click.echo("    " + terminal_safe("; ".join(f"{n} {s} {k}" for s, k, n in problems)))
         shown = 0
         for s, k, _n in counts:
             examples = [p for p in r.problems if p["severity"] == s and p.get("kind", s) == k]
             for p in examples[: max(1, min(PER_KIND, MAX_SHOWN - shown))]:
                 where = f"{p['where']}: " if p["where"] else ""
-                click.echo(f"    {p['severity']:7} {where}{p['message']}")
+                click.echo(f"    {p['severity']:7} {terminal_safe(where + str(p['message']))}")
                 shown += 1
         if len(r.problems) > shown:
             click.echo(f"    ... and {len(r.problems) - shown} more (see --json)")

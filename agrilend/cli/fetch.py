@@ -148,7 +148,11 @@ def _area_from_titles(path: Path, crs: str | None) -> tuple[tuple[float, ...], A
     """(bounds, CRS) of a titles file's parcels; only geometries are read (no personal data)."""
     import geopandas as gpd  # noqa: PLC0415  (heavy; only this option needs it)
 
+    from agrilend._gate import check_vector, configure_ogr  # noqa: PLC0415
+
     src = local_path(path, what="titles")
+    configure_ogr()
+    check_vector(src)  # the content gate, as for every titles file: no VRT, no CRS links
     try:
         parcels = gpd.read_file(src, columns=[])
     except Exception as exc:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "demo": "Run the whole path on the embedded sample county and write its outputs.",
     "report": "Write the report of one household (pseudonym H-...) or one parcel.",
     "scan": "Scan every parcel of a county into a results folder.",
+    "monitor": "Append the new image dates to a scanned loan book and judge the season.",
     "train": "Train the crop-type classifier and report its cross-validated accuracy.",
     "fetch": "Download Sentinel-2 L2A imagery into a local cube (NetCDF or Zarr).",
     "check": "Check input files and print what is wrong with each.",

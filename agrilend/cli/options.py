@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from agrilend.errors import AgrilendError, OutputExistsError
+from agrilend.outputs import terminal_safe
 
 if TYPE_CHECKING:
     from agrilend.inputs import InputFiles
@@ -56,7 +57,7 @@ def common_options(func: F) -> F:
         except (AgrilendError, FileNotFoundError, PermissionError) as exc:
             if verbose:
                 log.exception("failed")
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_safe(exc)}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -127,7 +128,9 @@ def input_options(*names: str, required: tuple[str, ...] = ()) -> Callable[[F], 
 
 def check_output(path: Path, *, overwrite: bool) -> Path:
     """Refuse to write over an existing non-empty output unless ``overwrite`` is set."""
-    if path.exists() and (path.is_file() or any(path.iterdir())) and not overwrite:
+    # a link counts as an output, even one that points nowhere: it is never written through
+    taken = path.is_symlink() or (path.exists() and (path.is_file() or any(path.iterdir())))
+    if taken and not overwrite:
         raise OutputExistsError(
             f"output {str(path)!r} already exists; pass --overwrite to replace it or choose "
             "another path",

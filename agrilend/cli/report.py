@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from agrilend._paths import local_path
+from agrilend.cli._crop_model import with_crop_model
 from agrilend.cli._progress import progress_steps
 from agrilend.cli.options import (
     check_output,
@@ -37,6 +38,7 @@ def run_assessment(
     context: Path | None = None,
     target: str | None = None,
     progress: Callable[[str], None] | None = None,
+    model: Path | None = None,
 ) -> tuple[Any, Any, Any]:
     """Open the inputs and run :func:`agrilend.pipeline.assess`.
 
@@ -49,7 +51,8 @@ def run_assessment(
     pseudonym or a parcel id) only that household's parcels are read and decided
     (:func:`agrilend.scan.decide_household`: about a second, whatever the county's size).
     The input files' names and checksums go into the provenance, so the report can be
-    reproduced.
+    reproduced. ``model`` is a crop model file from ``agrilend train``: it replaces the
+    context's crop model (or is the only thing taken from elsewhere).
     """
     from agrilend.inputs import load_inputs  # noqa: PLC0415
     from agrilend.pipeline import assess  # noqa: PLC0415  (heavy imports only when run)
@@ -58,10 +61,13 @@ def run_assessment(
         progress("opening inputs")
     if context is None:
         inputs = load_inputs(files)
-        return assess(inputs, progress=progress), inputs.cube, None
+        county = with_crop_model(None, model) if model is not None else None
+        return assess(inputs, context=county, progress=progress), inputs.cube, None
     from agrilend.scan import decide_household, load_context  # noqa: PLC0415
 
     county = load_context(context)
+    if model is not None:
+        county = with_crop_model(county, model)
     if target is None:
         inputs = load_inputs(files)
         return assess(inputs, context=county, progress=progress), inputs.cube, None
@@ -88,6 +94,10 @@ def _default_out(target_id: str, lang: str) -> Path:
     help="Folder of a county scan: reuse its crop model, peers and weather normals.",
 )
 @click.option(
+    "--model", type=click.Path(dir_okay=False),
+    help="Crop model file from `agrilend train` (replaces a --context's crop model).",
+)  # fmt: skip
+@click.option(
     "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
     help="Language of the report (zh: Chinese).",
 )  # fmt: skip
@@ -103,6 +113,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     target_id: str,
     given: dict[str, str | None],
     context: str | None,
+    model: str | None,
     lang: str,
     pdf: bool,
     out: str | None,
@@ -123,6 +134,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend report H-1a2b3c4d5e6f --lang zh --pdf       # Chinese, with a PDF to print
       agrilend report 1311991012010100082 --titles t.gpkg --imagery cube.nc --out parcel.html
       agrilend report H-1a2b3c4d5e6f --json | jq .credit_line
+      agrilend report H-1a2b3c4d5e6f --model crops.agm   # a model from `agrilend train`
     """
     from agrilend.report import render_report  # noqa: PLC0415  (matplotlib is slow to import)
     from agrilend.report.html import resolve_target  # noqa: PLC0415
@@ -136,15 +148,18 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     if pdf_path is not None:
         check_output(pdf_path, overwrite=overwrite)
 
+    # only a given --model is passed on (run_assessment's other callers do not know it)
+    extra = {"model": local_path(model, what="crop model")} if model else {}
     with progress_steps(_STEPS) as step:
         assessment, cube, neighbours = run_assessment(
-            files, context=context_dir, target=target_id, progress=step.advance
+            files, context=context_dir, target=target_id, progress=step.advance, **extra
         )
         target = resolve_target(assessment, target_id)  # fail fast on an unknown id
         step.advance(f"rendering the {lang} report" + (" and its PDF" if pdf else ""))
+        monitoring = _monitoring(context_dir, target.owner_ref)
         written = render_report(
             assessment, target.target_id, cube=cube, lang=cast(Lang, lang), out=html_path,
-            pdf=pdf, neighbours=neighbours,
+            pdf=pdf, neighbours=neighbours, monitoring=monitoring,
         )  # fmt: skip
         from agrilend.manifest import write_manifest  # noqa: PLC0415
 
@@ -182,6 +197,16 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
             f"{float(hh.get('credit_line') or 0):,.0f} for {hh.get('tenor_months')} months)"
         )
     click.echo(line)
+
+
+def _monitoring(context_dir: Path | None, owner_ref: str | None) -> list[dict[str, Any]]:
+    """The household's monitoring history when the scan given by --context was monitored."""
+    if context_dir is None or owner_ref is None:
+        return []
+    from agrilend.monitor import household_history  # noqa: PLC0415
+
+    scan_dir = context_dir.parent if context_dir.name == "context" else context_dir
+    return household_history(scan_dir, owner_ref)
 
 
 __all__ = ["command", "run_assessment"]

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from agrilend._paths import local_path
+from agrilend.cli._crop_model import with_crop_model
 from agrilend.cli._progress import progress_bar
 from agrilend.cli.options import (
     common_options,
@@ -49,6 +50,10 @@ log = logging.getLogger(__name__)
     "--context", type=click.Path(file_okay=False),
     help="County context of an earlier scan: use its crop model instead of training one.",
 )  # fmt: skip
+@click.option(
+    "--model", type=click.Path(dir_okay=False),
+    help="Crop model file from `agrilend train`: used instead of training one on the county.",
+)  # fmt: skip
 @overwrite_option
 @json_option
 @common_options
@@ -61,6 +66,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     retry_quarantined: bool,
     chunk_size: int | None,
     context: str | None,
+    model: str | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -83,6 +89,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend scan ... --out county/ --resume             # after a crash or a kill
       agrilend scan ... --out county/ --retry-quarantined  # chunks that failed 3 times
       agrilend scan ... --out county/ --scheduler tcp://10.0.0.5:8786
+      agrilend scan ... --out county/ --model crops.agm   # a model from `agrilend train`
       agrilend scan --out scan-sample --json -q | jq .summary.decisions
     """
     from agrilend.scan import DEFAULT_CHUNK_PX, load_context, scan  # noqa: PLC0415  (heavy)
@@ -90,6 +97,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     files = input_files(given, doing="scanning")
     out_dir = local_path(out, what="results folder", must_exist=False)
     county = load_context(local_path(context, what="scan context")) if context else None
+    if model:
+        county = with_crop_model(county, local_path(model, what="crop model"))
     with progress_bar("scanning parcels", unit="parcels") as progress:
         result = scan(
             files, out_dir, chunk_size_px=chunk_size or DEFAULT_CHUNK_PX, workers=workers,

@@ -123,10 +123,12 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
 ) -> None:
     """Train the crop-type classifier and report its cross-validated accuracy.
 
-    By default the model learns from the crops the titles declare (some declarations are
-    wrong; the model is robust to a few). With --labels it learns from parcels whose crop was
-    checked in the field. The accuracy printed is out-of-fold: each parcel is predicted by a
-    model that did not see it.
+    By default the model learns from the crops the titles declare: the declaration check
+    flags the ones the imagery makes unlikely (at the default policy's false-alarm rate), and
+    the model learns from the others. The file is what `scan --model` and `report --model`
+    take; it serves imagery of other dates that covers the same season. With --labels it
+    learns from parcels whose crop was checked in the field. The accuracy printed is
+    out-of-fold: each parcel is predicted by a model that did not see it.
 
     \b
     Examples:
@@ -144,12 +146,13 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
 
     from sklearn.base import clone  # noqa: PLC0415
 
+    from agrilend.credit import load_policy  # noqa: PLC0415
     from agrilend.parcels import read_titles  # noqa: PLC0415
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (heavy imports when run)
     from agrilend.remote_sensing import open_cube  # noqa: PLC0415
     from agrilend.yield_models import (  # noqa: PLC0415
         CropTypeClassifier,
-        predict_out_of_fold,
+        audit_declarations,
         save_model,
     )
 
@@ -167,12 +170,18 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         y = y.reindex(ids)
         step.advance(f"{folds}-fold cross-validation")
         template = CropTypeClassifier(times=list(evidence.times))
-        oof = predict_out_of_fold(
-            X, y, model=template, index=ids, n_splits=folds, min_class_size=MIN_PER_CLASS
-        )
+        # out of fold, with the declaration check (declared crops: one cleaning round); the
+        # model learns from the labels the check does not flag, and keeps its threshold
+        oof = audit_declarations(
+            X, y, model=template, index=ids, n_splits=folds, min_class_size=MIN_PER_CLASS,
+            false_alarm_rate=load_policy().crop_false_alarm_rate,
+            clean_rounds=0 if labels else 1,
+        )  # fmt: skip
         predicted = oof["crop"].astype(str).to_numpy()
         step.advance("fitting and saving")
-        model = clone(template).fit(X, y.to_numpy())
+        learn = ~oof["crop_mismatch"].to_numpy(dtype=bool)
+        model = clone(template).fit(X[learn], y.to_numpy()[learn])
+        model.mismatch_threshold_ = float(oof.attrs["threshold"])
         source = "labels " + Path(labels).name if labels else "declared crops"
         save_model(model, out_path, overwrite=overwrite, note=f"trained on {source}")
 
@@ -189,6 +198,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         "folds": folds,
         "accuracy": accuracy,
         "per_crop": per_crop,
+        "labels_flagged": int(oof["crop_mismatch"].sum()),
     }
     if as_json:
         emit_json(result)

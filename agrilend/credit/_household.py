@@ -22,9 +22,10 @@ MAX_REASONS = 4
 
 # reasons with equal cuts keep the catalogue's order
 _ORDER = {c: i for i, c in enumerate(REASONS)}
-_LIMITS = ("revenue", "input", "area", "household")
+_LIMITS = ("revenue", "margin", "input", "area", "household")
 _LIMIT_CODE = {
     "revenue": "REVENUE_LIMIT",
+    "margin": "MARGIN_LIMIT",
     "input": "INPUT_COST_LIMIT",
     "area": "CAP_PER_AREA",
     "household": "CAP_HOUSEHOLD",
@@ -42,6 +43,7 @@ class ParcelArrays:
     rev_ha: np.ndarray  # prudent revenue per ha, before haircuts
     rev_ha_ref: np.ndarray  # same, yields raised to the reference where they are low
     cost_ha: np.ndarray
+    cost_high_ha: np.ndarray  # prudent cost per ha for the margin limit
     f_vig: np.ndarray
     f_q: np.ndarray
     f_am: np.ndarray
@@ -49,6 +51,9 @@ class ParcelArrays:
     f_es: np.ndarray  # early-season haircut factor (1 where seen, or where the policy refers)
     early: np.ndarray  # bool: usable parcel whose crop season the imagery cannot see
     yields: dict[str, np.ndarray]  # harvest -> central yield estimate t/ha (NaN where not grown)
+    rent: np.ndarray  # yearly rent of land rented in (0 elsewhere)
+    rented: np.ndarray  # bool: rented in under a transfer contract
+    conflict: np.ndarray  # bool: both sides of a transfer claim the title
     f_claim: np.ndarray | None = None  # 1 - trust haircut of farmer-drawn claims (None: all 1)
 
 
@@ -74,6 +79,7 @@ class HouseholdContext:
     pids: np.ndarray  # parcel ids as str
     bounds: np.ndarray  # rows of household i are bounds[i]:bounds[i + 1] (rows sorted by owner)
     refs: dict[str, float]  # reference yields given to size_households
+    adj: dict[str, np.ndarray]  # household adjustments (insurance, own evidence), aligned
 
 
 def _fmt_ids(ids: list[str], k: int = 3) -> str:
@@ -155,6 +161,47 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                 decision = "refer"
                 ids = [str(x) for x in ctx.pids[idx][early]]
                 cand.append(("EARLY_SEASON_REFER", 0.0, {"n": len(ids), "parcels": _fmt_ids(ids)}))
+        a = {k: v[i] for k, v in ctx.adj.items()}
+        n_contra = int(a["n_outside"] + a["n_season"] + a["n_crop"])
+        if n_contra > 0:
+            if decision == "approve":
+                decision = "refer"
+            cand.append(
+                (
+                    "OWN_EVIDENCE_CONTRADICTS",
+                    0.0,
+                    {
+                        "n": n_contra,
+                        "n_outside": int(a["n_outside"]),
+                        "n_season": int(a["n_season"]),
+                        "n_crop": int(a["n_crop"]),
+                        "cut": float(a["evidence_cut"]),
+                    },
+                )
+            )
+        if a["insurance_contradictions"] > 0:
+            if decision == "approve":
+                decision = "refer"
+            cand.append(
+                (
+                    "INSURANCE_CONTRADICTS",
+                    0.0,
+                    {
+                        "n": int(a["insurance_contradictions"]),
+                        "parcels": str(a["insurance_contradiction_parcels"]) or "-",
+                    },
+                )
+            )
+        disputed = sorted(
+            {str(x) for x in ctx.pids[idx][p.conflict[idx]]}
+            | {x for x in str(a["transfer_conflict_parcels"]).split(",") if x}
+        )
+        if disputed:
+            if decision == "approve":
+                decision = "refer"
+            cand.append(
+                ("TRANSFER_CONFLICT", 0.0, {"n": len(disputed), "parcels": _fmt_ids(disputed)})
+            )
         if sub_area > 0 and sub_ratio > pol.subsidy_max_area_ratio:
             if decision == "approve":
                 decision = "refer"
@@ -230,7 +277,19 @@ def _cut_reasons(
     order = np.argsort(lim, kind="stable")
     binding = _LIMITS[order[0]]
     gap = float(lim[order[1]] - lim[order[0]]) * g
+    a = {k: v[i] for k, v in ctx.adj.items()}
     params: dict[str, Any] = {
+        "margin": {
+            "share": pol.margin.get("share", 0.0),
+            "margin": float(base["revenue_cut"][i])
+            - float(base["cost_high_cut"][i])
+            - pol.transfers.get("rent_in_margin", 1.0) * float(base["rent"][i]),
+            "revenue": float(base["revenue_cut"][i]),
+            "cost": float(base["cost_high_cut"][i]),
+            "rent": pol.transfers.get("rent_in_margin", 1.0) * float(base["rent"][i]),
+            "subsidy_share": pol.subsidy_share,
+            "subsidy": float(sub["income"][i]),
+        },
         "revenue": {
             "share": pol.revenue_share,
             "revenue": float(base["revenue_cut"][i]),
@@ -291,6 +350,24 @@ def _cut_reasons(
         )
     if risk > 0 and cut("CLIMATE_RISK") > 0:
         out.append(("CLIMATE_RISK", cut("CLIMATE_RISK"), {"risk": risk, "haircut": 1 - g}))
+    if a["climate_relief"] > 0 and cut("INSURED") > 0:
+        prm_i = {
+            "area": float(a["insured_area_ha"]),
+            "share": float(a["insured_share"]),
+            "relief": float(a["climate_relief"]),
+        }
+        out.append(("INSURED", cut("INSURED"), prm_i))
+    if a["evidence_raise"] > 0 and cut("OWN_EVIDENCE") > 0:
+        prm_e = {k: int(a[k]) for k in ("n_photos", "n_receipts", "n_contracts", "n_repaid")}
+        out.append(("OWN_EVIDENCE", cut("OWN_EVIDENCE"), prm_e | {"amount": cut("OWN_EVIDENCE")}))
+    rented = p.rented[idx]
+    if rented.any():
+        prm_r = {
+            "n": int(rented.sum()),
+            "area": float(p.area[idx][rented].sum()),
+            "rent": float(p.rent[idx].sum()),
+        }
+        out.append(("RENTED_LAND", max(float(p.rent[idx].sum()), 0.01), prm_r))
     if cut("LOW_YIELD") > 0:
         worst = _worst_yield(idx, ctx)
         if worst is not None:
@@ -305,11 +382,17 @@ def _cut_reasons(
 
 
 def _worst_yield(idx: np.ndarray, ctx: HouseholdContext) -> dict[str, Any] | None:
-    """The harvest whose area-weighted prudent yield falls furthest below its reference."""
+    """The harvest whose area-weighted prudent yield falls furthest below its reference.
+
+    Ties (shortfalls equal to 1e-9) go to the harvest listed first in the policy, then by name:
+    the order in which chunks of a scan met the harvests never decides which one is cited.
+    """
     pol, p = ctx.policy, ctx.p
     best: dict[str, Any] | None = None
     ok = p.usable[idx] & (p.area[idx] > 0)
-    for name, y_all in p.yields.items():
+    rank = {h: i for i, h in enumerate(pol.harvests)}
+    for name in sorted(p.yields, key=lambda h: (rank.get(h, len(rank)), h)):
+        y_all = p.yields[name]
         y = y_all[idx]
         grown = ok & np.isfinite(y)
         if not grown.any():
@@ -317,7 +400,7 @@ def _worst_yield(idx: np.ndarray, ctx: HouseholdContext) -> dict[str, Any] | Non
         y_mean = float(np.average(y[grown], weights=p.area[idx][grown]))
         ref = ctx.refs.get(name, pol.harvests[name].reference_yield_t_ha)
         if ref > 0 and y_mean < pol.low_yield_ratio * ref:
-            shortfall = 1 - y_mean / ref
+            shortfall = round(1 - y_mean / ref, 9)
             if best is None or shortfall > best["shortfall"]:
                 best = {
                     "harvest": name,
@@ -373,6 +456,8 @@ def _limits_json(
                 "area_ha": round(float(p.area[j]), 4),
                 "revenue_per_ha": _r2(p.rev_ha[j]),
                 "cost_per_ha": _r2(p.cost_ha[j]),
+                "prudent_cost_per_ha": _r2(p.cost_high_ha[j]),
+                "rent": _r2(p.rent[j]),
                 "haircut_factor": round(float(f[k]), 4),
             }
         else:
@@ -381,7 +466,8 @@ def _limits_json(
     doc = {
         "policy": pol.describe(),
         "currency": pol.currency,
-        "formula": "line = floor(min(limits) * climate_factor / round_down_to) * round_down_to",
+        "formula": "line = floor(min(limits) * climate_factor * (1 - evidence_cut) / "
+        "round_down_to) * round_down_to",
         "revenue": _r2(base["revenue"][i]),
         "revenue_after_haircuts": _r2(base["revenue_cut"][i]),
         "revenue_share": pol.revenue_share,
@@ -390,10 +476,24 @@ def _limits_json(
         "input_cost": _r2(base["cost"][i]),
         "input_cost_after_haircuts": _r2(base["cost_cut"][i]),
         "input_cover": pol.input_cover,
+        "rent": _r2(base["rent"][i]),
+        "prudent_cost_after_haircuts": _r2(base["cost_high_cut"][i]),
+        "margin_share": pol.margin.get("share"),
+        "cost_uncertainty": pol.margin.get("cost_uncertainty"),
+        "margin_limit_after_haircuts": _r2(base["margin_cut"][i])
+        if np.isfinite(base["margin_cut"][i])
+        else None,
+        "climate_relief": round(float(ctx.adj["climate_relief"][i]), 4),
+        "insured_area_ha": round(float(ctx.adj["insured_area_ha"][i]), 4),
+        "evidence_raise": round(float(ctx.adj["evidence_raise"][i]), 4),
+        "evidence_cut": round(float(ctx.adj["evidence_cut"][i]), 4),
+        "evidence_items": json.loads(str(ctx.adj["evidence_items"][i])),
         "area_ha": round(float(base["area"][i]), 4),
         "area_after_haircuts_ha": round(float(base["area_cut"][i]), 4),
         "cap_per_ha": _r2(pol.cap_per_ha),
-        "limits": {name: _r2(v) for name, v in zip(_LIMITS, lim, strict=True)},
+        "limits": {
+            name: (_r2(v) if np.isfinite(v) else None) for name, v in zip(_LIMITS, lim, strict=True)
+        },
         "binding": binding,
         "climate_risk": round(float(risk), 4),
         "climate_factor": round(float(g), 4),

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agrilend._limits import load_toml, parse_toml
 from agrilend._paths import local_path
 from agrilend.errors import PolicyError
 from agrilend.vocabulary import CROPS, HA_PER_MU
@@ -70,6 +70,45 @@ _SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
         "max_months": ("int", 1, 60),
     },
 }
+# Optional tables (issue 20): absent means the feature is off (old policies keep their lines);
+# present, every key is required and checked like the others.
+_OPTIONAL_SCHEMA: dict[str, dict[str, tuple[str, float | None, float | None]]] = {
+    "margin": {
+        "share": ("num", 0.0, 1.0),
+        "cost_uncertainty": ("num", 0.0, 5.0),
+    },
+    "prices": {
+        "quantile": ("num", 0.0, 1.0),
+        "lookback_years": ("int", 1, 50),
+        "window_months": ("int", 0, 5),
+        "min_observations": ("int", 1, 600),
+        "vol_multiplier": ("num", 0.0, 10.0),
+        "max_vol_haircut": ("num", 0.0, 1.0),
+        "shock": ("num", 0.0, 1.0),
+    },
+    "insurance": {
+        "climate_relief": ("num", 0.0, 1.0),
+        "max_relief": ("num", 0.0, 1.0),
+        "max_area_ratio": ("num", 0.0, 10.0),
+        "min_crop_confidence": ("num", 0.0, 1.0),
+    },
+    "evidence": {
+        "photo_raise": ("num", 0.0, 1.0),
+        "photo_max": ("num", 0.0, 1.0),
+        "photo_tolerance_m": ("num", 0.0, 10_000.0),
+        "receipt_share": ("num", 0.0, 1.0),
+        "receipt_max": ("num", 0.0, 1.0),
+        "contract_share": ("num", 0.0, 1.0),
+        "contract_max": ("num", 0.0, 1.0),
+        "repaid_raise": ("num", 0.0, 1.0),
+        "max_total_raise": ("num", 0.0, 1.0),
+        "contradiction_cut": ("num", 0.0, 1.0),
+        "max_contradiction_cut": ("num", 0.0, 1.0),
+    },
+    "transfers": {
+        "rent_in_margin": ("num", 0.0, 1.0),
+    },
+}
 #: The optional ``[season]`` table: what a parcel whose crop season the imagery cannot see gets.
 #: ``early_season`` is ``"refer"`` (its household goes to a person) or ``"haircut"`` (its value
 #: is cut by ``early_season_haircut``); a season counts as seen with ``min_clear_obs`` clear
@@ -85,6 +124,26 @@ _HARVEST_KEYS: dict[str, tuple[str, float | None, float | None]] = {
     "harvest_month": ("int", 1, 12),
     "reference_yield_t_ha": ("num", 0.0, None),
 }
+#: The optional ``[monitor]`` table (in-season monitoring, :mod:`agrilend.monitor`): every key
+#: may be left out (the monitor's defaults apply); a key given is checked like any other.
+_MONITOR_KEYS: dict[str, tuple[str, float | None, float | None]] = {
+    **dict.fromkeys(
+        ("failure_ratio", "drop_ratio", "drought_ratio", "area_share", "late_sowing_factor",
+         "condition_uncertainty", "sowing_share", "fertiliser_share", "harvest_share"),
+        ("num", 0.0, 1.0),
+    ),
+    **dict.fromkeys(
+        ("abandon_days", "late_days", "dry_spell_days", "fertiliser_after_sowing_days"),
+        ("int", 0, 366),
+    ),
+    "spi_dry": ("num", -5.0, 0.0),
+    "neighbour_m": ("num", 0.0, None),
+    "switch_margin": ("num", 1.0, None),
+    "confirm": ("int", 1, 10),
+    "reduce_below": ("num", 0.0, 10.0),
+    "visit_below": ("num", 0.0, 10.0),
+    "extend_months": ("int", 0, 24),
+}  # fmt: skip
 #: The optional ``[claims]`` table: haircuts of farmer-drawn claims, per trust flag
 #: (:mod:`agrilend.parcels.verify`), and ``base`` for any claim; these are the defaults.
 CLAIM_HAIRCUTS: dict[str, float] = {
@@ -120,6 +179,9 @@ class Harvest:
         Typical county yield, t/ha.
     price_unit, cost_unit
         The units as written in the file (reports print them).
+    price_shock
+        Optional ``price_shock`` of the harvest: the fall of its price in the stress scenario
+        (``None``: the ``[prices]`` table's ``shock``).
     """
 
     name: str
@@ -129,6 +191,7 @@ class Harvest:
     reference_yield_t_ha: float
     price_unit: str
     cost_unit: str
+    price_shock: float | None = None
     season_start_month: int = 0
 
     @property
@@ -174,6 +237,10 @@ class CreditPolicy:
         From ``[quality]``.
     min_area_ratio, low_yield_ratio
         From ``[mismatch]``.
+    crop_false_alarm_rate
+        From ``[mismatch]`` (optional, default 0.01): the share of honestly declared parcels the
+        crop-declaration check may flag
+        (:func:`agrilend.yield_models.declaration.check_declarations`).
     decision
         From ``[decision]``: ``min_line``, ``min_evidence_share``, ``max_auto_haircut``,
         ``min_area_ratio``.
@@ -183,8 +250,16 @@ class CreditPolicy:
         Canonical crop name -> tuple of harvest names.
     harvests
         Harvest name -> :class:`Harvest`.
+    margin, prices, insurance, evidence, transfers
+        The optional tables ``[margin]`` (the margin limit), ``[prices]`` (the prudent-price
+        rule of :mod:`agrilend.credit.prices`), ``[insurance]``, ``[evidence]`` (the farmer's
+        own evidence) and ``[transfers]``; an empty mapping where the table is absent (the
+        feature is then off).
     source
         Where the policy came from (file name, ``"default"`` or ``"<dict>"``).
+    monitor
+        From the optional ``[monitor]`` table: thresholds of in-season monitoring
+        (:class:`agrilend.monitor.MonitorPolicy` gives the defaults of keys left out).
     """
 
     name: str
@@ -212,6 +287,13 @@ class CreditPolicy:
     harvests: Mapping[str, Harvest]
     checksum: str
     source: str = "<dict>"
+    margin: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    prices: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    insurance: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    transfers: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    crop_false_alarm_rate: float = 0.01
+    monitor: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     season: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(dict(_SEASON)))
     #: From the optional ``[claims]`` table: haircut per claim trust flag (defaults
     #: :data:`CLAIM_HAIRCUTS`); also cut from registry titles another household claims.
@@ -219,6 +301,10 @@ class CreditPolicy:
         default_factory=lambda: MappingProxyType(dict(CLAIM_HAIRCUTS))
     )
     _data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # rebuilt from its data (frozen mappings do not pickle): workers and caches can hold it
+        return (_rebuild, (self.to_dict(), self.source))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as the nested dictionary of its TOML (units as written), a deep copy."""
@@ -283,14 +369,7 @@ def load_policy(path: str | Path | None = None) -> CreditPolicy:
         text = resources.files("agrilend.credit").joinpath(_DEFAULT_RESOURCE).read_text("utf-8")
         return policy_from_dict(_parse(text, "default"), source="default")
     p = local_path(path, what="policy")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise PolicyError(
-            f"policy file {p.name!r} could not be read as UTF-8 text ({exc}); save it as UTF-8",
-            key=None,
-        ) from exc
-    data = _parse(text, p.name)
+    data = load_toml(p, f"policy file {p.name!r}", error=PolicyError)
     return policy_from_dict(data, source=p.name)
 
 
@@ -326,11 +405,12 @@ def policy_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Cred
 # --- internals ----------------------------------------------------------------------------------
 
 
+def _rebuild(data: dict[str, Any], source: str) -> CreditPolicy:
+    return policy_from_dict(data, source=source)
+
+
 def _parse(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"policy {source}: not valid TOML ({exc}); fix the syntax") from exc
+    return parse_toml(text, f"policy {source}", error=PolicyError)
 
 
 def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -357,6 +437,12 @@ def _freeze(obj: Any) -> Any:
     if isinstance(obj, list):
         return tuple(_freeze(v) for v in obj)
     return obj
+
+
+#: Keys a policy may leave out (older policy files), with their default.
+_OPTIONAL: dict[str, dict[str, tuple[tuple[str, float | None, float | None], float]]] = {
+    "mismatch": {"crop_false_alarm_rate": (("num", 0.0001, 0.2), 0.01)},
+}
 
 
 def _table(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
@@ -431,14 +517,38 @@ def _unit(value: Any, key: str, currency: str, per: dict[str, float], source: st
 
 
 def _build(data: dict[str, Any], source: str) -> CreditPolicy:
-    _no_unknown(data, {*_SCHEMA, "crops", "harvests", "season", "claims"}, "", source)
+    _no_unknown(
+        data,
+        {*_SCHEMA, *_OPTIONAL_SCHEMA, "crops", "harvests", "season", "claims", "monitor"},
+        "",
+        source,
+    )
+    monitor_t = data.get("monitor", {})
+    if not isinstance(monitor_t, Mapping):
+        raise PolicyError(f"policy {source}: monitor must be a table ([monitor])", key="monitor")
+    _no_unknown(monitor_t, set(_MONITOR_KEYS), "monitor", source)
+    monitor = {
+        k: _value(monitor_t, f"monitor.{k}", _MONITOR_KEYS[k], source) for k in sorted(monitor_t)
+    }
     v: dict[str, dict[str, Any]] = {}
+    for section, keys in _OPTIONAL_SCHEMA.items():
+        if section not in data:
+            v[section] = {}
+            continue
+        table = _table(data, section, source)
+        _no_unknown(table, set(keys), section, source)
+        v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
     for section, keys in _SCHEMA.items():
         table = _table(data, section, source)
         extra = {"currency"} if section == "policy" else set()
         extra |= {"per_area_unit"} if section == "caps" else set()
-        _no_unknown(table, set(keys) | extra, section, source)
+        optional = _OPTIONAL.get(section, {})
+        _no_unknown(table, set(keys) | extra | set(optional), section, source)
         v[section] = {k: _value(table, f"{section}.{k}", spec, source) for k, spec in keys.items()}
+        for k, (spec, default) in optional.items():
+            v[section][k] = (
+                _value(table, f"{section}.{k}", spec, source) if k in table else float(default)
+            )
     policy_t = data["policy"]
     currency = policy_t.get("currency")
     if not isinstance(currency, str) or not currency.strip() or "/" in currency:
@@ -464,7 +574,15 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         if not isinstance(ht, Mapping):
             raise PolicyError(f"policy {source}: {prefix} must be a table", key=prefix)
         _no_unknown(
-            ht, {*_HARVEST_KEYS, "price_unit", "cost_unit", "season_start_month"}, prefix, source
+            ht,
+            {*_HARVEST_KEYS, "price_unit", "cost_unit", "season_start_month", "price_shock"},
+            prefix,
+            source,
+        )
+        shock = (
+            _value(ht, f"{prefix}.price_shock", ("num", 0.0, 1.0), source)
+            if "price_shock" in ht
+            else None
         )
         hv = {k: _value(ht, f"{prefix}.{k}", spec, source) for k, spec in _HARVEST_KEYS.items()}
         start = 0
@@ -480,6 +598,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
             reference_yield_t_ha=hv["reference_yield_t_ha"],
             price_unit=str(ht["price_unit"]),
             cost_unit=str(ht["cost_unit"]),
+            price_shock=shock,
             season_start_month=int(start),
         )
 
@@ -546,6 +665,7 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         min_pixels=v["quality"]["min_pixels"],
         min_area_ratio=v["mismatch"]["min_area_ratio"],
         low_yield_ratio=v["mismatch"]["low_yield_ratio"],
+        crop_false_alarm_rate=v["mismatch"]["crop_false_alarm_rate"],
         decision=MappingProxyType(dict(v["decision"])),
         grace_months=v["tenor"]["grace_months"],
         min_months=v["tenor"]["min_months"],
@@ -554,6 +674,12 @@ def _build(data: dict[str, Any], source: str) -> CreditPolicy:
         harvests=MappingProxyType(harvests),
         checksum=checksum,
         source=source,
+        monitor=MappingProxyType(monitor),
+        margin=MappingProxyType(v["margin"]),
+        prices=MappingProxyType(v["prices"]),
+        insurance=MappingProxyType(v["insurance"]),
+        evidence=MappingProxyType(v["evidence"]),
+        transfers=MappingProxyType(v["transfers"]),
         season=MappingProxyType(season),
         claim_haircuts=MappingProxyType(claim_haircuts),
         _data=_freeze(data),

@@ -86,6 +86,61 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
                 "额度以每户上限 {cap:money} 为限",
             ),
             _r(
+                "MARGIN_LIMIT",
+                "limit",
+                "line limited to {share:pct} of the prudent margin {margin:money} (revenue "
+                "{revenue:money} less cost {cost:money} and rent {rent:money}) plus "
+                "{subsidy_share:pct} of subsidy income {subsidy:money}",
+                "额度上限为审慎毛利 {margin:money}（收入 {revenue:money} 减成本 {cost:money} "
+                "及地租 {rent:money}）的 {share:pct} "
+                "加补贴收入 {subsidy:money} 的 {subsidy_share:pct}",
+            ),
+            _r(
+                "INSURED",
+                "risk",
+                "crop insurance corroborated on {area:ha} ({share:pct} of the cultivated area) "
+                "lowered the climate haircut by {relief:pct}",
+                "农业保险经核实覆盖 {area:ha}（占耕种面积 {share:pct}），气候扣减降低 {relief:pct}",
+            ),
+            _r(
+                "OWN_EVIDENCE",
+                "evidence",
+                "the farmer's own evidence raised the line by {amount:money} ({n_photos} parcel(s) "
+                "in geotagged photos, {n_receipts} sales receipt(s), {n_contracts} purchase "
+                "contract(s), {n_repaid} loan(s) repaid)",
+                "农户自证材料使额度提高 {amount:money}（{n_photos} 块地有定位照片，{n_receipts} "
+                "张销售凭证，{n_contracts} 份收购合同，{n_repaid} 笔已还贷款）",
+            ),
+            _r(
+                "RENTED_LAND",
+                "evidence",
+                "{n} rented parcel(s), {area:ha}, counted with a rent of {rent:money} a year",
+                "流转入 {n} 块地，面积 {area:ha}，年地租 {rent:money} 计入成本",
+            ),
+            _r(
+                "OWN_EVIDENCE_CONTRADICTS",
+                "decision",
+                "{n} item(s) of the farmer's own evidence contradict the imagery ({n_outside} "
+                "photo(s) outside their parcel, {n_season} out of season, {n_crop} receipt(s) or "
+                "contract(s) for a crop not seen); the line is cut by {cut:pct} and a visit is "
+                "needed",
+                "{n} 项自证材料与影像不符（{n_outside} 张照片不在地块内，{n_season} 张不在季内，"
+                "{n_crop} 份凭证或合同的作物与观测不符），额度扣减 {cut:pct}，需实地核查",
+            ),
+            _r(
+                "INSURANCE_CONTRADICTS",
+                "decision",
+                "{n} insurance record(s) contradict the imagery (another crop, or far more area "
+                "than is seen: {parcels})",
+                "{n} 条保险记录与影像不符（作物不同或投保面积远超观测面积：{parcels}）",
+            ),
+            _r(
+                "TRANSFER_CONFLICT",
+                "decision",
+                "{n} title(s) claimed by both sides of a land transfer ({parcels})",
+                "{n} 块地在土地流转中被双方同时主张（{parcels}）",
+            ),
+            _r(
                 "AREA_BELOW_DECLARED",
                 "evidence",
                 "observed cultivated area {observed:ha} of {declared:ha} declared",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agrilend.credit._adjust import align_adjustments
 from agrilend.credit._household import (
     MAX_REASONS,
     HouseholdContext,
@@ -95,6 +96,7 @@ def size_households(
     climate: float | Mapping[str, float] | pd.Series | None = None,
     as_of: date | None = None,
     reference_yields: Mapping[str, float] | None = None,
+    adjustments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Size a credit line for every household from its parcels' estimates.
 
@@ -109,26 +111,37 @@ def size_households(
        ``poor_vigour`` (vigour class ``poor``), ``low_quality`` (``n_clear_obs`` or ``n_pixels``
        below ``[quality]``), ``area_mismatch`` (area ratio below ``mismatch.min_area_ratio``),
        ``crop_mismatch``.
-    3. Household limits: revenue ``L_rev = revenue_share * sum f_p R_p + subsidy.share * S``
-       (``S`` = latest yearly subsidy income); input ``L_in = input_cover * sum f_p C_p``; area
-       ``L_area = caps.per_area * sum f_p area_p``; household ``L_hh = caps.household``.
-    4. ``line = min(L_rev, L_in, L_area, L_hh) * (1 - haircuts.climate * risk)``, rounded down to
-       ``lending.round_down_to``.
+    3. Household limits: revenue ``L_rev = e * revenue_share * sum f_p R_p + subsidy.share * S``
+       (``S`` = latest yearly subsidy income); with a ``[margin]`` table, margin
+       ``L_mar = e * margin.share * max(sum f_p R_p - sum f_p H_p - transfers.rent_in_margin *
+       rent, 0) + subsidy.share * S`` with the prudent cost ``H_p`` = the parcel's
+       ``cost_high_per_ha`` (a cost model's, with its stated error) x area, else
+       ``(1 + margin.cost_uncertainty) * C_p``; input
+       ``L_in = input_cover * sum f_p C_p``; area ``L_area = caps.per_area * sum f_p area_p``;
+       household ``L_hh = caps.household``. ``e = 1 + evidence_raise`` (the farmer's own
+       evidence, see ``adjustments``) raises only the two limits that rest on expected revenue.
+    4. ``line = min(L_rev, L_mar, L_in, L_area, L_hh) * (1 - haircuts.climate * risk * (1 -
+       climate_relief)) * (1 - evidence_cut)``, rounded down to ``lending.round_down_to``.
     5. Decision: no usable parcel -> ``refer`` with line 0 (never a silent zero); line below
        ``decision.min_line`` -> ``decline`` with line 0; ``refer`` (line kept as the proposal)
        when usable evidence covers less than ``decision.min_evidence_share`` of the declared area,
        haircuts cut more than ``decision.max_auto_haircut`` of the line, observed area is below
        ``decision.min_area_ratio`` of declared, or the subsidised area exceeds
-       ``subsidy.max_area_ratio`` x observed area; else ``approve``.
+       ``subsidy.max_area_ratio`` x observed area, or (from ``adjustments`` and the parcel
+       columns) own evidence or insurance records contradict the imagery, or a title is claimed
+       by both sides of a land transfer; else ``approve``.
     6. Tenor: months from ``as_of`` to the last of the household's next harvests (a harvest in
        the month of ``as_of`` counts as twelve months away), plus ``tenor.grace_months``, clipped
        to ``[tenor.min_months, tenor.max_months]``.
 
-    Guarantees (tested): the line never rises when climate risk rises, when a cultivated area or
-    a yield falls, or when a cap or share tightens. Multiplying every yield (estimate and
-    interval) by ``k`` moves the line before rounding by a factor between ``min(1, k)`` and
-    ``max(1, k)``: a 10 % yield error moves the line by at most 10 % (plus one rounding step),
-    unless it carries the line across ``decision.min_line``. Same inputs, same output.
+    Guarantees (tested): the line never rises when climate risk rises, when a yield falls, when
+    a cap or share tightens, or when a cultivated area falls (with the margin limit: the area of
+    a parcel not run at a prudent loss; a loss-making parcel's loss shrinks with its area).
+    Without the margin limit, multiplying every yield (estimate and interval) by ``k`` moves the
+    line before rounding by a factor between ``min(1, k)`` and ``max(1, k)``: a 10 % yield error
+    moves the line by at most 10 % (plus one rounding step), unless it carries the line across
+    ``decision.min_line``; the margin (revenue less cost) moves further, the same way. Same
+    inputs, same output.
 
     Parameters
     ----------
@@ -139,7 +152,11 @@ def size_households(
         per-harvest yields of :func:`agrilend.yield_models.yields.estimate_yield`
         (``harvest_s1, yield_s1_t_ha, harvest_s2, yield_s2_t_ha``: a harvest's interval is
         the total's, scaled). Without them a double crop's yield is split between its harvests
-        by their reference yields. The area ratio is recomputed from the two areas.
+        by their reference yields. The area ratio is recomputed from the two areas. Beyond the
+        crop (issue 20): ``cost_per_ha`` and ``cost_high_per_ha`` (a cost model's prediction,
+        replacing the policy's cost, and its prudent value, :mod:`agrilend.credit.costs`),
+        ``rent_per_year`` and ``rented`` (land rented in, :mod:`agrilend.credit.transfers`)
+        and ``transfer_conflict`` (a title both sides claim).
     policy
         The credit policy.
     subsidies
@@ -156,6 +173,11 @@ def size_households(
         from ``county_yields.csv``; overrides the policy's ``reference_yield_t_ha``, which is used
         for the LOW_YIELD reason (central estimate below ``mismatch.low_yield_ratio`` x
         reference) and to split a double crop's single yield between its harvests.
+    adjustments
+        Per ``owner_ref``: ``climate_relief``, ``evidence_raise`` and ``evidence_cut`` (shares
+        in [0, 1]) and their evidence counts, as
+        :func:`agrilend.credit.beyond.household_adjustments` makes them from insurance records
+        and the farmer's own evidence. Households absent from it are not adjusted.
 
     Returns
     -------
@@ -182,18 +204,21 @@ def size_households(
     >>> out = size_households(est, load_policy(), as_of=date(2024, 3, 1))
     >>> row = out.iloc[0]
     >>> round(float(row.expected_revenue), 2), float(row.credit_line), row.decision
-    (13800.0, 6900.0, 'approve')
+    (13800.0, 2500.0, 'approve')
     >>> int(row.tenor_months)
     7
     >>> import json
-    >>> print(json.loads(row.reasons_en)[0])
-    line limited to 50% of prudent expected revenue 13,800 CNY plus 80% of subsidy income 0 CNY
+    >>> print(json.loads(row.reasons_en)[0])  # doctest: +NORMALIZE_WHITESPACE
+    line limited to 50% of the prudent margin 5,175 CNY (revenue 13,800 CNY less cost 8,625 CNY
+    and rent 0 CNY) plus 80% of subsidy income 0 CNY
 
     By hand: 5.2 and 8.8 t/ha are the 5th and 95th percentiles (the policy's 90 % interval), 7 the
     median, so the 0.25 quantile is 5.2 + (0.25 - 0.05) / (0.5 - 0.05) x (7 - 5.2) = 6.0 t/ha;
-    revenue 1 ha x 6.0 t/ha x 2,300 CNY/t = 13,800 CNY, half of it 6,900 CNY, below the input cost
-    7,500 CNY (500 CNY/mu x 15/ha) and the caps, so the line is 6,900 CNY; the maize harvest in
-    September is 6 months after March, plus one month of grace: 7 months.
+    revenue 1 ha x 6.0 t/ha x 2,300 CNY/t = 13,800 CNY. The cost is 7,500 CNY (500 CNY/mu x
+    15/ha), taken 15 % higher in the margin: 8,625 CNY; the margin 5,175 CNY, half of it 2,587.50
+    CNY, is below half the revenue (6,900 CNY), the input cost and the caps, so the line is 2,500
+    CNY (rounded down to 100); the maize harvest in September is 6 months after March, plus one
+    month of grace: 7 months.
     """
     as_of = as_of or date.today()
     missing = [c for c in (*_REQUIRED, "yield_t_ha") if c not in parcels.columns]
@@ -217,10 +242,13 @@ def size_households(
     p, unusable_why, crops = _parcel_arrays(df, hh, policy, refs)
     sub = _subsidy_by_household(subsidies, hh_keys, policy, as_of)
     risk = _climate_by_household(climate, hh_keys)
-    g = 1.0 - policy.haircuts["climate"] * risk
+    adj = align_adjustments(adjustments, hh_keys)
+    g = 1.0 - policy.haircuts["climate"] * risk * (1.0 - adj["climate_relief"])
+    keep = 1.0 - adj["evidence_cut"]
+    e_up = 1.0 + adj["evidence_raise"]
 
-    base = _limits(p, n, sub["income"], policy)
-    line_raw = base["line"] * g
+    base = _limits(p, n, sub["income"], policy, e_up)
+    line_raw = base["line"] * g * keep
 
     # counterfactual lines, each without one cut: how much each cut the line
     cf: dict[str, np.ndarray] = {}
@@ -235,11 +263,14 @@ def size_households(
         "AREA_BELOW_DECLARED": {"area": np.where(p.usable, np.maximum(p.area, p.declared), 0.0)},
         "LOW_YIELD": {"rev_ha": p.rev_ha_ref},
     }.items():
-        cf[code] = _limits(_replace(p, **kw), n, sub["income"], policy)["line"] * g
-    cf["CLIMATE_RISK"] = base["line"]
+        cf[code] = _limits(_replace(p, **kw), n, sub["income"], policy, e_up)["line"] * g * keep
+    cf["CLIMATE_RISK"] = base["line"] * keep
     cf["PARTIAL_EVIDENCE"] = (
-        _limits(_with_declared(p, df, policy), n, sub["income"], policy)["line"] * g
+        _limits(_with_declared(p, df, policy), n, sub["income"], policy, e_up)["line"] * g * keep
     )
+    # raises: the line without them (below line_raw), so "cut" reads as the raise's size
+    cf["INSURED"] = 2 * line_raw - base["line"] * (1 - policy.haircuts["climate"] * risk) * keep
+    cf["OWN_EVIDENCE"] = 2 * line_raw - _limits(p, n, sub["income"], policy)["line"] * g * keep
 
     ctx = HouseholdContext(
         df=df,
@@ -257,6 +288,7 @@ def size_households(
         pids=df["parcel_id"].astype(str).to_numpy(dtype=object),
         bounds=np.searchsorted(hh, np.arange(n + 1)),
         refs=refs,
+        adj=adj,
     )
     rows = [household_row(i, str(o), ctx, as_of=as_of) for i, o in enumerate(hh_keys)]
     out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
@@ -343,6 +375,13 @@ def _parcel_arrays(
         if harvests:
             bad = rows & ~np.isfinite(rev_ha) & (why == "")
             why[bad] = "no yield estimate"
+    own_cost = _num(df, "cost_per_ha")
+    cost_ha = np.where(np.isfinite(own_cost) & (own_cost >= 0), own_cost, cost_ha)
+    # the prudent cost of the margin limit: a cost model's own (its stated error), else the
+    # cost raised by the policy's margin.cost_uncertainty
+    high = _num(df, "cost_high_per_ha")
+    u = 1.0 + policy.margin.get("cost_uncertainty", 0.0)
+    cost_high = np.where(np.isfinite(high) & (high >= cost_ha), high, cost_ha * u)
     why[(status == "error") & (why == "")] = "estimate failed"
     why[~np.isfinite(area) & (why == "")] = "no cultivated area estimate"
     why[(area < 0) & (why == "")] = "negative cultivated area"
@@ -388,11 +427,21 @@ def _parcel_arrays(
         f_es=f_es,
         early=early,
         yields=yields,
+        cost_high_ha=np.where(usable, cost_high, 0.0),
+        rent=np.nan_to_num(np.maximum(_num(df, "rent_per_year", default=0.0), 0.0), nan=0.0),
+        rented=_flag(df, "rented"),
+        conflict=_flag(df, "transfer_conflict"),
         f_claim=(1.0 - np.clip(np.nan_to_num(_num(df, "trust_haircut"), nan=0.0), 0.0, 1.0))
         if "trust_haircut" in df.columns
         else None,
     )
     return p, why, crops
+
+
+def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df[col].astype(object).where(df[col].notna(), False).astype(bool).to_numpy()
 
 
 def _replace(p: ParcelArrays, **changes: np.ndarray) -> ParcelArrays:
@@ -404,6 +453,7 @@ def _with_declared(p: ParcelArrays, df: pd.DataFrame, policy: CreditPolicy) -> P
     decl_crop = _text(df, "declared_crop")
     rev = p.rev_ha.copy()
     cost = p.cost_ha.copy()
+    high = p.cost_high_ha.copy()
     area = p.area.copy()
     for i in np.flatnonzero(~p.usable):
         crop = decl_crop[i]
@@ -412,11 +462,18 @@ def _with_declared(p: ParcelArrays, df: pd.DataFrame, policy: CreditPolicy) -> P
         hs = policy.harvests_of(str(crop))
         rev[i] = sum(h.reference_yield_t_ha * h.price_per_t for h in hs)
         cost[i] = sum(h.cost_per_ha for h in hs)
+        high[i] = cost[i] * (1.0 + policy.margin.get("cost_uncertainty", 0.0))
         area[i] = p.declared[i]
-    return _replace(p, rev_ha=rev, rev_ha_ref=rev, cost_ha=cost, area=area)
+    return _replace(p, rev_ha=rev, rev_ha_ref=rev, cost_ha=cost, cost_high_ha=high, area=area)
 
 
-def _limits(p: ParcelArrays, n: int, subsidy: np.ndarray, policy: CreditPolicy) -> dict[str, Any]:
+def _limits(
+    p: ParcelArrays,
+    n: int,
+    subsidy: np.ndarray,
+    policy: CreditPolicy,
+    e_up: np.ndarray | float = 1.0,
+) -> dict[str, Any]:
     f = p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es
     if p.f_claim is not None:
         f = f * p.f_claim
@@ -429,12 +486,26 @@ def _limits(p: ParcelArrays, n: int, subsidy: np.ndarray, policy: CreditPolicy) 
         "revenue_cut": total(f * p.area * p.rev_ha),
         "cost": total(p.area * p.cost_ha),
         "cost_cut": total(f * p.area * p.cost_ha),
+        "cost_high": total(p.area * p.cost_high_ha),
+        "cost_high_cut": total(f * p.area * p.cost_high_ha),
         "area": total(p.area),
         "area_cut": total(f * p.area),
+        "rent": total(p.rent),
     }
+    sub = policy.subsidy_share * subsidy
+
+    def margin(revenue: np.ndarray, cost_high: np.ndarray) -> np.ndarray:
+        if not policy.margin:
+            return np.full(n, np.inf)
+        rent_share = policy.transfers.get("rent_in_margin", 1.0)
+        value = revenue - cost_high - rent_share * out["rent"]
+        return e_up * policy.margin["share"] * np.maximum(value, 0.0) + sub
+
+    out["margin_cut"] = margin(out["revenue_cut"], out["cost_high_cut"])
     lim = np.vstack(
         [
-            policy.revenue_share * out["revenue_cut"] + policy.subsidy_share * subsidy,
+            e_up * policy.revenue_share * out["revenue_cut"] + sub,
+            out["margin_cut"],
             policy.input_cover * out["cost_cut"],
             policy.cap_per_ha * out["area_cut"],
             np.full(n, policy.cap_household),
@@ -444,7 +515,8 @@ def _limits(p: ParcelArrays, n: int, subsidy: np.ndarray, policy: CreditPolicy) 
     out["line"] = lim.min(axis=0)
     out["no_haircut_line"] = np.vstack(
         [
-            policy.revenue_share * out["revenue"] + policy.subsidy_share * subsidy,
+            e_up * policy.revenue_share * out["revenue"] + sub,
+            margin(out["revenue"], out["cost_high"]),
             policy.input_cover * out["cost"],
             policy.cap_per_ha * out["area"],
             np.full(n, policy.cap_household),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend._paths import local_path
+from agrilend.credit._records import match_records
 from agrilend.errors import TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
 from agrilend.vocabulary import HA_PER_MU
@@ -257,6 +258,86 @@ def read_subsidies(
     return out
 
 
+def normalise_subsidies(
+    subsidies: pd.DataFrame, *, key: str | bytes | None = None, currency: str = "CNY"
+) -> pd.DataFrame:
+    """Subsidy records in the one layout every consumer reads: :data:`SUBSIDY_COLUMNS`.
+
+    Accepts what :func:`read_subsidies` returns (unchanged but for types), the raw file layout
+    (``owner_id``, ``area_mu``, ``amount_cny``: raw owner ids are pseudonymised at once, as in
+    the reader) and the minimal layout that :func:`agrilend.credit.size_households` documents
+    (``owner_ref, year, amount`` with optional ``area_ha, currency, scheme, parcel_id``). Missing
+    optional columns are filled: ``scheme`` and ``parcel_id`` with ``""``, ``area_ha`` with NaN,
+    ``currency`` with ``currency``. Other columns (``matched_by``, ``owner_conflict``) are kept
+    after the standard ones. A new frame is returned; the input is not changed.
+
+    Raises
+    ------
+    TableReadError
+        Neither ``owner_ref``/``owner_id`` nor ``parcel_id``, or no ``year`` or ``amount``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"owner_ref": ["H-000000000001"], "year": [2024], "amount": [100.0]})
+    >>> out = normalise_subsidies(s)
+    >>> list(out.columns) == list(SUBSIDY_COLUMNS), out.loc[0, "scheme"], out.loc[0, "currency"]
+    (True, '', 'CNY')
+    """
+    df = subsidies
+    cols = set(df.columns)
+    amount_col = "amount" if "amount" in cols else ("amount_cny" if "amount_cny" in cols else None)
+    missing = [c for c, ok in (("year", "year" in cols), ("amount", amount_col)) if not ok]
+    if not ({"owner_ref", "owner_id", "parcel_id"} & cols):
+        missing.append("owner_ref or parcel_id")
+    if missing:
+        raise TableReadError(
+            f"subsidy records lack the columns {missing} (they have {sorted(map(str, cols))}); "
+            "read them with read_subsidies or give owner_ref, year and amount"
+        )
+    n = len(df)
+
+    def text(col: str) -> np.ndarray:
+        if col not in cols:
+            return np.full(n, "", dtype=object)
+        return df[col].astype(object).where(df[col].notna(), "").astype(str).to_numpy(object)
+
+    owner = text("owner_ref")
+    if "owner_id" in cols:
+        raw = text("owner_id")
+        is_ref = np.array([bool(_PSEUDONYM.match(o)) for o in raw], dtype=bool)
+        given = raw != ""
+        refs = np.where(is_ref | ~given, raw, pseudonymize(raw, key=key) if n else raw)
+        owner = np.where(owner == "", refs, owner)
+    if "area_ha" in cols:
+        area = pd.to_numeric(df["area_ha"], errors="coerce").to_numpy(dtype=float)
+    elif "area_mu" in cols:
+        area = pd.to_numeric(df["area_mu"], errors="coerce").to_numpy(dtype=float) * HA_PER_MU
+    else:
+        area = np.full(n, np.nan)
+    cur = text("currency") if "currency" in cols else np.full(n, currency, dtype=object)
+    years = pd.to_numeric(df["year"], errors="coerce")
+    if years.isna().any():
+        raise TableReadError("subsidy records have a missing or non-numeric year; fix the year")
+    out = pd.DataFrame(
+        {
+            "scheme": pd.array(text("scheme").astype(str), dtype="str"),
+            "year": years.to_numpy().astype("int64"),
+            "owner_ref": pd.array(owner.astype(str), dtype="str"),
+            "parcel_id": pd.array(text("parcel_id").astype(str), dtype="str"),
+            "area_ha": area,
+            "amount": pd.to_numeric(df[amount_col], errors="coerce").to_numpy(dtype=float),
+            "currency": pd.array(np.where(cur == "", currency, cur).astype(str), dtype="str"),
+        },
+        index=pd.RangeIndex(n),
+    )
+    skip = {*SUBSIDY_COLUMNS, "owner_id", "area_mu", "amount_cny"}
+    for c in df.columns:
+        if c not in skip:
+            out[c] = df[c].to_numpy()
+    out.attrs = dict(subsidies.attrs)
+    return out
+
+
 def match_subsidies(subsidies: pd.DataFrame, titles: pd.DataFrame) -> SubsidyMatch:
     """Match subsidy records to titles, by parcel id first, then by owner pseudonym.
 
@@ -286,53 +367,10 @@ def match_subsidies(subsidies: pd.DataFrame, titles: pd.DataFrame) -> SubsidyMat
     for col in ("parcel_id", "owner_ref"):
         if col not in titles.columns:
             raise TableReadError(f"titles lack the column {col!r}; pass titles from read_titles")
-        if col not in subsidies.columns:
-            raise TableReadError(
-                f"subsidies lack the column {col!r}; read them with read_subsidies"
-            )
-    owner_of = dict(
-        zip(titles["parcel_id"].astype(str), titles["owner_ref"].astype(str), strict=True)
-    )
-    owners = set(owner_of.values())
-    pid = subsidies["parcel_id"].fillna("").astype(str).to_numpy()
-    own = subsidies["owner_ref"].fillna("").astype(str).to_numpy()
-    by: list[str] = []
-    ref: list[str] = []
-    conflict: list[bool] = []
-    reason: list[str] = []
-    for p_, o in zip(pid, own, strict=True):
-        if p_ and p_ in owner_of:
-            by.append("parcel_id")
-            ref.append(owner_of[p_])
-            conflict.append(bool(o) and o != owner_of[p_])
-            reason.append("")
-        elif o and o in owners:
-            by.append("owner_ref")
-            ref.append(o)
-            conflict.append(False)
-            reason.append("")
-        else:
-            by.append("")
-            ref.append(o)
-            conflict.append(False)
-            if p_ and o:
-                reason.append(f"parcel id {p_!r} and its owner are not in the titles")
-            elif p_:
-                reason.append(f"parcel id {p_!r} is not in the titles and no owner is given")
-            elif o:
-                reason.append("the owner is not in the titles and no parcel id is given")
-            else:
-                reason.append("neither a parcel id nor an owner is given")
-    df = subsidies.copy()
-    df["owner_ref"] = pd.array(ref, dtype="str")
-    df["matched_by"] = pd.array(by, dtype="str")
-    df["owner_conflict"] = np.array(conflict, dtype=bool)
-    ok = np.array(by) != ""
-    matched = df[ok].reset_index(drop=True)
-    unmatched = df[~ok].drop(columns=["matched_by", "owner_conflict"]).reset_index(drop=True)
-    unmatched["reason"] = pd.array(np.array(reason, dtype=object)[~ok].astype(str), dtype="str")
+    subsidies = normalise_subsidies(subsidies)
+    matched, unmatched = match_records(subsidies, titles)
     if len(unmatched):
-        log.info("%d of %d subsidy records match no title", len(unmatched), len(df))
+        log.info("%d of %d subsidy records match no title", len(unmatched), len(subsidies))
     return SubsidyMatch(matched=matched, unmatched=unmatched)
 
 
@@ -370,9 +408,7 @@ def household_subsidies(
     empty = pd.DataFrame(columns=cols, index=pd.Index([], name="owner_ref"), dtype=float)
     if df.empty:
         return empty
-    missing = [c for c in ("owner_ref", "year", "amount") if c not in df.columns]
-    if missing:
-        raise TableReadError(f"subsidy records lack the columns {missing}; use read_subsidies")
+    df = normalise_subsidies(df, currency=currency or "CNY")
     if currency is not None and "currency" in df.columns:
         other = sorted(set(df["currency"].astype(str)) - {currency})
         if other:
@@ -580,6 +616,7 @@ __all__ = [
     "SubsidyMatch",
     "household_subsidies",
     "match_subsidies",
+    "normalise_subsidies",
     "read_subsidies",
     "subsidy_area_flags",
 ]

@@ -18,7 +18,16 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
-from agrilend.errors import TitlesReadError
+from agrilend._gate import (
+    VECTOR_FORMATS,
+    check_geojson_bytes,
+    check_member,
+    check_sqlite,
+    check_vector,
+    configure_ogr,
+)
+from agrilend._limits import check_parquet, check_wkb_column, check_zip, read_zip_member
+from agrilend.errors import AgrilendError, TitlesReadError
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +162,10 @@ def _read_zip(
 ) -> gpd.GeoDataFrame:
     try:
         with zipfile.ZipFile(p) as zf:
+            check_zip(zf, f"titles zip {p.name!r}", path=p)
             members = [i.filename for i in zf.infolist() if not i.is_dir()]
+    except AgrilendError:
+        raise
     except Exception as exc:  # BadZipFile, NotImplementedError (odd versions), struct.error...
         raise _not_readable(p.name, exc, p) from exc
     candidates = [
@@ -194,6 +206,7 @@ def _read_zip(
             )
         if inner_layer == Path(member).stem or inner_layer == Path(p).stem:
             inner_layer = None
+    _check_zip_member(p, member)
     log.info("%s: reading %s from the zip", p.name, member)
     return _read_ogr(
         f"/vsizip/{p.resolve()}/{member}",
@@ -203,6 +216,27 @@ def _read_zip(
         encoding=encoding,
         max_features=max_features,
     )
+
+
+def _check_zip_member(p: Path, member: str) -> None:
+    """The content gate for the member GDAL will read (a VRT inside a zip is refused)."""
+    what = f"titles zip {p.name!r}"
+    try:
+        with zipfile.ZipFile(p) as zf, zf.open(member) as fh:
+            head = fh.read(4096)
+            kind = check_member(head, member, what=what, path=p)
+            if kind == "GeoJSON":
+                raw = read_zip_member(zf, member, what, path=p)
+                check_geojson_bytes(raw, what=f"{what} member {member!r}", path=p)
+            elif kind == "GPKG":  # sqlite reads files only: check a copy (its size is bounded)
+                with tempfile.TemporaryDirectory(prefix="agrilend-gate-") as tmp:
+                    copy = Path(tmp) / "member.gpkg"
+                    copy.write_bytes(read_zip_member(zf, member, what, path=p))
+                    check_sqlite(copy, what=f"{what} member {member!r}")
+    except AgrilendError:
+        raise
+    except Exception as exc:  # a damaged member
+        raise _not_readable(p.name, exc, p) from exc
 
 
 #: Largest (uncompressed) Parquet member read out of a zip.
@@ -232,15 +266,22 @@ def _read_parquet(p: Path) -> gpd.GeoDataFrame:
 
     try:
         schema = pq.read_schema(p)
+        check_parquet(p, f"titles file {p.name!r}")  # from the footer, before inflating anything
+    except AgrilendError:
+        raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... on bad bytes
         raise _not_readable(p.name, exc, p) from exc
     meta = schema.metadata or {}
     try:
         table = pq.read_table(p)
         table.validate(full=True)  # invalid UTF-8 would otherwise surface later, far from here
+        for name in _wkb_columns(table.schema.names, meta):
+            check_wkb_column(table.column(name), f"titles file {p.name!r}", path=p)
         if b"geo" in meta:
             return gpd.read_parquet(p)
         df = table.to_pandas()
+    except AgrilendError:
+        raise
     except Exception as exc:
         raise _not_readable(p.name, exc, p) from exc
     lower = {str(c).lower(): c for c in df.columns}
@@ -268,10 +309,24 @@ def _read_parquet(p: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df.drop(columns=[col]), geometry=geoms, crs=None)
 
 
+def _wkb_columns(names: list[str], meta: dict[bytes, bytes]) -> list[str]:
+    """Columns GEOS will decode as WKB: GeoParquet's geometry columns, else the usual names."""
+    import json  # noqa: PLC0415
+
+    try:
+        geo = json.loads(meta[b"geo"]) if b"geo" in meta else {}
+        cols = [str(c) for c in (geo.get("columns") or {})]
+    except (ValueError, TypeError, AttributeError):
+        cols = []
+    lower = {n.lower(): n for n in names}
+    return [c for c in cols if c in names] or [lower[c] for c in WKB_COLUMNS if c in lower]
+
+
 def open_vector(
     p: Path | str, *, layer: str | None, encoding: str | None, max_features: int
 ) -> gpd.GeoDataFrame:
     if isinstance(p, str):  # a remote path that was explicitly allowed
+        configure_ogr(allow_remote=True)
         return _read_ogr(
             p if p.startswith("/vsi") else "/vsicurl/" + p,
             name=p,
@@ -289,10 +344,24 @@ def open_vector(
                 path=p,
             )
         p = files[0]
+    configure_ogr()
+    try:
+        kind = check_vector(p)  # what the bytes are, before any driver sees them
+    except AgrilendError:
+        raise
+    except Exception as exc:  # a damaged zip or SQLite header, unreadable bytes
+        raise _not_readable(p.name, exc, p) from exc
+    if kind not in (*VECTOR_FORMATS, "CSV", "OGR VRT", "folder"):
+        raise TitlesReadError(
+            f"titles file {p.name!r} is not a registry format agrilend reads (its bytes look like "
+            f"{kind}); export the titles as GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GML or "
+            "GeoParquet",
+            path=p,
+        )
     suffix = p.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
+    if suffix in PARQUET_SUFFIXES or kind == "Parquet":
         return _read_parquet(p)
-    if suffix == ".zip":
+    if suffix == ".zip" or kind == "zip":
         return _read_zip(p, layer=layer, encoding=encoding, max_features=max_features)
     return _read_ogr(
         str(p), name=p.name, path=p, layer=layer, encoding=encoding, max_features=max_features

@@ -424,8 +424,9 @@ def write_claims_geojson(
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in feats]
     text = json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
     text += ",\n".join(lines) + "\n]}\n"
-    out.write_text(text, encoding="utf-8")
-    return out
+    from agrilend.outputs import write_text  # noqa: PLC0415  (the one writer: no link followed)
+
+    return write_text(out, text)
 
 
 __all__ = [

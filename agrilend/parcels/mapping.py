@@ -7,7 +7,6 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import logging
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from agrilend._limits import load_toml
 from agrilend._paths import local_path
 from agrilend.errors import TitleMappingError
 from agrilend.parcels.crs import _utm_crs
@@ -168,13 +168,7 @@ class TitleMapping:
         {'0101': 'rice'}
         """
         p = local_path(path, what="titles mapping")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise TitleMappingError(
-                f"titles mapping {p.name!r} is not a readable UTF-8 TOML file ({exc}); fix its "
-                "syntax"
-            ) from exc
+        data = load_toml(p, f"titles mapping {p.name!r}", error=TitleMappingError)
         if isinstance(data.get("titles"), dict) and len(data) == 1:
             data = data["titles"]
         known = {f.name for f in dataclasses.fields(cls)}

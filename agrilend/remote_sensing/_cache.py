@@ -12,8 +12,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +52,11 @@ def private_dir(path: Path) -> Path:
 
 def write_private(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically with mode 0600."""
+    from agrilend.outputs import atomic_write  # noqa: PLC0415  (the one writer of the library)
+
     private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, mode=_FILE_MODE) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

@@ -1,12 +1,32 @@
 """Seasons from a smoothed index series: start, peak, end, length, amplitude, integral.
 
-The threshold method, season by season: each prominent peak of the curve is a season; its base
-on each side is the lowest value between it and the neighbouring season (or the series' end);
-the season starts when the rising limb crosses ``base + threshold * (peak - base)`` and ends
-when the falling limb crosses the same fraction on its own side. Seasons need a minimum
-amplitude and length, so noise does not make seasons. Up to ``max_seasons`` seasons are kept
-(the most prominent ones, in time order): a double crop (winter wheat, then summer maize) gives
-two.
+Season by season: each prominent peak of the curve is a season; its base on each side is the
+lowest value between it and the neighbouring season (or the series' end). Two peaks separated
+by a shallow dip (less than ``merge_below`` of the lower peak's rise above its outer base: a
+canopy that dips and recovers, not a harvest), or so close that a season cut at the dip between
+them would be too short, are one season, peaking at the higher of them (without this the two
+peaks become each other's base and both are dropped).
+Seasons need a minimum amplitude and length, so noise does not make seasons. Up to
+``max_seasons`` seasons are kept (the most prominent ones, in time order): a double crop
+(winter wheat, then summer maize) gives two.
+
+Start (SOS) and end (EOS) of season, ``method=``:
+
+- ``"amplitude"`` (default): where the rising limb crosses ``base + threshold * (peak - base)``
+  and the falling limb the same fraction on its own side: TIMESAT's seasonal-amplitude method
+  (Jönsson and Eklundh 2004; TIMESAT and the Copernicus HR-VPP product use 25 %, many studies
+  50 %, which is the default here);
+- ``"trough"``: where the curve leaves its trough before the peak and returns to it after
+  (5 % of the amplitude above the lowest value on each side): the start and end FuseTS's
+  phenology reports, typically weeks earlier/later than 50 %;
+- ``"slope"``: the steepest rise before the peak and the steepest fall after it (the
+  first-derivative method, e.g. phenolopy's ``max_slope``; the middle of green-up and
+  senescence, close to 50 % for symmetric limbs).
+
+Values must be an index in [-1, 1]: a series that looks scaled by 10000 (integer NDVI, as some
+stores keep it) is rescaled with an :class:`~agrilend.errors.IndexScaleWarning`; a smoother's
+overshoot (up to 1.2) is clipped; other values outside the range raise
+:class:`~agrilend.errors.IndexRangeError`.
 
 Feed it a cleaned series (:func:`agrilend.remote_sensing.timeseries.clean_series`); interior
 gaps are filled linearly, and nothing is read outside the first..last valid value.
@@ -15,13 +35,15 @@ gaps are filled linearly, and nothing is read outside the first..last valid valu
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
 
+from agrilend.errors import IndexRangeError, IndexScaleWarning
 from agrilend.remote_sensing.timeseries import fill_gaps
 
 logger = logging.getLogger(__name__)
@@ -29,6 +51,40 @@ logger = logging.getLogger(__name__)
 FloatArray = np.ndarray[Any, np.dtype[np.floating[Any]]]
 
 _DAY_NS = 86_400 * 10**9
+
+Method = Literal["amplitude", "trough", "slope"]
+#: With ``method="trough"``: the share of the amplitude above the trough where a season starts.
+_TROUGH = 0.05
+_METHODS = ("amplitude", "trough", "slope")
+#: Values up to this far outside [-1, 1] are rounding, not a scale.
+_RANGE_TOL = 1e-6
+#: Smoothed curves overshoot a little where a canopy is near 1: up to this, values are clipped.
+_OVERSHOOT = 1.2
+
+
+def _in_index_range(arr: FloatArray, what: str, *, check: bool = True) -> FloatArray:
+    """The series as an index in [-1, 1]: rescaled from x 10000 (warned), or refused."""
+    if not check:
+        return arr
+    vals = arr[np.isfinite(arr)]
+    if vals.size == 0 or float(np.max(np.abs(vals))) <= 1.0 + _RANGE_TOL:
+        return arr
+    top = float(np.max(np.abs(vals)))
+    if top <= _OVERSHOOT:  # a smoother's overshoot of a canopy near 1, not a scale
+        return np.clip(arr, -1.0, 1.0)
+    if 100.0 < top <= 10_000.0:
+        warnings.warn(
+            f"{what}: values up to {top:.0f} look like an index scaled by 10000 (integer NDVI); "
+            "rescaled to [-1, 1]. Pass the index itself to silence this warning",
+            IndexScaleWarning,
+            stacklevel=3,
+        )
+        return arr / 10_000.0
+    raise IndexRangeError(
+        f"{what}: values reach {top:g}, outside the index range [-1, 1]; give NDVI (or another "
+        "normalised-difference index) as a fraction, e.g. compute it with "
+        "agrilend.remote_sensing.ndvi from reflectances"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,6 +115,16 @@ class Season:
     integral: float
     peak_value: float
     base_value: float
+
+
+@dataclass(frozen=True)
+class _Peak:
+    """A season's peak: the highest sample, and the first and last peaks merged into it."""
+
+    top: int
+    first: int
+    last: int
+    prominence: float
 
 
 def _crossing(
@@ -97,10 +163,12 @@ def phenology(
     times: Any,
     *,
     max_seasons: int = 2,
+    method: Method = "amplitude",
     threshold: float = 0.5,
     min_amplitude: float = 0.1,
     min_length_days: float = 30.0,
     max_length_days: float = 300.0,
+    merge_below: float = 0.35,
 ) -> list[Season]:
     """Find up to ``max_seasons`` growing seasons in one smoothed series.
 
@@ -112,12 +180,19 @@ def phenology(
         Its dates.
     max_seasons
         Keep at most this many seasons (the most prominent), returned in time order.
+    method
+        How start and end are read: ``"amplitude"``, ``"trough"`` or ``"slope"`` (module
+        docstring).
     threshold
-        Fraction of the amplitude, above each side's base, that marks start and end (0.5 = 50 %).
+        With ``method="amplitude"``: the fraction of the amplitude, above each side's base,
+        that marks start and end (0.5 = 50 %).
     min_amplitude
         A peak must rise at least this much above the higher of its two bases.
     min_length_days, max_length_days
         Plausible season lengths; seasons outside are dropped.
+    merge_below
+        Two neighbouring peaks whose dip is shallower than this fraction of the lower peak's
+        rise are one season.
 
     Returns
     -------
@@ -137,11 +212,15 @@ def phenology(
     arr = np.asarray(y, dtype="float64")
     if arr.ndim != 1:
         raise ValueError(f"phenology takes one series (1-D); got shape {arr.shape}")
+    _check_method(method, threshold)
+    arr = _in_index_range(arr, "phenology")
     days, order = _days_of(times, arr.size)
     found = _seasons(
         fill_gaps(arr[order], x=days),
         days,
         max_seasons=max_seasons,
+        method=method,
+        merge_below=merge_below,
         threshold=threshold,
         min_amplitude=min_amplitude,
         min_length_days=min_length_days,
@@ -160,6 +239,13 @@ def phenology(
         )
         for sos, pos, eos, length, amplitude, integral, peak_v, base in found
     ]
+
+
+def _check_method(method: str, threshold: float) -> None:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a fraction in (0, 1), got {threshold}")
 
 
 def _days_of(times: Any, n: int) -> tuple[FloatArray, np.ndarray[Any, Any]]:
@@ -187,6 +273,8 @@ def _seasons(
     min_amplitude: float,
     min_length_days: float,
     max_length_days: float,
+    method: str = "amplitude",
+    merge_below: float = 0.35,
 ) -> list[_SeasonTuple]:
     """The seasons of one gap-filled, date-sorted series, as plain floats (days since epoch).
 
@@ -203,21 +291,25 @@ def _seasons(
     peaks, props = find_peaks(v, prominence=min_amplitude, distance=distance)
     if peaks.size == 0:
         return []
-    keep = np.sort(peaks[np.argsort(props["prominences"])[::-1][:max_seasons]])
+    prominences = props["prominences"]
+    groups = [
+        _Peak(int(p), int(p), int(p), float(q)) for p, q in zip(peaks, prominences, strict=True)
+    ]
+    groups = _merge_close_peaks(v, groups, merge_below)
+    groups = _merge_short_neighbours(
+        v, days, groups, min_length_days=min_length_days, method=method, threshold=threshold
+    )
+    top = sorted(groups, key=lambda g: -g.prominence)[:max_seasons]
+    keep = sorted(top, key=lambda g: g.top)
     seasons: list[_SeasonTuple] = []
-    for k, p in enumerate(keep):
-        left_edge = 0 if k == 0 else int(keep[k - 1])
-        right_edge = v.size - 1 if k == keep.size - 1 else int(keep[k + 1])
-        il = left_edge + int(np.argmin(v[left_edge : p + 1]))
-        ir = p + int(np.argmin(v[p : right_edge + 1]))
+    for k, g in enumerate(keep):
+        p = g.top
+        il, ir = _troughs(v, keep, k)
         peak_v = float(v[p])
         base_l, base_r = float(v[il]), float(v[ir])
         if peak_v - max(base_l, base_r) < min_amplitude:
             continue
-        level_l = base_l + threshold * (peak_v - base_l)
-        level_r = base_r + threshold * (peak_v - base_r)
-        sos = _crossing(days, v, il, int(p), level_l, rising=True)
-        eos = _crossing(days, v, int(p), ir, level_r, rising=False)
+        sos, eos = _start_end(days, v, il, g, ir, method=method, threshold=threshold)
         length = eos - sos
         if not (min_length_days <= length <= max_length_days):
             logger.debug("season at day %.0f dropped: length %.0f days", days[p], length)
@@ -233,6 +325,110 @@ def _seasons(
              peak_v, base)
         )  # fmt: skip
     return seasons
+
+
+def _start_end(
+    days: FloatArray, v: FloatArray, il: int, g: _Peak, ir: int, *, method: str, threshold: float
+) -> tuple[float, float]:
+    """Start and end of the season ``g`` between troughs ``il`` and ``ir``.
+
+    A merged season rises before its first peak and falls after its last one.
+    """
+    first, last, peak_v = g.first, g.last, float(v[g.top])
+    base_l, base_r = float(v[il]), float(v[ir])
+    if method == "slope":
+        rise = np.diff(v[il : first + 1]) / np.diff(days[il : first + 1])
+        fall = np.diff(v[last : ir + 1]) / np.diff(days[last : ir + 1])
+        # the middle of the steepest segment on each limb
+        i = il + int(np.argmax(rise)) if rise.size else il
+        j = last + int(np.argmin(fall)) if fall.size else ir - 1
+        sos = 0.5 * (days[i] + days[i + 1]) if rise.size else days[il]
+        eos = 0.5 * (days[j] + days[j + 1]) if fall.size else days[ir]
+        return float(sos), float(eos)
+    # "trough": where the curve leaves its trough and comes back to it, 5 % of the amplitude
+    # above it (the lowest sample alone could be anywhere on a flat bare-soil stretch)
+    frac = _TROUGH if method == "trough" else threshold
+    return (
+        _crossing(days, v, il, first, base_l + frac * (peak_v - base_l), rising=True),
+        _crossing(days, v, last, ir, base_r + frac * (peak_v - base_r), rising=False),
+    )
+
+
+def _troughs(v: FloatArray, keep: list[_Peak], k: int) -> tuple[int, int]:
+    """The lowest samples between season ``keep[k]`` and its neighbours (or the series' ends)."""
+    g = keep[k]
+    left_edge = 0 if k == 0 else keep[k - 1].last
+    right_edge = v.size - 1 if k == len(keep) - 1 else keep[k + 1].first
+    return (
+        left_edge + int(np.argmin(v[left_edge : g.first + 1])),
+        g.last + int(np.argmin(v[g.last : right_edge + 1])),
+    )
+
+
+def _join(v: FloatArray, a: _Peak, b: _Peak, prominence: float) -> _Peak:
+    """One season from two neighbours: the higher peak, spanning both."""
+    top = a.top if v[a.top] >= v[b.top] else b.top
+    return _Peak(top, min(a.first, b.first), max(a.last, b.last), prominence)
+
+
+def _merge_short_neighbours(
+    v: FloatArray,
+    days: FloatArray,
+    groups: list[_Peak],
+    *,
+    min_length_days: float,
+    method: str,
+    threshold: float,
+) -> list[_Peak]:
+    """Fold a season that, cut at a neighbour's trough, is too short into that neighbour.
+
+    Two close peaks split one canopy cycle between them: each season ends at the dip between
+    them and both would be dropped as too short. They are one season (the higher peak kept),
+    joined across the higher (shallower) of the season's two troughs.
+    """
+    out = list(groups)
+    changed = True
+    while changed and len(out) > 1:
+        changed = False
+        for k in range(len(out)):
+            il, ir = _troughs(v, out, k)
+            sos, eos = _start_end(days, v, il, out[k], ir, method=method, threshold=threshold)
+            if eos - sos >= min_length_days:
+                continue
+            left_ok, right_ok = k > 0, k < len(out) - 1
+            j = k - 1 if left_ok and (not right_ok or v[il] >= v[ir]) else k + 1
+            a, b = min(j, k), max(j, k)
+            prom = max(out[a].prominence, out[b].prominence)
+            out[a : b + 1] = [_join(v, out[a], out[b], prom)]
+            changed = True
+            break
+    return out
+
+
+def _merge_close_peaks(v: FloatArray, groups: list[_Peak], merge_below: float) -> list[_Peak]:
+    """Fold neighbouring peaks split by a shallow dip into one season (the higher peak kept).
+
+    A dip counts as shallow when the lower peak rises above it by less than ``merge_below`` of
+    its rise above its own outer trough.
+    """
+    out = list(groups)
+    changed = True
+    while changed and len(out) > 1:
+        changed = False
+        for k in range(len(out) - 1):
+            a, b = out[k], out[k + 1]
+            dip = float(np.min(v[a.last : b.first + 1]))
+            low_is_a = v[a.top] <= v[b.top]
+            low = a.top if low_is_a else b.top
+            outer = float(np.min(v[: a.first + 1])) if low_is_a else float(np.min(v[b.last :]))
+            rise_outer = float(v[low]) - outer
+            if rise_outer <= 0 or (float(v[low]) - dip) < merge_below * rise_outer:
+                higher = a.top if not low_is_a else b.top
+                prom = max(a.prominence, b.prominence, float(v[higher]) - min(outer, dip))
+                out[k : k + 2] = [_join(v, a, b, prom)]
+                changed = True
+                break
+    return out
 
 
 def _season_columns(max_seasons: int) -> list[str]:
@@ -251,16 +447,20 @@ def phenology_table(
     *,
     index: Any = None,
     max_seasons: int = 2,
+    method: Method = "amplitude",
     threshold: float = 0.5,
     min_amplitude: float = 0.1,
     min_length_days: float = 30.0,
     max_length_days: float = 300.0,
+    merge_below: float = 0.35,
+    check_range: bool = True,
 ) -> pd.DataFrame:
     """Seasons of many series (one per row) as a table, one row per series.
 
     Columns: ``n_seasons`` then, for k = 1..``max_seasons``, ``sk_sos``, ``sk_pos``,
     ``sk_eos`` (dates), ``sk_length_days``, ``sk_amplitude``, ``sk_integral``, ``sk_peak``
-    (peak value); NaT/NaN where a row has fewer seasons.
+    (peak value); NaT/NaN where a row has fewer seasons. Options as in :func:`phenology`;
+    ``check_range=False`` reads any series as it is (features of arbitrary channels).
 
     Examples
     --------
@@ -272,6 +472,8 @@ def phenology_table(
     [1, 0]
     """
     arr = np.atleast_2d(np.asarray(y2d, dtype="float64"))
+    _check_method(method, threshold)
+    arr = _in_index_range(arr, "phenology_table", check=check_range)
     days, order = _days_of(times, arr.shape[-1])
     filled = fill_gaps(arr[:, order], x=days)
     cols = _season_columns(max_seasons)
@@ -284,6 +486,8 @@ def phenology_table(
             filled[i],
             days,
             max_seasons=max_seasons,
+            method=method,
+            merge_below=merge_below,
             threshold=threshold,
             min_amplitude=min_amplitude,
             min_length_days=min_length_days,

@@ -33,6 +33,7 @@ def render_report(
     pdf: bool = False,
     generated: dt.datetime | None = None,
     neighbours: gpd.GeoDataFrame | None = None,
+    monitoring: list[dict[str, Any]] | None = None,
 ) -> Path | str:
     """Render the report of one household (pseudonym ``H-...``) or one parcel.
 
@@ -56,6 +57,9 @@ def render_report(
     neighbours
         Titles (e.g. the county's) whose ones near the target the overview map draws, instead
         of the assessment's parcels: for a household decided alone from a scan's context.
+    monitoring
+        The household's monitoring history
+        (:func:`agrilend.monitor.household_history`), shown as a table when given.
 
     Returns
     -------
@@ -86,12 +90,13 @@ def render_report(
     context: dict[str, Any] = report_context(
         assessment, target_id, cube=cube, lang=lang, generated=generated, neighbours=neighbours
     )
+    context["monitoring"] = list(monitoring or [])
     html = render_html(context)
     if out is None:
         return html
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    from agrilend.outputs import write_text  # noqa: PLC0415
+
+    path = write_text(out, html)  # a new file renamed into place: never through a planted link
     log.info("wrote %s (%d kB)", path, len(html) // 1024)
     if pdf:
         from agrilend.report.pdf import html_to_pdf  # noqa: PLC0415  (optional engines)

@@ -114,6 +114,9 @@ def figure_style(lang: Lang) -> Iterator[Lang]:
         "axes.spines.right": False,
         "axes.unicode_minus": False,
         "svg.fonttype": "path",
+        # text comes from registries (parcel ids, field names): never parsed as mathtext, where
+        # "$...$" could raise or recurse without end
+        "text.parse_math": False,
     }
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         yield flang

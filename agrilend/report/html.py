@@ -25,6 +25,7 @@ import xarray as xr
 from agrilend import __version__
 from agrilend.errors import UnknownTargetError
 from agrilend.report import figures, maps
+from agrilend.report.credit_beyond import credit_beyond_view
 from agrilend.report.i18n import (
     Lang,
     fmt_area,
@@ -562,7 +563,9 @@ def report_context(
         },
         "weather": _weather_rows(assessment, target.owner_ref, lang),
         "subsidies": _subsidy_rows(assessment, target),
+        "credit_beyond": credit_beyond_view(assessment, target.owner_ref, lang),
         "provenance": _provenance(assessment, target, lang),
+        "monitoring": [],
     }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from agrilend.errors import ReportError
+from agrilend.outputs import write_bytes
 from agrilend.report._chromium import Chromium, find_chromium
 
 log = logging.getLogger(__name__)
@@ -62,16 +63,16 @@ def html_to_pdf(html: str, out: str | Path, *, engine: PdfEngine = "auto") -> Pa
                 'WeasyPrint is not installed; run `pip install "agrilend[pdf]"`'
             ) from exc
         try:
-            weasyprint.HTML(string=html, base_url=str(out.parent)).write_pdf(str(out))
+            data = weasyprint.HTML(string=html, base_url=str(out.parent)).write_pdf()
         except Exception as exc:  # WeasyPrint raises many kinds; say which file failed
             raise ReportError(f"WeasyPrint could not print {out.name}: {exc}") from exc
-        return out
+        return write_bytes(out, data)
     with tempfile.TemporaryDirectory(prefix="agrilend-pdf-") as tmp:
         page = Path(tmp) / "report.html"
         page.write_text(html, encoding="utf-8")
         with Chromium() as browser:
-            out.write_bytes(browser.print_pdf(page))
-    return out
+            data = browser.print_pdf(page)
+    return write_bytes(out, data)
 
 
 __all__ = ["PdfEngine", "available_engine", "html_to_pdf"]

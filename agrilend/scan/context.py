@@ -8,7 +8,6 @@ with it, without scanning the county again.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,9 @@ def load_context(path: str | Path) -> CountyContext:
     ScanError
         When the folder holds no county context.
     """
+    from agrilend._limits import check_dataset, check_parquet, load_json  # noqa: PLC0415
     from agrilend._paths import local_path  # noqa: PLC0415
+    from agrilend.errors import AgrilendError  # noqa: PLC0415
     from agrilend.yield_models.persistence import load_model  # noqa: PLC0415
 
     d = local_path(path, what="scan context")
@@ -83,22 +84,40 @@ def load_context(path: str | Path) -> CountyContext:
             f"{str(d)!r} holds no county context ({_COUNTY} missing); give the context/ folder "
             "of a finished `agrilend scan`"
         )
-    county = json.loads((d / _COUNTY).read_text(encoding="utf-8"))
-    ctx = CountyContext(
-        county_yields={str(k): float(v) for k, v in county.get("county_yields", {}).items()},
-        meta=dict(county.get("meta", {})),
-    )
+
+    def damaged(why: str) -> ScanError:
+        return ScanError(
+            f"the county context in {str(d)!r} is damaged: {why}; run the scan again with "
+            "--overwrite to rebuild it, or give the context/ folder of another finished scan"
+        )
+
+    county = load_json(d / _COUNTY, _COUNTY, error=damaged)
+    try:
+        ctx = CountyContext(
+            county_yields={str(k): float(v) for k, v in county.get("county_yields", {}).items()},
+            meta=dict(county.get("meta", {})),
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise damaged(f"{_COUNTY} does not hold county yields and meta ({exc})") from None
     if (d / _MODEL).exists():
         ctx.crop_model = load_model(d / _MODEL)
-    if (d / _PEERS).exists():
-        peers = pd.read_parquet(d / _PEERS)
-        ctx.peer_stats = peers.set_index(peers.columns[0])
-    if (d / _CURVES).exists():
-        with xr.open_dataset(d / _CURVES) as ds:
-            ctx.peer_curves = ds.load()
-    if (d / _NORMALS).exists():
-        normals = pd.read_parquet(d / _NORMALS)
-        ctx.weather_normals = normals.set_index(normals.columns[0])
+    try:
+        if (d / _PEERS).exists():
+            check_parquet(d / _PEERS, _PEERS)
+            peers = pd.read_parquet(d / _PEERS)
+            ctx.peer_stats = peers.set_index(peers.columns[0])
+        if (d / _CURVES).exists():
+            with xr.open_dataset(d / _CURVES) as ds:
+                check_dataset(ds, _CURVES, path=d / _CURVES)
+                ctx.peer_curves = ds.load()
+        if (d / _NORMALS).exists():
+            check_parquet(d / _NORMALS, _NORMALS)
+            normals = pd.read_parquet(d / _NORMALS)
+            ctx.weather_normals = normals.set_index(normals.columns[0])
+    except AgrilendError:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
+        raise damaged(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     return ctx
 
 

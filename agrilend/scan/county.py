@@ -71,9 +71,11 @@ def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
     """
     X = read_curves(part, positions, width)
     if mode == "context":
-        model = models[0][0]
+        model, times = models[0]  # the imagery's dates, read on the model's day-of-year grid
         if not len(X):
             return np.zeros((0, n_classes))
+        if times is not None:
+            return np.asarray(model.predict_proba(X, times=list(times)), dtype=float)
         return np.asarray(model.predict_proba(X), dtype=float)
     proba = np.zeros((len(X), n_classes))
     if not len(X):
@@ -187,11 +189,16 @@ def county_crops(
         model = context.crop_model
         _check_model_dates(model, times)
         classes = np.asarray(model.classes_)
-        proba = spread(everyone, share([(model, None)]), classes.size, "context")
+        dates = np.asarray(times) if hasattr(model, "check_dates") else None
+        proba = spread(everyone, share([(model, dates)]), classes.size, "context")
         best = proba.argmax(axis=1)
-        return pd.DataFrame(
-            {"crop": classes[best], "crop_confidence": proba[np.arange(best.size), best]},
-            index=pd.Index(ids, name="parcel_id"),
+        return _with_proba(
+            pd.DataFrame(
+                {"crop": classes[best], "crop_confidence": proba[np.arange(best.size), best]},
+                index=pd.Index(ids, name="parcel_id"),
+            ),
+            proba,
+            list(classes),
         )
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
@@ -251,10 +258,23 @@ def county_crops(
         X_fit = gather(fit_rows)
     context.crop_model = clone(template).fit(X_fit, lab[fit_rows])
     best = proba.argmax(axis=1)
-    return pd.DataFrame(
-        {"crop": learnt[best], "crop_confidence": proba[np.arange(lab.size), best]},
-        index=pd.Index(ids, name="parcel_id"),
+    return _with_proba(
+        pd.DataFrame(
+            {"crop": learnt[best], "crop_confidence": proba[np.arange(lab.size), best]},
+            index=pd.Index(ids, name="parcel_id"),
+        ),
+        proba,
+        list(learnt),
     )
+
+
+def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataFrame:
+    """The crops with one ``p_<class>`` column per class (the declaration check reads them)."""
+    out = crops.copy()
+    for j, c in enumerate(classes):
+        out[f"p_{c}"] = proba[:, j]
+    out.attrs["classes"] = classes
+    return out
 
 
 def size_part(  # noqa: PLR0917 (a Dask task: positional arguments)

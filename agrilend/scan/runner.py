@@ -139,6 +139,11 @@ class ScanResult:
 
 
 def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    if out.is_symlink() and not out.exists():
+        raise ScanError(
+            f"results folder {str(out)!r} is a link that points nowhere; remove it or choose "
+            "another --out"
+        )
     if not out.exists() or not any(out.iterdir()):
         out.mkdir(parents=True, exist_ok=True)
         return
@@ -275,9 +280,9 @@ class _Runner:
 def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
     """A Dask client (and the LocalCluster it owns, if any); ``(None, None)`` for in-process."""
     if scheduler:
-        from dask.distributed import Client  # noqa: PLC0415
+        from agrilend._limits import connect_scheduler  # noqa: PLC0415
 
-        return Client(scheduler), None
+        return connect_scheduler(scheduler), None
     if workers == 0:
         return None, None
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415
@@ -525,6 +530,7 @@ def scan(
             county_yields=inputs.county_yields,
             context=county,
             sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
+            credit_extras=inputs.credit_extras,
         )
     finally:
         if client is not None:

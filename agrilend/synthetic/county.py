@@ -323,10 +323,14 @@ def generate_county(
     >>> with tempfile.TemporaryDirectory() as d:
     ...     paths = generate_county(d, seed=3, size_px=(30, 30), weather_start="2024-01-01")
     ...     sorted(paths)[:3]
-    ['county_yields.csv', 'imagery.nc', 'subsidies.csv']
+    ['county_yields.csv', 'imagery.nc', 'insurance.csv']
     """
+    from agrilend.synthetic.credit_records import write_credit_records  # noqa: PLC0415
+
     county = build_county(seed=seed, size_px=size_px, **options)
-    return write_county(county, out_dir, overwrite=overwrite)
+    paths = write_county(county, out_dir, overwrite=overwrite)
+    # prices, transfers, insurance and own evidence: their own seeded generator (issue 20)
+    return paths | write_credit_records(out_dir)
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """agrilend.yield_models: features, crop type, vigour, weather and yield.
 
-Every estimate carries its uncertainty: crop type with a calibrated confidence, vigour with a
+Every estimate carries its uncertainty: crop type with its probability (and every declared
+crop with ``p_declared`` and a mismatch score), vigour with a
 data-quality note, yield with an interval.
 """
 
@@ -12,9 +13,17 @@ from agrilend.yield_models.crop_type import (
     predict_out_of_fold,
     training_sample,
 )
-from agrilend.yield_models.features import crop_features, harmonic_coefficients, series_features
+from agrilend.yield_models.declaration import audit_declarations, check_declarations
+from agrilend.yield_models.features import (
+    crop_features,
+    harmonic_coefficients,
+    profile_width,
+    season_days,
+    series_features,
+)
 from agrilend.yield_models.persistence import (
     MODEL_FORMAT_VERSION,
+    load_crop_model,
     load_model,
     read_model_metadata,
     save_model,
@@ -63,9 +72,15 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "expected_calibration_error",
     "harmonic_coefficients",
     "predict_out_of_fold",
+    "profile_width",
+    "season_days",
     "series_features",
     "training_sample",
+    # the declaration check
+    "audit_declarations",
+    "check_declarations",
     # persistence
+    "load_crop_model",
     "load_model",
     "read_model_metadata",
     "save_model",

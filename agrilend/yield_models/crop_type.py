@@ -3,12 +3,21 @@
 :class:`CropTypeClassifier` is a scikit-learn estimator whose input is the series themselves:
 ``X`` has one row per parcel and ``n_channels * n_times`` columns (channel-major: all dates of
 the first channel, then the second...), the dates given once as the ``times`` hyper-parameter.
-It computes :func:`~agrilend.yield_models.features.series_features`, fits an extremely
-randomised forest and calibrates its probabilities (sigmoid, inside the training data).
+It computes :func:`~agrilend.yield_models.features.series_features` on a day-of-year grid
+(day counts from 1 January of the season's year, profile bins as wide as the observations are
+sparse), so a model trained on one cube or season predicts another whose dates differ
+(:meth:`CropTypeClassifier.predict_proba` with ``times=``), and refuses imagery that does not
+cover the season it learnt (:class:`~agrilend.errors.ModelError`).
+
+Labels may be of any kind (text, integers, numeric codes with leading zeros, Chinese names):
+they are encoded to integers inside and returned as given. Probabilities are the balanced
+forest's votes by default: calibrating on small, imbalanced counties pulls predictions to the
+majority crop.
 
 In a county scan the labels are the declared crops (noisy); :func:`predict_out_of_fold` judges
-every parcel with a model that never saw its own declaration, and :func:`crop_mismatch` flags a
-confident disagreement, the way EU paying agencies check aid claims with Sentinel data.
+every parcel with a model that never saw its own declaration, and
+:func:`agrilend.yield_models.declaration.check_declarations` ranks the declarations by how
+unlikely the imagery makes them.
 """
 
 from __future__ import annotations
@@ -25,8 +34,8 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from agrilend.errors import InsufficientEvidenceError
-from agrilend.yield_models.features import series_features
+from agrilend.errors import InsufficientEvidenceError, ModelError
+from agrilend.yield_models.features import profile_width, season_days, series_features
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +54,17 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         columns. Default one channel, ``NDVI``.
     step
         Grid step for regularising (see :func:`series_features`); inferred when omitted.
+    profile_days
+        Width of the profile bins in days; by default from the observation density of the
+        training series (:func:`~agrilend.yield_models.features.profile_width`).
     model
         ``"extra_trees"`` (default) or ``"random_forest"``.
     n_estimators
         Trees in the forest.
     calibration
-        ``"sigmoid"``, ``"isotonic"`` or ``None`` (raw forest votes).
+        ``None`` (default: the class-balanced forest's votes), ``"sigmoid"`` or ``"isotonic"``
+        (fitted inside the training data; only when every class has ``4 * calibration_cv``
+        parcels, else the votes are kept: calibration on few samples drifts to the majority).
     calibration_cv
         Folds of the calibration inside the training data.
     random_state
@@ -61,13 +75,22 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : numpy.ndarray
-        Class labels.
+        Class labels, as given to :meth:`fit`.
     feature_schema_ : list of str
         Names of the computed features (saved with the model).
     n_features_in_ : int
         Columns of ``X``.
+    profile_days_ : int
+        Width of the profile bins used.
+    season_days_ : tuple of float
+        First and last training date, in days from 1 January of the season's year: imagery
+        that does not cover this window is refused.
     estimator_ : object
-        The fitted (calibrated) forest.
+        The fitted forest (calibrated or not), on integer-encoded classes.
+    mismatch_threshold_ : float
+        Set by the pipeline and ``agrilend train`` (not by :meth:`fit`): the mismatch score
+        at which the declaration check of the county it was trained on flagged
+        (:func:`agrilend.yield_models.declaration.check_declarations`).
 
     Examples
     --------
@@ -89,9 +112,10 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         times: Sequence[Any] | None = None,
         channels: Sequence[str] | None = None,
         step: str | None = None,
+        profile_days: int | None = None,
         model: Literal["extra_trees", "random_forest"] = "extra_trees",
         n_estimators: int = 300,
-        calibration: Literal["sigmoid", "isotonic"] | None = "sigmoid",
+        calibration: Literal["sigmoid", "isotonic"] | None = None,
         calibration_cv: int = 3,
         random_state: int | None = 0,
         n_jobs: int | None = 1,
@@ -99,6 +123,7 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         self.times = times
         self.channels = channels
         self.step = step
+        self.profile_days = profile_days
         self.model = model
         self.n_estimators = n_estimators
         self.calibration = calibration
@@ -108,15 +133,19 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _layout(self, n_cols: int) -> tuple[list[str], pd.DatetimeIndex]:
-        chans = list(self.channels) if self.channels else ["NDVI"]
+    def _channels(self) -> list[str]:
+        return list(self.channels) if self.channels else ["NDVI"]
+
+    def _layout(self, n_cols: int, times: Sequence[Any] | None = None) -> tuple[list[str], Any]:
+        chans = self._channels()
         if n_cols % len(chans):
             raise ValueError(
                 f"X has {n_cols} columns, not a multiple of {len(chans)} channels {chans}"
             )
         n_t = n_cols // len(chans)
-        if self.times is not None:
-            t = pd.DatetimeIndex(pd.to_datetime(np.asarray(self.times)))
+        given = times if times is not None else self.times
+        if given is not None:
+            t = pd.DatetimeIndex(pd.to_datetime(np.asarray(given)))
             if len(t) != n_t:
                 raise ValueError(
                     f"X has {n_t} dates per channel but times has {len(t)}; give one date per "
@@ -126,12 +155,29 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
             t = pd.date_range("2000-01-01", periods=n_t, freq="10D")
         return chans, t
 
-    def _features(self, X: np.ndarray) -> pd.DataFrame:
-        chans, t = self._layout(X.shape[1])
+    def _split(self, X: np.ndarray, times: Sequence[Any] | None = None) -> tuple[Any, Any]:
+        chans, t = self._layout(X.shape[1], times)
         n_t = len(t)
-        series = {c: X[:, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}
+        return {c: X[:, i * n_t : (i + 1) * n_t] for i, c in enumerate(chans)}, t
+
+    def _width(self, X: np.ndarray) -> int:
+        """Profile bin width: the hyper-parameter, else from the observation density of X."""
+        if self.profile_days is not None:
+            return int(self.profile_days)
+        series, t = self._split(X)
+        first = next(iter(series.values()))
+        return profile_width(first, t)
+
+    def _features(
+        self, X: np.ndarray, times: Sequence[Any] | None = None, width: int | None = None
+    ) -> pd.DataFrame:
+        series, t = self._split(X, times)
+        chans = list(series)
         phen = "NDVI" if "NDVI" in chans else None
-        return series_features(series, t, step=self.step, phenology_channel=phen)
+        w = width if width is not None else self._width(X)
+        return series_features(
+            series, t, step=self.step, phenology_channel=phen, profile_days=w, origin="season"
+        )
 
     @staticmethod
     def _matrix(f: pd.DataFrame) -> np.ndarray:
@@ -145,40 +191,116 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             class_weight="balanced_subsample",
         )
-        if self.calibration is None or n_classes_min < max(self.calibration_cv, 2):
+        folds = max(self.calibration_cv, 2)
+        if self.calibration is None or n_classes_min < 4 * folds:
             return forest
-        return CalibratedClassifierCV(forest, method=self.calibration, cv=self.calibration_cv)
+        return CalibratedClassifierCV(forest, method=self.calibration, cv=folds)
 
     # -- estimator API ------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> CropTypeClassifier:
-        """Fit on series ``X`` (``n_parcels x n_channels*n_times``, NaN = gap) and labels ``y``."""
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype="float64")
-        check_classification_targets(y)
-        return self._fit_features(self._features(X), y)
+        """Fit on series ``X`` (``n_parcels x n_channels*n_times``, NaN = gap) and labels ``y``.
 
-    def _fit_features(self, feats: pd.DataFrame, y: np.ndarray) -> CropTypeClassifier:
-        """Fit on features already computed by :meth:`_features` (one row per parcel)."""
-        self.classes_, counts = np.unique(y, return_counts=True)
+        ``y`` may hold text, integers or numeric codes; predictions return them as given.
+        """
+        X, y = validate_data(
+            self, X, y, ensure_all_finite="allow-nan", dtype="float64", y_numeric=False
+        )
+        if np.asarray(y).dtype != object:  # object labels (codes as Python ints...) are classes
+            check_classification_targets(y)
+        width = self._width(X)
+        _series, t = self._split(X)
+        return self._fit_features(self._features(X, width=width), y, width=width, times=t)
+
+    def _fit_features(
+        self, feats: pd.DataFrame, y: Any, *, width: int | None = None, times: Any = None
+    ) -> CropTypeClassifier:
+        """Fit on features already computed by :meth:`_features` (one row per parcel).
+
+        ``width`` and ``times`` are those the features were computed with (default: the
+        bin width read from the features' names, and the ``times`` hyper-parameter).
+        """
+        if width is None:
+            width = _width_of(feats.columns, self.profile_days)
+        if times is None:
+            n_t = self._n_times_of(feats)
+            times = self._layout(n_t * len(self._channels()))[1]
+        encoded, uniques = _encode_labels(y)
+        if (encoded < 0).any():
+            raise ValueError(
+                "y has missing labels (None, NaN or empty); drop those parcels before fitting"
+            )
+        self.classes_ = _label_array(uniques)
+        counts = np.bincount(encoded)
         self.feature_schema_ = [str(c) for c in feats.columns]
-        self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), y)
+        self.profile_days_ = int(width)
+        days = season_days(times)
+        self.season_days_ = (float(days.min()), float(days.max()))
+        self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), encoded)
         return self
+
+    def _n_times_of(self, feats: pd.DataFrame) -> int:
+        """Dates per channel, when only features are at hand: the ``times`` hyper-parameter."""
+        if self.times is not None:
+            return len(self.times)
+        return max(int(getattr(self, "n_features_in_", 1)) // len(self._channels()), 2)
 
     def _proba_features(self, feats: pd.DataFrame) -> np.ndarray:
         """Class probabilities from features already computed (columns aligned to the fit)."""
         feats = feats.reindex(columns=self.feature_schema_)
-        return np.asarray(self.estimator_.predict_proba(self._matrix(feats)), dtype="float64")
+        raw = np.asarray(self.estimator_.predict_proba(self._matrix(feats)), dtype="float64")
+        out = np.zeros((raw.shape[0], len(self.classes_)))
+        out[:, np.asarray(self.estimator_.classes_, dtype=int)] = raw
+        return out
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
+    def check_dates(self, times: Sequence[Any]) -> None:
+        """Refuse imagery dates that do not cover the season this model learnt.
+
+        The model's window (:attr:`season_days_`, days from 1 January of the season's year)
+        may be missed by at most one profile bin at either end.
+
+        Raises
+        ------
+        ModelError
+            Naming the model's window and the imagery's, and what to do.
+        """
         check_is_fitted(self, "estimator_")
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype="float64")
-        # the columns the forest was fitted on, in that order, whatever these rows gave
-        return self._proba_features(self._features(X))
+        t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
+        lo, hi = self.season_days_
+        slack = max(float(self.profile_days_), 15.0)
+        if len(t) == 0:
+            raise ModelError("the imagery has no dates; the crop model needs a season's imagery")
+        d = season_days(t)
+        if d.min() > lo + slack or d.max() < hi - slack:
+            raise ModelError(
+                f"the crop model learnt the season from day {lo:.0f} to day {hi:.0f} (days from "
+                f"1 January of the season's year) but this imagery covers days {d.min():.0f} to "
+                f"{d.max():.0f} ({t.min().date()}..{t.max().date()}); give imagery of the whole "
+                "season the model was trained on, or train a model on this imagery "
+                "(`agrilend train`)"
+            )
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Most probable class per row."""
-        proba = self.predict_proba(X)
+    def predict_proba(self, X: Any, times: Sequence[Any] | None = None) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        ``times`` are the dates of ``X``'s columns when they differ from the training dates
+        (another cube or season): the series are put on the model's day-of-year grid, and dates
+        that do not cover the model's season raise :class:`~agrilend.errors.ModelError`.
+        """
+        check_is_fitted(self, "estimator_")
+        if times is None:
+            X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype="float64")
+        else:
+            self.check_dates(times)
+            X = np.asarray(X, dtype="float64")
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D (parcels x channels*dates), got {X.shape}")
+        # the columns the forest was fitted on, in that order, whatever these rows gave
+        return self._proba_features(self._features(X, times, width=self.profile_days_))
+
+    def predict(self, X: Any, times: Sequence[Any] | None = None) -> np.ndarray:
+        """Most probable class per row (labels as given to :meth:`fit`)."""
+        proba = self.predict_proba(X, times)
         return np.asarray(self.classes_[np.argmax(proba, axis=1)])
 
     def __sklearn_tags__(self) -> Any:
@@ -252,7 +374,7 @@ def training_sample(
 
 def predict_out_of_fold(
     X: Any,
-    declared: Sequence[str] | pd.Series,
+    declared: Sequence[Any] | pd.Series,
     *,
     model: CropTypeClassifier | None = None,
     index: Sequence[Any] | None = None,
@@ -260,6 +382,7 @@ def predict_out_of_fold(
     min_class_size: int = 5,
     max_train: int | None = None,
     random_state: int | None = 0,
+    exclude: Any = None,
 ) -> pd.DataFrame:
     """Predict every parcel's crop with a model that did not see the parcel's own declaration.
 
@@ -277,7 +400,8 @@ def predict_out_of_fold(
     X
         Series as :class:`CropTypeClassifier` takes them (rows = parcels).
     declared
-        Declared crop per parcel (``""`` or NaN = none).
+        Declared crop per parcel, labels of any kind (text, integers, numeric codes: returned
+        as given); ``""``, None or NaN = none.
     model
         An unfitted template (cloned per fold); default ``CropTypeClassifier()``.
     index
@@ -286,12 +410,16 @@ def predict_out_of_fold(
         Folds, smallest learnt class, seed.
     max_train
         Most declarations to train on (default all).
+    exclude
+        Boolean per parcel: declarations not to learn from (suspects of a first pass); those
+        parcels are still predicted.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by parcel: ``crop`` (predicted), ``crop_confidence`` (its calibrated
-        probability), ``fold``, and one ``p_<class>`` column per learnt class.
+        Indexed by parcel: ``crop`` (predicted, as the labels were given), ``crop_confidence``
+        (its probability), ``fold``, and one ``p_<class>`` column per learnt class;
+        ``attrs["classes"]`` lists those classes as given.
 
     Raises
     ------
@@ -299,57 +427,121 @@ def predict_out_of_fold(
         When fewer than two classes have ``min_class_size`` declarations.
     """
     template = model if model is not None else CropTypeClassifier()
-    lab = pd.Series(declared).fillna("").astype(str).to_numpy()
+    codes, uniques = _encode_labels(declared)
     ids: Any = index
     if ids is None:
-        ids = declared.index if isinstance(declared, pd.Series) else range(len(lab))
+        ids = declared.index if isinstance(declared, pd.Series) else range(len(codes))
     Xa = np.asarray(X, dtype="float64")
-    names, counts = np.unique(lab[lab != ""], return_counts=True)
-    learnt = names[counts >= min_class_size]
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    learnt = np.flatnonzero(counts >= min_class_size)  # codes of the learnt classes
     if learnt.size < 2:
+        got = {str(uniques[j]): int(counts[j]) for j in range(len(uniques))}
         raise InsufficientEvidenceError(
             f"out-of-fold crop prediction needs two crops with at least {min_class_size} "
-            f"declared parcels; got {dict(zip(names.tolist(), counts.tolist(), strict=True))}. "
-            "Give a larger area or a model trained elsewhere"
+            f"declared parcels; got {got}. Give a larger area or a model trained elsewhere"
         )
+    lab = np.where(codes >= 0, codes.astype(str), "")  # text codes for the samplers
     pool = training_sample(
         lab, max_train=max_train, min_class_size=min_class_size, random_state=random_state
     )
-    sampled = max_train is not None and int((lab != "").sum()) > max_train
-    folds = np.full(len(lab), -1)
-    in_folds = pool if sampled else np.ones(len(lab), dtype=bool)
+    sampled = max_train is not None and int((codes >= 0).sum()) > max_train
+    folds = np.full(len(codes), -1)
+    in_folds = pool if sampled else np.ones(len(codes), dtype=bool)
     folds[in_folds] = _fold_ids(lab[in_folds], n_splits, random_state)
     outside = np.flatnonzero(folds < 0)
-    trainable = np.isin(lab, learnt) & in_folds
-    proba = np.zeros((len(lab), learnt.size))
+    trainable = np.isin(codes, learnt) & in_folds
+    if exclude is not None:
+        trainable &= ~np.asarray(exclude, dtype=bool)
+    proba = np.zeros((len(codes), learnt.size))
     # a parcel's features depend on its own series only: computed once, not once per model
-    feats = clone(template)._features(Xa).reset_index(drop=True)
+    base = clone(template)
+    width = base._width(Xa)
+    times = base._split(Xa)[1]
+    feats = base._features(Xa, width=width).reset_index(drop=True)
     for k in range(n_splits):
         test = folds == k
         train = (~test) & trainable
         if not test.any():
             continue
-        if np.unique(lab[train]).size < 2:
+        if np.unique(codes[train]).size < 2:
             proba[test] = 1.0 / learnt.size
             proba[outside] += 1.0 / learnt.size / n_splits
             continue
-        m = clone(template)._fit_features(feats[train], lab[train])
+        m = clone(template)._fit_features(feats[train], codes[train], width=width, times=times)
         cols = np.searchsorted(learnt, m.classes_)
         proba[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
         if outside.size:  # parcels no fold model saw: the mean of all of them
             proba[np.ix_(outside, cols)] += m._proba_features(feats.iloc[outside]) / n_splits
     best = proba.argmax(axis=1)
+    names = np.empty(learnt.size, dtype=object)
+    names[:] = [uniques[j] for j in learnt]
     out = pd.DataFrame(
         {
-            "crop": learnt[best],
-            "crop_confidence": proba[np.arange(len(lab)), best],
+            "crop": names[best],
+            "crop_confidence": proba[np.arange(len(codes)), best],
             "fold": folds,
         },
         index=pd.Index(list(ids), name="parcel_id"),
     )
-    for j, c in enumerate(learnt):
+    for j, c in enumerate(names):
         out[f"p_{c}"] = proba[:, j]
+    out.attrs["classes"] = list(names)  # the labels behind the p_ columns, as given
     return out
+
+
+def _encode_labels(declared: Any) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes of labels as given (-1 for none: ``""``, None, NaN) and the labels.
+
+    The labels are sorted (as text when they mix types), so the codes do not depend on the
+    order of the parcels.
+    """
+    values = list(declared)
+    present = [v for v in values if not _missing_label(v)]
+    try:
+        uniques = sorted(set(present))
+    except TypeError:  # mixed types: order by their text
+        uniques = sorted(set(present), key=str)
+    lookup = {v: j for j, v in enumerate(uniques)}
+    codes = np.array([-1 if _missing_label(v) else lookup[v] for v in values], dtype=int)
+    return codes, uniques
+
+
+def _width_of(columns: Any, default: int | None) -> int:
+    """The profile-bin width of features named ``<channel>_d<day>`` (day-of-year bins)."""
+    import re  # noqa: PLC0415
+
+    days = sorted(
+        {
+            (-1 if m.group(1) else 1) * int(m.group(2))
+            for c in map(str, columns)
+            if (m := re.search(r"_d(m?)(\d{3})$", c))
+        }
+    )
+    if len(days) >= 2:
+        return int(min(np.diff(days)))
+    return int(default) if default is not None else 30
+
+
+def _label_array(uniques: list[Any]) -> np.ndarray:
+    """Labels as an array: their own dtype when they share a type, else object (as given)."""
+    if len({type(u) for u in uniques}) <= 1:
+        arr = np.asarray(uniques)
+        if arr.ndim == 1:
+            return arr
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = uniques
+    return out
+
+
+def _missing_label(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip() == ""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def crop_mismatch(
@@ -359,8 +551,11 @@ def crop_mismatch(
     *,
     threshold: float = 0.8,
 ) -> np.ndarray:
-    """Flag a declaration that the imagery contradicts with high confidence.
+    """Flag a declaration that the imagery contradicts with high confidence (the old rule).
 
+    Kept for callers that want a fixed bar; the pipeline uses
+    :func:`agrilend.yield_models.declaration.check_declarations`, which ranks declarations by
+    how unlikely they are (a fixed bar rarely fires on probabilities of confusable crops).
     A parcel is flagged when a crop was declared, the predicted crop differs, and the
     prediction's calibrated probability is at least ``threshold``.
 
@@ -402,7 +597,9 @@ def expected_calibration_error(
 
 
 def brier_score(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> float:
-    """Multi-class Brier score (mean squared error of the probability vector; 0 is perfect).
+    """Multi-class Brier score: the squared error of the probability vector summed over the
+    classes, averaged over samples (0 is perfect, 2 the worst); scikit-learn's
+    ``brier_score_loss`` unscaled.
 
     Examples
     --------
@@ -410,9 +607,14 @@ def brier_score(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]
     >>> brier_score(["a"], np.array([[1.0, 0.0]]), ["a", "b"])
     0.0
     """
-    p = np.asarray(proba, dtype="float64")
-    onehot = (np.asarray(y_true)[:, None] == np.asarray(classes)[None, :]).astype("float64")
-    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+    from sklearn.metrics import brier_score_loss  # noqa: PLC0415
+
+    return float(
+        brier_score_loss(
+            np.asarray(y_true), np.asarray(proba, dtype="float64"), labels=list(classes),
+            scale_by_half=False,
+        )
+    )  # fmt: skip
 
 
 __all__ = [

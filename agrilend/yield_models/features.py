@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,60 @@ def _infer_step(times: pd.DatetimeIndex) -> str:
     days = np.diff(np.sort(times.as_unit("s").asi8)) / 86_400.0
     med = float(np.median(days))
     return f"{max(round(med), 1)}D"
+
+
+def season_days(times: Sequence[Any] | pd.DatetimeIndex) -> np.ndarray:
+    """Days from 1 January of the season's year (the year of the middle date) to each date.
+
+    The day-of-year grid the crop features live on: two seasons' series, or two cubes with
+    different dates, give the same day numbers to the same time of year. Dates before that
+    1 January (a winter crop sown the autumn before) are negative.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> season_days(pd.to_datetime(["2023-10-01", "2024-03-01", "2024-07-01"])).tolist()
+    [-92.0, 60.0, 182.0]
+    """
+    t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
+    if len(t) == 0:
+        return np.zeros(0)
+    mid = t.min() + (t.max() - t.min()) / 2
+    origin = pd.Timestamp(year=mid.year, month=1, day=1)
+    return np.asarray((t - origin).days, dtype="float64")
+
+
+def profile_width(
+    series: Any, times: Sequence[Any] | pd.DatetimeIndex, *, low: int = 10, high: int = 30
+) -> int:
+    """Width (days) of the profile bins from the observation density of the series.
+
+    Twice the median number of days per clear observation (over parcels), rounded to a
+    multiple of 5 and kept within ``[low, high]``: dense series get narrow bins (detail is
+    kept), sparse ones wide bins (each bin still holds an observation).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.date_range("2024-03-01", periods=40, freq="5D")
+    >>> profile_width(np.ones((3, 40)), t)
+    10
+    >>> gappy = np.where(np.arange(40) % 4 == 0, 1.0, np.nan)[None, :]
+    >>> profile_width(gappy, t)
+    30
+    """
+    arr = np.atleast_2d(np.asarray(series, dtype="float64"))
+    t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
+    if len(t) < 2:
+        return high
+    span = float((t.max() - t.min()).days)
+    n_obs = np.isfinite(arr).sum(axis=1)
+    n_obs = n_obs[n_obs > 0]
+    if n_obs.size == 0:
+        return high
+    per_obs = span / max(float(np.median(n_obs)) - 1.0, 1.0)
+    width = 5 * round(2.0 * per_obs / 5.0)
+    return int(min(max(width, low), high))
 
 
 def _as_channels(series: Any, channels: Sequence[str] | None) -> dict[str, np.ndarray]:
@@ -158,6 +212,7 @@ def series_features(
     harmonics: int = 2,
     phenology_channel: str | None = "NDVI",
     max_seasons: int = 2,
+    origin: Literal["start", "season"] = "start",
 ) -> pd.DataFrame:
     """Per-parcel features of one or several series channels.
 
@@ -188,13 +243,18 @@ def series_features(
         to skip.
     max_seasons
         Seasons per year kept by phenology (2 for double cropping).
+    origin
+        What day counts are measured from: ``"start"``, the first date (profile bins
+        ``p00, p01, ...``); ``"season"``, 1 January of the season's year (:func:`season_days`;
+        profile bins named by their first day, ``d060``, ``dm30`` for day -30), so series of
+        other dates or seasons give comparable features.
 
     Returns
     -------
     pandas.DataFrame
         One row per parcel, float columns named ``{channel}_{feature}``: ``p00..`` (profile
         bins), ``mean, std, min, p10, p50, p90, max, t_max, t_min, rise, fall, valid`` (``t_*``
-        in days from the series start; ``valid`` the share of clear dates), ``h0..`` harmonic
+        in days from the origin; ``valid`` the share of clear dates), ``h0..`` harmonic
         coefficients, ``phen_*`` phenology (dates as days from the series start) and, from the
         phenology channel, ``dyn_*`` management features: ``n_cuts`` (falls of 0.15 or more
         from a canopy >= 0.5 between looks at most 30 days apart: mowing or harvest),
@@ -240,8 +300,8 @@ def series_features(
         z = whittaker(vals, lam=lam_used) if vals.shape[1] >= 3 else vals
         smoothed[name] = z
         z = _fill_edges(z)
-        days = (grid - grid[0]).days.to_numpy().astype("float64")
-        bins = (days // profile_days).astype(int)
+        days = _day_numbers(grid, origin)
+        bins = np.floor(days / profile_days).astype(int)
         # after edge filling a row is either all finite or all NaN: compute on the finite rows
         ok = np.isfinite(z).all(axis=1)
         zo = z[ok]
@@ -252,8 +312,8 @@ def series_features(
             col[ok] = values
             blocks[key] = col
 
-        for b in range(int(bins.max()) + 1):
-            put(f"{name}_p{b:02d}", zo[:, bins == b].mean(axis=1))
+        for b in np.unique(bins):
+            put(f"{name}_{_bin_name(int(b), profile_days, origin)}", zo[:, bins == b].mean(axis=1))
         d = np.diff(zo, axis=1) if zo.shape[1] > 1 else np.zeros((zo.shape[0], 1))
         q10, q50, q90 = np.percentile(zo, [10, 50, 90], axis=1) if zo.size else (zo[:, 0],) * 3
         put(f"{name}_mean", zo.mean(axis=1))
@@ -277,11 +337,12 @@ def series_features(
             (n for n in (phenology_channel, f"{phenology_channel}_mean") if n in smoothed), None
         )
         if pc is not None:
-            ph = phenology_table(smoothed[pc], grid, max_seasons=max_seasons)
+            ph = phenology_table(smoothed[pc], grid, max_seasons=max_seasons, check_range=False)
             for col in ph.columns:
                 v = ph[col]
                 if v.dtype.kind == "M":
-                    blocks[f"phen_{col}"] = (v - grid[0]).dt.days.to_numpy(dtype="float64")
+                    zero = grid[0] - pd.Timedelta(days=float(_day_numbers(grid, origin)[0]))
+                    blocks[f"phen_{col}"] = (v - zero).dt.days.to_numpy(dtype="float64")
                 else:
                     blocks[f"phen_{col}"] = v.to_numpy(dtype="float64")
             with warnings.catch_warnings():
@@ -294,7 +355,26 @@ def series_features(
     return out.astype("float64")
 
 
+def _day_numbers(grid: pd.DatetimeIndex, origin: str) -> np.ndarray:
+    if origin == "season":
+        return season_days(grid)
+    return np.asarray((grid - grid[0]).days, dtype="float64")
+
+
+def _bin_name(b: int, width: int, origin: str) -> str:
+    if origin == "season":
+        first = b * width
+        return f"d{first:03d}" if first >= 0 else f"dm{-first:03d}"
+    return f"p{b:02d}"
+
+
 #: The name the pipeline uses; the same function.
 crop_features = series_features
 
-__all__ = ["crop_features", "harmonic_coefficients", "series_features"]
+__all__ = [
+    "crop_features",
+    "harmonic_coefficients",
+    "profile_width",
+    "season_days",
+    "series_features",
+]

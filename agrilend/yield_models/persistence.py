@@ -22,14 +22,22 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from agrilend._limits import parse_json, read_zip_member
 from agrilend._paths import local_path
-from agrilend.errors import ModelError, ModelVersionError, OutputExistsError
+from agrilend.errors import (
+    ModelError,
+    ModelVersionError,
+    OutputExistsError,
+    ResourceLimitError,
+)
+from agrilend.outputs import atomic_write
+from agrilend.yield_models.crop_type import CropTypeClassifier
 
 logger = logging.getLogger(__name__)
 
 #: Version of the file layout and of the model attributes it stores. Bump it when a model class
 #: changes its fitted attributes; files of another format version are refused.
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 
 #: Object types (beyond those skops trusts by default) that a saved agrilend model may contain.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -153,12 +161,9 @@ def save_model(model: Any, path: str | Path, *, overwrite: bool = False, note: s
     import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is saved)
 
     blob = sio.dumps(_plain(model))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_write(p) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(_META, json.dumps(meta, indent=1))
         zf.writestr(_MODEL, blob)
-    tmp.replace(p)
     logger.info("saved %s (%d features) to %s", meta["model_type"], len(meta["feature_schema"]), p)
     return p
 
@@ -172,15 +177,24 @@ def read_model_metadata(path: str | Path) -> dict[str, Any]:
         When the file is not an agrilend model file.
     """
     p = local_path(path, what="model")
-    try:
-        with zipfile.ZipFile(p) as zf:
-            meta: dict[str, Any] = json.loads(zf.read(_META))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ModelVersionError(
-            f"{str(p)!r} is not an agrilend model file ({exc}); save models with "
+
+    def refuse(why: str) -> ModelVersionError:
+        return ModelVersionError(
+            f"{str(p)!r} is not an agrilend model file ({why}); save models with "
             "agrilend.yield_models.save_model (or `agrilend train`)",
             path=p,
-        ) from exc
+        )
+
+    try:
+        with zipfile.ZipFile(p) as zf:
+            raw = read_zip_member(zf, _META, f"model file {str(p)!r}", path=p)
+    except ResourceLimitError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise refuse(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    meta = parse_json(raw, f"metadata of {str(p)!r}", error=refuse)
+    if not isinstance(meta, dict):
+        raise refuse("its metadata is not a JSON object")
     return meta
 
 
@@ -253,11 +267,21 @@ def load_model(
             f"features, differing e.g. in {diff}); {retrain}",
             path=p,
         )
-    with zipfile.ZipFile(p) as zf:
-        blob = zf.read(_MODEL)
     import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is loaded)
 
-    untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
+    try:
+        with zipfile.ZipFile(p) as zf:
+            blob = read_zip_member(zf, _MODEL, f"model file {str(p)!r}", path=p)
+        found = sio.get_untrusted_types(data=blob)
+    except ResourceLimitError:
+        raise
+    except Exception as exc:  # a missing member, a pickle or other bytes in place of skops
+        raise ModelVersionError(
+            f"model file {str(p)!r} does not hold a readable model ({type(exc).__name__}); "
+            f"{retrain}",
+            path=p,
+        ) from None
+    untrusted = [t for t in found if t not in TRUSTED_TYPES]
     if untrusted:
         raise ModelVersionError(
             f"model file {str(p)!r} contains object types agrilend does not trust "
@@ -273,9 +297,21 @@ def load_model(
         ) from exc
 
 
+def load_crop_model(path: str | Path) -> Any:
+    """Load a crop-type model written by ``agrilend train`` (or :func:`save_model`).
+
+    Raises
+    ------
+    ModelVersionError
+        When the file is not a crop-type model, or is refused by :func:`load_model`.
+    """
+    return load_model(path, expected_type=CropTypeClassifier)
+
+
 __all__ = [
     "MODEL_FORMAT_VERSION",
     "TRUSTED_TYPES",
+    "load_crop_model",
     "load_model",
     "read_model_metadata",
     "save_model",

@@ -43,6 +43,17 @@ FIELDS: dict[str, Any] = {
     "cut": 0.46,
     "max_cut": 0.4,
     "min_share": 0.7,
+    "margin": 9000.0,
+    "rent": 1500.0,
+    "relief": 0.3,
+    "amount": 1200.0,
+    "n_photos": 2,
+    "n_receipts": 1,
+    "n_contracts": 0,
+    "n_repaid": 1,
+    "n_outside": 1,
+    "n_season": 0,
+    "n_crop": 1,
     "flags": "mixed_series",
 }
 

@@ -75,8 +75,10 @@ def test_haircut_policy_cuts_the_early_season_value() -> None:
     policy = POLICY.with_changes(
         {"season": {"early_season": "haircut", "early_season_haircut": 0.5}}
     )
-    seen = size_households(one_parcel(), policy, as_of=AS_OF).iloc[0]
-    early = size_households(one_parcel(early_season=True), policy, as_of=AS_OF).iloc[0]
+    # 3 ha: half the line stays above the minimum line under the margin limit (issue 20)
+    big = {"cultivated_area_ha": 3.0, "declared_area_ha": 3.0}
+    seen = size_households(one_parcel(**big), policy, as_of=AS_OF).iloc[0]
+    early = size_households(one_parcel(early_season=True, **big), policy, as_of=AS_OF).iloc[0]
     assert early.credit_line < seen.credit_line
     assert early.credit_line == pytest.approx(0.5 * seen.credit_line, abs=policy.round_down_to)
     assert "EARLY_SEASON" in json.loads(early.reason_codes)

@@ -17,6 +17,7 @@ from agrilend.credit import (
     REASONS,
     CreditPolicy,
     load_policy,
+    policy_from_dict,
     prudent_yield,
     size_households,
 )
@@ -25,6 +26,8 @@ from tests.credit.builders import make_estimates, one_parcel
 
 AS_OF = date(2024, 3, 1)
 POLICY = load_policy()
+#: The default policy without its margin limit: for the tests of the other mechanics.
+NO_MARGIN = policy_from_dict({k: v for k, v in POLICY.to_dict().items() if k != "margin"})
 
 
 def _size(est: pd.DataFrame, policy: CreditPolicy = POLICY, **kw: object) -> pd.DataFrame:
@@ -39,8 +42,10 @@ def test_one_parcel_line_recomputed_by_hand() -> None:
         prudent_yield(7.0, 5.0, 9.0, quantile=POLICY.yield_quantile, interval=POLICY.yield_interval)
     )
     revenue = 1.0 * y * maize.price_per_t
+    margin = revenue - (1 + POLICY.margin["cost_uncertainty"]) * maize.cost_per_ha
     limits = [
         POLICY.revenue_share * revenue,
+        POLICY.margin["share"] * margin,
         POLICY.input_cover * maize.cost_per_ha,
         POLICY.cap_per_ha * 1.0,
         POLICY.cap_household,
@@ -161,7 +166,7 @@ def test_partial_evidence_counts_only_usable_parcels() -> None:
 
 
 def test_small_line_is_declined_with_its_reason() -> None:
-    row = _size(one_parcel(cultivated_area_ha=0.05, declared_area_ha=0.05)).iloc[0]
+    row = _size(one_parcel(cultivated_area_ha=0.05, declared_area_ha=0.05), NO_MARGIN).iloc[0]
     assert row.decision == "decline"
     assert row.credit_line == 0
     assert json.loads(row.reason_codes)[0] == "LINE_BELOW_MINIMUM"
@@ -176,7 +181,7 @@ def test_fallow_household_gets_no_line() -> None:
 
 def test_large_haircuts_are_referred() -> None:
     est = one_parcel(vigour_class="poor", n_clear_obs=2, crop_mismatch=True)
-    row = _size(est).iloc[0]
+    row = _size(est, NO_MARGIN).iloc[0]
     assert row.decision == "refer"
     assert "LARGE_HAIRCUT" in row.reason_codes
     assert row.credit_line > 0  # the line stays as the proposal a person reviews
@@ -314,10 +319,21 @@ def test_line_never_rises_when_risk_rises(seed: int, r1: float, r2: float) -> No
 @given(seed=HOUSEHOLDS, row=st.integers(0, 8), k=FACTOR)
 @settings(max_examples=25, deadline=None)
 def test_line_never_rises_when_area_falls(seed: int, row: int, k: float) -> None:
+    """Always without the margin limit; with it, unless the parcel runs at a prudent loss.
+
+    A parcel whose prudent cost exceeds its prudent revenue takes from the household's margin
+    in proportion to its area: less of it leaves more margin (the loss is not incurred).
+    """
     est = _estimates(seed)
     smaller = est.copy()
     smaller.loc[row, "cultivated_area_ha"] *= k
-    assert np.all(_lines(smaller) <= _lines(est))
+    assert np.all(_lines(smaller, NO_MARGIN) <= _lines(est, NO_MARGIN))
+    out = _size(est)
+    entry = {p["parcel_id"]: p for lim in out["limits"] for p in json.loads(lim)["parcels"]}[
+        est.loc[row, "parcel_id"]
+    ]
+    if entry.get("revenue_per_ha", 0.0) >= entry.get("prudent_cost_per_ha", 0.0):
+        assert np.all(_lines(smaller) <= out["credit_line"].to_numpy(dtype=float))
 
 
 @given(seed=HOUSEHOLDS, row=st.integers(0, 8), k=FACTOR)
@@ -354,16 +370,17 @@ def test_line_never_rises_when_a_cap_tightens(seed: int, key: tuple[str, str], k
 @given(seed=HOUSEHOLDS, k=st.floats(min_value=0.9, max_value=1.1))
 @settings(max_examples=25, deadline=None)
 def test_a_ten_percent_yield_error_moves_the_line_at_most_ten_percent(seed: int, k: float) -> None:
+    """Without the margin limit; the margin (revenue less cost) moves more: see the next test."""
     est = _estimates(seed)
     off = est.copy()
     off[["yield_t_ha", "yield_low", "yield_high"]] *= k
-    raw, raw_off = _raw_lines(est), _raw_lines(off)
+    raw, raw_off = _raw_lines(est, NO_MARGIN), _raw_lines(off, NO_MARGIN)
     assert np.all(raw_off <= raw * max(1.0, k) + 0.02)  # the JSON keeps cents
     assert np.all(raw_off >= raw * min(1.0, k) - 0.02)
     # the final line: the same bound plus one rounding step, unless min_line is crossed
-    line, line_off = _lines(est), _lines(off)
+    line, line_off = _lines(est, NO_MARGIN), _lines(off, NO_MARGIN)
     crossed = (line == 0) != (line_off == 0)
-    step = POLICY.round_down_to
+    step = NO_MARGIN.round_down_to
     assert np.all(crossed | (np.abs(line_off - line) <= abs(k - 1) * line + step + 1e-6))
 
 
@@ -389,3 +406,42 @@ def test_low_yield_compares_the_central_estimate_with_the_reference() -> None:
         reference_yields={"maize": low},
     ).iloc[0]
     assert "LOW_YIELD" not in county.reason_codes
+
+
+@given(seed=HOUSEHOLDS, k=st.floats(min_value=0.9, max_value=1.1))
+@settings(max_examples=25, deadline=None)
+def test_with_the_margin_limit_a_yield_error_moves_the_line_the_same_way(
+    seed: int, k: float
+) -> None:
+    """The margin limit is leveraged (revenue less cost), but never moves against the yields."""
+    est = _estimates(seed)
+    off = est.copy()
+    off[["yield_t_ha", "yield_low", "yield_high"]] *= k
+    raw, raw_off = _raw_lines(est), _raw_lines(off)
+    if k >= 1:
+        assert np.all(raw_off >= raw - 0.02)
+    else:
+        assert np.all(raw_off <= raw + 0.02)
+
+
+def test_margin_limit_binds_where_costs_eat_the_revenue() -> None:
+    est = one_parcel()
+    cheap = _size(est.assign(cost_per_ha=4000.0)).iloc[0]
+    dear = _size(est.assign(cost_per_ha=7000.0)).iloc[0]
+    assert json.loads(dear.limits)["binding"] == "margin"
+    assert dear.credit_line < cheap.credit_line
+    assert "MARGIN_LIMIT" in dear.reason_codes
+    # a cost model's own prudent cost replaces (1 + cost_uncertainty) x cost
+    own = _size(est.assign(cost_per_ha=7000.0, cost_high_per_ha=7000.0)).iloc[0]
+    lim = json.loads(own.limits)
+    assert lim["prudent_cost_after_haircuts"] == pytest.approx(7000.0)
+
+
+def test_rent_is_a_cost_of_the_margin() -> None:
+    est = one_parcel()
+    free = json.loads(_size(est).iloc[0].limits)
+    rented = _size(est.assign(rented=True, rent_per_year=1500.0)).iloc[0]
+    lim = json.loads(rented.limits)
+    expected = free["limits"]["margin"] - POLICY.margin["share"] * 1500.0
+    assert lim["limits"]["margin"] == pytest.approx(expected, abs=0.02)
+    assert "RENTED_LAND" in rented.reason_codes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,16 @@ import pytest
 from agrilend.credit import (
     SUBSIDY_COLUMNS,
     household_subsidies,
+    load_policy,
     match_subsidies,
+    normalise_subsidies,
     read_subsidies,
+    size_households,
     subsidy_area_flags,
 )
 from agrilend.errors import InputPathError, TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
+from tests.credit.builders import one_parcel
 
 KEY = "test-key"
 OWNER = "130123200101010001"
@@ -291,3 +296,42 @@ def test_sample_county_subsidies(sample_data: Path) -> None:
     assert df["owner_ref"].str.match(r"^(H-[0-9a-f]{12})?$").all()
     assert (df["amount"] >= 0).all()
     assert np.isfinite(df["amount"]).all()
+
+
+# --- one layout for every consumer (issue 13) ---------------------------------------------------
+
+
+def test_size_households_takes_the_documented_minimal_layout() -> None:
+    """The layout size_households documents (no scheme, no parcel_id) no longer raises KeyError."""
+    est = one_parcel()
+    owner = est.loc[0, "owner_ref"]
+    minimal = pd.DataFrame(
+        {"owner_ref": [owner], "year": [2024], "amount": [1000.0], "area_ha": [1.0],
+         "currency": ["CNY"]}
+    )  # fmt: skip
+    before = minimal.copy()
+    out = size_households(est, load_policy(), subsidies=minimal, as_of=date(2024, 3, 1))
+    assert float(out.loc[0, "subsidy_income"]) == pytest.approx(1000.0)
+    pd.testing.assert_frame_equal(minimal, before)  # the input is not changed
+
+
+def test_raw_file_layout_is_normalised_and_pseudonymised() -> None:
+    raw = pd.DataFrame(
+        {"scheme": ["a"], "year": ["2024"], "owner_id": [OWNER], "parcel_id": ["P1"],
+         "area_mu": [15.0], "amount_cny": [1500.0]}
+    )  # fmt: skip
+    out = normalise_subsidies(raw, key=KEY)
+    assert list(out.columns) == list(SUBSIDY_COLUMNS)
+    assert out.loc[0, "owner_ref"] == pseudonymize([OWNER], key=KEY)[0]
+    assert out.loc[0, "area_ha"] == pytest.approx(1.0)
+    assert OWNER not in out.to_csv()
+    # the three layouts give the same household sums
+    read_layout = out.copy()
+    minimal = out[["owner_ref", "year", "amount", "area_ha"]]
+    sums = [household_subsidies(t)["subsidy_income"].tolist() for t in (raw, read_layout, minimal)]
+    assert sums[1] == sums[2] == [1500.0]
+
+
+def test_normalise_refuses_records_without_amount() -> None:
+    with pytest.raises(TableReadError, match="amount"):
+        normalise_subsidies(pd.DataFrame({"owner_ref": ["H-1"], "year": [2024]}))

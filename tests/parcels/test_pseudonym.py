@@ -67,13 +67,16 @@ def test_default_key_comes_from_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert pseudonymize(["A1"])[0] != pseudonymize(["A1"], key=DEMO_PSEUDONYM_KEY)[0]
 
 
-def test_demo_key_is_logged(
+def test_demo_key_is_logged_for_the_sample_county_only(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY_FILE", raising=False)
     with caplog.at_level(logging.INFO, logger="agrilend.parcels.pseudonym"):
-        pseudonymize(["A1"])
+        pseudonymize(["131199101201010001"])
     assert "demo key" in caplog.text
+    with pytest.raises(CredentialsError, match="AGRILEND_PSEUDONYM_KEY_FILE"):
+        pseudonymize(["A1"])
     assert DEMO_PSEUDONYM_KEY not in caplog.text
 
 

@@ -85,9 +85,8 @@ def canary_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "SH_CLIENT_ID": CANARY_CLIENT_ID,
         "SH_CLIENT_SECRET": CANARY_SECRET,
     }
-    # the default (demo) pseudonym key, so the demo's numbers can be compared with the session's
-    # sample assessment; the key's own secrecy is tested in-process (test_secrets.py)
-    env.pop("AGRILEND_PSEUDONYM_KEY", None)
+    # the session's pseudonym key (tests/conftest.py), so the demo's numbers can be compared with
+    # the session's sample assessment; the key's own secrecy is tested in-process (test_secrets.py)
     env.pop("AGRILEND_ALLOW_REMOTE", None)
     s = SAMPLE_DATA
     args = {

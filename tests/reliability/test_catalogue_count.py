@@ -46,6 +46,13 @@ CATALOGUE = {
         "tests/credit/test_subsidy.py::test_bad_files_raise_typed_errors",
         "tests/credit/test_subsidy.py::test_bad_records_raise_with_the_record_number",
     ],
+    "credit records": [
+        "tests/reliability/test_bad_credit_records.py::test_bad_price_file",
+        "tests/reliability/test_bad_credit_records.py::test_bad_transfer_file",
+        "tests/reliability/test_bad_credit_records.py::test_bad_insurance_file",
+        "tests/reliability/test_bad_credit_records.py::test_bad_own_evidence",
+        "tests/reliability/test_bad_credit_records.py::test_remote_record_paths_are_refused",
+    ],
     "policy": [
         "tests/reliability/test_bad_policy.py::test_bad_policy_file_names_the_key",
         "tests/reliability/test_bad_policy.py::test_policy_without_extends_needs_every_table",

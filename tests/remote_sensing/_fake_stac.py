@@ -10,6 +10,7 @@ scaling to the reader.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -152,6 +153,9 @@ class FakeStacApi:
 
     def __enter__(self) -> FakeStacApi:
         fake = self
+        # a user who searches an API allows remote access, here to this one host only
+        self._allowed = os.environ.get("AGRILEND_ALLOW_REMOTE")
+        os.environ["AGRILEND_ALLOW_REMOTE"] = "127.0.0.1"
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -194,6 +198,10 @@ class FakeStacApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._allowed is None:
+            os.environ.pop("AGRILEND_ALLOW_REMOTE", None)
+        else:
+            os.environ["AGRILEND_ALLOW_REMOTE"] = self._allowed
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

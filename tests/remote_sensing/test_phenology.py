@@ -9,6 +9,7 @@ import pytest
 from affine import Affine
 from rasterio import features
 
+from agrilend.errors import IndexRangeError, IndexScaleWarning
 from agrilend.remote_sensing.indices import ndvi
 from agrilend.remote_sensing.phenology import Season, phenology, phenology_table
 from agrilend.remote_sensing.sources.local import open_cube
@@ -209,3 +210,87 @@ def test_sample_county_double_crops_show_two_seasons(sample_data) -> None:
     assert (single == 1).mean() >= 0.9
     wheat_peak = table.loc[(true_crop == "winter_wheat_maize"), "s1_pos"].median()
     assert pd.Timestamp("2024-04-01") <= wheat_peak <= pd.Timestamp("2024-05-31")
+
+
+# --- issue 14: twin peaks, start/end methods, the index range --------------------------------
+
+
+def _twins(gap: float, width: float = 15.0) -> np.ndarray:
+    """One canopy cycle with two near-equal humps ``gap`` days apart."""
+    a, b = _gauss(150, width, 1.0), _gauss(150 + gap, width, 0.98)
+    return 0.2 + 0.6 * np.maximum(a, b) + 0.1 * np.minimum(a, b)
+
+
+@pytest.mark.parametrize("gap", [25, 30, 40, 50])
+def test_near_equal_twin_peaks_are_one_season_not_none(gap: float) -> None:
+    y = _twins(gap)
+    (s,) = phenology(y, TIMES, max_seasons=2)
+    rise = 150 - _half_width(15.0)  # half the amplitude on the first hump's rising limb
+    assert _date(rise - 4) <= s.start <= _date(rise + 4)
+    assert s.end >= _date(150 + gap)  # the season runs past the second hump
+    assert s.peak_value == pytest.approx(float(y.max()), abs=0.01)
+
+
+def test_a_shallow_dip_is_merged_and_a_harvest_is_not() -> None:
+    shallow = 0.2 + _gauss(140, 30, 0.6) + _gauss(200, 30, 0.58)  # dips by about 0.1
+    assert len(phenology(shallow, TIMES)) == 1
+    assert len(phenology(shallow, TIMES, merge_below=0.0)) in (1, 2)
+    harvest = 0.2 + _gauss(110, 25, 0.6) + _gauss(230, 22, 0.55)  # the double crop
+    assert len(phenology(harvest, TIMES)) == 2
+
+
+def test_start_and_end_methods_are_ordered_as_documented() -> None:
+    y = 0.2 + _gauss(180, 30, 0.6)
+    found = {m: phenology(y, TIMES, method=m)[0] for m in ("amplitude", "trough", "slope")}
+    amp, trough, slope = found["amplitude"], found["trough"], found["slope"]
+    # trough: leaving the bare-soil level, weeks before half the amplitude; slope: the
+    # steepest green-up, at about half the amplitude for a symmetric curve
+    assert (amp.start - trough.start).days >= 20
+    assert (trough.end - amp.end).days >= 20
+    assert abs((slope.start - amp.start).days) <= 10
+    assert abs((slope.end - amp.end).days) <= 10
+    assert {s.peak for s in found.values()} == {amp.peak}
+    assert (found["amplitude"].start - phenology(y, TIMES, threshold=0.2)[0].start).days > 0
+    with pytest.raises(ValueError, match="method"):
+        phenology(y, TIMES, method="fuzzy")  # type: ignore[arg-type]
+
+
+def test_ndvi_scaled_by_10000_is_rescaled_with_a_warning() -> None:
+    y = 0.2 + _gauss(180, 30, 0.6)
+    with pytest.warns(IndexScaleWarning, match="10000"):
+        scaled = phenology(np.round(y * 10000), TIMES)
+    assert len(scaled) == 1
+    assert scaled[0].start == phenology(y, TIMES)[0].start
+    with pytest.warns(IndexScaleWarning):
+        table = phenology_table(np.round(np.vstack([y, y]) * 10000), TIMES)
+    assert table["n_seasons"].tolist() == [1, 1]
+
+
+def test_a_smoothers_small_overshoot_is_clipped_not_refused() -> None:
+    y = 0.2 + _gauss(180, 30, 0.83)  # peaks at 1.03
+    (s,) = phenology(y, TIMES)
+    assert s.peak_value == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", [1.6, 25.0, 65535.0, -3.0])
+def test_values_outside_the_index_range_are_refused(bad: float) -> None:
+    y = 0.2 + _gauss(180, 30, 0.6)
+    y[10] = bad
+    with pytest.raises(IndexRangeError, match=r"\[-1, 1\]"):
+        phenology(y, TIMES)
+
+
+@pytest.mark.realdata
+def test_spanish_pixels_integer_ndvi_gives_the_float_seasons(shared_data) -> None:
+    """Every pixel of the real Spanish cube, NDVI as floats and as integers x 10000 (as some
+    stores keep it): the same seasons, and no pixel loses its season to twin peaks."""
+    cube = open_cube(shared_data / "imagery/spain/spain_field_l2a_2019.nc")
+    v = ndvi(cube).where(cube["valid"]).isel(x=slice(10, 40), y=slice(10, 40))
+    rows = v.transpose("y", "x", "time").values.reshape(-1, v.sizes["time"])
+    rows = rows[np.isfinite(rows).sum(axis=1) >= 10]
+    smooth, grid = clean_series(rows, cube["time"].values)
+    as_float = phenology_table(smooth, grid, max_seasons=2)
+    with pytest.warns(IndexScaleWarning):
+        as_int = phenology_table(np.round(smooth * 10000), grid, max_seasons=2)
+    assert (as_float["n_seasons"] == as_int["n_seasons"]).mean() >= 0.99
+    assert (as_float["n_seasons"] >= 1).mean() >= 0.9

@@ -37,6 +37,8 @@ import xarray as xr
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 
+from agrilend._gate import raster_env, sniff
+from agrilend._limits import check_dataset, check_raster
 from agrilend._paths import local_path
 from agrilend.errors import AgrilendError, ImageryReadError
 from agrilend.remote_sensing.contract import INDEX_VARIABLES, QUALITY_LAYERS, validate_cube
@@ -80,8 +82,10 @@ def _band_from(text: str) -> str | None:
 
 def _open_tif(path: Path, *, chunks: Any) -> xr.DataArray:
     try:
-        with rasterio.open(path, driver=GEOTIFF_DRIVERS[0]) as src:
+        with raster_env(), rasterio.open(path, driver=GEOTIFF_DRIVERS[0]) as src:
             driver = src.driver
+            check_raster(str(path), shape=(src.count, src.height, src.width),
+                         itemsize=np.dtype(src.dtypes[0]).itemsize, path=path)  # fmt: skip
         if driver not in GEOTIFF_DRIVERS:
             raise ImageryReadError(
                 f"{path} is a {driver} file, not a GeoTIFF; convert it to GeoTIFF or COG",
@@ -92,9 +96,10 @@ def _open_tif(path: Path, *, chunks: Any) -> xr.DataArray:
             warnings.filterwarnings(
                 "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
             )
-            da = rioxarray.open_rasterio(
-                path, chunks=chunks, mask_and_scale=False, driver=GEOTIFF_DRIVERS[0]
-            )
+            with raster_env():
+                da = rioxarray.open_rasterio(
+                    path, chunks=chunks, mask_and_scale=False, driver=GEOTIFF_DRIVERS[0]
+                )
     except RasterioIOError as exc:
         raise ImageryReadError(
             f"cannot read {path} as a GeoTIFF ({exc}); check that it is a GeoTIFF or COG and not "
@@ -303,9 +308,14 @@ def _read_path(path: Path, *, chunks: Any, band_order: Sequence[str] | None = No
                 warnings.filterwarnings(
                     "ignore", message="Failed to open Zarr store with consolidated metadata"
                 )
-                return xr.open_zarr(path, chunks=chunks, decode_coords="all")
+                ds = xr.open_zarr(path, chunks=chunks, decode_coords="all")
+            check_dataset(ds, str(path), path=path)  # declared sizes, before any pixel is read
+            return ds
         if suffix in NETCDF_SUFFIXES:
-            return xr.open_dataset(path, chunks=chunks, decode_coords="all")
+            _check_netcdf_bytes(path)
+            ds = xr.open_dataset(path, chunks=chunks, decode_coords="all")
+            check_dataset(ds, str(path), path=path)
+            return ds
         if suffix in GEOTIFF_SUFFIXES:
             return _read_geotiffs([path], path.parent, chunks=chunks, band_order=band_order)
     except AgrilendError:
@@ -328,6 +338,18 @@ def _read_path(path: Path, *, chunks: Any, band_order: Sequence[str] | None = No
         "folder of GeoTIFFs, or a .toml file describing a STAC search",
         path=path,
     )
+
+
+def _check_netcdf_bytes(path: Path) -> None:
+    """A NetCDF name must hold NetCDF (classic or HDF5) bytes, not a GDAL description."""
+    with path.open("rb") as fh:
+        kind = sniff(fh.read(1024))
+    if kind not in ("NetCDF", "HDF5"):
+        raise ImageryReadError(
+            f"imagery {path} is named like NetCDF but its bytes look like {kind}; give a NetCDF "
+            "file (classic or NetCDF-4)",
+            path=path,
+        )
 
 
 def _time_slice(time: Any) -> slice | None:

@@ -21,10 +21,7 @@ A relative ``catalogue`` path is read from the TOML file's folder.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,7 @@ import pystac
 import shapely
 import xarray as xr
 
+from agrilend._limits import load_toml
 from agrilend._paths import is_remote, local_path
 from agrilend.errors import ImageryReadError
 from agrilend.remote_sensing.sources.stac import DEFAULT_BANDS, load_stac, search_stac
@@ -98,20 +96,16 @@ class StacImagery:
         Written through a temporary file and a rename, so a killed freeze leaves nothing.
         """
         found = self.search(area, crs)
+        from agrilend.outputs import write_json  # noqa: PLC0415  (the one writer of the library)
+
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".tmp-{dest.name}")
         payload = found.to_dict(transform_hrefs=False)
         for feature in payload["features"]:  # absolute asset paths: the file may move
             for asset in feature.get("assets", {}).values():
                 href = str(asset.get("href", ""))
                 if href and not is_remote(href) and not Path(href).is_absolute():
                     asset["href"] = str(Path(href).resolve())
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(dest)
+        write_json(payload, dest, overwrite=True)
         log.info("froze %d STAC item(s) into %s", len(found), dest)
         return dest
 
@@ -141,10 +135,11 @@ def read_imagery_spec(path: str | Path) -> StacImagery:
     ('https://stac.example/v1', '2024-03-01', '2024-10-31', 60.0, 10.0)
     """
     p = local_path(path, what="imagery description")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ImageryReadError(f"cannot read imagery file {str(p)!r}: {exc}", path=p) from None
+    doc = load_toml(
+        p,
+        f"imagery file {str(p)!r}",
+        error=lambda m: ImageryReadError(f"cannot read imagery file: {m}", path=p),
+    )
 
     def bad(what: str) -> ImageryReadError:
         return ImageryReadError(f"imagery file {str(p)!r}: {what}", path=p)

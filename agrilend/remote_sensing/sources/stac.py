@@ -26,7 +26,6 @@ The smoothed NDVI series and phenology of some fields for a season, from Earth S
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import warnings
@@ -44,10 +43,12 @@ import shapely
 import xarray as xr
 from rasterio.features import geometry_mask
 
+from agrilend._gate import check_remote_href, check_stac_items, raster_env, walk_stac
 from agrilend._paths import is_remote, local_path
 from agrilend.errors import (
     CRSError,
     ImageryReadError,
+    InputPathError,
     MissingBandError,
     ServiceError,
 )
@@ -129,20 +130,11 @@ def _search_api(
 
 
 def _read_catalog(path: Path) -> list[pystac.Item]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-        if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
-            return list(pystac.ItemCollection.from_dict(doc))  # a search's answer, saved
-        obj = pystac.read_file(str(path))
-    except (OSError, pystac.STACError, ValueError) as exc:
-        raise ImageryReadError(f"cannot read STAC file {str(path)!r}: {exc}", path=path) from None
-    if isinstance(obj, pystac.Item):
-        return [obj]
-    if isinstance(obj, pystac.Catalog):  # collections are catalogues too
-        return list(obj.get_items(recursive=True))
-    if isinstance(obj, pystac.ItemCollection):
-        return list(obj)
-    raise ImageryReadError(f"{str(path)!r} is not a STAC catalogue, collection or item", path=path)
+    # links are followed by the input gate (local ones inside the catalogue, remote ones only
+    # with remote access on), never by pystac on its own
+    if path.is_dir():
+        path = path / "catalog.json"
+    return list(walk_stac(path))
 
 
 def _keep(
@@ -355,7 +347,12 @@ def search_stac(
     ll_bbox, _, _ = _lonlat_area(bbox, geometry, crs)
     if isinstance(source, (str, Path)) and is_remote(source):
         if not str(source).lower().startswith(("http://", "https://")):
-            raise ValueError(f"a STAC API is reached over http(s); got {str(source)!r}")
+            raise InputPathError(
+                f"a STAC API is reached over http(s); got {str(source)!r}: give an https:// "
+                "address or the path of a local catalogue",
+                path=str(source),
+            )
+        check_remote_href(str(source), what="STAC API")  # remote access on, host allowed
         found = _search_api(str(source), collection=collection, lonlat_bbox=ll_bbox, time=trange)
         where = str(source)
     elif isinstance(source, (str, Path)):
@@ -448,6 +445,7 @@ def load_stac(
     where = str(source) if isinstance(source, (str, Path)) else "items"
     names = [*bands, *quality]
     keys = _asset_keys(items, names)
+    check_stac_items(items, keys.values())  # every href read passes the gate first
     out_crs = crs or _native_crs(items)
     if out_crs is None:
         raise CRSError("the STAC items carry no proj:code/proj:epsg; pass crs='EPSG:...'")
@@ -462,7 +460,7 @@ def load_stac(
         "loading %d STAC item(s) from %s at %g m in %s", len(items), where, resolution, out_crs
     )
     try:
-        with _quiet_odc():
+        with _quiet_odc(), raster_env():
             raw = odc.stac.load(
                 items,
                 bands=[keys[n] for n in names],

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from agrilend._limits import check_zip
 from agrilend._paths import local_path
 from agrilend.errors import TableReadError
 
@@ -196,8 +197,19 @@ def read_weather(path: str | Path, *, fmt: WeatherFormat | None = None) -> pd.Da
 
 
 def _read_pcse(path: Path) -> pd.DataFrame:
+    if zipfile.is_zipfile(path):  # .xlsx is a zip: its members are sized before openpyxl inflates
+        with zipfile.ZipFile(path) as zf:
+            check_zip(zf, f"weather file {str(path)!r}", path=path)
     raw = pd.read_excel(path, header=None)
-    header_row = int(np.flatnonzero(raw.iloc[:, 0].astype(str).str.upper() == "DAY")[0])
+    rows = np.flatnonzero(raw.iloc[:, 0].astype(str).str.strip().str.upper() == "DAY")
+    if not len(rows):
+        raise TableReadError(
+            f"weather sheet {str(path)!r} has no header row starting with DAY (a PCSE sheet has "
+            "DAY IRRAD TMIN TMAX VAP WIND RAIN); add it, or save the table as CSV with "
+            "date,tmin_c,tmax_c,prcp_mm",
+            path=path,
+        )
+    header_row = int(rows[0])
     names = [str(v).strip().upper() for v in raw.iloc[header_row]]
     body = raw.iloc[header_row + 2 :].copy()
     body.columns = names

@@ -99,7 +99,9 @@ def test_lazy_load_with_chunks(catalog: Path, synthetic: xr.Dataset) -> None:
     _check_against(cube.compute(), synthetic)
 
 
-def test_errors_name_the_problem(catalog: Path, tmp_path: Path) -> None:
+def test_errors_name_the_problem(
+    catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(MissingBandError, match="B11"):
         load_stac(catalog, bands=("B04", "B11"))
     with pytest.raises(ImageryReadError, match="no 'sentinel-2-l2a' item"):
@@ -108,6 +110,9 @@ def test_errors_name_the_problem(catalog: Path, tmp_path: Path) -> None:
         load_stac(tmp_path / "nothing.json")
     with pytest.raises(ValueError, match="http"):
         load_stac("s3://bucket/catalog.json")
+    with pytest.raises(InputPathError, match="AGRILEND_ALLOW_REMOTE"):  # remote access is off
+        load_stac("http://127.0.0.1:9/", time=TIME)
+    monkeypatch.setenv("AGRILEND_ALLOW_REMOTE", "127.0.0.1")
     with pytest.raises(ServiceError, match=r"127\.0\.0\.1:9"):  # nothing listens on port 9
         load_stac("http://127.0.0.1:9/", time=TIME)
 
