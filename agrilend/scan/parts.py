@@ -251,8 +251,10 @@ def read_window(cube: Any, rows: tuple[int, int], cols: tuple[int, int]) -> Any:
     want = cube.isel(y=slice(*rows), x=slice(*cols))
     for name in set(window.coords) & set(want.coords) - set(want.dims):
         window[name].attrs = dict(want[name].attrs)  # e.g. the grid mapping, as the cube has it
+    # the value check records quantiles of the data it saw (a diagnostic, not a decision):
+    # the window carries the county's record
     same = (
-        window.attrs == cube.attrs
+        _decisions(window.attrs) == _decisions(cube.attrs)
         and list(window.data_vars) == list(want.data_vars)
         and all(window[v].dtype == want[v].dtype for v in want.data_vars)
         and all(
@@ -260,7 +262,18 @@ def read_window(cube: Any, rows: tuple[int, int], cols: tuple[int, int]) -> Any:
             for d in ("time", "y", "x")
         )
     )
-    return window if same else None
+    if not same:
+        return None
+    window.attrs = dict(cube.attrs)
+    return window
+
+
+#: Attributes of a cube that describe its data rather than how it was harmonised.
+_DIAGNOSTICS = frozenset({"value_check"})
+
+
+def _decisions(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k not in _DIAGNOSTICS}
 
 
 def _freeze_long_lived() -> None:

@@ -51,7 +51,9 @@ def test_flat_forest_predicts_as_the_calibrated_crop_model() -> None:
     assert model.estimator_ is not fast.estimator_  # the model itself is untouched
     np.testing.assert_allclose(fast.predict_proba(X[:40]), model.predict_proba(X[:40]),
                                rtol=0, atol=1e-12)  # fmt: skip
-    inner = fast.estimator_.calibrated_classifiers_[0].estimator
+    # the forest is flattened wherever it sits: the estimator itself, or each calibration fold
+    folds = getattr(fast.estimator_, "calibrated_classifiers_", None)
+    inner = fast.estimator_ if folds is None else folds[0].estimator
     assert isinstance(inner, FlatForest)
 
 
