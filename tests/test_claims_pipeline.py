@@ -21,7 +21,11 @@ from agrilend.remote_sensing import open_cube
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 
-def test_sample_claims_join_the_titles_with_their_trust() -> None:
+def test_sample_claims_join_the_titles_with_their_trust(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the sample claims carry the households' pseudonyms under the public demo key, which the
+    # sample county's titles take when no key is set (the test suite sets its own key)
+    monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY_FILE", raising=False)
     files = InputFiles.sample()
     titles = read_titles(files.titles, mapping=files.titles_mapping)
     cube = open_cube(files.imagery)
