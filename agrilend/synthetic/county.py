@@ -75,6 +75,44 @@ class SyntheticCounty:
     truth_dates: pd.DataFrame
 
 
+def county_land(
+    streams: list[np.random.Generator], size_px: tuple[int, int]
+) -> tuple[list[Any], pd.DataFrame, list[Any], list[Any], gpd.GeoDataFrame]:
+    """The county's land: parcels, their truth, idle strips, features and the registry.
+
+    Drawn from the first three of the county's eight random streams (land, plan, registry), so
+    other generators of the same county (its next season, its claims) draw the same land.
+    Returns ``(parcels, truth, idle, features, titles)`` in world coordinates.
+    """
+    r_land, r_plan, r_reg = streams[:3]
+    ny, nx = size_px
+    land = make_land(nx * PIXEL, ny * PIXEL, rng=r_land)
+    truth, idle = plan_fields(land.parcels, row=land.row, near_water=land.near_water, rng=r_plan)
+
+    # villagers' groups own contiguous runs of blocks; households hold land of their group only
+    n_blocks = int(land.block.max()) + 1 if len(land.block) else 1
+    n_groups = int(np.clip(n_blocks // 3, 1, 6))
+    group = 1 + land.block * n_groups // n_blocks
+    household = np.zeros(len(land.parcels), dtype=np.int64)
+    offset = 0
+    for g in np.unique(group):
+        sel = np.flatnonzero(group == g)
+        hh = assign_households(len(sel), rng=r_reg)
+        household[sel] = hh + offset
+        offset += int(hh.max()) + 1
+
+    to_world = [1.0, 0.0, 0.0, -1.0, ORIGIN[0], ORIGIN[1]]
+    parcels = [shapely.affinity.affine_transform(p, to_world) for p in land.parcels]
+    idle_w = [None if g is None else shapely.affinity.affine_transform(g, to_world) for g in idle]
+    feats = [(k, shapely.affinity.affine_transform(g, to_world)) for k, g in land.features]
+    titles, _households = make_registry(
+        parcels, truth, group=group, household=household, block=land.block, crs=CRS, rng=r_reg
+    )
+    truth.insert(0, "parcel_id", titles["DKBM"].to_numpy())
+    truth.insert(1, "owner_id", titles["CBFBM"].to_numpy())
+    return parcels, truth, idle_w, feats, titles
+
+
 def build_county(
     *,
     seed: int = 20240601,
@@ -111,32 +149,9 @@ def build_county(
     (73, 32650, True)
     """
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    r_land, r_plan, r_reg, r_zone, r_surf, r_sky, r_obs, r_rec = streams
+    _r_land, _r_plan, _r_reg, r_zone, r_surf, r_sky, r_obs, r_rec = streams
     ny, nx = size_px
-    land = make_land(nx * PIXEL, ny * PIXEL, rng=r_land)
-    truth, idle = plan_fields(land.parcels, row=land.row, near_water=land.near_water, rng=r_plan)
-
-    # villagers' groups own contiguous runs of blocks; households hold land of their group only
-    n_blocks = int(land.block.max()) + 1 if len(land.block) else 1
-    n_groups = int(np.clip(n_blocks // 3, 1, 6))
-    group = 1 + land.block * n_groups // n_blocks
-    household = np.zeros(len(land.parcels), dtype=np.int64)
-    offset = 0
-    for g in np.unique(group):
-        sel = np.flatnonzero(group == g)
-        hh = assign_households(len(sel), rng=r_reg)
-        household[sel] = hh + offset
-        offset += int(hh.max()) + 1
-
-    to_world = [1.0, 0.0, 0.0, -1.0, ORIGIN[0], ORIGIN[1]]
-    parcels = [shapely.affinity.affine_transform(p, to_world) for p in land.parcels]
-    idle_w = [None if g is None else shapely.affinity.affine_transform(g, to_world) for g in idle]
-    feats = [(k, shapely.affinity.affine_transform(g, to_world)) for k, g in land.features]
-    titles, _households = make_registry(
-        parcels, truth, group=group, household=household, block=land.block, crs=CRS, rng=r_reg
-    )
-    truth.insert(0, "parcel_id", titles["DKBM"].to_numpy())
-    truth.insert(1, "owner_id", titles["CBFBM"].to_numpy())
+    parcels, truth, idle_w, feats, titles = county_land(streams, size_px)
 
     weather = make_weather(start=weather_start, end=f"{year}-12-31", rng=r_rec)
     times = pd.date_range(f"{year}-01-01", periods=365 // revisit_days, freq=f"{revisit_days}D")

@@ -30,18 +30,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 import xarray as xr
 from rasterio.transform import Affine
 
 from agrilend._paths import local_path
 from agrilend.errors import OutputExistsError
-from agrilend.synthetic.county import CRS, ORIGIN, PIXEL
+from agrilend.synthetic.county import CRS, ORIGIN, PIXEL, county_land
 from agrilend.synthetic.crops import SOIL_NDVI
-from agrilend.synthetic.fields import plan_fields
 from agrilend.synthetic.imagery import make_sky, make_zones, observe, render_surface
-from agrilend.synthetic.layout import assign_households, make_land
-from agrilend.synthetic.records import make_registry
 from agrilend.synthetic.weather import make_weather
 
 log = logging.getLogger(__name__)
@@ -68,29 +64,7 @@ _N_KINDS = 6  # zones before the parcels in make_zones: verge, road, trees, cana
 def _county_land(seed: int, size_px: tuple[int, int]) -> tuple[Any, ...]:
     """The county's parcels, truth and features, drawn exactly as :func:`build_county` does."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    r_land, r_plan, r_reg = streams[:3]
-    ny, nx = size_px
-    land = make_land(nx * PIXEL, ny * PIXEL, rng=r_land)
-    truth, idle = plan_fields(land.parcels, row=land.row, near_water=land.near_water, rng=r_plan)
-    n_blocks = int(land.block.max()) + 1 if len(land.block) else 1
-    n_groups = int(np.clip(n_blocks // 3, 1, 6))
-    group = 1 + land.block * n_groups // n_blocks
-    household = np.zeros(len(land.parcels), dtype=np.int64)
-    offset = 0
-    for g in np.unique(group):
-        sel = np.flatnonzero(group == g)
-        hh = assign_households(len(sel), rng=r_reg)
-        household[sel] = hh + offset
-        offset += int(hh.max()) + 1
-    to_world = [1.0, 0.0, 0.0, -1.0, ORIGIN[0], ORIGIN[1]]
-    parcels = [shapely.affinity.affine_transform(p, to_world) for p in land.parcels]
-    idle_w = [None if g is None else shapely.affinity.affine_transform(g, to_world) for g in idle]
-    feats = [(k, shapely.affinity.affine_transform(g, to_world)) for k, g in land.features]
-    titles, _ = make_registry(
-        parcels, truth, group=group, household=household, block=land.block, crs=CRS, rng=r_reg
-    )
-    truth.insert(0, "parcel_id", titles["DKBM"].to_numpy())
-    truth.insert(1, "owner_id", titles["CBFBM"].to_numpy())
+    parcels, truth, idle_w, feats, _titles = county_land(streams, size_px)
     return parcels, truth, idle_w, feats
 
 
