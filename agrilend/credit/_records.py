@@ -30,7 +30,7 @@ class RecordFile:
     def __init__(self, path: str | Path, what: str, aliases: Mapping[str, Sequence[str]]) -> None:
         self.what = what
         self.path = local_path(path, what=what)
-        self.raw = _read_raw(self.path, what)
+        self.raw = read_raw(self.path, what)
         names = {str(c).strip().lower(): c for c in self.raw.columns}
         self.cols: dict[str, str | None] = {
             field: next((str(names[a.lower()]) for a in al if a.lower() in names), None)
@@ -140,11 +140,15 @@ def parse_date(text: str, *, month_only: bool = False) -> date | None:
         return None
 
 
-def _read_raw(p: Path, what: str) -> pd.DataFrame:
+def read_raw(p: Path, what: str, encoding: str | None = None) -> pd.DataFrame:
+    """A record file (CSV in UTF-8 or GBK, Excel, Parquet) as text columns, as it is.
+
+    ``what`` names the kind of record in errors; ``encoding`` overrides the guess for CSV.
+    """
     suffix = p.suffix.lower()
     try:
         if suffix in {".csv", ".txt"}:
-            text = _decode(p.read_bytes(), p, what)
+            text = decode_text(p.read_bytes(), p, what, encoding)
             return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         if suffix in {".xlsx", ".xlsm"}:
             return pd.read_excel(p, dtype=str, keep_default_na=False)
@@ -163,17 +167,38 @@ def _read_raw(p: Path, what: str) -> pd.DataFrame:
     )
 
 
-def _decode(data: bytes, p: Path, what: str) -> str:
+def _looks_cjk(c: str) -> bool:
+    o = ord(c)
+    return 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF
+
+
+def decode_text(data: bytes, p: Path, what: str, encoding: str | None = None) -> str:
+    """Decode a CSV; without an encoding, pick the reading whose non-ASCII text looks Chinese.
+
+    Short GBK texts are often valid UTF-8 too (元 in GBK reads as the Armenian Ԫ in UTF-8), so
+    "it decodes" is not enough: of the decodings that succeed, the one with the larger share of
+    CJK characters among its non-ASCII characters wins, UTF-8 on a tie.
+    """
     if b"\x00" in data[:4096]:
         raise TableReadError(f"{what} file {p.name!r} is binary, not a text table", path=p)
-    for enc in ("utf-8-sig", "gb18030"):
+    tries = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    best: tuple[float, str] | None = None
+    for enc in tries:
         try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
+            text = data.decode(enc)
+        except (UnicodeDecodeError, LookupError):
             continue
-    raise TableReadError(
-        f"{what} file {p.name!r} is neither UTF-8 nor GBK text; save it as UTF-8", path=p
-    )
+        wide = [c for c in text if ord(c) > 127]
+        score = sum(_looks_cjk(c) for c in wide) / len(wide) if wide else 1.0
+        if best is None or score > best[0]:
+            best = (score, text)
+    if best is None:
+        raise TableReadError(
+            f"{what} file {p.name!r} is not valid {' or '.join(tries)} text; save it as UTF-8 "
+            "or pass encoding=... (e.g. 'gbk' or 'utf-8')",
+            path=p,
+        )
+    return best[1]
 
 
 def owner_refs(raw_ids: np.ndarray, key: str | bytes | None) -> np.ndarray:

@@ -8,7 +8,6 @@ is seen cultivated is a flag for a person to look at. Raw owner identifiers neve
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend._paths import local_path
-from agrilend.credit._records import match_records
+from agrilend.credit._records import match_records, read_raw
 from agrilend.errors import TableReadError
 from agrilend.parcels.pseudonym import pseudonymize
 from agrilend.vocabulary import HA_PER_MU
@@ -158,7 +157,7 @@ def read_subsidies(
     True
     """
     p = local_path(path, what="subsidies")
-    raw = _read_raw(p, encoding)
+    raw = read_raw(p, "subsidy", encoding)
     cols = _resolve_columns(raw, mapping, p)
     rejected: list[tuple[int, str]] = []
 
@@ -482,62 +481,6 @@ def subsidy_area_flags(
 
 
 # --- reading ------------------------------------------------------------------------------------
-
-
-def _read_raw(p: Path, encoding: str | None) -> pd.DataFrame:
-    suffix = p.suffix.lower()
-    try:
-        if suffix in {".csv", ".txt"}:
-            data = p.read_bytes()
-            text = _decode(data, encoding, p)
-            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        if suffix in {".xlsx", ".xlsm"}:
-            return pd.read_excel(p, dtype=str, keep_default_na=False)
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(p)
-    except TableReadError:
-        raise
-    except Exception as exc:
-        raise TableReadError(
-            f"subsidy file {p.name!r} could not be read as {suffix[1:]} ({exc}); check the file",
-            path=p,
-        ) from exc
-    raise TableReadError(
-        f"subsidy file {p.name!r} has an unknown type {suffix!r}; use .csv, .xlsx or .parquet",
-        path=p,
-    )
-
-
-def _decode(data: bytes, encoding: str | None, p: Path) -> str:
-    """Decode a CSV; without an encoding, pick the reading whose non-ASCII text looks Chinese.
-
-    Short GBK texts are often valid UTF-8 too (元 in GBK reads as the Armenian Ԫ in UTF-8), so
-    "it decodes" is not enough: of the decodings that succeed, the one with the larger share of
-    CJK characters among its non-ASCII characters wins, UTF-8 on a tie.
-    """
-    tries = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    best: tuple[float, str] | None = None
-    for enc in tries:
-        try:
-            text = data.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        wide = [c for c in text if ord(c) > 127]
-        score = sum(_looks_cjk(c) for c in wide) / len(wide) if wide else 1.0
-        if best is None or score > best[0]:
-            best = (score, text)
-    if best is None:
-        raise TableReadError(
-            f"subsidy file {p.name!r} is not valid {' or '.join(tries)} text; pass "
-            "encoding=... (e.g. 'gbk' or 'utf-8')",
-            path=p,
-        )
-    return best[1]
-
-
-def _looks_cjk(c: str) -> bool:
-    o = ord(c)
-    return 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF
 
 
 def _resolve_columns(

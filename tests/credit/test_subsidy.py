@@ -173,7 +173,8 @@ BAD_FILES = [
         {"encoding": "ascii"},
         "ascii",
     ),
-    ("not text at all", "s.csv", b"\xff\xfe\x00\x81\x00" * 20, {}, "utf-8-sig or gb18030"),
+    ("not text at all", "s.csv", b"\xff\xfe\x00\x81\x00" * 20, {}, "binary, not a text table"),
+    ("neither UTF-8 nor GBK", "s.csv", b"a,b\n\xff\xff\xff,1\n", {}, "utf-8-sig or gb18030"),
     ("broken excel", "s.xlsx", b"not a zip", {}, "could not be read"),
     (
         "mapped column absent",
