@@ -36,22 +36,16 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from agrilend import credit, parcels, remote_sensing, report, scan, yield_models
+    from agrilend.assessment import Assessment, CountyContext, Evidence
     from agrilend.inputs import InputFiles, Inputs, load_inputs
-    from agrilend.pipeline import (
-        Assessment,
-        CountyContext,
-        Evidence,
-        assess,
-        decide,
-        gather_evidence,
-    )
+    from agrilend.pipeline import assess, decide, gather_evidence
     from agrilend.scan import load_context
 
 #: Public name -> module that defines it (imported lazily: the layers pull in numba, GDAL...).
 _LAZY = {
-    "Assessment": "agrilend.pipeline",
-    "CountyContext": "agrilend.pipeline",
-    "Evidence": "agrilend.pipeline",
+    "Assessment": "agrilend.assessment",
+    "CountyContext": "agrilend.assessment",
+    "Evidence": "agrilend.assessment",
     "assess": "agrilend.pipeline",
     "decide": "agrilend.pipeline",
     "gather_evidence": "agrilend.pipeline",

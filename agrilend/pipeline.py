@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -20,6 +19,13 @@ import xarray as xr
 from sklearn.base import clone
 
 from agrilend import __version__
+from agrilend.assessment import (
+    ESTIMATE_COLUMNS,
+    NUMERIC_ESTIMATE_COLUMNS,
+    Assessment,
+    CountyContext,
+    Evidence,
+)
 from agrilend.credit import load_policy, match_subsidies, size_households, size_with_extras
 from agrilend.credit.policy import CreditPolicy
 from agrilend.credit.season import season_coverage
@@ -44,6 +50,8 @@ from agrilend.yield_models.yields import estimate_yield
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[str], None]
+
 #: A date counts as a clear observation of a parcel when at least this share of it is clear.
 MIN_CLEAR_FRACTION = 0.5
 #: Fewer clear observations than this in the season is a data-quality flag.
@@ -53,111 +61,8 @@ LOW_PIXELS = 5
 #: The county's crop model trains on at most about this many declarations (a stratified
 #: sample): enough for every crop, and a 10^6-parcel county costs what a 20,000 one does.
 CROP_TRAINING_CAP = 20_000
-#: The parcel estimates' columns (DEVELOPERS.md, "Parcel estimates"), in order; assess and the
-#: scan write at least these.
-ESTIMATE_COLUMNS: tuple[str, ...] = (
-    "parcel_id", "owner_ref", "declared_crop", "declared_area_ha", "crop", "crop_confidence",
-    "crop_mismatch", "cultivated_area_ha", "area_ratio", "area_flag", "vigour", "vigour_class",
-    "sos", "pos", "eos", "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha",
-    "yield_low", "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels", "quality_flags",
-    "status", "message", "geometry",
-)  # fmt: skip
-#: Estimate columns that hold numbers (float, NaN when unknown), never text.
-NUMERIC_ESTIMATE_COLUMNS: tuple[str, ...] = (
-    "declared_area_ha", "crop_confidence", "cultivated_area_ha", "area_ratio", "vigour",
-    "season_length_days", "season_integral", "peak_ndvi", "yield_t_ha", "yield_low",
-    "yield_high", "n_clear_obs", "cloud_fraction", "n_pixels",
-)  # fmt: skip
 #: Above this many training parcels the forest's trees are grown on every core.
 _PARALLEL_TRAINING = 2_000
-
-
-@dataclass
-class CountyContext:
-    """What a county scan learns and leaves for later single-household decisions.
-
-    Attributes
-    ----------
-    crop_model
-        The fitted crop-type classifier (trained on the county's declared crops).
-    peer_stats
-        Per crop and window: the peers' NDVI curve quantiles and season metrics (vigour needs
-        them); a DataFrame indexed by crop.
-    peer_curves
-        ``xarray.Dataset`` dims ``(crop, time)`` with ``p10``, ``p50``, ``p90`` of peers' smoothed
-        NDVI (the report's peer band).
-    weather_normals
-        Per day of year: long-term normal Tmin, Tmax, precipitation.
-    county_yields
-        Mean yield per crop (t/ha) the yield estimate is calibrated to.
-    meta
-        Versions and checksums (agrilend, model, policy, inputs).
-    """
-
-    crop_model: Any = None
-    peer_stats: pd.DataFrame | None = None
-    peer_curves: xr.Dataset | None = None
-    weather_normals: pd.DataFrame | None = None
-    county_yields: dict[str, float] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-    #: County tables computed from the inputs (the season's weather against its normal, the
-    #: climate risk), by what they were computed from; never saved. Shared by shallow copies,
-    #: so households decided one by one with one context compute them once.
-    tables: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def copy(self) -> CountyContext:
-        """A new context holding the same model and tables, with its own mappings.
-
-        Setting a field of the copy, or changing its ``county_yields`` or ``meta``, leaves this
-        context as it was. The model and tables are shared: nothing in agrilend changes them in
-        place.
-
-        Examples
-        --------
-        >>> ctx = CountyContext(county_yields={"maize": 7.5})
-        >>> other = ctx.copy()
-        >>> other.county_yields["maize"] = 9.0
-        >>> ctx.county_yields
-        {'maize': 7.5}
-        """
-        return replace(self, county_yields=dict(self.county_yields), meta=dict(self.meta))
-
-
-@dataclass
-class Assessment:
-    """The result of :func:`assess` for a set of parcels.
-
-    Attributes
-    ----------
-    parcels
-        ``GeoDataFrame``, one row per parcel, the "parcel estimates" columns of DEVELOPERS.md.
-    households
-        ``DataFrame``, one row per household, the "household decisions" columns.
-    series
-        Per-parcel series (``xarray.Dataset``, dims ``parcel, time``): raw zonal NDVI statistics,
-        plus ``NDVI_smooth`` (the cleaned curve) and ``NDVI_clear`` (bool, the date was clear).
-    context
-        The county context used (given or learnt).
-    subsidies
-        The matched subsidy records (may be empty).
-    season_weather
-        One row per household or county: season totals against normal.
-    provenance
-        Imagery dates and cloud cover, versions, input checksums.
-    """
-
-    parcels: gpd.GeoDataFrame
-    households: pd.DataFrame
-    series: xr.Dataset
-    context: CountyContext
-    subsidies: pd.DataFrame = field(default_factory=pd.DataFrame)
-    season_weather: pd.DataFrame = field(default_factory=pd.DataFrame)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    #: :class:`agrilend.credit.ExtrasResult` when records beyond the crop were given.
-    credit_extras: Any = None
-
-
-Progress = Callable[[str], None]
 
 
 def _noop(_: str) -> None:
@@ -197,43 +102,6 @@ def _resample_rows(
         inside = (t >= gi[0]) & (t <= gi[-1])
         out[i, inside] = np.interp(t[inside], gi, row[ok])
     return out
-
-
-@dataclass
-class Evidence:
-    """What the imagery says about each parcel, before any county-level model is applied.
-
-    One chunk of a county scan produces one :class:`Evidence`; :func:`decide` turns one (or the
-    concatenation of many) into an :class:`Assessment`.
-
-    Attributes
-    ----------
-    parcels
-        ``GeoDataFrame``: the titles (schema columns), their validation status, data quality
-        (``n_clear_obs``, ``cloud_fraction``, ``n_pixels``), season metrics of
-        :func:`agrilend.yield_models.season_metrics` (``sos``, ``pos``, ``eos``,
-        ``season_integral``, ``peak_ndvi`` ...), cultivated area (``cultivated_area_ha``,
-        ``area_ratio``, ``area_flag``), ``status`` and ``message``.
-    series
-        Per-parcel series (dims ``parcel, time``): zonal NDVI statistics, ``NDVI_clear`` and
-        ``NDVI_smooth``.
-    times
-        The imagery dates (columns of ``ndvi``).
-    ndvi
-        Clear-only parcel mean NDVI, rows following ``parcels`` (NaN where not observed, and
-        whole rows of NaN for unusable parcels): the crop classifier's input.
-    grid
-        The regular dates of the cleaned curves.
-    smooth
-        The cleaned NDVI curves on ``grid`` (rows following ``parcels``): the peers' curves.
-    """
-
-    parcels: gpd.GeoDataFrame
-    series: xr.Dataset
-    times: pd.DatetimeIndex
-    ndvi: np.ndarray[Any, Any]
-    grid: pd.DatetimeIndex
-    smooth: np.ndarray[Any, Any]
 
 
 def gather_evidence(

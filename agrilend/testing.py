@@ -190,7 +190,7 @@ def make_test_titles(
 
 
 if TYPE_CHECKING:
-    from agrilend.pipeline import Assessment
+    from agrilend.assessment import Assessment
 
 
 def make_test_assessment(
@@ -340,7 +340,7 @@ def validate_estimates(parcels: pd.DataFrame) -> list[str]:
     >>> validate_estimates(a.parcels.assign(crop_confidence="0.9"))[0]
     'crop_confidence holds text, not numbers'
     """
-    from agrilend.pipeline import ESTIMATE_COLUMNS, NUMERIC_ESTIMATE_COLUMNS  # noqa: PLC0415
+    from agrilend.assessment import ESTIMATE_COLUMNS, NUMERIC_ESTIMATE_COLUMNS  # noqa: PLC0415
 
     missing = [c for c in ESTIMATE_COLUMNS if c not in parcels.columns]
     if missing:

@@ -18,7 +18,7 @@ def with_crop_model(context: Any, path: Path) -> Any:
     ModelVersionError
         When the file is not a crop model agrilend can load.
     """
-    from agrilend.pipeline import CountyContext  # noqa: PLC0415  (heavy imports only when run)
+    from agrilend.assessment import CountyContext  # noqa: PLC0415
     from agrilend.yield_models import load_crop_model  # noqa: PLC0415
 
     model = load_crop_model(path)

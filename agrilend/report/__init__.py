@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import xarray as xr
 
-    from agrilend.pipeline import Assessment
+    from agrilend.assessment import Assessment
 
 log = logging.getLogger(__name__)
 

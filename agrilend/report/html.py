@@ -43,7 +43,7 @@ from agrilend.report.i18n import (
 from agrilend.vocabulary import MU_PER_HA
 
 if TYPE_CHECKING:  # only the type is needed; the page renders any object shaped like it
-    from agrilend.pipeline import Assessment
+    from agrilend.assessment import Assessment
 
 log = logging.getLogger(__name__)
 _TEXT_KEYS = set(labels("en"))

@@ -36,7 +36,7 @@ def save_context(context: CountyContext, out_dir: str | Path) -> Path:
     Examples
     --------
     >>> import tempfile
-    >>> from agrilend.pipeline import CountyContext
+    >>> from agrilend.assessment import CountyContext
     >>> d = save_context(CountyContext(county_yields={"maize": 7.5}), tempfile.mkdtemp())
     >>> load_context(d).county_yields
     {'maize': 7.5}

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agrilend.assessment import Assessment
 from agrilend.outputs import atomic_write, write_geopackage, write_table
-from agrilend.pipeline import Assessment
 
 log = logging.getLogger(__name__)
 
