@@ -87,6 +87,13 @@ INPUT_OPTIONS: dict[str, tuple[str, str]] = {
     "weather": ("weather", "Daily weather (CSV, ...)."),
     "policy": ("policy", "Credit policy (TOML)."),
     "yields": ("county_yields", "County yield statistics (CSV)."),
+    "prices": ("prices", "Monthly crop prices per market (CSV, ...): the prudent price rule."),
+    "transfers": ("transfers", "Land-transfer contracts (土地流转; CSV, ...)."),
+    "insurance": ("insurance", "Crop-insurance records (CSV, ...)."),
+    "evidence": (
+        "own_evidence",
+        "The farmers' own evidence (百灵): a CSV listing photos, receipts and repaid loans.",
+    ),
     "claims": (
         "claims",
         ("Farmer-drawn plots (GeoJSON or GPX): verified against the imagery and counted as "

@@ -49,3 +49,20 @@ def test_unknown_command_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+def test_credit_records_are_input_options(tmp_path) -> None:
+    from agrilend.cli.options import input_files  # noqa: PLC0415
+
+    names = ("titles", "imagery", "prices", "transfers", "insurance", "own_evidence")
+    paths = {}
+    for n in names:
+        paths[n] = tmp_path / f"{n}.csv"
+        paths[n].write_text("x\n", encoding="utf-8")
+    files = input_files({n: str(p) for n, p in paths.items()})
+    for n in names:
+        assert getattr(files, n) == paths[n]
+    for opt in ("--prices", "--transfers", "--insurance", "--evidence"):
+        for name in ("scan", "report"):
+            command = cli.get_command(click.Context(cli), name)
+            assert opt in [o for p in command.params for o in getattr(p, "opts", [])]
