@@ -28,6 +28,7 @@ from typing import IO
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import xarray as xr
 
@@ -199,7 +200,8 @@ def _readable(out: Path) -> None:
         elif p.suffix == ".json":
             json.loads(p.read_text(encoding="utf-8"))
         elif p.suffix == ".gpkg":
-            gpd.read_file(p)
+            for layer in pyogrio.list_layers(p)[:, 0]:
+                gpd.read_file(p, layer=layer)
         elif p.suffix == ".nc":
             xr.open_dataset(p).close()
         elif p.suffix == ".html":
