@@ -9,8 +9,9 @@ from agrilend.monitor.events import EventRules
 
 
 @dataclass(frozen=True)
-class MonitorPolicy:
-    """Thresholds of the events, the household actions and the funding calendar.
+class MonitorPolicy(EventRules):
+    """Thresholds of the events (those of :class:`EventRules`, inherited), the household
+    actions and the funding calendar.
 
     Every field is a key of the policy's ``[monitor]`` table (``agrilend/credit/
     default_policy.toml`` documents them); a policy without the table gets these defaults.
@@ -21,17 +22,6 @@ class MonitorPolicy:
     0.9
     """
 
-    failure_ratio: float = 0.3
-    abandon_days: int = 45
-    late_days: int = 10
-    drop_ratio: float = 0.65
-    drought_ratio: float = 0.8
-    spi_dry: float = -1.0
-    dry_spell_days: int = 20
-    area_share: float = 0.3
-    neighbour_m: float = 300.0
-    switch_margin: float = 1.6
-    confirm: int = 2
     reduce_below: float = 1.0
     visit_below: float = 0.5
     extend_months: int = 3
