@@ -10,18 +10,17 @@ or a mail, with no server.
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import json
 from collections import Counter
 from typing import Any
 
 import geopandas as gpd
-import jinja2
 import numpy as np
 import pandas as pd
 
 from agrilend.glossary import GLOSSARY, term, village_of
+from agrilend.report._templates import environment
 from agrilend.report.from_scan import REPORTS_DIR, report_path
 
 #: Decision colours (the report's palette).
@@ -211,7 +210,7 @@ def summary_page(
         "map": county_map(parcels, households),
         "decision_names": {k: _both("decision", k) for k in COLOURS},
     }
-    return _env().get_template("county_summary.html.j2").render(**context)
+    return environment().get_template("county_summary.html.j2").render(**context)
 
 
 def household_rows(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[str, Any]]:
@@ -270,18 +269,7 @@ def households_page(parcels: pd.DataFrame, households: pd.DataFrame, *, currency
         "villages": sorted({r["village"] for r in rows if r["village"]}),
         "reports_dir": REPORTS_DIR,
     }
-    return _env().get_template("county_households.html.j2").render(**context)
-
-
-@functools.lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("agrilend.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment().get_template("county_households.html.j2").render(**context)
 
 
 __all__ = ["COLOURS", "county_map", "household_rows", "households_page", "summary_page",

@@ -11,14 +11,12 @@ and scripts can read them from the page without parsing formatted text.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import jinja2
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -27,6 +25,7 @@ from agrilend import __version__
 from agrilend.errors import UnknownTargetError
 from agrilend.glossary import crop_state, flags_text, term
 from agrilend.report import figures, maps, officer
+from agrilend.report._templates import environment
 from agrilend.report.credit_beyond import credit_beyond_view
 from agrilend.report.i18n import (
     Lang,
@@ -629,20 +628,9 @@ def report_context(
     }
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("agrilend.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_html(context: dict[str, Any]) -> str:
     """Fill the report template with a :func:`report_context`."""
-    return _environment().get_template("report.html.j2").render(**context)
+    return environment().get_template("report.html.j2").render(**context)
 
 
 __all__ = ["SUBSIDY_COLUMNS", "Target", "render_html", "report_context", "resolve_target"]

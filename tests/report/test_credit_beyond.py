@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pandas as pd
 
 from agrilend.credit import CreditExtras, load_policy, size_with_extras
+from agrilend.report._templates import environment
 from agrilend.report.credit_beyond import credit_beyond_view
-from agrilend.report.html import _environment
 from tests.credit.builders import make_estimates
 
 AS_OF = date(2024, 12, 27)
@@ -36,7 +36,7 @@ def test_blocks_show_the_households_prices_and_raises() -> None:
     crops = set(est.loc[est["owner_ref"] == owner, "crop"])
     expected = {h.replace("_", " ") for c in crops for h in load_policy().crops[c]}
     assert {p["harvest"] for p in view["prices"]} == expected
-    html = _environment().get_template("_credit_beyond.html.j2").render(credit_beyond=view)
+    html = environment().get_template("_credit_beyond.html.j2").render(credit_beyond=view)
     assert 'data-table="price_evidence"' in html
     assert all(p["prudent"] in html for p in view["prices"])
     assert all(r["text"] in html for r in view["raises"])

@@ -9,7 +9,7 @@ import json
 import logging
 import tarfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,9 +51,6 @@ from agrilend.remote_sensing.sources.sentinelhub.config import (
     sentinelhub_config,
 )
 from agrilend.settings import get_settings
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
