@@ -30,6 +30,8 @@ import pandas as pd
 from agrilend.assessment import CountyContext
 from agrilend.scan.county import crop_plan, part_paths
 from agrilend.scan.county_step import (
+    MIN_TILE_PEERS,
+    PEER_TILE_PX,
     TITLE_ROW,
     CountyTables,
     PartSpec,
@@ -81,8 +83,10 @@ def _specs(
     *,
     width: int,
     grid_width: int,
+    peer_tile_px: int | None,
 ) -> list[PartSpec]:
     parts = part_paths(out, chunks, quarantined)
+    tiles = peer_tiles(chunks, peer_tile_px)
     (out / PARCELS).mkdir(exist_ok=True)
     (out / STEP).mkdir(exist_ok=True)
     return [
@@ -94,9 +98,36 @@ def _specs(
             width=width,
             grid_width=grid_width,
             errors=error_rows(titles, c, quarantined[c.id]) if c.id in quarantined else None,
+            tile=tile,
         )
-        for c in chunks
+        for c, tile in zip(chunks, tiles, strict=True)
     ]
+
+
+def peer_tiles(chunks: list[Chunk], tile_px: int | None) -> list[int]:
+    """The peer tile of each chunk: the square of ``tile_px`` imagery pixels holding its
+    window's centre, numbered in order of first appearance (-1 for all when ``tile_px`` is
+    None: county peers only).
+
+    Examples
+    --------
+    >>> from agrilend.scan.parts import Chunk
+    >>> cs = [Chunk("a", (0,), (0, 10, 0, 10)), Chunk("b", (1,), (0, 10, 900, 1000)),
+    ...       Chunk("c", (2,), (0, 10, 1100, 1200))]
+    >>> peer_tiles(cs, 1024), peer_tiles(cs, None)
+    ([0, 0, 1], [-1, -1, -1])
+    """
+    if tile_px is None:
+        return [-1] * len(chunks)
+    if tile_px < 1:
+        raise ValueError(f"peer_tile_px must be at least 1 pixel, got {tile_px}")
+    numbers: dict[tuple[int, int], int] = {}
+    out = []
+    for c in chunks:
+        r0, r1, c0, c1 = c.window
+        key = ((r0 + r1) // 2 // tile_px, (c0 + c1) // 2 // tile_px)
+        out.append(numbers.setdefault(key, len(numbers)))
+    return out
 
 
 def county_grid(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -139,8 +170,12 @@ def county_on_workers(
     run: Mapper,
     share: Callable[[Any], Any],
     crop_training_cap: int | None,
+    peer_tile_px: int | None = PEER_TILE_PX,
 ) -> Outcome:
-    """The county step as passes over the parts on the workers (module doc)."""
+    """The county step as passes over the parts on the workers (module doc). Vigour compares
+    each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
+    county's), or the county's where the tile holds fewer than
+    :data:`agrilend.scan.county_step.MIN_TILE_PEERS` of them."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy, match_subsidies  # noqa: PLC0415
@@ -151,7 +186,9 @@ def county_on_workers(
     t0 = time.perf_counter()
     policy = inputs.policy if inputs.policy is not None else load_policy()
     grid = county_grid(times)
-    specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid))
+    tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
+    specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
+                   peer_tile_px=tiled)  # fmt: skip
     light = light_rows(specs, chunks, len(titles),
                        ["parcel_id", "owner_ref", "status", "declared_crop"])  # fmt: skip
     parts = {s.chunk: s.part for s in specs if s.part is not None}
@@ -173,9 +210,14 @@ def county_on_workers(
     if plan.mode == "folds":  # households decided later from the context use this threshold
         county.crop_model.mismatch_threshold_ = threshold
     classes = [str(c) for c in plan.classes]
+    tile_peers: dict[int, pd.DataFrame] = {}
+    peer_note: dict[str, Any] = {"tile_px": None}
     if county.peer_stats is None:
         peers = exact_peers(specs, first, classes, grid, run)
         county.peer_stats, county.peer_curves = peers.stats, peers.curves
+        tile_peers = peers.tiles
+        peer_note = {"tile_px": tiled, "min_tile_peers": MIN_TILE_PEERS,
+                     "tiles": len(peers.tiles), "tile_crops": peers.tile_crops}  # fmt: skip
     tm["county_peers"] = time.perf_counter() - t0 - tm["county_crops"]
 
     as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
@@ -193,7 +235,7 @@ def county_on_workers(
         classes=classes, threshold=threshold, context=worker_context, policy=policy,
         weather=weather, county_yields=inputs.county_yields, as_of=as_of, times=times,
         grid=grid, source=str(cube.attrs.get("source", "")),
-        changes=overlap_changes(specs, chunks, titles),
+        changes=overlap_changes(specs, chunks, titles), tile_peers=tile_peers,
     )  # fmt: skip
     shared = share(tables)
     decided = run(decide_task, [(s, shared) for s in specs])
@@ -232,6 +274,7 @@ def county_on_workers(
     )
     summary = summary_from_parts(decided, sized, quarantined=quarantined, n_chunks=len(chunks),
                                  provenance=provenance)  # fmt: skip
+    summary["peers"] = peer_note
     return Outcome(
         summary=summary, context=county, provenance=provenance, season_weather=season_table,
         subsidies=subs_table, finals=finals, households=[hh_files[i] for i in kept],
@@ -380,5 +423,6 @@ __all__ = [
     "county_grid",
     "county_in_client",
     "county_on_workers",
+    "peer_tiles",
     "summary_from_parts",
 ]

@@ -23,6 +23,16 @@ ever putting the county's parcels together in one process:
    its households' rows from the dataset, sizes them with the subsidies matched on the client,
    and writes one file of the ``households.parquet`` folder.
 
+*Peers by tiles.* A parcel's vigour is its season against its peers'. Across a county of
+10^5-10^6 parcels, the weather (a hailstorm, a dry valley, a late frost) and the soils differ
+from one side to the other: against county peers, every parcel of a dry corner scores ``poor``
+for the corner's weather, not for its farming, and its households' lines are cut for it. So
+the parts are grouped into peer tiles (:data:`PEER_TILE_PX` pixels, about 10 km, made of whole
+chunks) and each crop in a tile is judged against its own parcels there, the county's peers
+standing in where a tile holds fewer than :data:`MIN_TILE_PEERS` of them. The tiles' medians
+and spreads are exact too (more groups in the same passes). A county smaller than a tile has
+one tile: its peers are the county's, as :func:`agrilend.assess` makes them.
+
 The declaration check's threshold (:func:`agrilend.yield_models.declaration.check_declarations`)
 comes from histograms of the scores on a grid of ``2**-SCORE_BITS`` (about 1e-6): a parcel's
 flag can differ from the one-process check only when its score is within that of the threshold
@@ -55,6 +65,12 @@ SCORE_BITS = 20
 PEER_METRICS = ("season_integral", "peak_ndvi", "sos_doy", "season_length_days")
 #: Quantiles of the peer curves (as ``pipeline._peer_curves``).
 CURVE_QUANTILES = (0.1, 0.5, 0.9)
+#: Side of a peer tile, in imagery pixels (1024 px = 10.24 km at 10 m): vigour compares a
+#: parcel with the parcels of its crop in its tile, which share its weather and soils.
+PEER_TILE_PX = 1024
+#: A crop with fewer parcels than this in a tile is compared with the county's peers instead
+#: (a median and a median absolute deviation from fewer are too noisy to judge a parcel by).
+MIN_TILE_PEERS = 30
 #: Column of the final parcel rows giving the title's row in the registry (title order).
 TITLE_ROW = "title_row"
 
@@ -64,7 +80,8 @@ Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
 @dataclass(frozen=True)
 class PartSpec:
     """One chunk's part in the county step: its part file (None for a quarantined chunk, whose
-    ``errors`` rows stand in), where its crops go, and where its final rows go."""
+    ``errors`` rows stand in), where its crops go, where its final rows go, and its peer tile
+    (-1: county peers only)."""
 
     chunk: str
     part: str | None
@@ -73,6 +90,7 @@ class PartSpec:
     width: int
     grid_width: int
     errors: Any = None
+    tile: int = -1
 
 
 def bins(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -191,6 +209,12 @@ def _peer_values(
     values = np.concatenate(blocks, axis=1)
     m = values.shape[1]
     groups = code[:, None] * n_groups + np.arange(m)[None, :]
+    if spec.tile >= 0:  # the same metrics again, as peers of the part's tile
+        n_metrics = len(PEER_METRICS)
+        base = len(classes) * n_groups
+        tile_groups = base + (spec.tile * len(classes) + code)[:, None] * n_metrics
+        groups = np.concatenate([groups, tile_groups + np.arange(n_metrics)[None, :]], axis=1)
+        values = np.concatenate([values, metrics], axis=1)
     ok = np.isfinite(values)
     return groups[ok].astype(np.int64), values[ok], per_crop
 
@@ -296,10 +320,14 @@ def _lerp(a: float, b: float, t: float) -> float:
 
 @dataclass
 class Peers:
-    """The peers of a county: statistics per crop and curve quantiles."""
+    """The peers of a county: statistics per crop, curve quantiles, and per peer tile the
+    statistics its parcels are compared with (the tile's own for crops with at least
+    :data:`MIN_TILE_PEERS` parcels in it, the county's for the others)."""
 
     stats: pd.DataFrame
     curves: Any
+    tiles: dict[int, pd.DataFrame] = field(default_factory=dict)
+    tile_crops: int = 0
 
 
 def exact_peers(
@@ -315,17 +343,26 @@ def exact_peers(
 
     n_metrics, width = len(PEER_METRICS), len(grid)
     n_groups = n_metrics + width
+    base = len(classes) * n_groups  # the tiles' groups come after the county's
+    n_tiles = max([s.tile for s in specs], default=-1) + 1
     keys, counts = merge_histograms([r["hist"] for r in first])
     per_crop = np.sum([r["per_crop"] for r in first], axis=0) if first else np.zeros(0)
+    per_tile = np.zeros((max(n_tiles, 1), len(classes)), dtype=np.int64)
+    for spec, r in zip(specs, first, strict=True):
+        if spec.tile >= 0:
+            per_tile[spec.tile] += r["per_crop"]
     groups = (keys >> np.uint64(BITS)).astype(np.int64)
     size = pd.Series(counts).groupby(groups).sum() if keys.size else pd.Series(dtype=np.int64)
     total = {int(g): int(n) for g, n in zip(size.index, size.to_numpy(), strict=True)}
+
+    def metric(g: int) -> bool:
+        return g >= base or g % n_groups < n_metrics
 
     def ranks(g: int) -> list[int]:
         n = total.get(g, 0)
         if not n:
             return []
-        if g % n_groups < n_metrics:
+        if metric(g):
             return sorted({(n - 1) // 2, n // 2})
         out = set()
         for q in CURVE_QUANTILES:
@@ -347,10 +384,10 @@ def exact_peers(
         a, b = value[(g, (n - 1) // 2)], value[(g, n // 2)]
         return a if n % 2 else float(np.mean([a, b]))
 
-    centers = np.full(len(classes) * n_groups, np.nan)
-    for c in range(len(classes)):
-        for m in range(n_metrics):
-            centers[c * n_groups + m] = median(c * n_groups + m)
+    centers = np.full(base + n_tiles * len(classes) * n_metrics, np.nan)
+    for g in total:
+        if metric(g):
+            centers[g] = median(g)
     dev_hists = run(pick_task, [(s, classes, np.zeros(0, np.uint64), centers, True)
                                 for s in specs])  # fmt: skip
     dkeys, dcounts = merge_histograms(dev_hists)
@@ -368,22 +405,38 @@ def exact_peers(
         a, b = dvalue[(g, (n - 1) // 2)], dvalue[(g, n // 2)]
         return a if n % 2 else float(np.mean([a, b]))
 
-    rows: dict[str, dict[str, Any]] = {}
-    for c, name in enumerate(classes):
-        if not per_crop[c]:
-            continue
-        rec: dict[str, Any] = {"n": int(per_crop[c]), "enough_peers": bool(per_crop[c] >= 5)}
+    def record(n: int, first_group: int) -> dict[str, Any]:
+        """One crop's row of :func:`peer_statistics` (its metrics' groups follow
+        ``first_group``)."""
+        rec: dict[str, Any] = {"n": n, "enough_peers": bool(n >= 5)}
         for m, col in enumerate(PEER_METRICS):
-            g = c * n_groups + m
+            g = first_group + m
             med = median(g)
             if not np.isfinite(med):
                 rec[f"{col}_median"], rec[f"{col}_scale"] = float("nan"), float("nan")
                 continue
             rec[f"{col}_median"] = med
             rec[f"{col}_scale"] = max(mad(g) * 1.4826, 0.05 * abs(med), 1e-6)
-        rows[name] = rec
-    stats = pd.DataFrame.from_dict(rows, orient="index")
-    stats.index.name = "crop"
+        return rec
+
+    def table(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = "crop"
+        return out
+
+    rows = {name: record(int(per_crop[c]), c * n_groups)
+            for c, name in enumerate(classes) if per_crop[c]}  # fmt: skip
+    stats = table(rows)
+    tiles: dict[int, pd.DataFrame] = {}
+    tile_crops = 0
+    for t in range(n_tiles):
+        own = {}
+        for c, name in enumerate(classes):
+            n = int(per_tile[t, c])
+            if n >= MIN_TILE_PEERS:
+                own[name] = record(n, base + (t * len(classes) + c) * n_metrics)
+        tile_crops += len(own)
+        tiles[t] = table({name: own.get(name, rec) for name, rec in rows.items()})
     names = sorted(rows)
     q = np.full((len(names), len(CURVE_QUANTILES), width), np.nan)
     for i, name in enumerate(names):
@@ -402,7 +455,7 @@ def exact_peers(
         {f"p{p}": (("crop", "time"), q[:, k]) for k, p in enumerate((10, 50, 90))},
         coords={"crop": names, "time": grid},
     )
-    return Peers(stats=stats, curves=curves)
+    return Peers(stats=stats, curves=curves, tiles=tiles, tile_crops=tile_crops)
 
 
 def threshold_from_histograms(first: list[dict[str, Any]], alpha: float) -> float:
@@ -458,6 +511,7 @@ class CountyTables:
     grid: pd.DatetimeIndex
     source: str = ""
     changes: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    tile_peers: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
 def _no_households(*_: Any, **__: Any) -> pd.DataFrame:
@@ -530,10 +584,14 @@ def decide_task(spec: PartSpec, tables: CountyTables) -> dict[str, Any]:
         crops = crops.join(check[["p_declared", "mismatch_score", "crop_mismatch"]])
     else:
         crops = crops.assign(p_declared=np.nan, mismatch_score=np.nan, crop_mismatch=False)
+    context = tables.context
+    if spec.tile in tables.tile_peers:  # this tile's peers (the county's where too few)
+        context = context.copy()
+        context.peer_stats = tables.tile_peers[spec.tile]
     if ok.any():
         result = decide_with_crops(
             evidence, crops, weather=tables.weather, subsidies=None, policy=tables.policy,
-            county_yields=tables.county_yields, context=tables.context, as_of=tables.as_of,
+            county_yields=tables.county_yields, context=context, as_of=tables.as_of,
             sizer=_no_households,
         )  # fmt: skip
         parcels = result.parcels
@@ -667,6 +725,8 @@ def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "BITS",
+    "MIN_TILE_PEERS",
+    "PEER_TILE_PX",
     "CountyTables",
     "PartSpec",
     "Peers",

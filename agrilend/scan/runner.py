@@ -71,6 +71,7 @@ from agrilend.scan.county_flow import (
     county_in_client,
     county_on_workers,
 )
+from agrilend.scan.county_step import PEER_TILE_PX
 from agrilend.scan.outputs import (
     PAGES,
     TABLES,
@@ -398,6 +399,7 @@ def scan(
     retry_quarantined: bool = False,
     context: CountyContext | None = None,
     progress: ScanProgress | None = None,
+    peer_tile_px: int | None = PEER_TILE_PX,
 ) -> ScanResult:
     """Scan a county: every parcel's evidence per spatial chunk on Dask, then the county step.
 
@@ -435,6 +437,13 @@ def scan(
         instead of training one on this county's declarations.
     progress
         Called with ``(parcels done, parcels total)`` as chunks finish.
+    peer_tile_px
+        Side of the peer tiles in imagery pixels (default 1024 px, about 10 km): a parcel's
+        vigour is judged against the parcels of its crop in its tile, which share its weather
+        and soils, and against the county's where the tile holds fewer than
+        :data:`agrilend.scan.county_step.MIN_TILE_PEERS`; ``None`` compares every parcel with
+        the county's peers, as :func:`agrilend.assess` does. A ``context`` with peers keeps
+        its peers.
 
     Returns
     -------
@@ -552,6 +561,7 @@ def scan(
         outcome = step(
             out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
             inputs=inputs, county=county, client=client, timings=timings,
+            peer_tile_px=peer_tile_px,
         )  # fmt: skip
     finally:
         if client is not None:
@@ -643,12 +653,12 @@ def _run_chunks(
 def _county_on_workers(
     out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
     times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
-    timings: dict[str, float],
+    timings: dict[str, float], peer_tile_px: int | None,
 ) -> Outcome:  # fmt: skip
     outcome = county_on_workers(
         out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
         inputs=inputs, county=county, run=_mapper(client), share=_broadcaster(client),
-        crop_training_cap=CROP_TRAINING_CAP,
+        crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
     )  # fmt: skip
     timings.update(outcome.timings)
     return outcome
@@ -657,9 +667,11 @@ def _county_on_workers(
 def _county_in_client(
     out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
     times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
-    timings: dict[str, float],
+    timings: dict[str, float], peer_tile_px: int | None,
 ) -> Outcome:  # fmt: skip
-    """The county decided in this process (credit extras size the households in one piece)."""
+    """The county decided in this process (credit extras size the households in one piece;
+    county peers only: ``peer_tile_px`` is not used)."""
+    del peer_tile_px
     t0 = time.perf_counter()
     evidence = _county_evidence(
         out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube

@@ -209,3 +209,50 @@ def test_scan_with_credit_extras_writes_the_same_layout(
     assert len(list((out / "parcels.parquet").glob("*.parquet"))) > 1
     assert set(read_households(out)["owner_ref"]) == set(parcels["owner_ref"])
     assert (out / "manifest.json").exists()
+
+
+# --- peers by tiles ---------------------------------------------------------------------------
+
+
+def test_vigour_is_judged_against_the_peers_of_its_tile(
+    county: tuple[InputFiles, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each parcel's vigour is vigour_scores against peer_statistics of the parcels of its crop
+    in its tile when the tile holds at least MIN_TILE_PEERS of them, else the county's."""
+    from agrilend.scan import county_step as step  # noqa: PLC0415
+    from agrilend.scan.parts import Chunk  # noqa: PLC0415
+    from agrilend.yield_models.vigour import vigour_scores  # noqa: PLC0415
+
+    files, ctx = county
+    monkeypatch.setattr(step, "MIN_TILE_PEERS", 12)
+    out = tmp_path / "tiles"
+    result = scan(files, out, chunk_size_px=30, workers=0, context=load_context(ctx),
+                  peer_tile_px=45)  # fmt: skip
+    plan = json.loads((out / "scan.json").read_text())
+    chunks = [Chunk(c["id"], (), tuple(c["window"])) for c in plan["chunks"]]
+    tile_of = dict(zip([c.id for c in chunks], flow.peer_tiles(chunks, 45), strict=True))
+    frames = []
+    for path in sorted((out / "parcels.parquet").glob("*.parquet")):
+        part = gpd.read_parquet(path)
+        frames.append(part.assign(tile=tile_of[path.stem]))
+    parcels = pd.concat(frames, ignore_index=True)
+    usable = parcels[parcels["status"] != "error"].set_index("parcel_id", drop=False)
+    county_peers = peer_statistics(usable)
+    used_tile = used_county = 0
+    for _, rows in usable.groupby("tile"):
+        peers = county_peers.copy()
+        for crop, own in rows.groupby("crop"):
+            if len(own) >= 12:
+                peers.loc[crop] = peer_statistics(own).loc[crop]
+                used_tile += 1
+            else:
+                used_county += 1
+        want = vigour_scores(rows, peers=peers)
+        for col in ("vigour", "vigour_z"):
+            np.testing.assert_allclose(rows[col].to_numpy(float), want[col].to_numpy(float),
+                                       rtol=1e-12, atol=0, equal_nan=True)  # fmt: skip
+        assert rows["vigour_class"].tolist() == want["vigour_class"].tolist()
+    assert used_tile  # both ways are exercised
+    assert used_county
+    assert result.summary["peers"]["tile_crops"] == used_tile
+    assert result.summary["peers"]["tiles"] == len(set(tile_of.values())) > 1
