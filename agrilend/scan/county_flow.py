@@ -35,12 +35,15 @@ from agrilend.scan.county_step import (
     TITLE_ROW,
     CountyTables,
     PartSpec,
+    add_histograms,
+    add_scores,
     crops_task,
     decide_task,
     exact_peers,
     households_task,
     light_rows,
     median_of_counts,
+    merge_histograms,
     overlap_changes,
     threshold_from_histograms,
 )
@@ -49,7 +52,7 @@ from agrilend.scan.parts import Chunk, error_rows
 log = logging.getLogger(__name__)
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
-HOUSEHOLD_PARTITION_PARCELS = 100_000
+HOUSEHOLD_PARTITION_PARCELS = 20_000
 #: Folders of the results: the parcels and households datasets (one file per part).
 PARCELS, HOUSEHOLDS = "parcels.parquet", "households.parquet"
 #: Folder of the county step's own files: each chunk's crops, each partition's outlines.
@@ -170,6 +173,7 @@ def county_on_workers(
     run: Mapper,
     share: Callable[[Any], Any],
     crop_training_cap: int | None,
+    reduce: Callable[..., Any] | None = None,
     peer_tile_px: int | None = PEER_TILE_PX,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
@@ -184,6 +188,7 @@ def county_on_workers(
 
     tm: dict[str, float] = {}
     t0 = time.perf_counter()
+    reduce = reduce or in_order(run)
     policy = inputs.policy if inputs.policy is not None else load_policy()
     grid = county_grid(times)
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
@@ -203,17 +208,21 @@ def county_on_workers(
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
-    first = run(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs])
+    first = reduce(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs],
+                   _fold_first) or _fold_first(None, None)  # fmt: skip
     tm["county_crops"] = time.perf_counter() - t0
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
-    threshold = float(given) if given is not None else threshold_from_histograms(first, alarm)
+    threshold = float(given) if given is not None else \
+        threshold_from_histograms(first["scores"], alarm)  # fmt: skip
     if plan.mode == "folds":  # households decided later from the context use this threshold
         county.crop_model.mismatch_threshold_ = threshold
     classes = [str(c) for c in plan.classes]
     tile_peers: dict[int, pd.DataFrame] = {}
     peer_note: dict[str, Any] = {"tile_px": None}
     if county.peer_stats is None:
-        peers = exact_peers(specs, first, classes, grid, run)
+        hist = first["hist"] if first["hist"] is not None else merge_histograms([])
+        peers = exact_peers(specs, hist, first["per_crop"], classes=classes, grid=grid,
+                            reduce=reduce)  # fmt: skip
         county.peer_stats, county.peer_curves = peers.stats, peers.curves
         tile_peers = peers.tiles
         peer_note = {"tile_px": tiled, "min_tile_peers": MIN_TILE_PEERS,
@@ -263,10 +272,8 @@ def county_on_workers(
     kept = [i for i, r in enumerate(sized) if r["households"]]
     tm["county_households"] = time.perf_counter() - t0 - sum(tm.values())
 
-    valid_sum = np.sum([r["valid_sum"] for r in first if "valid_sum" in r], axis=0) \
-        if any("valid_sum" in r for r in first) else np.zeros(len(times))  # fmt: skip
-    valid_n = np.sum([r["valid_n"] for r in first if "valid_n" in r], axis=0) \
-        if any("valid_n" in r for r in first) else np.zeros(len(times))  # fmt: skip
+    valid_sum = first["valid_sum"] + np.zeros(len(times))
+    valid_n = first["valid_n"] + np.zeros(len(times))
     provenance = _provenance(policy, county, as_of, times, valid_sum, valid_n, len(titles),
                              str(cube.attrs.get("source", "")))  # fmt: skip
     county.meta.update(
@@ -280,6 +287,36 @@ def county_on_workers(
         subsidies=subs_table, finals=finals, households=[hh_files[i] for i in kept],
         areas=[areas[i] for i in kept], timings=tm,
     )  # fmt: skip
+
+
+def in_order(run: Mapper) -> Callable[..., Any]:
+    """A reducer from a mapper: every result first, then folded in order (for a mapper that
+    cannot stream its results)."""
+
+    def reduce(fn: Callable[..., Any], args: list[tuple[Any, ...]],
+               combine: Callable[[Any, Any], Any]) -> Any:  # fmt: skip
+        acc = None
+        for r in run(fn, args):
+            acc = combine(acc, r)
+        return acc
+
+    return reduce
+
+
+def _fold_first(acc: Any, r: Any) -> dict[str, Any]:
+    """Pass 1's results folded as they come: histograms summed, the parts' crop counts kept."""
+    out = acc or {"hist": None, "scores": None, "per_crop": {}, "valid_sum": 0.0,
+                  "valid_n": 0}  # fmt: skip
+    if r is None:
+        return out
+    out["hist"] = add_histograms(out["hist"], r["hist"])
+    if "scores" in r:
+        out["scores"] = add_scores(out["scores"], r["scores"])
+    out["per_crop"][r["chunk"]] = r["per_crop"]
+    if "valid_sum" in r:
+        out["valid_sum"] = out["valid_sum"] + r["valid_sum"]
+        out["valid_n"] = out["valid_n"] + r["valid_n"]
+    return out
 
 
 def conform(paths: list[str]) -> None:

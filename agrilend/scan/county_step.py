@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 #: Bits of a value's order-preserving integer form that make its histogram bin.
 BITS = 24
+#: Bits of the coarse bins of the first histograms (a bounded number per group, whatever the
+#: county's size); the wanted coarse bins are then split into :data:`BITS`-bit ones.
+COARSE = 16
 #: Declaration scores are binned on a grid of ``2**-SCORE_BITS``.
 SCORE_BITS = 20
 #: The season metrics the peers are made of (as :func:`peer_statistics` names them).
@@ -93,7 +96,7 @@ class PartSpec:
     tile: int = -1
 
 
-def bins(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def bins(values: np.ndarray[Any, Any], bits: int = BITS) -> np.ndarray[Any, Any]:
     """The histogram bin of each float64 value: the top :data:`BITS` bits of its
     order-preserving unsigned integer form (bins are ordered as the values are).
 
@@ -107,11 +110,21 @@ def bins(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     u = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
     neg = (u >> np.uint64(63)) == 1
     u = np.where(neg, ~u, u | np.uint64(1 << 63))
-    return u >> np.uint64(64 - BITS)
+    return u >> np.uint64(64 - bits)
 
 
-def _keys(groups: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    return (groups.astype(np.uint64) << np.uint64(BITS)) | bins(values)
+def _keys(
+    groups: np.ndarray[Any, Any], values: np.ndarray[Any, Any], bits: int = BITS
+) -> np.ndarray[Any, Any]:
+    return (groups.astype(np.uint64) << np.uint64(bits)) | bins(values, bits)
+
+
+def _coarse_of(fine: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The coarse key (:data:`COARSE` bits) of each fine key (:data:`BITS` bits)."""
+    fine = np.asarray(fine, dtype=np.uint64)
+    group = fine >> np.uint64(BITS)
+    low = (fine & np.uint64((1 << BITS) - 1)) >> np.uint64(BITS - COARSE)
+    return (group << np.uint64(COARSE)) | low
 
 
 def _histogram(keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -132,10 +145,13 @@ def merge_histograms(
 
 
 def _rank_keys(
-    keys: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], wanted: dict[int, list[int]]
+    keys: np.ndarray[Any, Any],
+    counts: np.ndarray[Any, Any],
+    wanted: dict[int, list[int]],
+    bits: int = BITS,
 ) -> dict[int, list[tuple[int, int, int]]]:
     """For each group, each wanted rank as ``(rank, key of its bin, values before that bin)``."""
-    groups = (keys >> np.uint64(BITS)).astype(np.int64)
+    groups = (keys >> np.uint64(bits)).astype(np.int64)
     out: dict[int, list[tuple[int, int, int]]] = {}
     for g, ranks in wanted.items():
         lo, hi = np.searchsorted(groups, [g, g + 1])
@@ -166,6 +182,42 @@ def _order_values(
 
 
 # --- what a part holds ------------------------------------------------------------------------
+
+_CRS: dict[str, Any] = {}
+
+
+def read_geo(path: str | Path, columns: list[str] | None = None) -> Any:
+    """A GeoParquet file as a GeoDataFrame, its CRS parsed once per process (``pyproj`` takes
+    about 20 ms per parse, which ``geopandas.read_parquet`` pays on every file of a dataset).
+
+    Only WKB geometry (what geopandas writes) is read this way; anything else goes through
+    ``geopandas.read_parquet``.
+    """
+    import json  # noqa: PLC0415
+
+    import geopandas as gpd  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+    from pyproj import CRS  # noqa: PLC0415
+
+    table = pq.read_table(path, columns=columns)
+    meta = json.loads((table.schema.metadata or {}).get(b"geo", b"{}") or b"{}")
+    col = meta.get("primary_column")
+    info = meta.get("columns", {}).get(col, {}) if col else {}
+    if not col or col not in table.column_names or info.get("encoding", "WKB") != "WKB":
+        return gpd.read_parquet(path, columns=columns)
+    raw = info.get("crs", "OGC:CRS84")
+    crs = None
+    if raw is not None:
+        key = json.dumps(raw, sort_keys=True)
+        if key not in _CRS:
+            _CRS[key] = CRS.from_user_input(raw) if isinstance(raw, str) else \
+                CRS.from_json_dict(raw)  # fmt: skip
+        crs = _CRS[key]
+    frame = table.to_pandas()
+    frame[col] = gpd.GeoSeries(shapely.from_wkb(frame[col].to_numpy()), index=frame.index,
+                               crs=crs)  # fmt: skip
+    return gpd.GeoDataFrame(frame, geometry=col, crs=crs)
 
 
 def _read_columns(path: str, columns: list[str]) -> pd.DataFrame:
@@ -277,13 +329,15 @@ def crops_task(spec: PartSpec, plan: Any, models: Any, need_scores: bool) -> dic
     with atomic_write(Path(spec.crops)) as tmp:
         crops.to_parquet(tmp, index=False)
     groups, values, per_crop = _peer_values(spec, list(plan.classes), curves=True)
-    out["hist"] = _histogram(_keys(groups, values))
+    out["hist"] = _histogram(_keys(groups, values, COARSE))
     out["per_crop"] = per_crop
     if need_scores and len(crops):
         score, false, weight = _scores(crops, declared, list(plan.classes))
         g, n = np.unique(_grid(score), return_counts=True)
-        f, inv = np.unique(_grid(false), return_inverse=True)
-        out["scores"] = (g, n.astype(np.int64), f, np.bincount(inv, weights=weight))
+        # every false score weighs 1/(classes - 1): the threshold needs only their counts
+        del weight
+        f, fn = np.unique(_grid(false), return_counts=True)
+        out["scores"] = (g, n.astype(np.int64), f, fn.astype(np.int64))
     return out
 
 
@@ -292,21 +346,51 @@ def pick_task(
     classes: list[str],
     wanted: np.ndarray[Any, Any],
     centers: np.ndarray[Any, Any] | None,
-    histogram: bool,
+    mode: str,
 ) -> Any:
-    """Passes 2-4 on a worker: the part's values inside the ``wanted`` bins (sorted keys), or
-    (``histogram``) the histogram of the metrics' absolute deviations from ``centers`` (one per
-    group; NaN for the groups left out)."""
+    """The light passes on a worker, over the part's peer values (or, with ``centers``, the
+    metrics' absolute deviations from them, one per group, NaN for groups left out):
+    ``"coarse"`` their histogram on coarse bins; ``"fine"`` the histogram on fine bins of the
+    values inside the ``wanted`` coarse bins; ``"pick"`` the values inside the ``wanted`` fine
+    bins, with their keys."""
     groups, values, _ = _peer_values(spec, classes, curves=centers is None)
     if centers is not None:
         c = centers[groups]
         keep = np.isfinite(c)
         groups, values = groups[keep], np.abs(values[keep] - c[keep])
-    keys = _keys(groups, values)
-    if histogram:
-        return _histogram(keys)
+    if mode == "coarse":
+        return _histogram(_keys(groups, values, COARSE))
+    keys = _keys(groups, values, BITS)
+    if mode == "fine":
+        return _histogram(keys[np.isin(_coarse_of(keys), wanted)])
     hit = np.isin(keys, wanted)
     return keys[hit], values[hit]
+
+
+def _resolve(
+    coarse: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+    wanted: dict[int, list[int]],
+    pass_: Callable[[str, np.ndarray[Any, Any]], Any],
+) -> dict[tuple[int, int], float]:
+    """The exact values of the wanted ranks of each group: coarse bins holding them, then the
+    fine bins inside those (``pass_("fine", coarse keys)``, merged), then the values inside the
+    fine bins (``pass_("pick", fine keys)``, a list of the parts' ``(keys, values)``)."""
+    keys, counts = coarse
+    located = _rank_keys(keys, counts, wanted, bits=COARSE)
+    targets = np.unique([k for f in located.values() for _, k, _ in f]).astype(np.uint64)
+    fkeys, fcounts = pass_("fine", targets)
+    fcoarse = _coarse_of(fkeys)
+    fine: dict[int, list[tuple[int, int, int]]] = {}
+    for g, found in located.items():
+        out = []
+        for r, key, before in found:
+            lo, hi = np.searchsorted(fcoarse, [np.uint64(key), np.uint64(key + 1)])
+            cum = np.cumsum(fcounts[lo:hi])
+            i = int(np.searchsorted(cum, r - before, side="right"))
+            out.append((r, int(fkeys[lo + i]), before + (int(cum[i - 1]) if i else 0)))
+        fine[g] = out
+    ftargets = np.unique([k for f in fine.values() for _, k, _ in f]).astype(np.uint64)
+    return _order_values(fine, pass_("pick", ftargets))
 
 
 # --- the county tables from the summaries --------------------------------------------------------
@@ -330,28 +414,48 @@ class Peers:
     tile_crops: int = 0
 
 
+Reducer = Callable[..., Any]
+
+
+def add_histograms(acc: Any, hist: Any) -> Any:
+    """Two sparse histograms summed (a combine of a :data:`Reducer`)."""
+    return hist if acc is None else merge_histograms([acc, hist])
+
+
+def _listed(acc: Any, item: Any) -> Any:
+    return [*(acc or []), item]
+
+
 def exact_peers(
     specs: list[PartSpec],
-    first: list[dict[str, Any]],
+    hist: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+    per_crop_of: dict[str, np.ndarray[Any, Any]],
+    *,
     classes: list[str],
     grid: pd.DatetimeIndex,
-    run: Mapper,
+    reduce: Reducer,
 ) -> Peers:
-    """The county's peer statistics and curves from pass 1's histograms and three more passes
-    (the values inside the bins that hold the wanted ranks; then the same for the deviations)."""
+    """The county's peer statistics and curves from pass 1's merged coarse histogram
+    (``hist``) and each part's usable parcels per crop, with light passes over the parts
+    (``reduce(fn, args, combine)`` runs them and folds their results as they come): the
+    values of the wanted ranks (:func:`_resolve`), then the same for the deviations."""
     import xarray as xr  # noqa: PLC0415
 
     n_metrics, width = len(PEER_METRICS), len(grid)
     n_groups = n_metrics + width
     base = len(classes) * n_groups  # the tiles' groups come after the county's
     n_tiles = max([s.tile for s in specs], default=-1) + 1
-    keys, counts = merge_histograms([r["hist"] for r in first])
-    per_crop = np.sum([r["per_crop"] for r in first], axis=0) if first else np.zeros(0)
+    keys, counts = hist
+    per_crop = np.zeros(len(classes), dtype=np.int64)
     per_tile = np.zeros((max(n_tiles, 1), len(classes)), dtype=np.int64)
-    for spec, r in zip(specs, first, strict=True):
+    for spec in specs:
+        got = per_crop_of.get(spec.chunk)
+        if got is None:
+            continue
+        per_crop += got
         if spec.tile >= 0:
-            per_tile[spec.tile] += r["per_crop"]
-    groups = (keys >> np.uint64(BITS)).astype(np.int64)
+            per_tile[spec.tile] += got
+    groups = (keys >> np.uint64(COARSE)).astype(np.int64)
     size = pd.Series(counts).groupby(groups).sum() if keys.size else pd.Series(dtype=np.int64)
     total = {int(g): int(n) for g, n in zip(size.index, size.to_numpy(), strict=True)}
 
@@ -371,11 +475,17 @@ def exact_peers(
             out |= {lo, min(lo + 1, n - 1)}
         return sorted(out)
 
-    wanted = {g: ranks(g) for g in total}
-    located = _rank_keys(keys, counts, wanted)
-    bins_wanted = np.unique([k for f in located.values() for _, k, _ in f]).astype(np.uint64)
-    picked = run(pick_task, [(s, classes, bins_wanted, None, False) for s in specs])
-    value = _order_values(located, picked)
+    def passes(centers: np.ndarray[Any, Any] | None) -> Callable[[str, Any], Any]:
+        def run_pass(mode: str, wanted: Any) -> Any:
+            args = [(s, classes, wanted, centers, mode) for s in specs]
+            if mode == "fine":
+                got = reduce(pick_task, args, add_histograms)
+                return got if got is not None else merge_histograms([])
+            return reduce(pick_task, args, _listed) or []
+
+        return run_pass
+
+    value = _resolve(hist, {g: ranks(g) for g in total}, passes(None))
 
     def median(g: int) -> float:
         n = total.get(g, 0)
@@ -388,17 +498,14 @@ def exact_peers(
     for g in total:
         if metric(g):
             centers[g] = median(g)
-    dev_hists = run(pick_task, [(s, classes, np.zeros(0, np.uint64), centers, True)
-                                for s in specs])  # fmt: skip
-    dkeys, dcounts = merge_histograms(dev_hists)
-    dgroups = (dkeys >> np.uint64(BITS)).astype(np.int64)
+    dev = reduce(pick_task, [(s, classes, np.zeros(0, np.uint64), centers, "coarse")
+                             for s in specs], add_histograms)  # fmt: skip
+    dkeys, dcounts = dev if dev is not None else merge_histograms([])
+    dgroups = (dkeys >> np.uint64(COARSE)).astype(np.int64)
     dsize = pd.Series(dcounts).groupby(dgroups).sum() if dkeys.size else pd.Series(dtype=int)
     dtotal = {int(g): int(n) for g, n in zip(dsize.index, dsize.to_numpy(), strict=True)}
     dwanted = {g: sorted({(n - 1) // 2, n // 2}) for g, n in dtotal.items()}
-    dlocated = _rank_keys(dkeys, dcounts, dwanted)
-    dbins = np.unique([k for f in dlocated.values() for _, k, _ in f]).astype(np.uint64)
-    dpicked = run(pick_task, [(s, classes, dbins, centers, False) for s in specs])
-    dvalue = _order_values(dlocated, dpicked)
+    dvalue = _resolve((dkeys, dcounts), dwanted, passes(centers))
 
     def mad(g: int) -> float:
         n = dtotal.get(g, 0)
@@ -458,17 +565,26 @@ def exact_peers(
     return Peers(stats=stats, curves=curves, tiles=tiles, tile_crops=tile_crops)
 
 
-def threshold_from_histograms(first: list[dict[str, Any]], alpha: float) -> float:
-    """The declaration check's threshold from the parts' score histograms (module doc)."""
+def add_scores(acc: Any, scores: Any) -> Any:
+    """Two score histograms ``(grid cells, counts, false cells, weights)`` summed."""
+    if acc is None:
+        return scores
+    g = pd.Series(np.concatenate([acc[1], scores[1]])).groupby(
+        np.concatenate([acc[0], scores[0]])).sum()  # fmt: skip
+    f = pd.Series(np.concatenate([acc[3], scores[3]])).groupby(
+        np.concatenate([acc[2], scores[2]])).sum()  # fmt: skip
+    return (g.index.to_numpy(), g.to_numpy(), f.index.to_numpy(), f.to_numpy())
+
+
+def threshold_from_histograms(scores: Any, alpha: float) -> float:
+    """The declaration check's threshold from the county's score histograms (module doc;
+    ``scores`` as :func:`add_scores` folds them, None when no parcel was judged)."""
     from agrilend.yield_models import declaration as dec  # noqa: PLC0415
 
-    got = [r["scores"] for r in first if "scores" in r]
-    if not got:
+    if scores is None:
         return float("inf")
-    g = pd.Series(np.concatenate([x[1] for x in got])).groupby(
-        np.concatenate([x[0] for x in got])).sum()  # fmt: skip
-    f = pd.Series(np.concatenate([x[3] for x in got])).groupby(
-        np.concatenate([x[2] for x in got])).sum()  # fmt: skip
+    g = pd.Series(scores[1], index=scores[0]).sort_index()
+    f = pd.Series(scores[3], index=scores[2]).sort_index()
     g_vals, g_n = g.index.to_numpy() / 2.0**SCORE_BITS, g.to_numpy(dtype="float64")
     f_vals, f_w = f.index.to_numpy() / 2.0**SCORE_BITS, f.to_numpy(dtype="float64")
     n = g_n.sum()
@@ -524,9 +640,20 @@ def part_evidence(spec: PartSpec, tables: CountyTables) -> Any:
     import xarray as xr  # noqa: PLC0415
 
     from agrilend.assessment import Evidence  # noqa: PLC0415
-    from agrilend.scan.parts import read_part  # noqa: PLC0415
 
-    parcels = spec.errors.copy() if spec.part is None else read_part(Path(spec.part), skip=(NDVI,))
+    if spec.part is None:
+        parcels = spec.errors.copy()
+    else:
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        try:
+            names = [n for n in pq.read_schema(spec.part).names if n != NDVI]
+            parcels = read_geo(spec.part, columns=names)
+        except Exception as exc:  # as read_part names a damaged part
+            raise ScanError(
+                f"chunk part {spec.part!r} cannot be read ({exc}); delete it and resume the "
+                "scan to compute that chunk again"
+            ) from exc
     rows = parcels[ROW].to_numpy()
     if tables.changes:
         for i, r in enumerate(rows):
@@ -730,6 +857,8 @@ __all__ = [
     "CountyTables",
     "PartSpec",
     "Peers",
+    "add_histograms",
+    "add_scores",
     "bins",
     "crops_task",
     "decide_task",
@@ -739,6 +868,7 @@ __all__ = [
     "median_of_counts",
     "merge_histograms",
     "pick_task",
+    "read_geo",
     "threshold_from_histograms",
 ]
 
@@ -804,7 +934,7 @@ def overlap_changes(
             import pyarrow.parquet as pq  # noqa: PLC0415
 
             names = set(pq.read_schema(spec.part).names)
-            part = gpd.read_parquet(spec.part, columns=[c for c in cols if c in names])
+            part = read_geo(spec.part, columns=[c for c in cols if c in names])
         frames.append(part[part[ROW].isin(wanted)].reindex(columns=cols))
     near = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
                             crs=titles.crs)  # fmt: skip

@@ -120,6 +120,30 @@ def read_households(out_dir: str | Path) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
+#: The GeoPackage is appended in batches of parts of about this many rows (bounded memory).
+GPKG_BATCH_ROWS = 5_000
+
+
+def _batches(files: list[str]) -> Any:
+    """The files' rows, read part by part, in frames of about :data:`GPKG_BATCH_ROWS`."""
+    import geopandas as gpd  # noqa: PLC0415
+
+    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+
+    held: list[Any] = []
+    rows = 0
+    for path in files:
+        frame = read_geo(path)
+        if len(frame):
+            held.append(frame)
+            rows += len(frame)
+        if rows >= GPKG_BATCH_ROWS:
+            yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
+            held, rows = [], 0
+    if held:
+        yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
+
+
 def write_tables(out: Path, outcome: Any) -> None:
     """The analysts' tables, written part by part from the county step's files (a
     :class:`agrilend.scan.county_flow.Outcome`): the GeoPackage (parcels, then households
@@ -127,20 +151,15 @@ def write_tables(out: Path, outcome: Any) -> None:
     a partition at a time), and the season weather and matched subsidies the reports show."""
     import csv  # noqa: PLC0415
 
-    import geopandas as gpd  # noqa: PLC0415
-
     from agrilend.outputs import spreadsheet_safe, tabular  # noqa: PLC0415
 
     with atomic_write(out / "parcels.gpkg") as tmp:
         tmp.unlink(missing_ok=True)
+        mode = "w"
         for layer, files in (("parcels", outcome.finals), ("households", outcome.areas)):
-            for k, path in enumerate(files):
-                frame = gpd.read_parquet(path)
-                if not len(frame):
-                    continue
-                first = k == 0 and layer == "parcels"
-                frame.to_file(tmp, driver="GPKG", layer=layer,
-                              mode="w" if first else "a")  # fmt: skip
+            for batch in _batches(files):  # a few parts per write: each write has its cost
+                batch.to_file(tmp, driver="GPKG", layer=layer, mode=mode)
+                mode = "a"
     csv_file = out / "households.csv"
     with atomic_write(csv_file) as tmp, tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         for k, path in enumerate(outcome.households):
@@ -158,6 +177,20 @@ def write_tables(out: Path, outcome: Any) -> None:
 MAP_POLYGONS = 20_000
 
 
+#: What the pages show of a household (its limits and other columns stay in the files).
+PAGE_HOUSEHOLD_COLUMNS = (
+    "owner_ref", "decision", "credit_line", "currency", "tenor_months", "n_parcels",
+    "declared_area_ha", "cultivated_area_ha", "reason_codes", "reasons_en", "reasons_zh",
+)  # fmt: skip
+
+
+def _columns(path: str, wanted: tuple[str, ...]) -> list[str]:
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    names = set(pq.read_schema(path).names)
+    return [c for c in wanted if c in names]
+
+
 def page_frames(outcome: Any) -> tuple[Any, pd.DataFrame]:
     """What the pages show, read back a part at a time: per parcel only its id, household,
     status, flags and outline (its centroid above :data:`MAP_POLYGONS` parcels); the
@@ -165,17 +198,20 @@ def page_frames(outcome: Any) -> tuple[Any, pd.DataFrame]:
     import geopandas as gpd  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
+    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+
     cols = ["parcel_id", "owner_ref", "status", "quality_flags", "geometry"]
     n = sum(pq.ParquetFile(p).metadata.num_rows for p in outcome.finals)
     frames = []
     for path in outcome.finals:
-        part = gpd.read_parquet(path, columns=cols)
+        part = read_geo(path, columns=cols)
         if n > MAP_POLYGONS:
             part = part.set_geometry(part.geometry.centroid)
         frames.append(part)
     parcels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
                                crs=frames[0].crs if frames else None)  # fmt: skip
-    hh = [pd.read_parquet(p) for p in outcome.households]
+    hh = [pd.read_parquet(p, columns=_columns(p, PAGE_HOUSEHOLD_COLUMNS))
+          for p in outcome.households]  # fmt: skip
     households = pd.concat(hh, ignore_index=True) if hh else pd.DataFrame(
         columns=["owner_ref", "decision", "credit_line", "currency"])  # fmt: skip
     return parcels, households

@@ -373,6 +373,34 @@ def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]]
     return run
 
 
+def _reducer(client: Any) -> Callable[..., Any]:
+    """``reduce(fn, args, combine)``: run ``fn(*a)`` for each argument tuple and fold the
+    results with ``combine(acc, result)`` as they finish (``acc`` None first), so that the
+    client holds one result at a time beside the fold (on the Dask workers, or in process)."""
+
+    def reduce(
+        fn: Callable[..., Any], args: list[tuple[Any, ...]], combine: Callable[[Any, Any], Any]
+    ) -> Any:
+        acc = None
+        if client is None:
+            for a in args:
+                acc = combine(acc, fn(*a))
+            return acc
+        from dask.distributed import as_completed  # noqa: PLC0415
+
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            for fut in as_completed(futures):
+                acc = combine(acc, fut.result())
+                fut.release()
+        finally:
+            for f in futures:
+                f.release()
+        return acc
+
+    return reduce
+
+
 def _broadcaster(client: Any) -> Callable[[Any], Any]:
     """Send an object to every worker once (a Dask future), or keep it (in process)."""
 
@@ -659,6 +687,7 @@ def _county_on_workers(
         out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
         inputs=inputs, county=county, run=_mapper(client), share=_broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
+        reduce=_reducer(client),
     )  # fmt: skip
     timings.update(outcome.timings)
     return outcome
