@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import box
 
+from agrilend.claim_crops import check_claimed_crops
 from agrilend.parcels import read_titles
 from agrilend.parcels.claims import read_claims
 from agrilend.parcels.delineation import delineate, match_fields
@@ -198,7 +199,7 @@ def crop_check_on_sample(n_wrong: int = 10) -> dict[str, float]:
     wrong = not_cotton[:n_wrong]
     claims.loc[wrong, "claimed_crop"] = "cotton"
     t0 = time.process_time()
-    v = verify_claims(claims, cube, titles=titles, crop_check=True)
+    v = check_claimed_crops(verify_claims(claims, cube, titles=titles), cube, titles)
     flagged = v["flags"].str.contains("crop_mismatch").to_numpy()
     is_wrong = np.isin(np.arange(len(v)), wrong)
     return {

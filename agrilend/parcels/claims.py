@@ -9,9 +9,10 @@ repair            what was wrong, and what was done
 ================= ===================================================================
 ``closed``        the ring or the walk did not end where it started: closed
 ``duplicates``    repeated points (a GPS standing still): dropped
-``self_crossing`` the outline crosses itself (vertices drawn out of order): the points are
-                  re-ordered around their centre when that gives a valid polygon, else the
-                  enclosed area is kept (``make_valid``)
+``self_crossing`` the outline crosses itself (vertices drawn out of order, or noise pulling
+                  an edge across a narrow strip): the stretch between two crossing edges
+                  is reversed until none cross (order kept otherwise), else the enclosed
+                  area is kept (``make_valid``)
 ``walk``          a GPS track (a line), not a polygon: its points became the outline
 ================= ===================================================================
 
@@ -303,18 +304,53 @@ def repair_ring(
     if poly.is_valid and poly.area > 0:
         return poly, repairs
     repairs.append("self_crossing")
-    centre = pts.mean(axis=0)
-    order = np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]), kind="stable")
-    star = Polygon(pts[order])
+    untangled = _untangle(pts)
+    if untangled is not None:
+        return untangled, repairs
     fixed = shapely.make_valid(poly)
     kept = shapely.union_all(
         [g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in ("Polygon", "MultiPolygon")]
     )
-    if star.is_valid and star.area >= 0.9 * kept.area:
-        return star, repairs
     if kept.is_empty:
         return None, repairs
     return kept if kept.geom_type in ("Polygon", "MultiPolygon") else None, repairs
+
+
+def _crosses(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], c: np.ndarray[Any, Any],
+             d: np.ndarray[Any, Any]) -> bool:  # fmt: skip
+    """Segments a-b and c-d cross properly (touching ends do not count)."""
+
+    def side(p: Any, q: Any, r: Any) -> float:
+        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    return side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0
+
+
+def _untangle(pts: np.ndarray[Any, Any]) -> Polygon | None:
+    """The ring uncrossed by reversing the stretch between two crossing edges (a "2-opt" move),
+    until no edges cross; None when that does not give a valid polygon.
+
+    Each move shortens the outline and keeps the order in which the farmer drew the rest of it:
+    two vertices drawn out of order, or an edge pulled across by 5-20 m of noise on a narrow
+    strip, are put back, where sorting the points around their centre would zigzag across a
+    long narrow field.
+    """
+    p = np.asarray(pts, dtype=float).copy()
+    n = len(p)
+    for _ in range(4 * n):
+        found = False
+        for i in range(n - 2):
+            for j in range(i + 2, n if i > 0 else n - 1):
+                if _crosses(p[i], p[i + 1], p[j], p[(j + 1) % n]):
+                    p[i + 1 : j + 1] = p[i + 1 : j + 1][::-1].copy()
+                    found = True
+                    break
+            if found:
+                break
+        if not found:
+            poly = Polygon(p)
+            return poly if poly.is_valid and poly.area > 0 else None
+    return None
 
 
 def repair_claims(claims: gpd.GeoDataFrame, *, crs: Any = None) -> gpd.GeoDataFrame:

@@ -13,8 +13,9 @@ For each claim (:mod:`agrilend.parcels.claims`) in a window around it:
    row drawn in) is measured;
 4. overlaps with **other households' claims** and with **registry titles** are found, each side
    flagged;
-5. optionally the claimed crop is checked against the imagery with the crop-declaration check
-   (:func:`agrilend.yield_models.crop_type.crop_mismatch`).
+5. the claimed crop is checked against the imagery one layer up, where the crop models are
+   visible (:func:`agrilend.claim_crops.check_claimed_crops`; this layer never imports
+   :mod:`agrilend.yield_models`).
 
 :func:`claims_as_titles` turns verified claims into rows of the titles schema
 (``source == "claim"``, the trust flags, the policy's haircut), so every later layer treats them
@@ -30,7 +31,8 @@ flag               meaning
 ``claim_conflict`` the verified outline overlaps another household's claim
 ``title_conflict`` the verified outline overlaps another household's registry title
 ``titled``         the claim is the household's own registry title (counted once, as title)
-``crop_mismatch``  the imagery contradicts the claimed crop (declaration check)
+``crop_mismatch``  the imagery contradicts the claimed crop (set one layer up, by
+                   :func:`agrilend.claim_crops.check_claimed_crops`)
 ``unverified``     no usable imagery over the claim
 ================== ==========================================================================
 """
@@ -80,7 +82,6 @@ class VerifyOptions:
     overlap_share: float = 0.5
     title_overlap_share: float = 0.5
     title_claim_share: float = 0.15
-    crop_threshold: float = 0.8
     min_other_pixels: int = 4
 
 
@@ -89,7 +90,6 @@ def verify_claims(
     cube: xr.Dataset | xr.DataArray,
     *,
     titles: gpd.GeoDataFrame | None = None,
-    crop_check: bool = False,
     options: VerifyOptions | None = None,
 ) -> gpd.GeoDataFrame:
     """Snap each claim to the fields it covers and flag what does not hold.
@@ -103,9 +103,6 @@ def verify_claims(
         DataArray, with a CRS.
     titles
         Registry titles to cross-check (optional: the case this is for has none).
-    crop_check
-        Run the crop-declaration check on the claimed crops (needs ``titles`` with declared
-        crops of at least two crops to learn from).
     options
         Thresholds (:class:`VerifyOptions`).
 
@@ -115,7 +112,7 @@ def verify_claims(
         The claims (in the imagery's CRS) with ``geometry`` the verified outline, plus
         ``drawn_area_ha``, ``verified_area_ha``, ``nonfarm_share``, ``mixed_share``,
         ``overlap_claims`` and ``overlap_titles`` (ids, comma-joined), ``flags``
-        (comma-joined, see the module's table), ``observed_crop`` (when checked).
+        (comma-joined, see the module's table).
 
     Examples
     --------
@@ -175,8 +172,6 @@ def verify_claims(
     out["overlap_titles"] = ""
     if titles is not None and len(titles):
         out["overlap_titles"] = _title_overlaps(out, titles.to_crs(crs), opt, flags)
-    if crop_check:
-        out["observed_crop"] = _crop_check(out, cube, titles, opt, flags)
     out["flags"] = [",".join(f for f in FLAGS if f in fl) for fl in flags]
     return out
 
@@ -352,49 +347,6 @@ def _title_overlaps(
             flags[i].append("titled")
         res.append(",".join(hits))
     return res
-
-
-def _crop_check(
-    out: gpd.GeoDataFrame,
-    cube: Any,
-    titles: gpd.GeoDataFrame | None,
-    opt: VerifyOptions,
-    flags: list[list[str]],
-) -> list[str]:
-    """Claimed vs observed crop through the declaration check, the titles teaching the model."""
-    from agrilend.errors import InsufficientEvidenceError  # noqa: PLC0415
-    from agrilend.parcels.zonal import zonal_series  # noqa: PLC0415
-    from agrilend.yield_models.crop_type import (  # noqa: PLC0415
-        crop_mismatch,
-        predict_out_of_fold,
-    )
-
-    ok = out["claim_status"].eq("ok").to_numpy() & out.geometry.notna().to_numpy()
-    if titles is None or not ok.any() or not isinstance(cube, xr.Dataset):
-        return [""] * len(out)
-    rows = claims_as_titles(out[ok])
-    ref = titles[["parcel_id", "owner_ref", "declared_area_ha", "declared_crop", "geometry"]]
-    both = pd.concat([ref.to_crs(out.crs), rows[list(ref.columns)]], ignore_index=True)
-    both = gpd.GeoDataFrame(both, geometry="geometry", crs=out.crs)
-    series = zonal_series(cube, both)
-    ndvi = series["NDVI_mean"].where(series["valid_fraction"] >= 0.5)
-    X = ndvi.to_pandas().T.interpolate(limit_direction="both").T.fillna(0.0)
-    declared = both["declared_crop"].where(both.index < len(ref), "")  # claims never teach
-    try:
-        pred = predict_out_of_fold(X.to_numpy(), declared.to_numpy(), index=both["parcel_id"])
-    except InsufficientEvidenceError as exc:
-        log.warning("crop check of claims skipped: %s", exc)
-        return [""] * len(out)
-    p = pred.iloc[len(ref) :]
-    mism = crop_mismatch(
-        rows["declared_crop"], p["crop"], p["crop_confidence"], threshold=opt.crop_threshold
-    )
-    observed = [""] * len(out)
-    for k, i in enumerate(np.flatnonzero(ok)):
-        observed[i] = str(p["crop"].iloc[k])
-        if mism[k]:
-            flags[i].append("crop_mismatch")
-    return observed
 
 
 def trust_haircut(flags: str, haircuts: Mapping[str, float]) -> float:
