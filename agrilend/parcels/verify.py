@@ -291,9 +291,10 @@ def _verify_one(
     edge = _edge_length(geom, lab.shape, tr)
     px_area = abs(tr.a * tr.e)
     ny, nx = lab.shape
-    cx, cy = tr * (np.arange(nx)[None, :] + 0.5, np.arange(ny)[:, None] + 0.5)
-    centres = shapely.points(np.broadcast_to(cx, lab.shape).ravel(),
-                             np.broadcast_to(cy, lab.shape).ravel())  # fmt: skip
+    col, row = np.meshgrid(np.arange(nx) + 0.5, np.arange(ny) + 0.5)
+    cx = tr.a * col + tr.b * row + tr.c
+    cy = tr.d * col + tr.e * row + tr.f
+    centres = shapely.points(cx.ravel(), cy.ravel())
     dist = shapely.distance(centres, geom.boundary).reshape(lab.shape)
     inner = np.clip(np.where(frac > 0.5, dist, 0.0) / opt.max_shift, 0.05, 1.0)
     farmland = np.percentile(feats, 90, axis=-1) >= opt.farmland_ndvi
