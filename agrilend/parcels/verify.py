@@ -3,16 +3,20 @@
 For each claim (:mod:`agrilend.parcels.claims`) in a window around it:
 
 1. the season's fields are delineated (:mod:`agrilend.parcels.delineation`) and the claim's
-   own field is the season most of the drawing covers;
+   own season is the weighted medoid of the drawing's pixels (pixels deep inside it weigh
+   more than its rough edge);
 2. the outline is **snapped**: each pixel's membership of that field comes from how close its
    season is to the field's and to the other seasons around, blended with the drawing where the
    seasons do not tell the neighbours apart; the verified outline is the 0.5 contour of that
    membership (sub-pixel), never more than ``max_shift`` metres from the drawing;
 3. the share of the drawing on **non-farmland** (no season: built-up, water, roads; NDVI p90
    below ``farmland_ndvi``) and on fields whose **series differ** (a neighbour's field, a tree
-   row drawn in) is measured;
-4. overlaps with **other households' claims** and with **registry titles** are found, each side
-   flagged;
+   row drawn in) is measured, with its depth (area over the drawn outline running through it:
+   a rough edge's sliver is as deep as the drawing's error, a neighbour's field as it is wide);
+4. overlaps of the drawing with **other households' claims** and with **registry titles** are
+   found, each side flagged, when they hold most of the other parcel and are deeper than a
+   rough edge; with titles, a drawing larger than its household's titles by more than its
+   noise explains is flagged as overstated (see :class:`VerifyOptions`);
 5. the claimed crop is checked against the imagery one layer up, where the crop models are
    visible (:func:`agrilend.claim_crops.check_claimed_crops`; this layer never imports
    :mod:`agrilend.yield_models`).
@@ -25,11 +29,16 @@ as titles with lower trust.
 flag               meaning
 ================== ==========================================================================
 ``non_farmland``   more than ``max_nonfarm_share`` of the drawing is on land with no season
-``mixed_series``   more than ``max_mixed_share`` of the drawing is on fields whose season
-                   differs from the claimed field's
-``area_overstated`` drawn or claimed area above ``max_area_ratio`` x the verified area
-``claim_conflict`` the verified outline overlaps another household's claim
-``title_conflict`` the verified outline overlaps another household's registry title
+``mixed_series``   at least ``min_mixed_share`` of the drawing is on another season (pixels
+                   nearer another field's season than the claimed one's) and that part is
+                   deeper than drawing noise makes (``mixed_depth`` x ``max_shift``)
+``area_overstated`` drawn or claimed area above ``max_area_ratio`` x the verified area, or
+                   (with titles) above the household's own titles under the drawing by more
+                   than ``area_noise`` standard deviations of the drawing's noise
+``claim_conflict`` the drawing covers most of another household's claim (or is mostly covered
+                   by it) and the overlap is deeper than a rough edge
+``title_conflict`` the drawing covers most of another household's registry title, deeper than
+                   a rough edge
 ``titled``         the claim is the household's own registry title (counted once, as title)
 ``crop_mismatch``  the imagery contradicts the claimed crop (set one layer up, by
                    :func:`agrilend.claim_crops.check_claimed_crops`)
@@ -151,8 +160,11 @@ def verify_claims(
     geopandas.GeoDataFrame
         The claims (in the imagery's CRS) with ``geometry`` the verified outline, plus
         ``drawn_area_ha``, ``verified_area_ha``, ``nonfarm_share``, ``mixed_share``,
-        ``overlap_claims`` and ``overlap_titles`` (ids, comma-joined), ``flags``
-        (comma-joined, see the module's table).
+        ``nonfarm_depth`` and ``mixed_depth`` (metres), ``overlap_claims`` and
+        ``overlap_titles`` (ids, comma-joined), ``own_titles_ha`` and ``area_excess_sd`` (the
+        household's titles under the drawing, and how many noise standard deviations the
+        drawn or claimed area exceeds them by; NaN without titles), ``flags`` (comma-joined,
+        see the module's table).
 
     Examples
     --------
