@@ -73,6 +73,7 @@ from agrilend.scan.parts import (
     read_part,
     run_chunk,
     stack,
+    storage_blocks,
 )
 
 log = logging.getLogger(__name__)
@@ -467,6 +468,7 @@ def scan(
         transform=cube.rio.transform(),
         shape=(cube.sizes["y"], cube.sizes["x"]),
         chunk_size_px=chunk_size_px,
+        block=storage_blocks(files.imagery) if frozen is None else None,  # aligned windows
     )
     if not (out / _PLAN).exists():
         write_json(
