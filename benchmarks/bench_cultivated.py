@@ -43,6 +43,7 @@ from agrilend.parcels import area as area_module
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.titles import read_titles
 from agrilend.parcels.zonal import _grid_transform, pixel_values
+from agrilend.pipeline import gather_evidence
 from agrilend.remote_sensing import open_cube
 from agrilend.remote_sensing.timeseries import (
     _second_difference_bands,
@@ -227,6 +228,16 @@ def county(name: str, folder: Path, chunk_px: int, repeat: int) -> None:
     diff = (old[0]["cultivated_area_ha"] - new[0]["cultivated_area_ha"]).abs()
     flags = (old[0]["area_flag"] != new[0]["area_flag"]).sum()
     print(f"  after vs before: max |area difference| {diff.max():.2e} ha, {flags} flags differ")
+    # the whole chunk's work (gather_evidence: validation, zonal, cleaning, phenology, area)
+    whole = {}
+    for before in (True, False):
+        whole[before] = sum(run(before, lambda w=w, p=p: gather_evidence(w, p))[1]
+                            for w, p, _ in jobs)  # fmt: skip
+    print(f"  a chunk's whole evidence (gather_evidence): before "
+          f"{1000 * whole[True] / len(chunks):.0f} ms, after "
+          f"{1000 * whole[False] / len(chunks):.0f} ms per chunk: cultivated area was "
+          f"{100 * old[1] / whole[True]:.0f} % of it, is "
+          f"{100 * new[1] / whole[False]:.0f} %")  # fmt: skip
 
 
 def real_data(repeat: int) -> None:
