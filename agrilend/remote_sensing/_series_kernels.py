@@ -16,6 +16,8 @@ from numba import njit
 
 #: float64 arrays (typed loosely: numba dispatchers take whatever numpy gives)
 FloatArray = np.ndarray[Any, Any]
+#: Whittaker factors :func:`season_range_rows` keeps, one per pattern of clear dates.
+FACTOR_SLOTS = 128
 
 
 @njit(cache=True, nogil=True)
@@ -209,11 +211,13 @@ def season_range_rows(  # noqa: PLR0917
     prev = np.empty(n)
     nxt = np.empty(n)
     dip = np.empty(n, dtype=np.bool_)
-    l0 = np.empty(n)
-    l1 = np.zeros(n + 1)
-    l2 = np.zeros(n + 2)
     z = np.empty(n)
-    factored = np.full(n, -1.0)
+    # the factors of the last FACTOR_SLOTS patterns of clear dates, by a hash of the pattern
+    # (pixels of a chunk share a few thousand patterns: most rows reuse a factor)
+    l0c = np.zeros((FACTOR_SLOTS, n))
+    l1c = np.zeros((FACTOR_SLOTS, n + 1))
+    l2c = np.zeros((FACTOR_SLOTS, n + 2))
+    keys = np.full((FACTOR_SLOTS, n), -1.0)
     for r in range(rows):
         for i in range(n):
             total[i] = 0.0
@@ -227,19 +231,22 @@ def season_range_rows(  # noqa: PLR0917
         for i in range(n):
             y[i] = total[i] / count[i] if count[i] > 0 else np.nan
         _despike_row(y, prev, nxt, dip, threshold, max_iter)
+        h = 0
         for i in range(n):
             finite = not math.isnan(y[i])
             w[i] = 1.0 if finite else 0.0
             b[i] = y[i] if finite else 0.0
+            h = (h * 31 + (1 if finite else 0)) & 0x7FFFFFFF
         first, last, seen = _span(w)
         top[r] = np.nan
         low[r] = np.nan
         if seen < 2:
             continue
-        if not _same(w, factored):
-            _factor(w, lam, d0, d1, d2, l0, l1, l2)
-            factored[:] = w
-        _solve(w, b, l0, l1, l2, z)
+        slot = h % FACTOR_SLOTS
+        if not _same(w, keys[slot]):
+            _factor(w, lam, d0, d1, d2, l0c[slot], l1c[slot], l2c[slot])
+            keys[slot, :] = w
+        _solve(w, b, l0c[slot], l1c[slot], l2c[slot], z)
         hi = z[first]
         lo = z[first]
         for i in range(first + 1, last + 1):
