@@ -376,7 +376,8 @@ def scan(
         The results folder (see the module docstring for its layout). On a cluster, workers
         write their parts into it, so it must be shared storage too.
     chunk_size_px
-        Side of a chunk's grid cell in imagery pixels.
+        Side of a chunk's grid cell in imagery pixels, rounded to a whole number of the
+        imagery's storage blocks (:func:`agrilend.scan.parts.storage_blocks`).
     workers
         Local worker processes (default: the CPU count, at most 8); ``0`` runs every chunk in
         this process (no Dask).
