@@ -446,12 +446,15 @@ def harmonize(
         var.attrs.pop("grid_mapping", None)
         var.encoding.pop("grid_mapping", None)
     result = xr.Dataset(variables, attrs=dict(ds.attrs))
-    result = result.drop_vars(drop, errors="ignore")
-    result = result.rio.set_spatial_dims(x_dim="x", y_dim="y")
-    result = result.rio.write_crs(found_crs, grid_mapping_name="spatial_ref")
+    # a shallow copy of our own (new variables, attrs and encodings; the data shared): rioxarray
+    # then writes in place, where otherwise each call copies every band (half a window's read)
+    result = result.drop_vars(drop, errors="ignore").copy(deep=False)
+    result = result.rio.set_spatial_dims(x_dim="x", y_dim="y", inplace=True)
+    result = result.rio.write_crs(found_crs, grid_mapping_name="spatial_ref", inplace=True)
     result = result.rio.write_transform(
         _transform_from_coords(result, name=name, geotransform=geotransform),
         grid_mapping_name="spatial_ref",
+        inplace=True,
     )
     order = ["time", "y", "x", *[d for d in result.dims if d not in ("time", "y", "x")]]
     result = result.transpose(*order)
