@@ -3,11 +3,10 @@ claims are caught on the sample county.
 
 Run: ``python benchmarks/bench_claims.py`` (about a minute on 2 cores).
 
-1. **Delineation on real parcels** (``../shared/data``): the Slovenian NDVI cube (2016 season)
-   against the RABA land-use parcels inside it, and the Spanish field (2019) against its
-   polygon. Per parcel: the IoU of the delineated field that overlaps it most ("boundary IoU"),
-   over-segmentation (more than one field holds >= 10 % of the parcel), under-segmentation (the
-   field holds >= 10 % of another parcel), area error of that field.
+1. **Delineation on real parcels** (``../shared/data``) and the sample county's truth: see
+   ``bench_delineation.py`` (the Slovenian cube with every clear date of 2015-2017 against the
+   RABA land-use parcels inside it, the Spanish field, the county's 2024 season; boundary IoU,
+   over- and under-segmentation, area error, the 10 m grid's and the land cover's bounds).
 2. **Snapping rough drawings of the same real parcels**: each parcel drawn with every vertex
    5-20 m off (seeded), verified (:func:`agrilend.parcels.verify.verify_claims`); the IoU of
    the verified outline beside the baseline of taking the claim as drawn.
@@ -25,6 +24,7 @@ The load average is printed: CPU times are per process and depend on what else r
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,11 @@ from shapely.geometry import box
 
 from agrilend.parcels import read_titles
 from agrilend.parcels.claims import read_claims
-from agrilend.parcels.delineation import delineate, match_fields
 from agrilend.parcels.verify import CONFLICT_FLAGS, verify_claims
 from agrilend.remote_sensing import compute_index, open_cube
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_delineation
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("AGRILEND_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -97,20 +99,6 @@ def real_sites() -> list[tuple[str, Any, gpd.GeoDataFrame]]:
     field = gpd.read_file(spa / "spain_field.geojson").to_crs(cube.rio.crs)
     sites.append(("spain", ndvi, field))
     return sites
-
-
-def delineation_on_real(sites: list[tuple[str, Any, gpd.GeoDataFrame]]) -> pd.DataFrame:
-    rows = []
-    for name, ndvi, parcels in sites:
-        t0 = time.process_time()
-        fields = delineate(ndvi)
-        cpu = time.process_time() - t0
-        m = match_fields(fields.polygons, parcels)
-        m["site"] = name
-        m["area_ha"] = parcels.area.to_numpy() / 1e4
-        m["cpu_s"] = cpu
-        rows.append(m)
-    return pd.concat(rows, ignore_index=True)
 
 
 def snapping_on_real(sites: list[tuple[str, Any, gpd.GeoDataFrame]]) -> pd.DataFrame:
@@ -212,33 +200,11 @@ def crop_check_on_sample(n_wrong: int = 10) -> dict[str, float]:
 def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} (CPU times below are per process)")
     sites = real_sites()
-    d = delineation_on_real(sites)
-    print("\n## Delineation on real parcels (imagery only)\n")
-    print("| site | parcels | min size | boundary IoU mean | median | over-seg | under-seg | "
-          "median abs area error | CPU s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (site, lo), g in [((s, lo), d[(d.site == s) & (d.area_ha >= lo)])
-                          for s in ("slovenia", "spain") for lo in (0.0, MIN_HA)]:  # fmt: skip
-        if len(g) == 0:
-            continue
-        print(f"| {site} | {len(g)} | {lo} ha | {g.iou.mean():.2f} | {g.iou.median():.2f} | "
-              f"{(g.n_fields > 1).mean():.2f} | {(g.n_parcels_in_field > 1).mean():.2f} | "
-              f"{g.area_error.abs().median():.2f} | {g.cpu_s.iloc[0]:.2f} |")  # fmt: skip
-    big = d[d.area_ha >= MIN_HA]
-    real_iou = float(big.iou.mean())
-    cube = open_cube(SAMPLE / "imagery.nc")
-    ndvi = compute_index(cube, "NDVI").sel(time=slice("2024-03-01", "2024-11-30"))
-    fields = delineate(ndvi.rio.write_crs(cube.rio.crs))
-    truth = gpd.read_file(SAMPLE / "titles.gpkg")
-    m = match_fields(fields.polygons, truth)
-    m["area_ha"] = truth.area.to_numpy() / 1e4
-    for lo in (0.0, MIN_HA):
-        g = m[m.area_ha >= lo]
-        print(
-            f"| sample county (synthetic truth) | {len(g)} | {lo} ha | {g.iou.mean():.2f} | "
-            f"{g.iou.median():.2f} | {(g.n_fields > 1).mean():.2f} | "
-            f"{(g.n_parcels_in_field > 1).mean():.2f} | {g.area_error.abs().median():.2f} | |"
-        )
+    # delineation: benchmarks/bench_delineation.py (every clear date, bounds, held-out half)
+    d = bench_delineation.measure()
+    print("\n## Delineation on real parcels and the sample county (imagery only)\n")
+    print("\n".join(bench_delineation.report(d)))
+    real_iou, _ = bench_delineation.real_iou(d)
     s = snapping_on_real(sites)
     print("\n## Rough drawings of the real parcels (>= 0.5 ha), 5-20 m vertex noise\n")
     print("| site | parcels | IoU as drawn | IoU verified |")

@@ -216,7 +216,9 @@ def _verify_one(
     win = _window(ndvi, geom.buffer(opt.margin).bounds)
     if win.sizes["x"] < 3 or win.sizes["y"] < 3 or not np.isfinite(win.to_numpy()).any():
         return geom, {"nonfarm_share": math.nan, "mixed_share": math.nan, "unverified": True}
-    fields = delineate(win.load(), merge_distance=opt.series_distance / 3, min_pixels=2)
+    fields = delineate(
+        win.load(), method="watershed", merge_distance=opt.series_distance / 3, min_pixels=2
+    )
     lab, feats, tr = fields.labels, fields.features, fields.transform
     frac = _fraction(geom, lab.shape, tr)
     reach = _fraction(geom.buffer(opt.max_shift), lab.shape, tr)
