@@ -215,12 +215,14 @@ def partition(
     """Split titles into spatial chunks of the pixel grid, in a stable order.
 
     The grid's cells are ``chunk_size_px`` square, or with ``block`` (the storage's
-    ``(rows, columns)`` per block, :func:`storage_blocks`) a whole number of blocks near it,
-    starting at pixel 0 as the blocks do. A parcel belongs to the cell holding its bounding
-    box's top-left pixel, so a parcel across a cell edge stretches its chunk's window to the
-    right and down only: an aligned window decodes its cell's blocks and at most one more row
-    and column of blocks (a parcel's centroid would stretch it to every side: three rows and
-    columns). The window is the parcels' bounds plus ``margin_px``.
+    ``(rows, columns)`` per block, :func:`storage_blocks`) a whole number of blocks near it
+    (:func:`cell_size`), starting at pixel 0 as the blocks do. On such an aligned grid a parcel
+    belongs to the cell holding its bounding box's top-left pixel, so a parcel across a cell
+    edge stretches its chunk's window to the right and down only: the window decodes its
+    cell's blocks and at most one more row and column of blocks (a parcel's centroid would
+    stretch it to every side: three rows and columns), and its margin stops at the cell's
+    edges. Without blocks, or with blocks more than twice the chunk size, a parcel belongs to
+    its centroid's cell. The window is the parcels' bounds plus ``margin_px``.
 
     Examples
     --------
@@ -238,11 +240,13 @@ def partition(
     ny, nx = shape
     size_r = cell_size(chunk_size_px, block[0] if block else None)
     size_c = cell_size(chunk_size_px, block[1] if block else None)
+    # blocks far larger than a chunk are decoded whole whatever the cell: the plain grid then
+    aligned = block is not None and size_r % block[0] == 0 and size_c % block[1] == 0
     inv = ~transform
     bounds = titles.geometry.bounds.to_numpy()  # minx, miny, maxx, maxy
     c0f, r0f = inv * (bounds[:, 0], bounds[:, 3])
     c1f, r1f = inv * (bounds[:, 2], bounds[:, 1])
-    if block is None:  # no storage blocks: the centroid's cell, the most compact windows
+    if not aligned:  # no storage blocks: the centroid's cell, the most compact windows
         cent = titles.geometry.centroid
         col_f, row_f = inv * (cent.x.to_numpy(), cent.y.to_numpy())
     else:
@@ -261,8 +265,8 @@ def partition(
         r1 = int(np.ceil(np.nanmax(np.maximum(r0f[rows], r1f[rows]))))
         c0 = int(np.floor(np.nanmin(np.minimum(c0f[rows], c1f[rows]))))
         c1 = int(np.ceil(np.nanmax(np.maximum(c0f[rows], c1f[rows]))))
-        r0, r1 = _with_margin(r0, r1, margin_px, size_r if block else 0)
-        c0, c1 = _with_margin(c0, c1, margin_px, size_c if block else 0)
+        r0, r1 = _with_margin(r0, r1, margin_px, size_r if aligned else 0)
+        c0, c1 = _with_margin(c0, c1, margin_px, size_c if aligned else 0)
         r0, c0 = max(r0, 0), max(c0, 0)
         r1, c1 = min(max(r1, r0 + 1), ny), min(max(c1, c0 + 1), nx)
         cid = f"r{int(keys[s, 0]):04d}c{int(keys[s, 1]):04d}"
