@@ -122,15 +122,21 @@ def peer_tiles(chunks: list[Chunk], tile_px: int | None) -> list[int]:
     """
     if tile_px is None:
         return [-1] * len(chunks)
+    numbers: dict[tuple[int, int], int] = {}
+    return [numbers.setdefault(k, len(numbers)) for k in tile_keys(chunks, tile_px)]
+
+
+def tile_key(window: tuple[int, int, int, int], tile_px: int) -> tuple[int, int]:
+    """The peer tile ``(tile row, tile column)`` of a pixel window: the tile of its centre."""
     if tile_px < 1:
         raise ValueError(f"peer_tile_px must be at least 1 pixel, got {tile_px}")
-    numbers: dict[tuple[int, int], int] = {}
-    out = []
-    for c in chunks:
-        r0, r1, c0, c1 = c.window
-        key = ((r0 + r1) // 2 // tile_px, (c0 + c1) // 2 // tile_px)
-        out.append(numbers.setdefault(key, len(numbers)))
-    return out
+    r0, r1, c0, c1 = window
+    return (r0 + r1) // 2 // tile_px, (c0 + c1) // 2 // tile_px
+
+
+def tile_keys(chunks: list[Chunk], tile_px: int) -> list[tuple[int, int]]:
+    """The peer tile of each chunk (:func:`tile_key` of its window)."""
+    return [tile_key(c.window, tile_px) for c in chunks]
 
 
 def county_grid(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -225,6 +231,8 @@ def county_on_workers(
                             reduce=reduce)  # fmt: skip
         county.peer_stats, county.peer_curves = peers.stats, peers.curves
         tile_peers = peers.tiles
+        if tiled is not None and peers.own:
+            county.peer_tiles = _tile_table(peers.own, specs, chunks, tiled)
         peer_note = {"tile_px": tiled, "min_tile_peers": MIN_TILE_PEERS,
                      "tiles": len(peers.tiles), "tile_crops": peers.tile_crops}  # fmt: skip
     tm["county_peers"] = time.perf_counter() - t0 - tm["county_crops"]
@@ -287,6 +295,37 @@ def county_on_workers(
         subsidies=subs_table, finals=finals, households=[hh_files[i] for i in kept],
         areas=[areas[i] for i in kept], timings=tm,
     )  # fmt: skip
+
+
+def _tile_table(
+    own: dict[int, pd.DataFrame], specs: list[PartSpec], chunks: list[Chunk], tile_px: int
+) -> pd.DataFrame:
+    """The tiles' own peer rows as one table keyed by tile (the county context keeps it)."""
+    key_of = {s.tile: tile_key(c.window, tile_px) for s, c in zip(specs, chunks, strict=True)}
+    frames = []
+    for t, rows in sorted(own.items()):
+        r, c = key_of[t]
+        frames.append(rows.reset_index().assign(tile_px=tile_px, tile_row=r, tile_col=c))
+    out = pd.concat(frames, ignore_index=True)
+    first = ["tile_px", "tile_row", "tile_col", "crop"]
+    return out[first + [x for x in out.columns if x not in first]]
+
+
+def tile_peer_stats(context: CountyContext, window: tuple[int, int, int, int]) -> Any:
+    """The peers a parcel in pixel ``window`` was judged against by its county's scan: the
+    county's, with the rows of the crops its tile judged by their own parcels."""
+    tiles, county = context.peer_tiles, context.peer_stats
+    if tiles is None or county is None or not len(tiles):
+        return county
+    key = tile_key(window, int(tiles["tile_px"].iloc[0]))
+    mine = tiles[(tiles["tile_row"] == key[0]) & (tiles["tile_col"] == key[1])]
+    if not len(mine):
+        return county
+    own = mine.drop(columns=["tile_px", "tile_row", "tile_col"]).set_index("crop")
+    out = county.copy()
+    for crop, row in own.iterrows():
+        out.loc[crop, list(own.columns)] = row.to_numpy()
+    return out
 
 
 def in_order(run: Mapper) -> Callable[..., Any]:
@@ -462,4 +501,7 @@ __all__ = [
     "county_on_workers",
     "peer_tiles",
     "summary_from_parts",
+    "tile_key",
+    "tile_keys",
+    "tile_peer_stats",
 ]

@@ -412,6 +412,7 @@ class Peers:
     curves: Any
     tiles: dict[int, pd.DataFrame] = field(default_factory=dict)
     tile_crops: int = 0
+    own: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
 Reducer = Callable[..., Any]
@@ -535,6 +536,7 @@ def exact_peers(
             for c, name in enumerate(classes) if per_crop[c]}  # fmt: skip
     stats = table(rows)
     tiles: dict[int, pd.DataFrame] = {}
+    own_rows: dict[int, pd.DataFrame] = {}
     tile_crops = 0
     for t in range(n_tiles):
         own = {}
@@ -544,6 +546,8 @@ def exact_peers(
                 own[name] = record(n, base + (t * len(classes) + c) * n_metrics)
         tile_crops += len(own)
         tiles[t] = table({name: own.get(name, rec) for name, rec in rows.items()})
+        if own:
+            own_rows[t] = table(own)
     names = sorted(rows)
     q = np.full((len(names), len(CURVE_QUANTILES), width), np.nan)
     for i, name in enumerate(names):
@@ -562,7 +566,7 @@ def exact_peers(
         {f"p{p}": (("crop", "time"), q[:, k]) for k, p in enumerate((10, 50, 90))},
         coords={"crop": names, "time": grid},
     )
-    return Peers(stats=stats, curves=curves, tiles=tiles, tile_crops=tile_crops)
+    return Peers(stats=stats, curves=curves, tiles=tiles, tile_crops=tile_crops, own=own_rows)
 
 
 def add_scores(acc: Any, scores: Any) -> Any:

@@ -234,7 +234,7 @@ def test_vigour_is_judged_against_the_peers_of_its_tile(
     frames = []
     for path in sorted((out / "parcels.parquet").glob("*.parquet")):
         part = gpd.read_parquet(path)
-        frames.append(part.assign(tile=tile_of[path.stem]))
+        frames.append(part.assign(tile=tile_of[path.stem], chunk=path.stem))
     parcels = pd.concat(frames, ignore_index=True)
     usable = parcels[parcels["status"] != "error"].set_index("parcel_id", drop=False)
     county_peers = peer_statistics(usable)
@@ -256,3 +256,36 @@ def test_vigour_is_judged_against_the_peers_of_its_tile(
     assert used_county
     assert result.summary["peers"]["tile_crops"] == used_tile
     assert result.summary["peers"]["tiles"] == len(set(tile_of.values())) > 1
+    # the context keeps the tiles' peers: one household decided later is judged as the scan
+    # judged it (a household whose parcels all lie in one chunk, whose tile has its own peers)
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
+    from agrilend.scan import decide_household  # noqa: PLC0415
+
+    ctx_saved = load_context(out)
+    assert ctx_saved.peer_tiles is not None
+    assert len(ctx_saved.peer_tiles) == used_tile
+    own_tiles = set(zip(ctx_saved.peer_tiles["tile_row"], ctx_saved.peer_tiles["tile_col"],
+                        ctx_saved.peer_tiles["crop"], strict=True))  # fmt: skip
+    key_of = dict(zip([c.id for c in chunks], flow.tile_keys(chunks, 45), strict=True))
+    picked = None
+    for owner, rows in usable.groupby("owner_ref"):
+        if (rows["chunk"] == rows["chunk"].iloc[0]).all() and all(
+            (*key_of[rows["chunk"].iloc[0]], crop) in own_tiles for crop in rows["crop"]
+        ):
+            picked = str(owner)
+            break
+    assert picked is not None
+    inputs = load_inputs(files, chunks={})
+    result_hh = decide_household(
+        inputs.cube, inputs.titles, picked, context=ctx_saved, weather=inputs.weather,
+        subsidies=inputs.subsidies, policy=inputs.policy,
+    )  # fmt: skip
+    mine = result_hh.parcels.set_index("parcel_id")
+    ok = mine["status"] != "error"
+    np.testing.assert_allclose(mine.loc[ok, "vigour"].astype(float),
+                               usable.loc[mine.index[ok], "vigour"].astype(float),
+                               rtol=1e-6)  # fmt: skip
+    # (which the county's peers would not give)
+    theirs = usable.loc[mine.index[ok]]
+    with_county = vigour_scores(theirs, peers=county_peers)["vigour"].to_numpy(float)
+    assert not np.allclose(with_county, theirs["vigour"].to_numpy(float), rtol=1e-6)
