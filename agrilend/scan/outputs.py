@@ -144,6 +144,10 @@ def _batches(files: list[str]) -> Any:
         yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
 
 
+#: Rows per write when the GeoPackage is appended from Arrow (a household's outline is large).
+ARROW_BATCH_ROWS = 2_000
+
+
 def _append_arrow(path: Path, layer: str, files: list[str]) -> None:
     """Append GeoParquet files to a GeoPackage layer one by one, as Arrow tables."""
     import pyarrow.parquet as pq  # noqa: PLC0415
@@ -162,16 +166,19 @@ def _append_arrow(path: Path, layer: str, files: list[str]) -> None:
     col = geo.get("primary_column", "geometry")
     crs = read_geo(files[0], columns=[col]).crs
     kind = kinds.pop() if len(kinds) == 1 else "Unknown"
+    import pyarrow as pa  # noqa: PLC0415
+
     first = not path.exists()
     for f in files:
-        table = pq.read_table(f)
-        if not table.num_rows:
-            continue
-        pyogrio.write_arrow(
-            table, path, layer=layer, driver="GPKG", append=not first, geometry_name=col,
-            geometry_type=kind, crs=crs.to_wkt() if crs is not None else None,
-        )  # fmt: skip
-        first = False
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=ARROW_BATCH_ROWS):
+            if not batch.num_rows:
+                continue
+            pyogrio.write_arrow(
+                pa.Table.from_batches([batch]), path, layer=layer, driver="GPKG",
+                append=not first, geometry_name=col, geometry_type=kind,
+                crs=crs.to_wkt() if crs is not None else None,
+            )  # fmt: skip
+            first = False
 
 
 def write_tables(out: Path, outcome: Any) -> None:
