@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from agrilend.credit.sizing import credit_totals
 from agrilend.inputs import InputFiles, load_inputs, sample_data_dir
 from agrilend.manifest import write_manifest
 from agrilend.outputs import write_geopackage, write_parcels, write_table
@@ -92,7 +93,8 @@ def run_demo(
         "parcels_with_error": int((parcels["status"] == "error").sum()),
         "households": len(hh),
         "decisions": {str(k): int(v) for k, v in hh["decision"].value_counts().items()},
-        "total_credit": float(hh["credit_line"].sum()),
+        "total_credit": credit_totals(hh)["approved"],  # approved lines only
+        "referred_credit": credit_totals(hh)["referred"],  # proposed, a person decides
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
         "crop_mismatches": int(parcels["crop_mismatch"].astype(bool).sum()),
         "area_flags": {

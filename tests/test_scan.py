@@ -110,7 +110,10 @@ def test_scan_writes_every_output_with_each_parcel_once(
     summary = json.loads((finished / "summary.json").read_text())
     assert summary["parcels"] == len(parcels)
     assert sum(summary["decisions"].values()) == len(hh)
-    assert summary["credit_total"] == pytest.approx(hh["credit_line"].sum())
+    approved = hh["decision"] == "approve"
+    assert summary["credit_total"] == pytest.approx(hh.loc[approved, "credit_line"].sum())
+    referred = hh["decision"] == "refer"
+    assert summary["credit_referred"] == pytest.approx(hh.loc[referred, "credit_line"].sum())
     html = (finished / "summary.html").read_text()
     assert "data:image/png;base64," in html
     assert not list(finished.rglob(".tmp-*"))

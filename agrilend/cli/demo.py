@@ -83,7 +83,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "decisions",
         ", ".join(f"{term('decision', k)} {v}" for k, v in sorted(summary["decisions"].items())),
     )
-    table.add_row("total credit", f"{summary['total_credit']:,.0f} {summary['currency']}")
+    table.add_row("credit approved", f"{summary['total_credit']:,.0f} {summary['currency']}")
+    table.add_row(
+        "proposed for referred",
+        f"{summary.get('referred_credit', 0.0):,.0f} {summary['currency']}",
+    )
     table.add_row("crop mismatches flagged", str(summary["crop_mismatches"]))
     table.add_row(
         "area flags",

@@ -129,7 +129,10 @@ def _print(payload: dict[str, Any]) -> None:
         f"({len(payload['quarantined_chunks'])} quarantined)"
     )
     click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(s["decisions"].items())))
-    click.echo(f"credit total: {s['credit_total']:,.0f} {s['currency']}")
+    click.echo(
+        f"credit approved: {s['credit_total']:,.0f} {s['currency']}; proposed for referred "
+        f"households (a person decides): {s.get('credit_referred', 0.0):,.0f} {s['currency']}"
+    )
     click.echo(f"outputs in {payload['out']} (summary.html, parcels.parquet, households.parquet)")
 
 

@@ -14,7 +14,12 @@ from agrilend.credit.policy import (
 from agrilend.credit.prices import apply_prices, prudent_prices, read_prices
 from agrilend.credit.reasons import REASONS, Reason, reason_text
 from agrilend.credit.self_evidence import check_own_evidence, read_own_evidence, read_photo
-from agrilend.credit.sizing import DECISION_COLUMNS, prudent_yield, size_households
+from agrilend.credit.sizing import (
+    DECISION_COLUMNS,
+    credit_totals,
+    prudent_yield,
+    size_households,
+)
 from agrilend.credit.stress import stress_chart, stress_portfolio
 from agrilend.credit.subsidy import (
     SUBSIDY_COLUMNS,
@@ -48,6 +53,7 @@ __all__ = [  # noqa: RUF022  (grouped by kind, as CONVENTIONS.md asks)
     "DECISION_COLUMNS",
     "prudent_yield",
     "size_households",
+    "credit_totals",
     # beyond the crop (issue 20)
     "CostError",
     "CostModel",

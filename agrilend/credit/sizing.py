@@ -584,9 +584,31 @@ def _climate_by_household(
     return r
 
 
+def credit_totals(households: pd.DataFrame) -> dict[str, float]:
+    """The lines approved, and the lines proposed for households referred to a person.
+
+    A referred household's ``credit_line`` is a proposal a person still decides on: adding it
+    to the approved lines would overstate what the evidence lends.
+
+    Examples
+    --------
+    >>> hh = pd.DataFrame({"decision": ["approve", "refer", "decline"],
+    ...                    "credit_line": [5000.0, 2000.0, 0.0]})
+    >>> credit_totals(hh)
+    {'approved': 5000.0, 'referred': 2000.0}
+    """
+    line = pd.to_numeric(households.get("credit_line", pd.Series(dtype=float)), errors="coerce")
+    decision = households.get("decision", pd.Series("", index=households.index)).astype(str)
+    return {
+        "approved": float(line[decision == "approve"].sum()),
+        "referred": float(line[decision == "refer"].sum()),
+    }
+
+
 __all__ = [
     "DECISION_COLUMNS",
     "MAX_REASONS",
+    "credit_totals",
     "prudent_yield",
     "size_households",
 ]

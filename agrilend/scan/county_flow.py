@@ -412,12 +412,13 @@ def summary_from_parts(
         cloud.update(r["cloud"])
         n += r["rows"]
         usable += r["usable"]
-    credit, currency, n_hh = 0.0, "", 0
+    credit: Counter[str] = Counter()
+    currency, n_hh = "", 0
     for r in sized:
         if not r["households"]:
             continue
         decisions.update(r["decisions"])
-        credit += r["credit_total"]
+        credit.update(r["credit"])
         currency = currency or r["currency"]
         n_hh += r["households"]
     return {
@@ -425,7 +426,9 @@ def summary_from_parts(
         "households": n_hh,
         "status": _by_count(status),
         "decisions": _by_count(decisions),
-        "credit_total": float(credit),
+        # approved lines; referred households' proposed lines apart (a person decides them)
+        "credit_total": float(credit["approved"]),
+        "credit_referred": float(credit["referred"]),
         "currency": currency,
         "flags": dict(sorted(flags.items())),
         "data_quality": {

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agrilend.credit.sizing import credit_totals
 from agrilend.errors import ScanError
 from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, stack
 
@@ -836,7 +837,7 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
     return {
         "households": len(hh),
         "decisions": Counter(hh["decision"].astype(str)),
-        "credit_total": float(pd.to_numeric(hh["credit_line"], errors="coerce").sum()),
+        "credit": credit_totals(hh),
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
     }
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import Assessment
+from agrilend.credit.sizing import credit_totals
 from agrilend.outputs import atomic_write, write_table
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ def build_summary(
         "households": len(hh),
         "status": {str(k): int(v) for k, v in parcels["status"].value_counts().items()},
         "decisions": {str(k): int(v) for k, v in hh["decision"].value_counts().items()},
-        "credit_total": float(pd.to_numeric(hh["credit_line"], errors="coerce").sum()),
+        # approved lines; referred households' proposed lines apart (a person decides them)
+        "credit_total": credit_totals(hh)["approved"],
+        "credit_referred": credit_totals(hh)["referred"],
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
         "flags": dict(sorted(flags.items())),
         "data_quality": {

@@ -36,7 +36,10 @@ def test_demo_summary_matches_the_outputs(demo_run: dict[str, object]) -> None:
     assert summary["parcels"] == len(parcels)
     assert summary["households"] == len(households)
     assert sum(summary["decisions"].values()) == len(households)
-    assert abs(summary["total_credit"] - households["credit_line"].sum()) < 1e-6
+    approved = households["decision"] == "approve"
+    assert abs(summary["total_credit"] - households.loc[approved, "credit_line"].sum()) < 1e-6
+    referred = households["decision"] == "refer"
+    assert abs(summary["referred_credit"] - households.loc[referred, "credit_line"].sum()) < 1e-6
     assert summary["crop_mismatches"] == int(parcels["crop_mismatch"].sum())
     truth = summary["truth"]
     assert truth["crop_accuracy"] >= 0.8
