@@ -343,6 +343,8 @@ def one_scan(n: int, work: Path, *, workers: int, cluster: bool, sample_s: float
                           "peak_mb": round(sampler.peak.get(pid, 0.0))})  # fmt: skip
     by_kind: dict[str, dict[str, float]] = {}
     for p in processes:
+        if sum(p["cpu_s"].values()) < 0.1 and p["role"] not in ("client", "scheduler"):
+            continue  # Python's resource tracker and the like
         kind = by_kind.setdefault(_kind(p["role"]), {})
         for ph, c in p["cpu_s"].items():
             kind[ph] = round(kind.get(ph, 0.0) + c, 2)
@@ -470,6 +472,8 @@ def latency_only(n: int, work: Path, households: int) -> dict[str, Any]:
     from agrilend.scan import decide_household, load_context  # noqa: PLC0415
 
     folder = county(n, work)
+    if not os.environ.get("AGRILEND_PSEUDONYM_KEY"):  # the key the scan used (same pseudonyms)
+        os.environ.setdefault("AGRILEND_PSEUDONYM_KEY_FILE", str(pseudonym_key(work)))
     files = InputFiles(
         titles=folder / "titles.gpkg", imagery=folder / "imagery.zarr",
         weather=folder / "weather.csv", policy=folder / "policy.toml",
@@ -503,6 +507,80 @@ def latency_only(n: int, work: Path, households: int) -> dict[str, Any]:
     }
 
 
+# --- all of issue 18's figures in one run ---------------------------------------------------------
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    return dict(json.loads([ln for ln in text.splitlines() if ln.startswith("{")][-1]))
+
+
+def figures(a: argparse.Namespace) -> None:
+    """Issue 18's "Done when", in one run: scans at each size (local workers), the smallest on
+    ``dask scheduler`` + ``dask worker`` processes, one household's latency, the zonal ratio
+    on real parcel shapes (``bench_zonal.py --real-only``, its last line), then the table."""
+    here = [sys.executable, __file__, "--work", str(a.work), "--workers", str(a.workers),
+            "--sample", str(a.sample)]  # fmt: skip
+    sizes = sorted(a.parcels)
+    rows = []
+    for n in sizes:
+        rows.append(one_scan(n, a.work, workers=a.workers, cluster=False, sample_s=a.sample,
+                             extra=a.scan_extra))  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+        print_row(rows[-1])
+    cluster = one_scan(sizes[0], a.work, workers=a.workers, cluster=True, sample_s=a.sample,
+                       extra=a.scan_extra)  # fmt: skip
+    print(json.dumps(cluster), flush=True)
+    print_row(cluster)
+    done = subprocess.run(
+        [*here, "--parcels", str(sizes[0]), "--latency-only", str(a.figures)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    latency = _last_json(done.stdout)
+    print(json.dumps(latency), flush=True)
+    load_zonal = os.getloadavg()
+    ratio = "(not run: --skip-zonal)"
+    if not a.skip_zonal:
+        zonal = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "bench_zonal.py"), "--real-only"],
+            check=False, capture_output=True, text=True,
+        )  # fmt: skip
+        print(zonal.stdout[-3000:], flush=True)
+        found = [ln for ln in zonal.stdout.splitlines() if ln.startswith("real parcel shapes:")]
+        ratio = found[-1] if found else f"(bench_zonal failed: {zonal.stderr[-500:]})"
+    small, big = rows[0], rows[-1]
+    growth = (big["client_peak_mb"] - small["client_peak_mb"]) / (big["parcels"] - small["parcels"])
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    print(f"\nDone when (issue 18), one run ending {now}, commit {commit}:")
+    print("| figure | goal | measured | load average (1, 5, 15 min) before -> after |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| client peak memory, {r['parcels']:,} parcels ({a.workers} local workers) "
+              f"| flat | {r['client_peak_mb']:,} MB | {r['load_before']} -> "
+              f"{r['load_after']} |")  # fmt: skip
+    print(f"| client memory growth {small['parcels']:,} -> {big['parcels']:,} | ~0 | "
+          f"{growth * 1024:+.2f} KB per parcel | |")  # fmt: skip
+    print(f"| county step's share of the scan's wall time, {big['parcels']:,} parcels, "
+          f"{a.workers} workers | <= 30 % | {big['county_share_of_wall']:.0%} (county step + "
+          f"outputs {big['county_and_write_share_of_wall']:.0%}; scan {big['scan_wall_s']:.0f} s) "
+          f"| {big['load_before']} -> {big['load_after']} |")  # fmt: skip
+    print(f"| same on `dask scheduler` + {a.workers} `dask worker` processes, "
+          f"{cluster['parcels']:,} parcels | | {cluster['county_share_of_wall']:.0%} (scan "
+          f"{cluster['scan_wall_s']:.0f} s; client peak {cluster['client_peak_mb']:,} MB) | "
+          f"{cluster['load_before']} -> {cluster['load_after']} |")  # fmt: skip
+    print(
+        f"| zonal, real parcel shapes | >= 10x exactextract per CPU-second | "
+        f"{ratio.removeprefix('real parcel shapes: ')} | {[round(x, 1) for x in load_zonal]} |"
+    )
+    print(f"| one household from the saved context, warm median ({latency['households']} "
+          f"households) | <= 0.2 s | {latency['latency_s_median']} s wall, "
+          f"{latency['latency_cpu_s_median']} s CPU (p90 {latency['latency_s_p90']} s) | "
+          f"{latency['load_average']} |")  # fmt: skip
+    print()
+    print("\n".join(project(small, big)), flush=True)
+
+
 def main() -> None:
     if "--client" in sys.argv:  # the scan's client process (started by one_scan)
         i = sys.argv.index("--client")
@@ -523,6 +601,12 @@ def main() -> None:
         help="time N households from the local scan of the first --parcels county, done before",
     )  # fmt: skip
     ap.add_argument("--prepare-only", action="store_true", help="make the counties, no scan")
+    ap.add_argument("--skip-zonal", action="store_true", help="--figures without bench_zonal")
+    ap.add_argument(
+        "--figures", type=int, default=0, metavar="N",
+        help="issue 18's figures in one run: local scans at each --parcels, the smallest on a "
+        "started cluster, N households' latency, the zonal ratio; then the table",
+    )  # fmt: skip
     ap.add_argument("scan_extra", nargs="*", help="after --: more `agrilend scan` options")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -538,6 +622,9 @@ def main() -> None:
         print(f"county of {n:,} parcels ready in {time.perf_counter() - t0:.0f} s "
               f"({a.work / f'county-{n}'})", flush=True)  # fmt: skip
     if a.prepare_only:
+        return
+    if a.figures:
+        figures(a)
         return
     rows = []
     for n in a.parcels:
