@@ -163,7 +163,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
         report_path,
         scan_files,
     )
-    from agrilend.report.html import resolve_target  # noqa: PLC0415
+    from agrilend.report.target import resolve_target  # noqa: PLC0415
 
     files = input_files(given, doing="using")
     context_dir = local_path(context, what="scan context") if context else None

@@ -18,6 +18,7 @@ spec       English                                               Chinese
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -208,9 +209,9 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
             _r(
                 "NO_EVIDENCE",
                 "decision",
-                "no usable evidence on any of the {n} parcel(s) ({why}); a person must assess "
+                "no usable evidence on any of the {n} parcel(s) ({why:why}); a person must assess "
                 "this household",
-                "{n} 块地均无可用证据（{why}），需人工评估",
+                "{n} 块地均无可用证据（{why:why}），需人工评估",
             ),
             _r(
                 "LINE_BELOW_MINIMUM",
@@ -265,6 +266,19 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
 )
 
 _CURRENCY_ZH = {"CNY": "元", "RMB": "元"}
+#: Why a parcel's evidence is unusable (the texts :func:`agrilend.credit.size_credit` gives), in
+#: Chinese; ``crop '<name>' not in the policy`` is matched by :data:`_NOT_IN_POLICY`.
+UNUSABLE_ZH: Mapping[str, str] = MappingProxyType(
+    {
+        "no crop estimate": "无作物估计",
+        "no yield estimate": "无产量估计",
+        "estimate failed": "估计失败",
+        "no cultivated area estimate": "无耕种面积估计",
+        "negative cultivated area": "耕种面积为负",
+        "negative yield estimate": "产量估计为负",
+    }
+)
+_NOT_IN_POLICY = re.compile(r"^crop '(?P<crop>[^']*)' not in the policy$")
 #: Chinese names of crops and harvests (canonical crop names and the default policy's harvests).
 CROP_NAMES_ZH: Mapping[str, str] = MappingProxyType({k: zh for k, (_, zh) in CROPS.items()})
 
@@ -303,6 +317,19 @@ class _Formatter(string.Formatter):
 
     def _x(self, value: Any, zh: bool) -> str:
         return f"{float(value):.2f}"
+
+    def _why(self, value: Any, zh: bool) -> str:
+        """Reasons joined by "; ", each translated when the text is Chinese."""
+        if not zh:
+            return str(value)
+        out = []
+        for part in str(value).split("; "):
+            m = _NOT_IN_POLICY.match(part)
+            if m:
+                out.append(f"作物“{self._crop(m['crop'], zh)}”不在信贷政策中")
+            else:
+                out.append(UNUSABLE_ZH.get(part, part))
+        return "；".join(out)
 
 
 def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **params: Any) -> str:

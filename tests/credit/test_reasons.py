@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agrilend.credit import REASONS, reason_text
+from agrilend.credit import REASONS, reason_text, sizing
+from agrilend.credit.reasons import UNUSABLE_ZH
 from agrilend.errors import PolicyError
 
 # one set of values for every field any template uses
@@ -102,3 +104,16 @@ def test_codes_are_stable_upper_case_with_a_kind() -> None:
         assert code == r.code
         assert re.fullmatch(r"[A-Z_]+", code)
         assert r.kind in {"limit", "evidence", "risk", "decision"}
+
+
+def test_why_a_parcel_is_unusable_is_translated() -> None:
+    """Every unusable-parcel text that sizing writes reads in Chinese in the zh reason."""
+    source = Path(sizing.__file__).read_text(encoding="utf-8")
+    written = set(re.findall(r'why\[[^\]]*\] = "([^"]+)"', source))
+    assert written, "the pattern no longer finds sizing's texts: update this test"
+    assert written <= set(UNUSABLE_ZH), written - set(UNUSABLE_ZH)
+    why = "; ".join([*sorted(written), "crop 'maize' not in the policy"])
+    zh = reason_text("NO_EVIDENCE", "zh", n=3, why=why)
+    assert not re.search(r"[A-Za-z]{3,}", zh), zh
+    assert "不在信贷政策中" in zh
+    assert f"({why})" in reason_text("NO_EVIDENCE", n=3, why=why)

@@ -13,7 +13,7 @@ import xarray as xr
 from agrilend.errors import UnknownTargetError
 from agrilend.pipeline import Assessment
 from agrilend.report import render_report
-from agrilend.report.html import resolve_target
+from agrilend.report.target import resolve_target
 from tests.report import _fixtures
 from tests.report._dom import figure_values, parse
 from tests.report.conftest import GENERATED, HOUSEHOLD
