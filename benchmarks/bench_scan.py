@@ -521,6 +521,11 @@ def figures(a: argparse.Namespace) -> None:
     here = [sys.executable, __file__, "--work", str(a.work), "--workers", str(a.workers),
             "--sample", str(a.sample)]  # fmt: skip
     sizes = sorted(a.parcels)
+    if a.warmup:  # numba's on-disk caches of a fresh checkout are compiled here, not measured
+        warm = one_scan(a.warmup, a.work, workers=a.workers, cluster=False, sample_s=a.sample,
+                        extra=a.scan_extra)  # fmt: skip
+        print(f"warm-up scan of {warm['parcels']:,} parcels: {warm['scan_wall_s']} s (not a "
+              "figure)", flush=True)  # fmt: skip
     rows = []
     for n in sizes:
         rows.append(one_scan(n, a.work, workers=a.workers, cluster=False, sample_s=a.sample,
@@ -602,6 +607,10 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--prepare-only", action="store_true", help="make the counties, no scan")
     ap.add_argument("--skip-zonal", action="store_true", help="--figures without bench_zonal")
+    ap.add_argument(
+        "--warmup", type=int, default=0, metavar="N",
+        help="--figures: first scan N parcels unmeasured (numba's caches of a new checkout)",
+    )  # fmt: skip
     ap.add_argument(
         "--figures", type=int, default=0, metavar="N",
         help="issue 18's figures in one run: local scans at each --parcels, the smallest on a "
