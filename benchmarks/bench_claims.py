@@ -3,17 +3,17 @@ claims are caught on the sample county.
 
 Run: ``python benchmarks/bench_claims.py`` (about a minute on 2 cores).
 
-1. **Delineation on real parcels** (``../shared/data``): the Slovenian NDVI cube (2016 season)
-   against the RABA land-use parcels inside it, and the Spanish field (2019) against its
-   polygon. Per parcel: the IoU of the delineated field that overlaps it most ("boundary IoU"),
-   over-segmentation (more than one field holds >= 10 % of the parcel), under-segmentation (the
-   field holds >= 10 % of another parcel), area error of that field.
+1. **Delineation on real parcels** (``../shared/data``) and the sample county's truth: see
+   ``bench_delineation.py`` (the Slovenian cube with every clear date of 2015-2017 against the
+   RABA land-use parcels inside it, the Spanish field, the county's 2024 season; boundary IoU,
+   over- and under-segmentation, area error, the 10 m grid's and the land cover's bounds).
 2. **Snapping rough drawings of the same real parcels**: each parcel drawn with every vertex
    5-20 m off (seeded), verified (:func:`agrilend.parcels.verify.verify_claims`); the IoU of
    the verified outline beside the baseline of taking the claim as drawn.
 3. **Synthetic counties' claims**: the sample county's (``sample_data/claims.geojson`` +
    ``claims.gpx``, truth in ``truth_claims.csv``; the verification thresholds were set on it)
-   and a held-out county generated here (seed 7, claims seed 8): recall and precision of the
+   and two held-out counties generated here (seeds 7 and 11, claims seeds 8 and 12): counts
+   (TP / FP / FN), recall and precision, per county and per claim kind, of the
    flags that say "inflated or contested"
    (:data:`agrilend.parcels.verify.CONFLICT_FLAGS`), with the imagery and the other claims only
    (no registry: the case claims are for) and with the registry titles as well; IoU of the
@@ -25,6 +25,7 @@ The load average is printed: CPU times are per process and depend on what else r
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,14 @@ import pandas as pd
 import shapely
 from shapely.geometry import box
 
+from agrilend.claim_crops import check_claimed_crops
 from agrilend.parcels import read_titles
 from agrilend.parcels.claims import read_claims
-from agrilend.parcels.delineation import delineate, match_fields
 from agrilend.parcels.verify import CONFLICT_FLAGS, verify_claims
 from agrilend.remote_sensing import compute_index, open_cube
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_delineation
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("AGRILEND_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -99,20 +103,6 @@ def real_sites() -> list[tuple[str, Any, gpd.GeoDataFrame]]:
     return sites
 
 
-def delineation_on_real(sites: list[tuple[str, Any, gpd.GeoDataFrame]]) -> pd.DataFrame:
-    rows = []
-    for name, ndvi, parcels in sites:
-        t0 = time.process_time()
-        fields = delineate(ndvi)
-        cpu = time.process_time() - t0
-        m = match_fields(fields.polygons, parcels)
-        m["site"] = name
-        m["area_ha"] = parcels.area.to_numpy() / 1e4
-        m["cpu_s"] = cpu
-        rows.append(m)
-    return pd.concat(rows, ignore_index=True)
-
-
 def snapping_on_real(sites: list[tuple[str, Any, gpd.GeoDataFrame]]) -> pd.DataFrame:
     rng = np.random.default_rng(20240621)
     rows = []
@@ -128,21 +118,38 @@ def snapping_on_real(sites: list[tuple[str, Any, gpd.GeoDataFrame]]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def held_out_county(out: Path) -> Path:
-    """A second synthetic county (seed 7) with its own claims (seed 8): the thresholds of
+#: Held-out counties: (county seed, claims seed). Never looked at while setting thresholds.
+HELD_OUT = ((7, 8), (11, 12))
+#: Claim kinds that should be flagged (truth: inflated or conflicting) and those that should not.
+POSITIVE_KINDS = ("inflated_neighbour", "inflated_road", "double_claim")
+NEGATIVE_KINDS = ("honest", "self_crossing", "walk")
+
+
+def held_out_county(out: Path, seed: int = 7, claims_seed: int = 8) -> Path:
+    """A synthetic county of another seed with its own claims: the thresholds of
     :class:`~agrilend.parcels.verify.VerifyOptions` were set on the sample county, never here."""
     from agrilend.synthetic import generate_county  # noqa: PLC0415
     from agrilend.synthetic.claims import generate_claims  # noqa: PLC0415
 
     if not (out / "truth_claims.csv").exists():
-        generate_county(out, seed=7, overwrite=True, weather_start="2023-01-01")
-        generate_claims(out, seed=8, county_seed=7)
+        generate_county(out, seed=seed, overwrite=True, weather_start="2023-01-01")
+        generate_claims(out, seed=claims_seed, county_seed=seed)
     return out
+
+
+def _counts(positive: Any, caught: Any) -> dict[str, float]:
+    tp = int((positive & caught).sum())
+    fp = int((~positive & caught).sum())
+    fn = int((positive & ~caught).sum())
+    return {"tp": tp, "fp": fp, "fn": fn, "recall": tp / max(tp + fn, 1),
+            "precision": tp / max(tp + fp, 1)}  # fmt: skip
 
 
 def sample_claims(
     folder: Path = SAMPLE,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """Verify a county's claims with and without its registry; per claim, whether it was
+    flagged either way (``caught_imagery``, ``caught_titles``) and the outline IoUs."""
     cube = open_cube(folder / "imagery.nc")
     mapping = SAMPLE / "titles_mapping.toml"
     titles = read_titles(folder / "titles.gpkg", mapping=mapping)
@@ -164,16 +171,10 @@ def sample_claims(
         cpu = time.process_time() - t0
         v = v.merge(truth[["claim_id", "kind", "parcel_id", "inflated", "conflicting"]],
                     on="claim_id")  # fmt: skip
-        positive = (v["inflated"] == "True") | (v["conflicting"] == "True")
+        positive = ((v["inflated"] == "True") | (v["conflicting"] == "True")).to_numpy()
         caught = v["flags"].map(lambda f: any(x in CONFLICT_FLAGS for x in str(f).split(",")))
-        tp = int((positive & caught).sum())
-        scores[label] = {
-            "recall": tp / max(int(positive.sum()), 1),
-            "precision": tp / max(int(caught.sum()), 1),
-            "n_positive": float(positive.sum()),
-            "n_flagged": float(caught.sum()),
-            "cpu_s": cpu,
-        }
+        caught = caught.to_numpy(dtype=bool)
+        scores[label] = {**_counts(positive, caught), "cpu_s": cpu}
         if ref is None:
             field = titles.set_index("parcel_id").geometry
             v["iou_drawn"] = [
@@ -182,8 +183,12 @@ def sample_claims(
             ]  # fmt: skip
             v["iou_verified"] = [_iou(g, field[p]) for g, p in zip(v.geometry, v["parcel_id"],
                                                                     strict=True)]  # fmt: skip
-            v["caught"] = caught
+            v["positive"] = positive
+            v["caught_imagery"] = caught
             out = v
+        else:
+            out["caught_titles"] = caught
+            out["flags_titles"] = v["flags"].to_numpy()
     return out, scores
 
 
@@ -198,7 +203,7 @@ def crop_check_on_sample(n_wrong: int = 10) -> dict[str, float]:
     wrong = not_cotton[:n_wrong]
     claims.loc[wrong, "claimed_crop"] = "cotton"
     t0 = time.process_time()
-    v = verify_claims(claims, cube, titles=titles, crop_check=True)
+    v = check_claimed_crops(verify_claims(claims, cube, titles=titles), cube, titles)
     flagged = v["flags"].str.contains("crop_mismatch").to_numpy()
     is_wrong = np.isin(np.arange(len(v)), wrong)
     return {
@@ -212,33 +217,11 @@ def crop_check_on_sample(n_wrong: int = 10) -> dict[str, float]:
 def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} (CPU times below are per process)")
     sites = real_sites()
-    d = delineation_on_real(sites)
-    print("\n## Delineation on real parcels (imagery only)\n")
-    print("| site | parcels | min size | boundary IoU mean | median | over-seg | under-seg | "
-          "median abs area error | CPU s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (site, lo), g in [((s, lo), d[(d.site == s) & (d.area_ha >= lo)])
-                          for s in ("slovenia", "spain") for lo in (0.0, MIN_HA)]:  # fmt: skip
-        if len(g) == 0:
-            continue
-        print(f"| {site} | {len(g)} | {lo} ha | {g.iou.mean():.2f} | {g.iou.median():.2f} | "
-              f"{(g.n_fields > 1).mean():.2f} | {(g.n_parcels_in_field > 1).mean():.2f} | "
-              f"{g.area_error.abs().median():.2f} | {g.cpu_s.iloc[0]:.2f} |")  # fmt: skip
-    big = d[d.area_ha >= MIN_HA]
-    real_iou = float(big.iou.mean())
-    cube = open_cube(SAMPLE / "imagery.nc")
-    ndvi = compute_index(cube, "NDVI").sel(time=slice("2024-03-01", "2024-11-30"))
-    fields = delineate(ndvi.rio.write_crs(cube.rio.crs))
-    truth = gpd.read_file(SAMPLE / "titles.gpkg")
-    m = match_fields(fields.polygons, truth)
-    m["area_ha"] = truth.area.to_numpy() / 1e4
-    for lo in (0.0, MIN_HA):
-        g = m[m.area_ha >= lo]
-        print(
-            f"| sample county (synthetic truth) | {len(g)} | {lo} ha | {g.iou.mean():.2f} | "
-            f"{g.iou.median():.2f} | {(g.n_fields > 1).mean():.2f} | "
-            f"{(g.n_parcels_in_field > 1).mean():.2f} | {g.area_error.abs().median():.2f} | |"
-        )
+    # delineation: benchmarks/bench_delineation.py (every clear date, bounds, held-out half)
+    d = bench_delineation.measure()
+    print("\n## Delineation on real parcels and the sample county (imagery only)\n")
+    print("\n".join(bench_delineation.report(d)))
+    real_iou, _ = bench_delineation.real_iou(d)
     s = snapping_on_real(sites)
     print("\n## Rough drawings of the real parcels (>= 0.5 ha), 5-20 m vertex noise\n")
     print("| site | parcels | IoU as drawn | IoU verified |")
@@ -248,40 +231,68 @@ def main() -> None:
     import tempfile  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
-        counties = {
-            "sample county (thresholds set here)": SAMPLE,
-            "held-out county (seed 7)": held_out_county(Path(tmp) / "county7"),
-        }
+        counties = {"sample county (thresholds set here)": SAMPLE}
+        for seed, cseed in HELD_OUT:
+            name = f"held-out county (seed {seed}, claims {cseed})"
+            counties[name] = held_out_county(Path(tmp) / f"county{seed}", seed, cseed)
         results = {name: sample_claims(folder) for name, folder in counties.items()}
     print("\n## Synthetic counties' claims (truth: truth_claims.csv)\n")
     print(
-        "| county | checks | inflated or contested caught (recall) | precision | flagged | CPU s |"
+        "Positives: claims inflated over a neighbour or a road, both sides of a double claim "
+        "(truth `inflated` or `conflicting`); flagged: any of " + ", ".join(CONFLICT_FLAGS)
     )
-    print("|---|---|---|---|---|---|")
+    print("\n| county | checks | TP | FP | FN | caught (recall) | precision | CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
     for county, (_, scores) in results.items():
         for label, sc in scores.items():
             print(
-                f"| {county} | {label} | {sc['recall']:.2f} of {sc['n_positive']:.0f} | "
-                f"{sc['precision']:.2f} | {sc['n_flagged']:.0f} | {sc['cpu_s']:.1f} |"
+                f"| {county} | {label} | {sc['tp']} | {sc['fp']} | {sc['fn']} | "
+                f"{sc['recall']:.2f} | {sc['precision']:.2f} | {sc['cpu_s']:.1f} |"
             )
+    held = pd.concat([v for name, (v, _) in results.items() if name.startswith("held-out")])
+    pooled = {
+        label: _counts(held["positive"].to_numpy(dtype=bool), held[col].to_numpy(dtype=bool))
+        for label, col in (("imagery and claims only", "caught_imagery"),
+                           ("with registry titles", "caught_titles"))
+    }  # fmt: skip
+    for label, sc in pooled.items():
+        print(f"| held-out counties pooled | {label} | {sc['tp']} | {sc['fp']} | {sc['fn']} | "
+              f"{sc['recall']:.2f} | {sc['precision']:.2f} | |")  # fmt: skip
+    print(
+        "\nPer kind (an honest claim is a positive when a neighbour's inflated claim covers "
+        "its field: both sides are contested): caught = TP of the positives, false alarms = FP "
+        "of the negatives; the verified outline against the true field (imagery only)\n"
+    )
+    print("| county | kind | claims | positives | caught, imagery + claims | caught, + titles | "
+          "false alarms, imagery + claims | false alarms, + titles | IoU as drawn | "
+          "IoU verified |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for county, (v, _) in results.items():
-        print(f"\n{county}:\n")
-        print("| kind | claims | caught (imagery + claims) | IoU as drawn | IoU verified |")
-        print("|---|---|---|---|---|")
-        for kind, g in v.groupby("kind"):
-            print(f"| {kind} | {len(g)} | {g.caught.mean():.2f} | {g.iou_drawn.mean():.2f} | "
-                  f"{g.iou_verified.mean():.2f} |")  # fmt: skip
+        for kind in (*POSITIVE_KINDS, *NEGATIVE_KINDS):
+            g = v[v["kind"] == kind]
+            if len(g) == 0:
+                continue
+            pos = g["positive"].to_numpy(dtype=bool)
+            ci, ct = g["caught_imagery"].to_numpy(bool), g["caught_titles"].to_numpy(bool)
+            print(f"| {county} | {kind} | {len(g)} | {pos.sum()} | {(ci & pos).sum()} | "
+                  f"{(ct & pos).sum()} | {(ci & ~pos).sum()} | {(ct & ~pos).sum()} | "
+                  f"{g.iou_drawn.mean():.2f} | {g.iou_verified.mean():.2f} |")  # fmt: skip
+    print("\nFlags behind the false alarms (with titles):")
+    for county, (v, _) in results.items():
+        fa = v[~v["positive"].astype(bool) & v["caught_titles"].astype(bool)]
+        print(f"- {county}: " + ("; ".join(f"{r.claim_id} {r.kind}: {r.flags_titles}"
+                                           for r in fa.itertuples()) or "none"))  # fmt: skip
     cc = crop_check_on_sample()
     print(
         f"\nClaimed crop vs observed (declaration check, sample county): 10 claims claiming "
         f"cotton wrongly, {cc['caught']:.0%} flagged; {cc['false_flags']:.0f} of "
         f"{cc['honest']:.0f} honest claims flagged; {cc['cpu_s']:.1f} s CPU"
     )
-    scores = results["held-out county (seed 7)"][1]
-    sc = scores["with registry titles"]
+    sc = pooled["with registry titles"]
     print(
-        "\n(last line: delineation on real parcels >= 0.5 ha; claims of the held-out county, "
-        "imagery, other claims and registry titles)"
+        "\n(last line: delineation on real parcels >= 0.5 ha; claims of the held-out counties "
+        f"{', '.join(str(seed) for seed, _ in HELD_OUT)} pooled, imagery, other claims and "
+        "registry titles)"
     )
     print(
         f"\nclaims: boundary IoU {real_iou:.2f} (real parcels); "

@@ -21,7 +21,7 @@ from shapely.geometry import box
 from agrilend.errors import InputsChangedError, OutputExistsError
 from agrilend.inputs import InputFiles
 from agrilend.scan import decide_household, load_context, scan
-from agrilend.scan.parts import FAIL_ENV, partition
+from agrilend.scan.parts import FAIL_ENV, partition, storage_blocks
 from tests._scan_county import cli_args, make_county, make_light_context
 
 pytestmark = [
@@ -333,12 +333,14 @@ def test_report_with_the_context_decides_only_that_household(
 # --- titles overlapping across chunks ------------------------------------------------------------
 
 
-def _chunk_of(titles: gpd.GeoDataFrame, cube: object, size: int) -> np.ndarray:
+def _chunk_of(titles: gpd.GeoDataFrame, cube: object, size: int, imagery: Path) -> np.ndarray:
+    """Each title's chunk, as the scan partitions them (on the imagery's storage blocks)."""
     chunks = partition(
         titles,
         transform=cube.rio.transform(),  # type: ignore[attr-defined]
         shape=(cube.sizes["y"], cube.sizes["x"]),  # type: ignore[attr-defined]
         chunk_size_px=size,
+        block=storage_blocks(imagery),
     )
     out = np.empty(len(titles), dtype=object)
     for c in chunks:
@@ -358,7 +360,7 @@ def overlapping(
     files, _ = county
     inputs = load_inputs(files, chunks={})
     titles = inputs.titles.reset_index(drop=True)
-    chunk = _chunk_of(titles, inputs.cube, 40)
+    chunk = _chunk_of(titles, inputs.cube, 40, files.imagery)
     geoms = titles.geometry.to_numpy()
     a, b = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=1.0)
     cross = (a < b) & (chunk[a] != chunk[b])
@@ -373,7 +375,7 @@ def overlapping(
     changed = InputFiles(**{**files.__dict__, "titles": folder / "titles.gpkg"})
 
     titles = load_inputs(changed, chunks={}).titles.reset_index(drop=True)
-    chunk = _chunk_of(titles, inputs.cube, 40)
+    chunk = _chunk_of(titles, inputs.cube, 40, files.imagery)
     i, j, _ = overlapping_pairs(titles.geometry.to_numpy(), tolerance=0.02)
     ids = titles["parcel_id"].astype(str).to_numpy()
     pairs = [(ids[x], ids[y]) for x, y in zip(i, j, strict=True) if chunk[x] != chunk[y]]
@@ -438,7 +440,7 @@ def duplicated(
 
     files, _ = county
     inputs = load_inputs(files, chunks={})
-    chunk = _chunk_of(inputs.titles.reset_index(drop=True), inputs.cube, 40)
+    chunk = _chunk_of(inputs.titles.reset_index(drop=True), inputs.cube, 40, files.imagery)
     raw = gpd.read_file(files.titles)
     assert len(raw) == len(chunk)  # the registry rows are the titles, in order
     first = 0

@@ -25,7 +25,6 @@ The parcel's cultivated area is the coverage-weighted area of its cultivated pix
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -35,21 +34,13 @@ import xarray as xr
 
 from agrilend.parcels.pixels import ParcelPixels, parcel_pixels
 from agrilend.parcels.zonal import _check_inputs, _grid_transform, pixel_values
-from agrilend.remote_sensing.timeseries import clean_series
+from agrilend.remote_sensing.timeseries import season_range
 
 logger = logging.getLogger(__name__)
 
 AREA_FLAGS = ("ok", "over_declared", "partly_abandoned", "not_cultivated")
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
-
-
-def _nan_reduce(func: Any, values: np.ndarray[Any, Any]) -> FloatArray:
-    """``func(values, axis=1)`` that gives NaN, without a warning, for an all-NaN row."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
-        return np.asarray(func(values, axis=1))
 
 
 def _row_nanmedian(values: np.ndarray[Any, Any]) -> FloatArray:
@@ -121,17 +112,30 @@ def cultivated_pixels(
         return np.asarray(judged[entry_of.reshape(-1)])
     times = pd.DatetimeIndex(cube.indexes["time"])
     ndvi = pixel_values(cube, pixels, index="NDVI")
-    smooth, _ = clean_series(ndvi, times, step="5D", method="whittaker", despike=True)
-    top = _nan_reduce(np.nanmax, smooth)
-    low = _nan_reduce(np.nanmin, smooth)
+    # the cleaned curve's range (clean_series' chain) without making the curves
+    top, low = season_range(ndvi, times, step="5D")
     seen = np.isfinite(top)
     crop = seen & (top - np.where(seen, low, 0.0) >= min_amplitude) & (top >= min_peak)
     perennial = seen & (low >= perennial_floor) & (top >= min_peak)
     plastic = np.zeros_like(crop)
     if "B02" in cube.data_vars:
-        blue = _row_nanmedian(pixel_values(cube, pixels, index="B02", masked=False))
-        green = _row_nanmedian(pixel_values(cube, pixels, masked=False))
-        plastic = (blue >= plastic_blue) & (green <= plastic_ndvi_max)
+        blue = pixel_values(cube, pixels, index="B02", masked=False)
+        # a median at or above the threshold needs half the values there: only those pixels
+        # (a greenhouse's few) have their medians taken
+        seen_blue = np.isfinite(blue).sum(axis=1)
+        maybe = np.flatnonzero(
+            (seen_blue > 0) & (2 * (blue >= plastic_blue).sum(axis=1) >= seen_blue)
+        )
+        if maybe.size:
+            few = ParcelPixels(
+                np.asarray(["plastic"], dtype=object), np.asarray([0, maybe.size], dtype=np.int64),
+                pixels.index[maybe], np.ones(maybe.size), pixels.shape, pixels.transform,
+                pixels.weighting, pixels.inner_buffer_m,
+            )  # fmt: skip
+            green = _row_nanmedian(pixel_values(cube, few, masked=False))
+            plastic[maybe] = (_row_nanmedian(blue[maybe]) >= plastic_blue) & (
+                green <= plastic_ndvi_max
+            )
     logger.debug(
         "cultivated pixels: %d crop season, %d perennial, %d plastic of %d",
         int(crop.sum()), int(perennial.sum()), int(plastic.sum()), crop.size,

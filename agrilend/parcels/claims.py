@@ -9,10 +9,13 @@ repair            what was wrong, and what was done
 ================= ===================================================================
 ``closed``        the ring or the walk did not end where it started: closed
 ``duplicates``    repeated points (a GPS standing still): dropped
-``self_crossing`` the outline crosses itself (vertices drawn out of order): the points are
-                  re-ordered around their centre when that gives a valid polygon, else the
-                  enclosed area is kept (``make_valid``)
+``self_crossing`` the outline crosses itself (vertices drawn out of order, or noise pulling
+                  an edge across a narrow strip): the stretch between two crossing edges
+                  is reversed until none cross (order kept otherwise), else the enclosed
+                  area is kept (``make_valid``)
 ``walk``          a GPS track (a line), not a polygon: its points became the outline
+``tangled``       the outline crosses itself more than ``MAX_CROSSINGS`` times (a scribble):
+                  refused, the claim is an error row
 ================= ===================================================================
 
 A claim that cannot become a polygon (fewer than three distinct points, no geometry, an owner
@@ -303,18 +306,102 @@ def repair_ring(
     if poly.is_valid and poly.area > 0:
         return poly, repairs
     repairs.append("self_crossing")
-    centre = pts.mean(axis=0)
-    order = np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]), kind="stable")
-    star = Polygon(pts[order])
+    crossings = _count_crossings(pts, stop_at=MAX_CROSSINGS + 1)
+    if crossings > MAX_CROSSINGS:
+        repairs.append("tangled")  # a scribble, not a field (and costly to untie): refused
+        return None, repairs
+    untangled = _untangle(pts) if crossings <= UNTANGLE_MAX_CROSSINGS else None
+    if untangled is not None:
+        return untangled, repairs
     fixed = shapely.make_valid(poly)
     kept = shapely.union_all(
         [g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in ("Polygon", "MultiPolygon")]
     )
-    if star.is_valid and star.area >= 0.9 * kept.area:
-        return star, repairs
     if kept.is_empty:
         return None, repairs
     return kept if kept.geom_type in ("Polygon", "MultiPolygon") else None, repairs
+
+
+#: Outlines longer than this are not uncrossed move by move (a traced outline): their enclosed
+#: area is kept instead.
+UNTANGLE_MAX_POINTS = 400
+#: An outline crossing itself up to this often is uncrossed move by move; more often (a dense,
+#: wiggly tracing), its enclosed area is kept.
+UNTANGLE_MAX_CROSSINGS = 50
+#: An outline crossing itself more often than this is a scribble: the claim is refused.
+MAX_CROSSINGS = 2000
+_UNTANGLE_MAX_MOVES = 64
+
+
+def _first_crossing(p: np.ndarray[Any, Any]) -> tuple[int, int] | None:
+    """The first pair of edges (i, j), i < j, of the closed ring ``p`` that cross properly."""
+    a, b = p, np.roll(p, -1, axis=0)  # edge k runs a[k] -> b[k]
+    d = b - a
+
+    def side(o: Any, v: Any, q: Any) -> Any:  # sign of (v x (q - o)) for all pairs
+        return v[:, None, 0] * (q[None, :, 1] - o[:, None, 1]) - v[:, None, 1] * (
+            q[None, :, 0] - o[:, None, 0]
+        )
+
+    s1, s2 = side(a, d, a), side(a, d, b)  # ends of edge j against edge i
+    cross = (s1 * s2 < 0) & ((s1 * s2).T < 0)
+    n = len(p)
+    i, j = np.triu_indices(n, k=2)
+    keep = ~((i == 0) & (j == n - 1))  # the first and last edges share a vertex
+    hit = np.flatnonzero(cross[i[keep], j[keep]])
+    return (int(i[keep][hit[0]]), int(j[keep][hit[0]])) if len(hit) else None
+
+
+def _count_crossings(p: np.ndarray[Any, Any], *, stop_at: int) -> int:
+    """Proper crossings between the edges of the closed ring ``p`` (counted in blocks of edges,
+    so memory stays small; stops counting at ``stop_at``)."""
+    a = np.asarray(p, dtype=float)
+    b = np.roll(a, -1, axis=0)
+    d = b - a
+    n, total = len(a), 0
+    for lo in range(0, n, 256):
+        ai, di = a[lo : lo + 256], d[lo : lo + 256]
+
+        def side(q: Any, ai: Any = ai, di: Any = di) -> Any:
+            return di[:, None, 0] * (q[None, :, 1] - ai[:, None, 1]) - di[:, None, 1] * (
+                q[None, :, 0] - ai[:, None, 0]
+            )
+
+        s_ij = side(a) * side(b)  # edge j's ends against edge i
+        bj, dj = a[None, :, :], d[None, :, :]
+        s_ji = (
+            dj[..., 0] * (ai[:, None, 1] - bj[..., 1]) - dj[..., 1] * (ai[:, None, 0] - bj[..., 0])
+        ) * (
+            dj[..., 0] * (ai[:, None, 1] + di[:, None, 1] - bj[..., 1])
+            - dj[..., 1] * (ai[:, None, 0] + di[:, None, 0] - bj[..., 0])
+        )
+        total += int(((s_ij < 0) & (s_ji < 0)).sum())
+        if total // 2 >= stop_at:
+            break
+    return total // 2
+
+
+def _untangle(pts: np.ndarray[Any, Any]) -> Polygon | None:
+    """The ring uncrossed by reversing the stretch between two crossing edges (a "2-opt" move),
+    until no edges cross; None when that does not give a valid polygon (or the outline is too
+    long, or too tangled, to be a drawing out of order).
+
+    Each move shortens the outline and keeps the order in which the farmer drew the rest of it:
+    two vertices drawn out of order, or an edge pulled across by 5-20 m of noise on a narrow
+    strip, are put back, where sorting the points around their centre would zigzag across a
+    long narrow field.
+    """
+    p = np.asarray(pts, dtype=float).copy()
+    if len(p) > UNTANGLE_MAX_POINTS:
+        return None
+    for _ in range(_UNTANGLE_MAX_MOVES):
+        pair = _first_crossing(p)
+        if pair is None:
+            poly = Polygon(p)
+            return poly if poly.is_valid and poly.area > 0 else None
+        i, j = pair
+        p[i + 1 : j + 1] = p[i + 1 : j + 1][::-1].copy()
+    return None
 
 
 def repair_claims(claims: gpd.GeoDataFrame, *, crs: Any = None) -> gpd.GeoDataFrame:
@@ -368,7 +455,11 @@ def repair_claims(claims: gpd.GeoDataFrame, *, crs: Any = None) -> gpd.GeoDataFr
             geom = None
             if status[i] == "ok":
                 status[i] = "error"
-                message[i] = "the outline has fewer than three distinct points; draw it again"
+                message[i] = (
+                    f"the outline crosses itself more than {MAX_CROSSINGS} times; draw it again"
+                    if "tangled" in done
+                    else "the outline has fewer than three distinct points; draw it again"
+                )
         geoms.append(geom)
         repairs_col.append(",".join(done))
     out = pd.DataFrame({c: claims[c].to_numpy() for c in CLAIM_COLUMNS[:4]})

@@ -24,6 +24,7 @@ dips just below 1000 DN) cannot flip it, nor can one piece of a product differ f
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -33,6 +34,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
+from numba import vectorize
 from pyproj import CRS
 
 from agrilend.errors import CRSError, ImageryReadError, MissingCRSError
@@ -57,6 +59,24 @@ _BAND = re.compile(
     re.IGNORECASE,
 )
 _CANONICAL_QUALITY = {"scl": "SCL", "clm": "CLM", "clp": "CLP", "datamask": "dataMask"}
+
+
+#: No-data values :func:`_dn_reflectance` tests (signed minimum, 0, 65535, the file's fill).
+_N_NODATA = 4
+
+
+@vectorize(
+    ["float32(float32, float32, float32, float32, float32, float32, float32)"],
+    cache=True,
+)
+def _dn_reflectance(  # noqa: PLR0917  (a ufunc takes its operands positionally)
+    dn: float, offset: float, quant: float, nd0: float, nd1: float, nd2: float, nd3: float
+) -> float:  # pragma: no cover  (compiled)
+    """Reflectance ``(dn + offset) / quant`` in float32, NaN where ``dn`` is NaN or no-data."""
+    # plain comparisons: a tuple membership test is not what numba compiles best
+    if math.isnan(dn) or dn == nd0 or dn == nd1 or dn == nd2 or dn == nd3:  # noqa: PLR1714, SIM109
+        return math.nan
+    return (dn + offset) / quant
 
 
 def canonical_name(name: str) -> tuple[str | None, str | None]:
@@ -398,16 +418,23 @@ def harmonize(
         da = ds[b]
         fill = da.attrs.get("_FillValue", da.attrs.get("nodata", da.encoding.get("_FillValue")))
         data = da.astype("float32")
-        bad = data.isnull()  # noqa: PD003  (xarray has no isna)
         signed = signed_nodata(da.dtype)  # -32768 of Int16 is never a value
+        if b in dn_bands:
+            # one pass: no-data to NaN, (DN + offset) / quantification, all in float32
+            no_data = [np.float32(nd) for nd in (signed, *NODATA_DN, fill)
+                       if nd is not None and np.isfinite(float(nd))]  # fmt: skip
+            no_data += [np.float32(np.nan)] * (_N_NODATA - len(no_data))
+            scaled = xr.apply_ufunc(
+                _dn_reflectance, data, offset_da.astype("float32"), np.float32(quant),
+                *no_data[:_N_NODATA], dask="allowed",
+            )  # fmt: skip
+            out[b] = scaled.transpose("time", "y", "x")
+            out[b].attrs = {"units": "1", "long_name": f"{level} reflectance {b}"}
+            continue
+        bad = data.isnull()  # noqa: PD003  (xarray has no isna)
         if signed is not None:
             bad = bad | (data == signed)
-        if b in dn_bands:
-            for nd in (*NODATA_DN, fill):
-                if nd is not None and np.isfinite(float(nd)):
-                    bad = bad | (data == float(nd))
-            data = ((data + offset_da.astype("float32")) / np.float32(quant)).astype("float32")
-        elif fill is not None and np.isfinite(float(fill)):
+        if fill is not None and np.isfinite(float(fill)):
             bad = bad | (data == float(fill))
         if b in cf_scaled:
             factor = np.float32(da.attrs["scale_factor"])
@@ -446,12 +473,15 @@ def harmonize(
         var.attrs.pop("grid_mapping", None)
         var.encoding.pop("grid_mapping", None)
     result = xr.Dataset(variables, attrs=dict(ds.attrs))
-    result = result.drop_vars(drop, errors="ignore")
-    result = result.rio.set_spatial_dims(x_dim="x", y_dim="y")
-    result = result.rio.write_crs(found_crs, grid_mapping_name="spatial_ref")
+    # a shallow copy of our own (new variables, attrs and encodings; the data shared): rioxarray
+    # then writes in place, where otherwise each call copies every band (half a window's read)
+    result = result.drop_vars(drop, errors="ignore").copy(deep=False)
+    result = result.rio.set_spatial_dims(x_dim="x", y_dim="y", inplace=True)
+    result = result.rio.write_crs(found_crs, grid_mapping_name="spatial_ref", inplace=True)
     result = result.rio.write_transform(
         _transform_from_coords(result, name=name, geotransform=geotransform),
         grid_mapping_name="spatial_ref",
+        inplace=True,
     )
     order = ["time", "y", "x", *[d for d in result.dims if d not in ("time", "y", "x")]]
     result = result.transpose(*order)

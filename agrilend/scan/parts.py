@@ -137,6 +137,72 @@ def duplicate_guests(titles: gpd.GeoDataFrame, chunks: list[Chunk]) -> dict[str,
     return guests
 
 
+def storage_blocks(path: str | Path) -> tuple[int, int] | None:
+    """The ``(rows, columns)`` of the spatial blocks the imagery is stored in, or None.
+
+    A block is what a reader decodes whole: a tile of a tiled GeoTIFF (rasterio's
+    ``block_shapes``), a chunk of a NetCDF variable (``chunksizes``) or of a Zarr array. Over
+    several variables or files the largest block counts. None when the storage has no spatial
+    blocks to align to (a contiguous NetCDF, a STAC description) or cannot be inspected.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> ds = xr.Dataset({"B04": (("time", "y", "x"), np.zeros((2, 40, 30), "uint16"))})
+    >>> ds.to_netcdf(folder / "c.nc", encoding={"B04": {"chunksizes": (1, 16, 16)}})
+    >>> storage_blocks(folder / "c.nc")
+    (16, 16)
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    found: list[tuple[int, int]] = []
+    try:
+        if suffix in {".tif", ".tiff"} or (path.is_dir() and suffix != ".zarr"
+                                           and not (path / "zarr.json").exists()
+                                           and not (path / ".zgroup").exists()):  # fmt: skip
+            import rasterio  # noqa: PLC0415
+
+            from agrilend._gate import raster_env  # noqa: PLC0415
+
+            files = [path] if path.is_file() else sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in {".tif", ".tiff"}
+            )  # fmt: skip
+            with raster_env():
+                for f in files:
+                    with rasterio.open(f) as src:
+                        found.extend((int(h), int(w)) for h, w in src.block_shapes)
+        elif suffix in {".nc", ".nc4", ".zarr"} or path.is_dir():
+            import xarray as xr  # noqa: PLC0415
+
+            opener = xr.open_dataset if suffix in {".nc", ".nc4"} else xr.open_zarr
+            with opener(path, chunks=None) as ds:
+                for var in ds.data_vars.values():
+                    if "y" not in var.dims or "x" not in var.dims:
+                        continue
+                    preferred = var.encoding.get("preferred_chunks") or {}
+                    sizes = var.encoding.get("chunksizes") or var.encoding.get("chunks")
+                    if not preferred and sizes is not None:
+                        preferred = dict(zip(var.dims, sizes, strict=False))
+                    if "y" in preferred and "x" in preferred:
+                        found.append((int(preferred["y"]), int(preferred["x"])))
+    except Exception:  # a layout we cannot read is no reason to stop: the grid stays regular
+        log.debug("storage blocks of %s not found", path, exc_info=True)
+        return None
+    if not found:
+        return None
+    return max(h for h, _ in found), max(w for _, w in found)
+
+
+def cell_size(chunk_size_px: int, block: int | None) -> int:
+    """The side of a chunk's cell along one axis: a whole number of storage blocks near
+    ``chunk_size_px`` when blocks are at most twice that, else ``chunk_size_px`` itself (a
+    block much larger than a chunk is decoded whole whatever the cell)."""
+    if block is None or block < 1 or block > 2 * chunk_size_px:
+        return chunk_size_px
+    return max(1, round(chunk_size_px / block)) * block
+
+
 def partition(
     titles: gpd.GeoDataFrame,
     *,
@@ -144,20 +210,50 @@ def partition(
     shape: tuple[int, int],
     chunk_size_px: int,
     margin_px: int = 2,
+    block: tuple[int, int] | None = None,
 ) -> list[Chunk]:
-    """Split titles into spatial chunks of the pixel grid (by centroid), in a stable order."""
+    """Split titles into spatial chunks of the pixel grid, in a stable order.
+
+    The grid's cells are ``chunk_size_px`` square, or with ``block`` (the storage's
+    ``(rows, columns)`` per block, :func:`storage_blocks`) a whole number of blocks near it
+    (:func:`cell_size`), starting at pixel 0 as the blocks do. On such an aligned grid a parcel
+    belongs to the cell holding its bounding box's top-left pixel, so a parcel across a cell
+    edge stretches its chunk's window to the right and down only: the window decodes its
+    cell's blocks and at most one more row and column of blocks (a parcel's centroid would
+    stretch it to every side: three rows and columns), and its margin stops at the cell's
+    edges. Without blocks, or with blocks more than twice the chunk size, a parcel belongs to
+    its centroid's cell. The window is the parcels' bounds plus ``margin_px``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from affine import Affine
+    >>> from shapely import box
+    >>> titles = gpd.GeoDataFrame(geometry=[box(5, -25, 25, -5), box(250, -200, 290, -170)])
+    >>> tr = Affine(10, 0, 0, 0, -10, 0)
+    >>> chunks = partition(titles, transform=tr, shape=(40, 40), chunk_size_px=16, block=(16, 16))
+    >>> [(c.id, c.window) for c in chunks]
+    [('r0000c0000', (0, 5, 0, 5)), ('r0001c0001', (16, 22, 23, 31))]
+    """
     if chunk_size_px < 1:
         raise ValueError(f"chunk_size_px must be at least 1, got {chunk_size_px}")
     ny, nx = shape
+    size_r = cell_size(chunk_size_px, block[0] if block else None)
+    size_c = cell_size(chunk_size_px, block[1] if block else None)
+    # blocks far larger than a chunk are decoded whole whatever the cell: the plain grid then
+    aligned = block is not None and size_r % block[0] == 0 and size_c % block[1] == 0
     inv = ~transform
-    cent = titles.geometry.centroid
-    col_f, row_f = inv * (cent.x.to_numpy(), cent.y.to_numpy())
-    col = np.clip(np.floor(np.nan_to_num(col_f, nan=0.0)), 0, nx - 1).astype(int)
-    row = np.clip(np.floor(np.nan_to_num(row_f, nan=0.0)), 0, ny - 1).astype(int)
-    cell_r, cell_c = row // chunk_size_px, col // chunk_size_px
     bounds = titles.geometry.bounds.to_numpy()  # minx, miny, maxx, maxy
     c0f, r0f = inv * (bounds[:, 0], bounds[:, 3])
     c1f, r1f = inv * (bounds[:, 2], bounds[:, 1])
+    if not aligned:  # no storage blocks: the centroid's cell, the most compact windows
+        cent = titles.geometry.centroid
+        col_f, row_f = inv * (cent.x.to_numpy(), cent.y.to_numpy())
+    else:
+        row_f, col_f = np.minimum(r0f, r1f), np.minimum(c0f, c1f)
+    row = np.clip(np.floor(np.nan_to_num(row_f, nan=0.0)), 0, ny - 1).astype(int)
+    col = np.clip(np.floor(np.nan_to_num(col_f, nan=0.0)), 0, nx - 1).astype(int)
+    cell_r, cell_c = row // size_r, col // size_c
     chunks: list[Chunk] = []
     order = np.lexsort((cell_c, cell_r))
     keys = np.stack([cell_r[order], cell_c[order]], axis=1)
@@ -165,15 +261,52 @@ def partition(
     ends = np.r_[starts[1:], len(order)]
     for s, e in zip(starts, ends, strict=True):
         rows = np.sort(order[s:e])
-        r0 = int(np.floor(np.nanmin(np.minimum(r0f[rows], r1f[rows])))) - margin_px
-        r1 = int(np.ceil(np.nanmax(np.maximum(r0f[rows], r1f[rows])))) + margin_px
-        c0 = int(np.floor(np.nanmin(np.minimum(c0f[rows], c1f[rows])))) - margin_px
-        c1 = int(np.ceil(np.nanmax(np.maximum(c0f[rows], c1f[rows])))) + margin_px
+        r0 = int(np.floor(np.nanmin(np.minimum(r0f[rows], r1f[rows]))))
+        r1 = int(np.ceil(np.nanmax(np.maximum(r0f[rows], r1f[rows]))))
+        c0 = int(np.floor(np.nanmin(np.minimum(c0f[rows], c1f[rows]))))
+        c1 = int(np.ceil(np.nanmax(np.maximum(c0f[rows], c1f[rows]))))
+        r0, r1 = _with_margin(r0, r1, margin_px, size_r if aligned else 0)
+        c0, c1 = _with_margin(c0, c1, margin_px, size_c if aligned else 0)
         r0, c0 = max(r0, 0), max(c0, 0)
         r1, c1 = min(max(r1, r0 + 1), ny), min(max(c1, c0 + 1), nx)
         cid = f"r{int(keys[s, 0]):04d}c{int(keys[s, 1]):04d}"
         chunks.append(Chunk(cid, tuple(int(r) for r in rows), (r0, r1, c0, c1)))
     return chunks
+
+
+def _with_margin(lo: int, hi: int, margin: int, cell: int) -> tuple[int, int]:
+    """``[lo - margin, hi + margin)``; on an aligned grid (``cell`` > 0) the margin stops at
+    the edges of the cells ``lo`` and ``hi`` fall in, so that it never adds a block."""
+    if cell <= 0:
+        return lo - margin, hi + margin
+    return max(lo - margin, (lo // cell) * cell), min(hi + margin, -(-hi // cell) * cell)
+
+
+def decoded_pixels(
+    chunks: list[Chunk], block: tuple[int, int] | None, shape: tuple[int, int]
+) -> tuple[int, int]:
+    """``(decoded, needed)`` pixels per date over all chunks: the whole blocks each window
+    touches (a reader decodes a block whole) against the windows' own pixels.
+
+    Without blocks every pixel decoded is needed.
+
+    Examples
+    --------
+    >>> decoded_pixels([Chunk("a", (0,), (14, 20, 0, 10))], (16, 16), (32, 32))
+    (512, 60)
+    """
+    needed = sum((c.window[1] - c.window[0]) * (c.window[3] - c.window[2]) for c in chunks)
+    if block is None:
+        return needed, needed
+    by, bx = block
+    ny, nx = shape
+    decoded = 0
+    for c in chunks:
+        r0, r1, c0, c1 = c.window
+        rows = min(-(-r1 // by) * by, ny) - (r0 // by) * by
+        cols = min(-(-c1 // bx) * bx, nx) - (c0 // bx) * bx
+        decoded += rows * cols
+    return decoded, needed
 
 
 def file_sha256(path: Path) -> str:
@@ -244,7 +377,10 @@ def read_window(cube: Any, rows: tuple[int, int], cols: tuple[int, int]) -> Any:
             return None
         part = raw.isel(y=slice(*rows), x=slice(*cols)).load()
         part.attrs = {**part.attrs, "source": source}
-        window = open_cube(part)
+        # the county's values were checked when it was opened (the window carries that
+        # record, as a window cut through Dask does): a second check per window is a third
+        # of its harmonising
+        window = open_cube(part, check_values=False)
     except Exception:  # any surprise: the Dask path decides
         log.debug("direct window read of %s failed; reading through Dask", source, exc_info=True)
         return None
@@ -413,6 +549,8 @@ __all__ = [
     "Chunk",
     "ChunkTask",
     "CubeSource",
+    "cell_size",
+    "decoded_pixels",
     "duplicate_guests",
     "error_rows",
     "file_sha256",
@@ -421,5 +559,6 @@ __all__ = [
     "read_window",
     "run_chunk",
     "stack",
+    "storage_blocks",
     "write_part",
 ]

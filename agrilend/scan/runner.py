@@ -73,6 +73,7 @@ from agrilend.scan.parts import (
     read_part,
     run_chunk,
     stack,
+    storage_blocks,
 )
 
 log = logging.getLogger(__name__)
@@ -375,7 +376,8 @@ def scan(
         The results folder (see the module docstring for its layout). On a cluster, workers
         write their parts into it, so it must be shared storage too.
     chunk_size_px
-        Side of a chunk's grid cell in imagery pixels.
+        Side of a chunk's grid cell in imagery pixels, rounded to a whole number of the
+        imagery's storage blocks (:func:`agrilend.scan.parts.storage_blocks`).
     workers
         Local worker processes (default: the CPU count, at most 8); ``0`` runs every chunk in
         this process (no Dask).
@@ -467,6 +469,7 @@ def scan(
         transform=cube.rio.transform(),
         shape=(cube.sizes["y"], cube.sizes["x"]),
         chunk_size_px=chunk_size_px,
+        block=storage_blocks(files.imagery) if frozen is None else None,  # aligned windows
     )
     if not (out / _PLAN).exists():
         write_json(

@@ -143,3 +143,35 @@ def test_sample_county_score(county: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     assert (out.loc[inflated, "area_flag"] == "over_declared").mean() >= 0.9
     ok = truth.index[~truth["fallow"] & ~truth["over_declared"]]
     assert (out.loc[ok, "area_flag"] == "ok").mean() >= 0.9
+
+
+def test_plastic_rule_takes_medians_only_where_they_can_pass_and_judges_as_all_medians() -> None:
+    """Blue around the threshold on odd and even counts of dates: the pixels left out before
+    the medians are exactly those whose median blue is below the threshold."""
+    from agrilend.parcels.area import _row_nanmedian, cultivated_pixels  # noqa: PLC0415
+    from agrilend.parcels.zonal import pixel_values  # noqa: PLC0415
+
+    rng = np.random.default_rng(4)
+    layout = np.full((6, 10), "weeds", dtype=object)
+    cube = _cube(layout.astype(str), seed=4)
+    shape = cube["B02"].shape
+    d = 2.0**-8  # binary fractions: medians on the threshold are exactly on it
+    blue = 0.125 + rng.choice([-2 * d, -d, d, 2 * d], size=shape)
+    blue[rng.uniform(size=shape) < 0.3] = np.nan  # no data: odd and even counts
+    nir = cube["B08"].to_numpy()
+    red = cube["B04"].to_numpy().copy()
+    red[:, :, :3] = nir[:, :, :3] * 0.55 / 1.45  # the west is green all year (NDVI 0.45)
+    cube = cube.assign(B02=(cube["B02"].dims, blue.astype("float32")),
+                       B04=(cube["B04"].dims, red))  # fmt: skip
+    px = parcel_pixels(gpd.GeoSeries([shapely.box(0, -60, 100, 0)]), transform=TR, shape=(6, 10))
+    got = cultivated_pixels(cube, px, plastic_blue=0.125)
+    values = pixel_values(cube, px, index="B02", masked=False)
+    med_blue = _row_nanmedian(values)
+    med_ndvi = _row_nanmedian(pixel_values(cube, px, masked=False))
+    want = (med_blue >= 0.125) & (med_ndvi <= 0.35)
+    assert want.any()
+    assert (~want).any()
+    # the edge: an even count, half of it below the threshold, the median on it
+    half = 2 * (values >= 0.125).sum(axis=1) == np.isfinite(values).sum(axis=1)
+    assert (half & (med_blue == 0.125) & (med_ndvi <= 0.35)).any()
+    np.testing.assert_array_equal(got, want)  # the weeds never pass the season rules

@@ -200,3 +200,22 @@ def test_the_sample_claims_read_without_errors() -> None:
         assert (c["claim_status"] == "ok").all()
         assert c.geometry.is_valid.all()
         assert c["owner_ref"].str.match(r"^H-[0-9a-f]{12}$").all()
+
+
+def test_a_scribble_is_an_error_row_and_a_dense_wiggly_tracing_is_kept(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    scribble = np.array(FIELD.exterior.coords)[:1] + rng.uniform(0, 200, (300, 2))
+    t = np.linspace(0, 2 * np.pi, 390, endpoint=False)
+    centre = np.array(FIELD.centroid.coords[0])
+    wiggly = centre + np.column_stack([np.cos(t) * 100, np.sin(t) * 30])
+    wiggly += rng.normal(0, 3, wiggly.shape)  # ~300 tiny crossings: a finger tracing
+    feats = [
+        _feature({"type": "Polygon", "coordinates": [_ll(np.vstack([xy, xy[:1]]))]}, claim_id=cid)
+        for cid, xy in (("C-1", scribble), ("C-2", wiggly))
+    ]
+    c = read_claims(_claims_file(tmp_path, feats), crs=CRS).set_index("claim_id")
+    assert c.loc["C-1", "claim_status"] == "error"
+    assert "crosses itself more than" in c.loc["C-1", "claim_message"]
+    assert "tangled" in c.loc["C-1", "repairs"]
+    assert c.loc["C-2", "claim_status"] == "ok"
+    assert c.loc["C-2"].geometry.area == pytest.approx(np.pi * 100 * 30, rel=0.1)

@@ -91,10 +91,11 @@ def test_honest_claim_is_snapped_to_the_field_edge_and_not_flagged(scene: xr.Dat
 def test_claim_inflated_over_the_neighbours_field_is_flagged_and_trimmed(
     scene: xr.DataArray,
 ) -> None:
-    drawn = box(X0 + 50, Y1 - 300, X0 + 250, Y1)  # half own maize, half the neighbour's wheat
+    drawn = box(X0 + 30, Y1 - 300, X0 + 250, Y1)  # 120 m own maize, the neighbour's 100 m wheat
     v = verify_claims(_claims([("C-2", OWNER_A, drawn)]), scene)
     assert "mixed_series" in v.loc[0, "flags"]
-    assert v.loc[0, "mixed_share"] == pytest.approx(0.5, abs=0.1)
+    assert v.loc[0, "mixed_share"] == pytest.approx(100 / 220, abs=0.1)
+    assert v.loc[0, "mixed_depth"] > 20  # the wheat is drawn in whole: far deeper than noise
     assert _iou(v.geometry.iloc[0], drawn.intersection(MAIZE_A)) > 0.85
 
 

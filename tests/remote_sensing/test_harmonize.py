@@ -216,3 +216,20 @@ def test_undecoded_cf_scale_and_offset_are_applied() -> None:
     cube = harmonize(raw)
     np.testing.assert_allclose(cube["B04"].values.ravel(), [np.nan, 0.05, 0.15], rtol=1e-5)
     assert cube.attrs["reflectance_scale"] == "CF scale_factor/add_offset"
+
+
+def test_digital_numbers_become_float32_reflectance_exactly_eager_or_lazy() -> None:
+    """The compiled pass is the float32 formula (DN + offset) / 10000 with every no-data value
+    (signed minimum, 0, 65535, the file's fill) NaN, per date's offset, on numpy and on Dask."""
+    low = np.iinfo("int32").min
+    dn = np.array([[[low, 0, 1200, 4321, -9999]], [[2500, 65535, 1200, 4321, 30001]]], "int32")
+    raw = _raw({"B04": dn}, ["2021-06-01", "2022-06-01"])
+    raw["B04"].attrs["_FillValue"] = -9999
+    offset = np.array([0, -1000], "float32")[:, None, None]
+    want = (dn.astype("float32") + offset) / np.float32(10000)
+    want[(dn == low) | (dn == 0) | (dn == 65535) | (dn == -9999)] = np.nan
+    eager = harmonize(raw)["B04"].values
+    lazy = harmonize(raw.chunk({"t": 1}))["B04"].compute().values
+    assert eager.dtype == lazy.dtype == np.float32
+    np.testing.assert_array_equal(eager, want)
+    np.testing.assert_array_equal(lazy, want)
