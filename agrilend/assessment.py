@@ -50,6 +50,10 @@ class CountyContext:
         Mean yield per crop (t/ha) the yield estimate is calibrated to.
     meta
         Versions and checksums (agrilend, model, policy, inputs).
+    peer_tiles
+        A county scan's peers by tiles: per tile (``tile_px``, ``tile_row``, ``tile_col``) the
+        :func:`agrilend.yield_models.peer_statistics` row of each crop judged by its own tile
+        (``crop`` and the statistics' columns); the other crops take ``peer_stats``.
     """
 
     crop_model: Any = None
@@ -58,6 +62,7 @@ class CountyContext:
     weather_normals: pd.DataFrame | None = None
     county_yields: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    peer_tiles: pd.DataFrame | None = None
     #: County tables computed from the inputs (the season's weather against its normal, the
     #: climate risk), by what they were computed from; never saved. Shared by shallow copies,
     #: so households decided one by one with one context compute them once.

@@ -21,6 +21,7 @@ from shapely.geometry import box
 from agrilend.errors import InputsChangedError, OutputExistsError
 from agrilend.inputs import InputFiles
 from agrilend.scan import decide_household, load_context, scan
+from agrilend.scan.outputs import read_households, read_parcels
 from agrilend.scan.parts import FAIL_ENV, partition, storage_blocks
 from tests._scan_county import cli_args, make_county, make_light_context
 
@@ -98,13 +99,13 @@ def test_scan_writes_every_output_with_each_parcel_once(
     files, _ = county
     for name in OUTPUTS:
         assert (finished / name).stat().st_size > 0
-    parcels = gpd.read_parquet(finished / "parcels.parquet")
+    parcels = read_parcels(finished)
     titles = gpd.read_file(files.titles)
     assert sorted(parcels["parcel_id"]) == sorted(titles["DKBM"].astype(str))
     assert parcels["parcel_id"].is_unique
     gpkg = gpd.read_file(finished / "parcels.gpkg", layer="parcels")
     assert len(gpkg) == len(parcels)
-    hh = pd.read_parquet(finished / "households.parquet")
+    hh = read_households(finished)
     assert set(hh["owner_ref"]) == set(parcels["owner_ref"])
     summary = json.loads((finished / "summary.json").read_text())
     assert summary["parcels"] == len(parcels)
@@ -179,7 +180,7 @@ def test_failing_chunk_is_quarantined_and_the_scan_goes_on(quarantined: Path) ->
     q = json.loads((first / "quarantine" / "r0000c0000.json").read_text())
     assert q["attempts"] == 3
     assert "failed on purpose" in q["error"]
-    parcels = gpd.read_parquet(first / "parcels.parquet")
+    parcels = read_parcels(first)
     bad = parcels[parcels["parcel_id"].isin(q["parcel_ids"])]
     assert len(bad) == len(q["parcel_ids"]) > 0
     assert (bad["status"] == "error").all()
@@ -215,15 +216,15 @@ def test_quarantined_chunk_is_retried_and_equals_a_scan_that_never_failed(
     # the chunks that were finished are kept as they were
     assert {n: _stamp(out / "parts" / n) for n in parts} == parts
 
-    parcels = gpd.read_parquet(out / "parcels.parquet")
+    parcels = read_parcels(out)
     mine = parcels[parcels["parcel_id"].isin(q["parcel_ids"])]
     assert len(mine) == len(q["parcel_ids"])
     assert not mine["message"].fillna("").str.contains("r0000c0000").any()
     assert (mine["status"] != "error").any()
-    pd.testing.assert_frame_equal(parcels, gpd.read_parquet(finished / "parcels.parquet"))
+    pd.testing.assert_frame_equal(parcels, read_parcels(finished))
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out / "households.parquet"),
-        pd.read_parquet(finished / "households.parquet"),
+        read_households(out),
+        read_households(finished),
     )
     summary = json.loads((out / "summary.json").read_text())
     assert summary == json.loads((finished / "summary.json").read_text())
@@ -251,12 +252,12 @@ def test_cli_and_python_give_the_same_results(
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert payload["written"] is True
-    a = gpd.read_parquet(out / "parcels.parquet")
-    b = gpd.read_parquet(finished / "parcels.parquet")
+    a = read_parcels(out)
+    b = read_parcels(finished)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out / "households.parquet"),
-        pd.read_parquet(finished / "households.parquet"),
+        read_households(out),
+        read_households(finished),
     )
     again = CliRunner().invoke(cli, [*args[:-2], "--json"])
     assert again.exit_code == 1
@@ -271,14 +272,14 @@ def test_one_household_is_decided_from_the_context(
     files, _ = county
     inputs = load_inputs(files, chunks={})
     ctx = load_context(finished / "context")
-    hh = pd.read_parquet(finished / "households.parquet")
+    hh = read_households(finished)
     owner = str(hh.sort_values(["n_parcels", "owner_ref"]).iloc[-1]["owner_ref"])
     result = decide_household(
         inputs.cube, inputs.titles, owner, context=ctx, weather=inputs.weather,
         subsidies=inputs.subsidies, policy=inputs.policy,
     )  # fmt: skip
     assert list(result.households["owner_ref"]) == [owner]
-    scanned = gpd.read_parquet(finished / "parcels.parquet").set_index("parcel_id")
+    scanned = read_parcels(finished).set_index("parcel_id")
     mine = result.parcels.set_index("parcel_id")
     assert set(mine.index) <= set(scanned.index)
     ok = mine["status"] != "error"
@@ -306,7 +307,7 @@ def test_report_with_the_context_decides_only_that_household(
     from agrilend.inputs import load_inputs  # noqa: PLC0415
 
     files, _ = county
-    hh = pd.read_parquet(finished / "households.parquet")
+    hh = read_households(finished)
     owner = str(hh.sort_values(["n_parcels", "owner_ref"]).iloc[-1]["owner_ref"])
     args = cli_args(files, tmp_path / "unused")[1:-2]  # the input options of `scan`
     res = CliRunner().invoke(
@@ -408,7 +409,7 @@ def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
     ctx = county[1]
     out = tmp_path / "scan"
     scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
-    scanned = gpd.read_parquet(out / "parcels.parquet").set_index("parcel_id")
+    scanned = read_parcels(out).set_index("parcel_id")
     crossing = sorted({p for pair in pairs for p in pair})
     for pid in crossing:
         assert "overlap" in scanned.loc[pid, "title_flags"].split(","), pid
@@ -424,7 +425,7 @@ def test_titles_overlapping_across_chunks_are_flagged_as_assess_flags_them(
     # households: the same decisions and lines; the parts keep curves as float32, so a reason
     # that sits on a threshold to 1e-7 may name another harvest, and the limits' JSON text
     # differs in the last cent (neither is compared)
-    hh = pd.read_parquet(out / "households.parquet").sort_values("owner_ref", ignore_index=True)
+    hh = read_households(out).sort_values("owner_ref", ignore_index=True)
     ref = whole.households.sort_values("owner_ref", ignore_index=True)
     same = [c for c in hh.columns if not c.startswith(("reason", "limits"))]
     pd.testing.assert_frame_equal(hh[same], ref[same], check_dtype=False)
@@ -466,7 +467,7 @@ def test_duplicate_ids_are_error_rows_across_and_within_chunks_as_assess_makes_t
     ctx = county[1]
     out = tmp_path / "scan"
     result = scan(files, out, chunk_size_px=40, workers=0, context=load_context(ctx))
-    scanned = gpd.read_parquet(out / "parcels.parquet")
+    scanned = read_parcels(out)
     assert len(scanned) == result.summary["parcels"]
     hit = scanned[scanned["parcel_id"].isin(dup_ids)]
     assert len(hit) == 2 * len(dup_ids) == 4

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 
 from agrilend.inputs import InputFiles
 from agrilend.scan import load_context, scan
+from agrilend.scan.outputs import read_households, read_parcels
 from tests._scan_county import make_county, make_light_context
 
 pytestmark = [
@@ -33,12 +33,10 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[InputFiles, Path]:
 
 
 def _same(a: Path, b: Path) -> None:
-    pa, pb = gpd.read_parquet(a / "parcels.parquet"), gpd.read_parquet(b / "parcels.parquet")
+    pa, pb = read_parcels(a), read_parcels(b)
     assert pa["parcel_id"].is_unique
     pd.testing.assert_frame_equal(pa, pb)
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(a / "households.parquet"), pd.read_parquet(b / "households.parquet")
-    )
+    pd.testing.assert_frame_equal(read_households(a), read_households(b))
     assert (a / "summary.json").read_text() == (b / "summary.json").read_text()
 
 

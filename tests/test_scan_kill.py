@@ -34,6 +34,7 @@ import xarray as xr
 
 from agrilend.inputs import InputFiles
 from agrilend.scan import load_context, scan
+from agrilend.scan.outputs import read_households, read_parcels
 from agrilend.scan.parts import SLOW_WRITE_ENV
 from tests._scan_county import cli_args, make_county, make_light_context
 
@@ -278,14 +279,14 @@ def test_killed_and_resumed_scan_equals_an_uninterrupted_one(
 
     assert not _tmp_files(out)
     _readable(out)
-    a = gpd.read_parquet(out / "parcels.parquet")
-    b = gpd.read_parquet(reference / "parcels.parquet")
+    a = read_parcels(out)
+    b = read_parcels(reference)
     assert a["parcel_id"].is_unique
     assert sorted(a["parcel_id"]) == sorted(b["parcel_id"])
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out / "households.parquet"),
-        pd.read_parquet(reference / "households.parquet"),
+        read_households(out),
+        read_households(reference),
     )
     assert (out / "summary.json").read_text() == (reference / "summary.json").read_text()
     state = json.loads((out / "chunks.json").read_text())

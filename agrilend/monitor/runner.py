@@ -77,9 +77,10 @@ def _loan_book(scan: Path) -> tuple[dict[str, Any], gpd.GeoDataFrame, pd.DataFra
             "run `agrilend scan` to the end first"
         )
     manifest = read_manifest(scan / MANIFEST)
-    parcels = gpd.read_parquet(scan / "parcels.parquet")
-    households = pd.read_parquet(scan / "households.parquet")
-    return manifest, parcels, households
+    from agrilend.scan.outputs import read_households, read_parcels  # noqa: PLC0415
+
+    # a scan's datasets (one file per chunk, per partition), in title and owner order
+    return manifest, read_parcels(scan), read_households(scan)
 
 
 def _new_dates(cube_times: pd.DatetimeIndex, after: pd.Timestamp, until: Any) -> list[str]:

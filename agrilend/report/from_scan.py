@@ -272,7 +272,10 @@ def scan_assessment(folder: ScanFolder, target: str) -> ScanAssessment:
     owner = _owner_of(folder, target)
     parcels = gpd.read_parquet(
         folder.root / "parcels.parquet", filters=[("owner_ref", "==", owner)]
-    ).reset_index(drop=True)
+    )
+    if "title_row" in parcels.columns:  # a scan's dataset, one file per chunk: title order
+        parcels = parcels.sort_values("title_row", kind="stable").drop(columns="title_row")
+    parcels = parcels.reset_index(drop=True)
     households = pd.read_parquet(
         folder.root / "households.parquet", filters=[("owner_ref", "==", owner)]
     ).reset_index(drop=True)

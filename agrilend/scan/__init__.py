@@ -9,8 +9,13 @@ runner
     The scan itself: plan, chunks on Dask, resume, quarantine, the county step, outputs.
 parts
     Chunks: partitioning the titles, each chunk's work on a worker, its atomic part file.
+county_flow, county_step
+    The county step on the workers (crops, exact peers, each part decided and written,
+    households in partitions); the client holds summaries only.
 outputs
-    The summary (JSON and HTML with a county map).
+    The summary (JSON and HTML with a county map), the tables written part by part, and the
+    readers of the parcels and households datasets (:func:`read_parcels`,
+    :func:`read_households`).
 context
     The county context a scan leaves (crop model, peers, normals) and one household decided
     from it (:func:`decide_household`).
@@ -23,6 +28,7 @@ import types
 from typing import Any
 
 from agrilend.scan.context import decide_household, load_context, save_context
+from agrilend.scan.outputs import read_households, read_parcels
 from agrilend.scan.runner import DEFAULT_CHUNK_PX, MAX_ATTEMPTS, ScanResult, scan
 
 
@@ -43,6 +49,8 @@ __all__ = [
     # functions
     "decide_household",
     "load_context",
+    "read_households",
+    "read_parcels",
     "save_context",
     "scan",
 ]

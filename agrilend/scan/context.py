@@ -1,9 +1,10 @@
 """The county context: what a scan learnt, saved for later single-household decisions.
 
 The context folder holds the crop model (saved with :mod:`agrilend.yield_models.persistence`,
-no pickle), peer statistics (Parquet), peer curves (NetCDF), weather normals (Parquet), county
-yields and metadata (JSON). :func:`decide_household` decides one household from its own parcels
-with it, without scanning the county again.
+no pickle), peer statistics (Parquet; by peer tile too, ``peer_tiles.parquet``), peer curves
+(NetCDF), weather normals (Parquet), county yields and metadata (JSON).
+:func:`decide_household` decides one household from its own parcels with it, judged against
+the peers the scan used for its ground, without scanning the county again.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from agrilend.errors import ScanError
 from agrilend.outputs import atomic_write, write_json, write_table
 from agrilend.pipeline import Assessment, CountyContext, assess
 from agrilend.scan._flat_forest import fast_crop_model
+from agrilend.scan.county_flow import tile_peer_stats
 from agrilend.scan.parts import partition, read_window
 
-_MODEL, _PEERS, _CURVES, _NORMALS, _COUNTY = (
+_MODEL, _PEERS, _CURVES, _NORMALS, _COUNTY, _TILES = (
     "crop_model.zip",
     "peer_stats.parquet",
     "peer_curves.nc",
     "weather_normals.parquet",
     "county.json",
+    "peer_tiles.parquet",
 )
 
 
@@ -51,6 +54,8 @@ def save_context(context: CountyContext, out_dir: str | Path) -> Path:
             save_model(context.crop_model, tmp, overwrite=True)
     if context.peer_stats is not None:
         write_table(context.peer_stats.reset_index(), out / _PEERS, overwrite=True)
+    if context.peer_tiles is not None:
+        write_table(context.peer_tiles, out / _TILES, overwrite=True)
     if context.peer_curves is not None:
         with atomic_write(out / _CURVES) as tmp:
             context.peer_curves.to_netcdf(tmp)
@@ -106,6 +111,9 @@ def load_context(path: str | Path) -> CountyContext:
             check_parquet(d / _PEERS, _PEERS)
             peers = pd.read_parquet(d / _PEERS)
             ctx.peer_stats = peers.set_index(peers.columns[0])
+        if (d / _TILES).exists():
+            check_parquet(d / _TILES, _TILES)
+            ctx.peer_tiles = pd.read_parquet(d / _TILES)
         if (d / _CURVES).exists():
             with xr.open_dataset(d / _CURVES) as ds:
                 check_dataset(ds, _CURVES, path=d / _CURVES)
@@ -183,6 +191,8 @@ def decide_household(
     if window is None:
         window = cube.isel(y=slice(r0, r1), x=slice(c0, c1)).load()
     county = context.copy()  # shares the context's model and cached county tables
+    # the peers the scan judged this ground by: its tile's, where the tile had enough
+    county.peer_stats = tile_peer_stats(context, chunk.window)
     county.crop_model = fast_crop_model(context.crop_model)  # the same forest, no per-tree calls
     result = assess(
         window,

@@ -15,14 +15,15 @@ predictions with the per-parcel work on the workers:
   (or applies the context's model to all of them): the models go to the workers once.
 
 So the client never holds the county's curves or features, and the predictions are those of
-``decide``. The remaining county steps (peers, yields, credit lines) run on the client with
-:func:`agrilend.pipeline.decide_with_crops`.
+``decide``. The scan's tasks predict each part with :meth:`CropPlan.chunk_crops`
+(:mod:`agrilend.scan.county_step`); :func:`county_crops` gathers them all (the in-client path).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,49 @@ def _in_process(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any
     return [fn(*a) for a in args]
 
 
-def county_crops(
+@dataclass
+class CropPlan:
+    """What predicts each usable parcel's crop, for tasks that run chunk by chunk.
+
+    ``mode`` is ``"context"`` (``models`` holds the context's model and the imagery dates) or
+    ``"folds"`` (``models`` holds the fold models, :func:`chunk_proba`); ``classes`` are the
+    probability columns; ``fixed`` maps a chunk id to the positions (rows of its part) and
+    probabilities of its parcels predicted on the client (the training sample's, out of fold);
+    ``predict`` maps a chunk id to the positions its task predicts with ``models``.
+    """
+
+    mode: str
+    models: Any
+    classes: list[Any]
+    fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
+    predict: dict[str, np.ndarray[Any, Any]]
+
+    def chunk_crops(self, chunk_id: str, part: str, width: int, models: Any = None) -> Any:
+        """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
+        position in the part (runs on a worker; ``models`` the broadcast copy)."""
+        models = self.models if models is None else models
+        k = len(self.classes)
+        pos_pred = self.predict.get(chunk_id, np.zeros(0, dtype=np.int64))
+        pos_fix, p_fix = self.fixed.get(chunk_id, (np.zeros(0, np.int64), np.zeros((0, k))))
+        positions = np.concatenate([pos_fix, pos_pred]).astype(np.int64)
+        proba = np.zeros((positions.size, k))
+        proba[: pos_fix.size] = p_fix
+        if pos_pred.size:
+            proba[pos_fix.size :] = chunk_proba(part, pos_pred.tolist(), width, models, k,
+                                                self.mode)  # fmt: skip
+        order = np.argsort(positions, kind="stable")
+        positions, proba = positions[order], proba[order]
+        classes = np.asarray(self.classes)
+        best = proba.argmax(axis=1) if k else np.zeros(0, dtype=int)
+        crops = pd.DataFrame(
+            {"crop": classes[best] if positions.size else np.zeros(0, dtype=object),
+             "crop_confidence": proba[np.arange(best.size), best]},
+            index=pd.Index(positions, name="position"),
+        )  # fmt: skip
+        return _with_proba(crops, proba, list(self.classes))
+
+
+def crop_plan(
     parcels: pd.DataFrame,
     chunks: list[Chunk],
     parts: dict[str, str],
@@ -114,14 +157,13 @@ def county_crops(
     context: Any,
     crop_training_cap: int | None,
     mapper: Mapper | None = None,
-    broadcast: Callable[[Any], Any] | None = None,
-) -> pd.DataFrame:
-    """Crop and confidence of the usable parcels (status not ``error``, in ``parcels`` order).
+) -> CropPlan:
+    """The crop step up to the per-chunk predictions: the context's model, or the fold models
+    trained on the client on the training sample (read from the parts by the workers).
 
-    ``parcels`` are the county's evidence rows sorted by title row (as the scan concatenates
-    its parts); ``parts`` maps each computed chunk to its part file. ``context.crop_model`` is
-    used when set; otherwise the out-of-fold path runs and ``context.crop_model`` is set to the
-    county's model, as :func:`agrilend.pipeline.decide` does.
+    ``parcels`` holds ``status``, ``parcel_id`` and ``declared_crop`` of every title, in title
+    row order. Without a context model, ``context.crop_model`` is set to the county's model, as
+    :func:`agrilend.pipeline.decide` does.
     """
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,
@@ -134,10 +176,8 @@ def county_crops(
     )
 
     run = mapper or _in_process
-    share = broadcast or (lambda x: x)
     width = len(times)
     ok = (parcels["status"] != "error").to_numpy()
-    ids = parcels.loc[ok, "parcel_id"].astype(str).to_numpy()
     lab = parcels.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
     # where each usable parcel's curve is: its chunk's part, its row there
     where_chunk = np.empty(len(parcels), dtype=np.int64)
@@ -171,35 +211,16 @@ def county_crops(
             X[[at[int(u)] for u in g]] = rows
         return X
 
-    def spread(
-        selected: np.ndarray[Any, Any], models: Any, n_classes: int, mode: str
-    ) -> np.ndarray[Any, Any]:
-        """Probabilities of usable positions ``selected``, computed chunk by chunk."""
-        out = np.zeros((selected.size, n_classes))
-        groups = by_chunk(selected)
-        got = run(chunk_proba, [(parts[chunks[k].id], pos_of[g].tolist(), width, models,
-                                 n_classes, mode) for k, g in groups])  # fmt: skip
-        at = {int(u): i for i, u in enumerate(selected)}
-        for (_, g), proba in zip(groups, got, strict=True):
-            out[[at[int(u)] for u in g]] = proba
-        return out
+    def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
+        return {chunks[k].id: pos_of[g] for k, g in by_chunk(selected)}
 
-    everyone = np.arange(ids.size)
+    everyone = np.arange(lab.size)
     if context.crop_model is not None:
         model = context.crop_model
         _check_model_dates(model, times)
-        classes = np.asarray(model.classes_)
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
-        proba = spread(everyone, share([(model, dates)]), classes.size, "context")
-        best = proba.argmax(axis=1)
-        return _with_proba(
-            pd.DataFrame(
-                {"crop": classes[best], "crop_confidence": proba[np.arange(best.size), best]},
-                index=pd.Index(ids, name="parcel_id"),
-            ),
-            proba,
-            list(classes),
-        )
+        return CropPlan("context", [(model, dates)], list(model.classes_), {},
+                        positions(everyone))  # fmt: skip
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
     train = training_sample(lab, max_train=crop_training_cap)
@@ -231,7 +252,7 @@ def county_crops(
     )  # fmt: skip
     X_in = gather(inside)
     feats = clone(template)._features(X_in).reset_index(drop=True)
-    proba = np.zeros((lab.size, learnt.size))
+    proba_in = np.zeros((inside.size, learnt.size))
     fold_models: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
     for k in range(N_SPLITS):
@@ -240,32 +261,75 @@ def county_crops(
         if not test.any():
             continue
         if np.unique(lab_in[fit_on]).size < 2:
-            proba[inside[test]] = 1.0 / learnt.size
+            proba_in[test] = 1.0 / learnt.size
             fold_models.append((None, None))
             continue
         m = clone(template)._fit_features(feats[fit_on], lab_in[fit_on])
         cols = np.searchsorted(learnt, m.classes_)
-        proba[np.ix_(inside[test], cols)] = m._proba_features(feats[test])
+        proba_in[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
         fold_models.append((m, cols))
-    if outside.size:
-        proba[outside] = spread(outside, share(fold_models), learnt.size, "folds")
+    fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+    at_in = {int(u): i for i, u in enumerate(inside)}
+    for k, g in by_chunk(inside):
+        fixed[chunks[k].id] = (pos_of[g], proba_in[[at_in[int(u)] for u in g]])
     # the county's model: the training sample's declarations (all of them in a small county)
     fit_rows = np.flatnonzero(train)
-    pos_in = {int(u): i for i, u in enumerate(inside)}
-    missing = [u for u in fit_rows if int(u) not in pos_in]
-    X_fit = X_in[[pos_in[int(u)] for u in fit_rows if int(u) in pos_in]]
+    missing = [u for u in fit_rows if int(u) not in at_in]
+    X_fit = X_in[[at_in[int(u)] for u in fit_rows if int(u) in at_in]]
     if missing:  # not expected: the sample is the pool; read them if it ever differs
         X_fit = gather(fit_rows)
     context.crop_model = clone(template).fit(X_fit, lab[fit_rows])
-    best = proba.argmax(axis=1)
-    return _with_proba(
-        pd.DataFrame(
-            {"crop": learnt[best], "crop_confidence": proba[np.arange(lab.size), best]},
-            index=pd.Index(ids, name="parcel_id"),
-        ),
-        proba,
-        list(learnt),
+    return CropPlan("folds", fold_models, list(learnt), fixed, positions(outside))
+
+
+def county_crops(
+    parcels: pd.DataFrame,
+    chunks: list[Chunk],
+    parts: dict[str, str],
+    *,
+    times: pd.DatetimeIndex,
+    context: Any,
+    crop_training_cap: int | None,
+    mapper: Mapper | None = None,
+    broadcast: Callable[[Any], Any] | None = None,
+) -> pd.DataFrame:
+    """Crop and confidence of the usable parcels (status not ``error``, in ``parcels`` order),
+    all of them gathered (:func:`crop_plan`, then each chunk's predictions).
+
+    ``parcels`` are the county's evidence rows sorted by title row (as the scan concatenates
+    its parts); ``parts`` maps each computed chunk to its part file. ``context.crop_model`` is
+    used when set; otherwise the out-of-fold path runs and ``context.crop_model`` is set to the
+    county's model, as :func:`agrilend.pipeline.decide` does.
+    """
+    run = mapper or _in_process
+    share = broadcast or (lambda x: x)
+    plan = crop_plan(parcels, chunks, parts, times=times, context=context,
+                     crop_training_cap=crop_training_cap, mapper=mapper)  # fmt: skip
+    models = share(plan.models)
+    ids = [c.id for c in chunks if c.id in parts]
+    got = run(_plan_crops, [(plan, cid, parts[cid], len(times), models) for cid in ids])
+    ok = (parcels["status"] != "error").to_numpy()
+    frames = []
+    for cid, crops in zip(ids, got, strict=True):
+        chunk = next(c for c in chunks if c.id == cid)
+        rows = np.asarray(chunk.rows, dtype=np.int64)[crops.index.to_numpy()]
+        frames.append(crops.set_axis(pd.Index(rows, name="row")))
+    k = len(plan.classes)
+    out = (
+        pd.concat(frames)
+        if frames
+        else _with_proba(
+            pd.DataFrame({"crop": [], "crop_confidence": []}), np.zeros((0, k)), plan.classes
+        )
     )
+    out = out.reindex(np.flatnonzero(ok))
+    out.index = pd.Index(parcels.loc[ok, "parcel_id"].astype(str).to_numpy(), name="parcel_id")
+    out.attrs["classes"] = list(plan.classes)
+    return out
+
+
+def _plan_crops(plan: CropPlan, chunk_id: str, part: str, width: int, models: Any) -> Any:
+    return plan.chunk_crops(chunk_id, part, width, models)
 
 
 def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataFrame:
@@ -277,69 +341,11 @@ def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataF
     return out
 
 
-def size_part(  # noqa: PLR0917 (a Dask task: positional arguments)
-    parcels: pd.DataFrame,
-    policy: Any,
-    subsidies: Any,
-    climate: Any,
-    as_of: Any,
-    reference_yields: Any,
-) -> pd.DataFrame:
-    """:func:`agrilend.credit.size_households` on one partition of households (a worker task)."""
-    from agrilend.credit import size_households  # noqa: PLC0415
-
-    return size_households(
-        parcels, policy, subsidies=subsidies, climate=climate, as_of=as_of,
-        reference_yields=reference_yields,
-    )  # fmt: skip
-
-
-def partitioned_sizer(mapper: Mapper, n_parts: int) -> Callable[..., pd.DataFrame]:
-    """A :func:`agrilend.credit.size_households` that sizes ``n_parts`` partitions of the
-    households (by a hash of ``owner_ref``) through ``mapper``, e.g. on the scan's workers.
-
-    A household's line depends on its own parcels, its subsidies and the county's climate
-    score only, so each partition gives the rows ``size_households`` gives for the whole
-    county; they are put back in its order (by ``owner_ref``). The parcels' geometry is not
-    sent (sizing never reads it).
-    """
-
-    def sizer(
-        parcels: pd.DataFrame,
-        policy: Any,
-        *,
-        subsidies: Any = None,
-        climate: Any = None,
-        as_of: Any = None,
-        reference_yields: Any = None,
-    ) -> pd.DataFrame:
-        from agrilend.credit import size_households  # noqa: PLC0415
-
-        if n_parts <= 1 or len(parcels) == 0:
-            return size_households(
-                parcels, policy, subsidies=subsidies, climate=climate, as_of=as_of,
-                reference_yields=reference_yields,
-            )  # fmt: skip
-        table = pd.DataFrame(parcels.drop(columns="geometry", errors="ignore"))
-        owners = table["owner_ref"].astype(str).to_numpy(dtype=object)
-        part = pd.util.hash_array(owners) % np.uint64(n_parts)
-        groups = [table[part == i] for i in range(n_parts) if (part == i).any()]
-        got = mapper(
-            size_part,
-            [(g, policy, subsidies, climate, as_of, reference_yields) for g in groups],
-        )
-        out: pd.DataFrame = pd.concat(got, ignore_index=True)
-        order = np.argsort(out["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
-        return out.iloc[order].reset_index(drop=True)
-
-    return sizer
-
-
 __all__ = [
+    "CropPlan",
     "chunk_proba",
     "county_crops",
+    "crop_plan",
     "part_paths",
-    "partitioned_sizer",
     "read_curves",
-    "size_part",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import Assessment
-from agrilend.outputs import atomic_write, write_geopackage, write_table
+from agrilend.outputs import atomic_write, write_table
 
 log = logging.getLogger(__name__)
 
@@ -88,34 +88,159 @@ SUBSIDY_COLUMNS = (
 )  # fmt: skip
 
 
-def write_tables(out: Path, result: Assessment) -> None:
-    """The analysts' tables: the GeoPackage (parcels and households layers), households.csv
-    (UTF-8 with BOM, for Excel), and the season weather and matched subsidies the reports show."""
-    write_geopackage(result.parcels, result.households, out / "parcels.gpkg", overwrite=True)
-    write_table(result.households, out / "households.csv", overwrite=True)
-    weather = pd.DataFrame(result.season_weather.to_dict(orient="list"))
+def read_parcels(out_dir: str | Path, columns: list[str] | None = None) -> Any:
+    """The parcels of a finished scan, in the titles' order, from its ``parcels.parquet``
+    dataset (one GeoParquet file per chunk; ``geopandas.read_parquet`` or
+    ``pyarrow.dataset`` read the folder as one table, in chunk order, with a ``title_row``
+    column giving each row's title).
+
+    Examples
+    --------
+    >>> parcels = read_parcels("county-scan")                 # doctest: +SKIP
+    >>> parcels[["parcel_id", "crop", "status"]].head()         # doctest: +SKIP
+    """
+    import geopandas as gpd  # noqa: PLC0415
+
+    from agrilend.scan.county_step import TITLE_ROW  # noqa: PLC0415
+
+    path = Path(out_dir) / "parcels.parquet"
+    wanted = None if columns is None else list(dict.fromkeys([*columns, TITLE_ROW]))
+    frame = gpd.read_parquet(path, columns=wanted) if wanted is None or "geometry" in wanted \
+        else pd.read_parquet(path, columns=wanted)  # fmt: skip
+    if TITLE_ROW in frame.columns:
+        frame = frame.sort_values(TITLE_ROW, kind="stable").drop(columns=TITLE_ROW)
+    return frame.reset_index(drop=True)
+
+
+def read_households(out_dir: str | Path) -> pd.DataFrame:
+    """The households of a finished scan (its ``households.parquet`` dataset, one file per
+    partition), ordered by ``owner_ref``."""
+    frame = pd.read_parquet(Path(out_dir) / "households.parquet")
+    order = np.argsort(frame["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
+
+
+#: The GeoPackage is appended in batches of parts of about this many rows (bounded memory).
+GPKG_BATCH_ROWS = 5_000
+
+
+def _batches(files: list[str]) -> Any:
+    """The files' rows, read part by part, in frames of about :data:`GPKG_BATCH_ROWS`."""
+    import geopandas as gpd  # noqa: PLC0415
+
+    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+
+    held: list[Any] = []
+    rows = 0
+    for path in files:
+        frame = read_geo(path)
+        if len(frame):
+            held.append(frame)
+            rows += len(frame)
+        if rows >= GPKG_BATCH_ROWS:
+            yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
+            held, rows = [], 0
+    if held:
+        yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
+
+
+def write_tables(out: Path, outcome: Any) -> None:
+    """The analysts' tables, written part by part from the county step's files (a
+    :class:`agrilend.scan.county_flow.Outcome`): the GeoPackage (parcels, then households
+    layer, each appended a part at a time), households.csv (UTF-8 with BOM, for Excel; appended
+    a partition at a time), and the season weather and matched subsidies the reports show."""
+    import csv  # noqa: PLC0415
+
+    from agrilend.outputs import spreadsheet_safe, tabular  # noqa: PLC0415
+
+    with atomic_write(out / "parcels.gpkg") as tmp:
+        tmp.unlink(missing_ok=True)
+        mode = "w"
+        for layer, files in (("parcels", outcome.finals), ("households", outcome.areas)):
+            for batch in _batches(files):  # a few parts per write: each write has its cost
+                batch.to_file(tmp, driver="GPKG", layer=layer, mode=mode)
+                mode = "a"
+    csv_file = out / "households.csv"
+    with atomic_write(csv_file) as tmp, tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        for k, path in enumerate(outcome.households):
+            hh = spreadsheet_safe(tabular(pd.read_parquet(path)))
+            hh.to_csv(fh, index=False, header=k == 0, quoting=csv.QUOTE_NONNUMERIC)
+    weather = pd.DataFrame(outcome.season_weather.to_dict(orient="list"))
     write_table(weather, out / "season_weather.parquet", overwrite=True)
-    subs = result.subsidies
+    subs = outcome.subsidies
     keep = [c for c in SUBSIDY_COLUMNS if c in subs.columns]
     plain = pd.DataFrame({c: subs[c].to_numpy() for c in keep})  # no attrs (not JSON-able)
     write_table(plain, out / "subsidies.parquet", overwrite=True)
 
 
-def write_pages(out: Path, summary: dict[str, Any], result: Assessment) -> None:
+#: Above this many parcels the county map draws a point per parcel (as the page itself does).
+MAP_POLYGONS = 20_000
+
+
+#: What the pages show of a household (its limits and other columns stay in the files).
+PAGE_HOUSEHOLD_COLUMNS = (
+    "owner_ref", "decision", "credit_line", "currency", "tenor_months", "n_parcels",
+    "declared_area_ha", "cultivated_area_ha", "reason_codes", "reasons_en", "reasons_zh",
+)  # fmt: skip
+
+
+def _columns(path: str, wanted: tuple[str, ...]) -> list[str]:
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    names = set(pq.read_schema(path).names)
+    return [c for c in wanted if c in names]
+
+
+def page_frames(outcome: Any) -> tuple[Any, pd.DataFrame]:
+    """What the pages show, read back a part at a time: per parcel only its id, household,
+    status, flags and outline (its centroid above :data:`MAP_POLYGONS` parcels); the
+    households."""
+    import geopandas as gpd  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+
+    cols = ["parcel_id", "owner_ref", "status", "quality_flags", "geometry"]
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in outcome.finals)
+    frames = []
+    for path in outcome.finals:
+        part = read_geo(path, columns=cols)
+        if n > MAP_POLYGONS:
+            part = part.set_geometry(part.geometry.centroid)
+        frames.append(part)
+    parcels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                               crs=frames[0].crs if frames else None)  # fmt: skip
+    hh = [pd.read_parquet(p, columns=_columns(p, PAGE_HOUSEHOLD_COLUMNS))
+          for p in outcome.households]  # fmt: skip
+    households = pd.concat(hh, ignore_index=True) if hh else pd.DataFrame(
+        columns=["owner_ref", "decision", "credit_line", "currency"])  # fmt: skip
+    return parcels, households
+
+
+def write_pages(out: Path, outcome: Any) -> None:
     """summary.html and households.html, each atomically."""
+    from agrilend.report.county import households_page, summary_page  # noqa: PLC0415
+
+    summary = outcome.summary
+    parcels, households = page_frames(outcome)
     for name, page in (
-        ("summary.html", summary_html(summary, result)),
-        ("households.html", households_html(summary, result)),
-    ):
+        ("summary.html", summary_page(summary, parcels, households)),
+        ("households.html",
+         households_page(parcels, households, currency=summary["currency"])),
+    ):  # fmt: skip
         with atomic_write(out / name) as tmp:
             tmp.write_text(page, encoding="utf-8")
 
 
 __all__ = [
+    "MAP_POLYGONS",
     "PAGES",
     "TABLES",
     "build_summary",
     "households_html",
+    "page_frames",
+    "read_households",
+    "read_parcels",
     "summary_html",
     "write_pages",
     "write_tables",

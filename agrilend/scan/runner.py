@@ -3,9 +3,10 @@
 A scan (1) partitions the titles into spatial chunks (imagery windows with the parcels whose
 centroid they hold); (2) maps :func:`agrilend.pipeline.gather_evidence` over the chunks on Dask
 (a local cluster by default, any scheduler by address), each chunk writing its result as one
-GeoParquet part atomically; (3) concatenates the parts and runs the county step
-:func:`agrilend.pipeline.decide` once (crop model on the county's declared crops, out of fold;
-peers; households sized across chunks); (4) writes the outputs and the county context.
+GeoParquet part atomically; (3) runs the county step on the workers, part by part
+(:mod:`agrilend.scan.county_flow`: crops, exact peers, then each part decided with the county's
+tables and written, then households sized in partitions), the client holding summaries only;
+(4) writes the remaining outputs part by part and the county context.
 
 The results folder::
 
@@ -14,7 +15,12 @@ The results folder::
     chunks.json          finished chunks with their part checksums, failure counts
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
     quarantine/<chunk>.json chunks that failed three times, with their error
-    parcels.parquet, households.parquet, summary.json
+    parcels.parquet/<chunk>.parquet   the parcels: a GeoParquet dataset, one file per chunk
+                         (read the folder with geopandas.read_parquet or pyarrow.dataset;
+                         ``title_row`` is each row's title; read_parcels gives title order)
+    households.parquet/part-<n>.parquet   the households, one file per partition
+    county/              the county step's own files (each chunk's crops, household outlines)
+    summary.json
     parcels.gpkg         layers parcels and households; households.csv (UTF-8 with BOM)
     summary.html, households.html   the county summary and the household list (bilingual)
     season_weather.parquet, subsidies.parquet   what the reports show beside a decision
@@ -45,19 +51,35 @@ from agrilend import __version__
 from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
-from agrilend.outputs import write_json, write_parcels, write_table
+from agrilend.outputs import write_json
 from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.validate import flag_overlaps_between_parts
 from agrilend.pipeline import (
     CROP_TRAINING_CAP,
-    Assessment,
     CountyContext,
     Evidence,
     decide_with_crops,
 )
 from agrilend.scan.context import save_context
-from agrilend.scan.county import county_crops, part_paths, partitioned_sizer
-from agrilend.scan.outputs import PAGES, TABLES, build_summary, write_pages, write_tables
+from agrilend.scan.county import county_crops, part_paths
+from agrilend.scan.county_flow import (
+    HOUSEHOLDS,
+    PARCELS,
+    STEP,
+    Outcome,
+    county_grid,
+    county_in_client,
+    county_on_workers,
+)
+from agrilend.scan.county_step import PEER_TILE_PX
+from agrilend.scan.outputs import (
+    PAGES,
+    TABLES,
+    read_households,
+    read_parcels,
+    write_pages,
+    write_tables,
+)
 from agrilend.scan.parts import (
     NDVI,
     ROW,
@@ -96,7 +118,7 @@ _PLAN, _STATE, _PARTS, _QUARANTINE, _MANIFEST = (
 )
 #: The answer of a STAC search, frozen at the scan's start (imagery given as a TOML file).
 _ITEMS = "imagery_items.json"
-_FINAL = ("parcels.parquet", "households.parquet", *TABLES, "summary.json", *PAGES, _MANIFEST)
+_FINAL = (PARCELS, HOUSEHOLDS, *TABLES, "summary.json", *PAGES, _MANIFEST)
 
 
 @dataclass
@@ -120,8 +142,13 @@ class ScanResult:
         per-chunk work, summed), both wall time, and ``read_cpu``, ``work_cpu``, the same as
         the workers' CPU time; ``chunks`` (wall time of the chunk phase), ``county_crops``
         (wall time of the crop step, on the workers), ``county`` (the whole county step),
-        ``write`` (outputs), ``total``; and ``worker_rss_mb``, the largest resident memory of a
-        worker holding a chunk (MB).
+        ``write`` (outputs), ``total``; ``worker_rss_mb``, the largest resident memory of a
+        worker holding a chunk (MB), and ``client_rss_mb``, the peak resident memory of this
+        process, the client (MB, :func:`client_peak_rss_mb`). The county step's passes:
+        ``county_crops``, ``county_peers``, ``county_decide``, ``county_households``.
+
+    The parcels and households are not held: :attr:`parcels` and :attr:`households` read
+    them from ``out_dir`` when asked.
     """
 
     out_dir: Path
@@ -131,6 +158,16 @@ class ScanResult:
     quarantined: dict[str, str] = field(default_factory=dict)
     written: bool = True
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def parcels(self) -> gpd.GeoDataFrame:
+        """The parcel estimates, read from the results folder on each access (title order)."""
+        return read_parcels(self.out_dir)
+
+    @property
+    def households(self) -> pd.DataFrame:
+        """The household decisions, read from the results folder on each access."""
+        return read_households(self.out_dir)
 
 
 # --- the plan and the state on disk --------------------------------------------------------------
@@ -160,8 +197,9 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
             path=out,
         )
     for name in (_PLAN, _STATE, _ITEMS, *_FINAL):
-        (out / name).unlink(missing_ok=True)
-    for name in (_PARTS, _QUARANTINE, "context", "reports"):
+        if not (out / name).is_dir() or (out / name).is_symlink():
+            (out / name).unlink(missing_ok=True)
+    for name in (_PARTS, _QUARANTINE, "context", "reports", PARCELS, HOUSEHOLDS, STEP):
         shutil.rmtree(out / name, ignore_errors=True)
 
 
@@ -210,7 +248,8 @@ def _finished_chunks(
     number of rows. Anything else is removed and computed again.
     """
     parts = out / _PARTS
-    for folder in (out, parts, out / _QUARANTINE, out / "context"):
+    for folder in (out, parts, out / _QUARANTINE, out / "context", out / PARCELS,
+                   out / HOUSEHOLDS, out / STEP):  # fmt: skip
         for tmp in folder.glob(".tmp-*"):  # left by a write that was killed: never a result
             tmp.unlink(missing_ok=True)
     done: set[str] = set()
@@ -335,6 +374,34 @@ def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]]
     return run
 
 
+def _reducer(client: Any) -> Callable[..., Any]:
+    """``reduce(fn, args, combine)``: run ``fn(*a)`` for each argument tuple and fold the
+    results with ``combine(acc, result)`` as they finish (``acc`` None first), so that the
+    client holds one result at a time beside the fold (on the Dask workers, or in process)."""
+
+    def reduce(
+        fn: Callable[..., Any], args: list[tuple[Any, ...]], combine: Callable[[Any, Any], Any]
+    ) -> Any:
+        acc = None
+        if client is None:
+            for a in args:
+                acc = combine(acc, fn(*a))
+            return acc
+        from dask.distributed import as_completed  # noqa: PLC0415
+
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            for fut in as_completed(futures):
+                acc = combine(acc, fut.result())
+                fut.release()
+        finally:
+            for f in futures:
+                f.release()
+        return acc
+
+    return reduce
+
+
 def _broadcaster(client: Any) -> Callable[[Any], Any]:
     """Send an object to every worker once (a Dask future), or keep it (in process)."""
 
@@ -361,6 +428,7 @@ def scan(
     retry_quarantined: bool = False,
     context: CountyContext | None = None,
     progress: ScanProgress | None = None,
+    peer_tile_px: int | None = PEER_TILE_PX,
 ) -> ScanResult:
     """Scan a county: every parcel's evidence per spatial chunk on Dask, then the county step.
 
@@ -399,6 +467,13 @@ def scan(
         instead of training one on this county's declarations.
     progress
         Called with ``(parcels done, parcels total)`` as chunks finish.
+    peer_tile_px
+        Side of the peer tiles in imagery pixels (default 1024 px, about 10 km): a parcel's
+        vigour is judged against the parcels of its crop in its tile, which share its weather
+        and soils, and against the county's where the tile holds fewer than
+        :data:`agrilend.scan.county_step.MIN_TILE_PEERS`; ``None`` compares every parcel with
+        the county's peers, as :func:`agrilend.assess` does. A ``context`` with peers keeps
+        its peers.
 
     Returns
     -------
@@ -510,44 +585,42 @@ def scan(
         timings["chunks"] = time.perf_counter() - t_chunks
 
         t_county = time.perf_counter()
-        evidence = _county_evidence(
-            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
-        )
         county = context.copy() if context is not None else CountyContext()
-        crops = county_crops(
-            evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
-            context=county, crop_training_cap=CROP_TRAINING_CAP,
-            mapper=_mapper(client), broadcast=_broadcaster(client),
+        extras = inputs.credit_extras
+        step = _county_in_client if extras is not None and not extras.is_empty() else (
+            _county_on_workers)  # fmt: skip
+        outcome = step(
+            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
+            inputs=inputs, county=county, client=client, timings=timings,
+            peer_tile_px=peer_tile_px,
         )  # fmt: skip
-        timings["county_crops"] = time.perf_counter() - t_county
-        n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 0
-        result = decide_with_crops(
-            evidence,
-            crops,
-            weather=inputs.weather,
-            subsidies=inputs.subsidies,
-            policy=inputs.policy,
-            county_yields=inputs.county_yields,
-            context=county,
-            sizer=partitioned_sizer(_mapper(client), 2 * n_workers) if n_workers else None,
-            credit_extras=inputs.credit_extras,
-        )
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    result.provenance["imagery"]["source"] = Path(files.imagery).name
+    outcome.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
 
     t_write = time.perf_counter()
-    summary = build_summary(result, quarantined=quarantined, n_chunks=len(chunks))
-    _write_outputs(out, result, summary, files, quarantined)
+    _write_outputs(out, outcome, files, quarantined)
     timings["write"] = time.perf_counter() - t_write
     timings["total"] = time.perf_counter() - t_start
+    timings["client_rss_mb"] = client_peak_rss_mb()
     return ScanResult(
-        out, summary, len(chunks), computed=len(todo), quarantined=quarantined, timings=timings
-    )
+        out, outcome.summary, len(chunks), computed=len(todo), quarantined=quarantined,
+        timings=timings,
+    )  # fmt: skip
+
+
+def client_peak_rss_mb() -> float:
+    """The peak resident memory of this process (the scan's client) so far, in MB
+    (``resource.getrusage``; worker processes are not counted)."""
+    import resource  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _run_chunks(
@@ -608,6 +681,49 @@ def _run_chunks(
     return n_done
 
 
+def _county_on_workers(
+    out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
+    times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
+    timings: dict[str, float], peer_tile_px: int | None,
+) -> Outcome:  # fmt: skip
+    outcome = county_on_workers(
+        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
+        inputs=inputs, county=county, run=_mapper(client), share=_broadcaster(client),
+        crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
+        reduce=_reducer(client),
+    )  # fmt: skip
+    timings.update(outcome.timings)
+    return outcome
+
+
+def _county_in_client(
+    out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
+    times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
+    timings: dict[str, float], peer_tile_px: int | None,
+) -> Outcome:  # fmt: skip
+    """The county decided in this process (credit extras size the households in one piece;
+    county peers only: ``peer_tile_px`` is not used)."""
+    del peer_tile_px
+    t0 = time.perf_counter()
+    evidence = _county_evidence(
+        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
+    )
+    crops = county_crops(
+        evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
+        context=county, crop_training_cap=CROP_TRAINING_CAP,
+        mapper=_mapper(client), broadcast=_broadcaster(client),
+    )  # fmt: skip
+    timings["county_crops"] = time.perf_counter() - t0
+    result = decide_with_crops(
+        evidence, crops, weather=inputs.weather, subsidies=inputs.subsidies,
+        policy=inputs.policy, county_yields=inputs.county_yields, context=county,
+        credit_extras=inputs.credit_extras,
+    )  # fmt: skip
+    return county_in_client(
+        out, chunks, result=result, quarantined=quarantined, n_titles=len(titles)
+    )
+
+
 def _county_evidence(
     out: Path,
     chunks: list[Chunk],
@@ -635,7 +751,7 @@ def _county_evidence(
             "the parts folder and resume to compute them again"
         )
     parcels = flag_overlaps_between_parts(parcels)
-    grid = _grid(parcels, times)
+    grid = county_grid(times)
     smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
     valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
     for col in ("n_pixels",):
@@ -655,38 +771,21 @@ def _county_evidence(
     )
 
 
-def _grid(parcels: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """The regular grid of the cleaned curves (as :func:`gather_evidence` makes it)."""
-    from agrilend.remote_sensing import clean_series  # noqa: PLC0415
-
-    _, grid = clean_series(np.full((1, len(times)), np.nan), times, step="5D")
-    widths = {len(v) for v in parcels.get(SMOOTH, pd.Series(dtype=object)) if v is not None
-              and not isinstance(v, float)}  # fmt: skip
-    if widths and widths != {len(grid)}:
-        raise ScanError(f"chunk curves have {sorted(widths)} dates, the grid {len(grid)}")
-    return pd.DatetimeIndex(grid)
-
-
 def _write_outputs(
-    out: Path,
-    result: Assessment,
-    summary: dict[str, Any],
-    files: InputFiles,
-    quarantined: dict[str, str],
+    out: Path, outcome: Outcome, files: InputFiles, quarantined: dict[str, str]
 ) -> None:
-    """Every output, each atomically; the manifest last (it marks the scan finished)."""
-    write_parcels(result.parcels, out / "parcels.parquet", overwrite=True)
-    write_table(result.households, out / "households.parquet", overwrite=True)
-    write_tables(out, result)  # parcels.gpkg (two layers), households.csv, weather, subsidies
-    save_context(result.context, out / "context")
-    write_json(summary, out / "summary.json", overwrite=True)
-    write_pages(out, summary, result)  # summary.html, households.html
+    """Every output, each atomically, part by part; the manifest last (it marks the scan
+    finished). The parcels and households datasets are already written by the county step."""
+    write_tables(out, outcome)  # parcels.gpkg (appended part by part), households.csv, ...
+    save_context(outcome.context, out / "context")
+    write_json(outcome.summary, out / "summary.json", overwrite=True)
+    write_pages(out, outcome)  # summary.html, households.html
     write_manifest(
         out / _MANIFEST,
         files=files,
-        provenance=result.provenance,
+        provenance=outcome.provenance,
         scan_complete=True,
-        chunks=summary["chunks"],
+        chunks=outcome.summary["chunks"],
         quarantined_chunks=sorted(quarantined),
     )
 
