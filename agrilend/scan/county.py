@@ -161,7 +161,7 @@ def crop_plan(
     """The crop step up to the per-chunk predictions: the context's model, or the fold models
     trained on the client on the training sample (read from the parts by the workers).
 
-    ``parcels`` holds ``status``, ``parcel_id`` and ``declared_crop`` of every title, in title
+    ``parcels`` holds ``status`` and ``declared_crop`` of every title (text or categories), in title
     row order. Without a context model, ``context.crop_model`` is set to the county's model, as
     :func:`agrilend.pipeline.decide` does.
     """
@@ -177,8 +177,8 @@ def crop_plan(
 
     run = mapper or _in_process
     width = len(times)
-    ok = (parcels["status"] != "error").to_numpy()
-    lab = parcels.loc[ok, "declared_crop"].fillna("").astype(str).to_numpy()
+    ok = (parcels["status"].astype(object) != "error").to_numpy()
+    lab = parcels.loc[ok, "declared_crop"].astype(object).fillna("").astype(str).to_numpy()
     # where each usable parcel's curve is: its chunk's part, its row there
     where_chunk = np.empty(len(parcels), dtype=np.int64)
     where_pos = np.empty(len(parcels), dtype=np.int64)

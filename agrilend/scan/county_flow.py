@@ -45,6 +45,7 @@ from agrilend.scan.county_step import (
     median_of_counts,
     merge_histograms,
     overlap_changes,
+    record_titles,
     threshold_from_histograms,
 )
 from agrilend.scan.parts import Chunk, error_rows
@@ -189,6 +190,7 @@ def county_on_workers(
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy, match_subsidies  # noqa: PLC0415
+    from agrilend.credit.subsidy import normalise_subsidies  # noqa: PLC0415
     from agrilend.pipeline import _county_weather  # noqa: PLC0415
     from agrilend.yield_models.weather import weather_normals  # noqa: PLC0415
 
@@ -200,8 +202,7 @@ def county_on_workers(
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
     specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
-    light = light_rows(specs, chunks, len(titles),
-                       ["parcel_id", "owner_ref", "status", "declared_crop"])  # fmt: skip
+    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop"])
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     plan = crop_plan(light, chunks, parts, times=times, context=county,
                      crop_training_cap=crop_training_cap, mapper=run)  # fmt: skip
@@ -262,7 +263,8 @@ def county_on_workers(
     matched = None
     subs_table = pd.DataFrame()
     if inputs.subsidies is not None and len(inputs.subsidies):
-        matched = match_subsidies(inputs.subsidies, light[["parcel_id", "owner_ref"]])
+        subs = normalise_subsidies(inputs.subsidies)
+        matched = match_subsidies(subs, record_titles(specs, subs))
         subs_table = matched.matched
     n_parts = max(1, math.ceil(len(titles) / HOUSEHOLD_PARTITION_PARCELS))
     hh_dir = out / HOUSEHOLDS

@@ -873,6 +873,7 @@ __all__ = [
     "merge_histograms",
     "pick_task",
     "read_geo",
+    "record_titles",
     "threshold_from_histograms",
 ]
 
@@ -891,7 +892,10 @@ def light_rows(
             part = pd.DataFrame(spec.errors.drop(columns="geometry"))
         else:
             part = _read_columns(spec.part, [ROW, *columns])
-        frames.append(part.reindex(columns=[ROW, *columns]))
+        part = part.reindex(columns=[ROW, *columns])
+        for col in columns:  # a few distinct words per column: categories, not strings
+            part[col] = part[col].astype("category")
+        frames.append(part)
     rows = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
     seen = rows[ROW].to_numpy()
     if len(seen) != n_titles or not np.array_equal(seen, np.arange(n_titles)):
@@ -900,6 +904,27 @@ def light_rows(
             "and resume to compute them again"
         )
     return rows.reset_index(drop=True)
+
+
+def record_titles(specs: list[PartSpec], records: pd.DataFrame) -> pd.DataFrame:
+    """``parcel_id`` and ``owner_ref`` of the titles that records (subsidies) can match: those
+    whose parcel id or owner is named by a record, in title order (matching against them is
+    matching against every title: :func:`agrilend.credit.match_subsidies`)."""
+    pids = set(records["parcel_id"].fillna("").astype(str)) - {""}
+    owners = set(records["owner_ref"].fillna("").astype(str)) - {""}
+    frames = []
+    for spec in specs:
+        if spec.part is None:
+            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
+        else:
+            part = _read_columns(spec.part, [ROW, "parcel_id", "owner_ref"])
+        part = part.reindex(columns=[ROW, "parcel_id", "owner_ref"])
+        hit = part["parcel_id"].astype(str).isin(pids) | part["owner_ref"].astype(str).isin(owners)
+        frames.append(part[hit.to_numpy()])
+    if not frames:
+        return pd.DataFrame({"parcel_id": [], "owner_ref": []})
+    out = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
+    return out[["parcel_id", "owner_ref"]].reset_index(drop=True)
 
 
 def overlap_changes(

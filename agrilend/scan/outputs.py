@@ -144,6 +144,43 @@ def _batches(files: list[str]) -> Any:
         yield gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=held[0].crs)
 
 
+#: Rows per write when the GeoPackage is appended from Arrow (a household's outline is large).
+ARROW_BATCH_ROWS = 2_000
+
+
+def _append_arrow(path: Path, layer: str, files: list[str]) -> None:
+    """Append GeoParquet files to a GeoPackage layer one by one, as Arrow tables."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyogrio  # noqa: PLC0415
+
+    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+
+    kinds: set[str] = set()
+    geo: dict[str, Any] = {}
+    for f in files:
+        geo = json.loads((pq.read_schema(f).metadata or {}).get(b"geo", b"{}") or b"{}")
+        col = geo.get("primary_column", "geometry")
+        kinds.update(geo.get("columns", {}).get(col, {}).get("geometry_types") or ["Unknown"])
+    if not files:
+        return
+    col = geo.get("primary_column", "geometry")
+    crs = read_geo(files[0], columns=[col]).crs
+    kind = kinds.pop() if len(kinds) == 1 else "Unknown"
+    import pyarrow as pa  # noqa: PLC0415
+
+    first = not path.exists()
+    for f in files:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=ARROW_BATCH_ROWS):
+            if not batch.num_rows:
+                continue
+            pyogrio.write_arrow(
+                pa.Table.from_batches([batch]), path, layer=layer, driver="GPKG",
+                append=not first, geometry_name=col, geometry_type=kind,
+                crs=crs.to_wkt() if crs is not None else None,
+            )  # fmt: skip
+            first = False
+
+
 def write_tables(out: Path, outcome: Any) -> None:
     """The analysts' tables, written part by part from the county step's files (a
     :class:`agrilend.scan.county_flow.Outcome`): the GeoPackage (parcels, then households
@@ -155,11 +192,17 @@ def write_tables(out: Path, outcome: Any) -> None:
 
     with atomic_write(out / "parcels.gpkg") as tmp:
         tmp.unlink(missing_ok=True)
-        mode = "w"
-        for layer, files in (("parcels", outcome.finals), ("households", outcome.areas)):
-            for batch in _batches(files):  # a few parts per write: each write has its cost
-                batch.to_file(tmp, driver="GPKG", layer=layer, mode=mode)
-                mode = "a"
+        try:  # each part's Arrow table straight to GDAL: no pandas copy (GDAL >= 3.8)
+            for layer, files in (("parcels", outcome.finals), ("households", outcome.areas)):
+                _append_arrow(tmp, layer, files)
+        except (AttributeError, RuntimeError, NotImplementedError) as exc:
+            log.info("GeoPackage written through pandas (%s)", exc)
+            tmp.unlink(missing_ok=True)
+            mode = "w"
+            for layer, files in (("parcels", outcome.finals), ("households", outcome.areas)):
+                for batch in _batches(files):  # a few parts per write: each has its cost
+                    batch.to_file(tmp, driver="GPKG", layer=layer, mode=mode)
+                    mode = "a"
     csv_file = out / "households.csv"
     with atomic_write(csv_file) as tmp, tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         for k, path in enumerate(outcome.households):

@@ -332,22 +332,43 @@ def audit_declarations(
     oof, check = one_pass(None)
     set_aside = 0
     for _ in range(max(int(clean_rounds), 0)):
-        score = check["mismatch_score"].fillna(-1.0).to_numpy()
-        n_judged = int(np.isfinite(check["mismatch_score"].to_numpy(dtype=float)).sum())
-        k = max(
-            int(check["crop_mismatch"].sum()),
-            round(_SET_ASIDE * check.attrs["estimated_false_share"] * n_judged),
-            round(_MIN_SET_ASIDE * n_judged),
-        )
-        if k == 0:
+        exclude = suspect_declarations(check, decl)
+        if not exclude.any():
             break
-        exclude = _set_aside(score, decl, k)
         oof, check = one_pass(exclude)
-        set_aside = k
+        set_aside = int(exclude.sum())
     out = oof.join(check, how="left")
     out.attrs.update(check.attrs)
     out.attrs["set_aside"] = set_aside
     return out
+
+
+def suspect_declarations(check: pd.DataFrame, declared: Sequence[Any]) -> np.ndarray:
+    """The declarations a cleaning round does not learn from, given a :func:`check_declarations`
+    result on out-of-fold probabilities.
+
+    As many as the check flags, or three times the share of false declarations it estimates,
+    or a tenth of the judged parcels, whichever is most; the most suspect first, at most a fifth
+    of any crop's declarations (so every crop stays learnable). :func:`audit_declarations` and a
+    county scan's crop step (:mod:`agrilend.scan.county`) both retrain without them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check = check_declarations(
+    ...     [[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.95, 0.05], [0.2, 0.8]],
+    ...     ["a", "b"], ["a", "a", "a", "a", "b"])
+    >>> suspect_declarations(check, ["a", "a", "a", "a", "b"]).tolist()
+    [False, False, True, False, False]
+    """
+    score = check["mismatch_score"].fillna(-1.0).to_numpy(dtype=float)
+    n_judged = int(np.isfinite(check["mismatch_score"].to_numpy(dtype=float)).sum())
+    k = max(
+        int(check["crop_mismatch"].sum()),
+        round(_SET_ASIDE * check.attrs.get("estimated_false_share", 0.0) * n_judged),
+        round(_MIN_SET_ASIDE * n_judged),
+    )
+    return _set_aside(score, list(declared), k) if k > 0 else np.zeros(len(score), dtype=bool)
 
 
 def _set_aside(score: np.ndarray, declared: list[Any], k: int) -> np.ndarray:
@@ -383,4 +404,5 @@ __all__ = [
     "audit_declarations",
     "check_declarations",
     "declared_positions",
+    "suspect_declarations",
 ]
