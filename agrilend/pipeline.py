@@ -480,8 +480,9 @@ def _declaration_check(
     crops: pd.DataFrame, declared: np.ndarray[Any, Any], model: Any, policy: Any
 ) -> pd.DataFrame:
     """The declaration check on crops predicted elsewhere (a scan's workers): from their
-    ``p_<class>`` columns (without a cleaning round), at the model's threshold when it keeps
-    one; ``crop_mismatch`` False when no probabilities came with the crops."""
+    ``p_<class>`` columns (the cleaning round ran where the crops were predicted), at the
+    model's threshold when it keeps one; ``crop_mismatch`` False when no probabilities came
+    with the crops."""
     classes = list(crops.attrs.get("classes") or [])
     if not classes:  # the attrs did not travel: the classes as the columns name them
         classes = [str(c)[2:] for c in crops.columns if str(c).startswith("p_")]

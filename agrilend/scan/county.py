@@ -33,6 +33,7 @@ from sklearn.base import clone
 
 from agrilend.errors import InsufficientEvidenceError, ScanError
 from agrilend.scan.parts import NDVI, Chunk, stack
+from agrilend.yield_models.declaration import DEFAULT_FALSE_ALARM_RATE
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def crop_plan(
     context: Any,
     crop_training_cap: int | None,
     mapper: Mapper | None = None,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
 ) -> CropPlan:
     """The crop step up to the per-chunk predictions: the context's model, or the fold models
     trained on the client on the training sample (read from the parts by the workers).
@@ -173,6 +175,10 @@ def crop_plan(
         CropTypeClassifier,
         _fold_ids,
         training_sample,
+    )
+    from agrilend.yield_models.declaration import (  # noqa: PLC0415
+        check_declarations,
+        suspect_declarations,
     )
 
     run = mapper or _in_process
@@ -252,28 +258,50 @@ def crop_plan(
     )  # fmt: skip
     X_in = gather(inside)
     feats = clone(template)._features(X_in).reset_index(drop=True)
-    proba_in = np.zeros((inside.size, learnt.size))
-    fold_models: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
-    for k in range(N_SPLITS):
-        test = folds_in == k
-        fit_on = (~test) & trainable_in
-        if not test.any():
-            continue
-        if np.unique(lab_in[fit_on]).size < 2:
-            proba_in[test] = 1.0 / learnt.size
-            fold_models.append((None, None))
-            continue
-        m = clone(template)._fit_features(feats[fit_on], lab_in[fit_on])
-        cols = np.searchsorted(learnt, m.classes_)
-        proba_in[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
-        fold_models.append((m, cols))
+
+    def fold_pass(
+        learn: np.ndarray[Any, Any],
+    ) -> tuple[np.ndarray[Any, Any], list[tuple[Any, np.ndarray[Any, Any] | None]]]:
+        proba = np.zeros((inside.size, learnt.size))
+        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
+        for k in range(N_SPLITS):
+            test = folds_in == k
+            fit_on = (~test) & learn
+            if not test.any():
+                continue
+            if np.unique(lab_in[fit_on]).size < 2:
+                proba[test] = 1.0 / learnt.size
+                fitted.append((None, None))
+                continue
+            m = clone(template)._fit_features(feats[fit_on], lab_in[fit_on])
+            cols = np.searchsorted(learnt, m.classes_)
+            proba[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
+            fitted.append((m, cols))
+        return proba, fitted
+
+    def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
+        return check_declarations(proba, list(learnt), list(lab_in),
+                                  false_alarm_rate=false_alarm_rate)  # fmt: skip
+
+    # the declaration check's cleaning round, as audit_declarations runs it for decide: the fold
+    # models are trained again without the most suspect declarations of the folds (all of the
+    # county's below the training cap; above it, the stratified sample's)
+    proba_in, fold_models = fold_pass(trainable_in)
+    aside = suspect_declarations(check(proba_in), list(lab_in))
+    if aside.any():
+        log.info("crop model: trained again without %d suspect declarations", int(aside.sum()))
+        proba_in, fold_models = fold_pass(trainable_in & ~aside)
+    suspect_in = check(proba_in)["crop_mismatch"].to_numpy(dtype=bool)
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     at_in = {int(u): i for i, u in enumerate(inside)}
     for k, g in by_chunk(inside):
         fixed[chunks[k].id] = (pos_of[g], proba_in[[at_in[int(u)] for u in g]])
     # the county's model: the training sample's declarations (all of them in a small county)
-    fit_rows = np.flatnonzero(train)
+    # that the check did not flag, as decide trains it
+    flagged = np.zeros(lab.size, dtype=bool)
+    flagged[inside] = suspect_in
+    fit_rows = np.flatnonzero(train & ~flagged)
     missing = [u for u in fit_rows if int(u) not in at_in]
     X_fit = X_in[[at_in[int(u)] for u in fit_rows if int(u) in at_in]]
     if missing:  # not expected: the sample is the pool; read them if it ever differs
@@ -292,6 +320,7 @@ def county_crops(
     crop_training_cap: int | None,
     mapper: Mapper | None = None,
     broadcast: Callable[[Any], Any] | None = None,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
 ) -> pd.DataFrame:
     """Crop and confidence of the usable parcels (status not ``error``, in ``parcels`` order),
     all of them gathered (:func:`crop_plan`, then each chunk's predictions).
@@ -304,7 +333,8 @@ def county_crops(
     run = mapper or _in_process
     share = broadcast or (lambda x: x)
     plan = crop_plan(parcels, chunks, parts, times=times, context=context,
-                     crop_training_cap=crop_training_cap, mapper=mapper)  # fmt: skip
+                     crop_training_cap=crop_training_cap, mapper=mapper,
+                     false_alarm_rate=false_alarm_rate)  # fmt: skip
     models = share(plan.models)
     ids = [c.id for c in chunks if c.id in parts]
     got = run(_plan_crops, [(plan, cid, parts[cid], len(times), models) for cid in ids])

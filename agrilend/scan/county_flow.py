@@ -204,8 +204,10 @@ def county_on_workers(
                    peer_tile_px=tiled)  # fmt: skip
     light = light_rows(specs, chunks, len(titles), ["status", "declared_crop"])
     parts = {s.chunk: s.part for s in specs if s.part is not None}
+    alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
-                     crop_training_cap=crop_training_cap, mapper=run)  # fmt: skip
+                     crop_training_cap=crop_training_cap, mapper=run,
+                     false_alarm_rate=alarm)  # fmt: skip
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     models = share(plan.models)
@@ -218,7 +220,6 @@ def county_on_workers(
     first = reduce(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
     tm["county_crops"] = time.perf_counter() - t0
-    alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip
     if plan.mode == "folds":  # households decided later from the context use this threshold

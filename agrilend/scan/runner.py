@@ -712,6 +712,7 @@ def _county_in_client(
         evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
         context=county, crop_training_cap=CROP_TRAINING_CAP,
         mapper=_mapper(client), broadcast=_broadcaster(client),
+        false_alarm_rate=float(getattr(inputs.policy, "crop_false_alarm_rate", 0.01)),
     )  # fmt: skip
     timings["county_crops"] = time.perf_counter() - t0
     result = decide_with_crops(
