@@ -53,17 +53,55 @@ MAX_SAMPLE_DATES = 12
 _LAND_SCL = (4, 5)
 
 
-def _thin(da: xr.DataArray, target: int = 200_000, *, all_dates: bool = False) -> xr.DataArray:
-    """A strided sample of about ``target`` values over at most :data:`MAX_SAMPLE_DATES`
-    (every date with ``all_dates``)."""
+#: Windows (a 4 x 4 grid spread over the extent) the spatial sample is read from: a county's
+#: check reads the same few storage blocks whatever its size (a strided sample would touch every
+#: block of a county cube, reading the whole county once on the client).
+SAMPLE_WINDOWS = 4
+
+
+def _thin(
+    da: xr.DataArray, target: int = 200_000, *, all_dates: bool = False, windows: bool = True
+) -> xr.DataArray:
+    """A sample of about ``target`` values over at most :data:`MAX_SAMPLE_DATES` (every date
+    with ``all_dates``): the whole extent when it is small, else :data:`SAMPLE_WINDOWS` squared
+    windows spread evenly over it (starting on the storage's block edges when the array is
+    chunked), whatever the extent's size; with ``windows=False`` a strided sample of the whole
+    extent (which reads every block: the fallback when the windows hold no clear land).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((20, 3000, 3000), "uint16"), dims=("time", "y", "x"))
+    >>> small = _thin(da)
+    >>> small.sizes["time"], small.size <= 200_000
+    (12, True)
+    """
     if not all_dates and "time" in da.dims and da.sizes["time"] > MAX_SAMPLE_DATES:
         pick = np.unique(np.linspace(0, da.sizes["time"] - 1, MAX_SAMPLE_DATES).round().astype(int))
         da = da.isel(time=pick)
     size = int(np.prod([da.sizes[d] for d in da.dims])) if da.dims else 1
-    step = max(1, int(np.sqrt(size / target)))
-    if step > 1 and "y" in da.dims and "x" in da.dims:
-        da = da.isel(y=slice(None, None, step), x=slice(None, None, step))
-    return da
+    if size <= target or "y" not in da.dims or "x" not in da.dims:
+        return da
+    if not windows:
+        step = max(1, int(np.sqrt(size / target)))
+        return da.isel(y=slice(None, None, step), x=slice(None, None, step))
+    per_plane = size // (da.sizes["y"] * da.sizes["x"])
+    k = SAMPLE_WINDOWS
+    side = max(8, int(np.sqrt(target / (per_plane * k * k))))
+    picks: dict[str, np.ndarray] = {}
+    for dim in ("y", "x"):
+        n = da.sizes[dim]
+        if n <= k * side:
+            picks[dim] = np.arange(n)
+            continue
+        block = 1
+        chunks = da.chunksizes.get(dim) if da.chunks is not None else None
+        if chunks:
+            block = int(chunks[0])
+        starts = np.linspace(0, n - side, k).astype(int)
+        starts = np.minimum((starts // block) * block, n - side) if block < n - side else starts
+        picks[dim] = np.unique(np.concatenate([np.arange(a, a + side) for a in starts]))
+    return da.isel(y=picks["y"], x=picks["x"])
 
 
 def signed_nodata(dtype: Any) -> float | None:
@@ -143,6 +181,9 @@ def _quantiles(da: xr.DataArray, mask: xr.DataArray | None) -> dict[str, float] 
     if vals.size < 20 and "time" in da.dims and da.sizes["time"] > MAX_SAMPLE_DATES:
         # the clear dates of a cloudy season may all fall between the sampled ones
         vals = np.asarray(_thin(masked, all_dates=True).values, dtype="float64")
+        vals = vals[np.isfinite(vals)]
+    if vals.size < 20:  # the windows missed the clear land: the whole extent, strided
+        vals = np.asarray(_thin(masked, all_dates=True, windows=False).values, dtype="float64")
         vals = vals[np.isfinite(vals)]
     if vals.size < 20:
         return None

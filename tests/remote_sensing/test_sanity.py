@@ -168,3 +168,34 @@ def test_every_real_cube_passes_the_value_check(shared_data: Path, name: str) ->
     if "B04" in q:
         assert q["B04"]["q01"] > 0.0
         assert q["B04"]["q50"] < 0.2
+
+
+def test_a_county_cube_is_checked_from_a_few_blocks_whatever_its_size() -> None:
+    """The sample is 16 windows on block edges: a lazy county cube decodes the same few blocks
+    however large it is, and a cube of wrong values is still refused from them."""
+    import dask.array as dsa  # noqa: PLC0415
+
+    from agrilend.remote_sensing.sanity import SAMPLE_WINDOWS, _thin  # noqa: PLC0415
+
+    shape, block = (24, 4096, 4096), (1, 256, 256)
+    lazy = xr.DataArray(
+        dsa.zeros(shape, chunks=block, dtype="float32"), dims=("time", "y", "x"),
+        coords={"y": np.arange(shape[1]), "x": np.arange(shape[2])},
+    )  # fmt: skip
+    sample = _thin(lazy)
+    assert sample.size <= 250_000
+    rows, cols = sample["y"].to_numpy(), sample["x"].to_numpy()
+    blocks = np.unique(rows // block[1]).size * np.unique(cols // block[2]).size
+    assert blocks <= SAMPLE_WINDOWS**2, blocks  # of 256 blocks per date
+    assert rows.max() > shape[1] * 3 // 4
+    assert rows.min() < shape[1] // 4
+    # windows over clear land of a large cube still catch reflectances 10000 times too large
+    rng = np.random.default_rng(0)
+    red = xr.DataArray(
+        dsa.from_array(rng.uniform(300, 1500, (12, 2048, 2048)).astype("float32"),
+                       chunks=(1, 256, 256)),
+        dims=("time", "y", "x"),
+    )  # fmt: skip
+    cube = xr.Dataset({"B04": red, "B08": red * 3})
+    with pytest.raises(ImageryValueError):
+        check_values(cube, name="county")
