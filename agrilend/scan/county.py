@@ -21,6 +21,7 @@ So the client never holds the county's curves or features, and the predictions a
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -310,6 +311,39 @@ def crop_plan(
     return CropPlan("folds", fold_models, list(learnt), fixed, positions(outside))
 
 
+def single_threaded(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Copies of the plan's models that predict in one thread: a Dask worker is one process per
+    core already, and a forest asking joblib for more cores there only warns (sklearn sets
+    ``n_jobs=1`` inside daemon workers, once per prediction). The caller's models (a context's)
+    are left as they are.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> forest = RandomForestClassifier(n_estimators=2, n_jobs=-1).fit([[0], [1]], [0, 1])
+    >>> [(m.n_jobs, extra) for m, extra in single_threaded([(forest, None)])], forest.n_jobs
+    ([(1, None)], -1)
+    """
+    out = []
+    for model, extra in models:
+        if model is None:
+            out.append((model, extra))
+            continue
+        mine = copy.deepcopy(model)
+        stack_ = [mine]
+        while stack_:
+            est = stack_.pop()
+            if hasattr(est, "n_jobs"):
+                est.n_jobs = 1
+            for name in ("estimator_", "estimator", "forest"):
+                inner = getattr(est, name, None)
+                if inner is not None and not isinstance(inner, type):
+                    stack_.append(inner)
+            stack_.extend(c for c in getattr(est, "calibrated_classifiers_", []) or [])
+        out.append((mine, extra))
+    return out
+
+
 def county_crops(
     parcels: pd.DataFrame,
     chunks: list[Chunk],
@@ -335,7 +369,7 @@ def county_crops(
     plan = crop_plan(parcels, chunks, parts, times=times, context=context,
                      crop_training_cap=crop_training_cap, mapper=mapper,
                      false_alarm_rate=false_alarm_rate)  # fmt: skip
-    models = share(plan.models)
+    models = share(single_threaded(plan.models))
     ids = [c.id for c in chunks if c.id in parts]
     got = run(_plan_crops, [(plan, cid, parts[cid], len(times), models) for cid in ids])
     ok = (parcels["status"] != "error").to_numpy()

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import CountyContext
-from agrilend.scan.county import crop_plan, part_paths
+from agrilend.scan.county import crop_plan, part_paths, single_threaded
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
     PEER_TILE_PX,
@@ -210,7 +210,7 @@ def county_on_workers(
                      false_alarm_rate=alarm)  # fmt: skip
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
-    models = share(plan.models)
+    models = share(single_threaded(plan.models))
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
         return replace(plan, models=None,
