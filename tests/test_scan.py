@@ -479,3 +479,34 @@ def test_duplicate_ids_are_error_rows_across_and_within_chunks_as_assess_makes_t
 
     assessed, _ = _assessed(files, ctx, tmp_path)
     pd.testing.assert_frame_equal(scanned, assessed, check_dtype=False)
+
+
+def test_a_part_of_another_plan_is_computed_again_on_resume(
+    finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    """A part with this plan's chunk id and row count but other parcels (left by a scan that
+    partitioned otherwise) is not kept: resuming computes it again, and the result is the
+    uninterrupted scan's."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from agrilend.scan.parts import ROW  # noqa: PLC0415
+
+    files, ctx = county
+    out = tmp_path / "replanned"
+    shutil.copytree(finished, out)
+    part = max((out / "parts").glob("r*.parquet"), key=lambda p: p.stat().st_size)
+    table = pq.read_table(part)
+    rows = table.column(ROW).to_numpy()
+    assert len(rows) > 1
+    at = table.schema.get_field_index(ROW)
+    table = table.set_column(at, ROW, pa.array(rows[::-1].copy()))
+    pq.write_table(table, part)
+    (out / "manifest.json").unlink()  # the scan was stopped before its outputs
+
+    result = scan(files, out, chunk_size_px=40, workers=0, resume=True,
+                  context=load_context(ctx))  # fmt: skip
+    assert result.computed == 1
+    again = pq.read_table(part, columns=[ROW]).column(ROW).to_numpy()
+    np.testing.assert_array_equal(again, rows)
+    pd.testing.assert_frame_equal(read_parcels(out), read_parcels(finished))

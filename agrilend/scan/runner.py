@@ -263,6 +263,12 @@ def _finished_chunks(
         if not part.exists():
             continue
         known = state["finished"].get(chunk.id)
+        if not _holds_rows(part, chunk):  # another partition (chunk size, agrilend version)
+            log.warning("chunk part %s does not hold this plan's parcels, is incomplete or "
+                        "changed; computing it again", part.name)  # fmt: skip
+            part.unlink()
+            state["finished"].pop(chunk.id, None)
+            continue
         if known is not None and known.get("sha256") == file_sha256(part):
             done.add(chunk.id)
             continue
@@ -277,6 +283,18 @@ def _finished_chunks(
             log.warning("chunk part %s is incomplete or changed; computing it again", part.name)
             part.unlink()
     return done, quarantined
+
+
+def _holds_rows(part: Path, chunk: Chunk) -> bool:
+    """Whether ``part`` holds exactly the chunk's title rows, in its order (a part kept from a
+    scan planned otherwise, with the same chunk id and row count, holds other parcels)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    try:
+        rows = pq.read_table(part, columns=[ROW]).column(ROW).to_numpy()
+    except (OSError, KeyError, ValueError):
+        return False
+    return bool(np.array_equal(rows, np.asarray(chunk.rows, dtype=np.int64)))
 
 
 # --- running the chunks ---------------------------------------------------------------------------
