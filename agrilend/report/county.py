@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from agrilend.credit.sizing import credit_totals
 from agrilend.glossary import GLOSSARY, term, village_of
 from agrilend.report._templates import environment
 from agrilend.report.from_scan import REPORTS_DIR, report_path
@@ -163,7 +164,7 @@ def _by_village(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[st
                 "village": v or "–",
                 "households": len(g),
                 **{k: int(counts.get(k, 0)) for k in COLOURS},
-                "credit": float(pd.to_numeric(g["credit_line"], errors="coerce").sum()),
+                "credit": credit_totals(g)["approved"],  # referred proposals are not lent
             }
         )
     return rows

@@ -160,6 +160,13 @@ def test_summary_page_is_bilingual_with_map_villages_and_flags(scanned: Path) ->
     summary = json.loads((scanned / "summary.json").read_text(encoding="utf-8"))
     for code, n in summary["decisions"].items():
         assert f'data-figure="decisions_{code}">{n}<' in html
+    # the villages' credit adds up to the approved total: referred proposals are not lent
+    from agrilend.report.county import _by_village  # noqa: PLC0415
+    from agrilend.scan.outputs import read_households, read_parcels  # noqa: PLC0415
+
+    villages = _by_village(read_parcels(scanned), read_households(scanned))
+    assert sum(v["credit"] for v in villages) == pytest.approx(summary["credit_total"])
+    assert f"{summary['credit_total']:,.0f}" in html
 
 
 def test_household_list_filters_and_links_every_household(
