@@ -87,14 +87,15 @@ def run_demo(
     )
 
     parcels = result.parcels
+    credit = credit_totals(hh)
     summary: dict[str, Any] = {
         "out": str(out),
         "parcels": len(parcels),
         "parcels_with_error": int((parcels["status"] == "error").sum()),
         "households": len(hh),
         "decisions": {str(k): int(v) for k, v in hh["decision"].value_counts().items()},
-        "total_credit": credit_totals(hh)["approved"],  # approved lines only
-        "referred_credit": credit_totals(hh)["referred"],  # proposed, a person decides
+        "total_credit": credit["approved"],  # approved lines only
+        "referred_credit": credit["referred"],  # proposed, a person decides
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
         "crop_mismatches": int(parcels["crop_mismatch"].astype(bool).sum()),
         "area_flags": {

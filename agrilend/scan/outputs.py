@@ -45,14 +45,15 @@ def build_summary(
     def med(s: pd.Series) -> float | None:
         return float(s.median()) if s.notna().any() else None
 
+    credit = credit_totals(hh)
     return {
         "parcels": len(parcels),
         "households": len(hh),
         "status": {str(k): int(v) for k, v in parcels["status"].value_counts().items()},
         "decisions": {str(k): int(v) for k, v in hh["decision"].value_counts().items()},
         # approved lines; referred households' proposed lines apart (a person decides them)
-        "credit_total": credit_totals(hh)["approved"],
-        "credit_referred": credit_totals(hh)["referred"],
+        "credit_total": credit["approved"],
+        "credit_referred": credit["referred"],
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
         "flags": dict(sorted(flags.items())),
         "data_quality": {

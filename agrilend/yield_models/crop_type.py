@@ -496,13 +496,13 @@ def _encode_labels(declared: Any) -> tuple[np.ndarray, list[Any]]:
     order of the parcels.
     """
     values = list(declared)
-    present = [v for v in values if not _missing_label(v)]
+    present = [v for v in values if not missing_label(v)]
     try:
         uniques = sorted(set(present))
     except TypeError:  # mixed types: order by their text
         uniques = sorted(set(present), key=str)
     lookup = {v: j for j, v in enumerate(uniques)}
-    codes = np.array([-1 if _missing_label(v) else lookup[v] for v in values], dtype=int)
+    codes = np.array([-1 if missing_label(v) else lookup[v] for v in values], dtype=int)
     return codes, uniques
 
 
@@ -533,7 +533,8 @@ def _label_array(uniques: list[Any]) -> np.ndarray:
     return out
 
 
-def _missing_label(v: Any) -> bool:
+def missing_label(v: Any) -> bool:
+    """Whether a declared label is missing: None, NaN or blank text (``0`` is a label)."""
     if v is None:
         return True
     if isinstance(v, str):

@@ -42,7 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agrilend.yield_models.crop_type import CropTypeClassifier, predict_out_of_fold
+from agrilend.yield_models.crop_type import (
+    CropTypeClassifier,
+    missing_label,
+    predict_out_of_fold,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +63,6 @@ _MAX_CLASS_SHARE = 0.2
 #: The noise share is estimated on upper tails holding at least this share of the "false
 #: declaration" distribution (smaller tails are too noisy to divide by).
 _MIN_TAIL = 0.2
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return v.strip() == ""
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def declared_positions(declared: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
@@ -91,7 +84,7 @@ def declared_positions(declared: Sequence[Any], classes: Sequence[Any]) -> np.nd
         lookup.setdefault(str(c), j)
     out = np.full(len(declared), -1, dtype=int)
     for i, d in enumerate(declared):
-        if _is_missing(d):
+        if missing_label(d):
             continue
         pos = lookup.get(d)
         if pos is None:
