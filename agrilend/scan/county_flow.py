@@ -16,7 +16,6 @@ Two ways, the same results:
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -40,20 +39,17 @@ from agrilend.scan.county_step import (
     crops_task,
     decide_task,
     exact_peers,
-    households_task,
     light_rows,
     median_of_counts,
     merge_histograms,
     overlap_changes,
-    record_titles,
     threshold_from_histograms,
 )
+from agrilend.scan.households import size_in_partitions
 from agrilend.scan.parts import Chunk, error_rows
 
 log = logging.getLogger(__name__)
 
-#: Households are sized in partitions of about this many parcels (at least one partition).
-HOUSEHOLD_PARTITION_PARCELS = 20_000
 #: Folders of the results: the parcels and households datasets (one file per part).
 PARCELS, HOUSEHOLDS = "parcels.parquet", "households.parquet"
 #: Folder of the county step's own files: each chunk's crops, each partition's outlines.
@@ -189,8 +185,7 @@ def county_on_workers(
     :data:`agrilend.scan.county_step.MIN_TILE_PEERS` of them."""
     import time  # noqa: PLC0415
 
-    from agrilend.credit import load_policy, match_subsidies  # noqa: PLC0415
-    from agrilend.credit.subsidy import normalise_subsidies  # noqa: PLC0415
+    from agrilend.credit import load_policy  # noqa: PLC0415
     from agrilend.pipeline import _county_weather  # noqa: PLC0415
     from agrilend.yield_models.weather import weather_normals  # noqa: PLC0415
 
@@ -261,25 +256,13 @@ def county_on_workers(
     conform([s.final for s in specs])
     tm["county_decide"] = time.perf_counter() - t0 - tm["county_crops"] - tm["county_peers"]
 
-    matched = None
-    subs_table = pd.DataFrame()
-    if inputs.subsidies is not None and len(inputs.subsidies):
-        subs = normalise_subsidies(inputs.subsidies)
-        matched = match_subsidies(subs, record_titles(specs, subs))
-        subs_table = matched.matched
-    n_parts = max(1, math.ceil(len(titles) / HOUSEHOLD_PARTITION_PARCELS))
-    hh_dir = out / HOUSEHOLDS
-    shutil.rmtree(hh_dir, ignore_errors=True)
-    hh_dir.mkdir()
     finals = [s.final for s in specs]
-    hh_files = [str((hh_dir / f"part-{i:05d}.parquet").resolve()) for i in range(n_parts)]
-    areas = [str((out / STEP / f"households-{i:05d}.parquet").resolve())
-             for i in range(n_parts)]  # fmt: skip
     risk = None if climate is None else float(climate["risk_score"])
-    sized = run(households_task, [
-        (i, n_parts, finals, policy, matched, risk, as_of, county.county_yields or None,
-         hh_files[i], areas[i]) for i in range(n_parts)
-    ])  # fmt: skip
+    sized, subs_table, hh_files, areas = size_in_partitions(
+        out / HOUSEHOLDS, out / STEP, specs, n_titles=len(titles), subsidies=inputs.subsidies,
+        policy=policy, climate=risk, as_of=as_of,
+        reference_yields=county.county_yields or None, run=run,
+    )  # fmt: skip
     kept = [i for i, r in enumerate(sized) if r["households"]]
     tm["county_households"] = time.perf_counter() - t0 - sum(tm.values())
 
@@ -497,7 +480,6 @@ def county_in_client(
 
 __all__ = [
     "HOUSEHOLDS",
-    "HOUSEHOLD_PARTITION_PARCELS",
     "PARCELS",
     "STEP",
     "Outcome",

@@ -52,7 +52,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agrilend.credit.sizing import credit_totals
 from agrilend.errors import ScanError
 from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, stack
 
@@ -774,87 +773,6 @@ def median_of_counts(counts: Counter[float]) -> float | None:
     return a if n % 2 else float(np.mean([a, b]))
 
 
-# --- households in partitions ------------------------------------------------------------------
-
-
-def household_part(owners: Any, n_parts: int) -> np.ndarray[Any, Any]:
-    """The partition of each household (a hash of ``owner_ref``, stable across runs)."""
-    arr = pd.Series(owners).astype(str).to_numpy(dtype=object)
-    if not arr.size:
-        return np.zeros(0, dtype=np.int64)
-    return (pd.util.hash_array(arr) % np.uint64(max(n_parts, 1))).astype(np.int64)
-
-
-def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
-    i: int,
-    n_parts: int,
-    finals: list[str],
-    policy: Any,
-    subsidies: Any,
-    climate: Any,
-    as_of: Any,
-    reference_yields: Any,
-    out: str,
-    areas: str,
-) -> dict[str, Any]:
-    """Size partition ``i`` of the households from their final parcel rows; write it (and its
-    households' outlines for the GeoPackage)."""
-    import geopandas as gpd  # noqa: PLC0415
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from agrilend.credit import size_households  # noqa: PLC0415
-    from agrilend.credit.subsidy import SubsidyMatch  # noqa: PLC0415
-    from agrilend.outputs import atomic_write, household_areas, write_table  # noqa: PLC0415
-
-    tables = []
-    for path in finals:
-        owners = pq.read_table(path, columns=["owner_ref"]).column("owner_ref").to_pandas()
-        mask = household_part(owners, n_parts) == i
-        if mask.any():
-            tables.append(pq.read_table(path).filter(pa.array(mask)))
-    if tables:
-        table = pa.concat_tables(tables, promote_options="permissive")
-        parcels = gpd.GeoDataFrame.from_arrow(table) if "geometry" in table.column_names \
-            else table.to_pandas()  # fmt: skip
-        parcels = _unjson(parcels)
-    else:
-        parcels = None
-    matched = subsidies
-    if subsidies is not None:
-        keep = household_part(subsidies.matched["owner_ref"], n_parts) == i
-        matched = SubsidyMatch(matched=subsidies.matched[keep], unmatched=subsidies.unmatched)
-    if parcels is None or not len(parcels):
-        return {"households": 0}
-    hh = size_households(parcels, policy, subsidies=matched, climate=climate, as_of=as_of,
-                         reference_yields=reference_yields)  # fmt: skip
-    order = np.argsort(hh["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
-    hh = hh.iloc[order].reset_index(drop=True)
-    write_table(hh, out, overwrite=True)
-    outline = household_areas(parcels, hh)
-    with atomic_write(Path(areas)) as tmp:
-        outline.to_parquet(tmp, index=False)
-    return {
-        "households": len(hh),
-        "decisions": Counter(hh["decision"].astype(str)),
-        "credit": credit_totals(hh),
-        "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
-    }
-
-
-def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:
-    """The final rows as the county step made them: ``quality_flags`` back to lists."""
-    import json  # noqa: PLC0415
-
-    out = parcels.copy()
-    if "quality_flags" in out:
-        out["quality_flags"] = [
-            json.loads(v) if isinstance(v, str) and v.startswith("[") else v
-            for v in out["quality_flags"]
-        ]
-    return out
-
-
 __all__ = [
     "BITS",
     "MIN_TILE_PEERS",
@@ -868,13 +786,10 @@ __all__ = [
     "crops_task",
     "decide_task",
     "exact_peers",
-    "household_part",
-    "households_task",
     "median_of_counts",
     "merge_histograms",
     "pick_task",
     "read_geo",
-    "record_titles",
     "threshold_from_histograms",
 ]
 
@@ -905,27 +820,6 @@ def light_rows(
             "and resume to compute them again"
         )
     return rows.reset_index(drop=True)
-
-
-def record_titles(specs: list[PartSpec], records: pd.DataFrame) -> pd.DataFrame:
-    """``parcel_id`` and ``owner_ref`` of the titles that records (subsidies) can match: those
-    whose parcel id or owner is named by a record, in title order (matching against them is
-    matching against every title: :func:`agrilend.credit.match_subsidies`)."""
-    pids = set(records["parcel_id"].fillna("").astype(str)) - {""}
-    owners = set(records["owner_ref"].fillna("").astype(str)) - {""}
-    frames = []
-    for spec in specs:
-        if spec.part is None:
-            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
-        else:
-            part = _read_columns(spec.part, [ROW, "parcel_id", "owner_ref"])
-        part = part.reindex(columns=[ROW, "parcel_id", "owner_ref"])
-        hit = part["parcel_id"].astype(str).isin(pids) | part["owner_ref"].astype(str).isin(owners)
-        frames.append(part[hit.to_numpy()])
-    if not frames:
-        return pd.DataFrame({"parcel_id": [], "owner_ref": []})
-    out = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
-    return out[["parcel_id", "owner_ref"]].reset_index(drop=True)
 
 
 def overlap_changes(

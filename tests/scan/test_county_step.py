@@ -18,6 +18,7 @@ import pytest
 
 from agrilend.inputs import InputFiles
 from agrilend.scan import county_flow as flow
+from agrilend.scan import households as scan_households
 from agrilend.scan import load_context, scan
 from agrilend.scan.county_step import (
     TITLE_ROW,
@@ -183,7 +184,7 @@ def test_households_sized_in_partitions_equal_one_partition(
     one = tmp_path / "one"
     first = scan(files, one, chunk_size_px=30, workers=0, context=load_context(ctx))
     assert first.timings["client_rss_mb"] > 50  # this process's peak, measured
-    monkeypatch.setattr(flow, "HOUSEHOLD_PARTITION_PARCELS", 25)
+    monkeypatch.setattr(scan_households, "HOUSEHOLD_PARTITION_PARCELS", 25)
     many = tmp_path / "many"
     scan(files, many, chunk_size_px=30, workers=0, context=load_context(ctx))
     assert len(list((many / "households.parquet").glob("*.parquet"))) > 2
