@@ -18,7 +18,7 @@ Every step returns new objects; the inputs are not changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -152,18 +152,54 @@ def size_with_extras(
     >>> round(float(r.households.loc[0, "climate_haircut"]), 3)  # 0.3 x 0.5 x (1 - 0.5)
     0.075
     """
-    pol = policy
-    price_ev = pd.DataFrame()
-    if extras.prices is not None and len(extras.prices) and policy.prices:
-        price_ev = prudent_prices(extras.prices, policy, as_of=as_of)
-        pol = apply_prices(policy, price_ev)
-
-    claims = _claims(extras)
+    pol, price_ev = priced_policy(policy, extras, as_of=as_of)
     est = parcels
     flags = pd.DataFrame(columns=["parcel_id", "holder_ref", "tenant_ref", "why"])
     if extras.transfers is not None and len(extras.transfers):
-        est, flags = apply_transfers(parcels, extras.transfers, as_of=as_of, claims=claims)
+        est, flags = apply_transfers(
+            parcels, extras.transfers, as_of=as_of, claims=transfer_claims(extras)
+        )
+    return size_transferred(
+        est, pol, extras, flags=flags, as_of=as_of, price_evidence=price_ev,
+        subsidies=subsidies, climate=climate, reference_yields=reference_yields,
+    )  # fmt: skip
 
+
+def priced_policy(
+    policy: CreditPolicy, extras: CreditExtras, *, as_of: date
+) -> tuple[CreditPolicy, pd.DataFrame]:
+    """Step 1 of :func:`size_with_extras`: the policy with the prudent prices of the price
+    table in place (the policy itself without prices or a ``[prices]`` table), and the price
+    evidence (empty without)."""
+    if extras.prices is not None and len(extras.prices) and policy.prices:
+        evidence = prudent_prices(extras.prices, policy, as_of=as_of)
+        return apply_prices(policy, evidence), evidence
+    return policy, pd.DataFrame()
+
+
+def size_transferred(
+    est: pd.DataFrame,
+    policy: CreditPolicy,
+    extras: CreditExtras,
+    *,
+    flags: pd.DataFrame,
+    as_of: date,
+    price_evidence: pd.DataFrame | None = None,
+    counted_photos: Collection[str] = (),
+    subsidies: SubsidyMatch | pd.DataFrame | None = None,
+    climate: float | Mapping[str, float] | pd.Series | None = None,
+    reference_yields: Mapping[str, float] | None = None,
+) -> ExtrasResult:
+    """Steps 3 to 5 of :func:`size_with_extras`, on parcels whose transfers are applied.
+
+    ``est`` as :func:`agrilend.credit.transfers.apply_transfers` returns it (or the parcels,
+    without transfers), ``policy`` priced (:func:`priced_policy`) and ``flags`` the titles both
+    sides claim. A part of a county can be sized alone (a scan's partition of households):
+    ``est`` holds whole households, ``extras`` the insurance and own evidence records that match
+    them, ``flags`` every flag naming one of them, and ``counted_photos`` the digests of photos
+    counted before these records elsewhere in the county (a photo counts once).
+    """
+    pol = policy
     adj = pd.DataFrame(index=pd.Index(sorted(set(est["owner_ref"].astype(str))), name="owner_ref"))
     ins = pd.DataFrame()
     if extras.insurance is not None and len(extras.insurance):
@@ -183,14 +219,16 @@ def size_with_extras(
     if extras.evidence is not None and len(extras.evidence) and pol.evidence:
         first = size_households(est, pol, adjustments=adj.reset_index(), **kw)
         lines = first.set_index("owner_ref")["credit_line"]
-        items, raises = check_own_evidence(extras.evidence, est, pol, as_of=as_of, lines=lines)
+        items, raises = check_own_evidence(
+            extras.evidence, est, pol, as_of=as_of, lines=lines, counted=counted_photos
+        )
         adj = adj.join(raises, how="left")
     households = size_households(est, pol, adjustments=adj.reset_index(), **kw)
     return ExtrasResult(
         households=households,
         parcels=est,
         policy=pol,
-        price_evidence=price_ev,
+        price_evidence=price_evidence if price_evidence is not None else pd.DataFrame(),
         transfer_flags=flags,
         insurance=ins,
         evidence_items=items,
@@ -204,7 +242,9 @@ def _season_year(parcels: pd.DataFrame, as_of: date) -> int:
     return as_of.year if as_of.month >= 3 else as_of.year - 1
 
 
-def _claims(extras: CreditExtras) -> pd.DataFrame:
+def transfer_claims(extras: CreditExtras) -> pd.DataFrame:
+    """The records a household presents for a title this season (insurance and own evidence:
+    ``owner_ref``, ``parcel_id``): a holder claiming a title it has let is a conflict."""
     parts = []
     for t in (extras.insurance, extras.evidence):
         if t is not None and len(t) and {"owner_ref", "parcel_id"} <= set(t.columns):
@@ -216,4 +256,11 @@ def _claims(extras: CreditExtras) -> pd.DataFrame:
     )
 
 
-__all__ = ["CreditExtras", "ExtrasResult", "size_with_extras"]
+__all__ = [
+    "CreditExtras",
+    "ExtrasResult",
+    "priced_policy",
+    "size_transferred",
+    "size_with_extras",
+    "transfer_claims",
+]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -297,6 +298,7 @@ def check_own_evidence(
     as_of: date,
     lines: pd.Series | None = None,
     season: tuple[date, date] | None = None,
+    counted: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check each item against the imagery and turn each household's items into adjustments.
 
@@ -316,6 +318,9 @@ def check_own_evidence(
         contracts raise in proportion to it. Absent households get no money-based raise.
     season
         The season photos must fall in; default the 365 days before ``as_of``.
+    counted
+        Digests of photos already counted before these items (elsewhere in the county, when a
+        part of it is checked alone): those photos are ``unusable`` here, as a repeat is.
 
     Returns
     -------
@@ -335,7 +340,7 @@ def check_own_evidence(
     harvest_crop = {h: c for c, hs in policy.crops.items() for h in hs}
     dist = _photo_distances(evidence, parcels)
     items = []
-    seen_digest: set[str] = set()
+    seen_digest: set[str] = set(map(str, counted))
     for k, r in enumerate(evidence.itertuples(index=False)):
         verdict, why = "verified", ""
         owner = str(r.owner_ref)

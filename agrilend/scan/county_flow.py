@@ -1,22 +1,17 @@
 """The county step of a scan, orchestrated from the client (:mod:`agrilend.scan.county_step`
 holds the tasks): what it leaves is an :class:`Outcome`, summaries only, and the files.
 
-Two ways, the same results:
-
-- :func:`county_on_workers` (every scan without credit extras): passes over the parts on the
-  workers; the client holds the county tables, a few small columns per title for the crop
-  plan (status, declared crop, owner: the training sample is drawn from them) and the titles
-  the scan started from.
-- :func:`county_in_client` (a scan with credit extras: prices, transfers, insurance or own
-  evidence, which size the households in one piece): the county's evidence put together in
-  the client and :func:`agrilend.pipeline.decide_with_crops` run on it; its outputs are then
-  written in the same layout.
+One way for every scan, :func:`county_on_workers`: passes over the parts on the workers; the
+client holds the county tables, a few small columns per title for the crop plan (status,
+declared crop, owner: the training sample is drawn from them), the households' partitions
+(:func:`agrilend.scan.households.plan_households`) and the titles the scan started from.
+Credit extras (prices, transfers, insurance, own evidence) are sized on the workers too, in the
+same partitions (:mod:`agrilend.scan.households`).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,7 +26,6 @@ from agrilend.scan.county import crop_plan, part_paths, single_threaded
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
     PEER_TILE_PX,
-    TITLE_ROW,
     CountyTables,
     PartSpec,
     add_histograms,
@@ -45,7 +39,7 @@ from agrilend.scan.county_step import (
     overlap_changes,
     threshold_from_histograms,
 )
-from agrilend.scan.households import size_in_partitions
+from agrilend.scan.households import plan_households, size_in_partitions
 from agrilend.scan.parts import Chunk, error_rows
 
 log = logging.getLogger(__name__)
@@ -252,15 +246,20 @@ def county_on_workers(
         changes=overlap_changes(specs, chunks, titles), tile_peers=tile_peers,
     )  # fmt: skip
     shared = share(tables)
-    decided = run(decide_task, [(s, shared) for s in specs])
+    households = plan_households(specs, n_titles=len(titles), subsidies=inputs.subsidies,
+                                 extras=inputs.credit_extras, policy=policy,
+                                 as_of=as_of)  # fmt: skip
+    decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
+    households.parts = []  # sent; the plan keeps the households' partitions only
     conform([s.final for s in specs])
     tm["county_decide"] = time.perf_counter() - t0 - tm["county_crops"] - tm["county_peers"]
 
     finals = [s.final for s in specs]
     risk = None if climate is None else float(climate["risk_score"])
     sized, subs_table, hh_files, areas = size_in_partitions(
-        out / HOUSEHOLDS, out / STEP, specs, n_titles=len(titles), subsidies=inputs.subsidies,
-        policy=policy, climate=risk, as_of=as_of,
+        out / HOUSEHOLDS, out / STEP, households,
+        [(s.final, r["groups"]) for s, r in zip(specs, decided, strict=True)],
+        subsidies=inputs.subsidies, climate=risk, as_of=as_of,
         reference_yields=county.county_yields or None, run=run,
     )  # fmt: skip
     kept = [i for i, r in enumerate(sized) if r["households"]]
@@ -346,7 +345,8 @@ def _fold_first(acc: Any, r: Any) -> dict[str, Any]:
 
 def conform(paths: list[str]) -> None:
     """Give every file of a dataset the same schema (a column that is all null in one part is
-    typed as in the others; a column missing from a part is added, null)."""
+    typed as in the others; a column missing from a part is added, null), keeping each file's
+    row groups (a part's households partitions)."""
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -361,16 +361,17 @@ def conform(paths: list[str]) -> None:
     for path, schema in zip(paths, schemas, strict=True):
         if schema.remove_metadata().equals(unified.remove_metadata()):
             continue
-        table = pq.read_table(path)
-        cols = []
-        for f in unified:
-            if f.name in table.column_names:
-                cols.append(table.column(f.name).cast(f.type))
-            else:
-                cols.append(pa.nulls(len(table), f.type))
-        fixed = pa.Table.from_arrays(cols, schema=unified)
-        with atomic_write(Path(path)) as tmp:
-            pq.write_table(fixed, tmp)
+        source = pq.ParquetFile(path)  # rewritten row group by row group: the groups are kept
+        with atomic_write(Path(path)) as tmp, pq.ParquetWriter(str(tmp), unified) as writer:
+            for g in range(source.num_row_groups):
+                table = source.read_row_group(g)
+                cols = []
+                for f in unified:
+                    if f.name in table.column_names:
+                        cols.append(table.column(f.name).cast(f.type))
+                    else:
+                        cols.append(pa.nulls(len(table), f.type))
+                writer.write_table(pa.Table.from_arrays(cols, schema=unified))
 
 
 def summary_from_parts(
@@ -430,54 +431,6 @@ def _by_count(counts: Counter[str]) -> dict[str, int]:
     return {k: int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
-def county_in_client(
-    out: Path,
-    chunks: list[Chunk],
-    *,
-    result: Any,
-    quarantined: dict[str, str],
-    n_titles: int,
-) -> Outcome:
-    """The outputs' files from a county decided in the client (credit extras): the parcels
-    split by chunk, the households in one partition."""
-    from agrilend.outputs import atomic_write, household_areas, write_parcels, write_table  # noqa: PLC0415
-    from agrilend.scan.outputs import build_summary  # noqa: PLC0415
-
-    parcels = result.parcels.reset_index(drop=True)
-    if len(parcels) != n_titles:
-        from agrilend.errors import ScanError  # noqa: PLC0415
-
-        raise ScanError(f"the county step gave {len(parcels)} rows for {n_titles} titles")
-    (out / PARCELS).mkdir(exist_ok=True)
-    finals = []
-    for c in chunks:
-        rows = list(c.rows)
-        part = parcels.iloc[rows].copy()
-        part[TITLE_ROW] = np.asarray(rows, dtype=np.int64)
-        path = str((out / PARCELS / f"{c.id}.parquet").resolve())
-        write_parcels(part, path, overwrite=True)
-        finals.append(path)
-    conform(finals)
-    hh_dir = out / HOUSEHOLDS
-    shutil.rmtree(hh_dir, ignore_errors=True)
-    hh_dir.mkdir()
-    households, areas = [], []
-    if len(result.households):
-        path = str((hh_dir / "part-00000.parquet").resolve())
-        write_table(result.households, path, overwrite=True)
-        (out / STEP).mkdir(exist_ok=True)
-        area = str((out / STEP / "households-00000.parquet").resolve())
-        with atomic_write(Path(area)) as tmp:
-            household_areas(parcels, result.households).to_parquet(tmp, index=False)
-        households, areas = [path], [area]
-    summary = build_summary(result, quarantined=quarantined, n_chunks=len(chunks))
-    return Outcome(
-        summary=summary, context=result.context, provenance=result.provenance,
-        season_weather=result.season_weather, subsidies=result.subsidies, finals=finals,
-        households=households, areas=areas,
-    )  # fmt: skip
-
-
 __all__ = [
     "HOUSEHOLDS",
     "PARCELS",
@@ -485,7 +438,6 @@ __all__ = [
     "Outcome",
     "conform",
     "county_grid",
-    "county_in_client",
     "county_on_workers",
     "peer_tiles",
     "summary_from_parts",

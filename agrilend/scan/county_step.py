@@ -193,19 +193,27 @@ def read_geo(path: str | Path, columns: list[str] | None = None) -> Any:
     Only WKB geometry (what geopandas writes) is read this way; anything else goes through
     ``geopandas.read_parquet``.
     """
+    import geopandas as gpd  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    frame = geo_frame(pq.read_table(path, columns=columns))
+    return frame if frame is not None else gpd.read_parquet(path, columns=columns)
+
+
+def geo_frame(table: Any) -> Any:
+    """An Arrow table read from GeoParquet as a GeoDataFrame (:func:`read_geo`), or None when
+    its geometry is not WKB."""
     import json  # noqa: PLC0415
 
     import geopandas as gpd  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
     import shapely  # noqa: PLC0415
     from pyproj import CRS  # noqa: PLC0415
 
-    table = pq.read_table(path, columns=columns)
     meta = json.loads((table.schema.metadata or {}).get(b"geo", b"{}") or b"{}")
     col = meta.get("primary_column")
     info = meta.get("columns", {}).get(col, {}) if col else {}
     if not col or col not in table.column_names or info.get("encoding", "WKB") != "WKB":
-        return gpd.read_parquet(path, columns=columns)
+        return None
     raw = info.get("crs", "OGC:CRS84")
     crs = None
     if raw is not None:
@@ -684,10 +692,13 @@ def part_evidence(spec: PartSpec, tables: CountyTables) -> Any:
                     ndvi=np.empty((len(parcels), 0)), grid=tables.grid, smooth=smooth)  # fmt: skip
 
 
-def decide_task(spec: PartSpec, tables: CountyTables) -> dict[str, Any]:
-    """Pass 5 on a worker: the part's final parcel rows, written to its file of the dataset."""
-    from agrilend.outputs import write_parcels  # noqa: PLC0415
+def decide_task(spec: PartSpec, tables: CountyTables, households: Any = None) -> dict[str, Any]:
+    """Pass 5 on a worker: the part's final parcel rows, written to its file of the dataset by
+    household partition (``households``: :class:`agrilend.scan.households.PartHouseholds`,
+    :func:`agrilend.scan.households.write_final`); ``groups`` in the result names the row group
+    of each partition."""
     from agrilend.pipeline import decide_with_crops  # noqa: PLC0415
+    from agrilend.scan.households import write_final  # noqa: PLC0415
     from agrilend.yield_models.declaration import check_declarations  # noqa: PLC0415
 
     evidence = part_evidence(spec, tables)
@@ -731,7 +742,7 @@ def decide_task(spec: PartSpec, tables: CountyTables) -> dict[str, Any]:
 
         parcels = _finish_parcels(frame.copy())
     parcels[TITLE_ROW] = rows
-    write_parcels(parcels, spec.final, overwrite=True)
+    groups = write_final(parcels, spec.final, households)
     usable = (parcels["status"] != "error").to_numpy()
     flags: Counter[str] = Counter()
     for cell in parcels["quality_flags"]:
@@ -744,6 +755,7 @@ def decide_task(spec: PartSpec, tables: CountyTables) -> dict[str, Any]:
         "usable": int(usable.sum()),
         "clear": _counts(parcels, usable, "n_clear_obs"),
         "cloud": _counts(parcels, usable, "cloud_fraction"),
+        "groups": groups,
     }
 
 
@@ -786,6 +798,7 @@ __all__ = [
     "crops_task",
     "decide_task",
     "exact_peers",
+    "geo_frame",
     "median_of_counts",
     "merge_histograms",
     "pick_task",

@@ -1,15 +1,34 @@
 """The county step's households: sized in partitions of households on the workers.
 
-Step 4 of :mod:`agrilend.scan.county_step`: households are put in partitions by a hash of
-``owner_ref`` (:func:`household_part`); one task per partition reads its households' final
-parcel rows from the ``parcels.parquet`` dataset, sizes them with the subsidies matched on the
-client (:func:`record_titles` gives the titles the records can match) and writes one file of
-the ``households.parquet`` folder and its households' outlines (for the GeoPackage).
+Step 4 of :mod:`agrilend.scan.county_step`. Before the parts are decided, the client plans the
+partitions (:func:`plan_households`): each household (its ``owner_ref`` after the transfer
+contracts, whose tenants farm the titles) goes to the partition of its *home chunk*, the first
+chunk holding one of its titles, and the chunks are cut into :func:`chunk_partitions`, runs of
+consecutive chunks of about :data:`HOUSEHOLD_PARTITION_PARCELS` titles. Chunks are spatial and
+a household's titles lie in a village, so a partition's households live in a few chunks.
+
+Each part is then written (:func:`write_final`, called by ``decide_task``) sorted by partition,
+one Parquet row group per partition present (transfers applied first); its task returns which
+row group holds which partition. One task per partition (:func:`households_task`) reads only
+its row groups, sizes its households with only its records (the subsidies, and with credit
+extras the insurance and own evidence, routed on the client: :func:`route_records`) and
+writes one file of the ``households.parquet`` folder and its households' outlines (for the
+GeoPackage). No column is added to the parcels: the partitions live in the row groups only.
+
+Credit extras (:class:`agrilend.credit.CreditExtras`) are sized as
+:func:`agrilend.credit.size_with_extras` sizes a whole county: the prices are county-wide (the
+priced policy is made once, on the client); transfers are applied to each part by its titles'
+contracts (the partition key is the holder after transfers) and their conflict flags, found on
+the client, go to the partitions of both sides; insurance and own evidence go with the
+household they match; a photo counts once in the county (the digests counted in another
+partition are passed on).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,109 +36,407 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit.sizing import credit_totals
-from agrilend.scan.county_step import Mapper, PartSpec, _read_columns
+from agrilend.scan.county_step import TITLE_ROW, Mapper, PartSpec, _read_columns
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
 HOUSEHOLD_PARTITION_PARCELS = 20_000
 
+_FLAG_COLUMNS = ["parcel_id", "holder_ref", "tenant_ref", "why"]
 
-def size_in_partitions(
-    folder: Path,
-    step: Path,
+
+@dataclass(frozen=True)
+class PartHouseholds:
+    """What a part's ``decide_task`` needs to write its rows by household partition.
+
+    ``rows`` are the part's title rows (ascending), ``parts`` the partition of each; with
+    transfer contracts given, ``transfers`` are the active contracts of the part's titles and
+    ``claims`` the records presented for them (:func:`agrilend.credit.transfers.apply_transfers`
+    on the part gives what it gives on the county), else None.
+    """
+
+    rows: np.ndarray[Any, Any]
+    parts: np.ndarray[Any, Any]
+    transfers: pd.DataFrame | None = None
+    claims: pd.DataFrame | None = None
+    as_of: Any = None
+
+
+@dataclass(frozen=True)
+class PartitionRecords:
+    """The records of one partition's households (the rest of the county's left out)."""
+
+    subsidies: Any = None
+    insurance: pd.DataFrame | None = None
+    evidence: pd.DataFrame | None = None
+    flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_FLAG_COLUMNS))
+    counted_photos: frozenset[str] = frozenset()
+
+
+@dataclass
+class HouseholdPlan:
+    """The county's households and their partitions (the client's; each part gets its
+    :class:`PartHouseholds`, each partition its :class:`PartitionRecords`)."""
+
+    n_parts: int
+    owners: pd.Index  # every household (owner_ref after transfers), unique
+    part_of_owner: np.ndarray[Any, Any]  # its partition (-1: no title left, not a household)
+    named: pd.DataFrame  # title rows whose parcel id a record names: ROW, parcel_id, owner_ref
+    parts: list[PartHouseholds]
+    flags: pd.DataFrame
+    extras: Any = None  # CreditExtras, when some are given and a decision date is known
+    policy: Any = None  # priced (:func:`agrilend.credit.extras.priced_policy`)
+
+    def part_of(self, owners: Any) -> np.ndarray[Any, Any]:
+        """The partition of each owner (-1: not a household of the county)."""
+        idx = self.owners.get_indexer(pd.Index(pd.Series(owners, dtype=object).astype(str)))
+        return np.where(idx >= 0, self.part_of_owner[np.maximum(idx, 0)], -1)
+
+
+def n_partitions(n_titles: int) -> int:
+    """How many partitions the households of ``n_titles`` titles are sized in.
+
+    Examples
+    --------
+    >>> n_partitions(10), n_partitions(HOUSEHOLD_PARTITION_PARCELS + 1)
+    (1, 2)
+    """
+    return max(1, math.ceil(n_titles / HOUSEHOLD_PARTITION_PARCELS))
+
+
+def chunk_partitions(sizes: list[int], n_parts: int) -> np.ndarray[Any, Any]:
+    """The partition of each chunk: runs of consecutive chunks of about equal numbers of
+    titles (a chunk goes to the partition its first title falls in).
+
+    Examples
+    --------
+    >>> chunk_partitions([5, 5, 5, 5], 2).tolist(), chunk_partitions([9, 0, 1], 2).tolist()
+    ([0, 0, 1, 1], [0, 1, 1])
+    """
+    arr = np.asarray(sizes, dtype=np.int64)
+    total = max(int(arr.sum()), 1)
+    before = np.cumsum(arr) - arr
+    return np.minimum(before * n_parts // total, n_parts - 1).astype(np.int64)
+
+
+def _named_sets(extras: Any, subsidies: pd.DataFrame | None) -> tuple[set[str], set[str]]:
+    """Parcel ids any record names, and owners the subsidy records name (the title rows they
+    name are read with their parcel id: matching against them is matching against every
+    title, :func:`agrilend.credit.match_subsidies`)."""
+    pids: set[str] = set()
+    owners: set[str] = set()
+    tables = [subsidies]
+    if extras is not None:
+        tables += [extras.transfers, extras.insurance, extras.evidence]
+    for t in tables:
+        if t is not None and len(t) and "parcel_id" in t.columns:
+            pids |= set(t["parcel_id"].fillna("").astype(str)) - {""}
+    if subsidies is not None and len(subsidies) and "owner_ref" in subsidies.columns:
+        owners = set(subsidies["owner_ref"].fillna("").astype(str)) - {""}
+    return pids, owners
+
+
+def plan_households(
     specs: list[PartSpec],
     *,
     n_titles: int,
     subsidies: pd.DataFrame | None,
+    extras: Any,
     policy: Any,
+    as_of: Any,
+) -> HouseholdPlan:
+    """The partitions of the county's households (module doc), from the parts' ``owner_ref``
+    (one small column per part, read here a part at a time) and the transfer contracts.
+
+    ``extras`` are used when some are given and ``as_of`` is known (as
+    :func:`agrilend.pipeline.decide_with_crops` uses them).
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    from agrilend.credit.extras import priced_policy, transfer_claims  # noqa: PLC0415
+    from agrilend.credit.transfers import apply_transfers  # noqa: PLC0415
+    from agrilend.errors import ScanError  # noqa: PLC0415
+
+    if extras is not None and (extras.is_empty() or as_of is None):
+        extras = None
+    pids, record_owners = _named_sets(extras, subsidies)
+    cols = [ROW, "parcel_id", "owner_ref"]
+    owners, rows, named = [], [], []
+    for spec in specs:
+        if spec.part is None:
+            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
+        else:
+            part = _read_columns(spec.part, cols)
+        part = part.reindex(columns=cols)
+        own = part["owner_ref"].fillna("").astype(str)
+        rows.append(part[ROW].to_numpy(dtype=np.int64))
+        owners.append(pa.array(own.to_numpy(dtype=object), type=pa.string()))
+        hit = part["parcel_id"].fillna("").astype(str).isin(pids) | own.isin(record_owners)
+        if hit.any():
+            named.append(part[hit.to_numpy()])
+    sizes = [len(r) for r in rows]
+    if sum(sizes) != n_titles:
+        raise ScanError(f"the parts hold {sum(sizes)} rows for {n_titles} titles; delete the "
+                        "parts folder and resume to compute them again")  # fmt: skip
+    named_rows = (pd.concat(named, ignore_index=True).sort_values(ROW, kind="stable")
+                  if named else pd.DataFrame({c: [] for c in cols}))  # fmt: skip
+    named_rows = named_rows.reset_index(drop=True)
+    named_rows["parcel_id"] = named_rows["parcel_id"].fillna("").astype(str)
+    named_rows["owner_ref"] = named_rows["owner_ref"].fillna("").astype(str)
+    named_rows["owner_after"] = named_rows["owner_ref"]
+    encoded = pa.chunked_array(owners, type=pa.string()).combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    names = pd.Index(encoded.dictionary.to_pylist(), dtype=object)
+    chunk_of_pos = np.repeat(np.arange(len(specs)), sizes)
+    all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+
+    flags = pd.DataFrame(columns=_FLAG_COLUMNS)
+    part_transfers: list[pd.DataFrame | None] = [None] * len(specs)
+    part_claims: list[pd.DataFrame | None] = [None] * len(specs)
+    transfers = None if extras is None else extras.transfers
+    if transfers is not None and len(transfers):
+        claims = transfer_claims(extras)
+        t_pid = transfers["parcel_id"].astype(str)
+        t_hit = named_rows["parcel_id"].isin(set(t_pid)).to_numpy()
+        mine = named_rows[t_hit]
+        moved, flags = apply_transfers(mine[["parcel_id", "owner_ref"]].reset_index(drop=True),
+                                       transfers, as_of=as_of, claims=claims)  # fmt: skip
+        after = moved["owner_ref"].astype(str).to_numpy(dtype=object)
+        named_rows.loc[t_hit, "owner_after"] = after
+        changed = after != mine["owner_ref"].to_numpy(dtype=object)
+        if changed.any():
+            new = sorted(set(after[changed]) - set(names))
+            names = names.append(pd.Index(new, dtype=object))
+            pos_of_row = pd.Series(np.arange(all_rows.size), index=all_rows)
+            pos = pos_of_row.loc[mine[ROW].to_numpy()[changed]].to_numpy()
+            codes = codes.copy()
+            codes[pos] = names.get_indexer(pd.Index(after[changed], dtype=object))
+        # a contract goes to the part holding the last title of its parcel id (the one
+        # apply_transfers moves), with the records claiming that parcel
+        last = mine.groupby("parcel_id")[ROW].max()
+        where = pd.Series(chunk_of_pos, index=all_rows).loc[last.to_numpy()].to_numpy()
+        chunk_of_pid = pd.Series(where, index=last.index)
+        t_chunk = chunk_of_pid.reindex(t_pid).to_numpy()
+        c_chunk = chunk_of_pid.reindex(claims["parcel_id"].astype(str)).to_numpy()
+        for k in range(len(specs)):
+            part_transfers[k] = transfers[t_chunk == k].reset_index(drop=True)
+            part_claims[k] = claims[c_chunk == k].reset_index(drop=True)
+
+    n_parts = n_partitions(n_titles)
+    home = np.full(len(names), len(specs), dtype=np.int64)
+    np.minimum.at(home, codes, chunk_of_pos)
+    of_chunk = np.append(chunk_partitions(sizes, n_parts), -1)  # -1: holds no title any more
+    part_of_owner = of_chunk[home]
+    part_of_pos = part_of_owner[codes]
+    starts = np.cumsum(sizes) - np.asarray(sizes, dtype=np.int64)
+    parts = []
+    for k in range(len(specs)):
+        sl = slice(int(starts[k]), int(starts[k] + sizes[k]))
+        order = np.argsort(all_rows[sl], kind="stable")
+        parts.append(PartHouseholds(rows=all_rows[sl][order], parts=part_of_pos[sl][order],
+                                    transfers=part_transfers[k], claims=part_claims[k],
+                                    as_of=as_of))  # fmt: skip
+    priced = policy if extras is None else priced_policy(policy, extras, as_of=as_of)[0]
+    return HouseholdPlan(n_parts=n_parts, owners=names, part_of_owner=part_of_owner,
+                         named=named_rows, parts=parts, flags=flags, extras=extras,
+                         policy=priced)  # fmt: skip
+
+
+def route_records(
+    plan: HouseholdPlan, subsidies: pd.DataFrame | None
+) -> tuple[list[PartitionRecords], pd.DataFrame]:
+    """Each partition's records, and the county's matched subsidy records (for the reports).
+
+    Subsidies are matched to the titles before transfers (as
+    :func:`agrilend.pipeline.decide_with_crops` matches them), insurance records to the titles
+    after them (as :func:`agrilend.credit.size_with_extras`): a record goes to the partition
+    of the household it matches, and matches it again there. Own evidence goes with its
+    household, a transfer flag to the partitions of both sides; records matching no household
+    go nowhere (they size nothing).
+    """
+    from agrilend.credit import match_subsidies  # noqa: PLC0415
+    from agrilend.credit.subsidy import SubsidyMatch, normalise_subsidies  # noqa: PLC0415
+
+    n = plan.n_parts
+    out = [PartitionRecords(flags=plan.flags.iloc[0:0]) for _ in range(n)]
+    subs_table = pd.DataFrame()
+    if subsidies is not None and len(subsidies):
+        matched = match_subsidies(normalise_subsidies(subsidies),
+                                  plan.named[["parcel_id", "owner_ref"]])  # fmt: skip
+        subs_table = matched.matched
+        where = plan.part_of(subs_table["owner_ref"])
+        none = matched.unmatched.iloc[0:0]
+        for i in range(n):
+            mine = subs_table[where == i].reset_index(drop=True)
+            out[i] = replace(out[i], subsidies=SubsidyMatch(matched=mine, unmatched=none))
+    extras = plan.extras
+    if extras is not None and extras.insurance is not None:
+        where = plan.part_of(_insurance_households(plan, extras.insurance))
+        for i in range(n):
+            out[i] = replace(out[i], insurance=extras.insurance[where == i].reset_index(drop=True))
+    if extras is not None and extras.evidence is not None:
+        records = extras.evidence
+        where = plan.part_of(records["owner_ref"].fillna("").astype(str))
+        photo = (records["kind"] == "photo").to_numpy()
+        digests = records["digest"].astype(str).to_numpy()[photo]
+        first = pd.Series(where[photo]).groupby(digests, sort=False).first()
+        for i in range(n):
+            counted = {d for d in digests[where[photo] == i] if int(first[d]) != i}
+            out[i] = replace(out[i], evidence=records[where == i].reset_index(drop=True),
+                             counted_photos=frozenset(counted))  # fmt: skip
+    if len(plan.flags):
+        sides = [[str(r.holder_ref), *str(r.tenant_ref).split(",")]
+                 for r in plan.flags.itertuples()]  # fmt: skip
+        touched = [set(plan.part_of([s for s in side if s]).tolist()) for side in sides]
+        for i in range(n):
+            keep = np.array([i in t for t in touched], dtype=bool)
+            out[i] = replace(out[i], flags=plan.flags[keep].reset_index(drop=True))
+    return out, subs_table
+
+
+def _insurance_households(plan: HouseholdPlan, records: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """The household each insurance record matches after transfers, as
+    :func:`agrilend.credit.insurance.match_insurance` matches it on the whole county (``""``:
+    none): by parcel id (the last title of that id), else by owner among the households."""
+    owner_of = dict(zip(plan.named["parcel_id"], plan.named["owner_after"], strict=True))
+    pid = records["parcel_id"].fillna("").astype(str).to_numpy(dtype=object)
+    own = records["owner_ref"].fillna("").astype(str).to_numpy(dtype=object)
+    held = plan.part_of(own) >= 0
+    return np.asarray(
+        [owner_of[p] if p and p in owner_of else (o if o and h else "")
+         for p, o, h in zip(pid, own, held, strict=True)], dtype=object,
+    )  # fmt: skip
+
+
+# --- on the workers ------------------------------------------------------------------------------
+
+
+def write_final(parcels: Any, path: str, households: PartHouseholds | None) -> dict[int, int]:
+    """Write a part's final parcel rows (``decide_task``): transfers applied, rows sorted by
+    household partition (stable), one row group per partition present. Returns partition ->
+    row group. Without ``households`` the rows form one row group of partition 0."""
+    import io  # noqa: PLC0415
+
+    import geopandas as gpd  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from agrilend.credit.transfers import apply_transfers  # noqa: PLC0415
+    from agrilend.errors import ScanError  # noqa: PLC0415
+    from agrilend.outputs import atomic_write, tabular  # noqa: PLC0415
+
+    rows = parcels[TITLE_ROW].to_numpy(dtype=np.int64)
+    if households is None:
+        part = np.zeros(len(parcels), dtype=np.int64)
+    else:
+        if households.transfers is not None:
+            parcels, _ = apply_transfers(parcels, households.transfers, as_of=households.as_of,
+                                         claims=households.claims)  # fmt: skip
+        at = np.searchsorted(households.rows, rows)
+        at = np.minimum(at, max(len(households.rows) - 1, 0))
+        if len(rows) and not np.array_equal(households.rows[at], rows):
+            raise ScanError(f"part {Path(path).stem}: its rows are not the titles planned for it")
+        part = households.parts[at] if len(rows) else np.zeros(0, np.int64)
+    order = np.argsort(part, kind="stable")
+    # the GeoParquet table as write_parcels writes it, then cut in row groups
+    gdf = gpd.GeoDataFrame(tabular(parcels.iloc[order]), geometry="geometry", crs=parcels.crs)
+    buf = io.BytesIO()
+    gdf.to_parquet(buf, index=False)
+    table = pq.read_table(io.BytesIO(buf.getvalue()))
+    sorted_part = part[order]
+    groups: dict[int, int] = {}
+    with atomic_write(Path(path)) as tmp, pq.ParquetWriter(str(tmp), table.schema) as writer:
+        for p in np.unique(sorted_part):
+            lo, hi = np.searchsorted(sorted_part, [p, p + 1])
+            groups[int(p)] = len(groups)
+            writer.write_table(table.slice(int(lo), int(hi - lo)))
+    return groups
+
+
+def size_in_partitions(
+    folder: Path,
+    step: Path,
+    plan: HouseholdPlan,
+    groups: list[tuple[str, dict[int, int]]],
+    *,
+    subsidies: pd.DataFrame | None,
     climate: float | None,
     as_of: Any,
     reference_yields: Any,
     run: Mapper,
 ) -> tuple[list[dict[str, Any]], pd.DataFrame, list[str], list[str]]:
-    """Size the county's households in partitions on the workers, from the parts' final rows.
+    """Size the county's households in partitions on the workers, from the parts' row groups.
 
-    Writes ``folder`` (the ``households.parquet`` dataset, one file per partition) and the
-    partitions' outlines in ``step``. Returns each partition's counts (for the summary), the
-    matched subsidy records, the dataset's files and the outlines' files (by partition; a
-    partition without households has neither file written).
+    ``groups`` are each final part's file and its row group of each partition (as
+    :func:`write_final` returned them). Writes ``folder`` (the ``households.parquet`` dataset,
+    one file per partition) and the partitions' outlines in ``step``. Returns each partition's
+    counts (for the summary), the matched subsidy records, the dataset's files and the
+    outlines' files (by partition; a partition without households has neither file written).
     """
-    import math  # noqa: PLC0415
     import shutil  # noqa: PLC0415
 
-    from agrilend.credit import match_subsidies  # noqa: PLC0415
-    from agrilend.credit.subsidy import normalise_subsidies  # noqa: PLC0415
-
-    matched = None
-    subs_table = pd.DataFrame()
-    if subsidies is not None and len(subsidies):
-        subs = normalise_subsidies(subsidies)
-        matched = match_subsidies(subs, record_titles(specs, subs))
-        subs_table = matched.matched
-    n_parts = max(1, math.ceil(n_titles / HOUSEHOLD_PARTITION_PARCELS))
+    records, subs_table = route_records(plan, subsidies)
+    n_parts = plan.n_parts
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    finals = [s.final for s in specs]
+    reads: list[list[tuple[str, int]]] = [[] for _ in range(n_parts)]
+    for path, by_part in groups:
+        for p, group in sorted(by_part.items()):
+            if 0 <= p < n_parts:
+                reads[p].append((path, group))
     hh_files = [str((folder / f"part-{i:05d}.parquet").resolve()) for i in range(n_parts)]
     areas = [str((step / f"households-{i:05d}.parquet").resolve()) for i in range(n_parts)]
     sized = run(households_task, [
-        (i, n_parts, finals, policy, matched, climate, as_of, reference_yields, hh_files[i],
-         areas[i]) for i in range(n_parts)
+        (reads[i], plan.policy, records[i], plan.extras is not None, climate, as_of,
+         reference_yields, hh_files[i], areas[i]) for i in range(n_parts)
     ])  # fmt: skip
     return sized, subs_table, hh_files, areas
 
 
-def household_part(owners: Any, n_parts: int) -> np.ndarray[Any, Any]:
-    """The partition of each household (a hash of ``owner_ref``, stable across runs)."""
-    arr = pd.Series(owners).astype(str).to_numpy(dtype=object)
-    if not arr.size:
-        return np.zeros(0, dtype=np.int64)
-    return (pd.util.hash_array(arr) % np.uint64(max(n_parts, 1))).astype(np.int64)
+def read_partition(reads: list[tuple[str, int]]) -> Any:
+    """A partition's final parcel rows: its row group of each part that holds some, as a
+    GeoDataFrame (None when no part holds any)."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from agrilend.scan.county_step import geo_frame  # noqa: PLC0415
+
+    tables = [pq.ParquetFile(path).read_row_group(group) for path, group in reads]
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return None
+    table = pa.concat_tables(tables, promote_options="permissive")
+    frame = geo_frame(table)
+    return _unjson(frame if frame is not None else table.to_pandas())
 
 
 def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
-    i: int,
-    n_parts: int,
-    finals: list[str],
+    reads: list[tuple[str, int]],
     policy: Any,
-    subsidies: Any,
+    records: PartitionRecords,
+    with_extras: bool,
     climate: Any,
     as_of: Any,
     reference_yields: Any,
     out: str,
     areas: str,
 ) -> dict[str, Any]:
-    """Size partition ``i`` of the households from their final parcel rows; write it (and its
-    households' outlines for the GeoPackage)."""
-    import geopandas as gpd  # noqa: PLC0415
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from agrilend.credit import size_households  # noqa: PLC0415
-    from agrilend.credit.subsidy import SubsidyMatch  # noqa: PLC0415
+    """Size one partition of the households from its final parcel rows (``reads``: its row
+    groups) and its records; write it (and its households' outlines for the GeoPackage)."""
+    from agrilend.credit import CreditExtras, size_households  # noqa: PLC0415
+    from agrilend.credit.extras import size_transferred  # noqa: PLC0415
     from agrilend.outputs import atomic_write, household_areas, write_table  # noqa: PLC0415
 
-    tables = []
-    for path in finals:
-        owners = pq.read_table(path, columns=["owner_ref"]).column("owner_ref").to_pandas()
-        mask = household_part(owners, n_parts) == i
-        if mask.any():
-            tables.append(pq.read_table(path).filter(pa.array(mask)))
-    if tables:
-        table = pa.concat_tables(tables, promote_options="permissive")
-        parcels = gpd.GeoDataFrame.from_arrow(table) if "geometry" in table.column_names \
-            else table.to_pandas()  # fmt: skip
-        parcels = _unjson(parcels)
-    else:
-        parcels = None
-    matched = subsidies
-    if subsidies is not None:
-        keep = household_part(subsidies.matched["owner_ref"], n_parts) == i
-        matched = SubsidyMatch(matched=subsidies.matched[keep], unmatched=subsidies.unmatched)
+    parcels = read_partition(reads)
     if parcels is None or not len(parcels):
         return {"households": 0}
-    hh = size_households(parcels, policy, subsidies=matched, climate=climate, as_of=as_of,
-                         reference_yields=reference_yields)  # fmt: skip
+    kw: dict[str, Any] = {"subsidies": records.subsidies, "climate": climate, "as_of": as_of,
+                          "reference_yields": reference_yields}  # fmt: skip
+    if with_extras:
+        mine = CreditExtras(insurance=records.insurance, evidence=records.evidence)
+        hh = size_transferred(parcels, policy, mine, flags=records.flags,
+                              counted_photos=records.counted_photos, **kw).households  # fmt: skip
+    else:
+        hh = size_households(parcels, policy, **kw)
     order = np.argsort(hh["owner_ref"].astype(str).to_numpy(dtype=object), kind="stable")
     hh = hh.iloc[order].reset_index(drop=True)
     write_table(hh, out, overwrite=True)
@@ -131,6 +448,8 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
         "decisions": Counter(hh["decision"].astype(str)),
         "credit": credit_totals(hh),
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
+        "rows": len(parcels),
+        "row_groups": len(reads),
     }
 
 
@@ -147,31 +466,17 @@ def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def record_titles(specs: list[PartSpec], records: pd.DataFrame) -> pd.DataFrame:
-    """``parcel_id`` and ``owner_ref`` of the titles that records (subsidies) can match: those
-    whose parcel id or owner is named by a record, in title order (matching against them is
-    matching against every title: :func:`agrilend.credit.match_subsidies`)."""
-    pids = set(records["parcel_id"].fillna("").astype(str)) - {""}
-    owners = set(records["owner_ref"].fillna("").astype(str)) - {""}
-    frames = []
-    for spec in specs:
-        if spec.part is None:
-            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
-        else:
-            part = _read_columns(spec.part, [ROW, "parcel_id", "owner_ref"])
-        part = part.reindex(columns=[ROW, "parcel_id", "owner_ref"])
-        hit = part["parcel_id"].astype(str).isin(pids) | part["owner_ref"].astype(str).isin(owners)
-        frames.append(part[hit.to_numpy()])
-    if not frames:
-        return pd.DataFrame({"parcel_id": [], "owner_ref": []})
-    out = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
-    return out[["parcel_id", "owner_ref"]].reset_index(drop=True)
-
-
 __all__ = [
     "HOUSEHOLD_PARTITION_PARCELS",
-    "household_part",
+    "HouseholdPlan",
+    "PartHouseholds",
+    "PartitionRecords",
+    "chunk_partitions",
     "households_task",
-    "record_titles",
+    "n_partitions",
+    "plan_households",
+    "read_partition",
+    "route_records",
     "size_in_partitions",
+    "write_final",
 ]

@@ -53,22 +53,16 @@ from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json
 from agrilend.parcels.extent import require_overlap
-from agrilend.parcels.validate import flag_overlaps_between_parts
 from agrilend.pipeline import (
     CROP_TRAINING_CAP,
     CountyContext,
-    Evidence,
-    decide_with_crops,
 )
 from agrilend.scan.context import save_context
-from agrilend.scan.county import county_crops, part_paths
 from agrilend.scan.county_flow import (
     HOUSEHOLDS,
     PARCELS,
     STEP,
     Outcome,
-    county_grid,
-    county_in_client,
     county_on_workers,
 )
 from agrilend.scan.county_step import PEER_TILE_PX
@@ -81,20 +75,15 @@ from agrilend.scan.outputs import (
     write_tables,
 )
 from agrilend.scan.parts import (
-    NDVI,
     ROW,
-    SMOOTH,
-    VALID,
     Chunk,
     ChunkTask,
     CubeSource,
     duplicate_guests,
-    error_rows,
     file_sha256,
     partition,
     read_part,
     run_chunk,
-    stack,
     storage_blocks,
 )
 
@@ -604,10 +593,7 @@ def scan(
 
         t_county = time.perf_counter()
         county = context.copy() if context is not None else CountyContext()
-        extras = inputs.credit_extras
-        step = _county_in_client if extras is not None and not extras.is_empty() else (
-            _county_on_workers)  # fmt: skip
-        outcome = step(
+        outcome = _county_on_workers(
             out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
             inputs=inputs, county=county, client=client, timings=timings,
             peer_tile_px=peer_tile_px,
@@ -712,82 +698,6 @@ def _county_on_workers(
     )  # fmt: skip
     timings.update(outcome.timings)
     return outcome
-
-
-def _county_in_client(
-    out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
-    times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
-    timings: dict[str, float], peer_tile_px: int | None,
-) -> Outcome:  # fmt: skip
-    """The county decided in this process (credit extras size the households in one piece;
-    county peers only: ``peer_tile_px`` is not used)."""
-    del peer_tile_px
-    t0 = time.perf_counter()
-    evidence = _county_evidence(
-        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube
-    )
-    crops = county_crops(
-        evidence.parcels, chunks, part_paths(out, chunks, quarantined), times=times,
-        context=county, crop_training_cap=CROP_TRAINING_CAP,
-        mapper=_mapper(client), broadcast=_broadcaster(client),
-        false_alarm_rate=float(getattr(inputs.policy, "crop_false_alarm_rate", 0.01)),
-    )  # fmt: skip
-    timings["county_crops"] = time.perf_counter() - t0
-    result = decide_with_crops(
-        evidence, crops, weather=inputs.weather, subsidies=inputs.subsidies,
-        policy=inputs.policy, county_yields=inputs.county_yields, context=county,
-        credit_extras=inputs.credit_extras,
-    )  # fmt: skip
-    return county_in_client(
-        out, chunks, result=result, quarantined=quarantined, n_titles=len(titles)
-    )
-
-
-def _county_evidence(
-    out: Path,
-    chunks: list[Chunk],
-    *,
-    titles: gpd.GeoDataFrame,
-    quarantined: dict[str, str],
-    times: pd.DatetimeIndex,
-    cube: xr.Dataset,
-) -> Evidence:
-    """One :class:`Evidence` for the county, from the parts (and error rows for quarantine),
-    without the parcels' clear-only curves (``ndvi`` has no column, ``series`` only the clear
-    fractions): :func:`agrilend.scan.county.county_crops` reads those on the workers."""
-    frames = []
-    for c in chunks:
-        if c.id in quarantined:
-            frames.append(error_rows(titles, c, quarantined[c.id]))
-        else:  # the curves of the crop model stay in the parts (read there by the workers)
-            frames.append(read_part(out / _PARTS / f"{c.id}.parquet", skip=(NDVI,)))
-    parcels = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
-    parcels = gpd.GeoDataFrame(parcels.reset_index(drop=True), geometry="geometry", crs=titles.crs)
-    seen = parcels[ROW].to_numpy()
-    if len(seen) != len(titles) or not np.array_equal(seen, np.arange(len(titles))):
-        raise ScanError(
-            f"the parts in {str(out)!r} hold {len(seen)} rows for {len(titles)} titles; delete "
-            "the parts folder and resume to compute them again"
-        )
-    parcels = flag_overlaps_between_parts(parcels)
-    grid = county_grid(times)
-    smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), len(grid))
-    valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), len(times))
-    for col in ("n_pixels",):
-        if col in parcels:
-            parcels[col] = pd.to_numeric(parcels[col]).fillna(0).astype(int)
-    parcels = parcels.drop(columns=[c for c in (ROW, NDVI, SMOOTH, VALID) if c in parcels])
-    ids = parcels["parcel_id"].astype(str).to_numpy()
-    series = xr.Dataset(
-        {"valid_fraction": (("parcel", "time"), valid)},
-        coords={"parcel": ids, "time": times},
-        attrs={"source": str(cube.attrs.get("source", ""))},
-    )
-    # no curves for the crop model: county_crops reads them from the parts on the workers
-    ndvi = np.empty((len(parcels), 0))
-    return Evidence(
-        parcels=parcels, series=series, times=times, ndvi=ndvi, grid=grid, smooth=smooth
-    )
 
 
 def _write_outputs(
