@@ -246,9 +246,11 @@ def county_on_workers(
         changes=overlap_changes(specs, chunks, titles), tile_peers=tile_peers,
     )  # fmt: skip
     shared = share(tables)
+    t_plan = time.perf_counter()
     households = plan_households(specs, n_titles=len(titles), subsidies=inputs.subsidies,
                                  extras=inputs.credit_extras, policy=policy,
                                  as_of=as_of)  # fmt: skip
+    tm["county_households_plan"] = time.perf_counter() - t_plan
     decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
     households.parts = []  # sent; the plan keeps the households' partitions only
     conform([s.final for s in specs])
@@ -263,7 +265,10 @@ def county_on_workers(
         reference_yields=county.county_yields or None, run=run,
     )  # fmt: skip
     kept = [i for i, r in enumerate(sized) if r["households"]]
-    tm["county_households"] = time.perf_counter() - t0 - sum(tm.values())
+    tm["county_households"] = (
+        time.perf_counter() - t0 - sum(v for k, v in tm.items() if k != "county_households_plan")
+    )
+    tm["county_households_cpu"] = sum(r.get("cpu_s", 0.0) for r in sized)
 
     valid_sum = first["valid_sum"] + np.zeros(len(times))
     valid_n = first["valid_n"] + np.zeros(len(times))

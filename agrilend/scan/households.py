@@ -422,13 +422,16 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
 ) -> dict[str, Any]:
     """Size one partition of the households from its final parcel rows (``reads``: its row
     groups) and its records; write it (and its households' outlines for the GeoPackage)."""
+    import time  # noqa: PLC0415
+
     from agrilend.credit import CreditExtras, size_households  # noqa: PLC0415
     from agrilend.credit.extras import size_transferred  # noqa: PLC0415
     from agrilend.outputs import atomic_write, household_areas, write_table  # noqa: PLC0415
 
+    cpu = time.process_time()
     parcels = read_partition(reads)
     if parcels is None or not len(parcels):
-        return {"households": 0}
+        return {"households": 0, "cpu_s": time.process_time() - cpu}
     kw: dict[str, Any] = {"subsidies": records.subsidies, "climate": climate, "as_of": as_of,
                           "reference_yields": reference_yields}  # fmt: skip
     if with_extras:
@@ -450,6 +453,7 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
         "currency": str(hh["currency"].iloc[0]) if len(hh) else "",
         "rows": len(parcels),
         "row_groups": len(reads),
+        "cpu_s": time.process_time() - cpu,
     }
 
 
