@@ -247,7 +247,7 @@ def county_on_workers(
     )  # fmt: skip
     shared = share(tables)
     t_plan = time.perf_counter()
-    households = plan_households(specs, n_titles=len(titles), subsidies=inputs.subsidies,
+    households = plan_households(chunks, titles, subsidies=inputs.subsidies,
                                  extras=inputs.credit_extras, policy=policy,
                                  as_of=as_of)  # fmt: skip
     tm["county_households_plan"] = time.perf_counter() - t_plan

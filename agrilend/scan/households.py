@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit.sizing import credit_totals
-from agrilend.scan.county_step import TITLE_ROW, Mapper, PartSpec, _read_columns
+from agrilend.scan.county_step import TITLE_ROW, Mapper
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
@@ -137,108 +137,88 @@ def _named_sets(extras: Any, subsidies: pd.DataFrame | None) -> tuple[set[str], 
 
 
 def plan_households(
-    specs: list[PartSpec],
+    chunks: list[Any],
+    titles: pd.DataFrame,
     *,
-    n_titles: int,
     subsidies: pd.DataFrame | None,
     extras: Any,
     policy: Any,
     as_of: Any,
 ) -> HouseholdPlan:
-    """The partitions of the county's households (module doc), from the parts' ``owner_ref``
-    (one small column per part, read here a part at a time) and the transfer contracts.
+    """The partitions of the county's households (module doc), from the titles' ``owner_ref``
+    (which every part's rows carry unchanged, error rows too) and the transfer contracts.
 
     ``extras`` are used when some are given and ``as_of`` is known (as
     :func:`agrilend.pipeline.decide_with_crops` uses them).
     """
-    import pyarrow as pa  # noqa: PLC0415
-
     from agrilend.credit.extras import priced_policy, transfer_claims  # noqa: PLC0415
     from agrilend.credit.transfers import apply_transfers  # noqa: PLC0415
     from agrilend.errors import ScanError  # noqa: PLC0415
 
     if extras is not None and (extras.is_empty() or as_of is None):
         extras = None
+    n = len(titles)
+    chunk_of_row = np.full(n, -1, dtype=np.int64)
+    for k, c in enumerate(chunks):
+        chunk_of_row[np.asarray(c.rows, dtype=np.int64)] = k
+    sizes = [len(c.rows) for c in chunks]
+    if sum(sizes) != n or (chunk_of_row < 0).any():
+        raise ScanError(f"the chunks hold {sum(sizes)} rows for {n} titles: the plan is damaged; "
+                        "scan again with --overwrite")  # fmt: skip
+    owner = titles["owner_ref"].fillna("").astype(str)
+    pid = titles["parcel_id"].fillna("").astype(str)
+    codes, names = pd.factorize(owner.to_numpy(dtype=object))
+    codes = codes.astype(np.int64)
+    names = pd.Index(names, dtype=object)
     pids, record_owners = _named_sets(extras, subsidies)
-    cols = [ROW, "parcel_id", "owner_ref"]
-    owners, rows, named = [], [], []
-    for spec in specs:
-        if spec.part is None:
-            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
-        else:
-            part = _read_columns(spec.part, cols)
-        part = part.reindex(columns=cols)
-        own = part["owner_ref"].fillna("").astype(str)
-        rows.append(part[ROW].to_numpy(dtype=np.int64))
-        owners.append(pa.array(own.to_numpy(dtype=object), type=pa.string()))
-        hit = part["parcel_id"].fillna("").astype(str).isin(pids) | own.isin(record_owners)
-        if hit.any():
-            named.append(part[hit.to_numpy()])
-    sizes = [len(r) for r in rows]
-    if sum(sizes) != n_titles:
-        raise ScanError(f"the parts hold {sum(sizes)} rows for {n_titles} titles; delete the "
-                        "parts folder and resume to compute them again")  # fmt: skip
-    named_rows = (pd.concat(named, ignore_index=True).sort_values(ROW, kind="stable")
-                  if named else pd.DataFrame({c: [] for c in cols}))  # fmt: skip
-    named_rows = named_rows.reset_index(drop=True)
-    named_rows["parcel_id"] = named_rows["parcel_id"].fillna("").astype(str)
-    named_rows["owner_ref"] = named_rows["owner_ref"].fillna("").astype(str)
-    named_rows["owner_after"] = named_rows["owner_ref"]
-    encoded = pa.chunked_array(owners, type=pa.string()).combine_chunks().dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    names = pd.Index(encoded.dictionary.to_pylist(), dtype=object)
-    chunk_of_pos = np.repeat(np.arange(len(specs)), sizes)
-    all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    hit = (pid.isin(pids) | owner.isin(record_owners)).to_numpy()
+    named = pd.DataFrame({ROW: np.flatnonzero(hit), "parcel_id": pid.to_numpy()[hit],
+                          "owner_ref": owner.to_numpy()[hit]})  # fmt: skip
+    named["owner_after"] = named["owner_ref"]
 
     flags = pd.DataFrame(columns=_FLAG_COLUMNS)
-    part_transfers: list[pd.DataFrame | None] = [None] * len(specs)
-    part_claims: list[pd.DataFrame | None] = [None] * len(specs)
+    part_transfers: list[pd.DataFrame | None] = [None] * len(chunks)
+    part_claims: list[pd.DataFrame | None] = [None] * len(chunks)
     transfers = None if extras is None else extras.transfers
     if transfers is not None and len(transfers):
         claims = transfer_claims(extras)
         t_pid = transfers["parcel_id"].astype(str)
-        t_hit = named_rows["parcel_id"].isin(set(t_pid)).to_numpy()
-        mine = named_rows[t_hit]
+        t_hit = named["parcel_id"].isin(set(t_pid)).to_numpy()
+        mine = named[t_hit]
         moved, flags = apply_transfers(mine[["parcel_id", "owner_ref"]].reset_index(drop=True),
                                        transfers, as_of=as_of, claims=claims)  # fmt: skip
         after = moved["owner_ref"].astype(str).to_numpy(dtype=object)
-        named_rows.loc[t_hit, "owner_after"] = after
+        named.loc[t_hit, "owner_after"] = after
         changed = after != mine["owner_ref"].to_numpy(dtype=object)
         if changed.any():
-            new = sorted(set(after[changed]) - set(names))
-            names = names.append(pd.Index(new, dtype=object))
-            pos_of_row = pd.Series(np.arange(all_rows.size), index=all_rows)
-            pos = pos_of_row.loc[mine[ROW].to_numpy()[changed]].to_numpy()
-            codes = codes.copy()
-            codes[pos] = names.get_indexer(pd.Index(after[changed], dtype=object))
+            names = names.append(pd.Index(sorted(set(after[changed]) - set(names)), dtype=object))
+            codes[mine[ROW].to_numpy()[changed]] = names.get_indexer(
+                pd.Index(after[changed], dtype=object))  # fmt: skip
         # a contract goes to the part holding the last title of its parcel id (the one
         # apply_transfers moves), with the records claiming that parcel
         last = mine.groupby("parcel_id")[ROW].max()
-        where = pd.Series(chunk_of_pos, index=all_rows).loc[last.to_numpy()].to_numpy()
-        chunk_of_pid = pd.Series(where, index=last.index)
+        chunk_of_pid = pd.Series(chunk_of_row[last.to_numpy()], index=last.index)
         t_chunk = chunk_of_pid.reindex(t_pid).to_numpy()
         c_chunk = chunk_of_pid.reindex(claims["parcel_id"].astype(str)).to_numpy()
-        for k in range(len(specs)):
+        for k in range(len(chunks)):
             part_transfers[k] = transfers[t_chunk == k].reset_index(drop=True)
             part_claims[k] = claims[c_chunk == k].reset_index(drop=True)
 
-    n_parts = n_partitions(n_titles)
-    home = np.full(len(names), len(specs), dtype=np.int64)
-    np.minimum.at(home, codes, chunk_of_pos)
+    n_parts = n_partitions(n)
+    home = np.full(len(names), len(chunks), dtype=np.int64)
+    np.minimum.at(home, codes, chunk_of_row)
     of_chunk = np.append(chunk_partitions(sizes, n_parts), -1)  # -1: holds no title any more
     part_of_owner = of_chunk[home]
-    part_of_pos = part_of_owner[codes]
-    starts = np.cumsum(sizes) - np.asarray(sizes, dtype=np.int64)
+    part_of_row = part_of_owner[codes]
     parts = []
-    for k in range(len(specs)):
-        sl = slice(int(starts[k]), int(starts[k] + sizes[k]))
-        order = np.argsort(all_rows[sl], kind="stable")
-        parts.append(PartHouseholds(rows=all_rows[sl][order], parts=part_of_pos[sl][order],
+    for k, c in enumerate(chunks):
+        rows = np.sort(np.asarray(c.rows, dtype=np.int64))
+        parts.append(PartHouseholds(rows=rows, parts=part_of_row[rows],
                                     transfers=part_transfers[k], claims=part_claims[k],
                                     as_of=as_of))  # fmt: skip
     priced = policy if extras is None else priced_policy(policy, extras, as_of=as_of)[0]
     return HouseholdPlan(n_parts=n_parts, owners=names, part_of_owner=part_of_owner,
-                         named=named_rows, parts=parts, flags=flags, extras=extras,
+                         named=named, parts=parts, flags=flags, extras=extras,
                          policy=priced)  # fmt: skip
 
 
