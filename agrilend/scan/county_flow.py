@@ -269,6 +269,9 @@ def county_on_workers(
         time.perf_counter() - t0 - sum(v for k, v in tm.items() if k != "county_households_plan")
     )
     tm["county_households_cpu"] = sum(r.get("cpu_s", 0.0) for r in sized)
+    grown = [r["rss_mb"][1] - r["rss_mb"][0] for r in sized if "rss_mb" in r]
+    tm["households_task_rss_growth_mb"] = max(grown, default=0.0)
+    tm["households_worker_peak_mb"] = max((r.get("peak_mb", 0.0) for r in sized), default=0.0)
 
     valid_sum = first["valid_sum"] + np.zeros(len(times))
     valid_n = first["valid_n"] + np.zeros(len(times))

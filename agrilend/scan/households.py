@@ -408,7 +408,7 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
     from agrilend.credit.extras import size_transferred  # noqa: PLC0415
     from agrilend.outputs import atomic_write, household_areas, write_table  # noqa: PLC0415
 
-    cpu = time.process_time()
+    cpu, rss = time.process_time(), _rss_mb()
     parcels = read_partition(reads)
     if parcels is None or not len(parcels):
         return {"households": 0, "cpu_s": time.process_time() - cpu}
@@ -434,7 +434,30 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
         "rows": len(parcels),
         "row_groups": len(reads),
         "cpu_s": time.process_time() - cpu,
+        # this process's resident memory before and after, and its peak so far (MB)
+        "rss_mb": (rss, _rss_mb()),
+        "peak_mb": _peak_mb(),
     }
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (MB; 0 where ``/proc`` is not)."""
+    import os  # noqa: PLC0415
+
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory so far (MB)."""
+    import resource  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,8 @@ The results folder::
     quarantine/<chunk>.json chunks that failed three times, with their error
     parcels.parquet/<chunk>.parquet   the parcels: a GeoParquet dataset, one file per chunk
                          (read the folder with geopandas.read_parquet or pyarrow.dataset;
-                         ``title_row`` is each row's title; read_parcels gives title order)
+                         ``title_row`` is each row's title; read_parcels gives title order;
+                         a file's rows are grouped by household partition, a row group each)
     households.parquet/part-<n>.parquet   the households, one file per partition
     county/              the county step's own files (each chunk's crops, household outlines)
     summary.json
@@ -136,7 +137,10 @@ class ScanResult:
         process, the client (MB, :func:`client_peak_rss_mb`). The county step's passes:
         ``county_crops``, ``county_peers``, ``county_decide`` (with ``county_households_plan``,
         the client planning the households' partitions), ``county_households``; and
-        ``county_households_cpu``, the households tasks' CPU time summed.
+        ``county_households_cpu``, the households tasks' CPU time summed;
+        ``households_task_rss_growth_mb``, the most a households task grew its process's
+        resident memory, and ``households_worker_peak_mb``, the peak resident memory of a
+        process after a households task (its whole life's: the chunks' included).
 
     The parcels and households are not held: :attr:`parcels` and :attr:`households` read
     them from ``out_dir`` when asked.
