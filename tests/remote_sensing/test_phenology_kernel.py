@@ -3,8 +3,9 @@
 ``phenology_table(..., engine="compiled")`` (the default) runs
 :mod:`agrilend.remote_sensing._phenology_kernel`; ``engine="reference"`` runs the readable
 per-series code. They must agree on every row: the season count and every start, peak and end
-date exactly (to the nanosecond), the float columns within 1e-9 relative (1e-12 absolute for
-values near zero: the season integral is summed in another order).
+date exactly (to the nanosecond), the float columns within 1e-9 relative (1e-12 absolute near
+zero). The kernel even adds the integral's trapezoids in numpy's pairwise order, so the floats
+come out identical here; the tolerance leaves room for a numpy that sums otherwise.
 """
 
 from __future__ import annotations
