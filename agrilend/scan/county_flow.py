@@ -197,7 +197,7 @@ def county_on_workers(
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
     specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
-    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop"])
+    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
