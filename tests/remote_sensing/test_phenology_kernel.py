@@ -10,6 +10,7 @@ come out identical here; the tolerance leaves room for a numpy that sums otherwi
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,26 @@ def test_equal_peaks_within_the_distance_are_left_to_the_reference() -> None:
     fast, ref = _both(y, TIMES)
     assert_same_table(fast, ref)
     assert fast["n_seasons"].tolist() == [1, 1]
+
+
+def test_compiled_table_does_not_run_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speed is real: on ordinary series no row goes through the Python path."""
+    rng = np.random.default_rng(11)
+    y = _two_seasons(rng, 300)
+    y[rng.random(y.shape) < 0.3] = np.nan
+    ref = phenology_table(y, TIMES, engine="reference")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the reference ran")
+
+    # the module (the package re-exports a function of the same name)
+    module = importlib.import_module("agrilend.remote_sensing.phenology")
+    monkeypatch.setattr(module, "_seasons", refuse)
+    assert_same_table(phenology_table(y, TIMES), ref)
+    with pytest.raises(AssertionError, match="the reference ran"):
+        phenology_table(y, TIMES, engine="reference")
+    with pytest.raises(ValueError, match="engine"):
+        phenology_table(y, TIMES, engine="fast")  # type: ignore[arg-type]
 
 
 def test_the_check_fails_on_one_start_a_day_off() -> None:
