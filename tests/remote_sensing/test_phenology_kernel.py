@@ -163,7 +163,7 @@ def _batches(draw: st.DrawFn) -> tuple[np.ndarray, pd.DatetimeIndex, dict[str, A
     kind = draw(st.sampled_from(["one", "two", "three", "flat", "noise", "nan", "steps"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if draw(st.booleans()):
-        days = np.arange(n) * draw(st.sampled_from([5.0, 10.0, 16.0]))
+        days = np.arange(n) * draw(st.sampled_from([5.0, 6.0, 10.0, 16.0]))  # 6: 30 / 2 / 6 = 2.5
     else:  # irregular revisits
         days = np.cumsum(rng.integers(1, 25, n)).astype(float)
     t = np.linspace(0.0, 1.0, n)[None, :]
