@@ -20,6 +20,10 @@ The peak search reproduces :func:`scipy.signal.find_peaks` for the arguments the
 - the prominence of a peak is its height above the higher of the two lowest points reached,
   walking left and right, before a higher sample (or the series' end); peaks with a prominence
   of at least ``min_amplitude`` are kept.
+
+Compiled with numpy's error model (a division by zero gives inf or NaN, as in the reference's
+numpy arithmetic, instead of raising); the formulas divide only by differences that are
+non-zero where they are used.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ Array = np.ndarray[Any, Any]
 AMPLITUDE, TROUGH, SLOPE = 0, 1, 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _argmin(v: Array, i0: int, i1: int) -> int:  # pragma: no cover
     """Index of the first smallest value of ``v[i0:i1 + 1]`` (as ``np.argmin``)."""
     best = i0
@@ -47,7 +51,7 @@ def _argmin(v: Array, i0: int, i1: int) -> int:  # pragma: no cover
     return best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _crossing_up(x: Array, y: Array, i0: int, i1: int, level: float) -> float:  # pragma: no cover
     """The last upward crossing of ``level`` in ``y[i0..i1]``, interpolated; else ``x[i0]``."""
     for i in range(i1, i0, -1):
@@ -56,7 +60,7 @@ def _crossing_up(x: Array, y: Array, i0: int, i1: int, level: float) -> float:  
     return x[i0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _crossing_down(x: Array, y: Array, i0: int, i1: int, level: float) -> float:  # pragma: no cover
     """The first downward crossing of ``level`` in ``y[i0..i1]``, interpolated; else ``x[i1]``."""
     for i in range(i0, i1):
@@ -65,7 +69,7 @@ def _crossing_down(x: Array, y: Array, i0: int, i1: int, level: float) -> float:
     return x[i1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _start_end(  # noqa: PLR0917  (a numba kernel takes its arguments positionally)
     d: Array,
     v: Array,
@@ -107,7 +111,7 @@ def _start_end(  # noqa: PLR0917  (a numba kernel takes its arguments positional
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _troughs(  # noqa: PLR0917
     v: Array, first: Array, last: Array, order: Array, count: int, k: int
 ) -> tuple[int, int]:  # pragma: no cover
@@ -118,7 +122,7 @@ def _troughs(  # noqa: PLR0917
     return _argmin(v, left_edge, first[g]), _argmin(v, last[g], right_edge)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _join(  # noqa: PLR0917
     v: Array, top: Array, first: Array, last: Array, prom: Array, ng: int, a: int, prominence: float
 ) -> int:  # pragma: no cover
@@ -134,11 +138,19 @@ def _join(  # noqa: PLR0917
     return ng - 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _find_peaks(  # noqa: PLR0917
-    v: Array, distance: int, min_prominence: float, cand: Array, alive: Array, prom: Array
+    v: Array,
+    distance: int,
+    min_prominence: float,
+    cand: Array,
+    alive: Array,
+    prom: Array,
+    visited: Array,
 ) -> int:  # pragma: no cover
     """Peaks of ``v`` as find_peaks(prominence=, distance=) finds them, into ``cand``/``prom``.
+
+    ``alive`` and ``visited`` are scratch (at least ``v.size`` long).
 
     Returns their number, or -1 when peaks of equal height compete within ``distance`` (the
     order scipy visits them in is numpy's, unspecified for ties).
@@ -165,7 +177,8 @@ def _find_peaks(  # noqa: PLR0917
                 if v[cand[k]] == v[cand[j]]:
                     return -1
                 k += 1
-        visited = np.zeros(npk, dtype=np.bool_)
+        for k in range(npk):
+            visited[k] = False
         for _ in range(npk):
             j = -1
             for k in range(npk):  # the highest peak not yet visited
@@ -205,7 +218,7 @@ def _find_peaks(  # noqa: PLR0917
     return n_kept
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _interp(x: float, d: Array, v: Array) -> float:  # pragma: no cover
     """``np.interp(x, d, v)`` for ``d[0] <= x <= d[-1]`` (increasing ``d``)."""
     n = d.shape[0]
@@ -222,7 +235,7 @@ def _interp(x: float, d: Array, v: Array) -> float:  # pragma: no cover
     return slope * (x - d[lo]) + v[lo]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_sum(a: Array, i0: int, n: int) -> float:  # pragma: no cover
     """numpy's sum of ``a[i0:i0 + n]`` for n <= 128: 8 running sums, then the rest in turn."""
     if n < 8:
@@ -250,7 +263,7 @@ def _block_sum(a: Array, i0: int, n: int) -> float:  # pragma: no cover
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pairwise_sum(a: Array, n: int) -> float:  # pragma: no cover
     """``np.sum(a[:n])`` as numpy adds float64: pairwise, halves cut at multiples of 8.
 
@@ -284,7 +297,7 @@ def _pairwise_sum(a: Array, n: int) -> float:  # pragma: no cover
     return sums[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _integral(  # noqa: PLR0917
     d: Array, v: Array, sos: float, eos: float, base: float, terms: Array
 ) -> float:  # pragma: no cover
@@ -306,7 +319,7 @@ def _integral(  # noqa: PLR0917
     return _pairwise_sum(terms, k + 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _refine_peak(d: Array, v: Array, p: int) -> float:  # pragma: no cover
     """Peak position between samples (the parabola through the peak and its neighbours)."""
     if p == 0 or p == v.shape[0] - 1:
@@ -319,7 +332,7 @@ def _refine_peak(d: Array, v: Array, p: int) -> float:  # pragma: no cover
     return d[p] + min(max(shift, -0.5), 0.5) * step
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _merge_close(  # noqa: PLR0917
     v: Array, top: Array, first: Array, last: Array, prom: Array, ng: int, merge_below: float
 ) -> int:  # pragma: no cover
@@ -346,7 +359,7 @@ def _merge_close(  # noqa: PLR0917
     return ng
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _merge_short(  # noqa: PLR0917
     d: Array,
     v: Array,
@@ -380,7 +393,7 @@ def _merge_short(  # noqa: PLR0917
     return ng
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fill_row(y: Array, pos: Array, out: Array) -> None:  # pragma: no cover
     """``timeseries.fill_gaps`` of one row into ``out``: gaps filled linearly inside."""
     n = y.shape[0]
@@ -396,7 +409,7 @@ def _fill_row(y: Array, pos: Array, out: Array) -> None:  # pragma: no cover
             prev = i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def season_rows(  # noqa: PLR0917
     values: Array,
     days: Array,
@@ -452,7 +465,7 @@ def season_rows(  # noqa: PLR0917
         m = v.shape[0]
         step = (d[m - 1] - d[0]) / (m - 1)
         distance = max(1, int(np.rint(min_length_days / 2.0 / max(step, 1e-9))))
-        ng = _find_peaks(v, distance, min_amplitude, cand, alive, prom)
+        ng = _find_peaks(v, distance, min_amplitude, cand, alive, prom, chosen)
         if ng < 0:
             unsure[r] = True
             continue

@@ -224,7 +224,8 @@ def test_peak_search_is_scipys(
     x = np.random.default_rng(seed).integers(0, levels, n) / levels
     cand = np.empty(n, dtype=np.int64)
     prom = np.empty(n)
-    got = kernel._find_peaks(x, distance, prominence, cand, np.empty(n, dtype=np.bool_), prom)
+    scratch = np.empty((2, n), dtype=np.bool_)
+    got = kernel._find_peaks(x, distance, prominence, cand, scratch[0], prom, scratch[1])
     if got < 0:
         every, _ = find_peaks(x)
         assert any(x[p] == x[q] and 0 < q - p < distance for p in every for q in every)
