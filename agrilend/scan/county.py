@@ -139,6 +139,14 @@ class CropPlan:
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     predict: dict[str, np.ndarray[Any, Any]]
     profile_days: int | None = None
+    pending: Any = None
+
+    def finish(self, context: Any) -> None:
+        """Wait for the county's model trained in the background (if any) and set it as
+        ``context.crop_model``."""
+        if self.pending is not None:
+            context.crop_model = self.pending.result()
+            self.pending = None
 
     def chunk_crops(self, chunk_id: str, part: str, width: int, models: Any = None) -> Any:
         """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
@@ -177,9 +185,12 @@ def crop_plan(
     crop_training_cap: int | None,
     mapper: Mapper | None = None,
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    share: Callable[[Any], Any] | None = None,
+    background: bool = False,
 ) -> CropPlan:
     """The crop step up to the per-chunk predictions: the context's model, or the fold models
-    trained on the client on the training sample (read from the parts by the workers).
+    trained on the workers (one task per fold) on the training sample's features (computed by
+    the workers from the parts, then ``share``-d with every worker once).
 
     ``parcels`` holds ``status``, ``declared_crop`` (text or categories) and ``n_clear_obs`` of
     every title, in title row order. Without a context model, ``context.crop_model`` is set to
@@ -187,6 +198,10 @@ def crop_plan(
     are as wide as the observation density of every usable parcel asks
     (:func:`agrilend.yield_models.features.width_of_counts`, as ``decide`` reads it from the
     county's series): the same width for the folds' sample and for every chunk.
+
+    With ``background``, the county's model is trained in a thread of this process while the
+    caller goes on (the workers predicting the chunks): :meth:`CropPlan.finish` waits for it
+    and sets ``context.crop_model``.
     """
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,
@@ -204,6 +219,7 @@ def crop_plan(
     from agrilend.yield_models.features import width_of_counts  # noqa: PLC0415
 
     run = mapper or _in_process
+    share = share or (lambda x: x)
     width = len(times)
     ok = (parcels["status"].astype(object) != "error").to_numpy()
     lab = parcels.loc[ok, "declared_crop"].astype(object).fillna("").astype(str).to_numpy()
@@ -288,24 +304,29 @@ def crop_plan(
     feats = gather(inside, bins)
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
 
+    shared = share(feats)  # the sample's features go to each worker once
+
     def fold_pass(
         learn: np.ndarray[Any, Any],
     ) -> tuple[np.ndarray[Any, Any], list[tuple[Any, np.ndarray[Any, Any] | None]]]:
+        """Each fold's model trained and its held-out rows predicted: one task per fold."""
         proba = np.zeros((inside.size, learnt.size))
-        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
+        tasks, tests = [], []
         for k in range(N_SPLITS):
             test = folds_in == k
             fit_on = (~test) & learn
             if not test.any():
                 continue
-            if np.unique(lab_in[fit_on]).size < 2:
+            tests.append(test)
+            tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on], np.flatnonzero(test),
+                          template, learnt))  # fmt: skip
+        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
+        for test, (model, cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
+            if model is None:
                 proba[test] = 1.0 / learnt.size
-                fitted.append((None, None))
-                continue
-            m = clone(template)._fit_features(feats[fit_on], lab_in[fit_on])
-            cols = np.searchsorted(learnt, m.classes_)
-            proba[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
-            fitted.append((m, cols))
+            else:
+                proba[np.ix_(np.flatnonzero(test), cols)] = p
+            fitted.append((model, cols))
         return proba, fitted
 
     def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
@@ -336,10 +357,57 @@ def crop_plan(
         feats_fit = feats.iloc[[at_in[int(u)] for u in fit_rows]].reset_index(drop=True)
     else:  # the sample is the pool, so only when its rows' observations ask other bins
         feats_fit = gather(fit_rows, fit_bins)
-    context.crop_model = clone(template)._fit_computed(
-        feats_fit, lab[fit_rows], width=fit_bins, times=times
-    )
-    return CropPlan("folds", fold_models, list(learnt), fixed, positions(outside), bins)
+    y_fit = lab[fit_rows]
+
+    def county_model() -> Any:
+        return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
+
+    plan = CropPlan("folds", fold_models, list(learnt), fixed, positions(outside), bins)
+    if background:  # while the workers predict the chunks; ``finish`` waits for it
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        executor = ThreadPoolExecutor(1, thread_name_prefix="county-crop-model")
+        plan.pending = executor.submit(county_model)
+        executor.shutdown(wait=False)
+    else:
+        context.crop_model = county_model()
+    return plan
+
+
+def fit_fold(  # noqa: PLR0917 (a Dask task: positional arguments)
+    feats: pd.DataFrame,
+    fit_on: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    test: np.ndarray[Any, Any],
+    template: Any,
+    learnt: np.ndarray[Any, Any],
+) -> tuple[Any, np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
+    """One fold of the crop step (runs on a worker): the fold's model trained on rows
+    ``fit_on`` of the sample's features and its held-out rows ``test`` predicted, as
+    :func:`agrilend.yield_models.predict_out_of_fold` does it. Returns the model flattened for
+    the chunks' predictions (:func:`flat_models`), its columns among ``learnt`` and the held-out
+    rows' probabilities; ``(None, None, None)`` for a fold with fewer than two crops to learn.
+    """
+    if np.unique(labels).size < 2:
+        return None, None, None
+    model = clone(template)
+    if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
+        model.set_params(n_jobs=1)
+    model = model._fit_features(feats.iloc[fit_on], labels)
+    cols = np.searchsorted(learnt, model.classes_)
+    proba = model._proba_features(feats.iloc[test])
+    ((flat, _),) = flat_models([(model, None)])
+    return flat, cols, proba
+
+
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker  # noqa: PLC0415
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 def flat_models(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -392,7 +460,7 @@ def county_crops(
     run = mapper or _in_process
     share = broadcast or (lambda x: x)
     plan = crop_plan(parcels, chunks, parts, times=times, context=context,
-                     crop_training_cap=crop_training_cap, mapper=mapper,
+                     crop_training_cap=crop_training_cap, mapper=mapper, share=share,
                      false_alarm_rate=false_alarm_rate)  # fmt: skip
     models = share(flat_models(plan.models))
     ids = [c.id for c in chunks if c.id in parts]

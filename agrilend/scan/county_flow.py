@@ -201,20 +201,21 @@ def county_on_workers(
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
-                     crop_training_cap=crop_training_cap, mapper=run,
-                     false_alarm_rate=alarm)  # fmt: skip
+                     crop_training_cap=crop_training_cap, mapper=run, share=share,
+                     false_alarm_rate=alarm, background=True)  # fmt: skip
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops
     models = share(flat_models(plan.models))
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
-        return replace(plan, models=None,
+        return replace(plan, models=None, pending=None,
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
     first = reduce(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
+    plan.finish(county)  # the county's model, trained meanwhile in this process
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip
