@@ -164,3 +164,12 @@ def test_credit_extras_are_sized_on_the_workers_as_assess_sizes_them(
         insured += len(r.insurance)
     assert 0 < insured <= len(load_inputs(files).credit_extras.insurance)
     assert sum(len(s_["records"].counted_photos) for s_ in seen) == 1
+    # transfers cross partitions here: tenants are sized apart from their holders, and a
+    # title both sides claim flags the holder in its own partition (equal to assess above)
+    part_of = {o: i for i, s_ in enumerate(seen) for o in s_["owners"]}
+    moved = parcels[parcels["rented"]]
+    holders = zip(moved["transferred_from"], moved["owner_ref"], strict=True)
+    assert any(part_of.get(h, -1) not in (-1, part_of[t]) for h, t in holders)
+    flagged = moved[moved["transfer_conflict"]]
+    holders = zip(flagged["transferred_from"], flagged["owner_ref"], strict=True)
+    assert any(part_of.get(h, -1) not in (-1, part_of[t]) for h, t in holders)
