@@ -257,6 +257,7 @@ def county_on_workers(
     households.parts = []  # sent; the plan keeps the households' partitions only
     conform([s.final for s in specs])
     tm["county_decide"] = time.perf_counter() - t0 - tm["county_crops"] - tm["county_peers"]
+    tm["decide_worker_rss_mb"] = max((r.get("rss_mb", 0.0) for r in decided), default=0.0)
 
     finals = [s.final for s in specs]
     risk = None if climate is None else float(climate["risk_score"])

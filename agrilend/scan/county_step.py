@@ -698,7 +698,7 @@ def decide_task(spec: PartSpec, tables: CountyTables, households: Any = None) ->
     :func:`agrilend.scan.households.write_final`); ``groups`` in the result names the row group
     of each partition."""
     from agrilend.pipeline import decide_with_crops  # noqa: PLC0415
-    from agrilend.scan.households import write_final  # noqa: PLC0415
+    from agrilend.scan.households import resident_mb, write_final  # noqa: PLC0415
     from agrilend.yield_models.declaration import check_declarations  # noqa: PLC0415
 
     evidence = part_evidence(spec, tables)
@@ -756,6 +756,7 @@ def decide_task(spec: PartSpec, tables: CountyTables, households: Any = None) ->
         "clear": _counts(parcels, usable, "n_clear_obs"),
         "cloud": _counts(parcels, usable, "cloud_fraction"),
         "groups": groups,
+        "rss_mb": resident_mb(),  # the worker's resident memory, the part decided
     }
 
 

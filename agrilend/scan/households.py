@@ -408,7 +408,7 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
     from agrilend.credit.extras import size_transferred  # noqa: PLC0415
     from agrilend.outputs import atomic_write, household_areas, write_table  # noqa: PLC0415
 
-    cpu, rss = time.process_time(), _rss_mb()
+    cpu, rss = time.process_time(), resident_mb()
     parcels = read_partition(reads)
     if parcels is None or not len(parcels):
         return {"households": 0, "cpu_s": time.process_time() - cpu}
@@ -435,12 +435,12 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
         "row_groups": len(reads),
         "cpu_s": time.process_time() - cpu,
         # this process's resident memory before and after, and its peak so far (MB)
-        "rss_mb": (rss, _rss_mb()),
+        "rss_mb": (rss, resident_mb()),
         "peak_mb": _peak_mb(),
     }
 
 
-def _rss_mb() -> float:
+def resident_mb() -> float:
     """This process's resident memory now (MB; 0 where ``/proc`` is not)."""
     import os  # noqa: PLC0415
 
@@ -483,6 +483,7 @@ __all__ = [
     "n_partitions",
     "plan_households",
     "read_partition",
+    "resident_mb",
     "route_records",
     "size_in_partitions",
     "write_final",

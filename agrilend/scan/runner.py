@@ -140,7 +140,9 @@ class ScanResult:
         ``county_households_cpu``, the households tasks' CPU time summed;
         ``households_task_rss_growth_mb``, the most a households task grew its process's
         resident memory, and ``households_worker_peak_mb``, the peak resident memory of a
-        process after a households task (its whole life's: the chunks' included).
+        process after a households task (its whole life's: the chunks' included);
+        ``decide_worker_rss_mb``, the largest resident memory of a worker having decided a
+        part.
 
     The parcels and households are not held: :attr:`parcels` and :attr:`households` read
     them from ``out_dir`` when asked.
