@@ -40,6 +40,10 @@ from agrilend.scan.county_step import TITLE_ROW, Mapper
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
+#: A partition reads only its own rows: the step's CPU does not grow with the number of
+#: partitions (the step alone at 10^5 parcels: 16.9 s CPU in 5 partitions, 15.6 s in 50); a
+#: task's memory grows with its partition (measured at 10^5 on the workers: about 107 MB at
+#: 20,000 parcels, 44 MB at 5,000, for no gain in wall time on 2 workers).
 HOUSEHOLD_PARTITION_PARCELS = 20_000
 
 _FLAG_COLUMNS = ["parcel_id", "holder_ref", "tenant_ref", "why"]
