@@ -21,7 +21,7 @@ from agrilend.credit._household import (
     MAX_REASONS,
     HouseholdContext,
     ParcelArrays,
-    household_row,
+    household_rows,
 )
 from agrilend.credit.policy import CreditPolicy
 from agrilend.credit.subsidy import SubsidyMatch, household_subsidies
@@ -290,8 +290,7 @@ def size_households(
         refs=refs,
         adj=adj,
     )
-    rows = [household_row(i, str(o), ctx, as_of=as_of) for i, o in enumerate(hh_keys)]
-    out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+    out = pd.DataFrame(household_rows(ctx, hh_keys, as_of=as_of), columns=list(DECISION_COLUMNS))
     out["tenor_months"] = out["tenor_months"].astype("Int64")
     return out
 
