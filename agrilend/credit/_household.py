@@ -1,6 +1,12 @@
 """One household's row of the decisions table: decision, tenor, reasons and the limits JSON.
 
 Private helper of :mod:`agrilend.credit.sizing`, which computes every array this module reads.
+The per-household loop is the households step of a county scan (issue 18): what is the same for
+every household (the policy's description, the rounded numbers, counts of flagged parcels, each
+parcel's entry in the limits JSON) is made once per sizing by :func:`_prepare`, vectorised where
+the arithmetic allows, and the loop reads it from Python lists. Sums over a household's parcels
+that the rows print stay numpy sums over the same slices, so every number and string is the one
+the loop computed before (``tests/credit/test_household_fast.py`` pins them).
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit.policy import CreditPolicy
-from agrilend.credit.reasons import REASONS, reason_text
+from agrilend.credit.reasons import REASONS, fill_reason
 
 #: At most this many reasons per household.
 MAX_REASONS = 4
 
+# json.dumps(..., ensure_ascii=False[, default=float]) without making an encoder per call
+_TEXT_JSON = json.JSONEncoder(ensure_ascii=False)
+_LIMITS_JSON = json.JSONEncoder(ensure_ascii=False, default=float)
 # reasons with equal cuts keep the catalogue's order
 _ORDER = {c: i for i, c in enumerate(REASONS)}
 _LIMITS = ("revenue", "margin", "input", "area", "household")
@@ -121,8 +130,9 @@ class _Lists:
     lowest: list[str]  # the limit the reasons cite (first of a stable sort)
     lowest_value: list[float]
     gap: list[float]  # how far below the next limit the lowest holds the line
+    n_grown: dict[str, list[int]]  # harvest -> usable parcels with area and a yield of it
     const: dict[str, Any]  # what every household's limits JSON repeats
-    trust_flags: np.ndarray | None = None  # read on first use (CLAIM_TRUST)
+    trust_flags: np.ndarray | None  # the trust_flags column as str, if there is one
 
 
 def _r2_list(a: np.ndarray) -> list[float]:
@@ -251,7 +261,14 @@ def _prepare(ctx: HouseholdContext) -> _Lists:
         lowest=[_LIMITS[k] for k in order[0].tolist()],
         lowest_value=low.tolist(),
         gap=gap.tolist(),
+        n_grown={
+            h: per_hh(p.usable & (p.area > 0) & np.isfinite(p.yields[h]))
+            for h in _harvest_order(ctx)
+        },
         const=const,
+        trust_flags=ctx.df["trust_flags"].astype(str).to_numpy()
+        if "trust_flags" in ctx.df.columns
+        else None,
     )
 
 
@@ -279,7 +296,7 @@ def _household_row(
     any_usable = lists.n_usable[i] > 0
     declared = float(p.declared[sl].sum())
     if lists.n_usable[i] == n_parcels:
-        declared_usable = float(p.declared[sl].sum())
+        declared_usable = declared
     else:
         declared_usable = float(p.declared[sl][p.usable[sl]].sum())
     area = hh["area"][i]
@@ -400,8 +417,8 @@ def _household_row(
 
     reasons = _pick(cand)
     cur = pol.currency
-    en = [reason_text(c, "en", currency=cur, **prm) for c, _, prm in reasons]
-    zh = [reason_text(c, "zh", currency=cur, **prm) for c, _, prm in reasons]
+    en = [fill_reason(c, "en", cur, prm) for c, _, prm in reasons]
+    zh = [fill_reason(c, "zh", cur, prm) for c, _, prm in reasons]
     harvest_months = sorted({m for ms in lists.months[sl] for m in ms})
     tenor = _tenor(harvest_months, as_of, pol) if line > 0 else None
     tenor_doc = {
@@ -430,8 +447,8 @@ def _household_row(
         "tenor_months": tenor,
         "decision": decision,
         "reason_codes": json.dumps([c for c, _, _ in reasons]),
-        "reasons_en": json.dumps(en, ensure_ascii=False),
-        "reasons_zh": json.dumps(zh, ensure_ascii=False),
+        "reasons_en": _TEXT_JSON.encode(en),
+        "reasons_zh": _TEXT_JSON.encode(zh),
         "limits": limits,
     }
 
@@ -503,7 +520,7 @@ def _cut_reasons(
             }
         elif code == "CLAIM_TRUST":
             if lists.trust_flags is None:
-                lists.trust_flags = ctx.df["trust_flags"].astype(str).to_numpy()
+                raise KeyError("trust_flags")  # as reading the absent column would
             flags = lists.trust_flags[sl][mask]
             prm |= {"flags": ", ".join(sorted({f for fl in flags for f in fl.split(",") if f}))}
         elif code == "AREA_MISMATCH":
@@ -543,7 +560,7 @@ def _cut_reasons(
         }
         out.append(("RENTED_LAND", max(float(p.rent[sl].sum()), 0.01), prm_r))
     if cut("LOW_YIELD") > 0:
-        worst = _worst_yield(sl, ctx)
+        worst = _worst_yield(sl, ctx, [h for h, n in lists.n_grown.items() if n[i]])
         if worst is not None:
             out.append(("LOW_YIELD", cut("LOW_YIELD"), worst))
     n_ok = lists.n_usable[i]
@@ -556,23 +573,34 @@ def _cut_reasons(
     return out
 
 
-def _worst_yield(idx: np.ndarray | slice, ctx: HouseholdContext) -> dict[str, Any] | None:
+def _harvest_order(ctx: HouseholdContext) -> list[str]:
+    """The harvests with yields, in the order ties are broken: the policy's, then by name."""
+    rank = {h: i for i, h in enumerate(ctx.policy.harvests)}
+    return sorted(ctx.p.yields, key=lambda h: (rank.get(h, len(rank)), h))
+
+
+def _worst_yield(
+    idx: np.ndarray | slice, ctx: HouseholdContext, harvests: list[str] | None = None
+) -> dict[str, Any] | None:
     """The harvest whose area-weighted prudent yield falls furthest below its reference.
 
     Ties (shortfalls equal to 1e-9) go to the harvest listed first in the policy, then by name:
     the order in which chunks of a scan met the harvests never decides which one is cited.
+    ``harvests`` (in that order) may leave out harvests the household does not grow.
     """
     pol, p = ctx.policy, ctx.p
     best: dict[str, Any] | None = None
     area = p.area[idx]
     ok = p.usable[idx] & (area > 0)
-    rank = {h: i for i, h in enumerate(pol.harvests)}
-    for name in sorted(p.yields, key=lambda h: (rank.get(h, len(rank)), h)):
+    for name in _harvest_order(ctx) if harvests is None else harvests:
         y = p.yields[name][idx]
         grown = ok & np.isfinite(y)
         if not grown.any():
             continue
-        y_mean = float(np.average(y[grown], weights=area[grown]))
+        w = area[grown]
+        y_mean = float(
+            (y[grown] * w).sum() / w.sum()
+        )  # np.average's arithmetic, without its checks
         ref = ctx.refs.get(name, pol.harvests[name].reference_yield_t_ha)
         if ref > 0 and y_mean < pol.low_yield_ratio * ref:
             shortfall = round(1 - y_mean / ref, 9)
@@ -661,4 +689,4 @@ def _limits_json(
         ],
         "parcels": lists.entries[sl],
     }
-    return json.dumps(doc, ensure_ascii=False, default=float)
+    return _LIMITS_JSON.encode(doc)

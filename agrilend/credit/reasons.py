@@ -383,6 +383,20 @@ def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **pa
         raise PolicyError(f"unknown reason code {code!r}; known: {', '.join(REASONS)}", key=code)
     if lang not in ("en", "zh"):
         raise PolicyError(f"unknown language {lang!r} for reason {code}; use 'en' or 'zh'")
+    return fill_reason(code, lang, currency, params)
+
+
+def fill_reason(code: str, lang: Language, currency: str, params: Mapping[str, Any]) -> str:
+    """:func:`reason_text` for a code and language known to be valid (no check of them).
+
+    For callers that fill many reasons of the catalogue; a missing field still raises
+    :class:`PolicyError`.
+
+    Examples
+    --------
+    >>> fill_reason("CAP_HOUSEHOLD", "zh", "CNY", {"cap": 200000})
+    '额度以每户上限 200,000元 为限'
+    """
     zh = lang == "zh"
     out = []
     for literal, name, spec in _PARSED[code, lang]:
@@ -397,4 +411,4 @@ def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **pa
     return "".join(out)
 
 
-__all__ = ["CROP_NAMES_ZH", "REASONS", "Language", "Reason", "reason_text"]
+__all__ = ["CROP_NAMES_ZH", "REASONS", "Language", "Reason", "fill_reason", "reason_text"]
