@@ -116,7 +116,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     are rows with status error) and the scan goes on; --retry-quarantined computes such chunks
     again. Then the county's crop model is trained on the declared
     crops (out of fold), households are sized, and OUT receives parcels.parquet and .gpkg,
-    households.parquet, summary.json and summary.html (county map), manifest.json and
+    households.parquet, summary.json and summary.html (county map), households.html (the
+    index of the household pages in households/, with a search), manifest.json and
     context/ (what `agrilend report --context` reuses). With no input files the embedded
     sample county is scanned.
 
