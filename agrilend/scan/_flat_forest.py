@@ -22,7 +22,7 @@ from numba import njit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
+IntArray = np.ndarray[Any, np.dtype[np.int32]]
 
 
 @njit(cache=True, nogil=True)
@@ -35,20 +35,22 @@ def _forest_proba(  # noqa: PLR0917 (numba kernels take positional arguments)
     value: FloatArray,
     roots: IntArray,
 ) -> FloatArray:
-    """Mean over trees of each row's leaf class fractions (nodes of all trees concatenated)."""
+    """Mean over trees of each row's leaf class fractions (nodes of all trees concatenated; a
+    leaf's ``left`` is ``-1 - its row of value``)."""
     n, k = X.shape[0], value.shape[1]
     out = np.zeros((n, k), dtype=np.float64)
     for t in range(roots.size):
         for i in range(n):
             node = roots[t]
-            while left[node] >= 0:
+            child = left[node]
+            while child >= 0:
                 # scikit-learn compares the float32 feature with the float64 threshold
-                if np.float64(X[i, feature[node]]) <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
+                go_left = np.float64(X[i, feature[node]]) <= threshold[node]
+                node = child if go_left else right[node]
+                child = left[node]
+            leaf = -1 - child
             for c in range(k):
-                out[i, c] += value[node, c]
+                out[i, c] += value[leaf, c]
     return out / roots.size
 
 
@@ -68,16 +70,19 @@ class FlatForest(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, forest: Any = None) -> None:
-        self.forest = forest
         if forest is not None:
             self._flatten(forest)
+        # the arrays are the model: the forest itself is not kept (nor pickled with them)
+        self.forest = None
 
     def _flatten(self, forest: Any) -> None:
         self.classes_ = forest.classes_
         self.n_classes_ = forest.n_classes_
         self.n_features_in_ = forest.n_features_in_
+        # int32 links, and class fractions for the leaves only: about half the bytes of the
+        # trees (what a scan sends to every worker)
         lefts, rights, feats, thrs, vals, roots = [], [], [], [], [], []
-        base = 0
+        base = leaves = 0
         k = int(forest.n_classes_)
         for est in forest.estimators_:
             tree = est.tree_
@@ -85,19 +90,23 @@ class FlatForest(ClassifierMixin, BaseEstimator):
             left = tree.children_left.astype(np.int64)
             right = tree.children_right.astype(np.int64)
             leaf = left < 0
-            lefts.append(np.where(leaf, -1, left + base))
+            rows = leaves + np.cumsum(leaf) - 1  # each leaf's row of the value table
+            lefts.append(np.where(leaf, -1 - rows, left + base))
             rights.append(np.where(leaf, -1, right + base))
-            feats.append(np.where(leaf, 0, tree.feature).astype(np.int64))
+            feats.append(np.where(leaf, 0, tree.feature))
             thrs.append(tree.threshold.astype(np.float64))
-            vals.append(np.asarray(tree.value[:, 0, :k], dtype=np.float64))
+            vals.append(np.asarray(tree.value[leaf, 0, :k], dtype=np.float64))
             roots.append(base)
             base += n
-        self.left_ = np.concatenate(lefts)
-        self.right_ = np.concatenate(rights)
-        self.feature_ = np.concatenate(feats)
+            leaves += int(leaf.sum())
+        if base >= np.iinfo(np.int32).max or leaves >= np.iinfo(np.int32).max:
+            raise ValueError(f"a forest of {base} nodes is too large to flatten")
+        self.left_ = np.concatenate(lefts).astype(np.int32)
+        self.right_ = np.concatenate(rights).astype(np.int32)
+        self.feature_ = np.concatenate(feats).astype(np.int32)
         self.threshold_ = np.concatenate(thrs)
         self.value_ = np.ascontiguousarray(np.concatenate(vals))
-        self.roots_ = np.asarray(roots, dtype=np.int64)
+        self.roots_ = np.asarray(roots, dtype=np.int32)
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Class probabilities, as the forest's ``predict_proba`` gives them."""

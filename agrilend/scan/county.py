@@ -21,7 +21,6 @@ So the client never holds the county's curves or features, and the predictions a
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
     n_classes: int,
     mode: str,
     n_splits: int = N_SPLITS,
+    profile_days: int | None = None,
 ) -> np.ndarray[Any, Any]:
     """Class probabilities of some rows of one part (runs on a worker).
 
@@ -70,7 +70,9 @@ def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
     ``mode="folds"``: ``models`` holds each fold's ``(model, columns)`` (``model`` None for a
     fold with fewer than two trainable crops, which adds a uniform share) for the folds that
     hold parcels, summed in fold order and each divided by ``n_splits`` as
-    :func:`agrilend.yield_models.predict_out_of_fold` does.
+    :func:`agrilend.yield_models.predict_out_of_fold` does; the features' profile bins are
+    ``profile_days`` wide, the county's (the width the fold models learnt from), never one of
+    this chunk's own observation density.
     """
     X = read_curves(part, positions, width)
     if mode == "context":
@@ -84,7 +86,10 @@ def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
     if not len(X):
         return proba
     template = next((m for m, _ in models if m is not None), None)
-    feats = clone(template)._features(X).reset_index(drop=True) if template is not None else None
+    feats = None
+    if template is not None:
+        bins = profile_days if profile_days is not None else template.profile_days_
+        feats = clone(template)._features(X, width=bins).reset_index(drop=True)
     for model, cols in models:
         if model is None:
             proba += 1.0 / n_classes / n_splits
@@ -93,6 +98,14 @@ def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
                 raise ScanError("a fold model came without its class columns")
             proba[:, cols] += model._proba_features(feats) / n_splits
     return proba
+
+
+def read_features(part: str, positions: Sequence[int], template: Any, profile_days: int) -> Any:
+    """The crop model's features of rows ``positions`` of a chunk's part (runs on a worker):
+    :meth:`~agrilend.yield_models.CropTypeClassifier._features` of their curves with profile
+    bins ``profile_days`` wide."""
+    X = read_curves(part, positions, len(template.times))
+    return clone(template)._features(X, width=profile_days).reset_index(drop=True)
 
 
 def part_paths(out: Path, chunks: list[Chunk], quarantined: dict[str, str]) -> dict[str, str]:
@@ -116,7 +129,8 @@ class CropPlan:
     ``"folds"`` (``models`` holds the fold models, :func:`chunk_proba`); ``classes`` are the
     probability columns; ``fixed`` maps a chunk id to the positions (rows of its part) and
     probabilities of its parcels predicted on the client (the training sample's, out of fold);
-    ``predict`` maps a chunk id to the positions its task predicts with ``models``.
+    ``predict`` maps a chunk id to the positions its task predicts with ``models``;
+    ``profile_days`` is the fold models' profile bin width (the county's).
     """
 
     mode: str
@@ -124,6 +138,15 @@ class CropPlan:
     classes: list[Any]
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     predict: dict[str, np.ndarray[Any, Any]]
+    profile_days: int | None = None
+    pending: Any = None
+
+    def finish(self, context: Any) -> None:
+        """Wait for the county's model trained in the background (if any) and set it as
+        ``context.crop_model``."""
+        if self.pending is not None:
+            context.crop_model = self.pending.result()
+            self.pending = None
 
     def chunk_crops(self, chunk_id: str, part: str, width: int, models: Any = None) -> Any:
         """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
@@ -136,8 +159,10 @@ class CropPlan:
         proba = np.zeros((positions.size, k))
         proba[: pos_fix.size] = p_fix
         if pos_pred.size:
-            proba[pos_fix.size :] = chunk_proba(part, pos_pred.tolist(), width, models, k,
-                                                self.mode)  # fmt: skip
+            proba[pos_fix.size :] = chunk_proba(
+                part, pos_pred.tolist(), width, models, k, self.mode,
+                profile_days=self.profile_days,
+            )  # fmt: skip
         order = np.argsort(positions, kind="stable")
         positions, proba = positions[order], proba[order]
         classes = np.asarray(self.classes)
@@ -160,13 +185,23 @@ def crop_plan(
     crop_training_cap: int | None,
     mapper: Mapper | None = None,
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    share: Callable[[Any], Any] | None = None,
+    background: bool = False,
 ) -> CropPlan:
     """The crop step up to the per-chunk predictions: the context's model, or the fold models
-    trained on the client on the training sample (read from the parts by the workers).
+    trained on the workers (one task per fold) on the training sample's features (computed by
+    the workers from the parts, then ``share``-d with every worker once).
 
-    ``parcels`` holds ``status`` and ``declared_crop`` of every title (text or categories), in title
-    row order. Without a context model, ``context.crop_model`` is set to the county's model, as
-    :func:`agrilend.pipeline.decide` does.
+    ``parcels`` holds ``status``, ``declared_crop`` (text or categories) and ``n_clear_obs`` of
+    every title, in title row order. Without a context model, ``context.crop_model`` is set to
+    the county's model, as :func:`agrilend.pipeline.decide` does. The features' profile bins
+    are as wide as the observation density of every usable parcel asks
+    (:func:`agrilend.yield_models.features.width_of_counts`, as ``decide`` reads it from the
+    county's series): the same width for the folds' sample and for every chunk.
+
+    With ``background``, the county's model is trained in a thread of this process while the
+    caller goes on (the workers predicting the chunks): :meth:`CropPlan.finish` waits for it
+    and sets ``context.crop_model``.
     """
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,
@@ -181,11 +216,16 @@ def crop_plan(
         check_declarations,
         suspect_declarations,
     )
+    from agrilend.yield_models.features import width_of_counts  # noqa: PLC0415
 
     run = mapper or _in_process
+    share = share or (lambda x: x)
     width = len(times)
     ok = (parcels["status"].astype(object) != "error").to_numpy()
     lab = parcels.loc[ok, "declared_crop"].astype(object).fillna("").astype(str).to_numpy()
+    if "n_clear_obs" not in parcels:
+        raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
+    n_obs = pd.to_numeric(parcels.loc[ok, "n_clear_obs"], errors="coerce").to_numpy(float)
     # where each usable parcel's curve is: its chunk's part, its row there
     where_chunk = np.empty(len(parcels), dtype=np.int64)
     where_pos = np.empty(len(parcels), dtype=np.int64)
@@ -207,16 +247,18 @@ def crop_plan(
         ks, starts = np.unique(chunk_of[order], return_index=True)
         return list(zip(ks.tolist(), np.split(order, starts[1:]), strict=True))
 
-    def gather(selected: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Curves of usable positions ``selected`` (read by the workers), in that order."""
-        X = np.full((selected.size, width), np.nan)
+    def gather(selected: np.ndarray[Any, Any], bins: int) -> pd.DataFrame:
+        """Features of usable positions ``selected`` (computed by the workers from their
+        curves, profile bins ``bins`` days wide), in that order."""
         groups = by_chunk(selected)
-        got = run(read_curves, [(parts[chunks[k].id], pos_of[g].tolist(), width)
-                                for k, g in groups])  # fmt: skip
-        at = {int(u): i for i, u in enumerate(selected)}
-        for (_, g), rows in zip(groups, got, strict=True):
-            X[[at[int(u)] for u in g]] = rows
-        return X
+        got = run(read_features, [(parts[chunks[k].id], pos_of[g].tolist(), template, bins)
+                                  for k, g in groups])  # fmt: skip
+        if not got:
+            return clone(template)._features(np.full((0, width), np.nan), width=bins)
+        feats: pd.DataFrame = pd.concat(got, ignore_index=True)
+        order = np.concatenate([g for _, g in groups])
+        at = {int(u): i for i, u in enumerate(order)}
+        return feats.iloc[[at[int(u)] for u in selected]].reset_index(drop=True)
 
     def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
         return {chunks[k].id: pos_of[g] for k, g in by_chunk(selected)}
@@ -257,28 +299,34 @@ def crop_plan(
         "crop model: %d parcels in the folds, %d predicted on the workers by the fold models",
         inside.size, outside.size,
     )  # fmt: skip
-    X_in = gather(inside)
-    feats = clone(template)._features(X_in).reset_index(drop=True)
+    # the folds' profile bins: as wide as every usable parcel's observations ask (as decide)
+    bins = width_of_counts(n_obs, times)
+    feats = gather(inside, bins)
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
+
+    shared = share(feats)  # the sample's features go to each worker once
 
     def fold_pass(
         learn: np.ndarray[Any, Any],
     ) -> tuple[np.ndarray[Any, Any], list[tuple[Any, np.ndarray[Any, Any] | None]]]:
+        """Each fold's model trained and its held-out rows predicted: one task per fold."""
         proba = np.zeros((inside.size, learnt.size))
-        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
+        tasks, tests = [], []
         for k in range(N_SPLITS):
             test = folds_in == k
             fit_on = (~test) & learn
             if not test.any():
                 continue
-            if np.unique(lab_in[fit_on]).size < 2:
+            tests.append(test)
+            tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on], np.flatnonzero(test),
+                          template, learnt))  # fmt: skip
+        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
+        for test, (model, cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
+            if model is None:
                 proba[test] = 1.0 / learnt.size
-                fitted.append((None, None))
-                continue
-            m = clone(template)._fit_features(feats[fit_on], lab_in[fit_on])
-            cols = np.searchsorted(learnt, m.classes_)
-            proba[np.ix_(np.flatnonzero(test), cols)] = m._proba_features(feats[test])
-            fitted.append((m, cols))
+            else:
+                proba[np.ix_(np.flatnonzero(test), cols)] = p
+            fitted.append((model, cols))
         return proba, fitted
 
     def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
@@ -303,45 +351,90 @@ def crop_plan(
     flagged = np.zeros(lab.size, dtype=bool)
     flagged[inside] = suspect_in
     fit_rows = np.flatnonzero(train & ~flagged)
-    missing = [u for u in fit_rows if int(u) not in at_in]
-    X_fit = X_in[[at_in[int(u)] for u in fit_rows if int(u) in at_in]]
-    if missing:  # not expected: the sample is the pool; read them if it ever differs
-        X_fit = gather(fit_rows)
-    context.crop_model = clone(template).fit(X_fit, lab[fit_rows])
-    return CropPlan("folds", fold_models, list(learnt), fixed, positions(outside))
+    # fit() reads the bins' width from the observations of the rows it learns from
+    fit_bins = width_of_counts(n_obs[fit_rows], times)
+    if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
+        feats_fit = feats.iloc[[at_in[int(u)] for u in fit_rows]].reset_index(drop=True)
+    else:  # the sample is the pool, so only when its rows' observations ask other bins
+        feats_fit = gather(fit_rows, fit_bins)
+    y_fit = lab[fit_rows]
+
+    def county_model() -> Any:
+        return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
+
+    plan = CropPlan("folds", fold_models, list(learnt), fixed, positions(outside), bins)
+    if background:  # while the workers predict the chunks; ``finish`` waits for it
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        executor = ThreadPoolExecutor(1, thread_name_prefix="county-crop-model")
+        plan.pending = executor.submit(county_model)
+        executor.shutdown(wait=False)
+    else:
+        context.crop_model = county_model()
+    return plan
 
 
-def single_threaded(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Copies of the plan's models that predict in one thread: a Dask worker is one process per
-    core already, and a forest asking joblib for more cores there only warns (sklearn sets
-    ``n_jobs=1`` inside daemon workers, once per prediction). The caller's models (a context's)
+def fit_fold(  # noqa: PLR0917 (a Dask task: positional arguments)
+    feats: pd.DataFrame,
+    fit_on: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    test: np.ndarray[Any, Any],
+    template: Any,
+    learnt: np.ndarray[Any, Any],
+) -> tuple[Any, np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
+    """One fold of the crop step (runs on a worker): the fold's model trained on rows
+    ``fit_on`` of the sample's features and its held-out rows ``test`` predicted, as
+    :func:`agrilend.yield_models.predict_out_of_fold` does it. Returns the model flattened for
+    the chunks' predictions (:func:`flat_models`), its columns among ``learnt`` and the held-out
+    rows' probabilities; ``(None, None, None)`` for a fold with fewer than two crops to learn.
+    """
+    if np.unique(labels).size < 2:
+        return None, None, None
+    model = clone(template)
+    if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
+        model.set_params(n_jobs=1)
+    model = model._fit_features(feats.iloc[fit_on], labels)
+    cols = np.searchsorted(learnt, model.classes_)
+    proba = model._proba_features(feats.iloc[test])
+    ((flat, _),) = flat_models([(model, None)])
+    return flat, cols, proba
+
+
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker  # noqa: PLC0415
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def flat_models(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """The plan's models as the workers get them: each forest flattened into arrays
+    (:func:`agrilend.scan._flat_forest.fast_crop_model`, the same probabilities).
+
+    A worker unpickles arrays in a blink where it rebuilds scikit-learn's trees node by node
+    (4.5 s for the five fold models of a 20,000-parcel sample), and the flat forest predicts in
+    one compiled loop, in the worker's one thread (a Dask worker is one process per core; a
+    forest asking joblib for more cores there only warns). The caller's models (a context's)
     are left as they are.
 
     Examples
     --------
-    >>> from sklearn.ensemble import RandomForestClassifier
-    >>> forest = RandomForestClassifier(n_estimators=2, n_jobs=-1).fit([[0], [1]], [0, 1])
-    >>> [(m.n_jobs, extra) for m, extra in single_threaded([(forest, None)])], forest.n_jobs
-    ([(1, None)], -1)
+    >>> import numpy as np
+    >>> from agrilend.yield_models import CropTypeClassifier
+    >>> t = pd.date_range("2024-01-01", periods=12, freq="30D")
+    >>> X = np.vstack([np.linspace(0.2, 0.8, 12), np.linspace(0.8, 0.2, 12)] * 5)
+    >>> model = CropTypeClassifier(times=list(t), n_estimators=5).fit(X, ["a", "b"] * 5)
+    >>> [(type(m.estimator_).__name__, extra) for m, extra in flat_models([(model, None)])]
+    [('FlatForest', None)]
+    >>> type(model.estimator_).__name__
+    'ExtraTreesClassifier'
     """
-    out = []
-    for model, extra in models:
-        if model is None:
-            out.append((model, extra))
-            continue
-        mine = copy.deepcopy(model)
-        stack_ = [mine]
-        while stack_:
-            est = stack_.pop()
-            if hasattr(est, "n_jobs"):
-                est.n_jobs = 1
-            for name in ("estimator_", "estimator", "forest"):
-                inner = getattr(est, name, None)
-                if inner is not None and not isinstance(inner, type):
-                    stack_.append(inner)
-            stack_.extend(c for c in getattr(est, "calibrated_classifiers_", []) or [])
-        out.append((mine, extra))
-    return out
+    from agrilend.scan._flat_forest import fast_crop_model  # noqa: PLC0415
+
+    return [(None if m is None else fast_crop_model(m), extra) for m, extra in models]
 
 
 def county_crops(
@@ -367,9 +460,9 @@ def county_crops(
     run = mapper or _in_process
     share = broadcast or (lambda x: x)
     plan = crop_plan(parcels, chunks, parts, times=times, context=context,
-                     crop_training_cap=crop_training_cap, mapper=mapper,
+                     crop_training_cap=crop_training_cap, mapper=mapper, share=share,
                      false_alarm_rate=false_alarm_rate)  # fmt: skip
-    models = share(single_threaded(plan.models))
+    models = share(flat_models(plan.models))
     ids = [c.id for c in chunks if c.id in parts]
     got = run(_plan_crops, [(plan, cid, parts[cid], len(times), models) for cid in ids])
     ok = (parcels["status"] != "error").to_numpy()
@@ -410,6 +503,7 @@ __all__ = [
     "chunk_proba",
     "county_crops",
     "crop_plan",
+    "flat_models",
     "part_paths",
     "read_curves",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import CountyContext
-from agrilend.scan.county import crop_plan, part_paths, single_threaded
+from agrilend.scan.county import crop_plan, flat_models, part_paths
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
     PEER_TILE_PX,
@@ -197,23 +197,25 @@ def county_on_workers(
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
     specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
-    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop"])
+    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
-                     crop_training_cap=crop_training_cap, mapper=run,
-                     false_alarm_rate=alarm)  # fmt: skip
+                     crop_training_cap=crop_training_cap, mapper=run, share=share,
+                     false_alarm_rate=alarm, background=True)  # fmt: skip
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
-    models = share(single_threaded(plan.models))
+    tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops
+    models = share(flat_models(plan.models))
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
-        return replace(plan, models=None,
+        return replace(plan, models=None, pending=None,
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
     first = reduce(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
+    plan.finish(county)  # the county's model, trained meanwhile in this process
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip
@@ -264,7 +266,11 @@ def county_on_workers(
         reference_yields=county.county_yields or None, run=run,
     )  # fmt: skip
     kept = [i for i, r in enumerate(sized) if r["households"]]
-    tm["county_households"] = time.perf_counter() - t0 - sum(tm.values())
+    tm["county_households"] = (
+        time.perf_counter()
+        - t0
+        - sum(tm[k] for k in ("county_crops", "county_peers", "county_decide"))
+    )
 
     valid_sum = first["valid_sum"] + np.zeros(len(times))
     valid_n = first["valid_n"] + np.zeros(len(times))

@@ -810,7 +810,8 @@ def light_rows(
             part = _read_columns(spec.part, [ROW, *columns])
         part = part.reindex(columns=[ROW, *columns])
         for col in columns:  # a few distinct words per column: categories, not strings
-            part[col] = part[col].astype("category")
+            if not pd.api.types.is_numeric_dtype(part[col]):
+                part[col] = part[col].astype("category")
         frames.append(part)
     rows = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
     seen = rows[ROW].to_numpy()

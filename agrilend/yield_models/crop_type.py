@@ -212,6 +212,19 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         _series, t = self._split(X)
         return self._fit_features(self._features(X, width=width), y, width=width, times=t)
 
+    def _fit_computed(
+        self, feats: pd.DataFrame, y: Any, *, width: int, times: Any
+    ) -> CropTypeClassifier:
+        """:meth:`fit` on features already computed by :meth:`_features` from series on
+        ``times`` with bin ``width`` (what :meth:`fit` would compute from those series: one
+        row per parcel, the bin width of their observation density): the same model."""
+        y = np.asarray(y)
+        if y.dtype != object:
+            check_classification_targets(y)
+        t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
+        self.n_features_in_ = len(t) * len(self._channels())
+        return self._fit_features(feats, y, width=width, times=t)
+
     def _fit_features(
         self, feats: pd.DataFrame, y: Any, *, width: int | None = None, times: Any = None
     ) -> CropTypeClassifier:

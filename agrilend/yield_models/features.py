@@ -76,12 +76,28 @@ def profile_width(
     30
     """
     arr = np.atleast_2d(np.asarray(series, dtype="float64"))
+    return width_of_counts(np.isfinite(arr).sum(axis=1), times, low=low, high=high)
+
+
+def width_of_counts(
+    n_obs: Any, times: Sequence[Any] | pd.DatetimeIndex, *, low: int = 10, high: int = 30
+) -> int:
+    """:func:`profile_width` from each parcel's number of clear observations alone (the series'
+    finite values): what a county step needs, without the county's series in one place.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.date_range("2024-03-01", periods=40, freq="5D")
+    >>> width_of_counts([40, 40, 40], t), width_of_counts([10], t), width_of_counts([], t)
+    (10, 30, 30)
+    """
     t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
     if len(t) < 2:
         return high
     span = float((t.max() - t.min()).days)
-    n_obs = np.isfinite(arr).sum(axis=1)
-    n_obs = n_obs[n_obs > 0]
+    n_obs = np.asarray(n_obs, dtype="float64").ravel()
+    n_obs = n_obs[np.isfinite(n_obs) & (n_obs > 0)]
     if n_obs.size == 0:
         return high
     per_obs = span / max(float(np.median(n_obs)) - 1.0, 1.0)
@@ -377,4 +393,5 @@ __all__ = [
     "profile_width",
     "season_days",
     "series_features",
+    "width_of_counts",
 ]

@@ -1,0 +1,96 @@
+"""The scan's crop step reads every chunk's features with the county's profile bins.
+
+The crop model's temporal profile is binned at a width set by the observation density
+(:func:`agrilend.yield_models.features.profile_width`). A chunk under more cloud than the
+rest of the county asks wider bins of its own; its features must still be read at the
+county's width, the one the fold models learnt, or their profile columns do not match the
+models' and its parcels are predicted from filler values, silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agrilend.scan.county import CropPlan, crop_plan
+from agrilend.scan.parts import NDVI, ROW, Chunk
+from agrilend.yield_models import CropTypeClassifier
+from agrilend.yield_models.declaration import audit_declarations
+from agrilend.yield_models.features import profile_width
+
+pytestmark = pytest.mark.filterwarnings("ignore:All-NaN slice encountered:RuntimeWarning")
+
+TIMES = pd.date_range("2024-01-05", periods=36, freq="10D")
+CAP = 60
+
+
+def _curves(rng: np.random.Generator, n: int, peak: float, every: int) -> np.ndarray:
+    doy = np.asarray(TIMES.day_of_year, dtype=float)
+    y = 0.2 + 0.6 * np.exp(-(((doy - peak) / 30.0) ** 2))
+    X = y + rng.normal(0, 0.03, size=(n, TIMES.size))
+    seen = np.zeros(TIMES.size, dtype=bool)
+    seen[::every] = True
+    return np.where(seen, X, np.nan)
+
+
+def _parts(tmp: Path) -> tuple[pd.DataFrame, list[Chunk], dict[str, str], np.ndarray]:
+    """Two chunks of wheat and maize: 120 parcels clear on every date, then 40 seen once in
+    four dates (their own profile bins would be 30 days wide, the county's 20)."""
+    rng = np.random.default_rng(3)
+    blocks, labels = [], []
+    for every, n in ((1, 60), (4, 20)):
+        X = np.vstack([_curves(rng, n, 130, every), _curves(rng, n, 210, every)])
+        blocks.append(X)
+        labels.append(np.repeat(["wheat", "maize"], n))
+    chunks, parts, light = [], {}, []
+    start = 0
+    for k, (X, lab) in enumerate(zip(blocks, labels, strict=True)):
+        rows = np.arange(start, start + len(X))
+        frame = pd.DataFrame({
+            ROW: rows, "status": "ok", "declared_crop": lab,
+            "n_clear_obs": np.isfinite(X).sum(axis=1),
+            NDVI: [r.astype("float32").tolist() for r in X],
+        })  # fmt: skip
+        path = tmp / f"c{k}.parquet"
+        frame.to_parquet(path, index=False)
+        chunks.append(Chunk(f"c{k}", tuple(int(r) for r in rows), (0, 10, 10 * k, 10 * k + 10)))
+        parts[f"c{k}"] = str(path)
+        light.append(frame.drop(columns=[NDVI]))
+        start += len(X)
+    return pd.concat(light, ignore_index=True), chunks, parts, np.vstack(blocks)
+
+
+def _scan_proba(plan: CropPlan, chunks: list[Chunk], parts: dict[str, str]) -> pd.DataFrame:
+    frames = []
+    for c in chunks:
+        crops = plan.chunk_crops(c.id, parts[c.id], TIMES.size)
+        rows = np.asarray(c.rows)[crops.index.to_numpy()]
+        frames.append(crops.set_axis(pd.Index(rows)))
+    return pd.concat(frames).sort_index()
+
+
+def test_a_cloudy_chunk_is_predicted_with_the_countys_profile_bins(tmp_path: Path) -> None:
+    from agrilend.assessment import CountyContext  # noqa: PLC0415
+
+    light, chunks, parts, X = _parts(tmp_path)
+    # the premise: the cloudy chunk alone asks other bins than the county
+    assert profile_width(X[120:], TIMES) != profile_width(X, TIMES)
+    plan = crop_plan(light, chunks, parts, times=TIMES, context=CountyContext(),
+                     crop_training_cap=CAP)  # fmt: skip
+    assert plan.profile_days == profile_width(X, TIMES)
+    assert plan.predict["c1"].size > 0  # the cloudy chunk's parcels outside the sample
+    got = _scan_proba(plan, chunks, parts)
+    # decide's way: out of fold on the whole county's series at once
+    template = CropTypeClassifier(times=list(TIMES), n_jobs=1)
+    lab = light["declared_crop"].to_numpy(dtype=str)
+    expected = audit_declarations(X.astype("float32").astype(float), lab, model=template,
+                                  max_train=CAP)  # fmt: skip
+    for c in ("wheat", "maize"):
+        np.testing.assert_allclose(got[f"p_{c}"].to_numpy(), expected[f"p_{c}"].to_numpy(),
+                                   rtol=0, atol=1e-9)  # fmt: skip
+    # and the cloudy chunk's parcels are told apart (filler features would not)
+    cloudy = got.loc[120:]
+    assert (cloudy["crop"].to_numpy() == lab[120:]).mean() > 0.9
