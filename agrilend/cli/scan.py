@@ -182,7 +182,10 @@ def _print(payload: dict[str, Any]) -> None:
         f"credit approved: {s['credit_total']:,.0f} {s['currency']}; proposed for referred "
         f"households (a person decides): {s.get('credit_referred', 0.0):,.0f} {s['currency']}"
     )
-    click.echo(f"outputs in {payload['out']} (summary.html, parcels.parquet, households.parquet)")
+    click.echo(
+        f"outputs in {payload['out']} (summary.html, households.html, parcels.parquet, "
+        "households.parquet)"
+    )
 
 
 __all__ = ["command"]
