@@ -224,6 +224,7 @@ def county_on_workers(
     classes = [str(c) for c in plan.classes]
     tile_peers: dict[int, pd.DataFrame] = {}
     peer_note: dict[str, Any] = {"tile_px": None}
+    county.peer_tiles = None  # only this scan's tiles, if any (a given context's judged none)
     if county.peer_stats is None:
         hist = first["hist"] if first["hist"] is not None else merge_histograms([])
         peers = exact_peers(specs, hist, first["per_crop"], classes=classes, grid=grid,

@@ -152,3 +152,19 @@ def test_without_the_parcels_tiles_the_households_window_tile_judges(
     peers = flow.peers_of_tile(ctx, _household_window_tile(inputs.titles, inputs.cube, owner))
     want = vigour_scores(ok, peers=peers)["vigour"].to_numpy(float)
     np.testing.assert_allclose(ok["vigour"].to_numpy(float), want, rtol=1e-9, equal_nan=True)
+
+
+def test_a_scan_judged_by_a_given_contexts_peers_keeps_no_tiles(
+    tiled: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    """A scan given a tiled scan's context judges every parcel by that context's county peers
+    (summary: no tile side): its own context keeps no tiles, so a household decided from it
+    is judged as that scan judged it (it kept the given context's tiles, and was not)."""
+    files, out = tiled
+    again = tmp_path / "again"
+    result = scan(files, again, chunk_size_px=110, workers=0, context=load_context(out))
+    assert result.summary["peers"]["tile_px"] is None
+    ctx = load_context(again)
+    assert ctx.peer_tiles is None
+    assert ctx.parcel_tiles is None
+    assert not (again / "context" / "parcel_tiles.parquet").exists()
