@@ -49,7 +49,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "imagery_dates": ("Imagery dates", "影像期数"),
     "map": ("Parcels coloured by their household's decision", "按农户授信决定着色的地块"),
     "no_decision": ("error / no decision", "错误/无决定"),
-    "list_link": ("All households, with filters", "全部农户列表（可筛选）"),
+    "list_link": ("All households: by village, with a search", "全部农户（按村组分页，可搜索）"),
     "none": ("none", "无"),
     "count": ("Count", "数量"),
     "total": ("Total", "合计"),
@@ -199,9 +199,15 @@ def _by_village(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[st
 
 
 def summary_page(
-    summary: dict[str, Any], parcels: gpd.GeoDataFrame, households: pd.DataFrame
+    summary: dict[str, Any],
+    parcels: gpd.GeoDataFrame,
+    households: pd.DataFrame,
+    *,
+    village_pages: dict[str, str] | None = None,
 ) -> str:
-    """The county summary page (bilingual, styled, self-contained)."""
+    """The county summary page (bilingual, styled, self-contained); ``village_pages`` links
+    each village to its households' first page (:class:`agrilend.report.household_pages.
+    PagesWritten`)."""
     dq = summary.get("data_quality", {})
 
     def pct(x: Any) -> str:
@@ -231,7 +237,10 @@ def summary_page(
             {"code": k, "words": _both("decision", k), "n": int(summary["decisions"].get(k, 0))}
             for k in (*COLOURS, *sorted(set(summary["decisions"]) - set(COLOURS)))
         ],
-        "villages": _by_village(parcels, households),
+        "villages": [
+            {**v, "link": (village_pages or {}).get(v["village"])}
+            for v in _by_village(parcels, households)
+        ],
         "flags": [{"code": k, "words": _both("flag", k), "n": n} for k, n in flags.most_common()],
         "status": [{"words": _both("status", k), "n": n} for k, n in summary["status"].items()],
         "quality": [

@@ -25,9 +25,10 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -52,12 +53,14 @@ ROW_COLUMNS = (
 
 @dataclass(frozen=True)
 class PagesWritten:
-    """What :func:`write_household_pages` wrote: households, pages, search shards, bytes."""
+    """What :func:`write_household_pages` wrote: households, pages, search shards, bytes, and
+    each village's first page (a link relative to the scan folder, filtered to the village)."""
 
     households: int
     pages: int
     shards: int
     bytes: int
+    villages: dict[str, str] = field(default_factory=dict)
 
 
 def page_name(number: int) -> str:
@@ -281,10 +284,11 @@ def _village_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     for village, rows in table.groupby(table["village"].replace("", "\uffff"), sort=True):
         counts = rows["decision"].astype(str).value_counts()
         first, last = int(rows["page"].min()), int(rows["page"].max())
+        only = f"?village={quote(str(village))}" if village != "\uffff" else ""
         out.append({"village": "" if village == "\uffff" else str(village),
                     "households": len(rows), **{d: int(counts.get(d, 0)) for d in decisions},
                     "first": first, "last": last,
-                    "file": f"{PAGES_DIR}/{page_name(first)}"})  # fmt: skip
+                    "file": f"{PAGES_DIR}/{page_name(first)}{only}"})  # fmt: skip
     return out
 
 
@@ -352,18 +356,21 @@ def write_household_pages(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     counts = table["decision"].astype(str).value_counts()
+    villages = _village_rows(table)
     index = env.get_template("county_households.html.j2").render(
         w=w, currency=currency, total=len(table), n_pages=n_pages, page_size=PAGE_SIZE,
         decisions=[{"code": k, "words": v, "n": int(counts.get(k, 0))}
                    for k, v in decisions.items()],
-        villages=_village_rows(table), pages=_page_ranges(table), shards=shards,
+        villages=villages, pages=_page_ranges(table), shards=shards,
         pages_dir=PAGES_DIR, decision_names=decisions,
     )  # fmt: skip
     data = index.encode("utf-8")
     with atomic_write(root / "households.html") as tmp_file:
         tmp_file.write_bytes(data)
     return PagesWritten(households=len(table), pages=n_pages, shards=shards,
-                        bytes=size + len(data))  # fmt: skip
+                        bytes=size + len(data),
+                        villages={v["village"]: v["file"] for v in villages
+                                  if v["village"]})  # fmt: skip
 
 
 __all__ = [

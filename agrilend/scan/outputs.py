@@ -267,9 +267,10 @@ def write_pages(out: Path, outcome: Any) -> None:
 
     summary = outcome.summary
     parcels, households = page_frames(outcome)
+    pages = write_household_pages(out, parcels, households, currency=summary["currency"])
+    page = summary_page(summary, parcels, households, village_pages=pages.villages)
     with atomic_write(out / "summary.html") as tmp:
-        tmp.write_text(summary_page(summary, parcels, households), encoding="utf-8")
-    write_household_pages(out, parcels, households, currency=summary["currency"])
+        tmp.write_text(page, encoding="utf-8")
 
 
 __all__ = [

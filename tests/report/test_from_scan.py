@@ -157,6 +157,13 @@ def test_summary_page_is_bilingual_with_map_villages_and_flags(scanned: Path) ->
     assert not RAW.search(text)
     assert any(str(i.get("src", "")).startswith("data:image/png") for i in p.images)
     assert "households.html" in p.links
+    # each village links to its households' first page, filtered to it
+    village_links = [x for x in p.links if x.startswith("households/page-")]
+    assert village_links
+    for link in village_links:
+        path, query = link.split("?")
+        assert (scanned / path).exists()
+        assert query.startswith("village=")
     summary = json.loads((scanned / "summary.json").read_text(encoding="utf-8"))
     for code, n in summary["decisions"].items():
         assert f'data-figure="decisions_{code}">{n}<' in html

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -270,3 +271,20 @@ def test_in_chromium_a_page_of_500_loads_fast(
     assert cap.console_errors == []
     assert took < 15  # about 1 s here; a one-page county of 10^5 households took minutes
     assert cap.layout["width"] <= 1200  # the table scrolls inside its section
+
+
+def test_each_village_links_to_its_first_page_filtered_to_it(
+    written: tuple[Path, hp.PagesWritten], tables: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    out, info = written
+    parcels, households = tables
+    table = hp.page_table(parcels, households)
+    villages = set(table["village"]) - {""}
+    assert set(info.villages) == villages
+    for village, link in info.villages.items():
+        path, query = link.split("?")
+        assert query == "village=" + quote(village)
+        html = (out / path).read_text(encoding="utf-8")
+        first = table[table["village"] == village].iloc[0]["owner_ref"]
+        assert f'<tr id="{first}"' in html  # the village's first household is on that page
+        assert f'<option value="{village}">' in html  # and the filter offers it
