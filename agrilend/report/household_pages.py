@@ -110,11 +110,14 @@ def household_villages(owners: pd.Series, parcel_ids: pd.Series) -> pd.Series:
     H-b
     Name: village, dtype: object
     """
-    from agrilend.report.county import village_key  # noqa: PLC0415
-
+    ids = parcel_ids.astype(str).str.strip()
+    coded = ((ids.str.len() == 19) & ids.str.isdigit()).to_numpy(dtype=bool)
+    # as agrilend.report.county.village_key, on whole columns (no string object per parcel)
+    village = (ids.str.slice(0, 12) + " · " + ids.str.slice(12, 14)).where(coded, "")
     frame = pd.DataFrame(
-        {"owner_ref": owners.astype(str).to_numpy(), "village": parcel_ids.map(village_key)}
-    )
+        {"owner_ref": owners.astype(str).reset_index(drop=True),
+         "village": village.reset_index(drop=True)}
+    )  # fmt: skip
     counts = frame.groupby(["owner_ref", "village"], sort=False).size().rename("n").reset_index()
     counts = counts.sort_values(["owner_ref", "n", "village"], ascending=[True, False, True])
     first = counts.drop_duplicates("owner_ref").set_index("owner_ref")["village"]
@@ -133,11 +136,15 @@ def household_flags(owners: pd.Series, flags: pd.Series) -> pd.Series:
     """
     from agrilend.report.county import _flags  # noqa: PLC0415
 
-    cells = flags.to_numpy(dtype=object)
-    keep = np.array([not (isinstance(c, str) and c in {"", "[]"}) and c is not None
-                     for c in cells], dtype=bool)  # fmt: skip
-    pairs = [(o, f) for o, c in zip(owners.astype(str).to_numpy()[keep], cells[keep],
-                                    strict=True) for f in _flags(c)]  # fmt: skip
+    if flags.dtype == object:  # lists (a frame in memory) or text
+        keep = np.fromiter((not (c is None or (isinstance(c, str) and c in {"", "[]"}))
+                            and not (isinstance(c, list | tuple | np.ndarray) and len(c) == 0)
+                            for c in flags), dtype=bool, count=len(flags))  # fmt: skip
+    else:  # JSON text as read back from the parts: compared as a column
+        keep = (flags.notna() & ~flags.isin(["", "[]"])).to_numpy(dtype=bool)
+    cells = flags[keep].tolist()
+    pairs = [(o, f) for o, c in zip(owners[keep].astype(str).tolist(), cells, strict=True)
+             for f in _flags(c)]  # fmt: skip
     if not pairs:
         return pd.Series(dtype=object, name="flags")
     frame = pd.DataFrame(pairs, columns=["owner_ref", "flag"]).drop_duplicates()
@@ -146,12 +153,15 @@ def household_flags(owners: pd.Series, flags: pd.Series) -> pd.Series:
 
 
 def page_table(parcels: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
-    """The households in page order (village and group, then pseudonym) with what a row shows:
-    the :data:`ROW_COLUMNS` there are, ``village``, ``flags`` (space-joined) and ``page``."""
+    """The households in page order (village and group, then pseudonym), light: ``owner_ref``,
+    ``decision``, ``village``, ``flags`` (space-joined), ``page`` and ``row`` (the household's
+    position in ``households``: a page reads its rows' other columns from there, so the long
+    reasons are never copied for the whole county)."""
     owners = households["owner_ref"].astype(str)
-    keep = [c for c in ROW_COLUMNS if c in households.columns]
-    table = pd.DataFrame({c: households[c].to_numpy() for c in keep})
-    table["owner_ref"] = owners.to_numpy()
+    table = pd.DataFrame({"owner_ref": owners.to_numpy(),
+                          "row": np.arange(len(households), dtype=np.int64)})  # fmt: skip
+    decision = households["decision"] if "decision" in households else pd.Series([""] * len(owners))
+    table["decision"] = decision.astype(str).to_numpy()
     villages = household_villages(parcels["owner_ref"], parcels["parcel_id"])
     table["village"] = owners.map(villages).astype(object).fillna("").to_numpy()
     flags = parcels.get("quality_flags", pd.Series([], dtype=object))
@@ -166,6 +176,16 @@ def page_table(parcels: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
     table = table.drop(columns="_none").reset_index(drop=True)
     table["page"] = table.index // PAGE_SIZE + 1 if len(table) else pd.Series(dtype=int)
     return table
+
+
+def _page_frame(households: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """One page's households with what a row shows (:data:`ROW_COLUMNS` there are, and the
+    page table's village and flags)."""
+    keep = [c for c in ROW_COLUMNS if c in households.columns
+            and c not in {"owner_ref", "decision"}]  # fmt: skip
+    part = households.iloc[rows["row"].to_numpy()][keep].reset_index(drop=True)
+    light = {c: rows[c].to_numpy() for c in ("owner_ref", "decision", "village", "flags")}
+    return part.assign(**light)
 
 
 #: The list's columns, by the word that heads each (the narrow layout labels cells with them).
@@ -225,40 +245,64 @@ def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _search_entries(table: pd.DataFrame, parcels: pd.DataFrame) -> pd.DataFrame:
-    """``key, shard-less`` search entries: each household by its pseudonym and by each of its
-    parcels' ids, with the household and its page."""
+#: Search entries handled at a time while the shards are written (bounded memory).
+SHARD_BATCH = 50_000
+
+
+def _entries(table: pd.DataFrame, parcels: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The search entries in batches of :data:`SHARD_BATCH`: ``id, owner, page``, each
+    household by its pseudonym, then each parcel by its id (with its household's page)."""
+    for start in range(0, len(table), SHARD_BATCH):
+        rows = table.iloc[start : start + SHARD_BATCH]
+        yield pd.DataFrame({"id": rows["owner_ref"].to_numpy(),
+                            "owner": rows["owner_ref"].to_numpy(),
+                            "page": rows["page"].to_numpy()})  # fmt: skip
     page_of = pd.Series(table["page"].to_numpy(), index=table["owner_ref"].to_numpy())
-    hh = pd.DataFrame({"id": table["owner_ref"].to_numpy(), "owner": table["owner_ref"].to_numpy(),
-                       "page": table["page"].to_numpy()})  # fmt: skip
-    owners = parcels["owner_ref"].astype(str)
-    pages = owners.map(page_of)
-    known = pages.notna().to_numpy()
-    pc = pd.DataFrame({"id": parcels["parcel_id"].astype(str).to_numpy()[known],
-                       "owner": owners.to_numpy()[known],
-                       "page": pages.to_numpy()[known].astype(int)})  # fmt: skip
-    return pd.concat([hh, pc], ignore_index=True)
+    for start in range(0, len(parcels), SHARD_BATCH):
+        rows = parcels.iloc[start : start + SHARD_BATCH]
+        owners = rows["owner_ref"].astype(str)
+        pages = owners.map(page_of)
+        known = pages.notna().to_numpy()
+        yield pd.DataFrame({"id": rows["parcel_id"].astype(str).to_numpy()[known],
+                            "owner": owners.to_numpy()[known],
+                            "page": pages.to_numpy()[known].astype(np.int64)})  # fmt: skip
 
 
-def _write_shards(folder: Path, entries: pd.DataFrame) -> int:
-    """Write the search shards (``s-NNNN.js``, each a call of ``agrilendSearch(n, {...})``),
-    one at a time; return how many."""
-    shards = 2 ** max(0, math.ceil(math.log2(max(1, len(entries)) / SHARD_IDS)))
-    ids = entries["id"].astype(str)
-    keys = ids.str.strip().str.lower().to_numpy(dtype=object)
-    which = np.fromiter((zlib.crc32(k.encode("utf-8")) % shards for k in keys),
-                        dtype=np.int64, count=len(keys))  # fmt: skip
-    order = np.argsort(which, kind="stable")
-    bounds = np.searchsorted(which[order], np.arange(shards + 1))
-    ident, owner = ids.to_numpy(dtype=object), entries["owner"].to_numpy(dtype=object)
-    page = entries["page"].to_numpy(dtype=np.int64)
-    folder.mkdir(parents=True, exist_ok=True)
+def _write_shards(folder: Path, table: pd.DataFrame, parcels: pd.DataFrame) -> int:
+    """Write the search shards (``s-NNNN.js``, each a call of ``agrilendSearch(n, {...})``);
+    return how many. The entries go a batch at a time into one file of lines per shard, then
+    each shard is written from its lines: memory holds a batch or a shard, never the index."""
+    n = len(table) + len(parcels)
+    shards = 2 ** max(0, math.ceil(math.log2(max(1, n) / SHARD_IDS)))
+    parts = folder / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    for batch in _entries(table, parcels):
+        ids = batch["id"].astype(str)
+        keys = ids.str.strip().str.lower().to_numpy(dtype=object)
+        which = np.fromiter((zlib.crc32(k.encode("utf-8")) % shards for k in keys),
+                            dtype=np.int64, count=len(keys))  # fmt: skip
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(shards + 1))
+        ident, owner = ids.to_numpy(dtype=object), batch["owner"].to_numpy(dtype=object)
+        page = batch["page"].to_numpy(dtype=np.int64)
+        for used in np.flatnonzero(np.diff(bounds)).tolist():
+            lines = [json.dumps([keys[i], ident[i], str(owner[i]), int(page[i])],
+                                ensure_ascii=True)
+                     for i in order[bounds[used] : bounds[used + 1]]]  # fmt: skip
+            with (parts / f"{used:04d}.jsonl").open("a", encoding="ascii") as fh:
+                fh.write("\n".join(lines) + "\n")
     for s in range(shards):
         found: dict[str, list[list[Any]]] = {}
-        for i in order[bounds[s] : bounds[s + 1]]:
-            found.setdefault(keys[i], []).append([ident[i], str(owner[i]), int(page[i])])
+        part = parts / f"{s:04d}.jsonl"
+        if part.exists():
+            with part.open(encoding="ascii") as fh:
+                for line in fh:
+                    key, ident_s, owner_s, page_n = json.loads(line)
+                    found.setdefault(key, []).append([ident_s, owner_s, page_n])
+            part.unlink()
         text = f"agrilendSearch({s}, {json.dumps(found, ensure_ascii=True, sort_keys=True)});\n"
         (folder / f"s-{s:04d}.js").write_text(text, encoding="ascii")
+    parts.rmdir()
     return shards
 
 
@@ -332,7 +376,7 @@ def write_household_pages(
     try:
         pages = list(_iter_pages(table)) or [(1, table)]
         for number, rows in pages:
-            page_rows = _rows(rows)
+            page_rows = _rows(_page_frame(households, rows))
             html = page_template.render(
                 w=w, rows=page_rows, currency=currency, decisions=decisions, flags=flags,
                 villages=sorted({r["village"] for r in page_rows if r["village"]}),
@@ -344,7 +388,7 @@ def write_household_pages(
             data = html.encode("utf-8")
             size += len(data)
             (tmp / page_name(number)).write_bytes(data)
-        shards = _write_shards(tmp / "search", _search_entries(table, parcels))
+        shards = _write_shards(tmp / "search", table, parcels)
         size += sum(p.stat().st_size for p in (tmp / "search").iterdir())
         target = root / PAGES_DIR
         if target.is_symlink() or target.is_file():
