@@ -44,6 +44,7 @@ import pandas as pd
 from scipy.signal import find_peaks
 
 from agrilend.errors import IndexRangeError, IndexScaleWarning
+from agrilend.remote_sensing import _phenology_kernel as _kernel
 from agrilend.remote_sensing.timeseries import fill_gaps
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ FloatArray = np.ndarray[Any, np.dtype[np.floating[Any]]]
 _DAY_NS = 86_400 * 10**9
 
 Method = Literal["amplitude", "trough", "slope"]
+Engine = Literal["compiled", "reference"]
 #: With ``method="trough"``: the share of the amplitude above the trough where a season starts.
 _TROUGH = 0.05
 _METHODS = ("amplitude", "trough", "slope")
@@ -279,6 +281,9 @@ def _seasons(
     """The seasons of one gap-filled, date-sorted series, as plain floats (days since epoch).
 
     Each tuple is ``(sos, pos, eos, length, amplitude, integral, peak_value, base_value)``.
+    This is the readable reference: :func:`phenology` uses it, and :func:`phenology_table`
+    runs the compiled kernel (:mod:`agrilend.remote_sensing._phenology_kernel`), which gives the
+    same seasons, or this with ``engine="reference"``.
     """
     finite = np.flatnonzero(np.isfinite(arr))
     if finite.size < 5:
@@ -454,6 +459,7 @@ def phenology_table(
     max_length_days: float = 300.0,
     merge_below: float = 0.35,
     check_range: bool = True,
+    engine: Engine = "compiled",
 ) -> pd.DataFrame:
     """Seasons of many series (one per row) as a table, one row per series.
 
@@ -461,6 +467,12 @@ def phenology_table(
     ``sk_eos`` (dates), ``sk_length_days``, ``sk_amplitude``, ``sk_integral``, ``sk_peak``
     (peak value); NaT/NaN where a row has fewer seasons. Options as in :func:`phenology`;
     ``check_range=False`` reads any series as it is (features of arbitrary channels).
+    ``engine="compiled"`` (default) runs all rows in one numba pass; ``"reference"`` runs the
+    readable Python code row by row (the one :func:`phenology` uses). Both give the same table:
+    the compiled pass does the same arithmetic in the same order, and leaves to the reference
+    the rare row where scipy's peak search breaks a tie in an unspecified order (peaks of equal
+    height closer than the minimum distance), and every row when the dates are not strictly
+    increasing.
 
     Examples
     --------
@@ -470,32 +482,63 @@ def phenology_table(
     >>> y = np.vstack([0.2 + 0.6 * np.exp(-(((doy - 180) / 30) ** 2)), np.full(doy.size, 0.2)])
     >>> phenology_table(y, t, index=["a", "b"])["n_seasons"].tolist()
     [1, 0]
+    >>> fast = phenology_table(y, t)
+    >>> fast.equals(phenology_table(y, t, engine="reference"))
+    True
     """
     arr = np.atleast_2d(np.asarray(y2d, dtype="float64"))
     _check_method(method, threshold)
+    if engine not in ("compiled", "reference"):
+        raise ValueError(f"engine must be 'compiled' or 'reference', got {engine!r}")
     arr = _in_index_range(arr, "phenology_table", check=check_range)
     days, order = _days_of(times, arr.shape[-1])
-    filled = fill_gaps(arr[:, order], x=days)
-    cols = _season_columns(max_seasons)
+    ordered = arr if bool(np.all(order == np.arange(order.size))) else arr[:, order]
+    options: dict[str, Any] = {
+        "max_seasons": max_seasons,
+        "method": method,
+        "merge_below": merge_below,
+        "threshold": threshold,
+        "min_amplitude": min_amplitude,
+        "min_length_days": min_length_days,
+        "max_length_days": max_length_days,
+    }
     n_rows = arr.shape[0]
     counts = np.zeros(n_rows, dtype="int64")
     # per season k: sos, pos, eos, length, amplitude, integral, peak (days as floats for now)
     block = np.full((n_rows, max_seasons, 7), np.nan)
-    for i in range(n_rows):
-        found = _seasons(
-            filled[i],
-            days,
-            max_seasons=max_seasons,
-            method=method,
-            merge_below=merge_below,
-            threshold=threshold,
-            min_amplitude=min_amplitude,
-            min_length_days=min_length_days,
-            max_length_days=max_length_days,
+    if engine == "reference" or n_rows == 0 or not bool(np.all(np.diff(days) > 0)):
+        rows: Any = np.arange(n_rows)
+    else:
+        unsure = np.zeros(n_rows, dtype=np.bool_)
+        _kernel.season_rows(
+            np.ascontiguousarray(ordered),
+            np.ascontiguousarray(days, dtype="float64"),
+            int(max_seasons),
+            _METHODS.index(method),
+            _TROUGH if method == "trough" else float(threshold),
+            float(min_amplitude),
+            float(min_length_days),
+            float(max_length_days),
+            float(merge_below),
+            counts,
+            block,
+            unsure,
         )
+        rows = np.flatnonzero(unsure)
+    filled = fill_gaps(ordered[rows], x=days)
+    for i, series in zip(rows, filled, strict=True):
+        found = _seasons(series, days, **options)
         counts[i] = len(found)
+        block[i] = np.nan
         for k, season in enumerate(found):
             block[i, k] = season[:7]
+    return _season_frame(counts, block, max_seasons, index)
+
+
+def _season_frame(
+    counts: np.ndarray[Any, Any], block: FloatArray, max_seasons: int, index: Any
+) -> pd.DataFrame:
+    """The table of :func:`phenology_table` from the season counts and the (rows, k, 7) block."""
     data: dict[str, Any] = {"n_seasons": counts}
     for k in range(max_seasons):
         for j, name in enumerate(
@@ -510,7 +553,7 @@ def phenology_table(
                 )
             else:
                 data[f"s{k + 1}_{name}"] = col
-    return pd.DataFrame(data, columns=cols, index=index)
+    return pd.DataFrame(data, columns=_season_columns(max_seasons), index=index)
 
 
 __all__ = ["Season", "phenology", "phenology_table"]
