@@ -104,24 +104,23 @@ def household_villages(owners: pd.Series, parcel_ids: pd.Series) -> pd.Series:
     Examples
     --------
     >>> household_villages(pd.Series(["H-a", "H-a", "H-b"]),
-    ...                    pd.Series(["1311991012010100001", "1311991012020100002", "P-9"]))
-    owner_ref
-    H-a    131199101201 · 01
-    H-b
-    Name: village, dtype: object
+    ...                    pd.Series(["1311991012010100001", "1311991012020100002", "P-9"])
+    ...                    ).to_dict()
+    {'H-a': '131199101201 · 01', 'H-b': ''}
     """
     ids = parcel_ids.astype(str).str.strip()
     coded = ((ids.str.len() == 19) & ids.str.isdigit()).to_numpy(dtype=bool)
     # as agrilend.report.county.village_key, on whole columns (no string object per parcel)
     village = (ids.str.slice(0, 12) + " · " + ids.str.slice(12, 14)).where(coded, "")
-    frame = pd.DataFrame(
-        {"owner_ref": owners.astype(str).reset_index(drop=True),
-         "village": village.reset_index(drop=True)}
-    )  # fmt: skip
-    counts = frame.groupby(["owner_ref", "village"], sort=False).size().rename("n").reset_index()
-    counts = counts.sort_values(["owner_ref", "n", "village"], ascending=[True, False, True])
-    first = counts.drop_duplicates("owner_ref").set_index("owner_ref")["village"]
-    return first.astype(object).rename("village")
+    # on integer codes (sorted: a code's order is its text's), not on a million strings
+    o_code, o_text = pd.factorize(owners.astype(str), sort=True)
+    v_code, v_text = pd.factorize(village, sort=True)
+    pairs = pd.DataFrame({"o": o_code, "v": v_code}).value_counts(sort=False).rename("n")
+    counts = pairs.reset_index().sort_values(["o", "n", "v"], ascending=[True, False, True])
+    first = counts.drop_duplicates("o")
+    return pd.Series(np.asarray(v_text, dtype=object)[first["v"].to_numpy()],
+                     index=pd.Index(np.asarray(o_text, dtype=object)[first["o"].to_numpy()],
+                                    name="owner_ref"), name="village")  # fmt: skip
 
 
 def household_flags(owners: pd.Series, flags: pd.Series) -> pd.Series:
