@@ -1,6 +1,12 @@
 """One household's row of the decisions table: decision, tenor, reasons and the limits JSON.
 
 Private helper of :mod:`agrilend.credit.sizing`, which computes every array this module reads.
+The per-household loop is the households step of a county scan (issue 18): what is the same for
+every household (the policy's description, the rounded numbers, counts of flagged parcels, each
+parcel's entry in the limits JSON) is made once per sizing by :func:`_prepare`, vectorised where
+the arithmetic allows, and the loop reads it from Python lists. Sums over a household's parcels
+that the rows print stay numpy sums over the same slices, so every number and string is the one
+the loop computed before (``tests/credit/test_household_fast.py`` pins them).
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit.policy import CreditPolicy
-from agrilend.credit.reasons import REASONS, reason_text
+from agrilend.credit.reasons import REASONS, fill_reason
 
 #: At most this many reasons per household.
 MAX_REASONS = 4
 
+# json.dumps(..., ensure_ascii=False[, default=float]) without making an encoder per call
+_TEXT_JSON = json.JSONEncoder(ensure_ascii=False)
+_LIMITS_JSON = json.JSONEncoder(ensure_ascii=False, default=float)
 # reasons with equal cuts keep the catalogue's order
 _ORDER = {c: i for i, c in enumerate(REASONS)}
 _LIMITS = ("revenue", "margin", "input", "area", "household")
@@ -93,29 +102,219 @@ def _tenor(months: list[int], as_of: date, policy: CreditPolicy) -> int | None:
     return int(min(max(max(ahead) + policy.grace_months, policy.min_months), policy.max_months))
 
 
-def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> dict[str, Any]:
-    pol, p = ctx.policy, ctx.p
-    base, sub, line_raw = ctx.base, ctx.sub, float(ctx.line_raw[i])
-    idx = np.arange(ctx.bounds[i], ctx.bounds[i + 1])
-    pids = [str(x) for x in ctx.pids[idx]]
-    usable = p.usable[idx]
-    declared = float(p.declared[idx].sum())
-    declared_usable = float(p.declared[idx][usable].sum())
-    area = float(base["area"][i])
+@dataclass
+class _Lists:
+    """The context's arrays as Python values, made once per sizing for the per-household loop.
+
+    Indexing a numpy array per household and converting its scalars costs more than the
+    arithmetic that follows; these lists hold the same numbers (``tolist`` gives the very floats
+    ``float(array[i])`` would), rounded where the ``limits`` JSON rounds them.
+    """
+
+    bounds: list[int]
+    pids: list[str]
+    usable: list[bool]
+    n_usable: list[int]
+    n_early: list[int]  # usable parcels the imagery cannot see yet
+    n_conflict: list[int]  # titles both sides of a transfer claim
+    n_rented: list[int]
+    n_flagged: dict[str, list[int]]  # haircut code -> parcels it applies to, per household
+    flagged: dict[str, np.ndarray]  # haircut code -> per-parcel mask
+    months: list[tuple[int, ...]]  # harvest months of a usable parcel with area, else ()
+    entries: list[dict[str, Any]]  # the parcels of the limits JSON
+    hh: dict[str, list[Any]]  # per-household numbers
+    adj: dict[str, list[Any]]
+    cf: dict[str, list[float]]
+    limits: list[dict[str, float | None]]  # the limits of the JSON, rounded
+    binding: list[str]  # the limit named binding in the JSON (argmin)
+    lowest: list[str]  # the limit the reasons cite (first of a stable sort)
+    lowest_value: list[float]
+    gap: list[float]  # how far below the next limit the lowest holds the line
+    n_grown: dict[str, list[int]]  # harvest -> usable parcels with area and a yield of it
+    const: dict[str, Any]  # what every household's limits JSON repeats
+    trust_flags: np.ndarray | None  # the trust_flags column as str, if there is one
+
+
+def _r2_list(a: np.ndarray) -> list[float]:
+    return [round(x, 2) for x in a.tolist()]
+
+
+def _prepare(ctx: HouseholdContext) -> _Lists:
+    pol, p, base, n = ctx.policy, ctx.p, ctx.base, len(ctx.line_raw)
+
+    def per_hh(mask: np.ndarray) -> list[int]:
+        return np.bincount(p.hh, weights=mask, minlength=n).astype(int).tolist()
+
+    usable = p.usable.tolist()
+    flagged = {
+        "POOR_VIGOUR": p.f_vig < 1,
+        "LOW_DATA_QUALITY": p.f_q < 1,
+        "AREA_MISMATCH": p.f_am < 1,
+        "CROP_MISMATCH": p.f_cm < 1,
+        "EARLY_SEASON": p.f_es < 1,
+        "CLAIM_TRUST": p.f_claim < 1 if p.f_claim is not None else np.zeros(len(p.hh), dtype=bool),
+    }
+    harvest_months: dict[str, tuple[int, ...]] = {}
+    months: list[tuple[int, ...]] = []
+    for c, ok, a in zip(ctx.crops.tolist(), usable, p.area.tolist(), strict=True):
+        if ok and a > 0:
+            if c not in harvest_months:
+                harvest_months[c] = tuple(h.harvest_month for h in pol.harvests_of(str(c)))
+            months.append(harvest_months[c])
+        else:
+            months.append(())
+
+    # the parcels of the limits JSON, as _limits_json wrote them one by one
+    pids = [str(x) for x in ctx.pids.tolist()]
+    f = (p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es).tolist()
+    area4 = [round(x, 4) for x in p.area.tolist()]
+    rev, cost, high, rent = (_r2_list(x) for x in (p.rev_ha, p.cost_ha, p.cost_high_ha, p.rent))
+    crops = [str(c) for c in ctx.crops.tolist()]
+    why = [str(w) for w in ctx.why.tolist()]
+    entries: list[dict[str, Any]] = []
+    for j, ok in enumerate(usable):
+        if ok:
+            entries.append(
+                {
+                    "parcel_id": pids[j],
+                    "crop": crops[j],
+                    "area_ha": area4[j],
+                    "revenue_per_ha": rev[j],
+                    "cost_per_ha": cost[j],
+                    "prudent_cost_per_ha": high[j],
+                    "rent": rent[j],
+                    "haircut_factor": round(f[j], 4),
+                }
+            )
+        else:
+            entries.append({"parcel_id": pids[j], "crop": crops[j], "unusable": why[j]})
+
+    lim = base["limits"]
+    order = np.argsort(lim, axis=0, kind="stable")
+    low = np.take_along_axis(lim, order[:1], axis=0)[0]
+    gap = (np.take_along_axis(lim, order[1:2], axis=0)[0] - low) * ctx.g
+    rounded = [[(round(v, 2) if math.isfinite(v) else None) for v in row] for row in lim.tolist()]
+    margin = base["margin_cut"].tolist()
+    hh = {
+        "area": base["area"].tolist(),
+        "revenue": base["revenue"].tolist(),
+        "cost": base["cost"].tolist(),
+        "revenue_cut": base["revenue_cut"].tolist(),
+        "cost_cut": base["cost_cut"].tolist(),
+        "cost_high_cut": base["cost_high_cut"].tolist(),
+        "area_cut": base["area_cut"].tolist(),
+        "rent": base["rent"].tolist(),
+        "no_cut": base["no_haircut_line"].tolist(),
+        "line_raw": ctx.line_raw.tolist(),
+        "g": ctx.g.tolist(),
+        "risk": ctx.risk.tolist(),
+        "sub_income": ctx.sub["income"].tolist(),
+        "sub_area": ctx.sub["area"].tolist(),
+        # rounded as the limits JSON shows them
+        "revenue_r": _r2_list(base["revenue"]),
+        "revenue_cut_r": _r2_list(base["revenue_cut"]),
+        "sub_income_r": _r2_list(ctx.sub["income"]),
+        "cost_r": _r2_list(base["cost"]),
+        "cost_cut_r": _r2_list(base["cost_cut"]),
+        "rent_r": _r2_list(base["rent"]),
+        "cost_high_cut_r": _r2_list(base["cost_high_cut"]),
+        "margin_cut_r": [round(v, 2) if math.isfinite(v) else None for v in margin],
+        "area_r": [round(v, 4) for v in base["area"].tolist()],
+        "area_cut_r": [round(v, 4) for v in base["area_cut"].tolist()],
+        "risk_r": [round(v, 4) for v in ctx.risk.tolist()],
+        "g_r": [round(v, 4) for v in ctx.g.tolist()],
+        "line_raw_r": _r2_list(ctx.line_raw),
+    }
+    adj = {k: v.tolist() for k, v in ctx.adj.items()}
+    for k in ("climate_relief", "insured_area_ha", "evidence_raise", "evidence_cut"):
+        adj[k + "_r"] = [round(v, 4) for v in adj[k]]
+    const = {
+        "policy": pol.describe(),
+        "currency": pol.currency,
+        "formula": "line = floor(min(limits) * climate_factor * (1 - evidence_cut) / "
+        "round_down_to) * round_down_to",
+        "revenue_share": pol.revenue_share,
+        "subsidy_share": pol.subsidy_share,
+        "input_cover": pol.input_cover,
+        "margin_share": pol.margin.get("share"),
+        "cost_uncertainty": pol.margin.get("cost_uncertainty"),
+        "cap_per_ha": _r2(pol.cap_per_ha),
+        "round_down_to": pol.round_down_to,
+    }
+    return _Lists(
+        bounds=[int(b) for b in ctx.bounds.tolist()],
+        pids=pids,
+        usable=usable,
+        n_usable=per_hh(p.usable),
+        n_early=per_hh(p.early & p.usable),
+        n_conflict=per_hh(p.conflict),
+        n_rented=per_hh(p.rented),
+        n_flagged={code: per_hh(mask) for code, mask in flagged.items()},
+        flagged=flagged,
+        months=months,
+        entries=entries,
+        hh=hh,
+        adj=adj,
+        cf={code: v.tolist() for code, v in ctx.cf.items()},
+        limits=[dict(zip(_LIMITS, col, strict=True)) for col in zip(*rounded, strict=True)],
+        binding=[_LIMITS[k] for k in np.argmin(lim, axis=0).tolist()],
+        lowest=[_LIMITS[k] for k in order[0].tolist()],
+        lowest_value=low.tolist(),
+        gap=gap.tolist(),
+        n_grown={
+            h: per_hh(p.usable & (p.area > 0) & np.isfinite(p.yields[h]))
+            for h in _harvest_order(ctx)
+        },
+        const=const,
+        trust_flags=ctx.df["trust_flags"].astype(str).to_numpy()
+        if "trust_flags" in ctx.df.columns
+        else None,
+    )
+
+
+def household_rows(
+    ctx: HouseholdContext, owners: np.ndarray, *, as_of: date
+) -> dict[str, list[Any]]:
+    """The decisions table's columns, one value per household (``owners`` in context order)."""
+    lists = _prepare(ctx)
+    cols: dict[str, list[Any]] = {}
+    for i, owner in enumerate(owners.tolist()):
+        row = _household_row(i, str(owner), ctx, lists, as_of=as_of)
+        for k, v in row.items():
+            cols.setdefault(k, []).append(v)
+    return cols
+
+
+def _household_row(
+    i: int, owner: str, ctx: HouseholdContext, lists: _Lists, *, as_of: date
+) -> dict[str, Any]:
+    pol, p, hh, a = ctx.policy, ctx.p, lists.hh, lists.adj
+    b0, b1 = lists.bounds[i], lists.bounds[i + 1]
+    sl = slice(b0, b1)
+    n_parcels = b1 - b0
+    pids = lists.pids[sl]
+    any_usable = lists.n_usable[i] > 0
+    declared = float(p.declared[sl].sum())
+    if lists.n_usable[i] == n_parcels:
+        declared_usable = declared
+    else:
+        declared_usable = float(p.declared[sl][p.usable[sl]].sum())
+    area = hh["area"][i]
+    line_raw = hh["line_raw"][i]
     step = pol.round_down_to
     line_rounded = math.floor(line_raw / step + 1e-9) * step if step > 0 else line_raw
-    evidence_share = declared_usable / declared if declared > 0 else float(usable.any())
-    no_cut = float(base["no_haircut_line"][i])
+    evidence_share = declared_usable / declared if declared > 0 else float(any_usable)
+    no_cut = hh["no_cut"][i]
     haircut_share = 1 - line_raw / no_cut if no_cut > 0 else 0.0
     area_ratio = area / declared_usable if declared_usable > 0 else math.inf
-    sub_area = float(sub["area"][i])
+    sub_area = hh["sub_area"][i]
     sub_ratio = sub_area / area if area > 0 else (math.inf if sub_area > 0 else 0.0)
 
     cand: list[tuple[str, float, dict[str, Any]]] = []  # (code, cut, params)
     dec = pol.decision
-    if not usable.any():
-        why = sorted({str(w) for w in ctx.why[idx]})
-        cand.append(("NO_EVIDENCE", 0.0, {"n": len(idx), "why": "; ".join(why)}))
+    if not any_usable:
+        why = sorted({str(w) for w in ctx.why[sl]})
+        cand.append(("NO_EVIDENCE", 0.0, {"n": n_parcels, "why": "; ".join(why)}))
         decision, line = "refer", 0.0
     else:
         decision, line = "approve", float(line_rounded)
@@ -156,13 +355,12 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                         {"ratio": area_ratio, "min_ratio": dec["min_area_ratio"]},
                     )
                 )
-            early = p.early[idx] & usable
-            if early.any() and pol.season["early_season"] == "refer":
+            if lists.n_early[i] and pol.season["early_season"] == "refer":
                 decision = "refer"
-                ids = [str(x) for x in ctx.pids[idx][early]]
+                early = p.early[sl] & p.usable[sl]
+                ids = [x for x, e in zip(pids, early.tolist(), strict=True) if e]
                 cand.append(("EARLY_SEASON_REFER", 0.0, {"n": len(ids), "parcels": _fmt_ids(ids)}))
-        a = {k: v[i] for k, v in ctx.adj.items()}
-        n_contra = int(a["n_outside"] + a["n_season"] + a["n_crop"])
+        n_contra = int(a["n_outside"][i] + a["n_season"][i] + a["n_crop"][i])
         if n_contra > 0:
             if decision == "approve":
                 decision = "refer"
@@ -172,14 +370,14 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                     0.0,
                     {
                         "n": n_contra,
-                        "n_outside": int(a["n_outside"]),
-                        "n_season": int(a["n_season"]),
-                        "n_crop": int(a["n_crop"]),
-                        "cut": float(a["evidence_cut"]),
+                        "n_outside": int(a["n_outside"][i]),
+                        "n_season": int(a["n_season"][i]),
+                        "n_crop": int(a["n_crop"][i]),
+                        "cut": float(a["evidence_cut"][i]),
                     },
                 )
             )
-        if a["insurance_contradictions"] > 0:
+        if a["insurance_contradictions"][i] > 0:
             if decision == "approve":
                 decision = "refer"
             cand.append(
@@ -187,21 +385,24 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                     "INSURANCE_CONTRADICTS",
                     0.0,
                     {
-                        "n": int(a["insurance_contradictions"]),
-                        "parcels": str(a["insurance_contradiction_parcels"]) or "-",
+                        "n": int(a["insurance_contradictions"][i]),
+                        "parcels": str(a["insurance_contradiction_parcels"][i]) or "-",
                     },
                 )
             )
-        disputed = sorted(
-            {str(x) for x in ctx.pids[idx][p.conflict[idx]]}
-            | {x for x in str(a["transfer_conflict_parcels"]).split(",") if x}
-        )
-        if disputed:
-            if decision == "approve":
-                decision = "refer"
-            cand.append(
-                ("TRANSFER_CONFLICT", 0.0, {"n": len(disputed), "parcels": _fmt_ids(disputed)})
+        claimed = str(a["transfer_conflict_parcels"][i])
+        if lists.n_conflict[i] or claimed:
+            conflict = p.conflict[sl].tolist()
+            disputed = sorted(
+                {x for x, c in zip(pids, conflict, strict=True) if c}
+                | {x for x in claimed.split(",") if x}
             )
+            if disputed:
+                if decision == "approve":
+                    decision = "refer"
+                cand.append(
+                    ("TRANSFER_CONFLICT", 0.0, {"n": len(disputed), "parcels": _fmt_ids(disputed)})
+                )
         if sub_area > 0 and sub_ratio > pol.subsidy_max_area_ratio:
             if decision == "approve":
                 decision = "refer"
@@ -212,20 +413,13 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
                     {"subsidised": sub_area, "ratio": sub_ratio, "observed": area},
                 )
             )
-        cand.extend(_cut_reasons(i, idx, ctx, area=area, declared_usable=declared_usable))
+        cand.extend(_cut_reasons(i, sl, ctx, lists, area=area, declared_usable=declared_usable))
 
     reasons = _pick(cand)
     cur = pol.currency
-    en = [reason_text(c, "en", currency=cur, **prm) for c, _, prm in reasons]
-    zh = [reason_text(c, "zh", currency=cur, **prm) for c, _, prm in reasons]
-    harvest_months = sorted(
-        {
-            h.harvest_month
-            for c, a in zip(ctx.crops[idx][usable], p.area[idx][usable], strict=True)
-            if a > 0
-            for h in pol.harvests_of(str(c))
-        }
-    )
+    en = [fill_reason(c, "en", cur, prm) for c, _, prm in reasons]
+    zh = [fill_reason(c, "zh", cur, prm) for c, _, prm in reasons]
+    harvest_months = sorted({m for ms in lists.months[sl] for m in ms})
     tenor = _tenor(harvest_months, as_of, pol) if line > 0 else None
     tenor_doc = {
         "as_of": as_of.isoformat(),
@@ -236,91 +430,86 @@ def household_row(i: int, owner: str, ctx: HouseholdContext, *, as_of: date) -> 
         "months": tenor,
     }
     limits = _limits_json(
-        i, idx, ctx, line=line, decision=decision, reasons=reasons, pids=pids, tenor=tenor_doc
+        i, sl, lists, line=line, decision=decision, reasons=reasons, tenor=tenor_doc
     )
     return {
         "owner_ref": owner,
-        "n_parcels": len(idx),
+        "n_parcels": n_parcels,
         "parcel_ids": ",".join(pids),
         "declared_area_ha": declared,
         "cultivated_area_ha": area,
-        "expected_revenue": float(base["revenue"][i]),
-        "input_cost": float(base["cost"][i]),
-        "subsidy_income": float(sub["income"][i]),
-        "climate_haircut": float(1 - ctx.g[i]),
+        "expected_revenue": hh["revenue"][i],
+        "input_cost": hh["cost"][i],
+        "subsidy_income": hh["sub_income"][i],
+        "climate_haircut": 1 - hh["g"][i],
         "credit_line": line,
         "currency": cur,
         "tenor_months": tenor,
         "decision": decision,
         "reason_codes": json.dumps([c for c, _, _ in reasons]),
-        "reasons_en": json.dumps(en, ensure_ascii=False),
-        "reasons_zh": json.dumps(zh, ensure_ascii=False),
+        "reasons_en": _TEXT_JSON.encode(en),
+        "reasons_zh": _TEXT_JSON.encode(zh),
         "limits": limits,
     }
 
 
 def _cut_reasons(
-    i: int, idx: np.ndarray, ctx: HouseholdContext, *, area: float, declared_usable: float
+    i: int,
+    sl: slice,
+    ctx: HouseholdContext,
+    lists: _Lists,
+    *,
+    area: float,
+    declared_usable: float,
 ) -> list[tuple[str, float, dict[str, Any]]]:
-    pol, p = ctx.policy, ctx.p
-    base, cf, sub = ctx.base, ctx.cf, ctx.sub
-    line_raw, g, risk = float(ctx.line_raw[i]), float(ctx.g[i]), float(ctx.risk[i])
+    pol, p, hh, a, cf = ctx.policy, ctx.p, lists.hh, lists.adj, lists.cf
+    line_raw, g, risk = hh["line_raw"][i], hh["g"][i], hh["risk"][i]
     hc = pol.haircuts
-    pids = ctx.pids[idx]
+    pids = lists.pids[sl]
     out: list[tuple[str, float, dict[str, Any]]] = []
 
     def cut(code: str) -> float:
-        return max(float(cf[code][i]) - line_raw, 0.0)
+        return max(cf[code][i] - line_raw, 0.0)
 
     # the binding limit: how far below the next one it holds the line
-    lim = base["limits"][:, i]
-    order = np.argsort(lim, kind="stable")
-    binding = _LIMITS[order[0]]
-    gap = float(lim[order[1]] - lim[order[0]]) * g
-    a = {k: v[i] for k, v in ctx.adj.items()}
-    params: dict[str, Any] = {
-        "margin": {
-            "share": pol.margin.get("share", 0.0),
-            "margin": float(base["revenue_cut"][i])
-            - float(base["cost_high_cut"][i])
-            - pol.transfers.get("rent_in_margin", 1.0) * float(base["rent"][i]),
-            "revenue": float(base["revenue_cut"][i]),
-            "cost": float(base["cost_high_cut"][i]),
-            "rent": pol.transfers.get("rent_in_margin", 1.0) * float(base["rent"][i]),
-            "subsidy_share": pol.subsidy_share,
-            "subsidy": float(sub["income"][i]),
-        },
-        "revenue": {
-            "share": pol.revenue_share,
-            "revenue": float(base["revenue_cut"][i]),
-            "subsidy_share": pol.subsidy_share,
-            "subsidy": float(sub["income"][i]),
-        },
-        "input": {"cover": pol.input_cover, "cost": float(base["cost_cut"][i])},
-        "area": {"cap_per_ha": pol.cap_per_ha, "area": float(base["area_cut"][i])},
-        "household": {"cap": pol.cap_household},
-    }[binding]
-    if lim[order[0]] > 0:
-        out.append((_LIMIT_CODE[binding], gap, params))
+    binding = lists.lowest[i]
+    if lists.lowest_value[i] > 0:
+        if binding == "margin":
+            rent = pol.transfers.get("rent_in_margin", 1.0) * hh["rent"][i]
+            params: dict[str, Any] = {
+                "share": pol.margin.get("share", 0.0),
+                "margin": hh["revenue_cut"][i] - hh["cost_high_cut"][i] - rent,
+                "revenue": hh["revenue_cut"][i],
+                "cost": hh["cost_high_cut"][i],
+                "rent": rent,
+                "subsidy_share": pol.subsidy_share,
+                "subsidy": hh["sub_income"][i],
+            }
+        elif binding == "revenue":
+            params = {
+                "share": pol.revenue_share,
+                "revenue": hh["revenue_cut"][i],
+                "subsidy_share": pol.subsidy_share,
+                "subsidy": hh["sub_income"][i],
+            }
+        elif binding == "input":
+            params = {"cover": pol.input_cover, "cost": hh["cost_cut"][i]}
+        elif binding == "area":
+            params = {"cap_per_ha": pol.cap_per_ha, "area": hh["area_cut"][i]}
+        else:
+            params = {"cap": pol.cap_household}
+        out.append((_LIMIT_CODE[binding], lists.gap[i], params))
 
-    flagged = {
-        "POOR_VIGOUR": p.f_vig[idx] < 1,
-        "LOW_DATA_QUALITY": p.f_q[idx] < 1,
-        "AREA_MISMATCH": p.f_am[idx] < 1,
-        "CROP_MISMATCH": p.f_cm[idx] < 1,
-        "EARLY_SEASON": p.f_es[idx] < 1,
-        "CLAIM_TRUST": (
-            p.f_claim[idx] < 1 if p.f_claim is not None else np.zeros(len(idx), dtype=bool)
-        ),
-    }
-    for code, mask in flagged.items():
-        if not mask.any() or cut(code) <= 0:
+    for code, n_flagged in lists.n_flagged.items():
+        if not n_flagged[i] or cut(code) <= 0:
             continue
-        prm: dict[str, Any] = {"n": int(mask.sum()), "parcels": _fmt_ids(list(pids[mask]))}
+        mask = lists.flagged[code][sl]
+        ids = [x for x, m in zip(pids, mask.tolist(), strict=True) if m]
+        prm: dict[str, Any] = {"n": n_flagged[i], "parcels": _fmt_ids(ids)}
         if code == "POOR_VIGOUR":
             prm = {
-                "n": int(mask.sum()),
-                "area": float(p.area[idx][mask].sum()),
+                "n": n_flagged[i],
+                "area": float(p.area[sl][mask].sum()),
                 "haircut": hc["poor_vigour"],
             }
         elif code == "LOW_DATA_QUALITY":
@@ -330,7 +519,9 @@ def _cut_reasons(
                 "haircut": hc["low_quality"],
             }
         elif code == "CLAIM_TRUST":
-            flags = ctx.df["trust_flags"].astype(str).to_numpy()[idx][mask]
+            if lists.trust_flags is None:
+                raise KeyError("trust_flags")  # as reading the absent column would
+            flags = lists.trust_flags[sl][mask]
             prm |= {"flags": ", ".join(sorted({f for fl in flags for f in fl.split(",") if f}))}
         elif code == "AREA_MISMATCH":
             prm |= {"min_ratio": pol.min_area_ratio, "haircut": hc["area_mismatch"]}
@@ -350,54 +541,66 @@ def _cut_reasons(
         )
     if risk > 0 and cut("CLIMATE_RISK") > 0:
         out.append(("CLIMATE_RISK", cut("CLIMATE_RISK"), {"risk": risk, "haircut": 1 - g}))
-    if a["climate_relief"] > 0 and cut("INSURED") > 0:
+    if a["climate_relief"][i] > 0 and cut("INSURED") > 0:
         prm_i = {
-            "area": float(a["insured_area_ha"]),
-            "share": float(a["insured_share"]),
-            "relief": float(a["climate_relief"]),
+            "area": float(a["insured_area_ha"][i]),
+            "share": float(a["insured_share"][i]),
+            "relief": float(a["climate_relief"][i]),
         }
         out.append(("INSURED", cut("INSURED"), prm_i))
-    if a["evidence_raise"] > 0 and cut("OWN_EVIDENCE") > 0:
-        prm_e = {k: int(a[k]) for k in ("n_photos", "n_receipts", "n_contracts", "n_repaid")}
+    if a["evidence_raise"][i] > 0 and cut("OWN_EVIDENCE") > 0:
+        prm_e = {k: int(a[k][i]) for k in ("n_photos", "n_receipts", "n_contracts", "n_repaid")}
         out.append(("OWN_EVIDENCE", cut("OWN_EVIDENCE"), prm_e | {"amount": cut("OWN_EVIDENCE")}))
-    rented = p.rented[idx]
-    if rented.any():
+    if lists.n_rented[i]:
+        rented = p.rented[sl]
         prm_r = {
-            "n": int(rented.sum()),
-            "area": float(p.area[idx][rented].sum()),
-            "rent": float(p.rent[idx].sum()),
+            "n": lists.n_rented[i],
+            "area": float(p.area[sl][rented].sum()),
+            "rent": float(p.rent[sl].sum()),
         }
-        out.append(("RENTED_LAND", max(float(p.rent[idx].sum()), 0.01), prm_r))
+        out.append(("RENTED_LAND", max(float(p.rent[sl].sum()), 0.01), prm_r))
     if cut("LOW_YIELD") > 0:
-        worst = _worst_yield(idx, ctx)
+        worst = _worst_yield(sl, ctx, [h for h, n in lists.n_grown.items() if n[i]])
         if worst is not None:
             out.append(("LOW_YIELD", cut("LOW_YIELD"), worst))
-    bad = ~p.usable[idx]
-    if bad.any():
-        n_ok = int((~bad).sum())
-        share = float(p.declared[idx][~bad].sum() / max(p.declared[idx].sum(), 1e-12))
-        prm = {"n_ok": n_ok, "n": len(idx), "share": share, "parcels": _fmt_ids(list(pids[bad]))}
+    n_ok = lists.n_usable[i]
+    if n_ok < len(pids):
+        ok = p.usable[sl]
+        share = float(p.declared[sl][ok].sum() / max(p.declared[sl].sum(), 1e-12))
+        bad = [x for x, u in zip(pids, ok.tolist(), strict=True) if not u]
+        prm = {"n_ok": n_ok, "n": len(pids), "share": share, "parcels": _fmt_ids(bad)}
         out.append(("PARTIAL_EVIDENCE", cut("PARTIAL_EVIDENCE"), prm))
     return out
 
 
-def _worst_yield(idx: np.ndarray, ctx: HouseholdContext) -> dict[str, Any] | None:
+def _harvest_order(ctx: HouseholdContext) -> list[str]:
+    """The harvests with yields, in the order ties are broken: the policy's, then by name."""
+    rank = {h: i for i, h in enumerate(ctx.policy.harvests)}
+    return sorted(ctx.p.yields, key=lambda h: (rank.get(h, len(rank)), h))
+
+
+def _worst_yield(
+    idx: np.ndarray | slice, ctx: HouseholdContext, harvests: list[str] | None = None
+) -> dict[str, Any] | None:
     """The harvest whose area-weighted prudent yield falls furthest below its reference.
 
     Ties (shortfalls equal to 1e-9) go to the harvest listed first in the policy, then by name:
     the order in which chunks of a scan met the harvests never decides which one is cited.
+    ``harvests`` (in that order) may leave out harvests the household does not grow.
     """
     pol, p = ctx.policy, ctx.p
     best: dict[str, Any] | None = None
-    ok = p.usable[idx] & (p.area[idx] > 0)
-    rank = {h: i for i, h in enumerate(pol.harvests)}
-    for name in sorted(p.yields, key=lambda h: (rank.get(h, len(rank)), h)):
-        y_all = p.yields[name]
-        y = y_all[idx]
+    area = p.area[idx]
+    ok = p.usable[idx] & (area > 0)
+    for name in _harvest_order(ctx) if harvests is None else harvests:
+        y = p.yields[name][idx]
         grown = ok & np.isfinite(y)
         if not grown.any():
             continue
-        y_mean = float(np.average(y[grown], weights=p.area[idx][grown]))
+        w = area[grown]
+        y_mean = float(
+            (y[grown] * w).sum() / w.sum()
+        )  # np.average's arithmetic, without its checks
         ref = ctx.refs.get(name, pol.harvests[name].reference_yield_t_ha)
         if ref > 0 and y_mean < pol.low_yield_ratio * ref:
             shortfall = round(1 - y_mean / ref, 9)
@@ -431,81 +634,59 @@ def _r2(x: float) -> float:
     return round(float(x), 2)
 
 
+def _evidence_items(text: str) -> Any:
+    return [] if text == "[]" else json.loads(text)
+
+
 def _limits_json(
     i: int,
-    idx: np.ndarray,
-    ctx: HouseholdContext,
+    sl: slice,
+    lists: _Lists,
     *,
     line: float,
     decision: str,
     reasons: list[tuple[str, float, dict[str, Any]]],
-    pids: list[str],
     tenor: dict[str, Any],
 ) -> str:
-    pol, p = ctx.policy, ctx.p
-    base, sub = ctx.base, ctx.sub
-    line_raw, g, risk = float(ctx.line_raw[i]), float(ctx.g[i]), float(ctx.risk[i])
-    f = (p.f_vig * p.f_q * p.f_am * p.f_cm * p.f_es)[idx]
-    lim = base["limits"][:, i]
-    binding = _LIMITS[int(np.argmin(lim))]
-    parcels = []
-    for k, j in enumerate(idx):
-        entry: dict[str, Any] = {"parcel_id": pids[k], "crop": str(ctx.crops[j])}
-        if p.usable[j]:
-            entry |= {
-                "area_ha": round(float(p.area[j]), 4),
-                "revenue_per_ha": _r2(p.rev_ha[j]),
-                "cost_per_ha": _r2(p.cost_ha[j]),
-                "prudent_cost_per_ha": _r2(p.cost_high_ha[j]),
-                "rent": _r2(p.rent[j]),
-                "haircut_factor": round(float(f[k]), 4),
-            }
-        else:
-            entry["unusable"] = str(ctx.why[j])
-        parcels.append(entry)
+    hh, a, c = lists.hh, lists.adj, lists.const
     doc = {
-        "policy": pol.describe(),
-        "currency": pol.currency,
-        "formula": "line = floor(min(limits) * climate_factor * (1 - evidence_cut) / "
-        "round_down_to) * round_down_to",
-        "revenue": _r2(base["revenue"][i]),
-        "revenue_after_haircuts": _r2(base["revenue_cut"][i]),
-        "revenue_share": pol.revenue_share,
-        "subsidy_income": _r2(sub["income"][i]),
-        "subsidy_share": pol.subsidy_share,
-        "input_cost": _r2(base["cost"][i]),
-        "input_cost_after_haircuts": _r2(base["cost_cut"][i]),
-        "input_cover": pol.input_cover,
-        "rent": _r2(base["rent"][i]),
-        "prudent_cost_after_haircuts": _r2(base["cost_high_cut"][i]),
-        "margin_share": pol.margin.get("share"),
-        "cost_uncertainty": pol.margin.get("cost_uncertainty"),
-        "margin_limit_after_haircuts": _r2(base["margin_cut"][i])
-        if np.isfinite(base["margin_cut"][i])
-        else None,
-        "climate_relief": round(float(ctx.adj["climate_relief"][i]), 4),
-        "insured_area_ha": round(float(ctx.adj["insured_area_ha"][i]), 4),
-        "evidence_raise": round(float(ctx.adj["evidence_raise"][i]), 4),
-        "evidence_cut": round(float(ctx.adj["evidence_cut"][i]), 4),
-        "evidence_items": json.loads(str(ctx.adj["evidence_items"][i])),
-        "area_ha": round(float(base["area"][i]), 4),
-        "area_after_haircuts_ha": round(float(base["area_cut"][i]), 4),
-        "cap_per_ha": _r2(pol.cap_per_ha),
-        "limits": {
-            name: (_r2(v) if np.isfinite(v) else None) for name, v in zip(_LIMITS, lim, strict=True)
-        },
-        "binding": binding,
-        "climate_risk": round(float(risk), 4),
-        "climate_factor": round(float(g), 4),
-        "line_before_rounding": _r2(line_raw),
-        "round_down_to": pol.round_down_to,
+        "policy": c["policy"],
+        "currency": c["currency"],
+        "formula": c["formula"],
+        "revenue": hh["revenue_r"][i],
+        "revenue_after_haircuts": hh["revenue_cut_r"][i],
+        "revenue_share": c["revenue_share"],
+        "subsidy_income": hh["sub_income_r"][i],
+        "subsidy_share": c["subsidy_share"],
+        "input_cost": hh["cost_r"][i],
+        "input_cost_after_haircuts": hh["cost_cut_r"][i],
+        "input_cover": c["input_cover"],
+        "rent": hh["rent_r"][i],
+        "prudent_cost_after_haircuts": hh["cost_high_cut_r"][i],
+        "margin_share": c["margin_share"],
+        "cost_uncertainty": c["cost_uncertainty"],
+        "margin_limit_after_haircuts": hh["margin_cut_r"][i],
+        "climate_relief": a["climate_relief_r"][i],
+        "insured_area_ha": a["insured_area_ha_r"][i],
+        "evidence_raise": a["evidence_raise_r"][i],
+        "evidence_cut": a["evidence_cut_r"][i],
+        "evidence_items": _evidence_items(str(a["evidence_items"][i])),
+        "area_ha": hh["area_r"][i],
+        "area_after_haircuts_ha": hh["area_cut_r"][i],
+        "cap_per_ha": c["cap_per_ha"],
+        "limits": lists.limits[i],
+        "binding": lists.binding[i],
+        "climate_risk": hh["risk_r"][i],
+        "climate_factor": hh["g_r"][i],
+        "line_before_rounding": hh["line_raw_r"][i],
+        "round_down_to": c["round_down_to"],
         "line": _r2(line),
         "decision": decision,
         "tenor": tenor,
         "reasons": [
-            {"code": c, "cut": _r2(cut), "params": {k: _tidy(v) for k, v in prm.items()}}
-            for c, cut, prm in reasons
+            {"code": code, "cut": _r2(cut), "params": {k: _tidy(v) for k, v in prm.items()}}
+            for code, cut, prm in reasons
         ],
-        "parcels": parcels,
+        "parcels": lists.entries[sl],
     }
-    return json.dumps(doc, ensure_ascii=False, default=float)
+    return _LIMITS_JSON.encode(doc)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
@@ -283,53 +283,72 @@ _NOT_IN_POLICY = re.compile(r"^crop '(?P<crop>[^']*)' not in the policy$")
 CROP_NAMES_ZH: Mapping[str, str] = MappingProxyType({k: zh for k, (_, zh) in CROPS.items()})
 
 
-class _Formatter(string.Formatter):
-    def __init__(self, lang: Language, currency: str) -> None:
-        super().__init__()
-        self.lang = lang
-        self.currency = currency
+def _ha(value: Any, zh: bool, currency: str) -> str:
+    v = float(value)
+    txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
+    return f"{txt} 公顷（{v * MU_PER_HA:,.1f} 亩）" if zh else f"{txt} ha"
 
-    def format_field(self, value: Any, format_spec: str) -> str:
-        fmt = getattr(self, f"_{format_spec}", None) if format_spec else None
-        if fmt is None:
-            return super().format_field(value, format_spec)
-        return str(fmt(value, self.lang == "zh"))
 
-    def _ha(self, value: Any, zh: bool) -> str:
-        v = float(value)
-        txt = f"{v:.2f}" if abs(v) < 1 else f"{v:,.1f}"
-        return f"{txt} 公顷（{v * MU_PER_HA:,.1f} 亩）" if zh else f"{txt} ha"
+def _money(value: Any, zh: bool, currency: str) -> str:
+    if zh and currency in _CURRENCY_ZH:
+        return f"{float(value):,.0f}{_CURRENCY_ZH[currency]}"
+    return f"{float(value):,.0f} {currency}"
 
-    def _money(self, value: Any, zh: bool) -> str:
-        if zh and self.currency in _CURRENCY_ZH:
-            return f"{float(value):,.0f}{_CURRENCY_ZH[self.currency]}"
-        return f"{float(value):,.0f} {self.currency}"
 
-    def _pct(self, value: Any, zh: bool) -> str:
-        return f"{float(value) * 100:.0f}%"
+def _pct(value: Any, zh: bool, currency: str) -> str:
+    return f"{float(value) * 100:.0f}%"
 
-    def _t(self, value: Any, zh: bool) -> str:
-        return f"{float(value):.1f} 吨/公顷" if zh else f"{float(value):.1f} t/ha"
 
-    def _crop(self, value: Any, zh: bool) -> str:
-        name = str(value)
-        return CROP_NAMES_ZH.get(name, name) if zh else name.replace("_", " ")
+def _t(value: Any, zh: bool, currency: str) -> str:
+    return f"{float(value):.1f} 吨/公顷" if zh else f"{float(value):.1f} t/ha"
 
-    def _x(self, value: Any, zh: bool) -> str:
-        return f"{float(value):.2f}"
 
-    def _why(self, value: Any, zh: bool) -> str:
-        """Reasons joined by "; ", each translated when the text is Chinese."""
-        if not zh:
-            return str(value)
-        out = []
-        for part in str(value).split("; "):
-            m = _NOT_IN_POLICY.match(part)
-            if m:
-                out.append(f"作物“{self._crop(m['crop'], zh)}”不在信贷政策中")
-            else:
-                out.append(UNUSABLE_ZH.get(part, part))
-        return "；".join(out)
+def _crop(value: Any, zh: bool, currency: str) -> str:
+    name = str(value)
+    return CROP_NAMES_ZH.get(name, name) if zh else name.replace("_", " ")
+
+
+def _x(value: Any, zh: bool, currency: str) -> str:
+    return f"{float(value):.2f}"
+
+
+def _why(value: Any, zh: bool, currency: str) -> str:
+    """Reasons joined by "; ", each translated when the text is Chinese."""
+    if not zh:
+        return str(value)
+    out = []
+    for part in str(value).split("; "):
+        m = _NOT_IN_POLICY.match(part)
+        if m:
+            out.append(f"作物“{_crop(m['crop'], zh, currency)}”不在信贷政策中")
+        else:
+            out.append(UNUSABLE_ZH.get(part, part))
+    return "；".join(out)
+
+
+#: The field specs of the module docstring; any other spec is ``format``'s own.
+_SPECS: Mapping[str, Callable[[Any, bool, str], str]] = MappingProxyType(
+    {"ha": _ha, "money": _money, "pct": _pct, "t": _t, "crop": _crop, "x": _x, "why": _why}
+)
+
+
+def _parse(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template as (literal text, field name or None, spec) parts, parsed once.
+
+    Only plain field names are supported (no attribute, index or ``!r`` conversion), which is
+    all the catalogue uses; anything else is an error at import, not a silent change of text.
+    """
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+            raise ValueError(f"reason template field {name!r} is not a plain field: {template!r}")
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
+
+
+_PARSED: Mapping[tuple[str, str], tuple[tuple[str, str | None, str], ...]] = MappingProxyType(
+    {(r.code, lang): _parse(getattr(r, lang)) for r in REASONS.values() for lang in ("en", "zh")}
+)
 
 
 def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **params: Any) -> str:
@@ -360,18 +379,36 @@ def reason_text(code: str, lang: Language = "en", *, currency: str = "CNY", **pa
     >>> reason_text("CAP_HOUSEHOLD", cap=200000)
     'line capped at the household maximum 200,000 CNY'
     """
-    reason = REASONS.get(code)
-    if reason is None:
+    if code not in REASONS:
         raise PolicyError(f"unknown reason code {code!r}; known: {', '.join(REASONS)}", key=code)
     if lang not in ("en", "zh"):
         raise PolicyError(f"unknown language {lang!r} for reason {code}; use 'en' or 'zh'")
-    template = reason.en if lang == "en" else reason.zh
-    try:
-        return _Formatter(lang, currency).format(template, **params)
-    except KeyError as exc:
-        raise PolicyError(
-            f"reason {code} needs the field {exc.args[0]!r}; pass it", key=code
-        ) from exc
+    return fill_reason(code, lang, currency, params)
 
 
-__all__ = ["CROP_NAMES_ZH", "REASONS", "Language", "Reason", "reason_text"]
+def fill_reason(code: str, lang: Language, currency: str, params: Mapping[str, Any]) -> str:
+    """:func:`reason_text` for a code and language known to be valid (no check of them).
+
+    For callers that fill many reasons of the catalogue; a missing field still raises
+    :class:`PolicyError`.
+
+    Examples
+    --------
+    >>> fill_reason("CAP_HOUSEHOLD", "zh", "CNY", {"cap": 200000})
+    '额度以每户上限 200,000元 为限'
+    """
+    zh = lang == "zh"
+    out = []
+    for literal, name, spec in _PARSED[code, lang]:
+        out.append(literal)
+        if name is None:
+            continue
+        if name not in params:
+            raise PolicyError(f"reason {code} needs the field {name!r}; pass it", key=code)
+        fmt = _SPECS.get(spec)
+        value = params[name]
+        out.append(fmt(value, zh, currency) if fmt is not None else format(value, spec))
+    return "".join(out)
+
+
+__all__ = ["CROP_NAMES_ZH", "REASONS", "Language", "Reason", "fill_reason", "reason_text"]

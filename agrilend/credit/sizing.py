@@ -21,7 +21,7 @@ from agrilend.credit._household import (
     MAX_REASONS,
     HouseholdContext,
     ParcelArrays,
-    household_row,
+    household_rows,
 )
 from agrilend.credit.policy import CreditPolicy
 from agrilend.credit.subsidy import SubsidyMatch, household_subsidies
@@ -290,8 +290,7 @@ def size_households(
         refs=refs,
         adj=adj,
     )
-    rows = [household_row(i, str(o), ctx, as_of=as_of) for i, o in enumerate(hh_keys)]
-    out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+    out = pd.DataFrame(household_rows(ctx, hh_keys, as_of=as_of), columns=list(DECISION_COLUMNS))
     out["tenor_months"] = out["tenor_months"].astype("Int64")
     return out
 
@@ -311,13 +310,23 @@ def _text(df: pd.DataFrame, col: str) -> np.ndarray:
     return df[col].astype(object).where(df[col].notna(), "").astype(str).to_numpy(dtype=object)
 
 
-def _harvest_yield(df: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    """A harvest's own point yield from the ``harvest_sK``/``yield_sK_t_ha`` columns, else NaN."""
-    out = np.full(int(rows.sum()), np.nan)
+def _harvest_columns(df: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``harvest_sK`` names and ``yield_sK_t_ha`` yields of the parcels, read once."""
+    out = []
     for k in (1, 2):
         hc, yc = f"harvest_s{k}", f"yield_s{k}_t_ha"
         if hc in df.columns and yc in df.columns:
-            out = np.where(_text(df, hc)[rows] == name, _num(df, yc)[rows], out)
+            out.append((_text(df, hc), _num(df, yc)))
+    return out
+
+
+def _harvest_yield(
+    columns: list[tuple[np.ndarray, np.ndarray]], name: str, rows: np.ndarray
+) -> np.ndarray:
+    """A harvest's own point yield from the ``harvest_sK``/``yield_sK_t_ha`` columns, else NaN."""
+    out = np.full(int(rows.sum()), np.nan)
+    for names, values in columns:
+        out = np.where(names[rows] == name, values[rows], out)
     return out
 
 
@@ -335,6 +344,7 @@ def _parcel_arrays(
     rev_ha_ref = np.zeros(m)
     cost_ha = np.zeros(m)
     yields: dict[str, np.ndarray] = {}
+    own_columns = _harvest_columns(df)
     for crop in np.unique(crops):
         rows = crops == crop
         if crop not in policy.crops:
@@ -346,7 +356,7 @@ def _parcel_arrays(
             share = (
                 refs.get(h.name, h.reference_yield_t_ha) / ref_total if len(harvests) > 1 else 1.0
             )
-            own = _harvest_yield(df, h.name, rows)
+            own = _harvest_yield(own_columns, h.name, rows)
             has = np.isfinite(own)
             m_, l_, h_ = mid[rows], low[rows], high[rows]
             with np.errstate(divide="ignore", invalid="ignore"):
