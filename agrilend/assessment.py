@@ -54,6 +54,10 @@ class CountyContext:
         A county scan's peers by tiles: per tile (``tile_px``, ``tile_row``, ``tile_col``) the
         :func:`agrilend.yield_models.peer_statistics` row of each crop judged by its own tile
         (``crop`` and the statistics' columns); the other crops take ``peer_stats``.
+    parcel_tiles
+        A county scan's peer tile of each parcel by parcel id (the tile of its chunk's window;
+        :class:`agrilend.scan.context.ParcelTiles`, read on demand), so that a household decided
+        later judges each parcel as the scan did.
     """
 
     crop_model: Any = None
@@ -63,6 +67,7 @@ class CountyContext:
     county_yields: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     peer_tiles: pd.DataFrame | None = None
+    parcel_tiles: Any = None
     #: County tables computed from the inputs (the season's weather against its normal, the
     #: climate risk), by what they were computed from; never saved. Shared by shallow copies,
     #: so households decided one by one with one context compute them once.

@@ -152,6 +152,21 @@ def test_existing_folder_is_refused_without_resume(
         scan(county[0], finished, workers=0)
 
 
+def test_overwrite_clears_every_output_of_the_earlier_scan(tmp_path: Path) -> None:
+    """Starting again leaves nothing of the earlier scan: a scan that then fails early must
+    not leave the old household pages (or any other output) looking current."""
+    from agrilend.scan.runner import _prepare_folder  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    for rel in ("scan.json", "summary.html", "households.html", "households/page-0001.html",
+                "parcels.parquet/c.parquet", "context/county.json", "reports/x.html"):  # fmt: skip
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("old")
+    (out / "mine.txt").write_text("not the scan's")
+    _prepare_folder(out, resume=False, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
 def test_changed_inputs_are_named_on_resume(
     finished: Path, county: tuple[InputFiles, Path], tmp_path: Path
 ) -> None:

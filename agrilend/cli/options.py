@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +24,45 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("agrilend")
 
 
+#: Environment variable of Dask's configuration for the level of the ``distributed`` loggers
+#: (``logging.distributed``): read when ``distributed`` is imported, in this process and in
+#: the worker processes a local cluster starts (they inherit the environment).
+DASK_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
+
+
 def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(
-        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("agrilend").setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
-    # Dask's scheduler runs in this process and logs every worker's comings and goings at
-    # INFO: those are shown from -vv on, not with -v (agrilend's own steps)
-    distributed_level = level if verbose >= 2 else max(level, logging.WARNING)
-    logging.getLogger("distributed").setLevel(max(logging.DEBUG, min(distributed_level, 50)))
+    level = max(logging.DEBUG, min(logging.WARNING - 10 * verbose + 10 * quiet, logging.CRITICAL))
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)  # fmt: skip
+    logging.getLogger("agrilend").setLevel(level)
+    quiet_dask(level)
+
+
+def quiet_dask(level: int) -> None:
+    """Show Dask's ``distributed`` log lines from ``level`` up (WARNING by default, INFO with
+    ``-v``): the scheduler, nannies and workers log every connection at INFO, hundreds of
+    lines a scan.
+
+    ``distributed`` sets its loggers' levels from Dask's configuration when it is imported
+    (after this, in a command that imports it late, and in every worker process), so the level
+    is put in the configuration (and the environment, which worker processes inherit), and on
+    the loggers when ``distributed`` is already imported.
+
+    Examples
+    --------
+    >>> import logging, os
+    >>> quiet_dask(logging.WARNING)
+    >>> os.environ[DASK_LOG_ENV]
+    'warning'
+    """
+    name = logging.getLevelName(level).lower()
+    os.environ[DASK_LOG_ENV] = name
+    if "dask" in sys.modules:  # its configuration already read the environment
+        import dask  # noqa: PLC0415
+
+        dask.config.set({"logging.distributed": name})
+    if "distributed" in sys.modules:
+        logging.getLogger("distributed").setLevel(level)
 
 
 def common_options(func: F) -> F:
@@ -44,7 +72,12 @@ def common_options(func: F) -> F:
     line on stderr; the traceback is shown only with ``-v``. Usage errors exit with 2 (click).
     """
 
-    @click.option("-v", "--verbose", count=True, help="More detail (repeat for debug).")
+    @click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="More detail: agrilend's steps, and Dask's log lines (repeat for debug).",
+    )
     @click.option("-q", "--quiet", count=True, help="Less output.")
     @functools.wraps(func)
     def wrapper(*args: Any, verbose: int = 0, quiet: int = 0, **kwargs: Any) -> Any:

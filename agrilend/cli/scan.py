@@ -22,6 +22,37 @@ from agrilend.cli.options import (
 
 log = logging.getLogger(__name__)
 
+#: The scan's peer tile side when --peer-tile-px is not given (a test keeps it equal to
+#: :data:`agrilend.scan.county_step.PEER_TILE_PX`; not imported here: ``--help`` stays light).
+DEFAULT_PEER_TILE_PX = 1024
+
+
+class PeerTile(click.ParamType):
+    """``--peer-tile-px``: a positive number of pixels, or ``0``/``none`` for county peers
+    only (converted to 0).
+
+    Examples
+    --------
+    >>> PeerTile().convert("2048", None, None), PeerTile().convert("None", None, None)
+    (2048, 0)
+    """
+
+    name = "N|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        text = str(value).strip().lower()
+        if text in {"none", "0"}:
+            return 0
+        if not text.isdigit():
+            self.fail(
+                f"{value!r} is not a tile side: give a positive whole number of pixels (e.g. "
+                "1024), or 0 or none to compare each parcel with the county's parcels of its "
+                "crop only", param, ctx,
+            )  # fmt: skip
+        return int(text)
+
 
 @click.command(name="scan")
 @input_options()
@@ -51,6 +82,12 @@ log = logging.getLogger(__name__)
     help="County context of an earlier scan: use its crop model instead of training one.",
 )  # fmt: skip
 @click.option(
+    "--peer-tile-px", "peer_tile_px", type=PeerTile(), default=None,
+    help="Vigour peers by tile: each parcel is compared with the parcels of its crop in its "
+    "square tile of N imagery pixels (the county's where the tile holds fewer than 30); 0 or "
+    f"none: the county's parcels only [default: {DEFAULT_PEER_TILE_PX}, about 10 km at 10 m].",
+)  # fmt: skip
+@click.option(
     "--model", type=click.Path(dir_okay=False),
     help="Crop model file from `agrilend train`: used instead of training one on the county.",
 )  # fmt: skip
@@ -66,6 +103,7 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     retry_quarantined: bool,
     chunk_size: int | None,
     context: str | None,
+    peer_tile_px: int | None,
     model: str | None,
     overwrite: bool,
     as_json: bool,
@@ -78,7 +116,8 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
     are rows with status error) and the scan goes on; --retry-quarantined computes such chunks
     again. Then the county's crop model is trained on the declared
     crops (out of fold), households are sized, and OUT receives parcels.parquet and .gpkg,
-    households.parquet, summary.json and summary.html (county map), manifest.json and
+    households.parquet, summary.json and summary.html (county map), households.html (the
+    index of the household pages in households/, with a search), manifest.json and
     context/ (what `agrilend report --context` reuses). With no input files the embedded
     sample county is scanned.
 
@@ -90,20 +129,30 @@ def command(  # noqa: PLR0917  (click passes every option by keyword)
       agrilend scan ... --out county/ --retry-quarantined  # chunks that failed 3 times
       agrilend scan ... --out county/ --scheduler tcp://10.0.0.5:8786
       agrilend scan ... --out county/ --model crops.agm   # a model from `agrilend train`
+      agrilend scan ... --out county/ --peer-tile-px 2048  # vigour peers in ~20 km tiles
+      agrilend scan ... --out county/ --peer-tile-px none  # vigour peers: the whole county
       agrilend scan --out scan-sample --json -q | jq .summary.decisions
     """
     from agrilend.scan import DEFAULT_CHUNK_PX, load_context, scan  # noqa: PLC0415  (heavy)
 
     files = input_files(given, doing="scanning")
+    tiles: dict[str, Any] = {}  # not given: the scan's own default
+    if peer_tile_px is not None:
+        tiles["peer_tile_px"] = peer_tile_px or None  # 0: county peers only
     out_dir = local_path(out, what="results folder", must_exist=False)
     county = load_context(local_path(context, what="scan context")) if context else None
     if model:
         county = with_crop_model(county, local_path(model, what="crop model"))
+    if tiles and county is not None and county.peer_stats is not None:
+        log.warning(
+            "--peer-tile-px is not used: the peers of the context given with --context judge "
+            "every parcel (as that scan judged them)"
+        )
     with progress_bar("scanning parcels", unit="parcels") as progress:
         result = scan(
             files, out_dir, chunk_size_px=chunk_size or DEFAULT_CHUNK_PX, workers=workers,
             scheduler=scheduler, resume=resume, overwrite=overwrite,
-            retry_quarantined=retry_quarantined, context=county, progress=progress,
+            retry_quarantined=retry_quarantined, context=county, progress=progress, **tiles,
         )  # fmt: skip
     payload: dict[str, Any] = {
         "out": str(result.out_dir),
@@ -133,7 +182,10 @@ def _print(payload: dict[str, Any]) -> None:
         f"credit approved: {s['credit_total']:,.0f} {s['currency']}; proposed for referred "
         f"households (a person decides): {s.get('credit_referred', 0.0):,.0f} {s['currency']}"
     )
-    click.echo(f"outputs in {payload['out']} (summary.html, parcels.parquet, households.parquet)")
+    click.echo(
+        f"outputs in {payload['out']} (summary.html, households.html, parcels.parquet, "
+        "households.parquet)"
+    )
 
 
 __all__ = ["command"]

@@ -239,7 +239,7 @@ class Chromium:
             if "method" in ev:
                 self._events.append(ev)
 
-    def _open(self, path: str | Path, *, width: int, height: int) -> str:
+    def _open(self, path: str | Path, *, width: int, height: int, query: str = "") -> str:
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -251,7 +251,8 @@ class Chromium:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
             session=session,
         )
-        self._send("Page.navigate", {"url": Path(path).resolve().as_uri()}, session=session)
+        url = Path(path).resolve().as_uri() + (f"?{query}" if query else "")
+        self._send("Page.navigate", {"url": url}, session=session)
         self._wait_event("Page.loadEventFired", session=session)
         return str(session)
 
@@ -277,9 +278,25 @@ class Chromium:
 
     # -- what callers use --------------------------------------------------------------------
 
-    def capture(self, path: str | Path, *, width: int = 1200, height: int = 900) -> PageCapture:
+    def evaluate(
+        self, path: str | Path, expression: str, *, query: str = "", width: int = 1200
+    ) -> tuple[Any, list[str]]:
+        """Open a local HTML file (with the URL query ``query``), evaluate the JavaScript
+        ``expression`` in it (a promise is awaited) and return its value (JSON-able) and the
+        page's console errors."""
+        session = self._open(path, width=width, height=900, query=query)
+        res = self._send(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            session=session,
+        )
+        return res.get("result", {}).get("value"), self._console_errors(session)
+
+    def capture(
+        self, path: str | Path, *, width: int = 1200, height: int = 900, query: str = ""
+    ) -> PageCapture:
         """Open a local HTML file and return its full-page screenshot, DOM, layout, errors."""
-        session = self._open(path, width=width, height=height)
+        session = self._open(path, width=width, height=height, query=query)
         res = self._send(
             "Runtime.evaluate",
             {"expression": _LAYOUT_JS, "awaitPromise": True, "returnByValue": True},

@@ -1,10 +1,11 @@
 """Pages for a whole county scan: the summary and the household list, both bilingual.
 
 ``summary.html`` shows the county map, decisions (overall and by village), parcel flags by kind
-and data quality; ``households.html`` lists every household with filters by decision, flag and
-village, each row linking to its report. Both are static and self-contained (inline styles, a
-few lines of inline script for the filters, images as ``data:`` URIs): they open from a folder
-or a mail, with no server.
+and data quality; the household list (``households.html`` and its pages,
+:mod:`agrilend.report.household_pages`) lists every household with filters by decision, flag
+and village, each row linking to its report. All are static and self-contained (inline styles,
+a few lines of inline script, images as ``data:`` URIs): they open from a folder with no
+server.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from agrilend.credit.sizing import credit_totals
-from agrilend.glossary import GLOSSARY, term, village_of
+from agrilend.glossary import term, village_of
 from agrilend.report._templates import environment
-from agrilend.report.from_scan import REPORTS_DIR, report_path
 
 #: Decision colours (the report's palette).
 COLOURS = {"approve": "#2e7d32", "refer": "#f9a825", "decline": "#c62828"}
@@ -49,7 +49,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "imagery_dates": ("Imagery dates", "影像期数"),
     "map": ("Parcels coloured by their household's decision", "按农户授信决定着色的地块"),
     "no_decision": ("error / no decision", "错误/无决定"),
-    "list_link": ("All households, with filters", "全部农户列表（可筛选）"),
+    "list_link": ("All households: by village, with a search", "全部农户（按村组分页，可搜索）"),
     "none": ("none", "无"),
     "count": ("Count", "数量"),
     "total": ("Total", "合计"),
@@ -70,6 +70,34 @@ _WORDS: dict[str, tuple[str, str]] = {
         "报告生成后即可打开：agrilend report 编号 --context <本文件夹>（中文加 --lang zh）",
     ),
     "language": ("中文", "English"),
+    "page": ("Page", "页"),
+    "parcel": ("Parcel", "地块"),
+    "first_page": ("first", "首页"),
+    "prev_page": ("previous", "上一页"),
+    "next_page": ("next", "下一页"),
+    "last_page": ("last", "末页"),
+    "index_link": ("All households: index and search", "农户总览与搜索"),
+    "search_page": ("Search on this page", "本页搜索"),
+    "of_county": ("households in the county:", "全县农户："),
+    "filters_hint": (
+        "The filters act on this page; the page links keep the decision and flag chosen.",
+        "筛选仅作用于本页；翻页时保留所选决定和标记。",
+    ),
+    "search_county": ("Find a household or parcel", "查找农户或地块"),
+    "search_label": ("Household pseudonym or parcel id", "农户编号或地块编码"),
+    "search_button": ("Find", "查找"),
+    "search_hint": (
+        "The whole id (any case): only a small part of the index is read.",
+        "请输入完整编号（不区分大小写）：只读取索引的一小部分。",
+    ),
+    "no_match": ("No household or parcel with this id", "没有此编号的农户或地块"),
+    "pages_count": ("Pages", "页数"),
+    "pages_hint": (
+        "Households are listed by village and group, then pseudonym; households per page:",
+        "农户按村组、再按编号排列；每页户数：",
+    ),
+    "pages_col": ("Pages", "页码"),
+    "pages_title": ("All pages", "全部页面"),
 }
 
 
@@ -106,9 +134,9 @@ def village_key(parcel_id: Any) -> str:
 
 
 def _household_villages(parcels: pd.DataFrame) -> pd.Series:
-    keys = parcels["parcel_id"].map(village_key)
-    frame = pd.DataFrame({"owner_ref": parcels["owner_ref"].astype(str), "v": keys})
-    return frame.groupby("owner_ref")["v"].agg(lambda s: s.mode().iloc[0] if len(s) else "")
+    from agrilend.report.household_pages import household_villages  # noqa: PLC0415
+
+    return household_villages(parcels["owner_ref"], parcels["parcel_id"])
 
 
 def county_map(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> str:
@@ -171,9 +199,15 @@ def _by_village(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[st
 
 
 def summary_page(
-    summary: dict[str, Any], parcels: gpd.GeoDataFrame, households: pd.DataFrame
+    summary: dict[str, Any],
+    parcels: gpd.GeoDataFrame,
+    households: pd.DataFrame,
+    *,
+    village_pages: dict[str, str] | None = None,
 ) -> str:
-    """The county summary page (bilingual, styled, self-contained)."""
+    """The county summary page (bilingual, styled, self-contained); ``village_pages`` links
+    each village to its households' first page (:class:`agrilend.report.household_pages.
+    PagesWritten`)."""
     dq = summary.get("data_quality", {})
 
     def pct(x: Any) -> str:
@@ -203,7 +237,10 @@ def summary_page(
             {"code": k, "words": _both("decision", k), "n": int(summary["decisions"].get(k, 0))}
             for k in (*COLOURS, *sorted(set(summary["decisions"]) - set(COLOURS)))
         ],
-        "villages": _by_village(parcels, households),
+        "villages": [
+            {**v, "link": (village_pages or {}).get(v["village"])}
+            for v in _by_village(parcels, households)
+        ],
         "flags": [{"code": k, "words": _both("flag", k), "n": n} for k, n in flags.most_common()],
         "status": [{"words": _both("status", k), "n": n} for k, n in summary["status"].items()],
         "quality": [
@@ -219,64 +256,4 @@ def summary_page(
     return environment().get_template("county_summary.html.j2").render(**context)
 
 
-def household_rows(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per household for the list page: words in both languages, filter keys."""
-    from agrilend.report.officer import ordered_reasons  # noqa: PLC0415
-
-    villages = _household_villages(parcels)
-    flags_of: dict[str, set[str]] = {}
-    for owner, cell in zip(
-        parcels["owner_ref"].astype(str), parcels.get("quality_flags", []), strict=False
-    ):
-        flags_of.setdefault(owner, set()).update(_flags(cell))
-    rows = []
-    for _, h in households.iterrows():
-        owner = str(h["owner_ref"])
-        codes = [str(c) for c in _flags(h.get("reason_codes"))]
-        why: dict[str, str] = {}
-        for lang in ("en", "zh"):  # the trigger of a refer or decline comes first
-            ordered = ordered_reasons(codes, _flags(h.get(f"reasons_{lang}")))
-            why[lang] = ordered[0][1] if ordered else ""
-        flags = sorted(flags_of.get(owner, set()))
-        line = pd.to_numeric(pd.Series([h.get("credit_line")]), errors="coerce").iloc[0]
-        tenor = h.get("tenor_months")
-        rows.append(
-            {
-                "owner_ref": owner,
-                "village": villages.get(owner, ""),
-                "decision": str(h.get("decision", "")),
-                "decision_words": _both("decision", h.get("decision")),
-                "credit": "–" if pd.isna(line) else f"{float(line):,.0f}",
-                "credit_raw": "" if pd.isna(line) else repr(float(line)),
-                "tenor": "–" if tenor is None or pd.isna(tenor) else str(int(tenor)),
-                "n_parcels": int(h.get("n_parcels", 0) or 0),
-                "declared_mu": f"{15 * float(h.get('declared_area_ha') or 0):,.1f}",
-                "cultivated_mu": f"{15 * float(h.get('cultivated_area_ha') or 0):,.1f}",
-                "flags": flags,
-                "flag_words": [_both("flag", f) for f in flags],
-                "why": why,
-                "report_en": report_path(".", owner, "en").as_posix().removeprefix("./"),
-                "report_zh": report_path(".", owner, "zh").as_posix().removeprefix("./"),
-            }
-        )
-    return rows
-
-
-def households_page(parcels: pd.DataFrame, households: pd.DataFrame, *, currency: str) -> str:
-    """The household list page (bilingual, filters by decision, flag and village)."""
-    rows = household_rows(parcels, households)
-    used_flags = sorted({f for r in rows for f in r["flags"]})
-    context = {
-        "w": words(),
-        "rows": rows,
-        "currency": currency,
-        "decisions": {k: _both("decision", k) for k in GLOSSARY["decision"]},
-        "flags": {f: _both("flag", f) for f in used_flags},
-        "villages": sorted({r["village"] for r in rows if r["village"]}),
-        "reports_dir": REPORTS_DIR,
-    }
-    return environment().get_template("county_households.html.j2").render(**context)
-
-
-__all__ = ["COLOURS", "county_map", "household_rows", "households_page", "summary_page",
-           "village_key", "words"]  # fmt: skip
+__all__ = ["COLOURS", "county_map", "summary_page", "village_key", "words"]

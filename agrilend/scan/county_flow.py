@@ -218,6 +218,7 @@ def county_on_workers(
     classes = [str(c) for c in plan.classes]
     tile_peers: dict[int, pd.DataFrame] = {}
     peer_note: dict[str, Any] = {"tile_px": None}
+    county.peer_tiles = None  # only this scan's tiles, if any (a given context's judged none)
     if county.peer_stats is None:
         hist = first["hist"] if first["hist"] is not None else merge_histograms([])
         peers = exact_peers(specs, hist, first["per_crop"], classes=classes, grid=grid,
@@ -310,12 +311,21 @@ def _tile_table(
 
 
 def tile_peer_stats(context: CountyContext, window: tuple[int, int, int, int]) -> Any:
-    """The peers a parcel in pixel ``window`` was judged against by its county's scan: the
-    county's, with the rows of the crops its tile judged by their own parcels."""
+    """The peers a parcel of the chunk with pixel ``window`` was judged against by its
+    county's scan: the county's, with the rows of the crops its tile judged by their own
+    parcels."""
+    tiles = context.peer_tiles
+    if tiles is None or context.peer_stats is None or not len(tiles):
+        return context.peer_stats
+    return peers_of_tile(context, tile_key(window, int(tiles["tile_px"].iloc[0])))
+
+
+def peers_of_tile(context: CountyContext, key: tuple[int, int] | None) -> Any:
+    """The peers of the parcels of peer tile ``key`` (``(tile row, tile column)``; None: the
+    county's): the county's, with the rows of the crops the tile judged by their own parcels."""
     tiles, county = context.peer_tiles, context.peer_stats
-    if tiles is None or county is None or not len(tiles):
+    if key is None or tiles is None or county is None or not len(tiles):
         return county
-    key = tile_key(window, int(tiles["tile_px"].iloc[0]))
     mine = tiles[(tiles["tile_row"] == key[0]) & (tiles["tile_col"] == key[1])]
     if not len(mine):
         return county
@@ -453,6 +463,7 @@ __all__ = [
     "county_grid",
     "county_on_workers",
     "peer_tiles",
+    "peers_of_tile",
     "summary_from_parts",
     "tile_key",
     "tile_keys",

@@ -1,5 +1,6 @@
 """County scan outputs: the summary (JSON and a bilingual page with a county map), the
-household list page, and the analysts' tables (GeoPackage with two layers, CSV for Excel)."""
+household list (an index and its pages), and the analysts' tables (GeoPackage with two layers,
+CSV for Excel)."""
 
 from __future__ import annotations
 
@@ -76,14 +77,8 @@ def summary_html(summary: dict[str, Any], result: Assessment) -> str:
     return summary_page(summary, result.parcels, result.households)
 
 
-def households_html(summary: dict[str, Any], result: Assessment) -> str:
-    """The household list page: filters by decision, flag and village; links to reports."""
-    from agrilend.report.county import households_page  # noqa: PLC0415
-
-    return households_page(result.parcels, result.households, currency=summary["currency"])
-
-
-#: Files of the scan beside parcels.parquet, households.parquet and the summary.
+#: Files of the scan beside parcels.parquet, households.parquet and the summary (the household
+#: list's pages are in the folder ``households/`` beside them, replaced whole when written).
 PAGES = ("summary.html", "households.html")
 TABLES = ("parcels.gpkg", "households.csv", "season_weather.parquet", "subsidies.parquet")
 #: Subsidy columns kept for reports (never a raw owner id).
@@ -265,18 +260,17 @@ def page_frames(outcome: Any) -> tuple[Any, pd.DataFrame]:
 
 
 def write_pages(out: Path, outcome: Any) -> None:
-    """summary.html and households.html, each atomically."""
-    from agrilend.report.county import households_page, summary_page  # noqa: PLC0415
+    """summary.html, atomically, and the household list: households.html and its pages in
+    households/, written page by page (:mod:`agrilend.report.household_pages`)."""
+    from agrilend.report.county import summary_page  # noqa: PLC0415
+    from agrilend.report.household_pages import write_household_pages  # noqa: PLC0415
 
     summary = outcome.summary
     parcels, households = page_frames(outcome)
-    for name, page in (
-        ("summary.html", summary_page(summary, parcels, households)),
-        ("households.html",
-         households_page(parcels, households, currency=summary["currency"])),
-    ):  # fmt: skip
-        with atomic_write(out / name) as tmp:
-            tmp.write_text(page, encoding="utf-8")
+    pages = write_household_pages(out, parcels, households, currency=summary["currency"])
+    page = summary_page(summary, parcels, households, village_pages=pages.villages)
+    with atomic_write(out / "summary.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
 
 
 __all__ = [
@@ -284,7 +278,6 @@ __all__ = [
     "PAGES",
     "TABLES",
     "build_summary",
-    "households_html",
     "page_frames",
     "read_households",
     "read_parcels",

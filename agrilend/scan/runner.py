@@ -196,7 +196,9 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
     for name in (_PLAN, _STATE, _ITEMS, *_FINAL):
         if not (out / name).is_dir() or (out / name).is_symlink():
             (out / name).unlink(missing_ok=True)
-    for name in (_PARTS, _QUARANTINE, "context", "reports", PARCELS, HOUSEHOLDS, STEP):
+    # "households": the list's pages (agrilend.report.household_pages.PAGES_DIR)
+    for name in (_PARTS, _QUARANTINE, "context", "reports", "households", PARCELS, HOUSEHOLDS,
+                 STEP):  # fmt: skip
         shutil.rmtree(out / name, ignore_errors=True)
 
 

@@ -157,6 +157,13 @@ def test_summary_page_is_bilingual_with_map_villages_and_flags(scanned: Path) ->
     assert not RAW.search(text)
     assert any(str(i.get("src", "")).startswith("data:image/png") for i in p.images)
     assert "households.html" in p.links
+    # each village links to its households' first page, filtered to it
+    village_links = [x for x in p.links if x.startswith("households/page-")]
+    assert village_links
+    for link in village_links:
+        path, query = link.split("?")
+        assert (scanned / path).exists()
+        assert query.startswith("village=")
     summary = json.loads((scanned / "summary.json").read_text(encoding="utf-8"))
     for code, n in summary["decisions"].items():
         assert f'data-figure="decisions_{code}">{n}<' in html
@@ -172,20 +179,29 @@ def test_summary_page_is_bilingual_with_map_villages_and_flags(scanned: Path) ->
 def test_household_list_filters_and_links_every_household(
     scanned: Path, households: pd.DataFrame
 ) -> None:
-    html = (scanned / "households.html").read_text(encoding="utf-8")
-    p = _page(scanned / "households.html")
-    rows = re.findall(r'<tr data-household="(H-[0-9a-f]{12})" data-decision="(\w+)"', html)
+    """households.html is the index of the pages in households/: every household is on one
+    page, with the filters and its report's link (relative to the page)."""
+    index = _page(scanned / "households.html")
+    pages = sorted((scanned / "households").glob("page-*.html"))
+    assert pages
+    assert {f"households/{p.name}" for p in pages} <= {x.split("?")[0] for x in index.links}
+    assert "summary.html" in index.links
+    rows = []
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        p = _page(page)
+        rows += re.findall(r'data-household="(H-[0-9a-f]{12})" data-decision="(\w+)"', html)
+        for select in ("f-decision", "f-flag", "f-village"):
+            assert f'id="{select}"' in html
+        assert p.scripts == 1
+        assert "http://" not in html
+        assert "https://" not in html  # static: nothing fetched
+        text = " ".join(p.text)
+        assert CJK.search(text)
+        assert not RAW.search(text)
+        for owner in re.findall(r'data-household="(H-[0-9a-f]{12})"', html):
+            assert "../" + report_path(".", owner, "en").as_posix().removeprefix("./") in p.links
     assert sorted(o for o, _ in rows) == sorted(households["owner_ref"])
-    for select in ("f-decision", "f-flag", "f-village"):
-        assert f'id="{select}"' in html
-    for owner in households["owner_ref"]:
-        assert report_path(".", owner, "en").as_posix().removeprefix("./") in p.links
-    assert p.scripts == 1
-    assert "http://" not in html
-    assert "https://" not in html  # static: nothing fetched
-    text = " ".join(p.text)
-    assert CJK.search(text)
-    assert not RAW.search(text)
 
 
 def _documented(section: str) -> tuple[set[str], set[str]]:
