@@ -3,20 +3,23 @@
 :func:`agrilend.pipeline.decide` predicts every parcel's crop in one process: out of fold on
 the county's declarations (a stratified training sample above
 :data:`agrilend.pipeline.CROP_TRAINING_CAP`, every parcel outside it predicted by the mean of
-the fold models), or with a county context's model. :func:`county_crops` gives the same
-predictions with the per-parcel work on the workers:
+the fold models), or with a county context's model. :func:`crop_plan` and
+:meth:`CropPlan.chunk_crops` give the same predictions with the per-parcel work on the workers:
 
-- the client reads the declarations (one small column per parcel), draws the training sample
-  and the folds exactly as :func:`agrilend.yield_models.predict_out_of_fold` draws them, and
-  trains the fold models and the county's model on the sample's curves only (at most about
-  ``CROP_TRAINING_CAP`` rows, whatever the county's size);
-- each chunk's task reads its part's curves, computes the features of its parcels outside the
-  sample and adds the fold models' probabilities in the same order as the one-process path
-  (or applies the context's model to all of them): the models go to the workers once.
+- the client reads the declarations and clear-observation counts (small columns per parcel)
+  and draws the training sample and the folds exactly as
+  :func:`agrilend.yield_models.predict_out_of_fold` draws them; the workers compute the
+  sample's features from the parts (profile bins as wide as the whole county's observations
+  ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows, whatever the
+  county's size) and send it back flattened; the county's model is trained in a thread of the
+  client while the chunks are predicted;
+- each chunk's task (:mod:`agrilend.scan.county_step`) reads its part's curves, computes the
+  features of its parcels outside the sample and adds the fold models' probabilities in the
+  same order as the one-process path (or applies the context's model to all of them): the
+  models go to the workers once.
 
 So the client never holds the county's curves or features, and the predictions are those of
-``decide``. The scan's tasks predict each part with :meth:`CropPlan.chunk_crops`
-(:mod:`agrilend.scan.county_step`); :func:`county_crops` gathers them all (the in-client path).
+``decide``.
 """
 
 from __future__ import annotations
@@ -437,58 +440,6 @@ def flat_models(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     return [(None if m is None else fast_crop_model(m), extra) for m, extra in models]
 
 
-def county_crops(
-    parcels: pd.DataFrame,
-    chunks: list[Chunk],
-    parts: dict[str, str],
-    *,
-    times: pd.DatetimeIndex,
-    context: Any,
-    crop_training_cap: int | None,
-    mapper: Mapper | None = None,
-    broadcast: Callable[[Any], Any] | None = None,
-    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
-) -> pd.DataFrame:
-    """Crop and confidence of the usable parcels (status not ``error``, in ``parcels`` order),
-    all of them gathered (:func:`crop_plan`, then each chunk's predictions).
-
-    ``parcels`` are the county's evidence rows sorted by title row (as the scan concatenates
-    its parts); ``parts`` maps each computed chunk to its part file. ``context.crop_model`` is
-    used when set; otherwise the out-of-fold path runs and ``context.crop_model`` is set to the
-    county's model, as :func:`agrilend.pipeline.decide` does.
-    """
-    run = mapper or _in_process
-    share = broadcast or (lambda x: x)
-    plan = crop_plan(parcels, chunks, parts, times=times, context=context,
-                     crop_training_cap=crop_training_cap, mapper=mapper, share=share,
-                     false_alarm_rate=false_alarm_rate)  # fmt: skip
-    models = share(flat_models(plan.models))
-    ids = [c.id for c in chunks if c.id in parts]
-    got = run(_plan_crops, [(plan, cid, parts[cid], len(times), models) for cid in ids])
-    ok = (parcels["status"] != "error").to_numpy()
-    frames = []
-    for cid, crops in zip(ids, got, strict=True):
-        chunk = next(c for c in chunks if c.id == cid)
-        rows = np.asarray(chunk.rows, dtype=np.int64)[crops.index.to_numpy()]
-        frames.append(crops.set_axis(pd.Index(rows, name="row")))
-    k = len(plan.classes)
-    out = (
-        pd.concat(frames)
-        if frames
-        else _with_proba(
-            pd.DataFrame({"crop": [], "crop_confidence": []}), np.zeros((0, k)), plan.classes
-        )
-    )
-    out = out.reindex(np.flatnonzero(ok))
-    out.index = pd.Index(parcels.loc[ok, "parcel_id"].astype(str).to_numpy(), name="parcel_id")
-    out.attrs["classes"] = list(plan.classes)
-    return out
-
-
-def _plan_crops(plan: CropPlan, chunk_id: str, part: str, width: int, models: Any) -> Any:
-    return plan.chunk_crops(chunk_id, part, width, models)
-
-
 def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataFrame:
     """The crops with one ``p_<class>`` column per class (the declaration check reads them)."""
     out = crops.copy()
@@ -501,7 +452,6 @@ def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataF
 __all__ = [
     "CropPlan",
     "chunk_proba",
-    "county_crops",
     "crop_plan",
     "flat_models",
     "part_paths",

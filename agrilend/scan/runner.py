@@ -135,7 +135,8 @@ class ScanResult:
         ``write`` (outputs), ``total``; ``worker_rss_mb``, the largest resident memory of a
         worker holding a chunk (MB), and ``client_rss_mb``, the peak resident memory of this
         process, the client (MB, :func:`client_peak_rss_mb`). The county step's passes:
-        ``county_crops``, ``county_peers``, ``county_decide`` (with ``county_households_plan``,
+        ``county_crops`` (of which ``county_crop_model``: the sample's features and the fold
+        models), ``county_peers``, ``county_decide`` (with ``county_households_plan``,
         the client planning the households' partitions), ``county_households``; and
         ``county_households_cpu``, the households tasks' CPU time summed;
         ``households_task_rss_growth_mb``, the most a households task grew its process's
