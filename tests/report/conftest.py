@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import xarray as xr
 
 from agrilend.pipeline import Assessment
 from agrilend.report import render_report
+from agrilend.report._chromium import Chromium, find_chromium
 from tests.report import _fixtures
 
 #: The report's time stamp is fixed so pages are comparable run to run.
@@ -43,3 +46,16 @@ def pages(
         assert isinstance(p, Path)
         paths[lang] = p
     return paths
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    """Headless Chromium for the tests that look at pages as a person does (marker
+    ``browser``): skipped with a reason when it is not installed, required when ``CI=true``."""
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("Chromium is required in CI (CI=true) but was not found")
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium fonts-noto-cjk)")
+    with Chromium(exe) as b:
+        yield b

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from PIL import Image
 
 from agrilend.pipeline import Assessment
 from agrilend.report import render_report
-from agrilend.report._chromium import Chromium, PageCapture, find_chromium
+from agrilend.report._chromium import Chromium, PageCapture
 from tests.report import _fixtures
 from tests.report._dom import figure_values, parse
 from tests.report.conftest import GENERATED, HOUSEHOLD
@@ -38,17 +37,6 @@ REGIONS = [
     ("page_margin", 2, 300, 30, 800),
     ("summary_background", 1000, 180, 1140, 190),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    exe = find_chromium()
-    if exe is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("Chromium is required in CI (CI=true) but was not found")
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium fonts-noto-cjk)")
-    with Chromium(exe) as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

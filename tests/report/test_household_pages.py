@@ -5,10 +5,8 @@ and the pages working in headless Chromium (search, fragment, filters carried by
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +14,7 @@ import pandas as pd
 import pytest
 
 from agrilend.report import household_pages as hp
-from agrilend.report._chromium import Chromium, find_chromium
+from agrilend.report._chromium import Chromium
 from tests.report._dom import parse
 from tests.report._households import synthetic_tables
 
@@ -190,17 +188,6 @@ def test_no_household_still_writes_an_index_and_one_empty_page(tmp_path: Path) -
 
 
 # --- as a person sees them -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    exe = find_chromium()
-    if exe is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("Chromium is required in CI (CI=true) but was not found")
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
-    with Chromium(exe) as b:
-        yield b
 
 
 _FOUND = """new Promise((ok) => {
