@@ -69,3 +69,28 @@ def one_parcel(**values: Any) -> pd.DataFrame:
     for k, v in values.items():
         base[k] = [v]
     return base
+
+
+def estimates_from_truth(truth: pd.DataFrame, *, n_clear_obs: Any, status: Any) -> pd.DataFrame:
+    """Parcel estimates of the sample county read from its truth (``truth.csv``): the true crop,
+    area and yield (an interval of +-20 %), with the given clear observations and status."""
+    from agrilend.parcels import pseudonymize  # noqa: PLC0415
+
+    return pd.DataFrame(
+        {
+            "parcel_id": truth["parcel_id"],
+            "owner_ref": pseudonymize(truth["owner_id"]),
+            "declared_crop": truth["declared_crop"],
+            "declared_area_ha": truth["declared_area_ha"],
+            "crop": truth["true_crop"],
+            "cultivated_area_ha": truth["true_cultivated_area_ha"],
+            "yield_t_ha": truth["true_yield_t_ha"],
+            "yield_low": 0.8 * truth["true_yield_t_ha"],
+            "yield_high": 1.2 * truth["true_yield_t_ha"],
+            "vigour_class": np.where(truth["poor_vigour"], "poor", "normal"),
+            "crop_mismatch": truth["misdeclared"],
+            "n_clear_obs": n_clear_obs,
+            "n_pixels": (truth["parcel_area_ha"] * 100).astype(int),
+            "status": status,
+        }
+    )

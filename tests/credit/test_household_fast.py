@@ -29,8 +29,7 @@ import pytest
 
 from agrilend.credit import load_policy, size_households
 from agrilend.credit.reasons import REASONS, _parse, fill_reason, reason_text
-from agrilend.parcels import pseudonymize
-from tests.credit.builders import make_estimates
+from tests.credit.builders import estimates_from_truth, make_estimates
 
 AS_OF = date(2025, 3, 1)
 
@@ -187,23 +186,10 @@ def sample_county(sample_data: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Parcel estimates of the sample county taken from its truth, with subsidies and climate."""
     truth = pd.read_csv(sample_data / "truth.csv", dtype={"parcel_id": str, "owner_id": str})
     rng = np.random.default_rng(3)
-    est = pd.DataFrame(
-        {
-            "parcel_id": truth["parcel_id"],
-            "owner_ref": pseudonymize(truth["owner_id"]),
-            "declared_crop": truth["declared_crop"],
-            "declared_area_ha": truth["declared_area_ha"],
-            "crop": truth["true_crop"],
-            "cultivated_area_ha": truth["true_cultivated_area_ha"],
-            "yield_t_ha": truth["true_yield_t_ha"],
-            "yield_low": 0.8 * truth["true_yield_t_ha"],
-            "yield_high": 1.2 * truth["true_yield_t_ha"],
-            "vigour_class": np.where(truth["poor_vigour"], "poor", "normal"),
-            "crop_mismatch": truth["misdeclared"],
-            "n_clear_obs": rng.integers(5, 30, len(truth)),
-            "n_pixels": (truth["parcel_area_ha"] * 100).astype(int),
-            "status": np.where(rng.random(len(truth)) < 0.05, "error", "ok"),
-        }
+    est = estimates_from_truth(
+        truth,
+        n_clear_obs=rng.integers(5, 30, len(truth)),
+        status=np.where(rng.random(len(truth)) < 0.05, "error", "ok"),
     )
     owners = sorted(set(est["owner_ref"]))
     climate = dict(zip(owners, rng.uniform(0, 1, len(owners)), strict=True))

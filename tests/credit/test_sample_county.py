@@ -16,6 +16,7 @@ import pytest
 
 from agrilend.credit import load_policy, match_subsidies, read_subsidies, size_households
 from agrilend.parcels import pseudonymize, read_titles
+from tests.credit.builders import estimates_from_truth
 
 AS_OF = date(2025, 3, 1)
 
@@ -39,24 +40,7 @@ def county(sample_data: Path) -> dict[str, pd.DataFrame]:
 
 
 def _perfect_estimates(truth: pd.DataFrame) -> pd.DataFrame:
-    est = pd.DataFrame(
-        {
-            "parcel_id": truth["parcel_id"],
-            "owner_ref": pseudonymize(truth["owner_id"]),
-            "declared_crop": truth["declared_crop"],
-            "declared_area_ha": truth["declared_area_ha"],
-            "crop": truth["true_crop"],
-            "cultivated_area_ha": truth["true_cultivated_area_ha"],
-            "yield_t_ha": truth["true_yield_t_ha"],
-            "yield_low": 0.8 * truth["true_yield_t_ha"],
-            "yield_high": 1.2 * truth["true_yield_t_ha"],
-            "vigour_class": np.where(truth["poor_vigour"], "poor", "normal"),
-            "crop_mismatch": truth["misdeclared"],
-            "n_clear_obs": 30,
-            "n_pixels": (truth["parcel_area_ha"] * 100).astype(int),
-            "status": "ok",
-        }
-    )
+    est = estimates_from_truth(truth, n_clear_obs=30, status="ok")
     double = (truth["true_crop"] == "winter_wheat_maize").to_numpy()
     # the per-harvest columns of yield_models.estimate_yield
     est["harvest_s1"] = np.where(double, "winter_wheat", truth["true_crop"])
