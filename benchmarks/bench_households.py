@@ -22,10 +22,14 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scan import county_files
 
 
 def measure(county: Path, scan_dir: Path, sizes: list[int], work: Path) -> list[dict[str, Any]]:
@@ -33,18 +37,13 @@ def measure(county: Path, scan_dir: Path, sizes: list[int], work: Path) -> list[
     import pandas as pd  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
-    from agrilend.inputs import InputFiles, load_inputs  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
     from agrilend.scan import county_flow as flow  # noqa: PLC0415
     from agrilend.scan import households as hh  # noqa: PLC0415
     from agrilend.scan.county_step import PEER_TILE_PX, read_geo  # noqa: PLC0415
     from agrilend.scan.parts import partition, storage_blocks  # noqa: PLC0415
 
-    files = InputFiles(
-        titles=county / "titles.gpkg", imagery=county / "imagery.zarr",
-        weather=county / "weather.csv", policy=county / "policy.toml",
-        county_yields=county / "county_yields.csv",
-        titles_mapping=county / "titles_mapping.toml",
-    )  # fmt: skip
+    files = county_files(county)
     inputs = load_inputs(files, chunks={})
     titles, cube = inputs.titles.reset_index(drop=True), inputs.cube
     if titles.crs is not None and titles.crs != cube.rio.crs:

@@ -102,6 +102,18 @@ def pseudonym_key(work: Path) -> Path:
     return key
 
 
+def county_files(folder: Path) -> Any:
+    """The :class:`agrilend.inputs.InputFiles` of a benchmark county's folder."""
+    from agrilend.inputs import InputFiles  # noqa: PLC0415
+
+    return InputFiles(
+        titles=folder / "titles.gpkg", imagery=folder / "imagery.zarr",
+        weather=folder / "weather.csv", policy=folder / "policy.toml",
+        county_yields=folder / "county_yields.csv",
+        titles_mapping=folder / "titles_mapping.toml",
+    )  # fmt: skip
+
+
 def scan_args(folder: Path) -> list[str]:
     return [
         "--titles", str(folder / "titles.gpkg"), "--mapping", str(folder / "titles_mapping.toml"),
@@ -468,18 +480,13 @@ def project(small: dict[str, Any], big: dict[str, Any], n: int = 10**6) -> list[
 
 def latency_only(n: int, work: Path, households: int) -> dict[str, Any]:
     """Household latency from the local scan of the county of ``n`` parcels, warm."""
-    from agrilend.inputs import InputFiles, load_inputs  # noqa: PLC0415
+    from agrilend.inputs import load_inputs  # noqa: PLC0415
     from agrilend.scan import decide_household, load_context  # noqa: PLC0415
 
     folder = county(n, work)
     if not os.environ.get("AGRILEND_PSEUDONYM_KEY"):  # the key the scan used (same pseudonyms)
         os.environ.setdefault("AGRILEND_PSEUDONYM_KEY_FILE", str(pseudonym_key(work)))
-    files = InputFiles(
-        titles=folder / "titles.gpkg", imagery=folder / "imagery.zarr",
-        weather=folder / "weather.csv", policy=folder / "policy.toml",
-        county_yields=folder / "county_yields.csv",
-        titles_mapping=folder / "titles_mapping.toml",
-    )  # fmt: skip
+    files = county_files(folder)
     t0 = time.perf_counter()
     inputs = load_inputs(files, chunks={})
     context = load_context(work / f"out-{n}-local")
