@@ -94,7 +94,10 @@ def test_tiled_geotiff_windows_align_and_give_the_same_evidence(tiled_stack: Pat
     source = CubeSource(str(tiled_stack))
     read = [source.window(c.window[:2], c.window[2:]) for c in aligned]
     for w, c in zip(read, aligned, strict=True):
-        xr.testing.assert_identical(w, whole.isel(y=slice(*c.window[:2]), x=slice(*c.window[2:])))
+        expected = whole.isel(y=slice(*c.window[:2]), x=slice(*c.window[2:]))
+        # but for the value check's diagnostics: the scan checked the file, its workers do not
+        expected.attrs = {k: v for k, v in expected.attrs.items() if k != "value_check"}
+        xr.testing.assert_identical(w, expected)
     # and the same parcels' evidence, whichever windows they were read in
     a = _evidence(read, titles, aligned)
     b = _evidence([whole.isel(y=slice(*c.window[:2]), x=slice(*c.window[2:])) for c in plain],
@@ -102,6 +105,24 @@ def test_tiled_geotiff_windows_align_and_give_the_same_evidence(tiled_stack: Pat
     assert len(a) == len(titles)
     assert (a["status"] != "error").any()
     pd.testing.assert_frame_equal(a, b.loc[a.index], check_exact=False, rtol=1e-9)
+
+
+def test_a_worker_does_not_check_the_values_the_scan_checked(
+    tiled_stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan refuses implausible imagery before any chunk (its client opens the cube with the
+    value check); a worker opening the same file for its windows does not sample it again."""
+    from agrilend.remote_sensing import sanity  # noqa: PLC0415
+    from agrilend.scan import parts  # noqa: PLC0415
+
+    calls = []
+    real = sanity.check_values
+    monkeypatch.setattr(sanity, "check_values", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(parts, "_OPENED", {})  # as in a new worker process
+    open_cube(tiled_stack, chunks={})
+    assert len(calls) == 1  # the scan's own open is checked
+    CubeSource(str(tiled_stack)).window((0, BLOCK), (0, BLOCK))
+    assert len(calls) == 1
 
 
 def test_storage_blocks_of_unknown_layouts_is_none(tmp_path: Path) -> None:

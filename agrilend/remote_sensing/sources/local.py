@@ -407,7 +407,8 @@ def open_cube(
         Band names of multi-band GeoTIFFs without band descriptions, in raster band order.
     check_values
         Refuse implausible values (:func:`agrilend.remote_sensing.sanity.check_values`); the
-        clear-land quantiles go into ``attrs["value_check"]``. Only for tests of broken inputs.
+        clear-land quantiles go into ``attrs["value_check"]``. Off only for tests of broken
+        inputs, and for a scan's workers opening the cube the scan has checked.
 
     Returns
     -------
