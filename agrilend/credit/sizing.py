@@ -227,6 +227,13 @@ def size_households(
             f"parcel estimates lack the columns {missing}; pass the output of assess() or a "
             "DataFrame with the parcel-estimate columns of DEVELOPERS.md"
         )
+    if "trust_haircut" in parcels.columns and "trust_flags" not in parcels.columns:
+        # a haircut on a claim must say which checks it rests on: the reason lists them
+        raise TableReadError(
+            "parcel estimates have a trust_haircut column but no trust_flags column; give "
+            "both (the flags name the checks each haircut rests on, as "
+            "agrilend.parcels.claims_as_titles writes them) or drop trust_haircut"
+        )
     if parcels.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
     # sorted by household and parcel, so the output never depends on the input's row order

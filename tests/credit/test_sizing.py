@@ -275,6 +275,16 @@ def test_missing_columns_and_empty_input() -> None:
     assert tuple(empty.columns) == DECISION_COLUMNS
 
 
+def test_a_trust_haircut_without_its_flags_is_named_not_a_key_error() -> None:
+    est = make_estimates(2, 2)
+    est["trust_haircut"] = 0.3
+    with pytest.raises(TableReadError, match="trust_flags"):
+        _size(est)
+    est["trust_flags"] = "claim_conflict"
+    sized = _size(est)  # with both columns, the haircut's reason names its flags
+    assert sized["reasons_en"].str.contains("claim_conflict").any()
+
+
 def test_same_inputs_same_output_whatever_the_row_order() -> None:
     est = make_estimates(6, 3, seed=11)
     est.loc[2, "vigour_class"] = "poor"
