@@ -269,16 +269,20 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
 
 
 def household_areas(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The household table with each household's parcels as one MultiPolygon (for GIS users)."""
+    """The household table with each household's parcels as one MultiPolygon (for GIS users):
+    their polygons in parcel row order; None for a household without one."""
     import geopandas as gpd  # noqa: PLC0415  (only when writing geometry)
     import shapely  # noqa: PLC0415
 
-    geoms: dict[str, Any] = {}
     owners = parcels["owner_ref"].astype(str).to_numpy()
-    for owner, idx in pd.Series(np.arange(len(parcels))).groupby(owners):
-        parts = shapely.get_parts(parcels.geometry.to_numpy()[idx.to_numpy()])
-        polys = [g for g in parts if g is not None and g.geom_type == "Polygon"]
-        geoms[str(owner)] = shapely.MultiPolygon(polys) if polys else None
+    parts, of_row = shapely.get_parts(parcels.geometry.to_numpy(), return_index=True)
+    polygon = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    parts, of_row = parts[polygon], of_row[polygon]
+    # every household's polygons together, in parcel row order (a stable sort by owner)
+    names, group = np.unique(owners[of_row], return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    outlines = shapely.multipolygons(parts[order], indices=group[order])
+    geoms = dict(zip(names.tolist(), outlines.tolist(), strict=True))
     flat = tabular(households)
     geometry = [geoms.get(str(o)) for o in flat["owner_ref"]]
     return gpd.GeoDataFrame(flat, geometry=geometry, crs=parcels.crs)

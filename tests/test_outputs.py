@@ -81,3 +81,25 @@ def test_csv_has_a_byte_order_mark_for_excel(tmp_path: Path) -> None:
     path = write_table(pd.DataFrame({"reasons_zh": ["额度上限"]}), tmp_path / "h.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert pd.read_csv(path, encoding="utf-8-sig")["reasons_zh"].tolist() == ["额度上限"]
+
+
+def test_household_outline_is_its_polygons_in_parcel_order() -> None:
+    from shapely.geometry import MultiPolygon  # noqa: PLC0415
+
+    from agrilend.outputs import household_areas  # noqa: PLC0415
+
+    a, b, c, d = (box(i, 0, i + 1, 1) for i in range(4))
+    parcels = gpd.GeoDataFrame(
+        {"owner_ref": ["h2", "h1", "h2", "h3", "h2"]},
+        geometry=[a, b, MultiPolygon([c, d]), None, box(9, 9, 10, 10)],
+        crs="EPSG:32650",
+    )
+    households = pd.DataFrame({"owner_ref": ["h1", "h2", "h3", "h4"], "n": [1, 3, 1, 0]})
+    out = household_areas(parcels, households)
+    assert out["owner_ref"].tolist() == ["h1", "h2", "h3", "h4"]
+    assert out.crs == parcels.crs
+    assert out.geometry.iloc[0].equals_exact(MultiPolygon([b]), 0)
+    # h2's parcels in row order, a MultiPolygon's parts in place
+    assert out.geometry.iloc[1].equals_exact(MultiPolygon([a, c, d, box(9, 9, 10, 10)]), 0)
+    assert out.geometry.iloc[2] is None  # a household whose only parcel has no outline
+    assert out.geometry.iloc[3] is None  # a household without parcels here
