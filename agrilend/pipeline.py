@@ -16,7 +16,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
-from sklearn.base import clone
 
 from agrilend import __version__
 from agrilend.assessment import (
@@ -42,8 +41,9 @@ from agrilend.parcels.extent import require_overlap
 from agrilend.parcels.pixels import parcel_pixels
 from agrilend.parcels.zonal import zonal_series
 from agrilend.remote_sensing import clean_series, validate_cube
+from agrilend.yield_models.county_crops import county_crops
 from agrilend.yield_models.crop_type import CropTypeClassifier, training_sample
-from agrilend.yield_models.declaration import audit_declarations, check_declarations
+from agrilend.yield_models.declaration import check_declarations
 from agrilend.yield_models.vigour import peer_statistics, season_metrics, vigour_scores
 from agrilend.yield_models.weather import climate_risk, season_weather, weather_normals
 from agrilend.yield_models.yields import estimate_yield
@@ -271,15 +271,13 @@ def decide(
         )
         # out-of-fold probabilities, the declaration check, one round of retraining without
         # the most suspect declarations (agrilend.yield_models.declaration)
-        crops = audit_declarations(
+        # (on the training sample); the county's model learns from the declarations the check
+        # did not flag, predicts every parcel outside the sample and keeps the check's
+        # threshold for households decided later from this context
+        crops, context.crop_model = county_crops(
             X, declared, model=template, index=ids, max_train=crop_training_cap,
             false_alarm_rate=alarm_rate,
         )  # fmt: skip
-        # the county's model learns from the declarations the check did not flag, and keeps the
-        # check's threshold for households decided later from this context
-        learn = train & ~crops["crop_mismatch"].to_numpy(dtype=bool)
-        context.crop_model = clone(template).fit(X[learn], declared[learn])
-        context.crop_model.mismatch_threshold_ = float(crops.attrs["threshold"])
     else:
         # a model from a scan's context or `agrilend train`: it reads these dates on its own
         # day-of-year grid, or refuses imagery that does not cover its season

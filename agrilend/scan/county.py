@@ -1,22 +1,21 @@
 """The county step's crop types, computed where the chunks' curves are: on the workers.
 
-:func:`agrilend.pipeline.decide` predicts every parcel's crop in one process: out of fold on
-the county's declarations (a stratified training sample above
-:data:`agrilend.pipeline.CROP_TRAINING_CAP`, every parcel outside it predicted by the mean of
-the fold models), or with a county context's model. :func:`crop_plan` and
+:func:`agrilend.pipeline.decide` predicts every parcel's crop in one process
+(:func:`agrilend.yield_models.county_crops.county_crops`): out of fold on the county's training
+sample (every declaration, or a stratified sample above
+:data:`agrilend.pipeline.CROP_TRAINING_CAP`), then every parcel outside the sample by the
+county's model; or every parcel by a county context's model. :func:`crop_plan` and
 :meth:`CropPlan.chunk_crops` give the same predictions with the per-parcel work on the workers:
 
 - the client reads the declarations and clear-observation counts (small columns per parcel)
-  and draws the training sample and the folds exactly as
-  :func:`agrilend.yield_models.predict_out_of_fold` draws them; the workers compute the
-  sample's features from the parts (profile bins as wide as the whole county's observations
-  ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows, whatever the
-  county's size) and send it back flattened; the county's model is trained in a thread of the
-  client while the chunks are predicted;
-- each chunk's task (:mod:`agrilend.scan.county_step`) reads its part's curves, computes the
-  features of its parcels outside the sample and adds the fold models' probabilities in the
-  same order as the one-process path (or applies the context's model to all of them): the
-  models go to the workers once.
+  and draws the training sample and the folds exactly as the one-process path draws them; the
+  workers compute the sample's features from the parts (profile bins as wide as the sample's
+  observations ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
+  whatever the county's size) and predict its held-out rows; the county's model is trained on
+  the client (in a thread while the chunks are read, when no parcel waits for it);
+- each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
+  probabilities as given and predicts its other parcels with the county's (or the context's)
+  model, sent to the workers once, flattened.
 
 So the client never holds the county's curves or features, and the predictions are those of
 ``decide``.
@@ -57,49 +56,23 @@ def read_curves(part: str, positions: Sequence[int], width: int) -> np.ndarray[A
     return stack(cells.iloc[list(positions)].reset_index(drop=True), width)
 
 
-def chunk_proba(  # noqa: PLR0917 (a Dask task: positional arguments)
-    part: str,
-    positions: Sequence[int],
-    width: int,
-    models: list[tuple[Any, np.ndarray[Any, Any] | None]],
-    n_classes: int,
-    mode: str,
-    n_splits: int = N_SPLITS,
-    profile_days: int | None = None,
-) -> np.ndarray[Any, Any]:
-    """Class probabilities of some rows of one part (runs on a worker).
+#: What predicts a chunk's parcels: a fitted crop model, the imagery's dates to read the curves
+#: on (None: the dates it learnt) and the columns of the plan's classes its classes fill.
+Predictor = tuple[Any, np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]
 
-    ``mode="context"``: ``models`` holds one ``(model, None)``, applied to the rows.
-    ``mode="folds"``: ``models`` holds each fold's ``(model, columns)`` (``model`` None for a
-    fold with fewer than two trainable crops, which adds a uniform share) for the folds that
-    hold parcels, summed in fold order and each divided by ``n_splits`` as
-    :func:`agrilend.yield_models.predict_out_of_fold` does; the features' profile bins are
-    ``profile_days`` wide, the county's (the width the fold models learnt from), never one of
-    this chunk's own observation density.
-    """
+
+def chunk_proba(
+    part: str, positions: Sequence[int], width: int, predictor: Predictor, n_classes: int
+) -> np.ndarray[Any, Any]:
+    """Class probabilities of some rows of one part (runs on a worker): the predictor's model
+    on their curves (its own profile bins), in its columns of the plan's ``n_classes``."""
     X = read_curves(part, positions, width)
-    if mode == "context":
-        model, times = models[0]  # the imagery's dates, read on the model's day-of-year grid
-        if not len(X):
-            return np.zeros((0, n_classes))
-        if times is not None:
-            return np.asarray(model.predict_proba(X, times=list(times)), dtype=float)
-        return np.asarray(model.predict_proba(X), dtype=float)
+    model, times, cols = predictor
     proba = np.zeros((len(X), n_classes))
-    if not len(X):
-        return proba
-    template = next((m for m, _ in models if m is not None), None)
-    feats = None
-    if template is not None:
-        bins = profile_days if profile_days is not None else template.profile_days_
-        feats = clone(template)._features(X, width=bins).reset_index(drop=True)
-    for model, cols in models:
-        if model is None:
-            proba += 1.0 / n_classes / n_splits
-        else:
-            if feats is None or cols is None:  # a fold model always comes with its columns
-                raise ScanError("a fold model came without its class columns")
-            proba[:, cols] += model._proba_features(feats) / n_splits
+    if len(X):
+        got = model.predict_proba(X) if times is None else \
+            model.predict_proba(X, times=list(times))  # fmt: skip
+        proba[:, cols] = got
     return proba
 
 
@@ -128,20 +101,19 @@ def _in_process(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any
 class CropPlan:
     """What predicts each usable parcel's crop, for tasks that run chunk by chunk.
 
-    ``mode`` is ``"context"`` (``models`` holds the context's model and the imagery dates) or
-    ``"folds"`` (``models`` holds the fold models, :func:`chunk_proba`); ``classes`` are the
+    ``mode`` is ``"context"`` (a given model predicts every parcel), ``"sample"`` (every parcel
+    is in the training sample: out-of-fold probabilities only) or ``"county"`` (the county's
+    model predicts the parcels outside the sample); ``predictor`` (:data:`Predictor`, None in
+    ``"sample"``) predicts the positions ``predict`` maps each chunk id to; ``classes`` are the
     probability columns; ``fixed`` maps a chunk id to the positions (rows of its part) and
-    probabilities of its parcels predicted on the client (the training sample's, out of fold);
-    ``predict`` maps a chunk id to the positions its task predicts with ``models``;
-    ``profile_days`` is the fold models' profile bin width (the county's).
+    probabilities of its parcels predicted out of fold on the workers.
     """
 
     mode: str
-    models: Any
+    predictor: Predictor | None
     classes: list[Any]
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     predict: dict[str, np.ndarray[Any, Any]]
-    profile_days: int | None = None
     pending: Any = None
 
     def finish(self, context: Any) -> None:
@@ -151,10 +123,10 @@ class CropPlan:
             context.crop_model = self.pending.result()
             self.pending = None
 
-    def chunk_crops(self, chunk_id: str, part: str, width: int, models: Any = None) -> Any:
+    def chunk_crops(self, chunk_id: str, part: str, width: int, predictor: Any = None) -> Any:
         """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
-        position in the part (runs on a worker; ``models`` the broadcast copy)."""
-        models = self.models if models is None else models
+        position in the part (runs on a worker; ``predictor`` the broadcast copy)."""
+        predictor = self.predictor if predictor is None else predictor
         k = len(self.classes)
         pos_pred = self.predict.get(chunk_id, np.zeros(0, dtype=np.int64))
         pos_fix, p_fix = self.fixed.get(chunk_id, (np.zeros(0, np.int64), np.zeros((0, k))))
@@ -162,10 +134,9 @@ class CropPlan:
         proba = np.zeros((positions.size, k))
         proba[: pos_fix.size] = p_fix
         if pos_pred.size:
-            proba[pos_fix.size :] = chunk_proba(
-                part, pos_pred.tolist(), width, models, k, self.mode,
-                profile_days=self.profile_days,
-            )  # fmt: skip
+            if predictor is None:
+                raise ScanError(f"chunk {chunk_id}: parcels to predict but no model to predict")
+            proba[pos_fix.size :] = chunk_proba(part, pos_pred.tolist(), width, predictor, k)
         order = np.argsort(positions, kind="stable")
         positions, proba = positions[order], proba[order]
         classes = np.asarray(self.classes)
@@ -209,6 +180,10 @@ def crop_plan(
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,
         _check_model_dates,
+    )
+    from agrilend.yield_models.county_crops import (  # noqa: PLC0415
+        classes_of,
+        county_model_rows,
     )
     from agrilend.yield_models.crop_type import (  # noqa: PLC0415
         CropTypeClassifier,
@@ -271,8 +246,8 @@ def crop_plan(
         model = context.crop_model
         _check_model_dates(model, times)
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
-        return CropPlan("context", [(model, dates)], list(model.classes_), {},
-                        positions(everyone))  # fmt: skip
+        predictor = (model, dates, np.arange(len(model.classes_)))
+        return CropPlan("context", predictor, list(model.classes_), {}, positions(everyone))
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
     train = training_sample(lab, max_train=crop_training_cap)
@@ -299,19 +274,18 @@ def crop_plan(
     inside = np.flatnonzero(in_folds)
     outside = np.flatnonzero(folds < 0)
     log.info(
-        "crop model: %d parcels in the folds, %d predicted on the workers by the fold models",
+        "crop model: %d parcels in the folds, %d predicted on the workers by the county's model",
         inside.size, outside.size,
     )  # fmt: skip
-    # the folds' profile bins: as wide as every usable parcel's observations ask (as decide)
-    bins = width_of_counts(n_obs, times)
+    # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
+    # training sample reads them from its series)
+    bins = width_of_counts(n_obs[inside], times)
     feats = gather(inside, bins)
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
 
     shared = share(feats)  # the sample's features go to each worker once
 
-    def fold_pass(
-        learn: np.ndarray[Any, Any],
-    ) -> tuple[np.ndarray[Any, Any], list[tuple[Any, np.ndarray[Any, Any] | None]]]:
+    def fold_pass(learn: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Each fold's model trained and its held-out rows predicted: one task per fold."""
         proba = np.zeros((inside.size, learnt.size))
         tasks, tests = [], []
@@ -323,14 +297,12 @@ def crop_plan(
             tests.append(test)
             tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on], np.flatnonzero(test),
                           template, learnt))  # fmt: skip
-        fitted: list[tuple[Any, np.ndarray[Any, Any] | None]] = []
-        for test, (model, cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
-            if model is None:
+        for test, (cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
+            if cols is None:
                 proba[test] = 1.0 / learnt.size
             else:
                 proba[np.ix_(np.flatnonzero(test), cols)] = p
-            fitted.append((model, cols))
-        return proba, fitted
+        return proba
 
     def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
         return check_declarations(proba, list(learnt), list(lab_in),
@@ -339,21 +311,21 @@ def crop_plan(
     # the declaration check's cleaning round, as audit_declarations runs it for decide: the fold
     # models are trained again without the most suspect declarations of the folds (all of the
     # county's below the training cap; above it, the stratified sample's)
-    proba_in, fold_models = fold_pass(trainable_in)
+    proba_in = fold_pass(trainable_in)
     aside = suspect_declarations(check(proba_in), list(lab_in))
     if aside.any():
         log.info("crop model: trained again without %d suspect declarations", int(aside.sum()))
-        proba_in, fold_models = fold_pass(trainable_in & ~aside)
+        proba_in = fold_pass(trainable_in & ~aside)
     suspect_in = check(proba_in)["crop_mismatch"].to_numpy(dtype=bool)
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     at_in = {int(u): i for i, u in enumerate(inside)}
     for k, g in by_chunk(inside):
         fixed[chunks[k].id] = (pos_of[g], proba_in[[at_in[int(u)] for u in g]])
     # the county's model: the training sample's declarations (all of them in a small county)
-    # that the check did not flag, as decide trains it
+    # of a learnt crop that the check did not flag, as decide trains it
     flagged = np.zeros(lab.size, dtype=bool)
     flagged[inside] = suspect_in
-    fit_rows = np.flatnonzero(train & ~flagged)
+    fit_rows = county_model_rows(lab, train, flagged)
     # fit() reads the bins' width from the observations of the rows it learns from
     fit_bins = width_of_counts(n_obs[fit_rows], times)
     if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
@@ -365,7 +337,12 @@ def crop_plan(
     def county_model() -> Any:
         return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
 
-    plan = CropPlan("folds", fold_models, list(learnt), fixed, positions(outside), bins)
+    if outside.size:  # a sampled county: the county's model predicts every other parcel
+        model = county_model()
+        context.crop_model = model
+        predictor = (model, None, classes_of(model, learnt))  # the dates it learnt: these
+        return CropPlan("county", predictor, list(learnt), fixed, positions(outside))
+    plan = CropPlan("sample", None, list(learnt), fixed, {})
     if background:  # while the workers predict the chunks; ``finish`` waits for it
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
@@ -384,23 +361,21 @@ def fit_fold(  # noqa: PLR0917 (a Dask task: positional arguments)
     test: np.ndarray[Any, Any],
     template: Any,
     learnt: np.ndarray[Any, Any],
-) -> tuple[Any, np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
+) -> tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
     """One fold of the crop step (runs on a worker): the fold's model trained on rows
     ``fit_on`` of the sample's features and its held-out rows ``test`` predicted, as
-    :func:`agrilend.yield_models.predict_out_of_fold` does it. Returns the model flattened for
-    the chunks' predictions (:func:`flat_models`), its columns among ``learnt`` and the held-out
-    rows' probabilities; ``(None, None, None)`` for a fold with fewer than two crops to learn.
+    :func:`agrilend.yield_models.predict_out_of_fold` does it. Returns the model's columns
+    among ``learnt`` and the held-out rows' probabilities (the model itself stays on the
+    worker); ``(None, None)`` for a fold with fewer than two crops to learn.
     """
     if np.unique(labels).size < 2:
-        return None, None, None
+        return None, None
     model = clone(template)
     if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
         model.set_params(n_jobs=1)
     model = model._fit_features(feats.iloc[fit_on], labels)
     cols = np.searchsorted(learnt, model.classes_)
-    proba = model._proba_features(feats.iloc[test])
-    ((flat, _),) = flat_models([(model, None)])
-    return flat, cols, proba
+    return cols, model._proba_features(feats.iloc[test])
 
 
 def _in_dask_worker() -> bool:
@@ -413,15 +388,14 @@ def _in_dask_worker() -> bool:
     return True
 
 
-def flat_models(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """The plan's models as the workers get them: each forest flattened into arrays
+def flat_predictor(predictor: Predictor | None) -> Predictor | None:
+    """The plan's predictor as the workers get it: its forest flattened into arrays
     (:func:`agrilend.scan._flat_forest.fast_crop_model`, the same probabilities).
 
-    A worker unpickles arrays in a blink where it rebuilds scikit-learn's trees node by node
-    (4.5 s for the five fold models of a 20,000-parcel sample), and the flat forest predicts in
-    one compiled loop, in the worker's one thread (a Dask worker is one process per core; a
-    forest asking joblib for more cores there only warns). The caller's models (a context's)
-    are left as they are.
+    A worker unpickles arrays in a blink where it rebuilds scikit-learn's trees node by node,
+    and the flat forest predicts in one compiled loop, in the worker's one thread (a Dask worker
+    is one process per core; a forest asking joblib for more cores there only warns). The
+    caller's model (a context's) is left as it is.
 
     Examples
     --------
@@ -430,14 +404,16 @@ def flat_models(models: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     >>> t = pd.date_range("2024-01-01", periods=12, freq="30D")
     >>> X = np.vstack([np.linspace(0.2, 0.8, 12), np.linspace(0.8, 0.2, 12)] * 5)
     >>> model = CropTypeClassifier(times=list(t), n_estimators=5).fit(X, ["a", "b"] * 5)
-    >>> [(type(m.estimator_).__name__, extra) for m, extra in flat_models([(model, None)])]
-    [('FlatForest', None)]
-    >>> type(model.estimator_).__name__
-    'ExtraTreesClassifier'
+    >>> flat, _, cols = flat_predictor((model, None, np.arange(2)))
+    >>> type(flat.estimator_).__name__, type(model.estimator_).__name__, cols.tolist()
+    ('FlatForest', 'ExtraTreesClassifier', [0, 1])
     """
     from agrilend.scan._flat_forest import fast_crop_model  # noqa: PLC0415
 
-    return [(None if m is None else fast_crop_model(m), extra) for m, extra in models]
+    if predictor is None:
+        return None
+    model, dates, cols = predictor
+    return fast_crop_model(model), dates, cols
 
 
 def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataFrame:
@@ -453,7 +429,7 @@ __all__ = [
     "CropPlan",
     "chunk_proba",
     "crop_plan",
-    "flat_models",
+    "flat_predictor",
     "part_paths",
     "read_curves",
 ]

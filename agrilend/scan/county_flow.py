@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import CountyContext
-from agrilend.scan.county import crop_plan, flat_models, part_paths
+from agrilend.scan.county import crop_plan, flat_predictor, part_paths
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
     PEER_TILE_PX,
@@ -200,20 +200,20 @@ def county_on_workers(
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops
-    models = share(flat_models(plan.models))
+    predictor = share(flat_predictor(plan.predictor))
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
-        return replace(plan, models=None, pending=None,
+        return replace(plan, predictor=None, pending=None,
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
-    first = reduce(crops_task, [(s, plan_of(s.chunk), models, given is None) for s in specs],
+    first = reduce(crops_task, [(s, plan_of(s.chunk), predictor, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
     plan.finish(county)  # the county's model, trained meanwhile in this process
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip
-    if plan.mode == "folds":  # households decided later from the context use this threshold
+    if plan.mode != "context":  # households decided later from the context use this threshold
         county.crop_model.mismatch_threshold_ = threshold
     classes = [str(c) for c in plan.classes]
     tile_peers: dict[int, pd.DataFrame] = {}

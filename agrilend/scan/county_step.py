@@ -315,7 +315,7 @@ def _grid(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 # --- the tasks ---------------------------------------------------------------------------------
 
 
-def crops_task(spec: PartSpec, plan: Any, models: Any, need_scores: bool) -> dict[str, Any]:
+def crops_task(spec: PartSpec, plan: Any, predictor: Any, need_scores: bool) -> dict[str, Any]:
     """Pass 1 on a worker: the part's crops (written beside it), the histograms of its peer
     values, its declaration scores (on the grid) and its clear fractions per date."""
     from agrilend.outputs import atomic_write  # noqa: PLC0415
@@ -325,7 +325,7 @@ def crops_task(spec: PartSpec, plan: Any, models: Any, need_scores: bool) -> dic
         crops = pd.DataFrame({"position": np.zeros(0, np.int64), "crop": np.zeros(0, object)})
         declared = np.zeros(0, dtype=object)
     else:
-        found = plan.chunk_crops(spec.chunk, spec.part, spec.width, models)
+        found = plan.chunk_crops(spec.chunk, spec.part, spec.width, predictor)
         crops = found.reset_index()
         frame = _read_columns(spec.part, ["declared_crop", VALID])
         declared = (

@@ -3,8 +3,8 @@
 The crop model's temporal profile is binned at a width set by the observation density
 (:func:`agrilend.yield_models.features.profile_width`). A chunk under more cloud than the
 rest of the county asks wider bins of its own; its features must still be read at the
-county's width, the one the fold models learnt, or their profile columns do not match the
-models' and its parcels are predicted from filler values, silently.
+county's width, the one the county's model learnt, or its profile columns do not match the
+model's and its parcels are predicted from filler values, silently.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from agrilend.scan.county import CropPlan, crop_plan
 from agrilend.scan.parts import NDVI, ROW, Chunk
 from agrilend.yield_models import CropTypeClassifier
-from agrilend.yield_models.declaration import audit_declarations
+from agrilend.yield_models.county_crops import county_crops
 from agrilend.yield_models.features import profile_width
 
 pytestmark = pytest.mark.filterwarnings("ignore:All-NaN slice encountered:RuntimeWarning")
@@ -78,16 +78,20 @@ def test_a_cloudy_chunk_is_predicted_with_the_countys_profile_bins(tmp_path: Pat
     light, chunks, parts, X = _parts(tmp_path)
     # the premise: the cloudy chunk alone asks other bins than the county
     assert profile_width(X[120:], TIMES) != profile_width(X, TIMES)
-    plan = crop_plan(light, chunks, parts, times=TIMES, context=CountyContext(),
+    context = CountyContext()
+    plan = crop_plan(light, chunks, parts, times=TIMES, context=context,
                      crop_training_cap=CAP)  # fmt: skip
-    assert plan.profile_days == profile_width(X, TIMES)
+    assert plan.mode == "county"
     assert plan.predict["c1"].size > 0  # the cloudy chunk's parcels outside the sample
     got = _scan_proba(plan, chunks, parts)
-    # decide's way: out of fold on the whole county's series at once
+    # decide's way: the audit of the training sample, the county's model for the others
     template = CropTypeClassifier(times=list(TIMES), n_jobs=1)
     lab = light["declared_crop"].to_numpy(dtype=str)
-    expected = audit_declarations(X.astype("float32").astype(float), lab, model=template,
-                                  max_train=CAP)  # fmt: skip
+    expected, model = county_crops(X.astype("float32").astype(float), lab, model=template,
+                                   max_train=CAP)  # fmt: skip
+    # the county's model reads every parcel with the bins it learnt, whatever its chunk asks
+    assert context.crop_model.profile_days_ == model.profile_days_
+    np.testing.assert_array_equal(got.index.to_numpy(), np.arange(len(lab)))
     for c in ("wheat", "maize"):
         np.testing.assert_allclose(got[f"p_{c}"].to_numpy(), expected[f"p_{c}"].to_numpy(),
                                    rtol=0, atol=1e-9)  # fmt: skip
