@@ -32,12 +32,13 @@ The results folder::
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,14 +301,23 @@ def _holds_rows(part: Path, chunk: Chunk) -> bool:
 # --- running the chunks ---------------------------------------------------------------------------
 
 
+#: A chunk task's result (None when it failed).
+Result = dict[str, Any] | None
+
+
 @dataclass
 class _Runner:
     """Runs chunk tasks with retries: in this process (``workers=0``) or on a Dask client."""
 
     client: Any = None
 
-    def run(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, dict[str, Any] | None, str]]:
-        """Yield ``(task, result, "")`` or ``(task, None, error message)`` as tasks finish."""
+    def run(self, tasks: Iterable[ChunkTask]) -> Iterator[tuple[ChunkTask, Result, str]]:
+        """Yield ``(task, result, "")`` or ``(task, None, error message)`` as tasks finish.
+
+        ``tasks`` is consumed lazily: on Dask at most :meth:`in_flight` tasks are submitted at
+        a time, the next one as each finishes, so the client (and the scheduler) hold a few
+        chunks' titles, never the county's twice over.
+        """
         if self.client is None:
             for task in tasks:
                 try:
@@ -317,19 +327,34 @@ class _Runner:
             return
         from dask.distributed import as_completed  # noqa: PLC0415
 
-        futures = {
-            self.client.submit(run_chunk, t, pure=False, key=f"agrilend-chunk-{t.chunk.id}-"
-                               f"{time.monotonic_ns()}"): t
-            for t in tasks
-        }  # fmt: skip
-        for fut in as_completed(list(futures)):
-            task = futures[fut]
+        todo = iter(tasks)
+        futures: dict[Any, ChunkTask] = {}
+        finished = as_completed()
+
+        def submit(n: int) -> None:
+            for task in itertools.islice(todo, max(n, 0)):
+                key = f"agrilend-chunk-{task.chunk.id}-{time.monotonic_ns()}"
+                fut = self.client.submit(run_chunk, task, pure=False, key=key)
+                futures[fut] = task
+                finished.add(fut)
+
+        submit(self.in_flight())
+        for fut in finished:
+            task = futures.pop(fut)
             try:
                 yield task, fut.result(), ""
             except Exception as exc:
                 yield task, None, f"{type(exc).__name__}: {exc}"
             finally:
                 fut.release()
+            submit(self.in_flight() - len(futures))  # workers may have joined or left
+
+    def in_flight(self) -> int:
+        """How many chunk tasks to keep submitted: two per worker thread (one running, one
+        waiting, so no worker idles while the client records a result), at least four."""
+        workers = self.client.scheduler_info().get("workers", {}).values()
+        threads = sum(int(w.get("nthreads", 1)) for w in workers)
+        return max(4, 2 * threads)
 
 
 def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
@@ -661,8 +686,8 @@ def _run_chunks(
             part=str((out / _PARTS / f"{c.id}.parquet").resolve()),
         )
 
-    pending = [task(c) for c in todo]
-    while pending:
+    pending: Iterable[ChunkTask] = (task(c) for c in todo)  # made as they are submitted
+    while True:
         retry: list[ChunkTask] = []
         for t, res, error in runner.run(pending):
             cid = t.chunk.id
@@ -692,8 +717,9 @@ def _run_chunks(
                 n_done += len(t.chunk.rows)
                 if progress:
                     progress(n_done, total)
+        if not retry:
+            return n_done
         pending = retry
-    return n_done
 
 
 def _county_on_workers(
