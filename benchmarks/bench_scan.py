@@ -24,7 +24,7 @@ Run by hand (not a test; the load average is printed: on a shared machine compar
     python benchmarks/bench_scan.py --parcels 10000 100000          # 2 local workers
     python benchmarks/bench_scan.py --parcels 10000 --cluster        # dask scheduler + workers
     python benchmarks/bench_scan.py --parcels 10000 --latency-only 20
-    benchmarks/issue18_figures.sh                                    # all of issue 18's figures
+    python benchmarks/bench_scan.py --parcels 10000 100000 --figures 20 --warmup 600  # issue 18
 
 With two sizes or more it prints a 10^6-parcel county on paper from the smallest and the
 largest (labelled "projection": linear fits of the measured CPU per phase, client memory and
