@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.errors import ScanError
-from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, stack
+from agrilend.scan.parts import BOUNDS, NDVI, ROW, SMOOTH, VALID, stack
 
 log = logging.getLogger(__name__)
 
@@ -841,7 +841,8 @@ def overlap_changes(
     specs: list[PartSpec], chunks: list[Any], titles: Any
 ) -> dict[int, tuple[str, str, str]]:
     """Title rows whose flags change because they overlap a title of another chunk: row ->
-    ``(title_flags, title_status, message)``.
+    ``(title_flags, title_status, message)``; ``titles`` as
+    :func:`agrilend.scan.parts.county_titles` gives them (their bounds).
 
     Only titles whose bounds meet the bounds of a title of another chunk can overlap one, so
     only those rows are read back from the parts (their validated geometry and flags) and
@@ -857,7 +858,7 @@ def overlap_changes(
     chunk_of = np.empty(len(titles), dtype=np.int64)
     for k, c in enumerate(chunks):
         chunk_of[list(c.rows)] = k
-    b = np.nan_to_num(titles.geometry.bounds.to_numpy(dtype=float), nan=np.inf)
+    b = np.nan_to_num(titles[list(BOUNDS)].to_numpy(dtype=float), nan=np.inf)
     boxes = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
     i, j = shapely.STRtree(boxes).query(boxes, predicate="intersects")
     cross = chunk_of[i] != chunk_of[j]

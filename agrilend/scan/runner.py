@@ -81,6 +81,7 @@ from agrilend.scan.parts import (
     Chunk,
     ChunkTask,
     CubeSource,
+    county_titles,
     duplicate_guests,
     file_sha256,
     partition,
@@ -626,6 +627,10 @@ def scan(
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
         timings["chunks"] = time.perf_counter() - t_chunks
+        # the county step reads ids, owners and bounds of the titles; their outlines are in the
+        # parts (a quarantined chunk's in its error rows): the client gives the rest back
+        titles = county_titles(titles, chunks, quarantined)
+        inputs.titles = titles
 
         t_county = time.perf_counter()
         county = context.copy() if context is not None else CountyContext()
