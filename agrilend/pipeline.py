@@ -269,11 +269,10 @@ def decide(
         template = CropTypeClassifier(
             times=list(evidence.times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
         )
-        # out-of-fold probabilities, the declaration check, one round of retraining without
-        # the most suspect declarations (agrilend.yield_models.declaration)
-        # (on the training sample); the county's model learns from the declarations the check
-        # did not flag, predicts every parcel outside the sample and keeps the check's
-        # threshold for households decided later from this context
+        # on the training sample: out-of-fold probabilities, the declaration check, one round
+        # of retraining without the most suspect declarations; then the county's model learns
+        # from the declarations the check did not flag, predicts every parcel outside the
+        # sample and keeps the check's threshold for households decided later from this context
         crops, context.crop_model = county_crops(
             X, declared, model=template, index=ids, max_train=crop_training_cap,
             false_alarm_rate=alarm_rate,

@@ -12,7 +12,7 @@ county's model; or every parcel by a county context's model. :func:`crop_plan` a
   workers compute the sample's features from the parts (profile bins as wide as the sample's
   observations ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
   whatever the county's size) and predict its held-out rows; the county's model is trained on
-  the client (in a thread while the chunks are read, when no parcel waits for it);
+  the client (in a thread while the chunks' crops are computed, when no parcel waits for it);
 - each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
   probabilities as given and predicts its other parcels with the county's (or the context's)
   model, sent to the workers once, flattened.
@@ -35,13 +35,20 @@ from sklearn.base import clone
 
 from agrilend.errors import InsufficientEvidenceError, ScanError
 from agrilend.scan.parts import NDVI, Chunk, stack
+from agrilend.yield_models.county_crops import (
+    MIN_CLASS_SIZE,
+    classes_of,
+    county_model_rows,
+    learnt_classes,
+)
 from agrilend.yield_models.declaration import DEFAULT_FALSE_ALARM_RATE
 
 log = logging.getLogger(__name__)
 
 #: Out-of-fold settings of :func:`agrilend.yield_models.predict_out_of_fold` as ``decide``
-#: calls it (its defaults).
-N_SPLITS, MIN_CLASS_SIZE, RANDOM_STATE = 5, 5, 0
+#: calls it (its defaults; the smallest learnt crop is
+#: :data:`agrilend.yield_models.county_crops.MIN_CLASS_SIZE`).
+N_SPLITS, RANDOM_STATE = 5, 0
 
 #: ``map(fn, list of argument tuples)`` -> results in order (in process, or on Dask workers).
 Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
@@ -181,10 +188,6 @@ def crop_plan(
         _PARALLEL_TRAINING,
         _check_model_dates,
     )
-    from agrilend.yield_models.county_crops import (  # noqa: PLC0415
-        classes_of,
-        county_model_rows,
-    )
     from agrilend.yield_models.crop_type import (  # noqa: PLC0415
         CropTypeClassifier,
         _fold_ids,
@@ -254,9 +257,9 @@ def crop_plan(
     template = CropTypeClassifier(
         times=list(times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
     )
-    names, counts = np.unique(lab[lab != ""], return_counts=True)
-    learnt = names[counts >= MIN_CLASS_SIZE]
+    learnt = learnt_classes(lab)
     if learnt.size < 2:
+        names, counts = np.unique(lab[lab != ""], return_counts=True)
         raise InsufficientEvidenceError(
             f"out-of-fold crop prediction needs two crops with at least {MIN_CLASS_SIZE} "
             f"declared parcels; got {dict(zip(names.tolist(), counts.tolist(), strict=True))}. "
