@@ -698,7 +698,8 @@ def decide_task(spec: PartSpec, tables: CountyTables, households: Any = None) ->
     :func:`agrilend.scan.households.write_final`); ``groups`` in the result names the row group
     of each partition."""
     from agrilend.pipeline import decide_with_crops  # noqa: PLC0415
-    from agrilend.scan.households import resident_mb, write_final  # noqa: PLC0415
+    from agrilend.scan.households import write_final  # noqa: PLC0415
+    from agrilend.scan.memory import resident_mb  # noqa: PLC0415
     from agrilend.yield_models.declaration import check_declarations  # noqa: PLC0415
 
     evidence = part_evidence(spec, tables)

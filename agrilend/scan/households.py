@@ -37,6 +37,7 @@ import pandas as pd
 
 from agrilend.credit.sizing import credit_totals
 from agrilend.scan.county_step import TITLE_ROW, Mapper
+from agrilend.scan.memory import peak_mb, resident_mb
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
@@ -440,28 +441,8 @@ def households_task(  # noqa: PLR0917 (a Dask task: positional arguments)
         "cpu_s": time.process_time() - cpu,
         # this process's resident memory before and after, and its peak so far (MB)
         "rss_mb": (rss, resident_mb()),
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
-
-
-def resident_mb() -> float:
-    """This process's resident memory now (MB; 0 where ``/proc`` is not)."""
-    import os  # noqa: PLC0415
-
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        return 0.0
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory so far (MB)."""
-    import resource  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:
@@ -487,7 +468,6 @@ __all__ = [
     "n_partitions",
     "plan_households",
     "read_partition",
-    "resident_mb",
     "route_records",
     "size_in_partitions",
     "write_final",

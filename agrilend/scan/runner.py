@@ -68,6 +68,7 @@ from agrilend.scan.county_flow import (
     county_on_workers,
 )
 from agrilend.scan.county_step import PEER_TILE_PX
+from agrilend.scan.memory import give_back, peak_mb
 from agrilend.scan.outputs import (
     PAGES,
     TABLES,
@@ -136,7 +137,7 @@ class ScanResult:
         (wall time of the crop step, on the workers), ``county`` (the whole county step),
         ``write`` (outputs), ``total``; ``worker_rss_mb``, the largest resident memory of a
         worker holding a chunk (MB), and ``client_rss_mb``, the peak resident memory of this
-        process, the client (MB, :func:`client_peak_rss_mb`). The county step's passes:
+        process, the client (MB, :func:`agrilend.scan.memory.peak_mb`). The county step's passes:
         ``county_crops`` (of which ``county_crop_model``: the sample's features and the fold
         models), ``county_peers``, ``county_decide`` (with ``county_households_plan``,
         the client planning the households' partitions), ``county_households``; and
@@ -631,6 +632,7 @@ def scan(
         # parts (a quarantined chunk's in its error rows): the client gives the rest back
         titles = county_titles(titles, chunks, quarantined)
         inputs.titles = titles
+        give_back("the chunk phase")
 
         t_county = time.perf_counter()
         county = context.copy() if context is not None else CountyContext()
@@ -646,26 +648,17 @@ def scan(
             cluster.close()
     outcome.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
+    give_back("the county step")
 
     t_write = time.perf_counter()
     _write_outputs(out, outcome, files, quarantined)
     timings["write"] = time.perf_counter() - t_write
     timings["total"] = time.perf_counter() - t_start
-    timings["client_rss_mb"] = client_peak_rss_mb()
+    timings["client_rss_mb"] = peak_mb()
     return ScanResult(
         out, outcome.summary, len(chunks), computed=len(todo), quarantined=quarantined,
         timings=timings,
     )  # fmt: skip
-
-
-def client_peak_rss_mb() -> float:
-    """The peak resident memory of this process (the scan's client) so far, in MB
-    (``resource.getrusage``; worker processes are not counted)."""
-    import resource  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _run_chunks(
@@ -748,6 +741,7 @@ def _write_outputs(
     """Every output, each atomically, part by part; the manifest last (it marks the scan
     finished). The parcels and households datasets are already written by the county step."""
     write_tables(out, outcome)  # parcels.gpkg (appended part by part), households.csv, ...
+    give_back("the tables")
     save_context(outcome.context, out / "context")
     write_json(outcome.summary, out / "summary.json", overwrite=True)
     write_pages(out, outcome)  # summary.html, households.html

@@ -143,30 +143,31 @@ def _dynamics(
     days = (grid - grid[0]).days.to_numpy().astype("float64")
     step = float(np.median(np.diff(days))) if days.size > 1 else 10.0
     n = raw.shape[0]
-    n_drops = np.full(n, np.nan)
-    drop_sum = np.full(n, np.nan)
-    for i in range(n):
-        m = np.isfinite(raw[i])
-        v, d = raw[i, m], days[m]
-        if v.size < 2:
-            continue
-        dv = np.diff(v)
-        close = np.diff(d) <= max_gap_days
+    seen = np.isfinite(raw)
+    valid = seen.sum(axis=1)
+    # each look paired with the parcel's previous look (gaps skipped): all parcels at once
+    last = np.maximum.accumulate(np.where(seen, np.arange(raw.shape[1]), -1), axis=1)
+    prev = np.concatenate([np.full((n, 1), -1), last[:, :-1]], axis=1)
+    pair = seen & (prev >= 0)
+    before = np.take_along_axis(raw, np.maximum(prev, 0), axis=1)
+    with np.errstate(invalid="ignore"):
+        dv = np.where(pair, raw - before, 0.0)
+        close = pair & (days[None, :] - days[np.maximum(prev, 0)] <= max_gap_days)
         # a cut: a fall of 0.15 or more from a green canopy (>= 0.5) between close looks
-        n_drops[i] = np.sum(close & (dv <= -0.15) & (v[:-1] >= 0.5))
-        drop_sum[i] = -np.sum(np.where(close & (dv < 0), dv, 0.0))
-    valid = np.isfinite(raw).sum(axis=1)
+        cuts = (close & (dv <= -0.15) & (before >= 0.5)).sum(axis=1)
+    falls = -np.where(close & (dv < 0), dv, 0.0).sum(axis=1)
+    two = valid >= 2
+    n_drops = np.where(two, cuts, np.nan)
+    drop_sum = np.where(two, falls, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         bare = np.where(valid > 0, (raw < 0.3).sum(axis=1) / np.maximum(valid, 1), np.nan)
     winter = np.isin(np.asarray(grid.month), (12, 1, 2))
     ok = np.isfinite(smooth)
     green = np.where(ok.any(axis=1), ((smooth >= 0.5) & ok).sum(axis=1) * step, np.nan)
-    with np.errstate(invalid="ignore"):
-        win = (
-            np.nanmean(np.where(ok[:, winter], smooth[:, winter], np.nan), axis=1)
-            if winter.any() and ok[:, winter].any()
-            else np.full(n, np.nan)
-        )
+    seen_winter = ok[:, winter].sum(axis=1)
+    winter_sum = np.where(ok[:, winter], smooth[:, winter], 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no winter look: NaN
+        win = np.where(seen_winter > 0, winter_sum / np.maximum(seen_winter, 1), np.nan)
     return {
         "dyn_n_cuts": n_drops,
         "dyn_drop_sum": drop_sum,

@@ -111,3 +111,38 @@ def test_management_features_count_cuts_and_winter_cover() -> None:
     assert f.loc["meadow", "dyn_winter_mean"] > f.loc["crop", "dyn_winter_mean"]
     assert f.loc["meadow", "dyn_green_days"] > f.loc["crop", "dyn_green_days"]
     assert f.loc["crop", "dyn_bare_share"] > f.loc["meadow", "dyn_bare_share"]
+
+
+def _cuts_one_by_one(raw: np.ndarray, days: np.ndarray, max_gap: float) -> tuple[float, float]:
+    """The cut features of one parcel, look by look over its clear looks (the definition)."""
+    m = np.isfinite(raw)
+    v, d = raw[m], days[m]
+    if v.size < 2:
+        return np.nan, np.nan
+    n, fall = 0, 0.0
+    for a, b, da, db in zip(v[:-1], v[1:], d[:-1], d[1:], strict=True):
+        if db - da > max_gap:
+            continue
+        n += int(b - a <= -0.15 and a >= 0.5)
+        fall += max(a - b, 0.0)
+    return float(n), fall
+
+
+def test_cuts_pair_each_look_with_the_previous_clear_one_across_gaps() -> None:
+    from agrilend.yield_models.features import _dynamics
+
+    rng = np.random.default_rng(3)
+    t = pd.DatetimeIndex(sorted(pd.Timestamp("2024-01-01")
+                                + pd.to_timedelta(rng.choice(365, 36, replace=False), "D")))  # fmt: skip
+    raw = rng.uniform(0.0, 1.0, (400, t.size))
+    raw[rng.random(raw.shape) < rng.uniform(0.0, 0.9, (400, 1))] = np.nan  # 0-90 % clouds
+    raw[0] = np.nan  # never seen
+    raw[1, :] = np.nan
+    raw[1, 7] = 0.8  # seen once
+    got = _dynamics(raw, raw, t)
+    days = np.asarray((t - t[0]).days, dtype=float)
+    want = np.array([_cuts_one_by_one(r, days, 30.0) for r in raw])
+    np.testing.assert_allclose(got["dyn_n_cuts"], want[:, 0], rtol=0, atol=0)
+    np.testing.assert_allclose(got["dyn_drop_sum"], want[:, 1], rtol=0, atol=1e-12)
+    assert np.isnan(got["dyn_n_cuts"][:2]).all()
+    assert np.nanmax(got["dyn_n_cuts"]) >= 2  # the draw does hold cuts
