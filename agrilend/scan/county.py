@@ -23,6 +23,7 @@ So the client never holds the county's curves or features, and the predictions a
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 #: calls it (its defaults; the smallest learnt crop is
 #: :data:`agrilend.yield_models.county_crops.MIN_CLASS_SIZE`).
 N_SPLITS, RANDOM_STATE = 5, 0
+
+#: Each fold's forest is grown in this many parts, one task each (the same trees as one fit):
+#: five folds of whole forests keep two workers busy for three fits' time, twenty parts for
+#: two and a half, and eight workers for three quarters of a fit instead of one.
+TREE_PARTS = 4
 
 #: ``map(fn, list of argument tuples)`` -> results in order (in process, or on Dask workers).
 Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
@@ -288,8 +294,15 @@ def crop_plan(
 
     shared = share(feats)  # the sample's features go to each worker once
 
+    n_trees = int(template.n_estimators)
+    cuts = np.linspace(0, n_trees, min(TREE_PARTS, n_trees) + 1).round().astype(int)
+    parts_of_trees = [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+    if template.calibration is not None:  # a calibrated model is fitted whole
+        parts_of_trees = [(0, n_trees)]
+
     def fold_pass(learn: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Each fold's model trained and its held-out rows predicted: one task per fold."""
+        """Each fold's model trained and its held-out rows predicted: one task per part of
+        each fold's trees (the parts' probabilities weighted by their share of the trees)."""
         proba = np.zeros((inside.size, learnt.size))
         tasks, tests = [], []
         for k in range(N_SPLITS):
@@ -297,14 +310,15 @@ def crop_plan(
             fit_on = (~test) & learn
             if not test.any():
                 continue
-            tests.append(test)
-            tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on], np.flatnonzero(test),
-                          template, learnt))  # fmt: skip
-        for test, (cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
+            for trees in parts_of_trees:
+                tests.append((test, (trees[1] - trees[0]) / n_trees))
+                tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on],
+                              np.flatnonzero(test), template, learnt, trees))  # fmt: skip
+        for (test, share_of_trees), (cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
             if cols is None:
-                proba[test] = 1.0 / learnt.size
+                proba[test] += share_of_trees / learnt.size
             else:
-                proba[np.ix_(np.flatnonzero(test), cols)] = p
+                proba[np.ix_(np.flatnonzero(test), cols)] += share_of_trees * p
         return proba
 
     def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
@@ -364,19 +378,22 @@ def fit_fold(  # noqa: PLR0917 (a Dask task: positional arguments)
     test: np.ndarray[Any, Any],
     template: Any,
     learnt: np.ndarray[Any, Any],
+    trees: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
     """One fold of the crop step (runs on a worker): the fold's model trained on rows
     ``fit_on`` of the sample's features and its held-out rows ``test`` predicted, as
-    :func:`agrilend.yield_models.predict_out_of_fold` does it. Returns the model's columns
-    among ``learnt`` and the held-out rows' probabilities (the model itself stays on the
-    worker); ``(None, None)`` for a fold with fewer than two crops to learn.
+    :func:`agrilend.yield_models.predict_out_of_fold` does it; with ``trees=(start, stop)``
+    only those trees of the fold's forest (:func:`agrilend.yield_models.crop_type.some_trees`).
+    Returns the model's columns among ``learnt`` and the held-out rows' probabilities (the
+    model itself stays on the worker); ``(None, None)`` for a fold with fewer than two crops
+    to learn.
     """
     if np.unique(labels).size < 2:
         return None, None
     model = clone(template)
     if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
         model.set_params(n_jobs=1)
-    model = model._fit_features(feats.iloc[fit_on], labels)
+    model = model._fit_features(feats.iloc[fit_on], labels, trees=trees)
     cols = np.searchsorted(learnt, model.classes_)
     return cols, model._proba_features(feats.iloc[test])
 

@@ -23,6 +23,7 @@ unlikely the imagery makes them.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -40,6 +41,39 @@ from agrilend.yield_models.features import profile_width, season_days, series_fe
 logger = logging.getLogger(__name__)
 
 _FILL = -999.0  # trees split missing features off with a value no real feature takes
+
+
+def some_trees(forest: Any, X: Any, y: Any, start: int, stop: int) -> Any:
+    """Trees ``start`` to ``stop - 1`` of those the unfitted ``forest`` would grow on ``X, y``,
+    fitted as a forest of their own: the same trees (scikit-learn's warm start draws the seeds
+    of the trees before ``start`` and skips them, as it does to match a one-go fit), so that
+    the parts' probabilities weighted by their share of the trees add up to the whole
+    forest's. Parts of a forest are grown on several workers at once this way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import ExtraTreesClassifier
+    >>> X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    >>> whole = ExtraTreesClassifier(n_estimators=8, random_state=0).fit(X, y)
+    >>> parts = [some_trees(ExtraTreesClassifier(n_estimators=8, random_state=0), X, y, a, b)
+    ...          for a, b in ((0, 3), (3, 8))]
+    >>> mixed = sum(p.predict_proba(X) * p.n_estimators / 8 for p in parts)
+    >>> bool(np.allclose(mixed, whole.predict_proba(X), rtol=0, atol=1e-12))
+    True
+    """
+    total = int(forest.n_estimators)
+    if not 0 <= start < stop <= total:
+        raise ValueError(f"trees {start}..{stop} are not a part of a forest of {total}")
+    forest.set_params(n_estimators=stop, warm_start=start > 0)
+    if start > 0:
+        forest.estimators_ = [None] * start  # only counted: their seeds are drawn, not used
+    with warnings.catch_warnings():  # about a warm start on other data: here the same data
+        warnings.filterwarnings("ignore", "class_weight presets", UserWarning)
+        forest.fit(X, y)
+    forest.estimators_ = forest.estimators_[start:]
+    forest.set_params(n_estimators=stop - start, warm_start=False)
+    return forest
 
 
 class CropTypeClassifier(ClassifierMixin, BaseEstimator):
@@ -226,12 +260,21 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         return self._fit_features(feats, y, width=width, times=t)
 
     def _fit_features(
-        self, feats: pd.DataFrame, y: Any, *, width: int | None = None, times: Any = None
+        self,
+        feats: pd.DataFrame,
+        y: Any,
+        *,
+        width: int | None = None,
+        times: Any = None,
+        trees: tuple[int, int] | None = None,
     ) -> CropTypeClassifier:
         """Fit on features already computed by :meth:`_features` (one row per parcel).
 
         ``width`` and ``times`` are those the features were computed with (default: the
         bin width read from the features' names, and the ``times`` hyper-parameter).
+        ``trees=(start, stop)`` grows only trees ``start`` to ``stop - 1`` of the forest the
+        whole fit grows (the same trees: :func:`some_trees`); the model then predicts with
+        those alone (an uncalibrated model only).
         """
         if width is None:
             width = _width_of(feats.columns, self.profile_days)
@@ -249,7 +292,13 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         self.profile_days_ = int(width)
         days = season_days(times)
         self.season_days_ = (float(days.min()), float(days.max()))
-        self.estimator_ = self._forest(int(counts.min())).fit(self._matrix(feats), encoded)
+        forest = self._forest(int(counts.min()))
+        if trees is None:
+            self.estimator_ = forest.fit(self._matrix(feats), encoded)
+        elif isinstance(forest, CalibratedClassifierCV):
+            raise ValueError("a calibrated model is fitted whole: give no trees")
+        else:
+            self.estimator_ = some_trees(forest, self._matrix(feats), encoded, *trees)
         return self
 
     def _n_times_of(self, feats: pd.DataFrame) -> int:
@@ -637,5 +686,6 @@ __all__ = [
     "crop_mismatch",
     "expected_calibration_error",
     "predict_out_of_fold",
+    "some_trees",
     "training_sample",
 ]

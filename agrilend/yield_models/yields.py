@@ -14,6 +14,7 @@ maize) and ``yield_t_ha`` is their sum; every other crop has one harvest.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,8 @@ def estimate_yield(
     for crop, v, q in zip(metrics[crop_col].astype(str), vig, quality, strict=True):
         hv = harvests(crop)
         note = []
-        if np.isfinite(v):
-            factor = float(np.clip(v**el, lo_f, hi_f))
+        if math.isfinite(v):  # math, not numpy: one parcel at a time
+            factor = min(max(float(v) ** el, lo_f), hi_f)
             sigma2 = MODEL_SIGMA**2 + (LOW_QUALITY_SIGMA**2 if q != "ok" else 0.0)
         else:
             factor = 1.0
@@ -259,11 +260,11 @@ def estimate_yield(
         else:
             vals = [float(b) * factor * wf for b in base if b is not None]
         cv = max(cvs.get(h, COUNTY_CV_DEFAULT) for h in hv)
-        sigma = float(np.sqrt(sigma2 + cv**2))
-        total = float(np.sum(vals))
+        sigma = math.sqrt(sigma2 + cv**2)
+        total = float(sum(vals))
         rec["yield_t_ha"].append(total)
-        rec["yield_low"].append(total * np.exp(-z * sigma))
-        rec["yield_high"].append(total * np.exp(z * sigma))
+        rec["yield_low"].append(total * math.exp(-z * sigma))
+        rec["yield_high"].append(total * math.exp(z * sigma))
         rec["harvest_s1"].append(hv[0])
         rec["yield_s1_t_ha"].append(vals[0])
         rec["harvest_s2"].append(hv[1] if len(hv) > 1 else "")

@@ -14,6 +14,7 @@ from agrilend.yield_models.crop_type import (
     crop_mismatch,
     expected_calibration_error,
     predict_out_of_fold,
+    some_trees,
     training_sample,
 )
 
@@ -56,6 +57,26 @@ def test_fit_predict_gappy_series() -> None:
     proba = clf.predict_proba(X)
     assert np.allclose(proba.sum(axis=1), 1.0)
     assert (clf.predict(X) == y).mean() > 0.9
+
+
+@pytest.mark.parametrize("model", ["extra_trees", "random_forest"])
+def test_a_forest_grown_in_parts_is_the_forest_grown_whole(model: str) -> None:
+    X, y = _curves(n_per=25, seed=4)
+    clf = CropTypeClassifier(times=TIMES, n_estimators=23, model=model)  # type: ignore[arg-type]
+    feats = clf._features(X)
+    whole = clf.fit(X, y).predict_proba(X)
+    seeds = [t.random_state for t in clf.estimator_.estimators_]
+    assert len(set(seeds)) == 23
+    mixed = np.zeros_like(whole)
+    for a, b in ((0, 5), (5, 6), (6, 23)):
+        part = CropTypeClassifier(times=TIMES, n_estimators=23, model=model)  # type: ignore[arg-type]
+        part._fit_features(feats, y, trees=(a, b))
+        assert [t.random_state for t in part.estimator_.estimators_] == seeds[a:b]
+        assert part.estimator_.n_estimators == b - a
+        mixed += part._proba_features(feats) * (b - a) / 23
+    np.testing.assert_allclose(mixed, whole, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="not a part"):
+        some_trees(clf._forest(10), clf._matrix(feats), np.arange(len(y)) % 3, 5, 5)
 
 
 def test_wrong_time_length_is_explained() -> None:
