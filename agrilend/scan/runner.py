@@ -68,7 +68,7 @@ from agrilend.scan.county_flow import (
     county_on_workers,
 )
 from agrilend.scan.county_step import PEER_TILE_PX
-from agrilend.scan.memory import give_back, peak_mb
+from agrilend.scan.memory import arrow_from_malloc, give_back, peak_mb
 from agrilend.scan.outputs import (
     PAGES,
     TABLES,
@@ -461,6 +461,7 @@ def _broadcaster(client: Any) -> Callable[[Any], Any]:
 # --- the scan -----------------------------------------------------------------------------------
 
 
+@arrow_from_malloc
 def scan(
     files: InputFiles,
     out_dir: str | Path,

@@ -6,9 +6,10 @@ import ctypes
 import ctypes.util
 import sys
 
+import pyarrow as pa
 import pytest
 
-from agrilend.scan.memory import _malloc_trim, give_back, peak_mb, resident_mb
+from agrilend.scan.memory import _malloc_trim, arrow_from_malloc, give_back, peak_mb, resident_mb
 
 
 @pytest.mark.skipif(_malloc_trim() is None, reason="malloc_trim is glibc's (Linux) only")
@@ -40,3 +41,21 @@ def test_memory_figures_are_plausible() -> None:
     if sys.platform.startswith("linux"):
         assert 10.0 < rss <= peak * 1.01  # MB; a Python process with numpy holds > 10 MB
     assert peak > 10.0
+
+
+def test_arrow_buffers_come_from_malloc_while_the_scan_runs_and_the_pool_is_put_back() -> None:
+    before = pa.default_memory_pool().backend_name
+    seen = []
+
+    @arrow_from_malloc
+    def job(x: int) -> int:
+        seen.append(pa.default_memory_pool().backend_name)
+        if x < 0:
+            raise ValueError("bad")
+        return x + 1
+
+    assert job(1) == 2
+    with pytest.raises(ValueError, match="bad"):
+        job(-1)
+    assert seen == ["system", "system"]
+    assert pa.default_memory_pool().backend_name == before
