@@ -160,10 +160,12 @@ def save_model(model: Any, path: str | Path, *, overwrite: bool = False, note: s
     }
     import skops.io as sio  # noqa: PLC0415  (2 s of imports: only when a model is saved)
 
-    blob = sio.dumps(_plain(model))
     with atomic_write(p) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(_META, json.dumps(meta, indent=1))
-        zf.writestr(_MODEL, blob)
+        # skops's archive written into ours as it is compressed: not copied to bytes first
+        # (a county's forest is 50-150 MB; the copy was the scan client's peak)
+        with zf.open(_MODEL, "w") as member:
+            sio.dump(_plain(model), member)
     logger.info("saved %s (%d features) to %s", meta["model_type"], len(meta["feature_schema"]), p)
     return p
 
