@@ -186,18 +186,29 @@ def _order_values(
 _CRS: dict[str, Any] = {}
 
 
-def read_geo(path: str | Path, columns: list[str] | None = None) -> Any:
+def read_geo(path: str | Path, columns: list[str] | None = None, *, rows: Any = None) -> Any:
     """A GeoParquet file as a GeoDataFrame, its CRS parsed once per process (``pyproj`` takes
     about 20 ms per parse, which ``geopandas.read_parquet`` pays on every file of a dataset).
+    ``rows``: only the rows whose title row (:data:`ROW`) is one of these (kept in Arrow: only
+    their outlines are decoded).
 
     Only WKB geometry (what geopandas writes) is read this way; anything else goes through
     ``geopandas.read_parquet``.
     """
     import geopandas as gpd  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    frame = geo_frame(pq.read_table(path, columns=columns))
-    return frame if frame is not None else gpd.read_parquet(path, columns=columns)
+    table = pq.read_table(path, columns=columns)
+    if rows is not None:
+        keep = pc.is_in(table.column(ROW), value_set=pa.array(np.asarray(rows, dtype=np.int64)))
+        table = table.filter(keep)
+    frame = geo_frame(table)
+    if frame is not None:
+        return frame
+    frame = gpd.read_parquet(path, columns=columns)
+    return frame if rows is None else frame[frame[ROW].isin(rows)]
 
 
 def geo_frame(table: Any) -> Any:
@@ -875,15 +886,15 @@ def overlap_changes(
             import pyarrow.parquet as pq  # noqa: PLC0415
 
             names = set(pq.read_schema(spec.part).names)
-            part = read_geo(spec.part, columns=[c for c in cols if c in names])
+            part = read_geo(spec.part, columns=[c for c in cols if c in names], rows=wanted)
         frames.append(part[part[ROW].isin(wanted)].reindex(columns=cols))
     near = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
                             crs=titles.crs)  # fmt: skip
     after = flag_overlaps_between_parts(near)
-    out: dict[int, tuple[str, str, str]] = {}
-    for k in range(len(near)):
-        was, now = near.iloc[k]["title_flags"], after.iloc[k]["title_flags"]
-        if isinstance(now, str) and now != was:
-            row = after.iloc[k]
-            out[int(row[ROW])] = (now, str(row["title_status"]), str(row["message"]))
-    return out
+    was = near["title_flags"].to_numpy(dtype=object)
+    now = after["title_flags"].to_numpy(dtype=object)
+    changed = [k for k in range(len(now)) if isinstance(now[k], str) and now[k] != was[k]]
+    rows = after[ROW].to_numpy()
+    status = after["title_status"].to_numpy(dtype=object)
+    message = after["message"].to_numpy(dtype=object)
+    return {int(rows[k]): (now[k], str(status[k]), str(message[k])) for k in changed}

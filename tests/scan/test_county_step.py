@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.dataset as pads
 import pyogrio
 import pytest
+from shapely.geometry import box
 
 from agrilend.inputs import InputFiles
 from agrilend.scan import county_flow as flow
@@ -27,8 +28,10 @@ from agrilend.scan.county_step import (
     bins,
     median_of_counts,
     merge_histograms,
+    read_geo,
 )
 from agrilend.scan.outputs import read_households, read_parcels
+from agrilend.scan.parts import ROW
 from agrilend.yield_models.vigour import peer_statistics
 from tests._scan_county import make_county, make_light_context
 
@@ -319,3 +322,18 @@ def test_crops_out_of_fold_are_those_of_assess(
     households = read_households(scanned).set_index("owner_ref")
     decided = whole.households.set_index("owner_ref").loc[households.index]
     assert (households["decision"] == decided["decision"]).all()
+
+
+def test_read_geo_keeps_only_the_wanted_title_rows(tmp_path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        {ROW: [7, 3, 9, 4], "name": ["a", "b", "c", "d"]},
+        geometry=[box(i, 0, i + 1, 1) for i in range(4)], crs="EPSG:32650",
+    )  # fmt: skip
+    path = tmp_path / "part.parquet"
+    frame.to_parquet(path, index=False)
+    got = read_geo(path, columns=[ROW, "name", "geometry"], rows=np.array([9, 3, 11]))
+    assert got[ROW].tolist() == [3, 9]
+    assert got["name"].tolist() == ["b", "c"]
+    assert got.crs == frame.crs
+    assert got.geometry.bounds["minx"].tolist() == [1.0, 2.0]
+    assert len(read_geo(path)) == 4
