@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,8 @@ class CropPlan:
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     predict: dict[str, np.ndarray[Any, Any]]
     pending: Any = None
+    #: Seconds of wall per stage of the plan (``crop_features``, ``crop_folds``, ...).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def finish(self, context: Any) -> None:
         """Wait for the county's model trained in the background (if any) and set it as
@@ -289,7 +292,10 @@ def crop_plan(
     # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
     # training sample reads them from its series)
     bins = width_of_counts(n_obs[inside], times)
+    clock = time.perf_counter()
+    took: dict[str, float] = {}
     feats = gather(inside, bins)
+    took["crop_features"] = time.perf_counter() - clock
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
 
     shared = share(feats)  # the sample's features go to each worker once
@@ -328,11 +334,15 @@ def crop_plan(
     # the declaration check's cleaning round, as audit_declarations runs it for decide: the fold
     # models are trained again without the most suspect declarations of the folds (all of the
     # county's below the training cap; above it, the stratified sample's)
+    clock = time.perf_counter()
     proba_in = fold_pass(trainable_in)
+    took["crop_folds"] = time.perf_counter() - clock
     aside = suspect_declarations(check(proba_in), list(lab_in))
     if aside.any():
         log.info("crop model: trained again without %d suspect declarations", int(aside.sum()))
+        clock = time.perf_counter()
         proba_in = fold_pass(trainable_in & ~aside)
+        took["crop_folds_again"] = time.perf_counter() - clock
     suspect_in = check(proba_in)["crop_mismatch"].to_numpy(dtype=bool)
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     at_in = {int(u): i for i, u in enumerate(inside)}
@@ -355,11 +365,14 @@ def crop_plan(
         return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
 
     if outside.size:  # a sampled county: the county's model predicts every other parcel
+        clock = time.perf_counter()
         model = county_model()
+        took["crop_county_model"] = time.perf_counter() - clock
         context.crop_model = model
         predictor = (model, None, classes_of(model, learnt))  # the dates it learnt: these
-        return CropPlan("county", predictor, list(learnt), fixed, positions(outside))
-    plan = CropPlan("sample", None, list(learnt), fixed, {})
+        return CropPlan("county", predictor, list(learnt), fixed, positions(outside),
+                        timings=took)  # fmt: skip
+    plan = CropPlan("sample", None, list(learnt), fixed, {}, timings=took)
     if background:  # while the workers predict the chunks; ``finish`` waits for it
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 

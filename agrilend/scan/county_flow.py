@@ -192,6 +192,7 @@ def county_on_workers(
     specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
     light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
+    tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
@@ -200,10 +201,11 @@ def county_on_workers(
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops
+    tm.update({f"county_{k}": v for k, v in plan.timings.items()})  # parts of county_crop_model
     predictor = share(flat_predictor(plan.predictor))
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
-        return replace(plan, predictor=None, pending=None,
+        return replace(plan, predictor=None, pending=None, timings={},
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 

@@ -83,6 +83,8 @@ def test_a_cloudy_chunk_is_predicted_with_the_countys_profile_bins(tmp_path: Pat
                      crop_training_cap=CAP)  # fmt: skip
     assert plan.mode == "county"
     assert plan.predict["c1"].size > 0  # the cloudy chunk's parcels outside the sample
+    assert {"crop_features", "crop_folds", "crop_county_model"} <= set(plan.timings)
+    assert all(0 < t < 600 for t in plan.timings.values())  # seconds of this test's work
     got = _scan_proba(plan, chunks, parts)
     # decide's way: the audit of the training sample, the county's model for the others
     template = CropTypeClassifier(times=list(TIMES), n_jobs=1)

@@ -11,7 +11,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agrilend.yield_models.features import harmonic_coefficients, series_features
+from agrilend.yield_models.features import _dynamics, harmonic_coefficients, series_features
 
 TIMES = pd.date_range("2024-01-01", "2024-12-31", freq="5D")
 DOY = np.asarray(TIMES.day_of_year, dtype=float)
@@ -129,11 +129,9 @@ def _cuts_one_by_one(raw: np.ndarray, days: np.ndarray, max_gap: float) -> tuple
 
 
 def test_cuts_pair_each_look_with_the_previous_clear_one_across_gaps() -> None:
-    from agrilend.yield_models.features import _dynamics
-
     rng = np.random.default_rng(3)
-    t = pd.DatetimeIndex(sorted(pd.Timestamp("2024-01-01")
-                                + pd.to_timedelta(rng.choice(365, 36, replace=False), "D")))  # fmt: skip
+    offsets = pd.to_timedelta(np.sort(rng.choice(365, 36, replace=False)), "D")
+    t = pd.DatetimeIndex(pd.Timestamp("2024-01-01") + offsets)
     raw = rng.uniform(0.0, 1.0, (400, t.size))
     raw[rng.random(raw.shape) < rng.uniform(0.0, 0.9, (400, 1))] = np.nan  # 0-90 % clouds
     raw[0] = np.nan  # never seen
