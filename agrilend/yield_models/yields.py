@@ -246,7 +246,8 @@ def estimate_yield(
         hv = harvests(crop)
         note = []
         if math.isfinite(v):  # math, not numpy: one parcel at a time
-            factor = min(max(float(v) ** el, lo_f), hi_f)
+            # a negative vigour has no power (numpy gave NaN here, Python a complex number)
+            factor = min(max(float(v) ** el, lo_f), hi_f) if v >= 0 else math.nan
             sigma2 = MODEL_SIGMA**2 + (LOW_QUALITY_SIGMA**2 if q != "ok" else 0.0)
         else:
             factor = 1.0

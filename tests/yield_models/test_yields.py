@@ -40,6 +40,14 @@ def test_double_crop_has_two_harvests() -> None:
     assert row["yield_low"] < row["yield_t_ha"] < row["yield_high"]
 
 
+def test_a_negative_vigour_gives_no_yield_and_no_crash() -> None:
+    # NDVI below zero (water, bare soil) can make a season's integral, hence vigour, negative
+    y = estimate_yield(_metrics([-0.4, 0.0, 1.0], ["maize"] * 3), county_yields=COUNTY)
+    assert np.isnan(y["yield_t_ha"].iloc[0])
+    assert np.isfinite(y["yield_t_ha"].iloc[1:]).all()  # zero vigour: the factor's floor
+    assert y["yield_t_ha"].iloc[1] < y["yield_t_ha"].iloc[2]
+
+
 def test_interval_widens_with_poor_data() -> None:
     good = estimate_yield(_metrics([1.0], ["maize"]), county_yields=COUNTY)
     cloudy = estimate_yield(_metrics([1.0], ["maize"], "low_confidence"), county_yields=COUNTY)
