@@ -37,6 +37,7 @@ from agrilend.scan.county_step import (
     median_of_counts,
     merge_histograms,
     overlap_changes,
+    peers_file,
     threshold_from_histograms,
 )
 from agrilend.scan.households import plan_households, size_in_partitions
@@ -231,6 +232,8 @@ def county_on_workers(
             county.peer_tiles = _tile_table(peers.own, specs, chunks, tiled)
         peer_note = {"tile_px": tiled, "min_tile_peers": MIN_TILE_PEERS,
                      "tiles": len(peers.tiles), "tile_crops": peers.tile_crops}  # fmt: skip
+    for spec in specs:  # pass 1's copies of the peer values, for the light passes: done with
+        peers_file(spec).unlink(missing_ok=True)
     tm["county_peers"] = time.perf_counter() - t0 - tm["county_crops"]
 
     as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None

@@ -290,6 +290,32 @@ def _peer_values(
     return groups[ok].astype(np.int64), values[ok], per_crop
 
 
+def peers_file(spec: PartSpec) -> Path:
+    """Where pass 1 leaves the part's peer values for the light passes (beside its crops)."""
+    return Path(spec.crops.removesuffix(".crops.parquet") + ".peers.npz")
+
+
+def _save_peer_values(spec: PartSpec, groups: np.ndarray[Any, Any], values: Any) -> None:
+    from agrilend.outputs import atomic_write  # noqa: PLC0415
+
+    with atomic_write(peers_file(spec)) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, groups=groups, values=values)
+
+
+def _light_peer_values(
+    spec: PartSpec, classes: list[str]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The part's ``(group, value)`` pairs with the curves, as pass 1 left them (one small
+    file, instead of reading and stacking the part's curves again in every light pass); read
+    from the part when pass 1 left none."""
+    path = peers_file(spec)
+    if path.exists():
+        with np.load(path) as got:
+            return got["groups"], got["values"]
+    groups, values, _ = _peer_values(spec, classes, curves=True)
+    return groups, values
+
+
 def _scores(
     crops: pd.DataFrame, declared: np.ndarray[Any, Any], classes: list[str]
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -348,6 +374,7 @@ def crops_task(spec: PartSpec, plan: Any, predictor: Any, need_scores: bool) -> 
     with atomic_write(Path(spec.crops)) as tmp:
         crops.to_parquet(tmp, index=False)
     groups, values, per_crop = _peer_values(spec, list(plan.classes), curves=True)
+    _save_peer_values(spec, groups, values)
     out["hist"] = _histogram(_keys(groups, values, COARSE))
     out["per_crop"] = per_crop
     if need_scores and len(crops):
@@ -371,8 +398,9 @@ def pick_task(
     metrics' absolute deviations from them, one per group, NaN for groups left out):
     ``"coarse"`` their histogram on coarse bins; ``"fine"`` the histogram on fine bins of the
     values inside the ``wanted`` coarse bins; ``"pick"`` the values inside the ``wanted`` fine
-    bins, with their keys."""
-    groups, values, _ = _peer_values(spec, classes, curves=centers is None)
+    bins, with their keys. The deviations' passes (``centers`` NaN for the curves' groups)
+    leave the curves out."""
+    groups, values = _light_peer_values(spec, classes)
     if centers is not None:
         c = centers[groups]
         keep = np.isfinite(c)
@@ -814,6 +842,7 @@ __all__ = [
     "geo_frame",
     "median_of_counts",
     "merge_histograms",
+    "peers_file",
     "pick_task",
     "read_geo",
     "threshold_from_histograms",

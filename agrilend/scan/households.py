@@ -41,11 +41,13 @@ from agrilend.scan.memory import peak_mb, resident_mb
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
-#: A partition reads only its own rows: the step's CPU does not grow with the number of
-#: partitions (the step alone at 10^5 parcels: 16.9 s CPU in 5 partitions, 15.6 s in 50); a
-#: task's memory grows with its partition (measured at 10^5 on the workers: about 107 MB at
-#: 20,000 parcels, 44 MB at 5,000, for no gain in wall time on 2 workers).
-HOUSEHOLD_PARTITION_PARCELS = 20_000
+#: A partition reads only its own rows, so the step's CPU barely grows with the number of
+#: partitions, while a task's memory (and the client's while it writes households.csv a
+#: partition at a time) grows with its size. Measured with ``bench_households.py`` on a 10^5
+#: scan (2026-12-05, one process): 10.3 s CPU in 5 partitions of 20,000 (a task's memory
+#: +138 MB), 10.7 s in 10 of 10,000 (+46 MB), 12.6 s in 20 of 5,000 (+34 MB). Ten
+#: partitions also spread over the workers (five on two workers left one running alone).
+HOUSEHOLD_PARTITION_PARCELS = 10_000
 
 _FLAG_COLUMNS = ["parcel_id", "holder_ref", "tenant_ref", "why"]
 

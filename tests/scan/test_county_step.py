@@ -8,6 +8,7 @@ import shutil
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -129,6 +130,46 @@ def test_peers_are_those_of_the_whole_county(scanned: Path) -> None:
         for k, p in enumerate((10, 50, 90)):
             got = ctx.peer_curves[f"p{p}"].sel(crop=name).to_numpy()
             np.testing.assert_allclose(got, q[k], rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_light_passes_read_the_peer_values_pass_one_left(
+    county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    """Pass 1 leaves each part's peer values in a small file; the light passes read them there
+    and find what they would find in the part itself; the step removes the files after."""
+    from agrilend.scan import county_step as step  # noqa: PLC0415
+
+    files, _ = county
+    out = tmp_path / "out"
+    seen: list[tuple[str, bool, Any]] = []
+    original = step.pick_task
+
+    def spy(spec: Any, classes: Any, wanted: Any, centers: Any, mode: str) -> Any:
+        left = step.peers_file(spec).exists()
+        got = original(spec, classes, wanted, centers, mode)
+        if mode == "fine" and spec.part is not None:  # the part itself is not read again
+            part = Path(spec.part)
+            part.rename(part.with_suffix(".away"))
+            try:
+                alone = original(spec, classes, wanted, centers, mode)
+            finally:
+                part.with_suffix(".away").rename(part)
+            np.testing.assert_array_equal(got[0], alone[0])
+        if mode == "coarse" and spec.part is not None:
+            step.peers_file(spec).rename(step.peers_file(spec).with_suffix(".moved"))
+            again = original(spec, classes, wanted, centers, mode)  # from the part itself
+            step.peers_file(spec).with_suffix(".moved").rename(step.peers_file(spec))
+            np.testing.assert_array_equal(got[0], again[0])
+            np.testing.assert_array_equal(got[1], again[1])
+        seen.append((mode, left, spec.part))
+        return got
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(step, "pick_task", spy)
+        scan(files, out, chunk_size_px=30, workers=0)
+    assert {mode for mode, _, _ in seen} == {"coarse", "fine", "pick"}
+    assert all(left for _, left, _ in seen)  # every light pass found pass 1's file
+    assert not list((out / "county").glob("*.peers.npz"))
 
 
 def test_declaration_threshold_from_histograms_is_the_county_threshold(scanned: Path) -> None:
