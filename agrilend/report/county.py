@@ -139,8 +139,10 @@ def _household_villages(parcels: pd.DataFrame) -> pd.Series:
     return household_villages(parcels["owner_ref"], parcels["parcel_id"])
 
 
-def county_map(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> str:
-    """A PNG data URI of the county, parcels coloured by their household's decision."""
+def county_map(parcels: pd.DataFrame, households: pd.DataFrame) -> str:
+    """A PNG data URI of the county, parcels coloured by their household's decision: their
+    outlines (a GeoDataFrame of at most 20,000 parcels), else a point per parcel (its centroid,
+    or the ``x`` and ``y`` columns a large scan's pages read instead of outlines)."""
     import matplotlib  # noqa: PLC0415  (heavy; only when writing the page)
 
     matplotlib.use("Agg")
@@ -155,7 +157,9 @@ def county_map(parcels: gpd.GeoDataFrame, households: pd.DataFrame) -> str:
     colour = d.map(COLOURS).fillna("#9e9e9e").to_numpy()
     with figure_style("zh") as flang:
         fig, ax = plt.subplots(figsize=(7, 7), dpi=90)
-        if len(parcels) <= 20_000:
+        if {"x", "y"} <= set(parcels.columns):
+            ax.scatter(parcels["x"], parcels["y"], c=colour, s=1, linewidths=0)
+        elif len(parcels) <= 20_000:
             gpd.GeoSeries(parcels.geometry.to_numpy(), crs=parcels.crs).plot(
                 ax=ax, color=colour, edgecolor="white", linewidth=0.2
             )
@@ -200,7 +204,7 @@ def _by_village(parcels: pd.DataFrame, households: pd.DataFrame) -> list[dict[st
 
 def summary_page(
     summary: dict[str, Any],
-    parcels: gpd.GeoDataFrame,
+    parcels: pd.DataFrame,
     households: pd.DataFrame,
     *,
     village_pages: dict[str, str] | None = None,

@@ -697,8 +697,11 @@ def part_evidence(spec: PartSpec, tables: CountyTables) -> Any:
     else:
         import pyarrow.parquet as pq  # noqa: PLC0415
 
+        # the smoothed curves only make peers: the county's are made before decide
+        curves = tables.context.peer_stats is None
+        leave = {NDVI} if curves else {NDVI, SMOOTH}
         try:
-            names = [n for n in pq.read_schema(spec.part).names if n != NDVI]
+            names = [n for n in pq.read_schema(spec.part).names if n not in leave]
             parcels = read_geo(spec.part, columns=names)
         except Exception as exc:  # as read_part names a damaged part
             raise ScanError(
@@ -714,7 +717,9 @@ def part_evidence(spec: PartSpec, tables: CountyTables) -> Any:
                                   strict=True):  # fmt: skip
                     parcels.loc[parcels.index[i], col] = v
     n_t, n_g = len(tables.times), len(tables.grid)
-    smooth = stack(parcels.get(SMOOTH, pd.Series([None] * len(parcels))), n_g)
+    smooth = (
+        stack(parcels[SMOOTH], n_g) if SMOOTH in parcels else np.full((len(parcels), n_g), np.nan)
+    )
     valid = stack(parcels.get(VALID, pd.Series([None] * len(parcels))), n_t)
     if "n_pixels" in parcels:
         parcels["n_pixels"] = pd.to_numeric(parcels["n_pixels"]).fillna(0).astype(int)

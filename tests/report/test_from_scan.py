@@ -239,3 +239,36 @@ def test_every_output_column_is_documented_once(scanned: Path, section: str, fil
     if section in {"parcels", "households"}:  # the GeoPackage and CSV carry the same columns
         layer = pyogrio.read_info(scanned / "parcels.gpkg", layer=section)
         assert set(layer["fields"]) | {"geometry"} >= real - {"geometry"}
+
+
+def test_a_large_scans_pages_read_centroids_as_numbers(
+    scanned: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above MAP_POLYGONS parcels the pages read each parcel's centroid as two float columns
+    (no point objects in the client), and the county map draws them."""
+    import shapely  # noqa: PLC0415
+
+    from agrilend.report.county import county_map  # noqa: PLC0415
+    from agrilend.scan import outputs as scan_outputs  # noqa: PLC0415
+    from agrilend.scan.outputs import read_parcels  # noqa: PLC0415
+
+    finals = sorted(str(p) for p in (scanned / "parcels.parquet").glob("*.parquet"))
+    households = sorted(str(p) for p in (scanned / "households.parquet").glob("*.parquet"))
+    outcome = type("Outcome", (), {"finals": finals, "households": households})()
+    small, hh = scan_outputs.page_frames(outcome)
+    assert "geometry" in small.columns
+    assert "x" not in small.columns
+    monkeypatch.setattr(scan_outputs, "MAP_POLYGONS", 10)
+    large, hh_large = scan_outputs.page_frames(outcome)
+    assert "geometry" not in large.columns
+    assert large["x"].dtype == np.float64
+    assert large["y"].dtype == np.float64
+    pd.testing.assert_frame_equal(hh, hh_large)
+    outlines = read_parcels(scanned).set_index("parcel_id").loc[large["parcel_id"]]
+    centre = shapely.centroid(outlines.geometry.to_numpy())
+    np.testing.assert_allclose(large["x"], shapely.get_x(centre), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(large["y"], shapely.get_y(centre), rtol=0, atol=1e-6)
+    pd.testing.assert_frame_equal(
+        large[["parcel_id", "owner_ref", "status"]], small[["parcel_id", "owner_ref", "status"]]
+    )
+    assert county_map(large, hh_large).startswith("data:image/png;base64,")
