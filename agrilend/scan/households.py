@@ -41,13 +41,13 @@ from agrilend.scan.memory import peak_mb, resident_mb
 from agrilend.scan.parts import ROW
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
-#: A partition reads only its own rows, so the step's CPU barely grows with the number of
-#: partitions, while a task's memory (and the client's while it writes households.csv a
-#: partition at a time) grows with its size. Measured with ``bench_households.py`` on a 10^5
-#: scan (2026-12-05, one process): 10.3 s CPU in 5 partitions of 20,000 (a task's memory
-#: +138 MB), 10.7 s in 10 of 10,000 (+46 MB), 12.6 s in 20 of 5,000 (+34 MB). Ten
-#: partitions also spread over the workers (five on two workers left one running alone).
-HOUSEHOLD_PARTITION_PARCELS = 10_000
+#: A partition reads only its own rows: the step's CPU barely grows with the number of
+#: partitions in one process (``bench_households.py`` at 10^5 parcels, 2026-12-05: 10.3 s CPU
+#: in 5 partitions of 20,000, 10.7 s in 10 of 10,000, 12.6 s in 20 of 5,000); a task's memory
+#: grows with its partition (+138, +46, +34 MB). In a scan on 2 workers, 10,000 cost more than
+#: it saved: decide 8.6 -> 9.4 s and households 6.1 -> 7.0 s of wall, the workers' CPU in the
+#: county step 50.4 -> 56.3 s (more row groups written and read), so 20,000 it stays.
+HOUSEHOLD_PARTITION_PARCELS = 20_000
 
 _FLAG_COLUMNS = ["parcel_id", "holder_ref", "tenant_ref", "why"]
 
