@@ -82,39 +82,36 @@ class ParcelTiles:
         }  # fmt: skip
 
 
-def parcel_tile_table(scan_dir: str | Path, tile_px: int) -> pd.DataFrame:
+def parcel_tile_table(scan_dir: str | Path, tile_px: int) -> Any:
     """Each parcel's peer tile from a scan's own files: its plan (``scan.json``: the chunks'
     windows) and its parcels dataset (``parcels.parquet/<chunk>.parquet``: the chunk's parcel
-    ids), sorted by parcel id."""
+    ids), as an Arrow table (``parcel_id`` text, ``tile_row``, ``tile_col``) sorted by parcel
+    id (Arrow text, not Python strings: about a tenth of the memory at 10^5 parcels)."""
+    import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     root = Path(scan_dir)
     plan = json.loads((root / "scan.json").read_text(encoding="utf-8"))
-    ids: list[np.ndarray[Any, Any]] = []
-    rows: list[np.ndarray[Any, Any]] = []
-    cols: list[np.ndarray[Any, Any]] = []
+    tables = []
     for chunk in plan.get("chunks", []):
         part = root / "parcels.parquet" / f"{chunk['id']}.parquet"
         if not part.exists():
             continue
-        pid = (
-            pq.read_table(part, columns=["parcel_id"])
-            .column("parcel_id")
-            .to_numpy(zero_copy_only=False)
-        )
+        pid = pq.read_table(part, columns=["parcel_id"]).column("parcel_id").combine_chunks()
+        if not (pa.types.is_string(pid.type) or pa.types.is_large_string(pid.type)):
+            pid = pa.array(pid.to_numpy(zero_copy_only=False).astype(str), type=pa.string())
         r, c = tile_key(tuple(int(x) for x in chunk["window"]), tile_px)  # type: ignore[arg-type]
-        ids.append(pid.astype(str).astype(object))
-        rows.append(np.full(len(pid), r, dtype=np.int32))
-        cols.append(np.full(len(pid), c, dtype=np.int32))
-    if not ids:
-        return pd.DataFrame({"parcel_id": pd.Series(dtype=object),
-                             "tile_row": pd.Series(dtype=np.int32),
-                             "tile_col": pd.Series(dtype=np.int32)})  # fmt: skip
-    table = pd.DataFrame(
-        {"parcel_id": np.concatenate(ids), "tile_row": np.concatenate(rows),
-         "tile_col": np.concatenate(cols)}
-    )  # fmt: skip
-    return table.sort_values("parcel_id", kind="stable").reset_index(drop=True)
+        n = len(pid)
+        tables.append(pa.table({
+            "parcel_id": pid.cast(pa.string()),
+            "tile_row": pa.array(np.full(n, r, dtype=np.int32)),
+            "tile_col": pa.array(np.full(n, c, dtype=np.int32)),
+        }))  # fmt: skip
+    if not tables:
+        return pa.table({"parcel_id": pa.array([], pa.string()),
+                         "tile_row": pa.array([], pa.int32()),
+                         "tile_col": pa.array([], pa.int32())})  # fmt: skip
+    return pa.concat_tables(tables).sort_by("parcel_id")
 
 
 def _scan_dir(out: Path) -> Path | None:
@@ -135,10 +132,9 @@ def _save_parcel_tiles(context: CountyContext, out: Path, scan_dir: Path | None)
         return
     tile_px = int(tiles["tile_px"].iloc[0])
     if scan_dir is not None and (scan_dir / "scan.json").is_file():
-        import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
 
-        table = pa.Table.from_pandas(parcel_tile_table(scan_dir, tile_px), preserve_index=False)
+        table = parcel_tile_table(scan_dir, tile_px)
         with atomic_write(target) as tmp:
             pq.write_table(table, tmp, row_group_size=PARCEL_TILES_GROUP)
     elif (

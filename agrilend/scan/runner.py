@@ -748,6 +748,7 @@ def _write_outputs(
     write_tables(out, outcome)  # parcels.gpkg (appended part by part), households.csv, ...
     give_back("the tables")
     save_context(outcome.context, out / "context")
+    give_back("the context")
     write_json(outcome.summary, out / "summary.json", overwrite=True)
     write_pages(out, outcome)  # summary.html, households.html
     write_manifest(

@@ -268,7 +268,24 @@ def test_a_large_scans_pages_read_centroids_as_numbers(
     centre = shapely.centroid(outlines.geometry.to_numpy())
     np.testing.assert_allclose(large["x"], shapely.get_x(centre), rtol=0, atol=1e-6)
     np.testing.assert_allclose(large["y"], shapely.get_y(centre), rtol=0, atol=1e-6)
-    pd.testing.assert_frame_equal(
-        large[["parcel_id", "owner_ref", "status"]], small[["parcel_id", "owner_ref", "status"]]
-    )
+    cols = ["parcel_id", "owner_ref", "status", "quality_flags"]
+    pd.testing.assert_frame_equal(large[cols], small[cols])
     assert county_map(large, hh_large).startswith("data:image/png;base64,")
+
+
+def test_centroids_of_a_missing_or_empty_outline_are_nan(tmp_path: Path) -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    from shapely.geometry import Polygon, box  # noqa: PLC0415
+
+    from agrilend.scan.outputs import _centroid_frame  # noqa: PLC0415
+
+    frame = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b", "c"], "status": ["ok", "error", "ok"]},
+        geometry=[box(0, 0, 2, 4), None, Polygon()], crs="EPSG:32650",
+    )  # fmt: skip
+    frame.to_parquet(tmp_path / "p.parquet")
+    got = _centroid_frame([str(tmp_path / "p.parquet")], ["parcel_id", "status", "geometry"])
+    assert got.columns.tolist() == ["parcel_id", "status", "x", "y"]
+    assert got["parcel_id"].tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(got["x"], [1.0, np.nan, np.nan], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["y"], [2.0, np.nan, np.nan], rtol=0, atol=1e-12)
