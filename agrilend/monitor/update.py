@@ -134,7 +134,7 @@ def append_new_dates(
 
     Titles must be in the cube's CRS, in the order the chunks were planned on.
     """
-    from agrilend.scan.runner import _client  # noqa: PLC0415  (the scan's cluster helper)
+    from agrilend.scan.cluster import dask_client  # noqa: PLC0415  (the scan's Dask)
 
     folder = series_dir(scan_dir, run)
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,17 +157,11 @@ def append_new_dates(
         progress(done, total)
     if not todo:
         return 0
-    client, cluster = _client(workers, scheduler)
-    try:
+    with dask_client(workers, scheduler) as client:
         for t, _ in _run(todo, client):
             done += len(t.chunk.rows)
             if progress:
                 progress(done, total)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     return len(todo)
 
 

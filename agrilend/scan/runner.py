@@ -35,7 +35,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -59,6 +57,7 @@ from agrilend.pipeline import (
     CROP_TRAINING_CAP,
     CountyContext,
 )
+from agrilend.scan.cluster import broadcaster, dask_client, mapper, reducer
 from agrilend.scan.context import save_context
 from agrilend.scan.county_flow import (
     HOUSEHOLDS,
@@ -363,105 +362,6 @@ class _Runner:
         return max(4, 2 * threads)
 
 
-def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
-    """A Dask client (and the LocalCluster it owns, if any); ``(None, None)`` for in-process."""
-    if scheduler:
-        from agrilend._limits import connect_scheduler  # noqa: PLC0415
-
-        return connect_scheduler(scheduler), None
-    if workers == 0:
-        return None, None
-    from dask.distributed import Client, LocalCluster  # noqa: PLC0415
-
-    n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    with dask.config.set({_SPAWN_ENV: worker_environ()}):
-        cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    return Client(cluster), cluster
-
-
-_SPAWN_ENV = "distributed.nanny.pre-spawn-environ"
-#: Environment variable choosing the workers' glibc malloc trim threshold: ``unset`` (the
-#: default: glibc's own, dynamic thresholds), ``dask`` (Dask's 65536), or a number of bytes.
-MALLOC_ENV = "AGRILEND_WORKER_MALLOC_TRIM"
-
-
-def worker_environ() -> dict[str, Any]:
-    """The environment of the local cluster's worker processes: Dask's, without its
-    ``MALLOC_TRIM_THRESHOLD_=65536`` unless :data:`MALLOC_ENV` asks for it.
-
-    Any ``MALLOC_*_`` variable turns glibc's dynamic mmap threshold off: every allocation above
-    128 KiB is then mapped and unmapped again, and reading a chunk's imagery page-faulted
-    13 times as much with Dask's setting (measured: benchmarks/README.md, County scans), for no
-    memory won back (a worker's peak is one chunk).
-    """
-    import distributed  # noqa: F401, PLC0415  (loads Dask's distributed configuration)
-
-    env = dict(dask.config.get(_SPAWN_ENV, default={}) or {})
-    choice = os.environ.get(MALLOC_ENV, "unset").strip().lower()
-    if choice == "unset":
-        env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    elif choice != "dask":
-        env["MALLOC_TRIM_THRESHOLD_"] = int(choice)
-    return env
-
-
-def _mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
-    """Run ``fn(*args)`` for each argument tuple: on the Dask workers, or in this process."""
-
-    def run(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
-        if client is None or not args:
-            return [fn(*a) for a in args]
-        futures = [client.submit(fn, *a, pure=False) for a in args]
-        try:
-            return list(client.gather(futures))
-        finally:
-            for f in futures:
-                f.release()
-
-    return run
-
-
-def _reducer(client: Any) -> Callable[..., Any]:
-    """``reduce(fn, args, combine)``: run ``fn(*a)`` for each argument tuple and fold the
-    results with ``combine(acc, result)`` as they finish (``acc`` None first), so that the
-    client holds one result at a time beside the fold (on the Dask workers, or in process)."""
-
-    def reduce(
-        fn: Callable[..., Any], args: list[tuple[Any, ...]], combine: Callable[[Any, Any], Any]
-    ) -> Any:
-        acc = None
-        if client is None:
-            for a in args:
-                acc = combine(acc, fn(*a))
-            return acc
-        from dask.distributed import as_completed  # noqa: PLC0415
-
-        futures = [client.submit(fn, *a, pure=False) for a in args]
-        try:
-            for fut in as_completed(futures):
-                acc = combine(acc, fut.result())
-                fut.release()
-        finally:
-            for f in futures:
-                f.release()
-        return acc
-
-    return reduce
-
-
-def _broadcaster(client: Any) -> Callable[[Any], Any]:
-    """Send an object to every worker once (a Dask future), or keep it (in process)."""
-
-    def share(obj: Any) -> Any:
-        if client is None:
-            return obj
-        return client.scatter([obj], broadcast=True, hash=False)[0]
-
-    return share
-
-
 # --- the scan -----------------------------------------------------------------------------------
 
 
@@ -622,8 +522,7 @@ def scan(
 
     todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
     timings = {"read": 0.0, "work": 0.0}
-    client, cluster = _client(workers, scheduler)
-    try:
+    with dask_client(workers, scheduler) as client:
         t_chunks = time.perf_counter()
         if todo:
             n_done = _run_chunks(
@@ -646,11 +545,6 @@ def scan(
             inputs=inputs, county=county, client=client, timings=timings,
             peer_tile_px=peer_tile_px,
         )  # fmt: skip
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     outcome.provenance["imagery"]["source"] = Path(files.imagery).name
     timings["county"] = time.perf_counter() - t_county
     give_back("the county step")
@@ -732,9 +626,9 @@ def _county_on_workers(
 ) -> Outcome:  # fmt: skip
     outcome = county_on_workers(
         out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
-        inputs=inputs, county=county, run=_mapper(client), share=_broadcaster(client),
+        inputs=inputs, county=county, run=mapper(client), share=broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
-        reduce=_reducer(client),
+        reduce=reducer(client),
     )  # fmt: skip
     timings.update(outcome.timings)
     return outcome

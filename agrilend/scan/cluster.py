@@ -1,0 +1,144 @@
+"""The scan's Dask: its client and local cluster, and the three ways the county step uses it.
+
+:func:`dask_client` starts a local cluster (worker processes with glibc's own malloc
+thresholds, see :func:`worker_environ`) or connects to a scheduler by address, and keeps
+Dask's debugging logs short meanwhile (:data:`DASK_LOG_LENGTH`). :func:`mapper`,
+:func:`reducer` and :func:`broadcaster` run functions on the workers, or in this process when
+there is no client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dask
+
+#: How many messages Dask keeps per connection, and transitions and events, for its own
+#: debugging while a scan runs (``distributed.admin.low-level-log-length``; Dask's default is
+#: 1000). A connection's log holds the messages themselves: with the scheduler in the client
+#: (a local cluster), every chunk task's titles, deserialized by the scheduler, stayed alive
+#: there for the whole scan (tracemalloc found all 10,028 titles' geometries of a 10^4-parcel
+#: scan alive after the chunk phase), and the client's own log kept each task it had sent,
+#: pickled. Events still reach their subscribers. A ``dask scheduler`` started apart needs
+#: ``DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH=0`` in its environment for the same.
+DASK_LOG_LENGTH = 0
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client for the scan (None for in-process), closed on the way out, with the
+    local cluster it owns, if any; Dask's debugging logs are kept short meanwhile."""
+    if scheduler is None and workers == 0:
+        yield None
+        return
+    from dask.distributed import Client, LocalCluster  # noqa: PLC0415
+
+    from agrilend._limits import connect_scheduler  # noqa: PLC0415
+
+    with dask.config.set({"distributed.admin.low-level-log-length": DASK_LOG_LENGTH}):
+        if scheduler:
+            with connect_scheduler(scheduler) as client:
+                yield client
+            return
+        n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
+        with dask.config.set({_SPAWN_ENV: worker_environ()}):
+            cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+_SPAWN_ENV = "distributed.nanny.pre-spawn-environ"
+#: Environment variable choosing the workers' glibc malloc trim threshold: ``unset`` (the
+#: default: glibc's own, dynamic thresholds), ``dask`` (Dask's 65536), or a number of bytes.
+MALLOC_ENV = "AGRILEND_WORKER_MALLOC_TRIM"
+
+
+def worker_environ() -> dict[str, Any]:
+    """The environment of the local cluster's worker processes: Dask's, without its
+    ``MALLOC_TRIM_THRESHOLD_=65536`` unless :data:`MALLOC_ENV` asks for it.
+
+    Any ``MALLOC_*_`` variable turns glibc's dynamic mmap threshold off: every allocation above
+    128 KiB is then mapped and unmapped again, and reading a chunk's imagery page-faulted
+    13 times as much with Dask's setting (measured: benchmarks/README.md, County scans), for no
+    memory won back (a worker's peak is one chunk).
+    """
+    import distributed  # noqa: F401, PLC0415  (loads Dask's distributed configuration)
+
+    env = dict(dask.config.get(_SPAWN_ENV, default={}) or {})
+    choice = os.environ.get(MALLOC_ENV, "unset").strip().lower()
+    if choice == "unset":
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    elif choice != "dask":
+        env["MALLOC_TRIM_THRESHOLD_"] = int(choice)
+    return env
+
+
+def mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]:
+    """Run ``fn(*args)`` for each argument tuple: on the Dask workers, or in this process."""
+
+    def run(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if client is None or not args:
+            return [fn(*a) for a in args]
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            return list(client.gather(futures))
+        finally:
+            for f in futures:
+                f.release()
+
+    return run
+
+
+def reducer(client: Any) -> Callable[..., Any]:
+    """``reduce(fn, args, combine)``: run ``fn(*a)`` for each argument tuple and fold the
+    results with ``combine(acc, result)`` as they finish (``acc`` None first), so that the
+    client holds one result at a time beside the fold (on the Dask workers, or in process)."""
+
+    def reduce(
+        fn: Callable[..., Any], args: list[tuple[Any, ...]], combine: Callable[[Any, Any], Any]
+    ) -> Any:
+        acc = None
+        if client is None:
+            for a in args:
+                acc = combine(acc, fn(*a))
+            return acc
+        from dask.distributed import as_completed  # noqa: PLC0415
+
+        futures = [client.submit(fn, *a, pure=False) for a in args]
+        try:
+            for fut in as_completed(futures):
+                acc = combine(acc, fut.result())
+                fut.release()
+        finally:
+            for f in futures:
+                f.release()
+        return acc
+
+    return reduce
+
+
+def broadcaster(client: Any) -> Callable[[Any], Any]:
+    """Send an object to every worker once (a Dask future), or keep it (in process)."""
+
+    def share(obj: Any) -> Any:
+        if client is None:
+            return obj
+        return client.scatter([obj], broadcast=True, hash=False)[0]
+
+    return share
+
+
+__all__ = [
+    "DASK_LOG_LENGTH",
+    "MALLOC_ENV",
+    "broadcaster",
+    "dask_client",
+    "mapper",
+    "reducer",
+    "worker_environ",
+]
