@@ -178,6 +178,8 @@ def _worker_env(work: Path) -> dict[str, str]:
     if not env.get("AGRILEND_PSEUDONYM_KEY") and not env.get("AGRILEND_PSEUDONYM_KEY_FILE"):
         env["AGRILEND_PSEUDONYM_KEY_FILE"] = str(pseudonym_key(work))
     env.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    # as a scan's own cluster (agrilend.scan.cluster.DASK_LOG_LENGTH): no task kept in logs
+    env.setdefault("DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH", "0")
     choice = env.get(MALLOC_ENV, "unset").strip().lower()
     if choice == "unset":
         env.pop("MALLOC_TRIM_THRESHOLD_", None)
