@@ -211,6 +211,14 @@ def read_geo(path: str | Path, columns: list[str] | None = None, *, rows: Any = 
     return frame if rows is None else frame[frame[ROW].isin(rows)]
 
 
+def geo_metadata(schema: Any) -> dict[str, Any]:
+    """The GeoParquet ``geo`` metadata of an Arrow schema (empty when it has none)."""
+    import json  # noqa: PLC0415
+
+    meta: dict[str, Any] = json.loads((schema.metadata or {}).get(b"geo", b"{}") or b"{}")
+    return meta
+
+
 def geo_frame(table: Any) -> Any:
     """An Arrow table read from GeoParquet as a GeoDataFrame (:func:`read_geo`), or None when
     its geometry is not WKB."""
@@ -220,7 +228,7 @@ def geo_frame(table: Any) -> Any:
     import shapely  # noqa: PLC0415
     from pyproj import CRS  # noqa: PLC0415
 
-    meta = json.loads((table.schema.metadata or {}).get(b"geo", b"{}") or b"{}")
+    meta = geo_metadata(table.schema)
     col = meta.get("primary_column")
     info = meta.get("columns", {}).get(col, {}) if col else {}
     if not col or col not in table.column_names or info.get("encoding", "WKB") != "WKB":

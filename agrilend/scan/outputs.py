@@ -152,12 +152,12 @@ def _append_arrow(path: Path, layer: str, files: list[str]) -> None:
     import pyarrow.parquet as pq  # noqa: PLC0415
     import pyogrio  # noqa: PLC0415
 
-    from agrilend.scan.county_step import read_geo  # noqa: PLC0415
+    from agrilend.scan.county_step import geo_metadata, read_geo  # noqa: PLC0415
 
     kinds: set[str] = set()
     geo: dict[str, Any] = {}
     for f in files:
-        geo = json.loads((pq.read_schema(f).metadata or {}).get(b"geo", b"{}") or b"{}")
+        geo = geo_metadata(pq.read_schema(f))
         col = geo.get("primary_column", "geometry")
         kinds.update(geo.get("columns", {}).get(col, {}).get("geometry_types") or ["Unknown"])
     if not files:
@@ -285,11 +285,12 @@ def _centroid_frame(files: list[str], columns: list[str]) -> pd.DataFrame:
     import pyarrow.parquet as pq  # noqa: PLC0415
     import shapely  # noqa: PLC0415
 
+    from agrilend.scan.county_step import geo_metadata  # noqa: PLC0415
+
     tables = []
     for path in files:
         schema = pq.read_schema(path)
-        geo = json.loads((schema.metadata or {}).get(b"geo", b"{}") or b"{}")
-        col = geo.get("primary_column", "geometry")
+        col = geo_metadata(schema).get("primary_column", "geometry")
         names = set(schema.names)
         table = pq.read_table(path, columns=[c for c in columns if c in names and c != col]
                               + [col])  # fmt: skip
