@@ -122,13 +122,14 @@ def reducer(client: Any) -> Callable[..., Any]:
     return reduce
 
 
-def broadcaster(client: Any) -> Callable[[Any], Any]:
-    """Send an object to every worker once (a Dask future), or keep it (in process)."""
+def broadcaster(client: Any, *, every_worker: bool = True) -> Callable[[Any], Any]:
+    """Send an object to every worker once (or to one, for a single task), as a Dask future;
+    or keep it (in process)."""
 
     def share(obj: Any) -> Any:
         if client is None:
             return obj
-        return client.scatter([obj], broadcast=True, hash=False)[0]
+        return client.scatter([obj], broadcast=every_worker, hash=False)[0]
 
     return share
 
