@@ -42,6 +42,7 @@ from agrilend.scan.county_step import (
 )
 from agrilend.scan.households import plan_households, size_in_partitions
 from agrilend.scan.parts import Chunk, error_rows
+from agrilend.scan.title_store import TITLES_FILE, read_titles
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,6 @@ class Outcome:
 def _specs(
     out: Path,
     chunks: list[Chunk],
-    titles: Any,
     quarantined: dict[str, str],
     *,
     width: int,
@@ -92,10 +92,12 @@ def _specs(
             final=str((out / PARCELS / f"{c.id}.parquet").resolve()),
             width=width,
             grid_width=grid_width,
-            errors=error_rows(titles, c, quarantined[c.id]) if c.id in quarantined else None,
+            errors=error_rows(read_titles(out / TITLES_FILE, i, c), c, quarantined[c.id])
+            if c.id in quarantined
+            else None,
             tile=tile,
         )
-        for c, tile in zip(chunks, tiles, strict=True)
+        for i, (c, tile) in enumerate(zip(chunks, tiles, strict=True))
     ]
 
 
@@ -190,7 +192,7 @@ def county_on_workers(
     policy = inputs.policy if inputs.policy is not None else load_policy()
     grid = county_grid(times)
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
-    specs = _specs(out, chunks, titles, quarantined, width=len(times), grid_width=len(grid),
+    specs = _specs(out, chunks, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
     light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
     tm["county_light_rows"] = time.perf_counter() - t0

@@ -109,17 +109,20 @@ class CubeSource:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Everything a worker needs to compute one chunk (small: titles of the chunk only).
+    """Everything a worker needs to compute one chunk (small: where its titles are, not them).
 
-    ``titles`` holds the chunk's own titles (in the order of ``chunk.rows``), then any title
-    of another chunk that carries the same parcel id as one of them: validation must see both
-    to make them errors, as a whole-county validation does.
+    ``titles`` is the scan's titles file (:mod:`agrilend.scan.title_store`), where the chunk's
+    titles are row group ``index``; ``guests`` are the rows of other chunks that carry the same
+    parcel id as one of its titles: validation must see both to make them errors, as a
+    whole-county validation does.
     """
 
     chunk: Chunk
     source: CubeSource
-    titles: gpd.GeoDataFrame
+    titles: str
+    index: int
     part: str
+    guests: tuple[int, ...] = ()
 
 
 def duplicate_guests(titles: gpd.GeoDataFrame, chunks: list[Chunk]) -> dict[str, tuple[int, ...]]:
@@ -450,6 +453,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     memory with the chunk in hand (``rss_mb``).
     """
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
+    from agrilend.scan.title_store import read_titles  # noqa: PLC0415
 
     chunk = task.chunk
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
@@ -459,13 +463,14 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     r0, r1, c0, c1 = chunk.window
     window = task.source.window((r0, r1), (c0, c1))
     t1, c1_cpu = time.perf_counter(), time.process_time()
-    evidence = gather_evidence(window, task.titles)
+    titles = read_titles(task.titles, task.index, chunk, task.guests)
+    evidence = gather_evidence(window, titles)
     # the chunk's own titles come first; any after them are guests from other chunks that
     # share a parcel id with one of them (so that validation sees the duplicate), not kept
     n = len(chunk.rows)
     frame = evidence.parcels.iloc[:n].copy()
     ids = frame["parcel_id"].astype(str)
-    if not np.array_equal(ids.to_numpy(), task.titles["parcel_id"].astype(str).to_numpy()[:n]):
+    if not np.array_equal(ids.to_numpy(), titles["parcel_id"].astype(str).to_numpy()[:n]):
         raise ScanError(f"chunk {chunk.id}: the evidence rows are not in the titles' order")
     frame[ROW] = np.asarray(chunk.rows, dtype=np.int64)
     frame[NDVI] = list(evidence.ndvi[:n].astype("float32"))
@@ -525,13 +530,14 @@ def read_part(path: Path, skip: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
 
 
 def error_rows(titles: gpd.GeoDataFrame, chunk: Chunk, message: str) -> gpd.GeoDataFrame:
-    """Rows with status ``error`` for the parcels of a quarantined chunk."""
+    """Rows with status ``error`` for the parcels of a quarantined chunk, from its ``titles``
+    (in the order of its rows, as :func:`agrilend.scan.title_store.read_titles` gives them)."""
     keep = [
         c
         for c in ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop", "geometry")
         if c in titles.columns
     ]
-    frame = titles.iloc[list(chunk.rows)][keep].copy().reset_index(drop=True)
+    frame = titles.iloc[: len(chunk.rows)][keep].copy().reset_index(drop=True)
     frame["status"] = "error"
     frame["message"] = message
     frame["n_pixels"] = 0
@@ -547,27 +553,24 @@ BOUNDS = ("minx", "miny", "maxx", "maxy")
 COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop")
 
 
-def county_titles(
-    titles: gpd.GeoDataFrame, chunks: list[Chunk], quarantined: dict[str, str]
-) -> gpd.GeoDataFrame:
-    """What the county step needs of the titles once the chunks are computed: ids, owners and
-    declarations, each title's bounds (:data:`BOUNDS`), and outlines only where a chunk was
-    quarantined (its error rows carry them); the computed parts hold every other outline.
+def county_titles(titles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """What a scan's client keeps of the titles once they are written for the workers
+    (:mod:`agrilend.scan.title_store`): ids, owners and declarations, and each title's bounds
+    (:data:`BOUNDS`), without outlines (an empty geometry column in the titles' CRS).
 
-    The client holds this, not the titles, from the county step on: the outlines are most of
-    the titles' memory (about 0.5 KB a parcel of 11 vertices, in GEOS).
+    The outlines are most of the titles' memory (about 1 KB a parcel in GEOS); the workers read
+    them from the titles file, and the county step from the parts.
 
     Examples
     --------
     >>> from shapely.geometry import box
     >>> t = gpd.GeoDataFrame({"parcel_id": ["a", "b"], "owner_ref": ["o", "o"], "x": [1, 2]},
     ...                      geometry=[box(0, 0, 1, 1), box(2, 0, 3, 1)], crs="EPSG:32650")
-    >>> c = county_titles(t, [Chunk("k0", (0,), (0, 1, 0, 1)), Chunk("k1", (1,), (0, 1, 1, 2))],
-    ...                   {"k1": "failed"})
+    >>> c = county_titles(t)
     >>> c.columns.tolist()
     ['parcel_id', 'owner_ref', 'minx', 'miny', 'maxx', 'maxy', 'geometry']
     >>> c.geometry.isna().tolist(), c["maxx"].tolist(), str(c.crs)
-    ([True, False], [1.0, 3.0], 'EPSG:32650')
+    ([True, True], [1.0, 3.0], 'EPSG:32650')
     """
     keep = [c for c in COUNTY_TITLE_COLUMNS if c in titles.columns]
     frame = pd.DataFrame({c: titles[c].to_numpy() for c in keep})
@@ -575,8 +578,6 @@ def county_titles(
     for k, name in enumerate(BOUNDS):
         frame[name] = bounds[:, k]
     outlines = np.full(len(titles), None, dtype=object)
-    rows = [r for c in chunks if c.id in quarantined for r in c.rows]
-    outlines[rows] = titles.geometry.to_numpy()[rows]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(outlines, crs=titles.crs))
 
 

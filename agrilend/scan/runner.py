@@ -12,6 +12,8 @@ The results folder::
 
     imagery_items.json   a STAC search's answer, frozen (imagery given as a TOML file)
     scan.json            the plan: input checksums, chunk list, dates (written first)
+    titles.parquet       the titles as read and checked, one row group per chunk: what the
+                         workers read (rewritten by every run; the client keeps no outlines)
     chunks.json          finished chunks with their part checksums, failure counts
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
     quarantine/<chunk>.json chunks that failed three times, with their error
@@ -89,6 +91,7 @@ from agrilend.scan.parts import (
     run_chunk,
     storage_blocks,
 )
+from agrilend.scan.title_store import TITLES_FILE, write_titles
 
 log = logging.getLogger(__name__)
 
@@ -512,6 +515,11 @@ def scan(
             overwrite=True,
         )
     (out / _PARTS).mkdir(exist_ok=True)
+    guests = duplicate_guests(titles, chunks)
+    # the outlines go to disk, for the workers; the client keeps ids, owners and bounds
+    write_titles(titles, chunks, out / TITLES_FILE)
+    titles = inputs.titles = county_titles(titles)
+    give_back("reading the titles")
     state = _read_state(out)
     done, quarantined = _finished_chunks(out, chunks, state)
     total = len(titles)
@@ -527,15 +535,11 @@ def scan(
         if todo:
             n_done = _run_chunks(
                 _Runner(client), todo, titles=titles, out=out, state=state,
-                source=source, guests=duplicate_guests(titles, chunks),
+                source=source, guests=guests, index={c.id: i for i, c in enumerate(chunks)},
                 quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
         timings["chunks"] = time.perf_counter() - t_chunks
-        # the county step reads ids, owners and bounds of the titles; their outlines are in the
-        # parts (a quarantined chunk's in its error rows): the client gives the rest back
-        titles = county_titles(titles, chunks, quarantined)
-        inputs.titles = titles
         give_back("the chunk phase")
 
         t_county = time.perf_counter()
@@ -576,6 +580,7 @@ def _run_chunks(
     state: dict[str, Any],
     source: CubeSource,
     guests: dict[str, tuple[int, ...]],
+    index: dict[str, int],
     quarantined: dict[str, str],
     timings: dict[str, float],
     progress: ScanProgress | None,
@@ -586,8 +591,10 @@ def _run_chunks(
         return ChunkTask(
             chunk=c,
             source=source,
-            titles=titles.iloc[[*c.rows, *guests.get(c.id, ())]].reset_index(drop=True),
+            titles=str((out / TITLES_FILE).resolve()),
+            index=index[c.id],
             part=str((out / _PARTS / f"{c.id}.parquet").resolve()),
+            guests=guests.get(c.id, ()),
         )
 
     pending: Iterable[ChunkTask] = (task(c) for c in todo)  # made as they are submitted
