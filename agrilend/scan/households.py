@@ -298,12 +298,34 @@ def _insurance_households(plan: HouseholdPlan, records: pd.DataFrame) -> np.ndar
 # --- on the workers ------------------------------------------------------------------------------
 
 
+def geoparquet_table(gdf: Any) -> Any:
+    """The Arrow table GeoPandas writes for ``gdf`` as GeoParquet (its ``geo`` metadata
+    included), made in memory: about a tenth of the CPU of writing the file and reading it back.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> t = geoparquet_table(gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)]))
+    >>> t.column_names, b"geo" in t.schema.metadata
+    (['a', 'geometry'], True)
+    """
+    try:  # GeoPandas' own step of to_parquet (1.x), before the file is written
+        from geopandas.io.arrow import _geopandas_to_arrow  # noqa: PLC0415
+    except ImportError:  # a GeoPandas that moved it: through the bytes of a file
+        import io  # noqa: PLC0415
+
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        buf = io.BytesIO()
+        gdf.to_parquet(buf, index=False)
+        return pq.read_table(io.BytesIO(buf.getvalue()))
+    return _geopandas_to_arrow(gdf, index=False)
+
+
 def write_final(parcels: Any, path: str, households: PartHouseholds | None) -> dict[int, int]:
     """Write a part's final parcel rows (``decide_task``): transfers applied, rows sorted by
     household partition (stable), one row group per partition present. Returns partition ->
     row group. Without ``households`` the rows form one row group of partition 0."""
-    import io  # noqa: PLC0415
-
     import geopandas as gpd  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -326,9 +348,7 @@ def write_final(parcels: Any, path: str, households: PartHouseholds | None) -> d
     order = np.argsort(part, kind="stable")
     # the GeoParquet table as write_parcels writes it, then cut in row groups
     gdf = gpd.GeoDataFrame(tabular(parcels.iloc[order]), geometry="geometry", crs=parcels.crs)
-    buf = io.BytesIO()
-    gdf.to_parquet(buf, index=False)
-    table = pq.read_table(io.BytesIO(buf.getvalue()))
+    table = geoparquet_table(gdf)
     sorted_part = part[order]
     groups: dict[int, int] = {}
     with atomic_write(Path(path)) as tmp, pq.ParquetWriter(str(tmp), table.schema) as writer:

@@ -173,3 +173,25 @@ def test_credit_extras_are_sized_on_the_workers_as_assess_sizes_them(
     flagged = moved[moved["transfer_conflict"]]
     holders = zip(flagged["transferred_from"], flagged["owner_ref"], strict=True)
     assert any(part_of.get(h, -1) not in (-1, part_of[t]) for h, t in holders)
+
+
+def test_the_table_made_in_memory_is_the_geoparquet_file_geopandas_writes(
+    tmp_path: Path,
+) -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    frame = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b", None], "area_ha": [0.5, np.nan, 2.0], "n": [1, 2, 3]},
+        geometry=[shapely.box(0, 0, 1, 1), None, shapely.box(2, 0, 3, 1)],
+        crs="EPSG:32650",
+    )
+    pq.write_table(hh_mod.geoparquet_table(frame), tmp_path / "mem.parquet")
+    frame.to_parquet(tmp_path / "file.parquet", index=False)
+    mem, file = pq.read_schema(tmp_path / "mem.parquet"), pq.read_schema(tmp_path / "file.parquet")
+    assert mem.equals(file, check_metadata=False)
+    assert json.loads(mem.metadata[b"geo"]) == json.loads(file.metadata[b"geo"])
+    back = gpd.read_parquet(tmp_path / "mem.parquet")
+    pd.testing.assert_frame_equal(back.drop(columns="geometry"), frame.drop(columns="geometry"))
+    assert back.geometry.equals(frame.geometry)
