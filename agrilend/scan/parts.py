@@ -486,6 +486,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     t1, c1_cpu = time.perf_counter(), time.process_time()
     titles = read_titles(task.titles, task.index, chunk, task.guests)
     evidence = gather_evidence(window, titles)
+    rss_mb = _rss_mb()  # while the window and the evidence are both held
     release(window)
     # the chunk's own titles come first; any after them are guests from other chunks that
     # share a parcel id with one of them (so that validation sees the duplicate), not kept
@@ -505,7 +506,6 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         vf = evidence.series["valid_fraction"].to_numpy().astype("float32")
         valid[hit] = vf[pos[hit]]
     frame[VALID] = list(valid)
-    rss_mb = _rss_mb()  # while the window and the evidence are still held
     write_part(frame, Path(task.part))
     t2, c2_cpu = time.perf_counter(), time.process_time()
     return {
