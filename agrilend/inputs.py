@@ -183,46 +183,45 @@ class Inputs:
     credit_extras: Any = None
 
 
+#: ``(minx, miny, maxx, maxy)``.
+Bounds = tuple[float, float, float, float]
+
+
+def total_bounds(titles: gpd.GeoDataFrame) -> Bounds:
+    """The titles' total bounds as four floats."""
+    minx, miny, maxx, maxy = (float(v) for v in titles.total_bounds)
+    return minx, miny, maxx, maxy
+
+
 def load_inputs(
-    files: InputFiles, *, chunks: Any = None, frozen_items: str | Path | None = None
+    files: InputFiles,
+    *,
+    chunks: Any = None,
+    frozen_items: str | Path | None = None,
+    titles: gpd.GeoDataFrame | None = None,
+    titles_extent: tuple[Bounds, Any] | None = None,
 ) -> Inputs:
     """Open every input of ``files`` with its layer's reader.
 
     The titles go through :func:`agrilend.parcels.read_titles` (owners pseudonymised there),
-    the imagery through :func:`agrilend.remote_sensing.open_cube`, subsidies through
+    the imagery through :func:`open_imagery`, subsidies through
     :func:`agrilend.credit.read_subsidies`, weather through
     :func:`agrilend.yield_models.read_weather`; the policy defaults to the packaged one.
 
-    Imagery given as a TOML file describing a STAC search
-    (:mod:`agrilend.remote_sensing.sources.spec`) is opened over the titles' extent, on the
-    titles' grid. ``frozen_items`` names the saved answer of that search: read when the file
-    exists, else the search runs once and its answer is saved there (a scan freezes its search
-    so that every worker, and every resume, reads the same scenes).
+    ``titles`` are titles read already (with their claims), as a county scan's client keeps
+    them (:mod:`agrilend.scan.staging`): they are used as they are, and ``titles_extent`` (the
+    titles' total bounds and CRS as read) places the search of imagery given as a STAC spec.
     """
     from agrilend.credit import load_policy, read_subsidies  # noqa: PLC0415  (heavy, lazy)
-    from agrilend.parcels import read_titles  # noqa: PLC0415
-    from agrilend.remote_sensing import (  # noqa: PLC0415
-        is_imagery_spec,
-        open_cube,
-        read_imagery_spec,
-    )
-    from agrilend.remote_sensing.sources.spec import titles_area  # noqa: PLC0415
     from agrilend.yield_models.weather import read_weather  # noqa: PLC0415
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
 
-    titles = read_titles(files.titles, mapping=files.titles_mapping)
-    policy = load_policy(files.policy)
-    if is_imagery_spec(files.imagery):
-        spec = read_imagery_spec(files.imagery)
-        area = titles_area(tuple(titles.total_bounds), margin=STAC_MARGIN_PX * spec.resolution)
-        if frozen_items is not None and not Path(frozen_items).exists():
-            spec.freeze(area, titles.crs, frozen_items)
-        cube = spec.open(area, titles.crs, items=frozen_items, chunks=chunks)
+    if titles is None:
+        titles, cube, policy = titles_and_imagery(files, chunks=chunks, frozen_items=frozen_items)
     else:
-        cube = open_cube(files.imagery, chunks=chunks)
-    policy = load_policy(files.policy)
-    if files.claims is not None:
-        titles = with_claims(titles, files.claims, cube, policy)
+        bounds, crs = titles_extent or (total_bounds(titles), titles.crs)
+        cube = open_imagery(files, bounds, crs, chunks=chunks, frozen_items=frozen_items)
+        policy = load_policy(files.policy)
     return Inputs(
         cube=cube,
         titles=titles,
@@ -233,6 +232,59 @@ def load_inputs(
         files=files,
         credit_extras=_credit_extras(files, policy),
     )
+
+
+def titles_and_imagery(
+    files: InputFiles,
+    *,
+    chunks: Any = None,
+    frozen_items: str | Path | None = None,
+    key: str | bytes | None = None,
+) -> tuple[gpd.GeoDataFrame, xr.Dataset, Any]:
+    """``(titles, cube, policy)``: the titles read (with ``key``, default the settings' key)
+    and their verified claims appended, the imagery opened over them, the policy."""
+    from agrilend.credit import load_policy  # noqa: PLC0415  (heavy, lazy)
+    from agrilend.parcels import read_titles  # noqa: PLC0415
+
+    titles = read_titles(files.titles, mapping=files.titles_mapping, key=key)
+    cube = open_imagery(
+        files, total_bounds(titles), titles.crs, chunks=chunks, frozen_items=frozen_items
+    )
+    policy = load_policy(files.policy)
+    if files.claims is not None:
+        titles = with_claims(titles, files.claims, cube, policy)
+    return titles, cube, policy
+
+
+def open_imagery(
+    files: InputFiles,
+    bounds: Bounds,
+    crs: Any,
+    *,
+    chunks: Any = None,
+    frozen_items: str | Path | None = None,
+) -> xr.Dataset:
+    """The imagery of ``files``: a cube file opened with
+    :func:`agrilend.remote_sensing.open_cube`, or a STAC search
+    (:mod:`agrilend.remote_sensing.sources.spec`) opened over ``bounds`` (the titles' total
+    bounds, in ``crs``) on the titles' grid. ``frozen_items`` names the saved answer of that
+    search: read when the file exists, else the search runs once and its answer is saved there
+    (a scan freezes its search so that every worker, and every resume, reads the same scenes).
+    """
+    from agrilend.remote_sensing import (  # noqa: PLC0415
+        is_imagery_spec,
+        open_cube,
+        read_imagery_spec,
+    )
+    from agrilend.remote_sensing.sources.spec import titles_area  # noqa: PLC0415
+
+    if not is_imagery_spec(files.imagery):
+        return open_cube(files.imagery, chunks=chunks)
+    spec = read_imagery_spec(files.imagery)
+    area = titles_area(bounds, margin=STAC_MARGIN_PX * spec.resolution)
+    if frozen_items is not None and not Path(frozen_items).exists():
+        spec.freeze(area, crs, frozen_items)
+    return spec.open(area, crs, items=frozen_items, chunks=chunks)
 
 
 def _credit_extras(files: InputFiles, policy: Any) -> Any:
@@ -311,10 +363,14 @@ def with_claims(
 
 
 __all__ = [
+    "Bounds",
     "InputFiles",
     "Inputs",
     "file_checksum",
     "load_inputs",
+    "open_imagery",
     "sample_data_dir",
+    "titles_and_imagery",
+    "total_bounds",
     "with_claims",
 ]

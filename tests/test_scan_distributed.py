@@ -64,3 +64,41 @@ def test_local_cluster_and_scheduler_address_equal_single_process(
             context=load_context(ctx),
         )  # fmt: skip
     _same(single, remote)
+
+
+def test_titles_are_read_on_a_worker_with_the_clients_key_and_what_it_logged_is_logged_here(
+    county: tuple[InputFiles, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client never reads the titles (:mod:`agrilend.scan.staging`): a worker does, with
+    the client's pseudonym key (a cluster's workers need none of their own), and the client
+    logs what the reading logged."""
+    import logging  # noqa: PLC0415
+
+    from dask.distributed import LocalCluster  # noqa: PLC0415
+
+    from agrilend.parcels import read_titles  # noqa: PLC0415
+
+    files, ctx = county
+    key = "a-client-only-key-for-this-test-0123456789"
+    monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("AGRILEND_PSEUDONYM_KEY_FILE", raising=False)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:  # its worker started with no key: it would use the public demo key
+        monkeypatch.setenv("AGRILEND_PSEUDONYM_KEY", key)
+        with caplog.at_level(logging.INFO, logger="agrilend"):
+            scan(
+                files, tmp_path / "out", chunk_size_px=30, scheduler=cluster.scheduler_address,
+                context=load_context(ctx),
+            )  # fmt: skip
+    expected = read_titles(files.titles, mapping=files.titles_mapping, key=key)
+    got = read_parcels(tmp_path / "out")
+    assert got["owner_ref"].tolist() == expected["owner_ref"].tolist()
+    assert got["owner_ref"].str.startswith("H-").all()
+    read = [
+        r for r in caplog.records if r.name == "agrilend.parcels.titles" and "read" in r.message
+    ]
+    assert [r.getMessage() for r in read] == [f"titles.gpkg: read {len(expected)} titles"]

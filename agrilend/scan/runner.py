@@ -54,7 +54,6 @@ from agrilend.errors import InputsChangedError, OutputExistsError, ScanError
 from agrilend.inputs import InputFiles
 from agrilend.manifest import read_manifest, write_manifest
 from agrilend.outputs import write_json
-from agrilend.parcels.extent import require_overlap
 from agrilend.pipeline import (
     CROP_TRAINING_CAP,
     CountyContext,
@@ -83,15 +82,13 @@ from agrilend.scan.parts import (
     Chunk,
     ChunkTask,
     CubeSource,
-    county_titles,
-    duplicate_guests,
     file_sha256,
-    partition,
     read_part,
     run_chunk,
-    storage_blocks,
 )
-from agrilend.scan.title_store import TITLES_FILE, write_titles
+from agrilend.scan.staging import StagedTitles, TitleJob, stage_titles
+from agrilend.scan.title_store import TITLES_FILE
+from agrilend.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -475,62 +472,56 @@ def scan(
             (out / _MANIFEST).unlink(missing_ok=True)
             _clear_quarantine(out)
 
-    read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
-    inputs = load_inputs(files, chunks=read_chunks, frozen_items=frozen)
-    cube, titles = inputs.cube, inputs.titles.reset_index(drop=True)
-    require_overlap(titles, cube)  # a wrong CRS stops the scan here, named as such
-    if titles.crs is not None and cube.rio.crs is not None and titles.crs != cube.rio.crs:
-        titles = titles.to_crs(cube.rio.crs.to_wkt())
-    times = pd.DatetimeIndex(cube.indexes["time"])
-    if frozen is None:
-        source = CubeSource(str(Path(files.imagery).resolve()), tuple(sorted(read_chunks.items())))
-    else:
-        if "imagery_items" not in described:  # frozen just now, by this run's search
-            described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
-        source = CubeSource(
-            str(Path(files.imagery).resolve()), items=str(frozen.resolve()),
-            crs=cube.rio.crs.to_wkt(), transform=tuple(cube.rio.transform())[:6],
-            times=tuple(t.isoformat() for t in times),
-        )  # fmt: skip
-    chunks = partition(
-        titles,
-        transform=cube.rio.transform(),
-        shape=(cube.sizes["y"], cube.sizes["x"]),
-        chunk_size_px=chunk_size_px,
-        block=storage_blocks(files.imagery) if frozen is None else None,  # aligned windows
-    )
-    if not (out / _PLAN).exists():
-        write_json(
-            {
-                "scan_format": SCAN_FORMAT,
-                "agrilend_version": __version__,
-                "inputs": described,
-                "chunk_size_px": chunk_size_px,
-                "n_parcels": len(titles),
-                "chunks": [
-                    {"id": c.id, "n_parcels": len(c.rows), "window": c.window} for c in chunks
-                ],
-            },
-            out / _PLAN,
-            overwrite=True,
-        )
-    (out / _PARTS).mkdir(exist_ok=True)
-    guests = duplicate_guests(titles, chunks)
-    # the outlines go to disk, for the workers; the client keeps ids, owners and bounds
-    write_titles(titles, chunks, out / TITLES_FILE)
-    titles = inputs.titles = county_titles(titles)
-    give_back("reading the titles")
-    state = _read_state(out)
-    done, quarantined = _finished_chunks(out, chunks, state)
-    total = len(titles)
-    by_id = {c.id: c for c in chunks}
-    n_done = sum(len(by_id[c].rows) for c in done | set(quarantined))
-    if progress:
-        progress(n_done, total)
-
-    todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
-    timings = {"read": 0.0, "work": 0.0}
     with dask_client(workers, scheduler) as client:
+        staged = _stage(client, files, out, chunk_size_px, frozen)
+        chunks, guests = staged.chunks, staged.guests
+        read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
+        inputs = load_inputs(
+            files, chunks=read_chunks, frozen_items=frozen, titles=staged.titles,
+            titles_extent=staged.extent,
+        )  # fmt: skip
+        cube, titles = inputs.cube, staged.titles
+        del staged
+        times = pd.DatetimeIndex(cube.indexes["time"])
+        if frozen is None:
+            source = CubeSource(
+                str(Path(files.imagery).resolve()), tuple(sorted(read_chunks.items()))
+            )
+        else:
+            if "imagery_items" not in described:  # frozen just now, by this run's search
+                described["imagery_items"] = {"file": _ITEMS, "checksum": file_sha256(frozen)}
+            source = CubeSource(
+                str(Path(files.imagery).resolve()), items=str(frozen.resolve()),
+                crs=cube.rio.crs.to_wkt(), transform=tuple(cube.rio.transform())[:6],
+                times=tuple(t.isoformat() for t in times),
+            )  # fmt: skip
+        if not (out / _PLAN).exists():
+            write_json(
+                {
+                    "scan_format": SCAN_FORMAT,
+                    "agrilend_version": __version__,
+                    "inputs": described,
+                    "chunk_size_px": chunk_size_px,
+                    "n_parcels": len(titles),
+                    "chunks": [
+                        {"id": c.id, "n_parcels": len(c.rows), "window": c.window} for c in chunks
+                    ],
+                },
+                out / _PLAN,
+                overwrite=True,
+            )
+        (out / _PARTS).mkdir(exist_ok=True)
+        give_back("reading the titles")
+        state = _read_state(out)
+        done, quarantined = _finished_chunks(out, chunks, state)
+        total = len(titles)
+        by_id = {c.id: c for c in chunks}
+        n_done = sum(len(by_id[c].rows) for c in done | set(quarantined))
+        if progress:
+            progress(n_done, total)
+
+        todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
+        timings = {"read": 0.0, "work": 0.0}
         t_chunks = time.perf_counter()
         if todo:
             n_done = _run_chunks(
@@ -569,6 +560,26 @@ def scan(
         out, outcome.summary, len(chunks), computed=len(todo), quarantined=quarantined,
         timings=timings,
     )  # fmt: skip
+
+
+def _stage(
+    client: Any, files: InputFiles, out: Path, chunk_size_px: int, frozen: Path | None
+) -> StagedTitles:
+    """The titles staged by one task (:mod:`agrilend.scan.staging`): on a worker with a Dask
+    client (what it logged is logged here again), else in this process. The client's
+    pseudonym key goes with the task: workers need none of their own."""
+    settings = get_settings()
+    job = TitleJob(
+        files,
+        str((out / TITLES_FILE).resolve()),
+        chunk_size_px,
+        frozen_items=None if frozen is None else str(frozen),
+        key=None if settings.uses_demo_key else settings.pseudonym_key,
+        relay_logs=client is not None,
+    )
+    staged: StagedTitles = mapper(client)(stage_titles, [(job,)])[0]
+    staged.replay_logs()
+    return staged
 
 
 def _run_chunks(
