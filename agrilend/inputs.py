@@ -200,6 +200,7 @@ def load_inputs(
     frozen_items: str | Path | None = None,
     titles: gpd.GeoDataFrame | None = None,
     titles_extent: tuple[Bounds, Any] | None = None,
+    check_values: bool = True,
 ) -> Inputs:
     """Open every input of ``files`` with its layer's reader.
 
@@ -211,16 +212,21 @@ def load_inputs(
     ``titles`` are titles read already (with their claims), as a county scan's client keeps
     them (:mod:`agrilend.scan.staging`): they are used as they are, and ``titles_extent`` (the
     titles' total bounds and CRS as read) places the search of imagery given as a STAC spec.
+    ``check_values`` as in :func:`open_imagery`.
     """
     from agrilend.credit import load_policy, read_subsidies  # noqa: PLC0415  (heavy, lazy)
     from agrilend.yield_models.weather import read_weather  # noqa: PLC0415
     from agrilend.yield_models.yields import read_county_yields  # noqa: PLC0415
 
     if titles is None:
-        titles, cube, policy = titles_and_imagery(files, chunks=chunks, frozen_items=frozen_items)
+        titles, cube, policy = titles_and_imagery(
+            files, chunks=chunks, frozen_items=frozen_items, check_values=check_values
+        )
     else:
         bounds, crs = titles_extent or (total_bounds(titles), titles.crs)
-        cube = open_imagery(files, bounds, crs, chunks=chunks, frozen_items=frozen_items)
+        cube = open_imagery(
+            files, bounds, crs, chunks=chunks, frozen_items=frozen_items, check_values=check_values
+        )
         policy = load_policy(files.policy)
     return Inputs(
         cube=cube,
@@ -240,15 +246,22 @@ def titles_and_imagery(
     chunks: Any = None,
     frozen_items: str | Path | None = None,
     key: str | bytes | None = None,
+    check_values: bool = True,
 ) -> tuple[gpd.GeoDataFrame, xr.Dataset, Any]:
     """``(titles, cube, policy)``: the titles read (with ``key``, default the settings' key)
-    and their verified claims appended, the imagery opened over them, the policy."""
+    and their verified claims appended, the imagery opened over them (``check_values`` as in
+    :func:`open_imagery`), the policy."""
     from agrilend.credit import load_policy  # noqa: PLC0415  (heavy, lazy)
     from agrilend.parcels import read_titles  # noqa: PLC0415
 
     titles = read_titles(files.titles, mapping=files.titles_mapping, key=key)
     cube = open_imagery(
-        files, total_bounds(titles), titles.crs, chunks=chunks, frozen_items=frozen_items
+        files,
+        total_bounds(titles),
+        titles.crs,
+        chunks=chunks,
+        frozen_items=frozen_items,
+        check_values=check_values,
     )
     policy = load_policy(files.policy)
     if files.claims is not None:
@@ -263,6 +276,7 @@ def open_imagery(
     *,
     chunks: Any = None,
     frozen_items: str | Path | None = None,
+    check_values: bool = True,
 ) -> xr.Dataset:
     """The imagery of ``files``: a cube file opened with
     :func:`agrilend.remote_sensing.open_cube`, or a STAC search
@@ -270,6 +284,9 @@ def open_imagery(
     bounds, in ``crs``) on the titles' grid. ``frozen_items`` names the saved answer of that
     search: read when the file exists, else the search runs once and its answer is saved there
     (a scan freezes its search so that every worker, and every resume, reads the same scenes).
+    ``check_values=False`` opens the grid without sampling the reflectances
+    (:func:`agrilend.remote_sensing.sanity.check_values`): only where the same imagery's values
+    are checked elsewhere.
     """
     from agrilend.remote_sensing import (  # noqa: PLC0415
         is_imagery_spec,
@@ -279,12 +296,12 @@ def open_imagery(
     from agrilend.remote_sensing.sources.spec import titles_area  # noqa: PLC0415
 
     if not is_imagery_spec(files.imagery):
-        return open_cube(files.imagery, chunks=chunks)
+        return open_cube(files.imagery, chunks=chunks, check_values=check_values)
     spec = read_imagery_spec(files.imagery)
     area = titles_area(bounds, margin=STAC_MARGIN_PX * spec.resolution)
     if frozen_items is not None and not Path(frozen_items).exists():
         spec.freeze(area, crs, frozen_items)
-    return spec.open(area, crs, items=frozen_items, chunks=chunks)
+    return spec.open(area, crs, items=frozen_items, chunks=chunks, check_values=check_values)
 
 
 def _credit_extras(files: InputFiles, policy: Any) -> Any:

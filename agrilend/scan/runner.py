@@ -478,8 +478,10 @@ def scan(
         read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
         inputs = load_inputs(
             files, chunks=read_chunks, frozen_items=frozen, titles=staged.titles,
-            titles_extent=staged.extent,
+            titles_extent=staged.extent, check_values=False,  # checked by the staging task
         )  # fmt: skip
+        if staged.value_check is not None:
+            inputs.cube.attrs["value_check"] = staged.value_check
         cube, titles = inputs.cube, staged.titles
         del staged
         times = pd.DatetimeIndex(cube.indexes["time"])

@@ -8,8 +8,11 @@ imagery, brings them to its CRS, partitions them into chunks
 (:func:`agrilend.scan.parts.partition`), writes them for the workers
 (:func:`agrilend.scan.title_store.write_titles`), and sends back what the client keeps: ids,
 owners, declarations and bounds (:func:`agrilend.scan.parts.county_titles`), the chunks and the
-titles' extent. What the reading logged (a column's unreadable values, the CRS assigned, the
-claims left out) is logged again in the client, under the same loggers.
+titles' extent. The imagery's values are checked there too
+(:func:`agrilend.remote_sensing.sanity.check_values`; its samples are a worker's memory, and an
+implausible cube stops the scan before a chunk is read). What the reading logged (a column's
+unreadable values, the CRS assigned, the claims left out) is logged again in the client, under
+the same loggers.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class StagedTitles:
     guests: dict[str, tuple[int, ...]]
     #: the titles' total bounds and CRS as read (where a STAC search looks)
     extent: tuple[Bounds, Any]
+    #: the imagery's value check (:func:`agrilend.remote_sensing.sanity.with_value_check`)
+    value_check: str | None
     #: ``(logger, level, message)`` of what the reading logged, when relayed
     logs: list[tuple[str, int, str]] = field(default_factory=list)
 
@@ -71,6 +76,7 @@ def stage_titles(job: TitleJob) -> StagedTitles:
     or mapped, titles that miss the imagery.
     """
     with _captured(job.relay_logs) as logs:
+        # the imagery's values are checked here, once: the client opens it without sampling
         titles, cube, _ = titles_and_imagery(
             job.files, chunks={}, frozen_items=job.frozen_items, key=job.key
         )
@@ -90,7 +96,7 @@ def stage_titles(job: TitleJob) -> StagedTitles:
         guests = duplicate_guests(titles, chunks)
         write_titles(titles, chunks, Path(job.titles_file))
         kept = county_titles(titles)
-    return StagedTitles(kept, chunks, guests, extent, logs)
+    return StagedTitles(kept, chunks, guests, extent, cube.attrs.get("value_check"), logs)
 
 
 @contextlib.contextmanager

@@ -75,11 +75,13 @@ class StacImagery:
         *,
         items: str | Path | Sequence[pystac.Item] | None = None,
         chunks: Any = None,
+        check_values: bool = True,
     ) -> xr.Dataset:
         """The cube over ``area`` on the grid of ``crs`` at ``resolution`` (lazy with chunks).
 
         ``items`` is a frozen item collection (the file :meth:`freeze` wrote, or its items
-        already read); without it the search is run.
+        already read); without it the search is run. ``check_values`` as in
+        :func:`~agrilend.remote_sensing.sources.stac.load_stac`.
         """
         source: Any = self.catalogue if items is None else items
         if isinstance(source, Path):
@@ -87,7 +89,7 @@ class StacImagery:
         return load_stac(
             source, geometry=area, crs=crs, time=(self.start, self.end),
             collection=self.collection, bands=self.bands, max_cloud=self.max_cloud,
-            resolution=self.resolution, chunks=chunks,
+            resolution=self.resolution, chunks=chunks, check_values=check_values,
         )  # fmt: skip
 
     def freeze(self, area: shapely.Geometry, crs: Any, dest: str | Path) -> Path:

@@ -386,6 +386,7 @@ def load_stac(
     crs: Any = None,
     chunks: dict[str, int | Literal["auto"]] | None = None,
     max_cloud: float | None = None,
+    check_values: bool = True,
 ) -> xr.Dataset:
     """Sentinel-2 L2A from a STAC API, a static STAC catalogue or a list of items, as a cube.
 
@@ -415,6 +416,10 @@ def load_stac(
         Dask chunks (e.g. ``{"x": 512, "y": 512}``) for a lazy cube; None loads into memory.
     max_cloud
         Skip items whose ``eo:cloud_cover`` exceeds this percentage.
+    check_values
+        Sample the reflectances and refuse implausible ones
+        (:func:`~agrilend.remote_sensing.sanity.check_values`); ``False`` only where the grid is
+        wanted and the same cube's values are checked elsewhere.
 
     Returns
     -------
@@ -477,8 +482,9 @@ def load_stac(
         raise ImageryReadError(f"odc-stac could not read the items from {where}: {exc}") from None
     with _quiet_odc():
         return _to_contract(
-            raw, items, keys, bands=bands, quality=quality, geom=geom, geom_crs=geom_crs
-        )
+            raw, items, keys, bands=bands, quality=quality, geom=geom, geom_crs=geom_crs,
+            check_values=check_values,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -513,6 +519,7 @@ def _to_contract(
     quality: Sequence[str],
     geom: shapely.Geometry | None,
     geom_crs: Any,
+    check_values: bool = True,
 ) -> xr.Dataset:
     times = pd.DatetimeIndex(raw["time"].values)
     out: dict[str, xr.DataArray] = {}
@@ -543,7 +550,9 @@ def _to_contract(
         scene_ids=",".join(scene_ids),
         boa_offset="; ".join(rules),
     )
-    return validate_cube(with_value_check(cube, name="STAC cube"), name="STAC cube")
+    if check_values:
+        cube = with_value_check(cube, name="STAC cube")
+    return validate_cube(cube, name="STAC cube")
 
 
 def _inside(raw: xr.Dataset, geom: shapely.Geometry, geom_crs: Any) -> xr.DataArray:
