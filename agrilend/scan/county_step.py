@@ -849,6 +849,7 @@ __all__ = [
     "add_histograms",
     "add_scores",
     "bins",
+    "cross_chunk_rows",
     "crops_task",
     "decide_task",
     "exact_peers",
@@ -891,6 +892,56 @@ def light_rows(
     return rows.reset_index(drop=True)
 
 
+#: Titles boxed at a time when looking for the titles near another chunk.
+_BOX_BATCH = 50_000
+
+
+def cross_chunk_rows(
+    bounds: np.ndarray[Any, Any], chunk_of: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The rows whose bounds meet the bounds of a row of another chunk, sorted.
+
+    ``bounds`` are ``(minx, miny, maxx, maxy)`` per row (NaN: no outline, meets nothing),
+    ``chunk_of`` each row's chunk. A row can only meet a row of chunk ``k`` if it meets the
+    extent of chunk ``k``'s rows, so rows are first tested against the chunks' extents, a
+    batch of boxes at a time, then the few near another chunk against each other: memory
+    stays that of a batch, not of a box per title.
+
+    Examples
+    --------
+    >>> b = np.array([[0, 0, 2, 2], [1, 1, 3, 3], [5, 5, 6, 6], [10, 0, 11, 1.0]])
+    >>> cross_chunk_rows(b, np.array([0, 1, 1, 0])).tolist()
+    [0, 1]
+    """
+    import shapely  # noqa: PLC0415
+
+    b = np.nan_to_num(np.asarray(bounds, dtype=float), nan=np.inf)
+    n_chunks = int(chunk_of.max()) + 1 if len(chunk_of) else 0
+    lo = np.full((n_chunks, 2), np.inf)
+    hi = np.full((n_chunks, 2), -np.inf)
+    finite = np.isfinite(b).all(axis=1)
+    np.minimum.at(lo, chunk_of[finite], b[finite, :2])
+    np.maximum.at(hi, chunk_of[finite], b[finite, 2:])
+    has = np.isfinite(lo).all(axis=1)
+    extents = np.flatnonzero(has)
+    tree = shapely.STRtree(shapely.box(lo[has, 0], lo[has, 1], hi[has, 0], hi[has, 1]))
+    near = []
+    for start in range(0, len(b), _BOX_BATCH):
+        part = b[start : start + _BOX_BATCH]
+        i, k = tree.query(shapely.box(part[:, 0], part[:, 1], part[:, 2], part[:, 3]),
+                          predicate="intersects")  # fmt: skip
+        other = extents[k] != chunk_of[start + i]
+        near.append(start + np.unique(i[other]))
+    rows = np.concatenate(near) if near else np.empty(0, dtype=np.int64)
+    if not rows.size:
+        return rows
+    c = b[rows]
+    boxes = shapely.box(c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+    i, j = shapely.STRtree(boxes).query(boxes, predicate="intersects")
+    cross = chunk_of[rows[i]] != chunk_of[rows[j]]
+    return np.unique(np.r_[rows[i[cross]], rows[j[cross]]])
+
+
 def overlap_changes(
     specs: list[PartSpec], chunks: list[Any], titles: Any
 ) -> dict[int, tuple[str, str, str]]:
@@ -899,11 +950,11 @@ def overlap_changes(
     :func:`agrilend.scan.parts.county_titles` gives them (their bounds).
 
     Only titles whose bounds meet the bounds of a title of another chunk can overlap one, so
-    only those rows are read back from the parts (their validated geometry and flags) and
-    judged by :func:`agrilend.parcels.validate.flag_overlaps_between_parts`.
+    only those rows (:func:`cross_chunk_rows`) are read back from the parts (their validated
+    geometry and flags) and judged by
+    :func:`agrilend.parcels.validate.flag_overlaps_between_parts`.
     """
     import geopandas as gpd  # noqa: PLC0415
-    import shapely  # noqa: PLC0415
 
     from agrilend.parcels.validate import flag_overlaps_between_parts  # noqa: PLC0415
 
@@ -912,11 +963,7 @@ def overlap_changes(
     chunk_of = np.empty(len(titles), dtype=np.int64)
     for k, c in enumerate(chunks):
         chunk_of[list(c.rows)] = k
-    b = np.nan_to_num(titles[list(BOUNDS)].to_numpy(dtype=float), nan=np.inf)
-    boxes = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
-    i, j = shapely.STRtree(boxes).query(boxes, predicate="intersects")
-    cross = chunk_of[i] != chunk_of[j]
-    wanted = np.unique(np.r_[i[cross], j[cross]])
+    wanted = cross_chunk_rows(titles[list(BOUNDS)].to_numpy(dtype=float), chunk_of)
     if not wanted.size:
         return {}
     cols = [ROW, "title_flags", "title_status", "message", "geometry"]
