@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import geopandas as gpd
 
 from agrilend.inputs import Bounds, InputFiles, titles_and_imagery, total_bounds
@@ -75,8 +76,10 @@ def stage_titles(job: TitleJob) -> StagedTitles:
     :func:`agrilend.parcels.extent.require_overlap` raise: a titles file that cannot be read
     or mapped, titles that miss the imagery.
     """
-    with _captured(job.relay_logs) as logs:
-        # the imagery's values are checked here, once: the client opens it without sampling
+    # the imagery's values are checked here, once (the client opens it without sampling), by
+    # the threads of this process: on a worker, dask would otherwise send the check's graph
+    # to the cluster from inside this task (measured at 10^5 parcels: 22.5 s instead of 7.7 s)
+    with _captured(job.relay_logs) as logs, dask.config.set(scheduler="threads"):
         titles, cube, _ = titles_and_imagery(
             job.files, chunks={}, frozen_items=job.frozen_items, key=job.key
         )
