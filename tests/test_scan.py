@@ -525,3 +525,28 @@ def test_a_part_of_another_plan_is_computed_again_on_resume(
     again = pq.read_table(part, columns=[ROW]).column(ROW).to_numpy()
     np.testing.assert_array_equal(again, rows)
     pd.testing.assert_frame_equal(read_parcels(out), read_parcels(finished))
+
+
+def test_implausible_imagery_stops_the_scan_before_any_chunk(
+    county: tuple[InputFiles, Path], tmp_path: Path
+) -> None:
+    """The value check runs once, in the task that reads the titles: digital numbers whose
+    offset was applied already (the file still states it) stop the scan, named as such."""
+    import dataclasses  # noqa: PLC0415
+
+    import xarray as xr  # noqa: PLC0415
+
+    from agrilend.errors import ImageryValueError  # noqa: PLC0415
+
+    files, _ = county
+    with xr.open_dataset(files.imagery, decode_cf=False) as ds:
+        raw = ds.load()
+    for band in ("B02", "B03", "B04", "B08"):  # the offset of -1000 taken off once already
+        dn = raw[band].values.astype("int32")
+        raw[band].values[:] = np.where(dn > 0, np.maximum(dn - 1000, 1), 0).astype("uint16")
+    shifted = tmp_path / "imagery.nc"
+    raw.to_netcdf(shifted)
+    out = tmp_path / "out"
+    with pytest.raises(ImageryValueError, match="offset was applied twice"):
+        scan(dataclasses.replace(files, imagery=shifted), out, chunk_size_px=40, workers=0)
+    assert not list((out / "parts").glob("*.parquet"))

@@ -333,6 +333,16 @@ def peers_of_tile(context: CountyContext, key: tuple[int, int] | None) -> Any:
     tiles, county = context.peer_tiles, context.peer_stats
     if key is None or tiles is None or county is None or not len(tiles):
         return county
+    # kept in the context's tables: households decided one by one judge by the same tiles
+    cached = context.tables.get(("peers_of_tile", key))
+    if cached is not None and cached[0] is tiles and cached[1] is county:
+        return cached[2]
+    out = _peers_of_tile(tiles, county, key)
+    context.tables[("peers_of_tile", key)] = (tiles, county, out)
+    return out
+
+
+def _peers_of_tile(tiles: pd.DataFrame, county: pd.DataFrame, key: tuple[int, int]) -> Any:
     mine = tiles[(tiles["tile_row"] == key[0]) & (tiles["tile_col"] == key[1])]
     if not len(mine):
         return county

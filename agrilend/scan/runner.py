@@ -1,7 +1,9 @@
 """County scans: every parcel of a county, in spatial chunks on Dask, resumable, losing nothing.
 
-A scan (1) partitions the titles into spatial chunks (imagery windows with the parcels whose
-centroid they hold); (2) maps :func:`agrilend.pipeline.gather_evidence` over the chunks on Dask
+A scan (1) reads, checks and partitions the titles into spatial chunks (imagery windows with the
+parcels whose centroid they hold) in one task on a worker (:mod:`agrilend.scan.staging`: the
+client keeps ids, owners and bounds, never the outlines); (2) maps
+:func:`agrilend.pipeline.gather_evidence` over the chunks on Dask
 (a local cluster by default, any scheduler by address), each chunk writing its result as one
 GeoParquet part atomically; (3) runs the county step on the workers, part by part
 (:mod:`agrilend.scan.county_flow`: crops, exact peers, then each part decided with the county's
@@ -385,11 +387,13 @@ def scan(
     Parameters
     ----------
     files
-        The inputs (:class:`agrilend.inputs.InputFiles`). The imagery is a local cube every
-        worker can read (on a real cluster: shared storage), or a TOML file describing a STAC
-        search (:mod:`agrilend.remote_sensing.sources.spec`): searched once, its answer frozen
-        into ``imagery_items.json`` of the results folder, and each chunk's window read by its
-        worker straight from the scenes' Cloud-Optimised GeoTIFFs.
+        The inputs (:class:`agrilend.inputs.InputFiles`). The titles (and claims) are read by a
+        worker, so on a real cluster they are on storage the workers share, as the imagery is.
+        The imagery is a local cube every worker can read, or a TOML file describing a STAC
+        search (:mod:`agrilend.remote_sensing.sources.spec`): searched once (by the worker
+        that reads the titles), its answer frozen into ``imagery_items.json`` of the results
+        folder, and each chunk's window read by its worker straight from the scenes'
+        Cloud-Optimised GeoTIFFs.
     out_dir
         The results folder (see the module docstring for its layout). On a cluster, workers
         write their parts into it, so it must be shared storage too.
