@@ -175,11 +175,13 @@ def county_on_workers(
     crop_training_cap: int | None,
     reduce: Callable[..., Any] | None = None,
     peer_tile_px: int | None = PEER_TILE_PX,
+    slots: int = 1,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
     each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
     county's), or the county's where the tile holds fewer than
-    :data:`agrilend.scan.county_step.MIN_TILE_PEERS` of them."""
+    :data:`agrilend.scan.county_step.MIN_TILE_PEERS` of them. ``slots``: how many tasks the
+    workers run at once (the households' partitions come in whole rounds of them)."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -259,7 +261,7 @@ def county_on_workers(
     t_plan = time.perf_counter()
     households = plan_households(chunks, titles, subsidies=inputs.subsidies,
                                  extras=inputs.credit_extras, policy=policy,
-                                 as_of=as_of)  # fmt: skip
+                                 as_of=as_of, slots=slots)  # fmt: skip
     tm["county_households_plan"] = time.perf_counter() - t_plan
     decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
     households.parts = []  # sent; the plan keeps the households' partitions only

@@ -100,15 +100,21 @@ class HouseholdPlan:
         return np.where(idx >= 0, self.part_of_owner[np.maximum(idx, 0)], -1)
 
 
-def n_partitions(n_titles: int) -> int:
-    """How many partitions the households of ``n_titles`` titles are sized in.
+def n_partitions(n_titles: int, slots: int = 1) -> int:
+    """How many partitions the households of ``n_titles`` titles are sized in, on ``slots``
+    workers (threads): about :data:`HOUSEHOLD_PARTITION_PARCELS` titles each, and when there
+    are several, a whole number of rounds of the workers (5 partitions on 2 workers leave one
+    idle while the last runs; 6 do not).
 
     Examples
     --------
     >>> n_partitions(10), n_partitions(HOUSEHOLD_PARTITION_PARCELS + 1)
     (1, 2)
+    >>> n_partitions(5 * HOUSEHOLD_PARTITION_PARCELS, slots=2), n_partitions(10, slots=8)
+    (6, 1)
     """
-    return max(1, math.ceil(n_titles / HOUSEHOLD_PARTITION_PARCELS))
+    n = max(1, math.ceil(n_titles / HOUSEHOLD_PARTITION_PARCELS))
+    return n if n == 1 or slots <= 1 else math.ceil(n / slots) * slots
 
 
 def chunk_partitions(sizes: list[int], n_parts: int) -> np.ndarray[Any, Any]:
@@ -151,9 +157,11 @@ def plan_households(
     extras: Any,
     policy: Any,
     as_of: Any,
+    slots: int = 1,
 ) -> HouseholdPlan:
     """The partitions of the county's households (module doc), from the titles' ``owner_ref``
-    (which every part's rows carry unchanged, error rows too) and the transfer contracts.
+    (which every part's rows carry unchanged, error rows too) and the transfer contracts;
+    :func:`n_partitions` of them for ``slots`` workers.
 
     ``extras`` are used when some are given and ``as_of`` is known (as
     :func:`agrilend.pipeline.decide_with_crops` uses them).
@@ -211,7 +219,7 @@ def plan_households(
             part_transfers[k] = transfers[t_chunk == k].reset_index(drop=True)
             part_claims[k] = claims[c_chunk == k].reset_index(drop=True)
 
-    n_parts = n_partitions(n)
+    n_parts = n_partitions(n, slots)
     home = np.full(len(names), len(chunks), dtype=np.int64)
     np.minimum.at(home, codes, chunk_of_row)
     of_chunk = np.append(chunk_partitions(sizes, n_parts), -1)  # -1: holds no title any more

@@ -660,6 +660,7 @@ def _county_on_workers(
         inputs=inputs, county=county, run=mapper(client), share=broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
         reduce=reducer(client),
+        slots=1 if client is None else max(1, sum(client.nthreads().values())),
     )  # fmt: skip
     timings.update(outcome.timings)
     return outcome
