@@ -156,6 +156,29 @@ class InputFiles:
             if isinstance(getattr(self, f.name), Path)
         ]
 
+    def absolute(self) -> InputFiles:
+        """The same inputs with every local path made absolute (a mapping preset's name and a
+        remote address stay as they are): what a process with another working directory, a
+        cluster's worker, can open.
+
+        Examples
+        --------
+        >>> f = InputFiles(Path("t.gpkg"), Path("c.nc"), titles_mapping="cn_contract")
+        >>> f.absolute().titles.is_absolute(), f.absolute().titles_mapping
+        (True, 'cn_contract')
+        """
+        from dataclasses import replace  # noqa: PLC0415
+
+        from agrilend._paths import is_remote  # noqa: PLC0415
+
+        moved: dict[str, Any] = {
+            name: path.absolute() for name, path in self.items() if not is_remote(str(path))
+        }
+        mapping = self.titles_mapping
+        if isinstance(mapping, str) and Path(mapping).is_file():  # a TOML file named as text
+            moved["titles_mapping"] = Path(mapping).absolute()
+        return replace(self, **moved)
+
     def checksums(self) -> dict[str, str]:
         """``{name: "sha256:..."}`` for every given input."""
         return {name: file_checksum(path) for name, path in self.items()}

@@ -76,3 +76,21 @@ def test_folder_checksum_is_order_independent(tmp_path: Path) -> None:
 def test_unknown_input_name(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="unknown input"):
         InputFiles.from_paths(titles=tmp_path, cube=tmp_path)
+
+
+def test_absolute_inputs_open_from_another_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster's worker has its own working directory: a scan sends it absolute paths."""
+    (tmp_path / "mapping.toml").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    given = InputFiles(Path("t.gpkg"), Path("c.nc"), weather=Path("w.csv"),
+                       titles_mapping="mapping.toml")  # fmt: skip
+    moved = given.absolute()
+    assert moved.titles == tmp_path / "t.gpkg"
+    assert moved.imagery == tmp_path / "c.nc"
+    assert moved.weather == tmp_path / "w.csv"
+    assert moved.titles_mapping == tmp_path / "mapping.toml"
+    assert given.titles == Path("t.gpkg")  # the given inputs are left as they were
+    preset = InputFiles(Path("t.gpkg"), Path("c.nc"), titles_mapping="cn_contract").absolute()
+    assert preset.titles_mapping == "cn_contract"

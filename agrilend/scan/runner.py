@@ -576,10 +576,10 @@ def _stage(
     pseudonym key goes with the task: workers need none of their own."""
     settings = get_settings()
     job = TitleJob(
-        files,
+        files.absolute(),  # a cluster's worker has its own working directory
         str((out / TITLES_FILE).resolve()),
         chunk_size_px,
-        frozen_items=None if frozen is None else str(frozen),
+        frozen_items=None if frozen is None else str(frozen.resolve()),
         key=None if settings.uses_demo_key else settings.pseudonym_key,
         relay_logs=client is not None,
     )
