@@ -94,6 +94,27 @@ def mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]],
     return run
 
 
+def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
+    """``launch(fn, *args)``: start ``fn(*args)`` now, on a worker, and return a function that
+    waits for its result, so that a task the client needs later runs while the client does
+    other things (in process: run when its result is asked for)."""
+
+    def launch(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        if client is None:
+            return lambda: fn(*args)
+        future = client.submit(fn, *args, pure=False)
+
+        def result() -> Any:
+            try:
+                return future.result()
+            finally:
+                future.release()
+
+        return result
+
+    return launch
+
+
 def reducer(client: Any) -> Callable[..., Any]:
     """``reduce(fn, args, combine)``: run ``fn(*a)`` for each argument tuple and fold the
     results with ``combine(acc, result)`` as they finish (``acc`` None first), so that the
@@ -139,6 +160,7 @@ __all__ = [
     "MALLOC_ENV",
     "broadcaster",
     "dask_client",
+    "launcher",
     "mapper",
     "reducer",
     "worker_environ",

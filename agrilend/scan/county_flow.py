@@ -41,7 +41,7 @@ from agrilend.scan.county_step import (
     threshold_from_histograms,
 )
 from agrilend.scan.households import plan_households, size_in_partitions
-from agrilend.scan.parts import Chunk, error_rows
+from agrilend.scan.parts import BOUNDS, Chunk, error_rows
 from agrilend.scan.title_store import TITLES_FILE, read_titles
 
 log = logging.getLogger(__name__)
@@ -176,12 +176,16 @@ def county_on_workers(
     reduce: Callable[..., Any] | None = None,
     peer_tile_px: int | None = PEER_TILE_PX,
     slots: int = 1,
+    launch: Callable[..., Callable[[], Any]] | None = None,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
     each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
     county's), or the county's where the tile holds fewer than
     :data:`agrilend.scan.county_step.MIN_TILE_PEERS` of them. ``slots``: how many tasks the
-    workers run at once (the households' partitions come in whole rounds of them)."""
+    workers run at once (the households' partitions come in whole rounds of them).
+    ``launch(fn, *args)`` starts a task at once and returns a function waiting for its result
+    (:func:`agrilend.scan.cluster.launcher`; None: run in this process when needed): the
+    overlaps between chunks are judged on a worker while the crops are made."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -196,6 +200,13 @@ def county_on_workers(
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
     specs = _specs(out, chunks, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
+    launch = launch or (lambda fn, *args: lambda: fn(*args))
+    chunk_of = np.zeros(len(titles), dtype=np.int64)
+    for k, c in enumerate(chunks):
+        chunk_of[np.asarray(c.rows, dtype=np.int64)] = k
+    overlaps = launch(overlap_changes, specs, titles[list(BOUNDS)].to_numpy(dtype=float),
+                      chunk_of, titles.crs)  # fmt: skip
+    del chunk_of
     light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
@@ -229,7 +240,7 @@ def county_on_workers(
     if county.peer_stats is None:
         hist = first["hist"] if first["hist"] is not None else merge_histograms([])
         peers = exact_peers(specs, hist, first["per_crop"], classes=classes, grid=grid,
-                            reduce=reduce)  # fmt: skip
+                            reduce=reduce, batches=2 * slots)  # fmt: skip
         county.peer_stats, county.peer_curves = peers.stats, peers.curves
         tile_peers = peers.tiles
         if tiled is not None and peers.own:
@@ -255,7 +266,7 @@ def county_on_workers(
         classes=classes, threshold=threshold, context=worker_context, policy=policy,
         weather=weather, county_yields=inputs.county_yields, as_of=as_of, times=times,
         grid=grid, source=str(cube.attrs.get("source", "")),
-        changes=overlap_changes(specs, chunks, titles), tile_peers=tile_peers,
+        changes=overlaps(), tile_peers=tile_peers,
     )  # fmt: skip
     shared = share(tables)
     t_plan = time.perf_counter()

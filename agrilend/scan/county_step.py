@@ -42,6 +42,7 @@ threshold to within 1e-5 on the test counties).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -53,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.errors import ScanError
-from agrilend.scan.parts import BOUNDS, NDVI, ROW, SMOOTH, VALID, stack
+from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, stack
 
 log = logging.getLogger(__name__)
 
@@ -422,6 +423,37 @@ def pick_task(
     return keys[hit], values[hit]
 
 
+def pick_batch(
+    specs: list[PartSpec],
+    classes: list[str],
+    wanted: np.ndarray[Any, Any],
+    centers: np.ndarray[Any, Any] | None,
+    mode: str,
+) -> Any:
+    """:func:`pick_task` over a batch of parts in one task, their results merged here: one
+    histogram for ``"coarse"`` and ``"fine"``, one ``(keys, values)`` pair for ``"pick"``
+    (a light pass is a few milliseconds a part: a task per part costs more to send and fold
+    than to run)."""
+    got = [pick_task(s, classes, wanted, centers, mode) for s in specs]
+    if mode != "pick":
+        return merge_histograms(got)
+    if not got:
+        return np.zeros(0, np.uint64), np.zeros(0)
+    return np.concatenate([k for k, _ in got]), np.concatenate([v for _, v in got])
+
+
+def batched(items: list[Any], n: int) -> list[list[Any]]:
+    """``items`` in at most ``n`` batches of consecutive items, of sizes that differ by one
+    at most (none empty).
+
+    >>> batched(list(range(5)), 2)
+    [[0, 1, 2], [3, 4]]
+    """
+    n = max(1, min(n, len(items)))
+    cuts = np.linspace(0, len(items), n + 1).round().astype(int)
+    return [items[a:b] for a, b in itertools.pairwise(cuts.tolist()) if b > a]
+
+
 def _resolve(
     coarse: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
     wanted: dict[int, list[int]],
@@ -490,11 +522,13 @@ def exact_peers(
     classes: list[str],
     grid: pd.DatetimeIndex,
     reduce: Reducer,
+    batches: int = 4,
 ) -> Peers:
     """The county's peer statistics and curves from pass 1's merged coarse histogram
     (``hist``) and each part's usable parcels per crop, with light passes over the parts
     (``reduce(fn, args, combine)`` runs them and folds their results as they come): the
-    values of the wanted ranks (:func:`_resolve`), then the same for the deviations."""
+    values of the wanted ranks (:func:`_resolve`), then the same for the deviations. Each
+    pass is ``batches`` tasks (:func:`pick_batch`), each over a batch of the parts."""
     import xarray as xr  # noqa: PLC0415
 
     n_metrics, width = len(PEER_METRICS), len(grid)
@@ -531,13 +565,15 @@ def exact_peers(
             out |= {lo, min(lo + 1, n - 1)}
         return sorted(out)
 
+    groups_of_parts = batched(specs, batches)
+
     def passes(centers: np.ndarray[Any, Any] | None) -> Callable[[str, Any], Any]:
         def run_pass(mode: str, wanted: Any) -> Any:
-            args = [(s, classes, wanted, centers, mode) for s in specs]
+            args = [(b, classes, wanted, centers, mode) for b in groups_of_parts]
             if mode == "fine":
-                got = reduce(pick_task, args, add_histograms)
+                got = reduce(pick_batch, args, add_histograms)
                 return got if got is not None else merge_histograms([])
-            return reduce(pick_task, args, _listed) or []
+            return reduce(pick_batch, args, _listed) or []
 
         return run_pass
 
@@ -554,8 +590,8 @@ def exact_peers(
     for g in total:
         if metric(g):
             centers[g] = median(g)
-    dev = reduce(pick_task, [(s, classes, np.zeros(0, np.uint64), centers, "coarse")
-                             for s in specs], add_histograms)  # fmt: skip
+    dev = reduce(pick_batch, [(b, classes, np.zeros(0, np.uint64), centers, "coarse")
+                              for b in groups_of_parts], add_histograms)  # fmt: skip
     dkeys, dcounts = dev if dev is not None else merge_histograms([])
     dgroups = (dkeys >> np.uint64(COARSE)).astype(np.int64)
     dsize = pd.Series(dcounts).groupby(dgroups).sum() if dkeys.size else pd.Series(dtype=int)
@@ -848,6 +884,7 @@ __all__ = [
     "Peers",
     "add_histograms",
     "add_scores",
+    "batched",
     "bins",
     "crops_task",
     "cross_chunk_rows",
@@ -857,6 +894,7 @@ __all__ = [
     "median_of_counts",
     "merge_histograms",
     "peers_file",
+    "pick_batch",
     "pick_task",
     "read_geo",
     "threshold_from_histograms",
@@ -943,11 +981,13 @@ def cross_chunk_rows(
 
 
 def overlap_changes(
-    specs: list[PartSpec], chunks: list[Any], titles: Any
+    specs: list[PartSpec], bounds: np.ndarray[Any, Any], chunk_of: np.ndarray[Any, Any], crs: Any
 ) -> dict[int, tuple[str, str, str]]:
     """Title rows whose flags change because they overlap a title of another chunk: row ->
-    ``(title_flags, title_status, message)``; ``titles`` as
-    :func:`agrilend.scan.parts.county_titles` gives them (their bounds).
+    ``(title_flags, title_status, message)``, from the titles' ``bounds`` (:data:`BOUNDS` of
+    each title row, as :func:`agrilend.scan.parts.county_titles` gives them), each row's
+    chunk (``chunk_of``) and the titles' ``crs``. A task of its own on a worker: it reads
+    only the parts.
 
     Only titles whose bounds meet the bounds of a title of another chunk can overlap one, so
     only those rows (:func:`cross_chunk_rows`) are read back from the parts (their validated
@@ -958,12 +998,9 @@ def overlap_changes(
 
     from agrilend.parcels.validate import flag_overlaps_between_parts  # noqa: PLC0415
 
-    if len(chunks) < 2:
+    if len(specs) < 2:
         return {}
-    chunk_of = np.empty(len(titles), dtype=np.int64)
-    for k, c in enumerate(chunks):
-        chunk_of[list(c.rows)] = k
-    wanted = cross_chunk_rows(titles[list(BOUNDS)].to_numpy(dtype=float), chunk_of)
+    wanted = cross_chunk_rows(bounds, chunk_of)
     if not wanted.size:
         return {}
     cols = [ROW, "title_flags", "title_status", "message", "geometry"]
@@ -978,7 +1015,7 @@ def overlap_changes(
             part = read_geo(spec.part, columns=[c for c in cols if c in names], rows=wanted)
         frames.append(part[part[ROW].isin(wanted)].reindex(columns=cols))
     near = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
-                            crs=titles.crs)  # fmt: skip
+                            crs=crs)  # fmt: skip
     after = flag_overlaps_between_parts(near)
     was = near["title_flags"].to_numpy(dtype=object)
     now = after["title_flags"].to_numpy(dtype=object)
