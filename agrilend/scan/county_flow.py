@@ -214,6 +214,7 @@ def county_on_workers(
     plan = crop_plan(light, chunks, parts, times=times, context=county,
                      crop_training_cap=crop_training_cap, mapper=run, share=share,
                      false_alarm_rate=alarm, background=True)  # fmt: skip
+    del light  # the sample is drawn: no column of every parcel stays in this process
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops

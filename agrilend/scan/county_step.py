@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from agrilend.errors import ScanError
 from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, stack
@@ -446,8 +447,8 @@ def batched(items: list[Any], n: int) -> list[list[Any]]:
     """``items`` in at most ``n`` batches of consecutive items, of sizes that differ by one
     at most (none empty).
 
-    >>> batched(list(range(5)), 2)
-    [[0, 1, 2], [3, 4]]
+    >>> batched(list(range(5)), 2), batched([1, 2], 4)
+    ([[0, 1], [2, 3, 4]], [[1], [2]])
     """
     n = max(1, min(n, len(items)))
     cuts = np.linspace(0, len(items), n + 1).round().astype(int)
@@ -920,7 +921,9 @@ def light_rows(
             if not pd.api.types.is_numeric_dtype(part[col]):
                 part[col] = part[col].astype("category")
         frames.append(part)
-    rows = pd.concat(frames, ignore_index=True).sort_values(ROW, kind="stable")
+    rows = pd.DataFrame({c: _stacked([f[c] for f in frames]) for c in [ROW, *columns]})
+    del frames
+    rows = rows.sort_values(ROW, kind="stable")
     seen = rows[ROW].to_numpy()
     if len(seen) != n_titles or not np.array_equal(seen, np.arange(n_titles)):
         raise ScanError(
@@ -928,6 +931,29 @@ def light_rows(
             "and resume to compute them again"
         )
     return rows.reset_index(drop=True)
+
+
+def _stacked(columns: list[pd.Series]) -> Any:
+    """One column of the parts' columns, end to end: categories of categories (``pd.concat``
+    would make strings of categories that differ between parts), else values.
+
+    Examples
+    --------
+    >>> a, b = pd.Series(["x", "y"], dtype="category"), pd.Series(["z"], dtype="category")
+    >>> out = _stacked([a, b])
+    >>> str(out.dtype), list(out)
+    ('category', ['x', 'y', 'z'])
+    >>> list(_stacked([pd.Series([1, 2]), pd.Series([3])]))
+    [1, 2, 3]
+    """
+    if not columns:
+        return pd.Series([], dtype=object)
+    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        try:
+            return pd.Series(union_categoricals(columns))
+        except TypeError:  # categories of different kinds: as values
+            columns = [c.astype(object) for c in columns]
+    return pd.concat(columns, ignore_index=True)
 
 
 #: Titles boxed at a time when looking for the titles near another chunk.
