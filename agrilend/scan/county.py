@@ -200,6 +200,7 @@ def crop_plan(
     from agrilend.yield_models.crop_type import (  # noqa: PLC0415
         CropTypeClassifier,
         _fold_ids,
+        declared_labels,
         training_sample,
     )
     from agrilend.yield_models.declaration import (  # noqa: PLC0415
@@ -212,7 +213,7 @@ def crop_plan(
     share = share or (lambda x: x)
     width = len(times)
     ok = (parcels["status"].astype(object) != "error").to_numpy()
-    lab = parcels.loc[ok, "declared_crop"].astype(object).fillna("").astype(str).to_numpy()
+    lab = declared_labels(parcels.loc[ok, "declared_crop"])
     if "n_clear_obs" not in parcels:
         raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
     n_obs = pd.to_numeric(parcels.loc[ok, "n_clear_obs"], errors="coerce").to_numpy(float)

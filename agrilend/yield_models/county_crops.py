@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from agrilend.yield_models.crop_type import CropTypeClassifier, training_sample
+from agrilend.yield_models.crop_type import CropTypeClassifier, declared_labels, training_sample
 from agrilend.yield_models.declaration import (
     DEFAULT_FALSE_ALARM_RATE,
     audit_declarations,
@@ -129,7 +129,7 @@ def county_crops(
     """
     template = model if model is not None else CropTypeClassifier()
     Xa = np.asarray(X, dtype="float64")
-    lab = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str).to_numpy()
+    lab = declared_labels(declared)
     ids = np.asarray(list(index) if index is not None else range(len(lab)), dtype=object)
     sample = training_sample(
         lab, max_train=max_train, min_class_size=MIN_CLASS_SIZE, random_state=random_state

@@ -392,6 +392,26 @@ def _fold_ids(labels: np.ndarray, n_splits: int, seed: int | None) -> np.ndarray
     return folds
 
 
+def declared_labels(declared: Sequence[Any] | pd.Series | np.ndarray) -> np.ndarray:
+    """Declarations as text, ``""`` where there is none: an object array in which equal
+    declarations share one string (a county's million declarations name a few crops, so it
+    costs a pointer per parcel, not a string). Numbers are written as ``str`` writes them.
+
+    Examples
+    --------
+    >>> declared_labels(["maize", None, 3, "maize", float("nan")]).tolist()
+    ['maize', '', '3', 'maize', '']
+    >>> lab = declared_labels(pd.Series(["rice", None, "rice"], dtype="category"))
+    >>> lab.tolist(), lab[0] is lab[2]
+    (['rice', '', 'rice'], True)
+    """
+    if not isinstance(declared, pd.Series | pd.Categorical | pd.Index):
+        declared = pd.Series(np.asarray(declared, dtype=object))
+    codes, uniques = pd.factorize(declared, use_na_sentinel=True)
+    names = np.array([str(u) for u in uniques] + [""], dtype=object)
+    return np.asarray(names[codes])
+
+
 def training_sample(
     declared: Sequence[str] | pd.Series | np.ndarray,
     *,
@@ -420,7 +440,7 @@ def training_sample(
     >>> int(keep.sum()), int(keep[:900].sum()), int(keep[990:1000].sum()), bool(keep[-5:].any())
     (120, 90, 10, False)
     """
-    lab = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str).to_numpy()
+    lab = declared_labels(declared)
     labelled = lab != ""
     if max_train is None or int(labelled.sum()) <= max_train:
         return labelled
@@ -632,7 +652,7 @@ def crop_mismatch(
     >>> crop_mismatch(["maize", "rice", ""], ["maize", "soybean", "rice"], [0.9, 0.95, 0.99])
     array([False,  True, False])
     """
-    d = pd.Series(list(declared), dtype="object").fillna("").astype(str).to_numpy()
+    d = declared_labels(list(declared))
     p = np.asarray(list(predicted), dtype="object").astype(str)
     c = np.asarray(list(confidence), dtype="float64")
     return np.asarray((d != "") & (d != p) & (np.nan_to_num(c) >= threshold))
@@ -689,6 +709,7 @@ __all__ = [
     "CropTypeClassifier",
     "brier_score",
     "crop_mismatch",
+    "declared_labels",
     "expected_calibration_error",
     "predict_out_of_fold",
     "some_trees",
