@@ -571,13 +571,13 @@ def error_rows(titles: gpd.GeoDataFrame, chunk: Chunk, message: str) -> gpd.GeoD
 #: each title lies: the overlaps across chunks are looked for between titles whose bounds meet).
 BOUNDS = ("minx", "miny", "maxx", "maxy")
 
-#: The columns of the titles the county step reads (the household plan, the error rows).
-COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref", "declared_area_ha", "declared_crop")
+#: The columns of the titles a scan's client keeps (the declarations are read from the parts).
+COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref")
 
 
 def county_titles(titles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """What a scan's client keeps of the titles once they are written for the workers
-    (:mod:`agrilend.scan.title_store`): ids, owners and declarations, and each title's bounds
+    (:mod:`agrilend.scan.title_store`): ids and owners, and each title's bounds
     (:data:`BOUNDS`), without outlines (an empty geometry column in the titles' CRS).
 
     The outlines are most of the titles' memory (about 1 KB a parcel in GEOS); the workers read

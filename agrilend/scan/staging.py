@@ -7,7 +7,7 @@ pseudonymised with the client's key, claims verified and appended), checks that 
 imagery, brings them to its CRS, partitions them into chunks
 (:func:`agrilend.scan.parts.partition`), writes them for the workers
 (:func:`agrilend.scan.title_store.write_titles`), and sends back what the client keeps: ids,
-owners, declarations and bounds (:func:`agrilend.scan.parts.county_titles`), the chunks and the
+owners and bounds (:func:`agrilend.scan.parts.county_titles`), the chunks and the
 titles' extent. The imagery's values are checked there too
 (:func:`agrilend.remote_sensing.sanity.check_values`; its samples are a worker's memory, and an
 implausible cube stops the scan before a chunk is read). What the reading logged (a column's

@@ -3,8 +3,8 @@
 The outlines are most of the titles' memory (about 1 KB a parcel in GEOS, more while they are
 read). A scan's client writes the titles it read and checked to ``titles.parquet`` in the
 results folder (GeoParquet, one row group per chunk, in the order of the chunks, with each
-title's row in the county), then keeps ids, owners,
-declarations and bounds only (:func:`agrilend.scan.parts.county_titles`). A worker reads its
+title's row in the county), then keeps ids, owners and
+bounds only (:func:`agrilend.scan.parts.county_titles`). A worker reads its
 chunk's row group, and the guests its chunk needs (titles of other chunks with the same parcel
 id); the county step reads the outlines of a quarantined chunk from there.
 
