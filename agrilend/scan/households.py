@@ -182,13 +182,14 @@ def plan_households(
                         "scan again with --overwrite")  # fmt: skip
     owner = titles["owner_ref"].fillna("").astype(str)
     pid = titles["parcel_id"].fillna("").astype(str)
-    codes, names = pd.factorize(owner.to_numpy(dtype=object))
-    codes = codes.astype(np.int64)
-    names = pd.Index(names, dtype=object)
+    # the owners' column as it is (no Python string per title: a county holds a million)
+    codes, names = pd.factorize(owner)
+    codes = np.asarray(codes, dtype=np.int64)
+    names = pd.Index(names)
     pids, record_owners = _named_sets(extras, subsidies)
     hit = (pid.isin(pids) | owner.isin(record_owners)).to_numpy()
-    named = pd.DataFrame({ROW: np.flatnonzero(hit), "parcel_id": pid.to_numpy()[hit],
-                          "owner_ref": owner.to_numpy()[hit]})  # fmt: skip
+    named = pd.DataFrame({ROW: np.flatnonzero(hit), "parcel_id": pid[hit].to_numpy(dtype=object),
+                          "owner_ref": owner[hit].to_numpy(dtype=object)})  # fmt: skip
     named["owner_after"] = named["owner_ref"]
 
     flags = pd.DataFrame(columns=_FLAG_COLUMNS)

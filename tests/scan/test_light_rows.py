@@ -1,0 +1,75 @@
+"""The client's few columns of every parcel stay small: categories joined as categories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agrilend.errors import ScanError
+from agrilend.scan.cluster import launcher
+from agrilend.scan.county_step import PartSpec, light_rows
+from agrilend.scan.parts import ROW
+from agrilend.yield_models.crop_type import declared_labels, training_sample
+
+COLUMNS = ["status", "declared_crop", "n_clear_obs"]
+
+
+def _part(tmp_path: Path, name: str, rows: list[int], crops: list[object]) -> PartSpec:
+    path = tmp_path / f"{name}.parquet"
+    pd.DataFrame({
+        ROW: rows,
+        "status": ["ok"] * (len(rows) - 1) + ["error"],
+        "declared_crop": crops,
+        "n_clear_obs": np.arange(len(rows)) + 10,
+    }).to_parquet(path)  # fmt: skip
+    return PartSpec(chunk=name, part=str(path), crops="", final="", width=3, grid_width=3)
+
+
+def test_light_rows_keep_the_parts_categories_in_title_order(tmp_path: Path) -> None:
+    # the two parts name different crops: pd.concat would have made strings of them
+    a = _part(tmp_path, "a", [0, 2, 4], ["maize", "wheat", None])
+    b = _part(tmp_path, "b", [1, 3], ["rice", "maize"])
+    rows = light_rows([a, b], [], 5, COLUMNS)
+    assert rows[ROW].tolist() == [0, 1, 2, 3, 4]
+    assert isinstance(rows["declared_crop"].dtype, pd.CategoricalDtype)
+    assert isinstance(rows["status"].dtype, pd.CategoricalDtype)
+    assert rows["declared_crop"].astype(object).tolist() == ["maize", "rice", "wheat", "maize",
+                                                             np.nan]  # fmt: skip
+    assert rows["n_clear_obs"].tolist() == [10, 10, 11, 11, 12]
+    assert declared_labels(rows["declared_crop"]).tolist() == ["maize", "rice", "wheat", "maize",
+                                                                ""]  # fmt: skip
+
+
+def test_light_rows_with_numeric_crop_codes_in_one_part(tmp_path: Path) -> None:
+    a = _part(tmp_path, "a", [0, 1], [101, 102])
+    b = _part(tmp_path, "b", [2], ["wheat"])
+    rows = light_rows([a, b], [], 3, COLUMNS)
+    assert declared_labels(rows["declared_crop"]).tolist() == ["101", "102", "wheat"]
+
+
+def test_light_rows_name_missing_rows(tmp_path: Path) -> None:
+    a = _part(tmp_path, "a", [0, 2], ["maize", "wheat"])
+    with pytest.raises(ScanError, match="2 rows for 3 titles"):
+        light_rows([a], [], 3, COLUMNS)
+
+
+def test_declared_labels_draw_the_same_sample_as_text() -> None:
+    rng = np.random.default_rng(3)
+    text = rng.choice(["maize", "wheat", "rice", ""], size=2000).astype(object)
+    text[::7] = None
+    as_categories = pd.Series(text, dtype="category")
+    a = training_sample(text, max_train=300, random_state=0)
+    b = training_sample(as_categories, max_train=300, random_state=0)
+    assert a.sum() > 250
+    assert np.array_equal(a, b)
+
+
+def test_launcher_without_a_cluster_runs_when_asked() -> None:
+    calls: list[int] = []
+    wait = launcher(None)(lambda x: calls.append(x) or x * 2, 21)
+    assert calls == []
+    assert wait() == 42
+    assert calls == [21]
