@@ -69,7 +69,12 @@ def test_declared_labels_draw_the_same_sample_as_text() -> None:
 
 def test_launcher_without_a_cluster_runs_when_asked() -> None:
     calls: list[int] = []
-    wait = launcher(None)(lambda x: calls.append(x) or x * 2, 21)
+
+    def double(x: int) -> int:
+        calls.append(x)
+        return x * 2
+
+    wait = launcher(None)(double, 21)
     assert calls == []
     assert wait() == 42
     assert calls == [21]
