@@ -249,11 +249,21 @@ def geo_frame(table: Any) -> Any:
     return gpd.GeoDataFrame(frame, geometry=col, crs=crs)
 
 
-def _read_columns(path: str, columns: list[str]) -> pd.DataFrame:
+def _read_columns(path: str, columns: list[str], *, words: bool = False) -> pd.DataFrame:
+    """Some columns of a part (those it has); with ``words``, its text columns as categories
+    (read so from the file: no string per row)."""
+    import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    names = set(pq.read_schema(path).names)
-    return pq.read_table(path, columns=[c for c in columns if c in names]).to_pandas()
+    schema = pq.read_schema(path)
+    have = [c for c in columns if c in schema.names]
+    kinds = {c: schema.field(c).type for c in have}
+    text = [
+        c
+        for c, t in kinds.items()
+        if words and (pa.types.is_string(t) or pa.types.is_large_string(t))
+    ]
+    return pq.read_table(path, columns=have, read_dictionary=text or None).to_pandas()
 
 
 def _peer_values(
@@ -915,7 +925,7 @@ def light_rows(
         if spec.part is None:
             part = pd.DataFrame(spec.errors.drop(columns="geometry"))
         else:
-            part = _read_columns(spec.part, [ROW, *columns])
+            part = _read_columns(spec.part, [ROW, *columns], words=True)
         part = part.reindex(columns=[ROW, *columns])
         for col in columns:  # a few distinct words per column: categories, not strings
             if not pd.api.types.is_numeric_dtype(part[col]):
