@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import dask
+import numpy as np
 
 #: How many messages Dask keeps per connection, and transitions and events, for its own
 #: debugging while a scan runs (``distributed.admin.low-level-log-length``; Dask's default is
@@ -102,7 +103,9 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
     def launch(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
         if client is None:
             return lambda: fn(*args)
-        future = client.submit(fn, *args, pure=False)
+        # large arrays go to a worker beside the graph, not inside it through the scheduler
+        sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
+        future = client.submit(fn, *sent, pure=False)
 
         def result() -> Any:
             try:
@@ -113,6 +116,11 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
         return result
 
     return launch
+
+
+def _large(value: Any) -> bool:
+    """An array too large to travel inside a task graph (about 1 MB and more)."""
+    return isinstance(value, np.ndarray) and value.nbytes >= 1 << 20
 
 
 def reducer(client: Any) -> Callable[..., Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,3 +80,37 @@ def test_launcher_without_a_cluster_runs_when_asked() -> None:
     assert calls == []
     assert wait() == 42
     assert calls == [21]
+
+
+def test_launcher_sends_large_arrays_beside_the_graph() -> None:
+    distributed = pytest.importorskip("distributed")
+
+    class Spy:  # the client, with the arrays it scatters noted
+        def __init__(self, client: Any) -> None:
+            self.client = client
+            self.scattered: list[int] = []
+
+        def scatter(self, value: Any, **kw: Any) -> Any:
+            self.scattered.append(value.nbytes)
+            return self.client.scatter(value, **kw)
+
+        def submit(self, *args: Any, **kw: Any) -> Any:
+            return self.client.submit(*args, **kw)
+
+    big = np.arange(300_000, dtype=float)  # 2.4 MB: beside the graph; 3 (a number) inside
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,  # fmt: skip
+        distributed.Client(cluster) as client,
+    ):
+        spy = Spy(client)
+        wait = launcher(spy)(lambda a, b, k: float(np.dot(a, b)) * k, big, big[::-1].copy(), 3)
+        assert wait() == pytest.approx(3 * float(np.dot(big, big[::-1])), rel=1e-12)
+        assert spy.scattered == [big.nbytes, big.nbytes]
+        del wait
+        for _ in range(200):  # the scheduler forgets released keys shortly after
+            if not client.who_has():
+                break
+            time.sleep(0.05)
+        assert not client.who_has()  # neither the arrays nor the result stay on the workers
