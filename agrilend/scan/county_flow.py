@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import CountyContext
+from agrilend.scan.cluster import launcher
 from agrilend.scan.county import crop_plan, flat_predictor, part_paths
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
@@ -41,7 +42,7 @@ from agrilend.scan.county_step import (
     threshold_from_histograms,
 )
 from agrilend.scan.households import plan_households, size_in_partitions
-from agrilend.scan.parts import BOUNDS, Chunk, error_rows
+from agrilend.scan.parts import BOUNDS, Chunk, chunk_of_rows, error_rows
 from agrilend.scan.title_store import TITLES_FILE, read_titles
 
 log = logging.getLogger(__name__)
@@ -200,13 +201,9 @@ def county_on_workers(
     tiled = peer_tile_px if county.peer_stats is None else None  # a context's peers: as given
     specs = _specs(out, chunks, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
-    launch = launch or (lambda fn, *args: lambda: fn(*args))
-    chunk_of = np.zeros(len(titles), dtype=np.int64)
-    for k, c in enumerate(chunks):
-        chunk_of[np.asarray(c.rows, dtype=np.int64)] = k
+    launch = launch or launcher(None)
     overlaps = launch(overlap_changes, specs, titles[list(BOUNDS)].to_numpy(dtype=float),
-                      chunk_of, titles.crs)  # fmt: skip
-    del chunk_of
+                      chunk_of_rows(chunks, len(titles)), titles.crs)  # fmt: skip
     light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}

@@ -257,12 +257,8 @@ def _read_columns(path: str, columns: list[str], *, words: bool = False) -> pd.D
 
     schema = pq.read_schema(path)
     have = [c for c in columns if c in schema.names]
-    kinds = {c: schema.field(c).type for c in have}
-    text = [
-        c
-        for c, t in kinds.items()
-        if words and (pa.types.is_string(t) or pa.types.is_large_string(t))
-    ]
+    kinds = {c: schema.field(c).type for c in have} if words else {}
+    text = [c for c, t in kinds.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
     return pq.read_table(path, columns=have, read_dictionary=text or None).to_pandas()
 
 

@@ -38,7 +38,7 @@ import pandas as pd
 from agrilend.credit.sizing import credit_totals
 from agrilend.scan.county_step import TITLE_ROW, Mapper
 from agrilend.scan.memory import peak_mb, resident_mb
-from agrilend.scan.parts import ROW
+from agrilend.scan.parts import ROW, chunk_of_rows
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
 #: A partition reads only its own rows: the step's CPU barely grows with the number of
@@ -173,9 +173,7 @@ def plan_households(
     if extras is not None and (extras.is_empty() or as_of is None):
         extras = None
     n = len(titles)
-    chunk_of_row = np.full(n, -1, dtype=np.int64)
-    for k, c in enumerate(chunks):
-        chunk_of_row[np.asarray(c.rows, dtype=np.int64)] = k
+    chunk_of_row = chunk_of_rows(chunks, n)
     sizes = [len(c.rows) for c in chunks]
     if sum(sizes) != n or (chunk_of_row < 0).any():
         raise ScanError(f"the chunks hold {sum(sizes)} rows for {n} titles: the plan is damaged; "

@@ -575,6 +575,21 @@ BOUNDS = ("minx", "miny", "maxx", "maxy")
 COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref")
 
 
+def chunk_of_rows(chunks: list[Chunk], n_titles: int) -> np.ndarray[Any, Any]:
+    """The chunk (its index in ``chunks``) of each of the county's ``n_titles`` title rows; -1
+    for a row no chunk holds.
+
+    Examples
+    --------
+    >>> chunk_of_rows([Chunk("a", (0, 2), (0, 1, 0, 1)), Chunk("b", (1,), (0, 1, 0, 1))], 4)
+    array([ 0,  1,  0, -1])
+    """
+    out = np.full(n_titles, -1, dtype=np.int64)
+    for k, c in enumerate(chunks):
+        out[np.asarray(c.rows, dtype=np.int64)] = k
+    return out
+
+
 def county_titles(titles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """What a scan's client keeps of the titles once they are written for the workers
     (:mod:`agrilend.scan.title_store`): ids and owners, and each title's bounds
@@ -619,6 +634,7 @@ __all__ = [
     "ChunkTask",
     "CubeSource",
     "cell_size",
+    "chunk_of_rows",
     "county_titles",
     "decoded_pixels",
     "duplicate_guests",

@@ -401,6 +401,8 @@ def declared_labels(declared: Sequence[Any] | pd.Series | np.ndarray) -> np.ndar
     --------
     >>> declared_labels(["maize", None, 3, "maize", float("nan")]).tolist()
     ['maize', '', '3', 'maize', '']
+    >>> declared_labels([1, 1.0, "1"]).tolist()
+    ['1', '1.0', '1']
     >>> lab = declared_labels(pd.Series(["rice", None, "rice"], dtype="category"))
     >>> lab.tolist(), lab[0] is lab[2]
     (['rice', '', 'rice'], True)
@@ -408,7 +410,13 @@ def declared_labels(declared: Sequence[Any] | pd.Series | np.ndarray) -> np.ndar
     if not isinstance(declared, pd.Series | pd.Categorical | pd.Index):
         declared = pd.Series(np.asarray(declared, dtype=object))
     codes, uniques = pd.factorize(declared, use_na_sentinel=True)
-    names = np.array([str(u) for u in uniques] + [""], dtype=object)
+    values = list(uniques)
+    if declared.dtype == object and not all(isinstance(u, str) for u in values):
+        # mixed values hash alike (1, 1.0, True): each written as str writes it
+        text = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str)
+        codes, again = pd.factorize(text.to_numpy(dtype=object))
+        values = list(again)
+    names = np.array([str(u) for u in values] + [""], dtype=object)
     return np.asarray(names[codes])
 
 

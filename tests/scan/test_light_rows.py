@@ -1,4 +1,5 @@
-"""The client's few columns of every parcel stay small: categories joined as categories."""
+"""The client's few columns of every parcel stay small (categories joined as categories), and
+the client's tasks launched ahead of need."""
 
 from __future__ import annotations
 
