@@ -329,10 +329,16 @@ def geoparquet_table(gdf: Any) -> Any:
     return _geopandas_to_arrow(gdf, index=False)
 
 
-def write_final(parcels: Any, path: str, households: PartHouseholds | None) -> dict[int, int]:
+def write_final(
+    parcels: Any, path: str, households: PartHouseholds | None, outlines: Any = None
+) -> dict[int, int]:
     """Write a part's final parcel rows (``decide_task``): transfers applied, rows sorted by
     household partition (stable), one row group per partition present. Returns partition ->
-    row group. Without ``households`` the rows form one row group of partition 0."""
+    row group. Without ``households`` the rows form one row group of partition 0.
+
+    ``outlines``: the rows' outlines as the part holds them
+    (:class:`agrilend.scan.county_step.Outlines`; the frame's geometry is then empty), written
+    as they are."""
     import geopandas as gpd  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -356,6 +362,8 @@ def write_final(parcels: Any, path: str, households: PartHouseholds | None) -> d
     # the GeoParquet table as write_parcels writes it, then cut in row groups
     gdf = gpd.GeoDataFrame(tabular(parcels.iloc[order]), geometry="geometry", crs=parcels.crs)
     table = geoparquet_table(gdf)
+    if outlines is not None:
+        table = outlines.put(table, rows[order])
     sorted_part = part[order]
     groups: dict[int, int] = {}
     with atomic_write(Path(path)) as tmp, pq.ParquetWriter(str(tmp), table.schema) as writer:

@@ -378,3 +378,39 @@ def test_read_geo_keeps_only_the_wanted_title_rows(tmp_path: Path) -> None:
     assert got.crs == frame.crs
     assert got.geometry.bounds["minx"].tolist() == [1.0, 2.0]
     assert len(read_geo(path)) == 4
+
+
+def test_outlines_kept_as_wkb_write_the_table_decoded_outlines_write(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from agrilend.errors import ScanError  # noqa: PLC0415
+    from agrilend.scan.county_step import TITLE_ROW, read_outlines_apart  # noqa: PLC0415
+    from agrilend.scan.households import PartHouseholds, write_final  # noqa: PLC0415
+
+    outlines = [box(0, 0, 1, 1), None, box(5, 5, 7, 6).union(box(9, 9, 10, 10)), box(2, 0, 3, 4)]
+    frame = gpd.GeoDataFrame(
+        {ROW: [7, 3, 9, 4], "parcel_id": ["a", "b", "c", "d"], "area_ha": [0.5, 0.0, 1.5, 2.0]},
+        geometry=outlines, crs="EPSG:32650",
+    )  # fmt: skip
+    part = tmp_path / "part.parquet"
+    frame.to_parquet(part, index=False)
+    decoded = read_geo(part)
+    apart, kept = read_outlines_apart(part, [ROW, "parcel_id", "area_ha", "geometry"])
+    assert kept is not None
+    assert apart.geometry.isna().all()
+    assert apart.drop(columns="geometry").equals(decoded.drop(columns="geometry"))
+    # households in two partitions: the rows are written in another order than the part's
+    plan = PartHouseholds(rows=np.array([3, 4, 7, 9]), parts=np.array([1, 0, 1, 0]))
+    for frame_in, name, out in ((decoded, "geometry", None), (apart, "geometry", kept)):
+        rows = frame_in.rename(columns={ROW: TITLE_ROW})
+        groups = write_final(rows, str(tmp_path / f"{out is None}.parquet"), plan, out)
+        assert groups == {0: 0, 1: 1}, name
+    want, got = (pq.read_table(tmp_path / f"{k}.parquet") for k in (True, False))
+    assert got.equals(want)
+    assert got.schema.metadata[b"geo"] == want.schema.metadata[b"geo"]
+    assert json.loads(got.schema.metadata[b"geo"])["columns"]["geometry"]["geometry_types"] == [
+        "MultiPolygon", "Polygon"]  # fmt: skip
+    # outlines of other rows are refused, not written beside the wrong parcels
+    with pytest.raises(ScanError, match="rows whose outlines"):
+        write_final(apart.rename(columns={ROW: TITLE_ROW}).iloc[:3], str(tmp_path / "x.parquet"),
+                    None, kept)  # fmt: skip
