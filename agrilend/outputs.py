@@ -155,7 +155,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False, default=json_default)
+        return _CELL_JSON.encode(value)
     return value
 
 
@@ -168,11 +168,24 @@ def json_default(obj: Any) -> Any:
     return str(obj)
 
 
+# json.dumps(v, ensure_ascii=False, default=json_default), without an encoder made per cell
+_CELL_JSON = json.JSONEncoder(ensure_ascii=False, default=json_default)
+#: What :func:`pandas.api.types.infer_dtype` calls a column that holds no list, tuple, dict or
+#: array (``mixed`` columns are looked at cell by cell).
+_SCALAR_KINDS = frozenset({
+    "string", "bytes", "floating", "integer", "mixed-integer-float", "decimal", "complex",
+    "boolean", "datetime64", "datetime", "date", "timedelta64", "timedelta", "time", "period",
+    "interval", "empty",
+})  # fmt: skip
+
+
 def tabular(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose nested cells (lists, dicts) are JSON strings."""
     out = df.copy()
     for col in out.columns:
         if col == "geometry" or out[col].dtype != object:
+            continue
+        if pd.api.types.infer_dtype(out[col], skipna=True) in _SCALAR_KINDS:
             continue
         if out[col].map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any():
             out[col] = out[col].map(_plain)

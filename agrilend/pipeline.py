@@ -584,29 +584,38 @@ def _season_weather_table(
 
 def _finish_parcels(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Quality flags per parcel, and the final status (``flagged`` when any flag is raised)."""
+    n = len(frame)
+
+    def values(col: str, default: Any) -> list[Any]:  # a column as Python values, as rows give
+        return frame[col].tolist() if col in frame.columns else [default] * n
+
     flags: list[list[str]] = []
-    # the rule's columns only: a row of every column costs 10x more on a county
-    cols = ["title_flags", "crop_mismatch", "area_flag", "status", "early_season",
-            "n_clear_obs", "n_pixels"]  # fmt: skip
-    for r in frame[[c for c in cols if c in frame.columns]].itertuples(index=False):
-        f = [x for x in str(getattr(r, "title_flags", "") or "").split(",") if x]
-        if bool(getattr(r, "crop_mismatch", False)):
+    for title, mismatch, area_flag, status, early, clear, pixels in zip(
+        values("title_flags", ""), values("crop_mismatch", False), values("area_flag", "ok"),
+        values("status", ""), values("early_season", False), values("n_clear_obs", 0),
+        values("n_pixels", 0), strict=True,
+    ):  # fmt: skip
+        f = [x for x in str(title or "").split(",") if x]
+        if bool(mismatch):
             f.append("crop_mismatch")
-        area_flag = str(getattr(r, "area_flag", "ok"))
-        if area_flag not in {"ok", "unknown", "nan", "None"}:
-            f.append(area_flag)
-        if getattr(r, "status", "") != "error":
-            if bool(getattr(r, "early_season", False)):
+        if str(area_flag) not in {"ok", "unknown", "nan", "None"}:
+            f.append(str(area_flag))
+        if status != "error":
+            if bool(early):
                 f.append("early_season")
-            if (getattr(r, "n_clear_obs", 0) or 0) < LOW_CLEAR_OBS:
+            if (clear or 0) < LOW_CLEAR_OBS:
                 f.append("few_clear_observations")
-            if (getattr(r, "n_pixels", 0) or 0) < LOW_PIXELS:
+            if (pixels or 0) < LOW_PIXELS:
                 f.append("few_pixels")
         flags.append(f)
     frame["quality_flags"] = flags
     flagged = (frame["status"] != "error").to_numpy() & np.array([bool(f) for f in flags], bool)
     frame.loc[flagged, "status"] = "flagged"
     return _numbers_as_numbers(frame)
+
+
+#: What :func:`pandas.api.types.infer_dtype` calls a column of ints and floats only (no bools).
+_NUMBER_KINDS = frozenset({"integer", "floating", "mixed-integer-float"})
 
 
 def _numbers_as_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -619,10 +628,7 @@ def _numbers_as_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if col == frame.geometry.name or frame[col].dtype != object:
             continue
         values = frame[col].dropna()
-        if len(values) and all(
-            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            for v in values
-        ):
+        if len(values) and pd.api.types.infer_dtype(values, skipna=False) in _NUMBER_KINDS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
         elif col in NUMERIC_ESTIMATE_COLUMNS and not len(values):
             frame[col] = np.nan
