@@ -72,3 +72,25 @@ def test_county_weather_tables_are_computed_once_per_context(sample: object) -> 
     changed.iloc[0, -1] = changed.iloc[0, -1] + 1 if np.isfinite(changed.iloc[0, -1]) else 0
     _county_weather(changed, season, ctx.tables)
     assert len(ctx.tables) == 2
+
+
+def test_flat_forest_splits_values_at_the_thresholds_as_scikit_learn() -> None:
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int) + (X[:, 2] > 1)
+    for forest in (RandomForestClassifier(n_estimators=15, random_state=0),
+                   ExtraTreesClassifier(n_estimators=15, random_state=0)):  # fmt: skip
+        forest.fit(X, y)
+        # rows whose features sit on, just below and just above the trees' thresholds
+        thresholds = np.concatenate([e.tree_.threshold[e.tree_.feature >= 0]
+                                     for e in forest.estimators_])  # fmt: skip
+        at = thresholds.astype(np.float32)
+        probe = np.concatenate([at, np.nextafter(at, np.float32(-np.inf)),
+                                np.nextafter(at, np.float32(np.inf))])  # fmt: skip
+        Xt = np.repeat(probe[:, None], X.shape[1], axis=1)
+        Xt[::2] = X[rng.integers(0, len(X), Xt[::2].shape[0])]  # and rows of the data
+        Xt[1::3, 0] = probe[1::3]
+        np.testing.assert_allclose(FlatForest(forest).predict_proba(Xt),
+                                   forest.predict_proba(Xt), rtol=0, atol=1e-12)  # fmt: skip
