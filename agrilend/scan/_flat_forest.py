@@ -158,9 +158,11 @@ def _flat(estimator: Any) -> Any:
 _FAST: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-def fast_crop_model(model: Any) -> Any:
+def fast_crop_model(model: Any, *, keep: bool = True) -> Any:
     """A shallow copy of a fitted crop classifier predicting through :class:`FlatForest`
-    (made once per model and kept while the model lives); the model itself is not changed."""
+    (with ``keep``, made once per model and kept while the model lives; without, made for the
+    caller alone: a scan sends it to its workers, and its client need not hold it); the model
+    itself is not changed."""
     if model is None or not hasattr(model, "estimator_"):
         return model
     try:
@@ -169,8 +171,9 @@ def fast_crop_model(model: Any) -> Any:
         pass
     fast = copy.copy(model)
     fast.estimator_ = _flat(model.estimator_)
-    with contextlib.suppress(TypeError):  # not weak-referenceable: made again next time
-        _FAST[model] = fast
+    if keep:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: made again next time
+            _FAST[model] = fast
     return fast
 
 

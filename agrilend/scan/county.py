@@ -36,6 +36,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from agrilend.errors import InsufficientEvidenceError, ScanError
+from agrilend.scan.memory import give_back
 from agrilend.scan.parts import NDVI, Chunk, stack
 from agrilend.yield_models.county_crops import (
     MIN_CLASS_SIZE,
@@ -226,6 +227,7 @@ def crop_plan(
         where_pos[rows] = np.arange(rows.size)
     usable_rows = np.flatnonzero(ok)
     chunk_of, pos_of = where_chunk[usable_rows], where_pos[usable_rows]
+    del where_chunk, where_pos, usable_rows  # a county's columns: kept no longer than needed
     for k in np.unique(chunk_of):
         if chunks[k].id not in parts:
             raise ScanError(f"chunk {chunks[k].id} holds usable parcels but has no part")
@@ -366,12 +368,16 @@ def crop_plan(
         return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
 
     if outside.size:  # a sampled county: the county's model predicts every other parcel
+        predict = positions(outside)
+        # the county's columns are done with before the fit: only the sample's features stay
+        del chunk_of, pos_of, folds, trainable, flagged, in_folds, everyone, outside, lab, n_obs
+        give_back("the crop plan's columns")
         clock = time.perf_counter()
         model = county_model()
         took["crop_county_model"] = time.perf_counter() - clock
         context.crop_model = model
         predictor = (model, None, classes_of(model, learnt))  # the dates it learnt: these
-        return CropPlan("county", predictor, list(learnt), fixed, positions(outside),
+        return CropPlan("county", predictor, list(learnt), fixed, predict,
                         timings=took)  # fmt: skip
     plan = CropPlan("sample", None, list(learnt), fixed, {}, timings=took)
     if background:  # while the workers predict the chunks; ``finish`` waits for it
@@ -447,7 +453,7 @@ def flat_predictor(predictor: Predictor | None) -> Predictor | None:
     if predictor is None:
         return None
     model, dates, cols = predictor
-    return fast_crop_model(model), dates, cols
+    return fast_crop_model(model, keep=False), dates, cols
 
 
 def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataFrame:

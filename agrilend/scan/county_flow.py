@@ -42,6 +42,7 @@ from agrilend.scan.county_step import (
     threshold_from_histograms,
 )
 from agrilend.scan.households import plan_households, size_in_partitions
+from agrilend.scan.memory import give_back
 from agrilend.scan.parts import BOUNDS, Chunk, chunk_of_rows, error_rows
 from agrilend.scan.title_store import TITLES_FILE, read_titles
 
@@ -212,6 +213,7 @@ def county_on_workers(
                      crop_training_cap=crop_training_cap, mapper=run, share=share,
                      false_alarm_rate=alarm, background=True)  # fmt: skip
     del light  # the sample is drawn: no column of every parcel stays in this process
+    give_back("the crop plan")
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops

@@ -10,7 +10,7 @@ import xarray as xr
 
 from agrilend.inputs import InputFiles, load_inputs
 from agrilend.pipeline import CountyContext, _county_weather
-from agrilend.scan._flat_forest import FlatForest, fast_crop_model
+from agrilend.scan._flat_forest import _FAST, FlatForest, fast_crop_model
 from agrilend.scan.parts import read_window
 from agrilend.yield_models.crop_type import CropTypeClassifier
 
@@ -48,6 +48,9 @@ def test_flat_forest_predicts_as_the_calibrated_crop_model() -> None:
     model = CropTypeClassifier(times=list(times), n_estimators=25, random_state=0).fit(X, y)
     fast = fast_crop_model(model)
     assert fast is fast_crop_model(model)  # made once per model
+    loose = fast_crop_model(CropTypeClassifier(times=list(times), n_estimators=5).fit(X, y),
+                            keep=False)  # fmt: skip
+    assert not any(v is loose for v in _FAST.values())  # a scan's client does not keep it
     assert model.estimator_ is not fast.estimator_  # the model itself is untouched
     np.testing.assert_allclose(fast.predict_proba(X[:40]), model.predict_proba(X[:40]),
                                rtol=0, atol=1e-12)  # fmt: skip
