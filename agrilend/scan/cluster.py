@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -118,6 +119,39 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
     return launch
 
 
+def keeper(client: Any) -> Callable[..., Any] | None:
+    """``keep(fn, *args)``: start ``fn(*args)`` on a worker and leave its result there, as a
+    Dask future that other tasks (``keep``, :func:`mapper`'s, ...) take as an argument and
+    that ``.result()`` fetches; large arrays travel beside the graph, as :func:`launcher`
+    sends them. None without a cluster (the caller computes in process).
+
+    Examples
+    --------
+    >>> keeper(None) is None
+    True
+    """
+    if client is None:
+        return None
+
+    def keep(fn: Callable[..., Any], *args: Any) -> Any:
+        sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
+        return client.submit(fn, *sent, pure=False)
+
+    return keep
+
+
+def is_remote(value: Any) -> bool:
+    """Whether ``value`` is a Dask future (a result left on a worker by :func:`keeper`).
+
+    Examples
+    --------
+    >>> is_remote(3)
+    False
+    """
+    distributed = sys.modules.get("distributed")  # no future without it
+    return distributed is not None and isinstance(value, distributed.Future)
+
+
 def _large(value: Any) -> bool:
     """An array too large to travel inside a task graph (about 1 MB and more)."""
     return isinstance(value, np.ndarray) and value.nbytes >= 1 << 20
@@ -168,6 +202,8 @@ __all__ = [
     "MALLOC_ENV",
     "broadcaster",
     "dask_client",
+    "is_remote",
+    "keeper",
     "launcher",
     "mapper",
     "reducer",

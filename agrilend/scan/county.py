@@ -99,6 +99,73 @@ def read_features(part: str, positions: Sequence[int], template: Any, profile_da
     return clone(template)._features(X, width=profile_days).reset_index(drop=True)
 
 
+def stack_features(
+    template: Any, width: int, profile_days: int, take: np.ndarray[Any, Any], *frames: Any
+) -> pd.DataFrame:
+    """The sample's features from the chunks' (:func:`read_features`, end to end), rows
+    ``take`` of them in that order (runs where the features are: a worker, with
+    ``crop_plan(keep=...)``)."""
+    if not frames:
+        return clone(template)._features(np.full((0, width), np.nan), width=profile_days)
+    return pd.concat(frames, ignore_index=True).iloc[take].reset_index(drop=True)
+
+
+def fit_trees(  # noqa: PLR0917 (a Dask task: positional arguments)
+    feats: pd.DataFrame,
+    rows: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    template: Any,
+    profile_days: int,
+    times: pd.DatetimeIndex,
+    trees: tuple[int, int] | None,
+) -> Any:
+    """Trees ``trees`` of the county's model (None: all of them), grown on rows ``rows`` of the
+    sample's features (runs on a worker; :func:`joined_trees` puts the parts together)."""
+    model = clone(template)
+    if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
+        model.set_params(n_jobs=1)
+    fit_on = feats.iloc[rows].reset_index(drop=True)
+    return model._fit_computed(fit_on, labels, width=profile_days, times=times, trees=trees)
+
+
+def joined_trees(template: Any, *parts: Any) -> Any:
+    """The county's model from the parts of its forest (:func:`fit_trees`, in order): the
+    forest one fit of ``template`` grows, as its own settings left it.
+
+    Examples
+    --------
+    >>> from agrilend.yield_models import CropTypeClassifier
+    >>> t = pd.date_range("2024-01-01", periods=12, freq="30D")
+    >>> template = CropTypeClassifier(times=list(t), n_estimators=6, random_state=1)
+    >>> X = np.vstack([np.linspace(0.2, 0.8, 12), np.linspace(0.8, 0.2, 12)] * 6)
+    >>> X = X + np.random.default_rng(0).normal(0, 0.05, X.shape)
+    >>> y, feats = np.array(["a", "b"] * 6), template._features(X, width=30)
+    >>> rows = np.arange(12)
+    >>> whole = fit_trees(feats, rows, y, template, 30, t, None)
+    >>> joined = joined_trees(template, *[fit_trees(feats, rows, y, template, 30, t, p)
+    ...                                   for p in ((0, 2), (2, 6))])
+    >>> len(joined.estimator_.estimators_), joined.estimator_.n_estimators
+    (6, 6)
+    >>> bool(np.allclose(joined.predict_proba(X), whole.predict_proba(X), rtol=0, atol=1e-12))
+    True
+    """
+    model = parts[0]
+    forest = model.estimator_
+    if len(parts) > 1:
+        forest.estimators_ = [tree for part in parts for tree in part.estimator_.estimators_]
+        forest.set_params(n_estimators=len(forest.estimators_))
+    model.set_params(n_jobs=template.n_jobs)
+    if "n_jobs" in forest.get_params():
+        forest.set_params(n_jobs=template.n_jobs)
+    return model
+
+
+def flat_plan_predictor(model: Any, classes: Any) -> Predictor | None:
+    """:func:`flat_predictor` of the county's model predicting columns ``classes`` (runs where
+    the model is)."""
+    return flat_predictor((model, None, classes_of(model, classes)))
+
+
 def part_paths(out: Path, chunks: list[Chunk], quarantined: dict[str, str]) -> dict[str, str]:
     """The part file of every computed chunk of the results folder ``out``."""
     return {
@@ -178,6 +245,7 @@ def crop_plan(
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
     share: Callable[[Any], Any] | None = None,
     background: bool = False,
+    keep: Callable[..., Any] | None = None,
 ) -> CropPlan:
     """The crop step up to the per-chunk predictions: the context's model, or the fold models
     trained on the workers (one task per fold) on the training sample's features (computed by
@@ -193,6 +261,12 @@ def crop_plan(
     With ``background``, the county's model is trained in a thread of this process while the
     caller goes on (the workers predicting the chunks): :meth:`CropPlan.finish` waits for it
     and sets ``context.crop_model``.
+
+    With ``keep`` (:func:`agrilend.scan.cluster.keeper`: run a function on a worker and leave
+    its result there), the sample's features never come to this process: they are put
+    together on a worker, and the county's model is grown there in parts of its trees
+    (:func:`fit_trees`, :func:`joined_trees`) and flattened there for the chunks; the plan's
+    ``predictor`` is then the workers' copy, and :meth:`CropPlan.finish` fetches the model.
     """
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,
@@ -240,18 +314,19 @@ def crop_plan(
         ks, starts = np.unique(chunk_of[order], return_index=True)
         return list(zip(ks.tolist(), np.split(order, starts[1:]), strict=True))
 
-    def gather(selected: np.ndarray[Any, Any], bins: int) -> pd.DataFrame:
+    def gather(selected: np.ndarray[Any, Any], bins: int) -> Any:
         """Features of usable positions ``selected`` (computed by the workers from their
-        curves, profile bins ``bins`` days wide), in that order."""
+        curves, profile bins ``bins`` days wide), in that order (with ``keep``: left on a
+        worker)."""
         groups = by_chunk(selected)
-        got = run(read_features, [(parts[chunks[k].id], pos_of[g].tolist(), template, bins)
-                                  for k, g in groups])  # fmt: skip
-        if not got:
-            return clone(template)._features(np.full((0, width), np.nan), width=bins)
-        feats: pd.DataFrame = pd.concat(got, ignore_index=True)
-        order = np.concatenate([g for _, g in groups])
+        jobs = [(parts[chunks[k].id], pos_of[g].tolist(), template, bins) for k, g in groups]
+        order = np.concatenate([g for _, g in groups]) if groups else np.zeros(0, np.int64)
         at = {int(u): i for i, u in enumerate(order)}
-        return feats.iloc[[at[int(u)] for u in selected]].reset_index(drop=True)
+        take = np.asarray([at[int(u)] for u in selected], dtype=np.int64)
+        if keep is None:
+            return stack_features(template, width, bins, take, *run(read_features, jobs))
+        return keep(stack_features, template, width, bins, take,
+                    *[keep(read_features, *job) for job in jobs])  # fmt: skip
 
     def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
         return {chunks[k].id: pos_of[g] for k, g in by_chunk(selected)}
@@ -301,7 +376,8 @@ def crop_plan(
     took["crop_features"] = time.perf_counter() - clock
     lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
 
-    shared = share(feats)  # the sample's features go to each worker once
+    # the sample's features go to each worker once (kept on the workers: there already)
+    shared = feats if keep is not None else share(feats)
 
     n_trees = int(template.n_estimators)
     cuts = np.linspace(0, n_trees, min(TREE_PARTS, n_trees) + 1).round().astype(int)
@@ -359,19 +435,31 @@ def crop_plan(
     # fit() reads the bins' width from the observations of the rows it learns from
     fit_bins = width_of_counts(n_obs[fit_rows], times)
     if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
-        feats_fit = feats.iloc[[at_in[int(u)] for u in fit_rows]].reset_index(drop=True)
+        feats_fit, fit_take = feats, np.asarray([at_in[int(u)] for u in fit_rows], np.int64)
     else:  # the sample is the pool, so only when its rows' observations ask other bins
-        feats_fit = gather(fit_rows, fit_bins)
+        feats_fit, fit_take = gather(fit_rows, fit_bins), np.arange(fit_rows.size)
     y_fit = lab[fit_rows]
 
     def county_model() -> Any:
-        return clone(template)._fit_computed(feats_fit, y_fit, width=fit_bins, times=times)
+        return fit_trees(feats_fit, fit_take, y_fit, template, fit_bins, times, None)
+
+    def county_model_on_workers(keep: Callable[..., Any]) -> Any:  # its future, grown in parts
+        grown = [keep(fit_trees, feats_fit, fit_take, y_fit, template, fit_bins, times,
+                      None if template.calibration is not None else trees)
+                 for trees in parts_of_trees]  # fmt: skip
+        return keep(joined_trees, template, *grown)
 
     if outside.size:  # a sampled county: the county's model predicts every other parcel
         predict = positions(outside)
         # the county's columns are done with before the fit: only the sample's features stay
         del chunk_of, pos_of, folds, trainable, flagged, in_folds, everyone, outside, lab, n_obs
         give_back("the crop plan's columns")
+        if keep is not None:  # grown, flattened and kept on the workers
+            model_on_workers = county_model_on_workers(keep)
+            plan = CropPlan("county", keep(flat_plan_predictor, model_on_workers, learnt),
+                            list(learnt), fixed, predict, timings=took)  # fmt: skip
+            plan.pending = model_on_workers
+            return plan
         clock = time.perf_counter()
         model = county_model()
         took["crop_county_model"] = time.perf_counter() - clock
@@ -380,6 +468,9 @@ def crop_plan(
         return CropPlan("county", predictor, list(learnt), fixed, predict,
                         timings=took)  # fmt: skip
     plan = CropPlan("sample", None, list(learnt), fixed, {}, timings=took)
+    if keep is not None:  # grown on the workers while they predict the chunks
+        plan.pending = county_model_on_workers(keep)
+        return plan
     if background:  # while the workers predict the chunks; ``finish`` waits for it
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
@@ -469,7 +560,11 @@ __all__ = [
     "CropPlan",
     "chunk_proba",
     "crop_plan",
+    "fit_trees",
+    "flat_plan_predictor",
     "flat_predictor",
+    "joined_trees",
     "part_paths",
     "read_curves",
+    "stack_features",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from agrilend.assessment import CountyContext
-from agrilend.scan.cluster import launcher
+from agrilend.scan.cluster import is_remote, launcher
 from agrilend.scan.county import crop_plan, flat_predictor, part_paths
 from agrilend.scan.county_step import (
     MIN_TILE_PEERS,
@@ -179,6 +179,7 @@ def county_on_workers(
     peer_tile_px: int | None = PEER_TILE_PX,
     slots: int = 1,
     launch: Callable[..., Callable[[], Any]] | None = None,
+    keep: Callable[..., Any] | None = None,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
     each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
@@ -187,7 +188,9 @@ def county_on_workers(
     workers run at once (the households' partitions come in whole rounds of them).
     ``launch(fn, *args)`` starts a task at once and returns a function waiting for its result
     (:func:`agrilend.scan.cluster.launcher`; None: run in this process when needed): the
-    overlaps between chunks are judged on a worker while the crops are made."""
+    overlaps between chunks are judged on a worker while the crops are made. ``keep(fn, *args)``
+    (:func:`agrilend.scan.cluster.keeper`) leaves a task's result on a worker: the crop model's
+    training sample and fit stay there."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -211,14 +214,16 @@ def county_on_workers(
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
     plan = crop_plan(light, chunks, parts, times=times, context=county,
                      crop_training_cap=crop_training_cap, mapper=run, share=share,
-                     false_alarm_rate=alarm, background=True)  # fmt: skip
+                     false_alarm_rate=alarm, background=True, keep=keep)  # fmt: skip
     del light  # the sample is drawn: no column of every parcel stays in this process
     give_back("the crop plan")
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip
     tm["county_crop_model"] = time.perf_counter() - t0  # part of county_crops
     tm.update({f"county_{k}": v for k, v in plan.timings.items()})  # parts of county_crop_model
-    predictor = share(flat_predictor(plan.predictor))
+    # the workers' flat copy of the model (kept there already, or sent now)
+    predictor = plan.predictor if is_remote(plan.predictor) else \
+        share(flat_predictor(plan.predictor))  # fmt: skip
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
         return replace(plan, predictor=None, pending=None, timings={},
@@ -227,7 +232,8 @@ def county_on_workers(
 
     first = reduce(crops_task, [(s, plan_of(s.chunk), predictor, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
-    plan.finish(county)  # the county's model, trained meanwhile in this process
+    del predictor  # the chunks are predicted
+    plan.finish(county)  # the county's model, trained meanwhile (here or on the workers)
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip

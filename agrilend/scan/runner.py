@@ -60,7 +60,14 @@ from agrilend.pipeline import (
     CROP_TRAINING_CAP,
     CountyContext,
 )
-from agrilend.scan.cluster import broadcaster, dask_client, launcher, mapper, reducer
+from agrilend.scan.cluster import (
+    broadcaster,
+    dask_client,
+    keeper,
+    launcher,
+    mapper,
+    reducer,
+)
 from agrilend.scan.context import save_context
 from agrilend.scan.county_flow import (
     HOUSEHOLDS,
@@ -659,7 +666,7 @@ def _county_on_workers(
         out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
         inputs=inputs, county=county, run=mapper(client), share=broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
-        reduce=reducer(client), launch=launcher(client),
+        reduce=reducer(client), launch=launcher(client), keep=keeper(client),
         slots=1 if client is None else max(1, sum(client.nthreads().values())),
     )  # fmt: skip
     timings.update(outcome.timings)

@@ -252,17 +252,24 @@ class CropTypeClassifier(ClassifierMixin, BaseEstimator):
         return self._fit_features(self._features(X, width=width), y, width=width, times=t)
 
     def _fit_computed(
-        self, feats: pd.DataFrame, y: Any, *, width: int, times: Any
+        self,
+        feats: pd.DataFrame,
+        y: Any,
+        *,
+        width: int,
+        times: Any,
+        trees: tuple[int, int] | None = None,
     ) -> CropTypeClassifier:
         """:meth:`fit` on features already computed by :meth:`_features` from series on
         ``times`` with bin ``width`` (what :meth:`fit` would compute from those series: one
-        row per parcel, the bin width of their observation density): the same model."""
+        row per parcel, the bin width of their observation density): the same model
+        (``trees``: only those of its forest, as :meth:`_fit_features` grows them)."""
         y = np.asarray(y)
         if y.dtype != object:
             check_classification_targets(y)
         t = pd.DatetimeIndex(pd.to_datetime(np.asarray(times)))
         self.n_features_in_ = len(t) * len(self._channels())
-        return self._fit_features(feats, y, width=width, times=t)
+        return self._fit_features(feats, y, width=width, times=t, trees=trees)
 
     def _fit_features(
         self,

@@ -63,10 +63,12 @@ def _parts(tmp: Path) -> tuple[pd.DataFrame, list[Chunk], dict[str, str], np.nda
     return pd.concat(light, ignore_index=True), chunks, parts, np.vstack(blocks)
 
 
-def _scan_proba(plan: CropPlan, chunks: list[Chunk], parts: dict[str, str]) -> pd.DataFrame:
+def _scan_proba(
+    plan: CropPlan, chunks: list[Chunk], parts: dict[str, str], predictor: object = None
+) -> pd.DataFrame:
     frames = []
     for c in chunks:
-        crops = plan.chunk_crops(c.id, parts[c.id], TIMES.size)
+        crops = plan.chunk_crops(c.id, parts[c.id], TIMES.size, predictor)
         rows = np.asarray(c.rows)[crops.index.to_numpy()]
         frames.append(crops.set_axis(pd.Index(rows)))
     return pd.concat(frames).sort_index()
@@ -100,3 +102,47 @@ def test_a_cloudy_chunk_is_predicted_with_the_countys_profile_bins(tmp_path: Pat
     # and the cloudy chunk's parcels are told apart (filler features would not)
     cloudy = got.loc[120:]
     assert (cloudy["crop"].to_numpy() == lab[120:]).mean() > 0.9
+
+
+@pytest.mark.parametrize("cap", [CAP, None])
+def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
+    tmp_path: Path, cap: int | None
+) -> None:
+    """With ``keep`` the sample's features and the county's model stay on the workers (the
+    model grown there in parts of its trees): the same model, the same crops."""
+    from dask.distributed import Client, LocalCluster  # noqa: PLC0415
+
+    from agrilend.assessment import CountyContext  # noqa: PLC0415
+    from agrilend.scan.cluster import broadcaster, is_remote, keeper, mapper  # noqa: PLC0415
+
+    light, chunks, parts, X = _parts(tmp_path)
+    here = CountyContext()
+    plan_here = crop_plan(light, chunks, parts, times=TIMES, context=here,
+                          crop_training_cap=cap)  # fmt: skip
+    plan_here.finish(here)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,  # fmt: skip
+        Client(cluster) as client,
+    ):
+        there = CountyContext()
+        plan = crop_plan(light, chunks, parts, times=TIMES, context=there, crop_training_cap=cap,
+                         mapper=mapper(client), share=broadcaster(client),
+                         keep=keeper(client))  # fmt: skip
+        assert plan.mode == plan_here.mode == ("county" if cap else "sample")
+        assert is_remote(plan.pending)
+        assert there.crop_model is None  # fetched by finish, once the chunks are predicted
+        predictor = plan.predictor.result() if is_remote(plan.predictor) else None
+        got = _scan_proba(plan, chunks, parts, predictor)
+        plan.finish(there)
+    want = _scan_proba(plan_here, chunks, parts)
+    for c in ("wheat", "maize"):
+        np.testing.assert_allclose(got[f"p_{c}"].to_numpy(), want[f"p_{c}"].to_numpy(),
+                                   rtol=0, atol=1e-9)  # fmt: skip
+    model, model_here = there.crop_model, here.crop_model
+    assert model.estimator_.n_estimators == len(model.estimator_.estimators_)
+    assert model.get_params() == model_here.get_params()
+    assert model.profile_days_ == model_here.profile_days_
+    np.testing.assert_allclose(model.predict_proba(X), model_here.predict_proba(X),
+                               rtol=0, atol=1e-9)  # fmt: skip
