@@ -26,6 +26,7 @@ from agrilend.errors import ScanError
 from agrilend.outputs import atomic_write, write_json, write_table
 from agrilend.pipeline import Assessment, CountyContext
 from agrilend.scan._flat_forest import fast_crop_model
+from agrilend.scan.county import SavedModel
 from agrilend.scan.county_flow import peers_of_tile, tile_key
 from agrilend.scan.parts import partition, read_window
 
@@ -167,10 +168,14 @@ def save_context(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if context.crop_model is not None:
+    model = context.crop_model
+    if model is not None:
         with atomic_write(out / _MODEL) as tmp:
             tmp.unlink()
-            save_model(context.crop_model, tmp, overwrite=True)
+            if isinstance(model, SavedModel):  # written already by the worker that grew it
+                shutil.copyfile(model.path, tmp)
+            else:
+                save_model(model, tmp, overwrite=True)
     if context.peer_stats is not None:
         write_table(context.peer_stats.reset_index(), out / _PEERS, overwrite=True)
     if context.peer_tiles is not None:

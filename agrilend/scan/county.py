@@ -179,6 +179,55 @@ def _in_process(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any
     return [fn(*a) for a in args]
 
 
+#: The county step's copy of the county's crop model, when the workers grew it.
+MODEL_FILE = "crop_model.zip"
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A crop model written to ``path`` (:func:`agrilend.yield_models.save_model`) instead of
+    held in this process; :func:`agrilend.scan.context.save_context` copies the file."""
+
+    path: str
+
+    def load(self) -> Any:
+        """The model itself."""
+        from agrilend.yield_models.persistence import load_model  # noqa: PLC0415
+
+        return load_model(self.path)
+
+
+@dataclass
+class ModelOnWorkers:
+    """The county's crop model left on the worker that grew it (``future``; a scan's client
+    never fetches it: about 30 MB at 10^5 parcels, and as much again while it is unpickled)."""
+
+    future: Any
+
+    def fetch(self) -> Any:
+        """The model itself, fetched from its worker."""
+        return self.future.result()
+
+    def save(self, path: str | Path, **attrs: Any) -> SavedModel:
+        """Have its worker set ``attrs`` on it and write it to ``path`` (a folder both see)."""
+        self.future.client.submit(save_crop_model, self.future, str(path), attrs,
+                                  pure=False).result()  # fmt: skip
+        return SavedModel(str(path))
+
+
+def save_crop_model(model: Any, path: str, attrs: dict[str, Any]) -> str:
+    """Set ``attrs`` on a crop model and write it to ``path``, atomically (a task)."""
+    from agrilend.outputs import atomic_write  # noqa: PLC0415
+    from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
+
+    for name, value in attrs.items():
+        setattr(model, name, value)
+    with atomic_write(Path(path)) as tmp:
+        tmp.unlink()
+        save_model(model, tmp, overwrite=True)
+    return path
+
+
 @dataclass
 class CropPlan:
     """What predicts each usable parcel's crop, for tasks that run chunk by chunk.
@@ -202,10 +251,14 @@ class CropPlan:
 
     def finish(self, context: Any) -> None:
         """Wait for the county's model trained in the background (if any) and set it as
-        ``context.crop_model``."""
-        if self.pending is not None:
+        ``context.crop_model`` (a :class:`ModelOnWorkers` when the workers grew it)."""
+        from agrilend.scan.cluster import is_remote  # noqa: PLC0415
+
+        if is_remote(self.pending):
+            context.crop_model = ModelOnWorkers(self.pending)
+        elif self.pending is not None:
             context.crop_model = self.pending.result()
-            self.pending = None
+        self.pending = None
 
     def chunk_crops(self, chunk_id: str, part: str, width: int, predictor: Any = None) -> Any:
         """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
@@ -557,7 +610,10 @@ def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataF
 
 
 __all__ = [
+    "MODEL_FILE",
     "CropPlan",
+    "ModelOnWorkers",
+    "SavedModel",
     "chunk_proba",
     "crop_plan",
     "fit_trees",
@@ -566,5 +622,6 @@ __all__ = [
     "joined_trees",
     "part_paths",
     "read_curves",
+    "save_crop_model",
     "stack_features",
 ]

@@ -114,6 +114,8 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
 
     from agrilend.assessment import CountyContext  # noqa: PLC0415
     from agrilend.scan.cluster import broadcaster, is_remote, keeper, mapper  # noqa: PLC0415
+    from agrilend.scan.context import load_context, save_context  # noqa: PLC0415
+    from agrilend.scan.county import ModelOnWorkers  # noqa: PLC0415
 
     light, chunks, parts, X = _parts(tmp_path)
     here = CountyContext()
@@ -136,11 +138,18 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
         predictor = plan.predictor.result() if is_remote(plan.predictor) else None
         got = _scan_proba(plan, chunks, parts, predictor)
         plan.finish(there)
+        assert isinstance(there.crop_model, ModelOnWorkers)
+        model = there.crop_model.fetch()
+        # written by its worker with the threshold set, then copied into a saved context
+        there.crop_model = there.crop_model.save(tmp_path / "model.zip", mismatch_threshold_=0.25)
+        saved = load_context(save_context(there, tmp_path / "context")).crop_model
+    assert saved.mismatch_threshold_ == 0.25
+    np.testing.assert_allclose(saved.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-12)
     want = _scan_proba(plan_here, chunks, parts)
     for c in ("wheat", "maize"):
         np.testing.assert_allclose(got[f"p_{c}"].to_numpy(), want[f"p_{c}"].to_numpy(),
                                    rtol=0, atol=1e-9)  # fmt: skip
-    model, model_here = there.crop_model, here.crop_model
+    model_here = here.crop_model
     assert model.estimator_.n_estimators == len(model.estimator_.estimators_)
     assert model.get_params() == model_here.get_params()
     assert model.profile_days_ == model_here.profile_days_
