@@ -26,7 +26,7 @@ from agrilend.errors import ScanError
 from agrilend.outputs import atomic_write, write_json, write_table
 from agrilend.pipeline import Assessment, CountyContext
 from agrilend.scan._flat_forest import fast_crop_model
-from agrilend.scan.county import SavedModel
+from agrilend.scan.county import ModelOnWorkers, SavedModel
 from agrilend.scan.county_flow import peers_of_tile, tile_key
 from agrilend.scan.parts import partition, read_window
 
@@ -147,6 +147,11 @@ def _save_parcel_tiles(context: CountyContext, out: Path, scan_dir: Path | None)
             shutil.copyfile(context.parcel_tiles.path, tmp)
 
 
+def model_file(folder: str | Path) -> Path:
+    """Where :func:`save_context` writes a context's crop model in ``folder``."""
+    return Path(folder) / _MODEL
+
+
 def save_context(
     context: CountyContext, out_dir: str | Path, *, scan_dir: str | Path | None = None
 ) -> Path:
@@ -169,10 +174,14 @@ def save_context(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = context.crop_model
-    if model is not None:
+    if isinstance(model, SavedModel) and Path(model.path).resolve() == (out / _MODEL).resolve():
+        pass  # written in place (a scan's worker, :func:`model_file`)
+    elif model is not None:
         with atomic_write(out / _MODEL) as tmp:
             tmp.unlink()
-            if isinstance(model, SavedModel):  # written already by the worker that grew it
+            if isinstance(model, ModelOnWorkers):  # the worker that grew it writes it
+                model.save(tmp)
+            elif isinstance(model, SavedModel):  # written already
                 shutil.copyfile(model.path, tmp)
             else:
                 save_model(model, tmp, overwrite=True)
@@ -417,4 +426,4 @@ def _by_tiles(
     return last
 
 
-__all__ = ["decide_household", "load_context", "save_context"]
+__all__ = ["decide_household", "load_context", "model_file", "save_context"]

@@ -179,10 +179,6 @@ def _in_process(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any
     return [fn(*a) for a in args]
 
 
-#: The county step's copy of the county's crop model, when the workers grew it.
-MODEL_FILE = "crop_model.zip"
-
-
 @dataclass(frozen=True)
 class SavedModel:
     """A crop model written to ``path`` (:func:`agrilend.yield_models.save_model`) instead of
@@ -200,18 +196,25 @@ class SavedModel:
 @dataclass
 class ModelOnWorkers:
     """The county's crop model left on the worker that grew it (``future``; a scan's client
-    never fetches it: about 30 MB at 10^5 parcels, and as much again while it is unpickled)."""
+    never fetches it: about 30 MB at 10^5 parcels, and as much again while it is unpickled).
+    ``attrs`` are set on it when its worker writes it (the declaration check's threshold)."""
 
     future: Any
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     def fetch(self) -> Any:
         """The model itself, fetched from its worker."""
         return self.future.result()
 
-    def save(self, path: str | Path, **attrs: Any) -> SavedModel:
-        """Have its worker set ``attrs`` on it and write it to ``path`` (a folder both see)."""
-        self.future.client.submit(save_crop_model, self.future, str(path), attrs,
-                                  pure=False).result()  # fmt: skip
+    def start_saving(self, path: str | Path) -> Any:
+        """Have its worker write it to ``path`` (a folder both see), ``attrs`` set; returns the
+        task's future (its ``result()`` waits for the file)."""
+        return self.future.client.submit(save_crop_model, self.future, str(path),
+                                         dict(self.attrs), pure=False)  # fmt: skip
+
+    def save(self, path: str | Path) -> SavedModel:
+        """:meth:`start_saving`, waited for."""
+        self.start_saving(path).result()
         return SavedModel(str(path))
 
 
@@ -222,6 +225,7 @@ def save_crop_model(model: Any, path: str, attrs: dict[str, Any]) -> str:
 
     for name, value in attrs.items():
         setattr(model, name, value)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(Path(path)) as tmp:
         tmp.unlink()
         save_model(model, tmp, overwrite=True)
@@ -610,7 +614,6 @@ def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataF
 
 
 __all__ = [
-    "MODEL_FILE",
     "CropPlan",
     "ModelOnWorkers",
     "SavedModel",

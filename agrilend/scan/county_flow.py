@@ -24,7 +24,6 @@ import pandas as pd
 from agrilend.assessment import CountyContext
 from agrilend.scan.cluster import is_remote, launcher
 from agrilend.scan.county import (
-    MODEL_FILE,
     ModelOnWorkers,
     crop_plan,
     flat_predictor,
@@ -243,9 +242,8 @@ def county_on_workers(
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
         threshold_from_histograms(first["scores"], alarm)  # fmt: skip
-    if isinstance(county.crop_model, ModelOnWorkers):  # written by its worker, never fetched
-        county.crop_model = county.crop_model.save(out / STEP / MODEL_FILE,
-                                                   mismatch_threshold_=threshold)  # fmt: skip
+    if isinstance(county.crop_model, ModelOnWorkers):  # set by its worker, which writes it
+        county.crop_model.attrs["mismatch_threshold_"] = threshold
     elif plan.mode != "context":  # households decided later from the context use this threshold
         county.crop_model.mismatch_threshold_ = threshold
     classes = [str(c) for c in plan.classes]

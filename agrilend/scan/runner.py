@@ -68,7 +68,8 @@ from agrilend.scan.cluster import (
     mapper,
     reducer,
 )
-from agrilend.scan.context import save_context
+from agrilend.scan.context import model_file, save_context
+from agrilend.scan.county import ModelOnWorkers, SavedModel
 from agrilend.scan.county_flow import (
     HOUSEHOLDS,
     PARCELS,
@@ -699,8 +700,17 @@ def _write_outputs(
     memory is a worker's, never the client's, which held 100-170 MB more for them at 10^5
     parcels than at 10^4); then the manifest, last (it marks the scan finished). The outcome
     (its context holds the county's crop model: about 30 MB pickled at 10^5) goes as data, not
-    inside the task, which Dask would warn about."""
+    inside the task, which Dask would warn about. A model the workers grew
+    (:class:`agrilend.scan.county.ModelOnWorkers`) is written by its own worker meanwhile,
+    straight into the context folder."""
+    model, saving = outcome.context.crop_model, None
+    if isinstance(model, ModelOnWorkers):
+        target = model_file(out / "context")
+        saving = model.start_saving(target)
+        outcome.context.crop_model = SavedModel(str(target.resolve()))
     run(_write_files, [(out.resolve(), share(outcome))])
+    if saving is not None:
+        saving.result()
     write_manifest(
         out / _MANIFEST,
         files=files,

@@ -140,8 +140,8 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
         plan.finish(there)
         assert isinstance(there.crop_model, ModelOnWorkers)
         model = there.crop_model.fetch()
-        # written by its worker with the threshold set, then copied into a saved context
-        there.crop_model = there.crop_model.save(tmp_path / "model.zip", mismatch_threshold_=0.25)
+        # written into the saved context by its worker, the threshold set there
+        there.crop_model.attrs["mismatch_threshold_"] = 0.25
         saved = load_context(save_context(there, tmp_path / "context")).crop_model
     assert saved.mismatch_threshold_ == 0.25
     np.testing.assert_allclose(saved.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-12)
