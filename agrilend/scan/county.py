@@ -350,8 +350,9 @@ def crop_plan(
         raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
     n_obs = pd.to_numeric(parcels.loc[ok, "n_clear_obs"], errors="coerce").to_numpy(float)
     # where each usable parcel's curve is: its chunk's part, its row there
-    where_chunk = np.empty(len(parcels), dtype=np.int64)
-    where_pos = np.empty(len(parcels), dtype=np.int64)
+    # (int32: a part holds at most a chunk's parcels, a county at most 2**31 chunks)
+    where_chunk = np.empty(len(parcels), dtype=np.int32)
+    where_pos = np.empty(len(parcels), dtype=np.int32)
     for k, c in enumerate(chunks):
         rows = np.asarray(c.rows, dtype=np.int64)
         where_chunk[rows] = k
@@ -388,13 +389,13 @@ def crop_plan(
     def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
         return {chunks[k].id: pos_of[g] for k, g in by_chunk(selected)}
 
-    everyone = np.arange(lab.size)
     if context.crop_model is not None:
         model = context.crop_model
         _check_model_dates(model, times)
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
         predictor = (model, dates, np.arange(len(model.classes_)))
-        return CropPlan("context", predictor, list(model.classes_), {}, positions(everyone))
+        return CropPlan("context", predictor, list(model.classes_), {},
+                        positions(np.arange(lab.size)))  # fmt: skip
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
     train = training_sample(lab, max_train=crop_training_cap)
@@ -414,7 +415,7 @@ def crop_plan(
         random_state=RANDOM_STATE,
     )  # fmt: skip
     sampled = crop_training_cap is not None and int((lab != "").sum()) > crop_training_cap
-    folds = np.full(lab.size, -1)
+    folds = np.full(lab.size, -1, dtype=np.int8)
     in_folds = pool if sampled else np.ones(lab.size, dtype=bool)
     folds[in_folds] = _fold_ids(lab[in_folds], N_SPLITS, RANDOM_STATE)
     trainable = np.isin(lab, learnt) & in_folds
@@ -509,7 +510,7 @@ def crop_plan(
     if outside.size:  # a sampled county: the county's model predicts every other parcel
         predict = positions(outside)
         # the county's columns are done with before the fit: only the sample's features stay
-        del chunk_of, pos_of, folds, trainable, flagged, in_folds, everyone, outside, lab, n_obs
+        del chunk_of, pos_of, folds, trainable, flagged, in_folds, outside, lab, n_obs
         give_back("the crop plan's columns")
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)

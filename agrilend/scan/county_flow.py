@@ -213,7 +213,8 @@ def county_on_workers(
     launch = launch or launcher(None)
     overlaps = launch(overlap_changes, specs, titles[list(BOUNDS)].to_numpy(dtype=float),
                       chunk_of_rows(chunks, len(titles)), titles.crs)  # fmt: skip
-    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"])
+    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"],
+                       run)  # fmt: skip
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))

@@ -985,22 +985,33 @@ __all__ = [
 # --- the client's side ---------------------------------------------------------------------------
 
 
+def light_part(spec: PartSpec, columns: list[str]) -> pd.DataFrame:
+    """A part's :data:`ROW` and a few small columns, its words as categories (runs where the
+    part is read: a worker, whose Arrow buffers stay there)."""
+    if spec.part is None:
+        part = pd.DataFrame(spec.errors.drop(columns="geometry"))
+    else:
+        part = _read_columns(spec.part, [ROW, *columns], words=True)
+    part = part.reindex(columns=[ROW, *columns])
+    part[ROW] = part[ROW].astype(np.int64)
+    for col in columns:  # a few distinct words per column: categories, not strings
+        if not pd.api.types.is_numeric_dtype(part[col]):
+            part[col] = part[col].astype("category")
+    return part
+
+
 def light_rows(
-    specs: list[PartSpec], chunks: list[Any], n_titles: int, columns: list[str]
+    specs: list[PartSpec],
+    chunks: list[Any],
+    n_titles: int,
+    columns: list[str],
+    run: Mapper | None = None,
 ) -> pd.DataFrame:
-    """A few small columns of every parcel, in title row order (the crop plan's input)."""
-    frames = []
+    """A few small columns of every parcel, in title row order (the crop plan's input), read
+    from the parts by ``run`` (the workers; None: in this process)."""
     del chunks  # the specs follow the chunks
-    for spec in specs:
-        if spec.part is None:
-            part = pd.DataFrame(spec.errors.drop(columns="geometry"))
-        else:
-            part = _read_columns(spec.part, [ROW, *columns], words=True)
-        part = part.reindex(columns=[ROW, *columns])
-        for col in columns:  # a few distinct words per column: categories, not strings
-            if not pd.api.types.is_numeric_dtype(part[col]):
-                part[col] = part[col].astype("category")
-        frames.append(part)
+    args = [(spec, columns) for spec in specs]
+    frames = run(light_part, args) if run is not None else [light_part(*a) for a in args]
     rows = pd.DataFrame({c: _stacked([f[c] for f in frames]) for c in [ROW, *columns]})
     del frames
     rows = rows.sort_values(ROW, kind="stable")
