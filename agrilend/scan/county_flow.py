@@ -290,7 +290,7 @@ def county_on_workers(
     tm["county_households_plan"] = time.perf_counter() - t_plan
     decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
     households.parts = []  # sent; the plan keeps the households' partitions only
-    conform([s.final for s in specs])
+    launch(conform, [s.final for s in specs])()  # on a worker: Arrow's buffers stay there
     tm["county_decide"] = time.perf_counter() - t0 - tm["county_crops"] - tm["county_peers"]
     tm["decide_worker_rss_mb"] = max((r.get("rss_mb", 0.0) for r in decided), default=0.0)
 
