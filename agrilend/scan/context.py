@@ -26,7 +26,7 @@ from agrilend.errors import ScanError
 from agrilend.outputs import atomic_write, write_json, write_table
 from agrilend.pipeline import Assessment, CountyContext
 from agrilend.scan._flat_forest import fast_crop_model
-from agrilend.scan.county import ModelOnWorkers, SavedModel
+from agrilend.scan.county import ModelOnWorkers, SavedModel, save_crop_model
 from agrilend.scan.county_flow import peers_of_tile, tile_key
 from agrilend.scan.parts import partition, read_window
 
@@ -169,22 +169,17 @@ def save_context(
     >>> load_context(d).county_yields
     {'maize': 7.5}
     """
-    from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = context.crop_model
-    if isinstance(model, SavedModel) and Path(model.path).resolve() == (out / _MODEL).resolve():
-        pass  # written in place (a scan's worker, :func:`model_file`)
-    elif model is not None:
-        with atomic_write(out / _MODEL) as tmp:
-            tmp.unlink()
-            if isinstance(model, ModelOnWorkers):  # the worker that grew it writes it
-                model.save(tmp)
-            elif isinstance(model, SavedModel):  # written already
+    model, target = context.crop_model, model_file(out)
+    if isinstance(model, ModelOnWorkers):  # the worker that grew it writes it
+        model.save(target)
+    elif isinstance(model, SavedModel):  # written already: in place (a scan's worker), or copied
+        if Path(model.path).resolve() != target.resolve():
+            with atomic_write(target) as tmp:
                 shutil.copyfile(model.path, tmp)
-            else:
-                save_model(model, tmp, overwrite=True)
+    elif model is not None:
+        save_crop_model(model, str(target), {})
     if context.peer_stats is not None:
         write_table(context.peer_stats.reset_index(), out / _PEERS, overwrite=True)
     if context.peer_tiles is not None:

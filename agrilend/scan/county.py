@@ -11,8 +11,11 @@ county's model; or every parcel by a county context's model. :func:`crop_plan` a
   and draws the training sample and the folds exactly as the one-process path draws them; the
   workers compute the sample's features from the parts (profile bins as wide as the sample's
   observations ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
-  whatever the county's size) and predict its held-out rows; the county's model is trained on
-  the client (in a thread while the chunks' crops are computed, when no parcel waits for it);
+  whatever the county's size) and predict its held-out rows; on a cluster the sample's
+  features stay on the workers and the county's model is grown there too, in parts of its
+  trees, and written into the scan's context by its worker (:class:`ModelOnWorkers`); in
+  process it is trained in a thread while the chunks' crops are computed, when no parcel waits
+  for it;
 - each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
   probabilities as given and predicts its other parcels with the county's (or the context's)
   model, sent to the workers once, flattened.
@@ -181,16 +184,11 @@ def _in_process(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any
 
 @dataclass(frozen=True)
 class SavedModel:
-    """A crop model written to ``path`` (:func:`agrilend.yield_models.save_model`) instead of
-    held in this process; :func:`agrilend.scan.context.save_context` copies the file."""
+    """A crop model written to ``path`` (:func:`save_crop_model`) instead of held in this
+    process; :func:`agrilend.scan.context.save_context` copies the file (or leaves it, when
+    it is the context's own)."""
 
     path: str
-
-    def load(self) -> Any:
-        """The model itself."""
-        from agrilend.yield_models.persistence import load_model  # noqa: PLC0415
-
-        return load_model(self.path)
 
 
 @dataclass
@@ -219,7 +217,8 @@ class ModelOnWorkers:
 
 
 def save_crop_model(model: Any, path: str, attrs: dict[str, Any]) -> str:
-    """Set ``attrs`` on a crop model and write it to ``path``, atomically (a task)."""
+    """Set ``attrs`` on a crop model and write it to ``path``, atomically
+    (:func:`agrilend.yield_models.save_model`; a task where the model is on a worker)."""
     from agrilend.outputs import atomic_write  # noqa: PLC0415
     from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
 

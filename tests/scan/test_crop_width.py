@@ -114,8 +114,8 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
 
     from agrilend.assessment import CountyContext  # noqa: PLC0415
     from agrilend.scan.cluster import broadcaster, is_remote, keeper, mapper  # noqa: PLC0415
-    from agrilend.scan.context import load_context, save_context  # noqa: PLC0415
-    from agrilend.scan.county import ModelOnWorkers  # noqa: PLC0415
+    from agrilend.scan.context import load_context, model_file, save_context  # noqa: PLC0415
+    from agrilend.scan.county import ModelOnWorkers, SavedModel  # noqa: PLC0415
 
     light, chunks, parts, X = _parts(tmp_path)
     here = CountyContext()
@@ -143,7 +143,12 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
         # written into the saved context by its worker, the threshold set there
         there.crop_model.attrs["mismatch_threshold_"] = 0.25
         saved = load_context(save_context(there, tmp_path / "context")).crop_model
-    assert saved.mismatch_threshold_ == 0.25
+    # a context whose model was written already: copied (or left, where it is the context's)
+    there.crop_model = SavedModel(str(model_file(tmp_path / "context")))
+    copied = load_context(save_context(there, tmp_path / "copy")).crop_model
+    assert load_context(save_context(there, tmp_path / "context")).crop_model.classes_.tolist() \
+        == copied.classes_.tolist() == model.classes_.tolist()  # fmt: skip
+    assert saved.mismatch_threshold_ == copied.mismatch_threshold_ == 0.25
     np.testing.assert_allclose(saved.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-12)
     want = _scan_proba(plan_here, chunks, parts)
     for c in ("wheat", "maize"):
