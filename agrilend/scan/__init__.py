@@ -11,7 +11,8 @@ parts
     Chunks: partitioning the titles, each chunk's work on a worker, its atomic part file.
 county_flow, county_step
     The county step on the workers (crops, exact peers, each part decided and written,
-    households in partitions); the client holds summaries only.
+    households in partitions); the client holds summaries and a few small columns per title
+    (ids, owners, bounds), never a parcel's curves, features or the crop model.
 outputs
     The summary (JSON and HTML with a county map), the tables written part by part, and the
     readers of the parcels and households datasets (:func:`read_parcels`,

@@ -4,9 +4,11 @@ holds the tasks): what it leaves is an :class:`Outcome`, summaries only, and the
 One way for every scan, :func:`county_on_workers`: passes over the parts on the workers; the
 client holds the county tables, a few small columns per title for the crop plan (status,
 declared crop, owner: the training sample is drawn from them), the households' partitions
-(:func:`agrilend.scan.households.plan_households`) and the titles the scan started from.
-Credit extras (prices, transfers, insurance, own evidence) are sized on the workers too, in the
-same partitions (:mod:`agrilend.scan.households`).
+(:func:`agrilend.scan.households.plan_households`) and the titles the scan started from
+(ids, owners, bounds); on a cluster the crop model's sample and the county's model stay on the
+workers (:func:`agrilend.scan.county.crop_plan` with ``keep``). Credit extras (prices,
+transfers, insurance, own evidence) are sized on the workers too, in the same partitions
+(:mod:`agrilend.scan.households`).
 """
 
 from __future__ import annotations
@@ -275,7 +277,7 @@ def county_on_workers(
     if inputs.county_yields:
         county.county_yields = dict(inputs.county_yields)
     worker_context = county.copy()
-    worker_context.crop_model = None  # the crops are made; the model stays on the client
+    worker_context.crop_model = None  # the crops are made: the decide tasks need no model
     tables = CountyTables(
         classes=classes, threshold=threshold, context=worker_context, policy=policy,
         weather=weather, county_yields=inputs.county_yields, as_of=as_of, times=times,
