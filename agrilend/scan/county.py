@@ -152,11 +152,12 @@ def joined_trees(template: Any, *parts: Any) -> Any:
     >>> bool(np.allclose(joined.predict_proba(X), whole.predict_proba(X), rtol=0, atol=1e-12))
     True
     """
-    model = parts[0]
-    forest = model.estimator_
-    if len(parts) > 1:
-        forest.estimators_ = [tree for part in parts for tree in part.estimator_.estimators_]
-        forest.set_params(n_estimators=len(forest.estimators_))
+    import copy  # noqa: PLC0415
+
+    model, forest = copy.copy(parts[0]), copy.copy(parts[0].estimator_)  # the parts left as given
+    model.estimator_ = forest
+    forest.estimators_ = [tree for part in parts for tree in part.estimator_.estimators_]
+    forest.set_params(n_estimators=len(forest.estimators_))
     model.set_params(n_jobs=template.n_jobs)
     if "n_jobs" in forest.get_params():
         forest.set_params(n_jobs=template.n_jobs)
@@ -217,13 +218,17 @@ class ModelOnWorkers:
 
 
 def save_crop_model(model: Any, path: str, attrs: dict[str, Any]) -> str:
-    """Set ``attrs`` on a crop model and write it to ``path``, atomically
+    """Write a crop model, ``attrs`` set, to ``path``, atomically
     (:func:`agrilend.yield_models.save_model`; a task where the model is on a worker)."""
     from agrilend.outputs import atomic_write  # noqa: PLC0415
     from agrilend.yield_models.persistence import save_model  # noqa: PLC0415
 
-    for name, value in attrs.items():
-        setattr(model, name, value)
+    if attrs:  # on a copy: the model itself is left as it was
+        import copy  # noqa: PLC0415
+
+        model = copy.copy(model)
+        for name, value in attrs.items():
+            setattr(model, name, value)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(Path(path)) as tmp:
         tmp.unlink()
@@ -322,7 +327,8 @@ def crop_plan(
     its result there), the sample's features never come to this process: they are put
     together on a worker, and the county's model is grown there in parts of its trees
     (:func:`fit_trees`, :func:`joined_trees`) and flattened there for the chunks; the plan's
-    ``predictor`` is then the workers' copy, and :meth:`CropPlan.finish` fetches the model.
+    ``predictor`` is then the workers' copy, and :meth:`CropPlan.finish` sets a
+    :class:`ModelOnWorkers` as the context's model (its worker writes it where asked).
     """
     from agrilend.pipeline import (  # noqa: PLC0415
         _PARALLEL_TRAINING,

@@ -38,7 +38,7 @@ import pandas as pd
 from agrilend.credit.sizing import credit_totals
 from agrilend.scan.county_step import TITLE_ROW, Mapper
 from agrilend.scan.memory import peak_mb, resident_mb
-from agrilend.scan.parts import ROW, chunk_of_rows
+from agrilend.scan.parts import ROW, chunk_of_rows, positions_of
 
 #: Households are sized in partitions of about this many parcels (at least one partition).
 #: A partition reads only its own rows: the step's CPU barely grows with the number of
@@ -353,11 +353,10 @@ def write_final(
         if households.transfers is not None:
             parcels, _ = apply_transfers(parcels, households.transfers, as_of=households.as_of,
                                          claims=households.claims)  # fmt: skip
-        at = np.searchsorted(households.rows, rows)
-        at = np.minimum(at, max(len(households.rows) - 1, 0))
-        if len(rows) and not np.array_equal(households.rows[at], rows):
+        at = positions_of(households.rows, rows)
+        if at is None:
             raise ScanError(f"part {Path(path).stem}: its rows are not the titles planned for it")
-        part = households.parts[at] if len(rows) else np.zeros(0, np.int64)
+        part = households.parts[at]
     order = np.argsort(part, kind="stable")
     # the GeoParquet table as write_parcels writes it, then cut in row groups
     gdf = gpd.GeoDataFrame(tabular(parcels.iloc[order]), geometry="geometry", crs=parcels.crs)

@@ -575,6 +575,25 @@ BOUNDS = ("minx", "miny", "maxx", "maxy")
 COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref")
 
 
+def positions_of(keys: Any, wanted: Any) -> np.ndarray[Any, Any] | None:
+    """Where each of ``wanted`` is in ``keys`` (distinct title rows, in any order); None when
+    one of them is not there.
+
+    Examples
+    --------
+    >>> positions_of(np.array([7, 3, 9]), np.array([9, 7])).tolist(), positions_of([3], [4])
+    ([2, 0], None)
+    """
+    keys, wanted = np.asarray(keys), np.asarray(wanted)
+    if not wanted.size:
+        return np.zeros(0, dtype=np.int64)
+    if not keys.size:
+        return None
+    sorter = np.argsort(keys, kind="stable")
+    at = sorter[np.minimum(np.searchsorted(keys, wanted, sorter=sorter), keys.size - 1)]
+    return at if np.array_equal(keys[at], wanted) else None
+
+
 def chunk_of_rows(chunks: list[Chunk], n_titles: int) -> np.ndarray[Any, Any]:
     """The chunk (its index in ``chunks``) of each of the county's ``n_titles`` title rows; -1
     for a row no chunk holds.
@@ -641,6 +660,7 @@ __all__ = [
     "error_rows",
     "file_sha256",
     "partition",
+    "positions_of",
     "read_part",
     "read_window",
     "run_chunk",

@@ -42,7 +42,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,8 @@ _PLAN, _STATE, _PARTS, _QUARANTINE, _MANIFEST = (
 )
 #: The answer of a STAC search, frozen at the scan's start (imagery given as a TOML file).
 _ITEMS = "imagery_items.json"
+#: The folder of the saved county context (:func:`agrilend.scan.context.save_context`).
+_CONTEXT = "context"
 _FINAL = (PARCELS, HOUSEHOLDS, *TABLES, "summary.json", *PAGES, _MANIFEST)
 
 
@@ -214,7 +216,7 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
         if not (out / name).is_dir() or (out / name).is_symlink():
             (out / name).unlink(missing_ok=True)
     # "households": the list's pages (agrilend.report.household_pages.PAGES_DIR)
-    for name in (_PARTS, _QUARANTINE, "context", "reports", "households", PARCELS, HOUSEHOLDS,
+    for name in (_PARTS, _QUARANTINE, _CONTEXT, "reports", "households", PARCELS, HOUSEHOLDS,
                  STEP):  # fmt: skip
         shutil.rmtree(out / name, ignore_errors=True)
 
@@ -264,7 +266,7 @@ def _finished_chunks(
     number of rows. Anything else is removed and computed again.
     """
     parts = out / _PARTS
-    for folder in (out, parts, out / _QUARANTINE, out / "context", out / PARCELS,
+    for folder in (out, parts, out / _QUARANTINE, out / _CONTEXT, out / PARCELS,
                    out / HOUSEHOLDS, out / STEP):  # fmt: skip
         for tmp in folder.glob(".tmp-*"):  # left by a write that was killed: never a result
             tmp.unlink(missing_ok=True)
@@ -680,7 +682,7 @@ def _write_files(out: Path, outcome: Outcome) -> None:
     datasets are already written by the county step)."""
     write_tables(out, outcome)  # parcels.gpkg (appended part by part), households.csv, ...
     give_back("the tables")
-    save_context(outcome.context, out / "context")
+    save_context(outcome.context, out / _CONTEXT)
     give_back("the context")
     write_json(outcome.summary, out / "summary.json", overwrite=True)
     write_pages(out, outcome)  # summary.html, households.html
@@ -705,9 +707,11 @@ def _write_outputs(
     straight into the context folder."""
     model, saving = outcome.context.crop_model, None
     if isinstance(model, ModelOnWorkers):
-        target = model_file(out / "context")
+        target = model_file(out / _CONTEXT)
         saving = model.start_saving(target)
-        outcome.context.crop_model = SavedModel(str(target.resolve()))
+        context = outcome.context.copy()
+        context.crop_model = SavedModel(str(target.resolve()))
+        outcome = replace(outcome, context=context)
     run(_write_files, [(out.resolve(), share(outcome))])
     if saving is not None:
         saving.result()
