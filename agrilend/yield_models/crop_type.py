@@ -68,9 +68,13 @@ def some_trees(forest: Any, X: Any, y: Any, start: int, stop: int) -> Any:
     forest.set_params(n_estimators=stop, warm_start=start > 0)
     if start > 0:
         forest.estimators_ = [None] * start  # only counted: their seeds are drawn, not used
-    with warnings.catch_warnings():  # about a warm start on other data: here the same data
-        warnings.filterwarnings("ignore", "class_weight presets", UserWarning)
-        forest.fit(X, y)
+    # scikit-learn warns of a warm start on other data: here it is the same data. Not inside
+    # ``catch_warnings``, which is not thread-safe: two parts grown in threads at once (a
+    # threaded Dask worker) each restore the filters as they found them, and one lets the
+    # warning through. This one filter, for this message from scikit-learn's forests, stays.
+    warnings.filterwarnings("ignore", "class_weight presets", UserWarning,
+                            module=r"sklearn\.ensemble\._forest")  # fmt: skip
+    forest.fit(X, y)
     forest.estimators_ = forest.estimators_[start:]
     forest.set_params(n_estimators=stop - start, warm_start=False)
     return forest

@@ -168,3 +168,35 @@ def test_reliability_measures() -> None:
     wrong = perfect[::-1]
     assert brier_score(["a", "b"], wrong, classes) == 2.0
     assert expected_calibration_error(["a", "b"], wrong, classes) == 1.0
+
+
+def test_parts_of_a_forest_grown_in_threads_at_once_let_no_warning_through() -> None:
+    """A threaded Dask worker grows parts of a forest at once. ``catch_warnings`` around each
+    fit was not thread-safe: one thread restored the filters while another still fitted, and
+    scikit-learn's warm-start warning escaped (an error under CI's filters; this test caught it
+    in about one run of four before the fix, and never after)."""
+    import threading  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    from sklearn.ensemble import ExtraTreesClassifier  # noqa: PLC0415
+
+    X, y = np.random.default_rng(0).normal(size=(3000, 4)), np.arange(3000) % 3
+    errors: list[BaseException] = []
+
+    def grow() -> None:
+        for _ in range(10):
+            forest = ExtraTreesClassifier(n_estimators=4, random_state=0,
+                                          class_weight="balanced_subsample")  # fmt: skip
+            try:
+                some_trees(forest, X, y, 2, 4)
+            except Exception as exc:  # any error of a thread is the test's
+                errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        threads = [threading.Thread(target=grow) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
