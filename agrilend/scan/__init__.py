@@ -11,8 +11,9 @@ parts
     Chunks: partitioning the titles, each chunk's work on a worker, its atomic part file.
 county_flow, county_step
     The county step on the workers (crops, exact peers, each part decided and written,
-    households in partitions); the client holds summaries and a few small columns per title
-    (ids, owners, bounds), never a parcel's curves, features or the crop model.
+    households in partitions); the client holds summaries and, for the crop plan, a few small
+    columns per title (status, declared crop, observations), never a title's id, owner or
+    outline, a parcel's curves or features, or the crop model.
 outputs
     The summary (JSON and HTML with a county map), the tables written part by part, and the
     readers of the parcels and households datasets (:func:`read_parcels`,

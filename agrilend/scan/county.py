@@ -337,8 +337,8 @@ def crop_plan(
     from agrilend.yield_models.crop_type import (  # noqa: PLC0415
         CropTypeClassifier,
         _fold_ids,
-        declared_labels,
-        training_sample,
+        label_codes,
+        sample_of_codes,
     )
     from agrilend.yield_models.declaration import (  # noqa: PLC0415
         check_declarations,
@@ -350,7 +350,9 @@ def crop_plan(
     share = share or (lambda x: x)
     width = len(times)
     ok = (parcels["status"].astype(object) != "error").to_numpy()
-    lab = declared_labels(parcels.loc[ok, "declared_crop"])
+    # the declarations as codes (names[codes] their text; 0: none, and the codes sort as the
+    # text does): 4 bytes a parcel; text for the training sample's parcels only
+    codes, names = label_codes(parcels.loc[ok, "declared_crop"])
     if "n_clear_obs" not in parcels:
         raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
     n_obs = pd.to_numeric(parcels.loc[ok, "n_clear_obs"], errors="coerce").to_numpy(float)
@@ -400,30 +402,31 @@ def crop_plan(
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
         predictor = (model, dates, np.arange(len(model.classes_)))
         return CropPlan("context", predictor, list(model.classes_), {},
-                        positions(np.arange(lab.size)))  # fmt: skip
+                        positions(np.arange(codes.size)))  # fmt: skip
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
-    train = training_sample(lab, max_train=crop_training_cap)
+    train = sample_of_codes(codes, max_train=crop_training_cap)
     template = CropTypeClassifier(
         times=list(times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
     )
-    learnt = learnt_classes(lab)
+    learnt_codes = learnt_classes(codes, none=0)
+    learnt = names[learnt_codes]  # sorted: the codes sort as the text
     if learnt.size < 2:
-        names, counts = np.unique(lab[lab != ""], return_counts=True)
+        counts = np.bincount(codes, minlength=names.size)
+        got = {str(names[c]): int(counts[c]) for c in range(1, names.size) if counts[c]}
         raise InsufficientEvidenceError(
             f"out-of-fold crop prediction needs two crops with at least {MIN_CLASS_SIZE} "
-            f"declared parcels; got {dict(zip(names.tolist(), counts.tolist(), strict=True))}. "
-            "Give a larger area or a model trained elsewhere"
+            f"declared parcels; got {got}. Give a larger area or a model trained elsewhere"
         )
-    pool = training_sample(
-        lab, max_train=crop_training_cap, min_class_size=MIN_CLASS_SIZE,
+    pool = sample_of_codes(
+        codes, max_train=crop_training_cap, min_class_size=MIN_CLASS_SIZE,
         random_state=RANDOM_STATE,
     )  # fmt: skip
-    sampled = crop_training_cap is not None and int((lab != "").sum()) > crop_training_cap
-    folds = np.full(lab.size, -1, dtype=np.int8)
-    in_folds = pool if sampled else np.ones(lab.size, dtype=bool)
-    folds[in_folds] = _fold_ids(lab[in_folds], N_SPLITS, RANDOM_STATE)
-    trainable = np.isin(lab, learnt) & in_folds
+    sampled = crop_training_cap is not None and int((codes != 0).sum()) > crop_training_cap
+    folds = np.full(codes.size, -1, dtype=np.int8)
+    in_folds = pool if sampled else np.ones(codes.size, dtype=bool)
+    folds[in_folds] = _fold_ids(codes[in_folds], N_SPLITS, RANDOM_STATE)
+    trainable = np.isin(codes, learnt_codes) & in_folds
     inside = np.flatnonzero(in_folds)
     outside = np.flatnonzero(folds < 0)
     log.info(
@@ -437,7 +440,8 @@ def crop_plan(
     took: dict[str, float] = {}
     feats = gather(inside, bins)
     took["crop_features"] = time.perf_counter() - clock
-    lab_in, folds_in, trainable_in = lab[inside], folds[inside], trainable[inside]
+    lab_in = names[codes[inside]]  # text (shared strings): the sample's parcels only
+    folds_in, trainable_in = folds[inside], trainable[inside]
 
     # the sample's features go to each worker once (kept on the workers: there already)
     shared = feats if keep is not None else share(feats)
@@ -492,16 +496,16 @@ def crop_plan(
         fixed[chunks[k].id] = (pos_of[g], proba_in[[at_in[int(u)] for u in g]])
     # the county's model: the training sample's declarations (all of them in a small county)
     # of a learnt crop that the check did not flag, as decide trains it
-    flagged = np.zeros(lab.size, dtype=bool)
+    flagged = np.zeros(codes.size, dtype=bool)
     flagged[inside] = suspect_in
-    fit_rows = county_model_rows(lab, train, flagged)
+    fit_rows = county_model_rows(codes, train, flagged, none=0)
     # fit() reads the bins' width from the observations of the rows it learns from
     fit_bins = width_of_counts(n_obs[fit_rows], times)
     if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
         feats_fit, fit_take = feats, np.asarray([at_in[int(u)] for u in fit_rows], np.int64)
     else:  # the sample is the pool, so only when its rows' observations ask other bins
         feats_fit, fit_take = gather(fit_rows, fit_bins), np.arange(fit_rows.size)
-    y_fit = lab[fit_rows]
+    y_fit = names[codes[fit_rows]]
 
     def county_model() -> Any:
         return fit_trees(feats_fit, fit_take, y_fit, template, fit_bins, times, None)
@@ -515,7 +519,7 @@ def crop_plan(
     if outside.size:  # a sampled county: the county's model predicts every other parcel
         predict = positions(outside)
         # the county's columns are done with before the fit: only the sample's features stay
-        del chunk_of, pos_of, folds, trainable, flagged, in_folds, outside, lab, n_obs
+        del chunk_of, pos_of, folds, trainable, flagged, in_folds, outside, codes, n_obs
         give_back("the crop plan's columns")
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)

@@ -3,9 +3,10 @@ holds the tasks): what it leaves is an :class:`Outcome`, summaries only, and the
 
 One way for every scan, :func:`county_on_workers`: passes over the parts on the workers; the
 client holds the county tables, a few small columns per title for the crop plan (status,
-declared crop, owner: the training sample is drawn from them), the households' partitions
-(:func:`agrilend.scan.households.plan_households`) and the titles the scan started from
-(ids, owners, bounds); on a cluster the crop model's sample and the county's model stay on the
+declared crop, observations: the training sample is drawn from them) and the households'
+partitions (:func:`agrilend.scan.households.plan_households`, planned on a worker from the
+titles file's owners while the crops are made); no column of the titles, which the workers
+read from the titles file; on a cluster the crop model's sample and the county's model stay on the
 workers (:func:`agrilend.scan.county.crop_plan` with ``keep``). Credit extras (prices,
 transfers, insurance, own evidence) are sized on the workers too, in the same partitions
 (:mod:`agrilend.scan.households`).
@@ -48,9 +49,9 @@ from agrilend.scan.county_step import (
     peers_file,
     threshold_from_histograms,
 )
-from agrilend.scan.households import plan_households, size_in_partitions
+from agrilend.scan.households import plan_from_titles, size_in_partitions
 from agrilend.scan.memory import give_back
-from agrilend.scan.parts import BOUNDS, Chunk, chunk_of_rows, error_rows
+from agrilend.scan.parts import Chunk, error_rows
 from agrilend.scan.title_store import TITLES_FILE, read_titles
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,8 @@ def county_on_workers(
     out: Path,
     chunks: list[Chunk],
     *,
-    titles: Any,
+    n_titles: int,
+    crs: Any,
     quarantined: dict[str, str],
     times: pd.DatetimeIndex,
     cube: Any,
@@ -213,9 +215,13 @@ def county_on_workers(
     specs = _specs(out, chunks, quarantined, width=len(times), grid_width=len(grid),
                    peer_tile_px=tiled)  # fmt: skip
     launch = launch or launcher(None)
-    overlaps = launch(overlap_changes, specs, titles[list(BOUNDS)].to_numpy(dtype=float),
-                      chunk_of_rows(chunks, len(titles)), titles.crs)  # fmt: skip
-    light = light_rows(specs, chunks, len(titles), ["status", "declared_crop", "n_clear_obs"],
+    titles_file = str((out / TITLES_FILE).resolve())
+    as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
+    # on the workers while the crops are made: both read the titles file
+    overlaps = launch(overlap_changes, specs, titles_file, crs)
+    planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,
+                     inputs.credit_extras, policy, as_of, slots)  # fmt: skip
+    light = light_rows(specs, chunks, n_titles, ["status", "declared_crop", "n_clear_obs"],
                        run)  # fmt: skip
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
@@ -267,7 +273,6 @@ def county_on_workers(
         peers_file(spec).unlink(missing_ok=True)
     tm["county_peers"] = time.perf_counter() - t0 - tm["county_crops"]
 
-    as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
     weather, season_table, climate = inputs.weather, pd.DataFrame(), None
     if weather is not None and len(times):
         climate, season_table = _county_weather(weather, (times.min(), times.max()),
@@ -286,9 +291,7 @@ def county_on_workers(
     )  # fmt: skip
     shared = share(tables)
     t_plan = time.perf_counter()
-    households = plan_households(chunks, titles, subsidies=inputs.subsidies,
-                                 extras=inputs.credit_extras, policy=policy,
-                                 as_of=as_of, slots=slots)  # fmt: skip
+    households = planned()
     tm["county_households_plan"] = time.perf_counter() - t_plan
     decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
     households.parts = []  # sent; the plan keeps the households' partitions only
@@ -317,7 +320,7 @@ def county_on_workers(
 
     valid_sum = first["valid_sum"] + np.zeros(len(times))
     valid_n = first["valid_n"] + np.zeros(len(times))
-    provenance = _provenance(policy, county, as_of, times, valid_sum, valid_n, len(titles),
+    provenance = _provenance(policy, county, as_of, times, valid_sum, valid_n, n_titles,
                              str(cube.attrs.get("source", "")))  # fmt: skip
     county.meta.update(
         {k: provenance[k] for k in ("agrilend_version", "model_version", "policy_version")}

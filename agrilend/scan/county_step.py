@@ -56,6 +56,7 @@ from pandas.api.types import union_categoricals
 
 from agrilend.errors import ScanError
 from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, positions_of, stack
+from agrilend.scan.title_store import BOUNDS_COLUMNS, CHUNK, read_title_columns
 
 log = logging.getLogger(__name__)
 
@@ -1095,13 +1096,12 @@ def cross_chunk_rows(
 
 
 def overlap_changes(
-    specs: list[PartSpec], bounds: np.ndarray[Any, Any], chunk_of: np.ndarray[Any, Any], crs: Any
+    specs: list[PartSpec], titles: str | Path, crs: Any
 ) -> dict[int, tuple[str, str, str]]:
     """Title rows whose flags change because they overlap a title of another chunk: row ->
-    ``(title_flags, title_status, message)``, from the titles' ``bounds`` (:data:`BOUNDS` of
-    each title row, as :func:`agrilend.scan.parts.county_titles` gives them), each row's
-    chunk (``chunk_of``) and the titles' ``crs``. A task of its own on a worker: it reads
-    only the parts.
+    ``(title_flags, title_status, message)``, from the titles' bounds and chunks (read from
+    the scan's ``titles`` file, :mod:`agrilend.scan.title_store`) and their ``crs``. A task of
+    its own on a worker: it reads only that file's bounds and the parts.
 
     Only titles whose bounds meet the bounds of a title of another chunk can overlap one, so
     only those rows (:func:`cross_chunk_rows`) are read back from the parts (their validated
@@ -1114,7 +1114,10 @@ def overlap_changes(
 
     if len(specs) < 2:
         return {}
-    wanted = cross_chunk_rows(bounds, chunk_of)
+    where = read_title_columns(titles, [*BOUNDS_COLUMNS, CHUNK])
+    wanted = cross_chunk_rows(where[list(BOUNDS_COLUMNS)].to_numpy(dtype=float),
+                              where[CHUNK].to_numpy())  # fmt: skip
+    del where
     if not wanted.size:
         return {}
     cols = [ROW, "title_flags", "title_status", "message", "geometry"]

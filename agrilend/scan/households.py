@@ -236,6 +236,30 @@ def plan_households(
                          policy=priced)  # fmt: skip
 
 
+def plan_from_titles(  # noqa: PLR0917 (a Dask task: positional arguments)
+    titles_file: str,
+    chunks: list[Any],
+    n_titles: int,
+    subsidies: pd.DataFrame | None,
+    extras: Any,
+    policy: Any,
+    as_of: Any,
+    slots: int = 1,
+) -> HouseholdPlan:
+    """:func:`plan_households` from the owners and parcel ids of the scan's titles file
+    (:mod:`agrilend.scan.title_store`; a task on a worker: the client reads no title), which
+    must hold the plan's ``n_titles`` titles."""
+    from agrilend.errors import ScanError  # noqa: PLC0415
+    from agrilend.scan.title_store import read_title_columns  # noqa: PLC0415
+
+    titles = read_title_columns(titles_file, ["parcel_id", "owner_ref"])
+    if len(titles) != n_titles:
+        raise ScanError(f"the scan's titles {titles_file!r} hold {len(titles)} titles, the plan "
+                        f"{n_titles}; scan again with --overwrite")  # fmt: skip
+    return plan_households(chunks, titles, subsidies=subsidies, extras=extras, policy=policy,
+                           as_of=as_of, slots=slots)  # fmt: skip
+
+
 def route_records(
     plan: HouseholdPlan, subsidies: pd.DataFrame | None
 ) -> tuple[list[PartitionRecords], pd.DataFrame]:
@@ -502,6 +526,7 @@ __all__ = [
     "chunk_partitions",
     "households_task",
     "n_partitions",
+    "plan_from_titles",
     "plan_households",
     "read_partition",
     "route_records",

@@ -567,14 +567,6 @@ def error_rows(titles: gpd.GeoDataFrame, chunk: Chunk, message: str) -> gpd.GeoD
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=titles.crs)
 
 
-#: The titles' bounds, as columns of :func:`county_titles` (what the county step reads of where
-#: each title lies: the overlaps across chunks are looked for between titles whose bounds meet).
-BOUNDS = ("minx", "miny", "maxx", "maxy")
-
-#: The columns of the titles a scan's client keeps (the declarations are read from the parts).
-COUNTY_TITLE_COLUMNS = ("parcel_id", "owner_ref")
-
-
 def positions_of(keys: Any, wanted: Any) -> np.ndarray[Any, Any] | None:
     """Where each of ``wanted`` is in ``keys`` (distinct title rows, in any order); None when
     one of them is not there.
@@ -609,34 +601,6 @@ def chunk_of_rows(chunks: list[Chunk], n_titles: int) -> np.ndarray[Any, Any]:
     return out
 
 
-def county_titles(titles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """What a scan's client keeps of the titles once they are written for the workers
-    (:mod:`agrilend.scan.title_store`): ids and owners, and each title's bounds
-    (:data:`BOUNDS`), without outlines (an empty geometry column in the titles' CRS).
-
-    The outlines are most of the titles' memory (about 1 KB a parcel in GEOS); the workers read
-    them from the titles file, and the county step from the parts.
-
-    Examples
-    --------
-    >>> from shapely.geometry import box
-    >>> t = gpd.GeoDataFrame({"parcel_id": ["a", "b"], "owner_ref": ["o", "o"], "x": [1, 2]},
-    ...                      geometry=[box(0, 0, 1, 1), box(2, 0, 3, 1)], crs="EPSG:32650")
-    >>> c = county_titles(t)
-    >>> c.columns.tolist()
-    ['parcel_id', 'owner_ref', 'minx', 'miny', 'maxx', 'maxy', 'geometry']
-    >>> c.geometry.isna().tolist(), c["maxx"].tolist(), str(c.crs)
-    ([True, True], [1.0, 3.0], 'EPSG:32650')
-    """
-    keep = [c for c in COUNTY_TITLE_COLUMNS if c in titles.columns]
-    frame = pd.DataFrame({c: titles[c].to_numpy() for c in keep})
-    bounds = titles.geometry.bounds.to_numpy(dtype=float)
-    for k, name in enumerate(BOUNDS):
-        frame[name] = bounds[:, k]
-    outlines = np.full(len(titles), None, dtype=object)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(outlines, crs=titles.crs))
-
-
 def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
     """A 2-D float array from a column of per-row arrays (NaN rows where a cell is missing)."""
     out = np.full((len(cells), width), np.nan)
@@ -647,14 +611,11 @@ def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
 
 
 __all__ = [
-    "BOUNDS",
-    "COUNTY_TITLE_COLUMNS",
     "Chunk",
     "ChunkTask",
     "CubeSource",
     "cell_size",
     "chunk_of_rows",
-    "county_titles",
     "decoded_pixels",
     "duplicate_guests",
     "error_rows",

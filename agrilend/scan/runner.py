@@ -2,7 +2,7 @@
 
 A scan (1) reads, checks and partitions the titles into spatial chunks (imagery windows with the
 parcels whose centroid they hold) in one task on a worker (:mod:`agrilend.scan.staging`: the
-client keeps ids, owners and bounds, never the outlines); (2) maps
+client keeps their number and the chunks' rows, no column of them); (2) maps
 :func:`agrilend.pipeline.gather_evidence` over the chunks on Dask
 (a local cluster by default, any scheduler by address), each chunk writing its result as one
 GeoParquet part atomically; (3) runs the county step on the workers, part by part
@@ -15,7 +15,7 @@ The results folder::
     imagery_items.json   a STAC search's answer, frozen (imagery given as a TOML file)
     scan.json            the plan: input checksums, chunk list, dates (written first)
     titles.parquet       the titles as read and checked, one row group per chunk: what the
-                         workers read (rewritten by every run; the client keeps no outlines)
+                         workers read (rewritten by every run; the client keeps no title)
     chunks.json          finished chunks with their part checksums, failure counts
     parts/<chunk>.parquet   one GeoParquet per finished chunk (present = complete)
     quarantine/<chunk>.json chunks that failed three times, with their error
@@ -97,7 +97,7 @@ from agrilend.scan.parts import (
     run_chunk,
 )
 from agrilend.scan.staging import StagedTitles, TitleJob, stage_titles
-from agrilend.scan.title_store import TITLES_FILE
+from agrilend.scan.title_store import TITLES_FILE, read_titles
 from agrilend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -490,13 +490,15 @@ def scan(
         staged = _stage(client, files, out, chunk_size_px, frozen)
         chunks, guests = staged.chunks, staged.guests
         read_chunks: dict[str, int] = {}  # the storage's own chunks: a window reads only its blocks
+        # the client keeps no title: the workers read them from the titles file
+        no_titles = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=staged.crs))
         inputs = load_inputs(
-            files, chunks=read_chunks, frozen_items=frozen, titles=staged.titles,
+            files, chunks=read_chunks, frozen_items=frozen, titles=no_titles,
             titles_extent=staged.extent, check_values=False,  # checked by the staging task
         )  # fmt: skip
         if staged.value_check is not None:
             inputs.cube.attrs["value_check"] = staged.value_check
-        cube, titles = inputs.cube, staged.titles
+        cube, n_titles, crs = inputs.cube, staged.n_titles, staged.crs
         del staged
         times = pd.DatetimeIndex(cube.indexes["time"])
         if frozen is None:
@@ -518,7 +520,7 @@ def scan(
                     "agrilend_version": __version__,
                     "inputs": described,
                     "chunk_size_px": chunk_size_px,
-                    "n_parcels": len(titles),
+                    "n_parcels": n_titles,
                     "chunks": [
                         {"id": c.id, "n_parcels": len(c.rows), "window": c.window} for c in chunks
                     ],
@@ -530,7 +532,7 @@ def scan(
         give_back("reading the titles")
         state = _read_state(out)
         done, quarantined = _finished_chunks(out, chunks, state)
-        total = len(titles)
+        total = n_titles
         by_id = {c.id: c for c in chunks}
         n_done = sum(len(by_id[c].rows) for c in done | set(quarantined))
         if progress:
@@ -541,7 +543,7 @@ def scan(
         t_chunks = time.perf_counter()
         if todo:
             n_done = _run_chunks(
-                _Runner(client), todo, titles=titles, out=out, state=state,
+                _Runner(client), todo, out=out, state=state,
                 source=source, guests=guests, index={c.id: i for i, c in enumerate(chunks)},
                 quarantined=quarantined, timings=timings,
                 progress=progress, n_done=n_done, total=total,
@@ -552,8 +554,8 @@ def scan(
         t_county = time.perf_counter()
         county = context.copy() if context is not None else CountyContext()
         outcome = _county_on_workers(
-            out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
-            inputs=inputs, county=county, client=client, timings=timings,
+            out, chunks, n_titles=n_titles, crs=crs, quarantined=quarantined, times=times,
+            cube=cube, inputs=inputs, county=county, client=client, timings=timings,
             peer_tile_px=peer_tile_px,
         )  # fmt: skip
         outcome.provenance["imagery"]["source"] = Path(files.imagery).name
@@ -602,7 +604,6 @@ def _run_chunks(
     runner: _Runner,
     todo: list[Chunk],
     *,
-    titles: gpd.GeoDataFrame,
     out: Path,
     state: dict[str, Any],
     source: CubeSource,
@@ -644,7 +645,7 @@ def _run_chunks(
                     message = f"chunk {cid} failed {attempts} times; last error: {error}"
                     write_json(
                         {"chunk": cid, "attempts": attempts, "error": message,
-                         "parcel_ids": titles.iloc[list(t.chunk.rows)]["parcel_id"].tolist()},
+                         "parcel_ids": _parcel_ids(t)},
                         out / _QUARANTINE / f"{cid}.json", overwrite=True,
                     )  # fmt: skip
                     quarantined[cid] = message
@@ -660,13 +661,19 @@ def _run_chunks(
         pending = retry
 
 
+def _parcel_ids(task: ChunkTask) -> list[Any]:
+    """The parcel ids of a chunk's titles, read from the titles file (for its quarantine)."""
+    titles = read_titles(task.titles, task.index, task.chunk)
+    return titles["parcel_id"].tolist() if "parcel_id" in titles else []
+
+
 def _county_on_workers(
-    out: Path, chunks: list[Chunk], *, titles: gpd.GeoDataFrame, quarantined: dict[str, str],
+    out: Path, chunks: list[Chunk], *, n_titles: int, crs: Any, quarantined: dict[str, str],
     times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
     timings: dict[str, float], peer_tile_px: int | None,
 ) -> Outcome:  # fmt: skip
     outcome = county_on_workers(
-        out, chunks, titles=titles, quarantined=quarantined, times=times, cube=cube,
+        out, chunks, n_titles=n_titles, crs=crs, quarantined=quarantined, times=times, cube=cube,
         inputs=inputs, county=county, run=mapper(client), share=broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
         reduce=reducer(client), launch=launcher(client), keep=keeper(client),

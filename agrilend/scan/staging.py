@@ -6,9 +6,10 @@ Dask) reads the titles file with :func:`agrilend.inputs.titles_and_imagery` (own
 pseudonymised with the client's key, claims verified and appended), checks that they meet the
 imagery, brings them to its CRS, partitions them into chunks
 (:func:`agrilend.scan.parts.partition`), writes them for the workers
-(:func:`agrilend.scan.title_store.write_titles`), and sends back what the client keeps: ids,
-owners and bounds (:func:`agrilend.scan.parts.county_titles`), the chunks and the
-titles' extent. The imagery's values are checked there too
+(:func:`agrilend.scan.title_store.write_titles`), and sends back what the client keeps: how
+many titles there are and their CRS, the chunks and the titles' extent. No column of the
+titles comes back: the county step reads the few it needs from the titles file, on a worker.
+The imagery's values are checked there too
 (:func:`agrilend.remote_sensing.sanity.check_values`; its samples are a worker's memory, and an
 implausible cube stops the scan before a chunk is read). What the reading logged (a column's
 unreadable values, the CRS assigned, the claims left out) is logged again in the client, under
@@ -25,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import dask
-import geopandas as gpd
 
 from agrilend.inputs import Bounds, InputFiles, titles_and_imagery, total_bounds
 from agrilend.parcels.extent import require_overlap
-from agrilend.scan.parts import Chunk, county_titles, duplicate_guests, partition, storage_blocks
+from agrilend.scan.parts import Chunk, duplicate_guests, partition, storage_blocks
 from agrilend.scan.title_store import write_titles
 
 
@@ -52,7 +52,9 @@ class TitleJob:
 class StagedTitles:
     """What the client keeps of the titles (see the module docstring)."""
 
-    titles: gpd.GeoDataFrame
+    #: how many titles the county has, and their CRS (the imagery's)
+    n_titles: int
+    crs: Any
     chunks: list[Chunk]
     #: per chunk, the rows of other chunks sharing a parcel id with one of its titles
     guests: dict[str, tuple[int, ...]]
@@ -98,8 +100,8 @@ def stage_titles(job: TitleJob) -> StagedTitles:
         )
         guests = duplicate_guests(titles, chunks)
         write_titles(titles, chunks, Path(job.titles_file))
-        kept = county_titles(titles)
-    return StagedTitles(kept, chunks, guests, extent, cube.attrs.get("value_check"), logs)
+    return StagedTitles(len(titles), titles.crs, chunks, guests, extent,
+                        cube.attrs.get("value_check"), logs)  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -38,24 +38,33 @@ from agrilend.yield_models.declaration import (
 MIN_CLASS_SIZE = 5
 
 
-def learnt_classes(labels: np.ndarray[Any, Any], min_class_size: int = MIN_CLASS_SIZE) -> Any:
-    """The sorted declared crops (text, ``""`` = none) with at least ``min_class_size``
-    declarations: the crops the fold models and the county's model learn.
+def learnt_classes(
+    labels: np.ndarray[Any, Any], min_class_size: int = MIN_CLASS_SIZE, none: Any = ""
+) -> Any:
+    """The sorted declared crops (text, ``none`` = no declaration; or their
+    :func:`agrilend.yield_models.crop_type.label_codes`, with ``none=0``) with at least
+    ``min_class_size`` declarations: the crops the fold models and the county's model learn.
 
     Examples
     --------
     >>> learnt_classes(np.array(["a"] * 5 + ["b"] * 4 + [""] * 9)).tolist()
     ['a']
+    >>> learnt_classes(np.array([2] * 5 + [1] * 4 + [0] * 9), none=0).tolist()
+    [2]
     """
-    names, counts = np.unique(labels[labels != ""], return_counts=True)
+    names, counts = np.unique(labels[labels != none], return_counts=True)
     return names[counts >= min_class_size]
 
 
 def county_model_rows(
-    labels: np.ndarray[Any, Any], in_sample: np.ndarray[Any, Any], flagged: np.ndarray[Any, Any]
+    labels: np.ndarray[Any, Any],
+    in_sample: np.ndarray[Any, Any],
+    flagged: np.ndarray[Any, Any],
+    none: Any = "",
 ) -> np.ndarray[Any, Any]:
-    """Rows (positions in ``labels``) the county's model learns from: in the training sample,
-    not flagged by its audit, of a learnt crop.
+    """Rows (positions in ``labels``, text or codes as :func:`learnt_classes` takes them) the
+    county's model learns from: in the training sample, not flagged by its audit, of a learnt
+    crop.
 
     Examples
     --------
@@ -63,7 +72,7 @@ def county_model_rows(
     >>> county_model_rows(lab, np.ones(8, bool), np.eye(8, dtype=bool)[0]).tolist()
     [1, 2, 3, 4]
     """
-    keep = in_sample & ~flagged & np.isin(labels, learnt_classes(labels))
+    keep = in_sample & ~flagged & np.isin(labels, learnt_classes(labels, none=none))
     return np.flatnonzero(keep)
 
 

@@ -418,6 +418,23 @@ def declared_labels(declared: Sequence[Any] | pd.Series | np.ndarray) -> np.ndar
     >>> lab.tolist(), lab[0] is lab[2]
     (['rice', '', 'rice'], True)
     """
+    codes, names = label_codes(declared)
+    return np.asarray(names[codes])
+
+
+def label_codes(
+    declared: Sequence[Any] | pd.Series | np.ndarray,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Declarations as codes: ``(codes, names)`` with ``names[codes]`` the text
+    :func:`declared_labels` gives, ``names`` sorted and ``names[0] == ""`` (no declaration),
+    so the codes sort as the text does. 4 bytes a parcel (int32) instead of a pointer.
+
+    Examples
+    --------
+    >>> codes, names = label_codes(["rice", None, 3, "maize", "rice"])
+    >>> codes.tolist(), names.tolist()
+    ([3, 0, 1, 2, 3], ['', '3', 'maize', 'rice'])
+    """
     if not isinstance(declared, pd.Series | pd.Categorical | pd.Index):
         declared = pd.Series(np.asarray(declared, dtype=object))
     codes, uniques = pd.factorize(declared, use_na_sentinel=True)
@@ -427,8 +444,11 @@ def declared_labels(declared: Sequence[Any] | pd.Series | np.ndarray) -> np.ndar
         text = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str)
         codes, again = pd.factorize(text.to_numpy(dtype=object))
         values = list(again)
-    names = np.array([str(u) for u in values] + [""], dtype=object)
-    return np.asarray(names[codes])
+    text_of = [str(u) for u in values]
+    names = np.array(sorted({"", *text_of}), dtype=object)
+    at = {n: i for i, n in enumerate(names)}
+    remap = np.array([at[t] for t in text_of] + [0], dtype=np.int32)  # -1 (none): ""
+    return remap[codes], names
 
 
 def training_sample(
@@ -459,8 +479,22 @@ def training_sample(
     >>> int(keep.sum()), int(keep[:900].sum()), int(keep[990:1000].sum()), bool(keep[-5:].any())
     (120, 90, 10, False)
     """
-    lab = declared_labels(declared)
-    labelled = lab != ""
+    codes, _ = label_codes(declared)
+    return sample_of_codes(codes, max_train=max_train, min_class_size=min_class_size,
+                           rare_keep=rare_keep, random_state=random_state)  # fmt: skip
+
+
+def sample_of_codes(
+    codes: np.ndarray[Any, Any],
+    *,
+    max_train: int | None,
+    min_class_size: int = 5,
+    rare_keep: int | None = None,
+    random_state: int | None = 0,
+) -> np.ndarray[Any, Any]:
+    """:func:`training_sample` of declarations given as :func:`label_codes` (0: none): the
+    same parcels, the crops drawn in the order of their text."""
+    labelled = codes != 0
     if max_train is None or int(labelled.sum()) <= max_train:
         return labelled
     if max_train < 1:
@@ -469,9 +503,9 @@ def training_sample(
     if rare_keep is None:
         rare_keep = max(min_class_size, max_train // 100)
     frac = max_train / int(labelled.sum())
-    keep = np.zeros(len(lab), dtype=bool)
-    for name in np.unique(lab[labelled]):
-        members = np.flatnonzero(lab == name)
+    keep = np.zeros(len(codes), dtype=bool)
+    for code in np.unique(codes[labelled]):
+        members = np.flatnonzero(codes == code)
         quota = max(int(np.floor(members.size * frac)), min(members.size, rare_keep))
         quota = max(quota, min(members.size, min_class_size))
         keep[rng.choice(members, size=quota, replace=False)] = True
@@ -730,7 +764,9 @@ __all__ = [
     "crop_mismatch",
     "declared_labels",
     "expected_calibration_error",
+    "label_codes",
     "predict_out_of_fold",
+    "sample_of_codes",
     "some_trees",
     "training_sample",
 ]
