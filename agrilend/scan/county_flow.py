@@ -189,6 +189,7 @@ def county_on_workers(
     slots: int = 1,
     launch: Callable[..., Callable[[], Any]] | None = None,
     keep: Callable[..., Any] | None = None,
+    light: dict[str, pd.DataFrame] | None = None,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
     each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
@@ -199,7 +200,9 @@ def county_on_workers(
     (:func:`agrilend.scan.cluster.launcher`; None: run in this process when needed): the
     overlaps between chunks are judged on a worker while the crops are made. ``keep(fn, *args)``
     (:func:`agrilend.scan.cluster.keeper`) leaves a task's result on a worker: the crop model's
-    training sample and fit stay there."""
+    training sample and fit stay there. ``light``: the crop plan's columns
+    (:data:`agrilend.scan.parts.LIGHT`) of the chunks computed by this run, as their tasks sent
+    them back (by chunk id; emptied once joined), the others' are read from the parts."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -221,15 +224,17 @@ def county_on_workers(
     overlaps = launch(overlap_changes, specs, titles_file, crs)
     planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,
                      inputs.credit_extras, policy, as_of, slots)  # fmt: skip
-    light = light_rows(specs, chunks, n_titles, ["status", "declared_crop", "n_clear_obs"],
-                       run)  # fmt: skip
+    # by chunk, sent by this run's chunk tasks: the others' read from the parts
+    rows = light_rows(specs, chunks, n_titles, run=run, known=light)
+    if light is not None:
+        light.clear()  # joined into the rows: not kept twice
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
-    plan = crop_plan(light, chunks, parts, times=times, context=county,
+    plan = crop_plan(rows, chunks, parts, times=times, context=county,
                      crop_training_cap=crop_training_cap, mapper=run, share=share,
                      false_alarm_rate=alarm, background=True, keep=keep)  # fmt: skip
-    del light  # the sample is drawn: no column of every parcel stays in this process
+    del rows  # the sample is drawn: no column of every parcel stays in this process
     give_back("the crop plan")
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip

@@ -55,7 +55,18 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from agrilend.errors import ScanError
-from agrilend.scan.parts import NDVI, ROW, SMOOTH, VALID, positions_of, stack
+from agrilend.scan.parts import (
+    LIGHT,
+    NDVI,
+    ROW,
+    SMOOTH,
+    VALID,
+    light_columns,
+    light_frame,
+    positions_of,
+    read_columns,
+    stack,
+)
 from agrilend.scan.title_store import BOUNDS_COLUMNS, CHUNK, read_title_columns
 
 log = logging.getLogger(__name__)
@@ -315,19 +326,6 @@ def geo_frame(table: Any) -> Any:
     return gpd.GeoDataFrame(frame, geometry=col, crs=crs)
 
 
-def _read_columns(path: str, columns: list[str], *, words: bool = False) -> pd.DataFrame:
-    """Some columns of a part (those it has); with ``words``, its text columns as categories
-    (read so from the file: no string per row)."""
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    schema = pq.read_schema(path)
-    have = [c for c in columns if c in schema.names]
-    kinds = {c: schema.field(c).type for c in have} if words else {}
-    text = [c for c, t in kinds.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
-    return pq.read_table(path, columns=have, read_dictionary=text or None).to_pandas()
-
-
 def _peer_values(
     spec: PartSpec, classes: list[str], curves: bool
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -340,7 +338,7 @@ def _peer_values(
     if spec.part is None:
         return empty
     cols = ["status", "season_integral", "peak_ndvi", "sos", "season_length_days"]
-    frame = _read_columns(spec.part, cols + ([SMOOTH] if curves else []))
+    frame = read_columns(spec.part, cols + ([SMOOTH] if curves else []))
     crops = pd.read_parquet(spec.crops, columns=["position", "crop"])
     if not len(crops):
         return empty
@@ -446,7 +444,7 @@ def crops_task(spec: PartSpec, plan: Any, predictor: Any, need_scores: bool) -> 
     else:
         found = plan.chunk_crops(spec.chunk, spec.part, spec.width, predictor)
         crops = found.reset_index()
-        frame = _read_columns(spec.part, ["declared_crop", VALID])
+        frame = read_columns(spec.part, ["declared_crop", VALID])
         declared = (
             frame["declared_crop"].fillna("").astype(str).to_numpy()[crops["position"].to_numpy()]
         )
@@ -557,15 +555,8 @@ def light_part(spec: PartSpec, columns: list[str]) -> pd.DataFrame:
     """A part's :data:`ROW` and a few small columns, its words as categories (runs where the
     part is read: a worker, whose Arrow buffers stay there)."""
     if spec.part is None:
-        part = pd.DataFrame(spec.errors.drop(columns="geometry"))
-    else:
-        part = _read_columns(spec.part, [ROW, *columns], words=True)
-    part = part.reindex(columns=[ROW, *columns])
-    part[ROW] = part[ROW].astype(np.int64)
-    for col in columns:  # a few distinct words per column: categories, not strings
-        if not pd.api.types.is_numeric_dtype(part[col]):
-            part[col] = part[col].astype("category")
-    return part
+        return light_frame(pd.DataFrame(spec.errors.drop(columns="geometry")), columns)
+    return light_columns(spec.part, columns)
 
 
 # --- the county tables from the summaries --------------------------------------------------------
@@ -1002,14 +993,20 @@ def light_rows(
     specs: list[PartSpec],
     chunks: list[Any],
     n_titles: int,
-    columns: list[str],
+    columns: list[str] | tuple[str, ...] = LIGHT,
+    *,
     run: Mapper | None = None,
+    known: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """A few small columns of every parcel, in title row order (the crop plan's input), read
-    from the parts by ``run`` (the workers; None: in this process)."""
+    """A few small columns of every parcel, in title row order (the crop plan's input): those
+    the chunk tasks of this run sent back (``known``, by chunk id: :func:`light_columns` of
+    the part each wrote, when they are ``columns``), the others read from the parts by ``run``
+    (the workers; None: in this process)."""
     del chunks  # the specs follow the chunks
-    args = [(spec, columns) for spec in specs]
-    frames = run(light_part, args) if run is not None else [light_part(*a) for a in args]
+    known = known if known is not None and tuple(columns) == LIGHT else {}
+    args = [(spec, list(columns)) for spec in specs if spec.chunk not in known]
+    read = iter(run(light_part, args) if run is not None else [light_part(*a) for a in args])
+    frames = [known[s.chunk] if s.chunk in known else next(read) for s in specs]
     rows = pd.DataFrame({c: _stacked([f[c] for f in frames]) for c in [ROW, *columns]})
     del frames
     rows = rows.sort_values(ROW, kind="stable")

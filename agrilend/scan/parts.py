@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Private columns of a part file (removed before the county step).
 ROW, NDVI, SMOOTH, VALID = "_row", "_ndvi", "_smooth", "_valid"
+#: The few columns of every parcel the county step's crop plan reads (:func:`light_columns`;
+#: each chunk task sends them back with its result).
+LIGHT = ("status", "declared_crop", "n_clear_obs")
 #: Test hook: seconds to sleep inside the atomic write of a part (widens the kill window).
 SLOW_WRITE_ENV = "AGRILEND_SCAN_TEST_SLOW_WRITE"
 #: Test hook: chunk ids (comma-separated) whose task raises, to exercise quarantine.
@@ -470,8 +473,9 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
 
     Returns the chunk id, the number of rows, the part's SHA-256, the seconds spent reading
     and decoding imagery (``read_s``) versus the rest (``work_s``), wall time, and the same as
-    CPU time of this process (``read_cpu_s``, ``work_cpu_s``), and the worker's resident
-    memory with the chunk in hand (``rss_mb``).
+    CPU time of this process (``read_cpu_s``, ``work_cpu_s``), the worker's resident
+    memory with the chunk in hand (``rss_mb``), and the part's :data:`LIGHT` columns
+    (``light``: :func:`light_columns`, what the county step's crop plan reads of every parcel).
     """
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
     from agrilend.scan.title_store import read_titles  # noqa: PLC0415
@@ -512,6 +516,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         "chunk": chunk.id,
         "rows": n,
         "sha256": file_sha256(Path(task.part)),
+        # the crop plan's columns, as the county step would read them from the part
+        "light": light_columns(task.part),
         "read_s": t1 - t0,
         "work_s": t2 - t1,
         "read_cpu_s": c1_cpu - c0_cpu,
@@ -532,6 +538,35 @@ def write_part(frame: gpd.GeoDataFrame, path: Path) -> None:
         gdf.to_parquet(tmp, index=False)
         if pause > 0:
             time.sleep(pause)
+
+
+def read_columns(path: str, columns: list[str], *, words: bool = False) -> pd.DataFrame:
+    """Some columns of a part (those it has); with ``words``, its text columns as categories
+    (read so from the file: no string per row)."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    schema = pq.read_schema(path)
+    have = [c for c in columns if c in schema.names]
+    kinds = {c: schema.field(c).type for c in have} if words else {}
+    text = [c for c, t in kinds.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
+    return pq.read_table(path, columns=have, read_dictionary=text or None).to_pandas()
+
+
+def light_columns(path: str, columns: list[str] | tuple[str, ...] = LIGHT) -> pd.DataFrame:
+    """:func:`light_part` of the part file ``path`` (a chunk task reads its own part back: the
+    values its county step would read)."""
+    return light_frame(read_columns(path, [ROW, *columns], words=True), columns)
+
+
+def light_frame(part: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """:data:`ROW` and ``columns`` of a part's rows, the words as categories."""
+    part = part.reindex(columns=[ROW, *columns])
+    part[ROW] = part[ROW].astype(np.int64)
+    for col in columns:  # a few distinct words per column: categories, not strings
+        if not pd.api.types.is_numeric_dtype(part[col]):
+            part[col] = part[col].astype("category")
+    return part
 
 
 def read_part(path: Path, skip: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
@@ -611,6 +646,7 @@ def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
 
 
 __all__ = [
+    "LIGHT",
     "Chunk",
     "ChunkTask",
     "CubeSource",
@@ -620,8 +656,11 @@ __all__ = [
     "duplicate_guests",
     "error_rows",
     "file_sha256",
+    "light_columns",
+    "light_frame",
     "partition",
     "positions_of",
+    "read_columns",
     "read_part",
     "read_window",
     "run_chunk",

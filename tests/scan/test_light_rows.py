@@ -14,7 +14,7 @@ import pytest
 from agrilend.errors import ScanError
 from agrilend.scan.cluster import launcher
 from agrilend.scan.county_step import PartSpec, light_rows
-from agrilend.scan.parts import ROW
+from agrilend.scan.parts import ROW, light_columns
 from agrilend.yield_models.crop_type import declared_labels, training_sample
 
 COLUMNS = ["status", "declared_crop", "n_clear_obs"]
@@ -51,6 +51,26 @@ def test_light_rows_with_numeric_crop_codes_in_one_part(tmp_path: Path) -> None:
     b = _part(tmp_path, "b", [2], ["wheat"])
     rows = light_rows([a, b], [], 3, COLUMNS)
     assert declared_labels(rows["declared_crop"]).tolist() == ["101", "102", "wheat"]
+
+
+def test_light_rows_sent_by_the_chunk_tasks_are_not_read_again(tmp_path: Path) -> None:
+    a = _part(tmp_path, "a", [0, 2, 4], ["maize", "wheat", None])
+    b = _part(tmp_path, "b", [1, 3], [101, 102])
+    read: list[list[str]] = []
+
+    def run(fn: Any, args: list[tuple[Any, ...]]) -> list[Any]:
+        read.append([spec.chunk for spec, _ in args])
+        return [fn(*x) for x in args]
+
+    assert a.part is not None
+    sent = {"a": light_columns(a.part)}  # as chunk a's task sends it back
+    rows = light_rows([a, b], [], 5, run=run, known=sent)
+    assert read == [["b"]]  # only the part no task of this run sent
+    pd.testing.assert_frame_equal(rows, light_rows([a, b], [], 5, COLUMNS))
+    # other columns than the chunk tasks send: every part is read
+    read.clear()
+    light_rows([a, b], [], 5, ["status"], run=run, known=sent)
+    assert read == [["a", "b"]]
 
 
 def test_light_rows_name_missing_rows(tmp_path: Path) -> None:
