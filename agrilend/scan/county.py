@@ -454,23 +454,28 @@ def crop_plan(
 
     def fold_pass(learn: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Each fold's model trained and its held-out rows predicted: one task per part of
-        each fold's trees (the parts' probabilities weighted by their share of the trees)."""
+        each fold's trees, the parts' probabilities weighted by their share of the trees and
+        summed per fold (:func:`fold_sum`; with ``keep``, on the workers: one array per fold
+        comes back). The tasks take the sample's folds and labels (codes) once, not per task."""
+        sample = FoldSample(codes[inside], names, folds_in, learn)
+        sample_there = keep(_same, sample) if keep is not None else share(sample)
         proba = np.zeros((inside.size, learnt.size))
-        tasks, tests = [], []
-        for k in range(N_SPLITS):
-            test = folds_in == k
-            fit_on = (~test) & learn
-            if not test.any():
-                continue
-            for trees in parts_of_trees:
-                tests.append((test, (trees[1] - trees[0]) / n_trees))
-                tasks.append((shared, np.flatnonzero(fit_on), lab_in[fit_on],
-                              np.flatnonzero(test), template, learnt, trees))  # fmt: skip
-        for (test, share_of_trees), (cols, p) in zip(tests, run(fit_fold, tasks), strict=True):
-            if cols is None:
-                proba[test] += share_of_trees / learnt.size
-            else:
-                proba[np.ix_(np.flatnonzero(test), cols)] += share_of_trees * p
+        sizes = [int((folds_in == k).sum()) for k in range(N_SPLITS)]
+        folds = [k for k in range(N_SPLITS) if sizes[k]]
+        shares = [(b - a) / n_trees for a, b in parts_of_trees]
+        tasks = [(shared, sample_there, k, template, learnt, trees)
+                 for k in folds for trees in parts_of_trees]  # fmt: skip
+        per = len(parts_of_trees)
+        if keep is not None:
+            grown = [keep(fit_fold, *t) for t in tasks]
+            sums = run(fold_sum, [(sizes[k], learnt.size, shares, *grown[i * per : (i + 1) * per])
+                                  for i, k in enumerate(folds)])  # fmt: skip
+        else:
+            done = run(fit_fold, tasks)
+            sums = [fold_sum(sizes[k], learnt.size, shares, *done[i * per : (i + 1) * per])
+                    for i, k in enumerate(folds)]  # fmt: skip
+        for k, summed in zip(folds, sums, strict=True):
+            proba[folds_in == k] = summed
         return proba
 
     def check(proba: np.ndarray[Any, Any]) -> pd.DataFrame:
@@ -549,31 +554,67 @@ def crop_plan(
     return plan
 
 
+@dataclass(frozen=True)
+class FoldSample:
+    """What every fold task needs of the training sample besides its features: each row's
+    declaration (``names[codes]``), fold and whether it may be learnt from."""
+
+    codes: np.ndarray[Any, Any]
+    names: np.ndarray[Any, Any]
+    folds: np.ndarray[Any, Any]
+    learn: np.ndarray[Any, Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def fit_fold(  # noqa: PLR0917 (a Dask task: positional arguments)
     feats: pd.DataFrame,
-    fit_on: np.ndarray[Any, Any],
-    labels: np.ndarray[Any, Any],
-    test: np.ndarray[Any, Any],
+    sample: FoldSample,
+    fold: int,
     template: Any,
     learnt: np.ndarray[Any, Any],
     trees: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any] | None]:
-    """One fold of the crop step (runs on a worker): the fold's model trained on rows
-    ``fit_on`` of the sample's features and its held-out rows ``test`` predicted, as
-    :func:`agrilend.yield_models.predict_out_of_fold` does it; with ``trees=(start, stop)``
-    only those trees of the fold's forest (:func:`agrilend.yield_models.crop_type.some_trees`).
-    Returns the model's columns among ``learnt`` and the held-out rows' probabilities (the
-    model itself stays on the worker); ``(None, None)`` for a fold with fewer than two crops
-    to learn.
+    """One fold of the crop step (runs on a worker): the fold's model trained on the rows of
+    the sample's features out of fold ``fold`` that may be learnt from, and its held-out rows
+    predicted, as :func:`agrilend.yield_models.predict_out_of_fold` does it; with
+    ``trees=(start, stop)`` only those trees of the fold's forest
+    (:func:`agrilend.yield_models.crop_type.some_trees`). Returns the model's columns among
+    ``learnt`` and the held-out rows' probabilities (the model itself stays on the worker);
+    ``(None, None)`` for a fold with fewer than two crops to learn.
     """
+    test = sample.folds == fold
+    fit_on = (~test) & sample.learn
+    labels = sample.names[sample.codes[fit_on]]
     if np.unique(labels).size < 2:
         return None, None
     model = clone(template)
     if _in_dask_worker():  # one thread per worker process (the same trees: seeds are drawn first)
         model.set_params(n_jobs=1)
-    model = model._fit_features(feats.iloc[fit_on], labels, trees=trees)
+    model = model._fit_features(feats.iloc[np.flatnonzero(fit_on)], labels, trees=trees)
     cols = np.searchsorted(learnt, model.classes_)
-    return cols, model._proba_features(feats.iloc[test])
+    return cols, model._proba_features(feats.iloc[np.flatnonzero(test)])
+
+
+def fold_sum(n_rows: int, n_learnt: int, shares: list[float], *parts: Any) -> np.ndarray[Any, Any]:
+    """A fold's probabilities for its ``n_rows`` held-out rows (columns: the ``n_learnt`` crops
+    learnt) from its parts' :func:`fit_fold` results, each weighted by its ``shares`` of the
+    trees and added in order (a part that learnt nothing spreads its share evenly).
+
+    Examples
+    --------
+    >>> fold_sum(1, 3, [0.5, 0.5], (np.array([0, 2]), np.array([[0.2, 0.8]])), (None, None))
+    array([[0.26666667, 0.16666667, 0.56666667]])
+    """
+    out = np.zeros((n_rows, n_learnt))
+    for share, (cols, p) in zip(shares, parts, strict=True):
+        if cols is None:
+            out += share / n_learnt
+        else:
+            out[:, cols] += share * p
+    return out
 
 
 def _in_dask_worker() -> bool:

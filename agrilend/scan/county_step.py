@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 from agrilend.errors import ScanError
 from agrilend.scan.parts import (
@@ -1007,39 +1006,62 @@ def light_rows(
     args = [(spec, list(columns)) for spec in specs if spec.chunk not in known]
     read = iter(run(light_part, args) if run is not None else [light_part(*a) for a in args])
     frames = [known[s.chunk] if s.chunk in known else next(read) for s in specs]
-    rows = pd.DataFrame({c: _stacked([f[c] for f in frames]) for c in [ROW, *columns]})
-    del frames
-    rows = rows.sort_values(ROW, kind="stable")
-    seen = rows[ROW].to_numpy()
-    if len(seen) != n_titles or not np.array_equal(seen, np.arange(n_titles)):
+    at = [f[ROW].to_numpy(dtype=np.int64) for f in frames]
+    n_seen = sum(a.size for a in at)
+    hit = np.zeros(n_titles, dtype=bool)
+    for a in at:
+        if a.size and (a.min() < 0 or a.max() >= n_titles):
+            n_seen = -1  # a row of another county
+            break
+        hit[a] = True
+    if n_seen != n_titles or not hit.all():
         raise ScanError(
-            f"the parts hold {len(seen)} rows for {n_titles} titles; delete the parts folder "
-            "and resume to compute them again"
+            f"the parts hold {sum(a.size for a in at)} rows for {n_titles} titles; delete the "
+            "parts folder and resume to compute them again"
         )
-    return rows.reset_index(drop=True)
+    del hit
+    # each column put in place part by part: no copy of the county's rows end to end
+    rows = pd.DataFrame({ROW: np.arange(n_titles)})
+    for c in columns:
+        rows[c] = _scattered([f[c] for f in frames], at, n_titles)
+    return rows
 
 
-def _stacked(columns: list[pd.Series]) -> Any:
-    """One column of the parts' columns, end to end: categories of categories (``pd.concat``
-    would make strings of categories that differ between parts), else values.
+def _scattered(columns: list[pd.Series], at: list[np.ndarray[Any, Any]], n: int) -> Any:
+    """One column of ``n`` rows from the parts' columns, each part's values put at its rows
+    ``at``: categories of categories (``pd.concat`` would make strings of categories that
+    differ between parts; in the order :func:`pandas.api.types.union_categoricals` gives
+    them), else values.
 
     Examples
     --------
     >>> a, b = pd.Series(["x", "y"], dtype="category"), pd.Series(["z"], dtype="category")
-    >>> out = _stacked([a, b])
+    >>> out = _scattered([a, b], [np.array([0, 2]), np.array([1])], 3)
     >>> str(out.dtype), list(out)
-    ('category', ['x', 'y', 'z'])
-    >>> list(_stacked([pd.Series([1, 2]), pd.Series([3])]))
-    [1, 2, 3]
+    ('category', ['x', 'z', 'y'])
+    >>> list(_scattered([pd.Series([1, 2]), pd.Series([3])], [np.array([2, 0]), np.array([1])], 3))
+    [2, 3, 1]
     """
-    if not columns:
-        return pd.Series([], dtype=object)
-    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
-        try:
-            return pd.Series(union_categoricals(columns))
-        except TypeError:  # categories of different kinds: as values
-            columns = [c.astype(object) for c in columns]
-    return pd.concat(columns, ignore_index=True)
+    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns) and columns:
+        kinds = {c.cat.categories.dtype for c in columns}
+        if len(kinds) == 1:  # union_categoricals joins these (else: values, as below)
+            cats = pd.Index(pd.unique(np.concatenate(
+                [c.cat.categories.to_numpy(dtype=object) for c in columns])))  # fmt: skip
+            cats = cats.astype(columns[0].cat.categories.dtype)
+            codes = np.full(n, -1, dtype=np.int32)
+            for c, rows in zip(columns, at, strict=True):
+                own = c.cat.codes.to_numpy()
+                to = cats.get_indexer(c.cat.categories)
+                codes[rows] = np.where(own >= 0, to[np.maximum(own, 0)], -1)
+            return pd.Series(pd.Categorical.from_codes(codes, categories=cats))
+    if columns and all(pd.api.types.is_numeric_dtype(c.dtype) and
+                       not isinstance(c.dtype, pd.CategoricalDtype) for c in columns):  # fmt: skip
+        out = np.empty(n, dtype=np.result_type(*[c.to_numpy().dtype for c in columns]))
+    else:
+        out = np.empty(n, dtype=object)
+    for c, rows in zip(columns, at, strict=True):
+        out[rows] = c.to_numpy(dtype=object) if out.dtype == object else c.to_numpy()
+    return pd.Series(out)
 
 
 #: Titles boxed at a time when looking for the titles near another chunk.

@@ -73,6 +73,20 @@ def test_light_rows_sent_by_the_chunk_tasks_are_not_read_again(tmp_path: Path) -
     assert read == [["a", "b"]]
 
 
+def test_light_rows_categories_are_those_union_categoricals_gives(tmp_path: Path) -> None:
+    from pandas.api.types import union_categoricals  # noqa: PLC0415
+
+    a = _part(tmp_path, "a", [4, 0, 2], ["wheat", "maize", None])
+    b = _part(tmp_path, "b", [5, 1], ["rice", "maize"])
+    c = _part(tmp_path, "c", [3], ["barley"])
+    rows = light_rows([a, b, c], [], 6, COLUMNS)
+    parts = [light_columns(s.part) for s in (a, b, c) if s.part is not None]  # as light_rows has
+    joined = union_categoricals([p["declared_crop"] for p in parts])
+    assert rows["declared_crop"].cat.categories.tolist() == joined.categories.tolist()
+    by_row = dict(zip(np.concatenate([p[ROW].to_numpy() for p in parts]), joined, strict=True))
+    assert rows["declared_crop"].astype(object).tolist() == [by_row[r] for r in range(6)]
+
+
 def test_light_rows_name_missing_rows(tmp_path: Path) -> None:
     a = _part(tmp_path, "a", [0, 2], ["maize", "wheat"])
     with pytest.raises(ScanError, match="2 rows for 3 titles"):
