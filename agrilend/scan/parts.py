@@ -14,10 +14,10 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import geopandas as gpd
 import numpy as np
@@ -39,17 +39,80 @@ SLOW_WRITE_ENV = "AGRILEND_SCAN_TEST_SLOW_WRITE"
 FAIL_ENV = "AGRILEND_SCAN_TEST_FAIL_CHUNKS"
 
 
+class Rows(Sequence[int]):
+    """A chunk's title rows: an immutable sequence of ints kept as one int32 array, 4 bytes a
+    row (a tuple of ints costs 36: a county's chunks hold every title's row, in the client and
+    in every message that carries them).
+
+    Examples
+    --------
+    >>> r = Rows([4, 0, 7])
+    >>> len(r), r[0], list(r), r == Rows((4, 0, 7)), r == (4, 0, 7)
+    (3, 4, [4, 0, 7], True, True)
+    >>> np.asarray(r, dtype=np.int64).tolist(), hash(r) == hash(Rows([4, 0, 7]))
+    ([4, 0, 7], True)
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Any = ()) -> None:
+        given = np.asarray(rows, dtype=np.int64)
+        if given.ndim != 1 or (given.size and (given.min() < 0 or given.max() >= 2**31)):
+            raise ValueError("a chunk's rows are title positions: one dimension, 0 to 2**31 - 1")
+        kept = given.astype(np.int32)
+        kept.flags.writeable = False
+        self._rows = kept
+
+    def __len__(self) -> int:
+        return int(self._rows.size)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Rows: ...
+    def __getitem__(self, i: int | slice) -> int | Rows:
+        return Rows(self._rows[i]) if isinstance(i, slice) else int(self._rows[i])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows.tolist())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
+        out = self._rows if dtype is None else self._rows.astype(dtype, copy=False)
+        return out.copy() if copy else out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Rows):
+            return bool(np.array_equal(self._rows, other._rows))
+        if isinstance(other, tuple | list):
+            return self._rows.tolist() == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._rows.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Rows({self._rows.tolist()})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Rows, (self._rows,))
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One spatial chunk: its id, the title rows it holds and its pixel window.
 
-    ``rows`` are positions in the county's titles; the window ``(row0, row1, col0, col1)`` is
-    in pixels of the full cube (end exclusive), the parcels' bounds plus a margin.
+    ``rows`` are positions in the county's titles (:class:`Rows`; any sequence of ints is
+    taken); the window ``(row0, row1, col0, col1)`` is in pixels of the full cube (end
+    exclusive), the parcels' bounds plus a margin.
     """
 
     id: str
-    rows: tuple[int, ...]
+    rows: Rows
     window: tuple[int, int, int, int]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rows, Rows):
+            object.__setattr__(self, "rows", Rows(self.rows))
 
 
 @dataclass(frozen=True)
@@ -279,7 +342,7 @@ def partition(
         r0, c0 = max(r0, 0), max(c0, 0)
         r1, c1 = min(max(r1, r0 + 1), ny), min(max(c1, c0 + 1), nx)
         cid = f"r{int(keys[s, 0]):04d}c{int(keys[s, 1]):04d}"
-        chunks.append(Chunk(cid, tuple(int(r) for r in rows), (r0, r1, c0, c1)))
+        chunks.append(Chunk(cid, Rows(rows), (r0, r1, c0, c1)))
     return chunks
 
 
@@ -650,6 +713,7 @@ __all__ = [
     "Chunk",
     "ChunkTask",
     "CubeSource",
+    "Rows",
     "cell_size",
     "chunk_of_rows",
     "decoded_pixels",
