@@ -349,43 +349,48 @@ def crop_plan(
     run = mapper or _in_process
     share = share or (lambda x: x)
     width = len(times)
-    ok = (parcels["status"].astype(object) != "error").to_numpy()
-    # the declarations as codes (names[codes] their text; 0: none, and the codes sort as the
-    # text does): 4 bytes a parcel; text for the training sample's parcels only
-    codes, names = label_codes(parcels.loc[ok, "declared_crop"])
+    # a few bytes per parcel, in title order: whether usable, the declaration as a code
+    # (names[codes] its text; 0: none, and the codes sort as the text does); text for the
+    # training sample's parcels only, and chunk positions only for the parcels selected
+    ok = (parcels["status"] != "error").to_numpy(dtype=bool)
+    codes, names = label_codes(parcels["declared_crop"])
+    codes = codes[ok]
     if "n_clear_obs" not in parcels:
         raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
-    n_obs = pd.to_numeric(parcels.loc[ok, "n_clear_obs"], errors="coerce").to_numpy(float)
-    # where each usable parcel's curve is: its chunk's part, its row there
-    # (int32: a part holds at most a chunk's parcels, a county at most 2**31 chunks)
-    where_chunk = np.empty(len(parcels), dtype=np.int32)
-    where_pos = np.empty(len(parcels), dtype=np.int32)
-    for k, c in enumerate(chunks):
-        rows = np.asarray(c.rows, dtype=np.int64)
-        where_chunk[rows] = k
-        where_pos[rows] = np.arange(rows.size)
-    usable_rows = np.flatnonzero(ok)
-    chunk_of, pos_of = where_chunk[usable_rows], where_pos[usable_rows]
-    del where_chunk, where_pos, usable_rows  # a county's columns: kept no longer than needed
-    for k in np.unique(chunk_of):
-        if chunks[k].id not in parts:
-            raise ScanError(f"chunk {chunks[k].id} holds usable parcels but has no part")
+    n_obs_of = pd.to_numeric(parcels["n_clear_obs"], errors="coerce").to_numpy(float)
+    usable_rows = np.flatnonzero(ok).astype(np.int32)  # title row of each usable position
+    del ok
+    for c in chunks:
+        rows = np.asarray(c.rows)
+        if c.id not in parts and np.isin(rows, usable_rows).any():
+            raise ScanError(f"chunk {c.id} holds usable parcels but has no part")
 
-    def by_chunk(selected: np.ndarray[Any, Any]) -> list[tuple[int, np.ndarray[Any, Any]]]:
-        """Usable positions ``selected`` grouped by chunk: ``(chunk index, usable positions)``."""
-        if not selected.size:
-            return []
-        order = selected[np.argsort(chunk_of[selected], kind="stable")]
-        ks, starts = np.unique(chunk_of[order], return_index=True)
-        return list(zip(ks.tolist(), np.split(order, starts[1:]), strict=True))
+    def n_obs(selected: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The clear observations of usable positions ``selected``."""
+        return n_obs_of[usable_rows[selected]]
+
+    def by_chunk(
+        selected: np.ndarray[Any, Any],
+    ) -> list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+        """Usable positions ``selected`` by chunk: ``(chunk index, rows of its part, usable
+        positions)``, chunk by chunk (no array of every parcel but one flag each)."""
+        mark = np.zeros(len(parcels), dtype=bool)
+        mark[usable_rows[selected]] = True
+        out = []
+        for k, c in enumerate(chunks):
+            rows = np.asarray(c.rows)
+            pos = np.flatnonzero(mark[rows])
+            if pos.size:
+                out.append((k, pos.astype(np.int32), np.searchsorted(usable_rows, rows[pos])))
+        return out
 
     def gather(selected: np.ndarray[Any, Any], bins: int) -> Any:
         """Features of usable positions ``selected`` (computed by the workers from their
         curves, profile bins ``bins`` days wide), in that order (with ``keep``: left on a
         worker)."""
         groups = by_chunk(selected)
-        jobs = [(parts[chunks[k].id], pos_of[g].tolist(), template, bins) for k, g in groups]
-        order = np.concatenate([g for _, g in groups]) if groups else np.zeros(0, np.int64)
+        jobs = [(parts[chunks[k].id], pos.tolist(), template, bins) for k, pos, _ in groups]
+        order = np.concatenate([u for *_, u in groups]) if groups else np.zeros(0, np.int64)
         at = {int(u): i for i, u in enumerate(order)}
         take = np.asarray([at[int(u)] for u in selected], dtype=np.int64)
         if keep is None:
@@ -394,7 +399,7 @@ def crop_plan(
                     *[keep(read_features, *job) for job in jobs])  # fmt: skip
 
     def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
-        return {chunks[k].id: pos_of[g] for k, g in by_chunk(selected)}
+        return {chunks[k].id: pos for k, pos, _ in by_chunk(selected)}
 
     if context.crop_model is not None:
         model = context.crop_model
@@ -435,7 +440,7 @@ def crop_plan(
     )  # fmt: skip
     # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
     # training sample reads them from its series)
-    bins = width_of_counts(n_obs[inside], times)
+    bins = width_of_counts(n_obs(inside), times)
     clock = time.perf_counter()
     took: dict[str, float] = {}
     feats = gather(inside, bins)
@@ -497,15 +502,15 @@ def crop_plan(
     suspect_in = check(proba_in)["crop_mismatch"].to_numpy(dtype=bool)
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     at_in = {int(u): i for i, u in enumerate(inside)}
-    for k, g in by_chunk(inside):
-        fixed[chunks[k].id] = (pos_of[g], proba_in[[at_in[int(u)] for u in g]])
+    for k, pos, us in by_chunk(inside):
+        fixed[chunks[k].id] = (pos, proba_in[[at_in[int(u)] for u in us]])
     # the county's model: the training sample's declarations (all of them in a small county)
     # of a learnt crop that the check did not flag, as decide trains it
     flagged = np.zeros(codes.size, dtype=bool)
     flagged[inside] = suspect_in
     fit_rows = county_model_rows(codes, train, flagged, none=0)
     # fit() reads the bins' width from the observations of the rows it learns from
-    fit_bins = width_of_counts(n_obs[fit_rows], times)
+    fit_bins = width_of_counts(n_obs(fit_rows), times)
     if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
         feats_fit, fit_take = feats, np.asarray([at_in[int(u)] for u in fit_rows], np.int64)
     else:  # the sample is the pool, so only when its rows' observations ask other bins
@@ -524,7 +529,7 @@ def crop_plan(
     if outside.size:  # a sampled county: the county's model predicts every other parcel
         predict = positions(outside)
         # the county's columns are done with before the fit: only the sample's features stay
-        del chunk_of, pos_of, folds, trainable, flagged, in_folds, outside, codes, n_obs
+        del folds, trainable, flagged, in_folds, outside, codes, n_obs_of, usable_rows
         give_back("the crop plan's columns")
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)

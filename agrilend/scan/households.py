@@ -1,25 +1,26 @@
 """The county step's households: sized in partitions of households on the workers.
 
-Step 4 of :mod:`agrilend.scan.county_step`. Before the parts are decided, the client plans the
-partitions (:func:`plan_households`): each household (its ``owner_ref`` after the transfer
-contracts, whose tenants farm the titles) goes to the partition of its *home chunk*, the first
-chunk holding one of its titles, and the chunks are cut into :func:`chunk_partitions`, runs of
-consecutive chunks of about :data:`HOUSEHOLD_PARTITION_PARCELS` titles. Chunks are spatial and
-a household's titles lie in a village, so a partition's households live in a few chunks.
+Step 4 of :mod:`agrilend.scan.county_step`. While the crops are made, a worker plans the
+partitions from the titles file (:func:`plan_from_titles`, :func:`plan_households`): each
+household (its ``owner_ref`` after the transfer contracts, whose tenants farm the titles) goes
+to the partition of its *home chunk*, the first chunk holding one of its titles, and the chunks
+are cut into :func:`chunk_partitions`, runs of consecutive chunks of about
+:data:`HOUSEHOLD_PARTITION_PARCELS` titles. Chunks are spatial and a household's titles lie in a
+village, so a partition's households live in a few chunks.
 
 Each part is then written (:func:`write_final`, called by ``decide_task``) sorted by partition,
 one Parquet row group per partition present (transfers applied first); its task returns which
 row group holds which partition. One task per partition (:func:`households_task`) reads only
 its row groups, sizes its households with only its records (the subsidies, and with credit
-extras the insurance and own evidence, routed on the client: :func:`route_records`) and
-writes one file of the ``households.parquet`` folder and its households' outlines (for the
+extras the insurance and own evidence, routed where the plan is made: :func:`route_records`)
+and writes one file of the ``households.parquet`` folder and its households' outlines (for the
 GeoPackage). No column is added to the parcels: the partitions live in the row groups only.
 
 Credit extras (:class:`agrilend.credit.CreditExtras`) are sized as
 :func:`agrilend.credit.size_with_extras` sizes a whole county: the prices are county-wide (the
-priced policy is made once, on the client); transfers are applied to each part by its titles'
-contracts (the partition key is the holder after transfers) and their conflict flags, found on
-the client, go to the partitions of both sides; insurance and own evidence go with the
+priced policy is made once, with the plan); transfers are applied to each part by its titles'
+contracts (the partition key is the holder after transfers) and their conflict flags, found
+with the plan, go to the partitions of both sides; insurance and own evidence go with the
 household they match; a photo counts once in the county (the digests counted in another
 partition are passed on).
 """
@@ -93,6 +94,9 @@ class HouseholdPlan:
     flags: pd.DataFrame
     extras: Any = None  # CreditExtras, when some are given and a decision date is known
     policy: Any = None  # priced (:func:`agrilend.credit.extras.priced_policy`)
+    #: each partition's records and the matched subsidy records, when routed where the plan
+    #: was made (:func:`plan_from_titles`: the owners then stay there)
+    routed: tuple[list[PartitionRecords], pd.DataFrame] | None = None
 
     def part_of(self, owners: Any) -> np.ndarray[Any, Any]:
         """The partition of each owner (-1: not a household of the county)."""
@@ -226,8 +230,8 @@ def plan_households(
     part_of_row = part_of_owner[codes]
     parts = []
     for k, c in enumerate(chunks):
-        rows = np.sort(np.asarray(c.rows, dtype=np.int64))
-        parts.append(PartHouseholds(rows=rows, parts=part_of_row[rows],
+        rows = np.sort(np.asarray(c.rows, dtype=np.int32))
+        parts.append(PartHouseholds(rows=rows, parts=part_of_row[rows].astype(np.int32),
                                     transfers=part_transfers[k], claims=part_claims[k],
                                     as_of=as_of))  # fmt: skip
     priced = policy if extras is None else priced_policy(policy, extras, as_of=as_of)[0]
@@ -248,7 +252,9 @@ def plan_from_titles(  # noqa: PLR0917 (a Dask task: positional arguments)
 ) -> HouseholdPlan:
     """:func:`plan_households` from the owners and parcel ids of the scan's titles file
     (:mod:`agrilend.scan.title_store`; a task on a worker: the client reads no title), which
-    must hold the plan's ``n_titles`` titles."""
+    must hold the plan's ``n_titles`` titles; the records are routed to the partitions there
+    (:func:`route_records` of ``subsidies``: ``routed``), and the plan comes back without its
+    owners."""
     from agrilend.errors import ScanError  # noqa: PLC0415
     from agrilend.scan.title_store import read_title_columns  # noqa: PLC0415
 
@@ -256,8 +262,14 @@ def plan_from_titles(  # noqa: PLR0917 (a Dask task: positional arguments)
     if len(titles) != n_titles:
         raise ScanError(f"the scan's titles {titles_file!r} hold {len(titles)} titles, the plan "
                         f"{n_titles}; scan again with --overwrite")  # fmt: skip
-    return plan_households(chunks, titles, subsidies=subsidies, extras=extras, policy=policy,
+    plan = plan_households(chunks, titles, subsidies=subsidies, extras=extras, policy=policy,
                            as_of=as_of, slots=slots)  # fmt: skip
+    del titles
+    # the records routed here: the owners (a third of the titles) need not travel
+    plan.routed = route_records(plan, subsidies)
+    plan.owners, plan.part_of_owner = pd.Index([], dtype=object), np.zeros(0, dtype=np.int64)
+    plan.named = plan.named.iloc[0:0]
+    return plan
 
 
 def route_records(
@@ -419,7 +431,8 @@ def size_in_partitions(
     """
     import shutil  # noqa: PLC0415
 
-    records, subs_table = route_records(plan, subsidies)
+    records, subs_table = plan.routed if plan.routed is not None else \
+        route_records(plan, subsidies)  # fmt: skip
     n_parts = plan.n_parts
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()

@@ -427,7 +427,8 @@ def label_codes(
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Declarations as codes: ``(codes, names)`` with ``names[codes]`` the text
     :func:`declared_labels` gives, ``names`` sorted and ``names[0] == ""`` (no declaration),
-    so the codes sort as the text does. 4 bytes a parcel (int32) instead of a pointer.
+    so the codes sort as the text does. 2 bytes a parcel (int16; int32 past 32,767 names)
+    instead of a pointer.
 
     Examples
     --------
@@ -447,7 +448,8 @@ def label_codes(
     text_of = [str(u) for u in values]
     names = np.array(sorted({"", *text_of}), dtype=object)
     at = {n: i for i, n in enumerate(names)}
-    remap = np.array([at[t] for t in text_of] + [0], dtype=np.int32)  # -1 (none): ""
+    small = np.int16 if names.size < 2**15 else np.int32  # a county names a few crops
+    remap = np.array([at[t] for t in text_of] + [0], dtype=small)  # -1 (none): ""
     return remap[codes], names
 
 
