@@ -357,7 +357,7 @@ def crop_plan(
     codes = codes[ok]
     if "n_clear_obs" not in parcels:
         raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
-    n_obs_of = pd.to_numeric(parcels["n_clear_obs"], errors="coerce").to_numpy(float)
+    n_obs_of = pd.to_numeric(parcels["n_clear_obs"], errors="coerce").to_numpy()
     usable_rows = np.flatnonzero(ok).astype(np.int32)  # title row of each usable position
     del ok
     for c in chunks:
@@ -367,7 +367,7 @@ def crop_plan(
 
     def n_obs(selected: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The clear observations of usable positions ``selected``."""
-        return n_obs_of[usable_rows[selected]]
+        return n_obs_of[usable_rows[selected]].astype(float)
 
     def by_chunk(
         selected: np.ndarray[Any, Any],

@@ -1006,7 +1006,7 @@ def light_rows(
     args = [(spec, list(columns)) for spec in specs if spec.chunk not in known]
     read = iter(run(light_part, args) if run is not None else [light_part(*a) for a in args])
     frames = [known[s.chunk] if s.chunk in known else next(read) for s in specs]
-    at = [f[ROW].to_numpy(dtype=np.int64) for f in frames]
+    at = [f[ROW].to_numpy() for f in frames]
     n_seen = sum(a.size for a in at)
     hit = np.zeros(n_titles, dtype=bool)
     for a in at:
@@ -1021,7 +1021,7 @@ def light_rows(
         )
     del hit
     # each column put in place part by part: no copy of the county's rows end to end
-    rows = pd.DataFrame({ROW: np.arange(n_titles)})
+    rows = pd.DataFrame({ROW: np.arange(n_titles, dtype=np.int32)})
     for c in columns:
         rows[c] = _scattered([f[c] for f in frames], at, n_titles)
     return rows

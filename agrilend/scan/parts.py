@@ -33,6 +33,8 @@ ROW, NDVI, SMOOTH, VALID = "_row", "_ndvi", "_smooth", "_valid"
 #: The few columns of every parcel the county step's crop plan reads (:func:`light_columns`;
 #: each chunk task sends them back with its result).
 LIGHT = ("status", "declared_crop", "n_clear_obs")
+#: Columns of counts among them (kept as float32 when that holds them exactly).
+COUNTS = ("n_clear_obs",)
 #: Test hook: seconds to sleep inside the atomic write of a part (widens the kill window).
 SLOW_WRITE_ENV = "AGRILEND_SCAN_TEST_SLOW_WRITE"
 #: Test hook: chunk ids (comma-separated) whose task raises, to exercise quarantine.
@@ -623,12 +625,18 @@ def light_columns(path: str, columns: list[str] | tuple[str, ...] = LIGHT) -> pd
 
 
 def light_frame(part: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """:data:`ROW` and ``columns`` of a part's rows, the words as categories."""
+    """:data:`ROW` (int32) and ``columns`` of a part's rows, the words as categories and the
+    counts (:data:`COUNTS`) as float32 when that holds them exactly: a few bytes a parcel."""
     part = part.reindex(columns=[ROW, *columns])
-    part[ROW] = part[ROW].astype(np.int64)
+    part[ROW] = part[ROW].astype(np.int32)  # title rows: below 2**31 (parts.Rows)
     for col in columns:  # a few distinct words per column: categories, not strings
         if not pd.api.types.is_numeric_dtype(part[col]):
             part[col] = part[col].astype("category")
+        elif col in COUNTS:
+            wide = part[col].to_numpy(dtype=float)
+            narrow = wide.astype(np.float32)
+            if np.array_equal(narrow.astype(float), wide, equal_nan=True):
+                part[col] = narrow
     return part
 
 
@@ -709,6 +717,7 @@ def stack(cells: pd.Series, width: int) -> np.ndarray[Any, Any]:
 
 
 __all__ = [
+    "COUNTS",
     "LIGHT",
     "Chunk",
     "ChunkTask",

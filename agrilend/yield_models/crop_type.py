@@ -438,8 +438,12 @@ def label_codes(
     """
     if not isinstance(declared, pd.Series | pd.Categorical | pd.Index):
         declared = pd.Series(np.asarray(declared, dtype=object))
-    codes, uniques = pd.factorize(declared, use_na_sentinel=True)
-    values = list(uniques)
+    if isinstance(declared.dtype, pd.CategoricalDtype):  # its own codes: no copy of 8 bytes each
+        cat = pd.Categorical(declared)
+        codes, values = np.asarray(cat.codes), list(cat.categories)
+    else:
+        codes, uniques = pd.factorize(declared, use_na_sentinel=True)
+        values = list(uniques)
     if declared.dtype == object and not all(isinstance(u, str) for u in values):
         # mixed values hash alike (1, 1.0, True): each written as str writes it
         text = pd.Series(np.asarray(declared, dtype=object)).fillna("").astype(str)
