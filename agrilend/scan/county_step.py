@@ -181,16 +181,30 @@ def _order_values(
     located: dict[int, list[tuple[int, int, int]]],
     picked: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
 ) -> dict[tuple[int, int], float]:
-    """The exact value of each ``(group, rank)`` from the parts' values inside the bins."""
+    """The exact value of each ``(group, rank)`` from the parts' values inside the bins (the
+    ``picked`` list is emptied: its arrays are joined, then let go). The values are ordered by
+    bin only; within the bin holding a rank, the wanted one is selected (``np.partition``): the
+    value a full sort by bin and value would put there.
+
+    Examples
+    --------
+    >>> picked = [(np.array([7, 5, 7], np.uint64), np.array([0.3, 9.0, 0.1])),
+    ...           (np.array([7], np.uint64), np.array([0.2]))]
+    >>> _order_values({0: [(2, 7, 1), (3, 7, 1)]}, picked)  # ranks 2 and 3: 1 value before bin 7
+    {(0, 2): 0.2, (0, 3): 0.3}
+    """
     keys = np.concatenate([p[0] for p in picked]) if picked else np.zeros(0, np.uint64)
     vals = np.concatenate([p[1] for p in picked]) if picked else np.zeros(0)
-    order = np.lexsort((vals, keys))
-    keys, vals = keys[order], vals[order]
+    picked.clear()
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
     out: dict[tuple[int, int], float] = {}
     for g, found in located.items():
         for r, key, before in found:
             lo = int(np.searchsorted(keys, np.uint64(key), side="left"))
-            out[(g, r)] = float(vals[lo + r - before])
+            hi = int(np.searchsorted(keys, np.uint64(key), side="right"))
+            k = r - before
+            out[(g, r)] = float(np.partition(vals[order[lo:hi]], k)[k])
     return out
 
 
@@ -997,15 +1011,16 @@ def light_rows(
     run: Mapper | None = None,
     known: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """A few small columns of every parcel, in title row order (the crop plan's input): those
-    the chunk tasks of this run sent back (``known``, by chunk id: :func:`light_columns` of
-    the part each wrote, when they are ``columns``), the others read from the parts by ``run``
-    (the workers; None: in this process)."""
+    """A few small columns of every parcel, in title row order (the index: the title rows;
+    the crop plan's input): those the chunk tasks of this run sent back (``known``, by chunk
+    id: :func:`light_columns` of the part each wrote, when they are ``columns``; each taken out
+    of ``known`` once put in place), the others read from the parts by ``run`` (the workers;
+    None: in this process)."""
     del chunks  # the specs follow the chunks
-    known = known if known is not None and tuple(columns) == LIGHT else {}
-    args = [(spec, list(columns)) for spec in specs if spec.chunk not in known]
+    sent = known if known is not None and tuple(columns) == LIGHT else {}
+    args = [(spec, list(columns)) for spec in specs if spec.chunk not in sent]
     read = iter(run(light_part, args) if run is not None else [light_part(*a) for a in args])
-    frames = [known[s.chunk] if s.chunk in known else next(read) for s in specs]
+    frames: list[Any] = [sent[s.chunk] if s.chunk in sent else next(read) for s in specs]
     at = [f[ROW].to_numpy() for f in frames]
     n_seen = sum(a.size for a in at)
     hit = np.zeros(n_titles, dtype=bool)
@@ -1020,48 +1035,65 @@ def light_rows(
             "parts folder and resume to compute them again"
         )
     del hit
-    # each column put in place part by part: no copy of the county's rows end to end
-    rows = pd.DataFrame({ROW: np.arange(n_titles, dtype=np.int32)})
-    for c in columns:
-        rows[c] = _scattered([f[c] for f in frames], at, n_titles)
-    return rows
+    # each column made whole first, then every part put in place and let go: no copy of the
+    # county's rows end to end, no part kept once it is in
+    outs = {c: _whole([f[c] for f in frames], n_titles) for c in columns}
+    for i, spec in enumerate(specs):
+        for c in columns:
+            _put_part(outs[c], frames[i][c], at[i])
+        frames[i] = None
+        sent.pop(spec.chunk, None)
+    return pd.DataFrame({c: _finished(outs[c]) for c in columns})
 
 
-def _scattered(columns: list[pd.Series], at: list[np.ndarray[Any, Any]], n: int) -> Any:
-    """One column of ``n`` rows from the parts' columns, each part's values put at its rows
-    ``at``: categories of categories (``pd.concat`` would make strings of categories that
-    differ between parts; in the order :func:`pandas.api.types.union_categoricals` gives
-    them), else values.
+def _whole(columns: list[pd.Series], n: int) -> tuple[np.ndarray[Any, Any], Any]:
+    """An empty column of ``n`` rows for the parts' ``columns`` and its categories (None:
+    values): categories of categories, in the order
+    :func:`pandas.api.types.union_categoricals` gives them, their codes as small as they go
+    (``pd.concat`` would make strings of categories that differ between parts); else values,
+    numbers of the parts' common type or objects.
 
     Examples
     --------
     >>> a, b = pd.Series(["x", "y"], dtype="category"), pd.Series(["z"], dtype="category")
-    >>> out = _scattered([a, b], [np.array([0, 2]), np.array([1])], 3)
-    >>> str(out.dtype), list(out)
-    ('category', ['x', 'z', 'y'])
-    >>> list(_scattered([pd.Series([1, 2]), pd.Series([3])], [np.array([2, 0]), np.array([1])], 3))
-    [2, 3, 1]
+    >>> whole = _whole([a, b], 3)
+    >>> _put_part(whole, a, np.array([0, 2])); _put_part(whole, b, np.array([1]))
+    >>> list(_finished(whole)), list(_finished(whole).categories)
+    (['x', 'z', 'y'], ['x', 'y', 'z'])
+    >>> whole = _whole([pd.Series([1, 2]), pd.Series([3.5])], 3)
+    >>> _put_part(whole, pd.Series([1, 2]), np.array([2, 0]))
+    >>> _put_part(whole, pd.Series([3.5]), np.array([1]))
+    >>> _finished(whole).tolist()
+    [2.0, 3.5, 1.0]
     """
-    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns) and columns:
+    if columns and all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
         kinds = {c.cat.categories.dtype for c in columns}
         if len(kinds) == 1:  # union_categoricals joins these (else: values, as below)
             cats = pd.Index(pd.unique(np.concatenate(
                 [c.cat.categories.to_numpy(dtype=object) for c in columns])))  # fmt: skip
             cats = cats.astype(columns[0].cat.categories.dtype)
-            codes = np.full(n, -1, dtype=np.int32)
-            for c, rows in zip(columns, at, strict=True):
-                own = c.cat.codes.to_numpy()
-                to = cats.get_indexer(c.cat.categories)
-                codes[rows] = np.where(own >= 0, to[np.maximum(own, 0)], -1)
-            return pd.Series(pd.Categorical.from_codes(codes, categories=cats))
+            small = np.int8 if len(cats) < 2**7 else np.int16 if len(cats) < 2**15 else np.int32
+            return np.full(n, -1, dtype=small), cats
     if columns and all(pd.api.types.is_numeric_dtype(c.dtype) and
                        not isinstance(c.dtype, pd.CategoricalDtype) for c in columns):  # fmt: skip
-        out = np.empty(n, dtype=np.result_type(*[c.to_numpy().dtype for c in columns]))
+        return np.empty(n, dtype=np.result_type(*[c.to_numpy().dtype for c in columns])), None
+    return np.empty(n, dtype=object), None
+
+
+def _put_part(whole: tuple[np.ndarray[Any, Any], Any], part: pd.Series, rows: Any) -> None:
+    """A part's column put at its ``rows`` of the :func:`_whole` column."""
+    out, cats = whole
+    if cats is not None:
+        own = part.cat.codes.to_numpy()
+        to = cats.get_indexer(part.cat.categories)
+        out[rows] = np.where(own >= 0, to[np.maximum(own, 0)], -1)
     else:
-        out = np.empty(n, dtype=object)
-    for c, rows in zip(columns, at, strict=True):
-        out[rows] = c.to_numpy(dtype=object) if out.dtype == object else c.to_numpy()
-    return pd.Series(out)
+        out[rows] = part.to_numpy(dtype=object) if out.dtype == object else part.to_numpy()
+
+
+def _finished(whole: tuple[np.ndarray[Any, Any], Any]) -> Any:
+    out, cats = whole
+    return pd.Categorical.from_codes(out, categories=cats) if cats is not None else out
 
 
 #: Titles boxed at a time when looking for the titles near another chunk.
