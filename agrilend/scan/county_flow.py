@@ -224,10 +224,9 @@ def county_on_workers(
     overlaps = launch(overlap_changes, specs, titles_file, crs)
     planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,
                      inputs.credit_extras, policy, as_of, slots)  # fmt: skip
-    # by chunk, sent by this run's chunk tasks: the others' read from the parts
+    # by chunk, sent by this run's chunk tasks (taken out of ``light`` as they are put in
+    # place): the others' read from the parts
     rows = light_rows(specs, chunks, n_titles, run=run, known=light)
-    if light is not None:
-        light.clear()  # joined into the rows: not kept twice
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))

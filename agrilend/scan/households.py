@@ -99,7 +99,14 @@ class HouseholdPlan:
     routed: tuple[list[PartitionRecords], pd.DataFrame] | None = None
 
     def part_of(self, owners: Any) -> np.ndarray[Any, Any]:
-        """The partition of each owner (-1: not a household of the county)."""
+        """The partition of each owner (-1: not a household of the county). A plan whose
+        records were routed where it was made (``routed``) came back without its owners: it
+        refuses, rather than call every owner no household."""
+        if self.routed is not None:
+            from agrilend.errors import ScanError  # noqa: PLC0415
+
+            raise ScanError("this households' plan left its owners where it was made (its "
+                            "records are routed already: use plan.routed)")  # fmt: skip
         idx = self.owners.get_indexer(pd.Index(pd.Series(owners, dtype=object).astype(str)))
         return np.where(idx >= 0, self.part_of_owner[np.maximum(idx, 0)], -1)
 

@@ -195,3 +195,44 @@ def test_the_table_made_in_memory_is_the_geoparquet_file_geopandas_writes(
     back = gpd.read_parquet(tmp_path / "mem.parquet")
     pd.testing.assert_frame_equal(back.drop(columns="geometry"), frame.drop(columns="geometry"))
     assert back.geometry.equals(frame.geometry)
+
+
+def test_a_plan_made_from_the_titles_file_is_the_plan_and_keeps_no_owner(tmp_path: Path) -> None:
+    """The households' plan a worker makes from the titles file has the partitions the plan
+    of the titles in memory has; it comes back routed and without its owners, and refuses to
+    place an owner rather than call every one no household."""
+    import geopandas as gpd  # noqa: PLC0415
+    from shapely import box  # noqa: PLC0415
+
+    from agrilend.credit import load_policy  # noqa: PLC0415
+    from agrilend.errors import ScanError  # noqa: PLC0415
+    from agrilend.scan.parts import Chunk  # noqa: PLC0415
+    from agrilend.scan.title_store import TITLES_FILE, write_titles  # noqa: PLC0415
+
+    owners = ["o1", "o2", "o1", "o3", "o2", "o4"]
+    titles = gpd.GeoDataFrame(
+        {"parcel_id": [f"p{i}" for i in range(6)], "owner_ref": owners},
+        geometry=[box(i, 0, i + 1, 1) for i in range(6)], crs="EPSG:32650",
+    )  # fmt: skip
+    chunks = [Chunk("a", (0, 3, 5), (0, 1, 0, 1)), Chunk("b", (1, 2, 4), (0, 1, 1, 2))]
+    path = tmp_path / TITLES_FILE
+    write_titles(titles, chunks, path)
+    kw: dict[str, Any] = {"subsidies": None, "extras": None, "policy": load_policy(),
+                          "as_of": None}  # fmt: skip
+    here = hh_mod.plan_households(chunks, pd.DataFrame(titles.drop(columns="geometry")), **kw)
+    there = hh_mod.plan_from_titles(str(path), chunks, 6, kw["subsidies"], kw["extras"],
+                                    kw["policy"], kw["as_of"])  # fmt: skip
+    assert there.n_parts == here.n_parts
+    for a, b in zip(there.parts, here.parts, strict=True):
+        assert a.rows.tolist() == b.rows.tolist()
+        assert a.parts.tolist() == b.parts.tolist()
+    assert there.routed is not None
+    assert len(there.routed[0]) == there.n_parts
+    assert len(there.owners) == 0  # the owners stayed where the plan was made
+    # the plan in memory places an owner (o3 holds title 3, in chunk a) and no one else
+    at = here.parts[0].rows.tolist().index(3)
+    assert here.part_of(["o3", "nobody"]).tolist() == [int(here.parts[0].parts[at]), -1]
+    with pytest.raises(ScanError, match="left its owners where it was made"):
+        there.part_of(["o3"])
+    with pytest.raises(ScanError, match="hold 6 titles, the plan 7"):
+        hh_mod.plan_from_titles(str(path), chunks, 7, None, None, kw["policy"], None)
