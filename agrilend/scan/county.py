@@ -38,23 +38,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from agrilend.errors import InsufficientEvidenceError, ScanError
-from agrilend.scan.memory import give_back
+from agrilend.errors import ScanError
+from agrilend.scan.crop_sample import N_SPLITS, Draw, Groups, draw_sample, subset
 from agrilend.scan.parts import NDVI, Chunk, stack
-from agrilend.yield_models.county_crops import (
-    MIN_CLASS_SIZE,
-    classes_of,
-    county_model_rows,
-    learnt_classes,
-)
+from agrilend.yield_models.county_crops import classes_of
 from agrilend.yield_models.declaration import DEFAULT_FALSE_ALARM_RATE
 
 log = logging.getLogger(__name__)
-
-#: Out-of-fold settings of :func:`agrilend.yield_models.predict_out_of_fold` as ``decide``
-#: calls it (its defaults; the smallest learnt crop is
-#: :data:`agrilend.yield_models.county_crops.MIN_CLASS_SIZE`).
-N_SPLITS, RANDOM_STATE = 5, 0
 
 #: Each fold's forest is grown in this many parts, one task each (the same trees as one fit):
 #: five folds of whole forests keep two workers busy for three fits' time, twenty parts for
@@ -295,7 +285,7 @@ class CropPlan:
 
 
 def crop_plan(
-    parcels: pd.DataFrame,
+    parcels: pd.DataFrame | Draw,
     chunks: list[Chunk],
     parts: dict[str, str],
     *,
@@ -312,10 +302,12 @@ def crop_plan(
     trained on the workers (one task per fold) on the training sample's features (computed by
     the workers from the parts, then ``share``-d with every worker once).
 
-    ``parcels`` holds ``status``, ``declared_crop`` (text or categories) and ``n_clear_obs`` of
-    every title, in title row order. Without a context model, ``context.crop_model`` is set to
-    the county's model, as :func:`agrilend.pipeline.decide` does. The features' profile bins
-    are as wide as the observation density of every usable parcel asks
+    ``parcels`` is the draw (:func:`agrilend.scan.crop_sample.draw_sample`, made on a worker in
+    a scan), or the light rows it is drawn from: ``status``, ``declared_crop`` (text or
+    categories) and ``n_clear_obs`` of every title, in title row order. Without a context
+    model, ``context.crop_model`` is set to the county's model, as
+    :func:`agrilend.pipeline.decide` does. The features' profile bins are as wide as the
+    observation density of every usable parcel asks
     (:func:`agrilend.yield_models.features.width_of_counts`, as ``decide`` reads it from the
     county's series): the same width for the folds' sample and for every chunk.
 
@@ -334,12 +326,7 @@ def crop_plan(
         _PARALLEL_TRAINING,
         _check_model_dates,
     )
-    from agrilend.yield_models.crop_type import (  # noqa: PLC0415
-        CropTypeClassifier,
-        _fold_ids,
-        label_codes,
-        sample_of_codes,
-    )
+    from agrilend.yield_models.crop_type import CropTypeClassifier  # noqa: PLC0415
     from agrilend.yield_models.declaration import (  # noqa: PLC0415
         check_declarations,
         suspect_declarations,
@@ -349,46 +336,15 @@ def crop_plan(
     run = mapper or _in_process
     share = share or (lambda x: x)
     width = len(times)
-    # a few bytes per parcel, in title order: whether usable, the declaration as a code
-    # (names[codes] its text; 0: none, and the codes sort as the text does); text for the
-    # training sample's parcels only, and chunk positions only for the parcels selected
-    ok = (parcels["status"] != "error").to_numpy(dtype=bool)
-    codes, names = label_codes(parcels["declared_crop"])
-    codes = codes[ok]
-    if "n_clear_obs" not in parcels:
-        raise ScanError("the crop plan needs each parcel's n_clear_obs (the parts' column)")
-    n_obs_of = pd.to_numeric(parcels["n_clear_obs"], errors="coerce").to_numpy()
-    usable_rows = np.flatnonzero(ok).astype(np.int32)  # title row of each usable position
-    del ok
-    for c in chunks:
-        rows = np.asarray(c.rows)
-        if c.id not in parts and np.isin(rows, usable_rows).any():
-            raise ScanError(f"chunk {c.id} holds usable parcels but has no part")
+    draw = parcels if isinstance(parcels, Draw) else draw_sample(
+        parcels, chunks, parts, crop_training_cap=crop_training_cap,
+        context_model=context.crop_model is not None)  # fmt: skip
+    del parcels
 
-    def n_obs(selected: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The clear observations of usable positions ``selected``."""
-        return n_obs_of[usable_rows[selected]].astype(float)
-
-    def by_chunk(
-        selected: np.ndarray[Any, Any],
-    ) -> list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
-        """Usable positions ``selected`` by chunk: ``(chunk index, rows of its part, usable
-        positions)``, chunk by chunk (no array of every parcel but one flag each)."""
-        mark = np.zeros(len(parcels), dtype=bool)
-        mark[usable_rows[selected]] = True
-        out = []
-        for k, c in enumerate(chunks):
-            rows = np.asarray(c.rows)
-            pos = np.flatnonzero(mark[rows])
-            if pos.size:
-                out.append((k, pos.astype(np.int32), np.searchsorted(usable_rows, rows[pos])))
-        return out
-
-    def gather(selected: np.ndarray[Any, Any], bins: int) -> Any:
-        """Features of usable positions ``selected`` (computed by the workers from their
-        curves, profile bins ``bins`` days wide), in that order (with ``keep``: left on a
-        worker)."""
-        groups = by_chunk(selected)
+    def gather(groups: Groups, selected: np.ndarray[Any, Any], bins: int) -> Any:
+        """Features of usable positions ``selected`` (their chunks' ``groups``; computed by the
+        workers from their curves, profile bins ``bins`` days wide), in that order (with
+        ``keep``: left on a worker)."""
         jobs = [(parts[chunks[k].id], pos.tolist(), template, bins) for k, pos, _ in groups]
         order = np.concatenate([u for *_, u in groups]) if groups else np.zeros(0, np.int64)
         at = {int(u): i for i, u in enumerate(order)}
@@ -398,55 +354,35 @@ def crop_plan(
         return keep(stack_features, template, width, bins, take,
                     *[keep(read_features, *job) for job in jobs])  # fmt: skip
 
-    def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
-        return {chunks[k].id: pos for k, pos, _ in by_chunk(selected)}
-
+    if draw.context_model != (context.crop_model is not None):
+        raise ScanError("the crop plan's draw was made for a county with"
+                        f"{'' if draw.context_model else 'out'} a model; this county has "
+                        f"{'one' if context.crop_model is not None else 'none'}")  # fmt: skip
     if context.crop_model is not None:
         model = context.crop_model
         _check_model_dates(model, times)
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
         predictor = (model, dates, np.arange(len(model.classes_)))
-        return CropPlan("context", predictor, list(model.classes_), {},
-                        positions(np.arange(codes.size)))  # fmt: skip
+        return CropPlan("context", predictor, list(model.classes_), {}, draw.predict)
 
-    # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
-    train = sample_of_codes(codes, max_train=crop_training_cap)
+    names, inside = draw.names, draw.inside
     template = CropTypeClassifier(
-        times=list(times), n_jobs=-1 if train.sum() > _PARALLEL_TRAINING else 1
+        times=list(times), n_jobs=-1 if draw.n_train > _PARALLEL_TRAINING else 1
     )
-    learnt_codes = learnt_classes(codes, none=0)
-    learnt = names[learnt_codes]  # sorted: the codes sort as the text
-    if learnt.size < 2:
-        counts = np.bincount(codes, minlength=names.size)
-        got = {str(names[c]): int(counts[c]) for c in range(1, names.size) if counts[c]}
-        raise InsufficientEvidenceError(
-            f"out-of-fold crop prediction needs two crops with at least {MIN_CLASS_SIZE} "
-            f"declared parcels; got {got}. Give a larger area or a model trained elsewhere"
-        )
-    pool = sample_of_codes(
-        codes, max_train=crop_training_cap, min_class_size=MIN_CLASS_SIZE,
-        random_state=RANDOM_STATE,
-    )  # fmt: skip
-    sampled = crop_training_cap is not None and int((codes != 0).sum()) > crop_training_cap
-    folds = np.full(codes.size, -1, dtype=np.int8)
-    in_folds = pool if sampled else np.ones(codes.size, dtype=bool)
-    folds[in_folds] = _fold_ids(codes[in_folds], N_SPLITS, RANDOM_STATE)
-    trainable = np.isin(codes, learnt_codes) & in_folds
-    inside = np.flatnonzero(in_folds)
-    outside = np.flatnonzero(folds < 0)
+    learnt = names[draw.learnt_codes]  # sorted: the codes sort as the text
     log.info(
         "crop model: %d parcels in the folds, %d predicted on the workers by the county's model",
-        inside.size, outside.size,
+        inside.size, sum(p.size for p in draw.predict.values()),
     )  # fmt: skip
     # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
     # training sample reads them from its series)
-    bins = width_of_counts(n_obs(inside), times)
+    bins = width_of_counts(draw.n_obs_in, times)
     clock = time.perf_counter()
     took: dict[str, float] = {}
-    feats = gather(inside, bins)
+    feats = gather(draw.groups_in, inside, bins)
     took["crop_features"] = time.perf_counter() - clock
-    lab_in = names[codes[inside]]  # text (shared strings): the sample's parcels only
-    folds_in, trainable_in = folds[inside], trainable[inside]
+    lab_in = names[draw.codes_in]  # text (shared strings): the sample's parcels only
+    codes_in, folds_in, trainable_in = draw.codes_in, draw.folds_in, draw.trainable_in
 
     # the sample's features go to each worker once (kept on the workers: there already)
     shared = feats if keep is not None else share(feats)
@@ -462,7 +398,7 @@ def crop_plan(
         each fold's trees, the parts' probabilities weighted by their share of the trees and
         summed per fold (:func:`fold_sum`; with ``keep``, on the workers: one array per fold
         comes back). The tasks take the sample's folds and labels (codes) once, not per task."""
-        sample = FoldSample(codes[inside], names, folds_in, learn)
+        sample = FoldSample(codes_in, names, folds_in, learn)
         sample_there = keep(_same, sample) if keep is not None else share(sample)
         proba = np.zeros((inside.size, learnt.size))
         sizes = [int((folds_in == k).sum()) for k in range(N_SPLITS)]
@@ -502,20 +438,20 @@ def crop_plan(
     suspect_in = check(proba_in)["crop_mismatch"].to_numpy(dtype=bool)
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     at_in = {int(u): i for i, u in enumerate(inside)}
-    for k, pos, us in by_chunk(inside):
+    for k, pos, us in draw.groups_in:
         fixed[chunks[k].id] = (pos, proba_in[[at_in[int(u)] for u in us]])
     # the county's model: the training sample's declarations (all of them in a small county)
-    # of a learnt crop that the check did not flag, as decide trains it
-    flagged = np.zeros(codes.size, dtype=bool)
-    flagged[inside] = suspect_in
-    fit_rows = county_model_rows(codes, train, flagged, none=0)
+    # of a learnt crop that the check did not flag, as decide trains it (county_model_rows)
+    unflagged = ~np.isin(draw.fit, inside[suspect_in])
+    fit_rows = draw.fit[unflagged]
     # fit() reads the bins' width from the observations of the rows it learns from
-    fit_bins = width_of_counts(n_obs(fit_rows), times)
+    fit_bins = width_of_counts(draw.n_obs_fit[unflagged], times)
     if fit_bins == bins and all(int(u) in at_in for u in fit_rows):
         feats_fit, fit_take = feats, np.asarray([at_in[int(u)] for u in fit_rows], np.int64)
     else:  # the sample is the pool, so only when its rows' observations ask other bins
-        feats_fit, fit_take = gather(fit_rows, fit_bins), np.arange(fit_rows.size)
-    y_fit = names[codes[fit_rows]]
+        groups_fit = subset(draw.groups_fit, fit_rows)
+        feats_fit, fit_take = gather(groups_fit, fit_rows, fit_bins), np.arange(fit_rows.size)
+    y_fit = names[draw.codes_fit[unflagged]]
 
     def county_model() -> Any:
         return fit_trees(feats_fit, fit_take, y_fit, template, fit_bins, times, None)
@@ -526,11 +462,9 @@ def crop_plan(
                  for trees in parts_of_trees]  # fmt: skip
         return keep(joined_trees, template, *grown)
 
-    if outside.size:  # a sampled county: the county's model predicts every other parcel
-        predict = positions(outside)
-        # the county's columns are done with before the fit: only the sample's features stay
-        del folds, trainable, flagged, in_folds, outside, codes, n_obs_of, usable_rows
-        give_back("the crop plan's columns")
+    predict = draw.predict
+    del draw  # only the sample's features stay
+    if predict:  # a sampled county: the county's model predicts every other parcel
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)
             plan = CropPlan("county", keep(flat_plan_predictor, model_on_workers, learnt),

@@ -2,8 +2,8 @@
 holds the tasks): what it leaves is an :class:`Outcome`, summaries only, and the files.
 
 One way for every scan, :func:`county_on_workers`: passes over the parts on the workers; the
-client holds the county tables, a few small columns per title for the crop plan (status,
-declared crop, observations: the training sample is drawn from them) and the households'
+client holds the county tables, the crop model's training sample (drawn on a worker from a
+few small columns of every title: :mod:`agrilend.scan.crop_sample`) and the households'
 partitions (:func:`agrilend.scan.households.plan_households`, planned on a worker from the
 titles file's owners while the crops are made); no column of the titles, which the workers
 read from the titles file; on a cluster the crop model's sample and the county's model stay on the
@@ -42,13 +42,13 @@ from agrilend.scan.county_step import (
     crops_task,
     decide_task,
     exact_peers,
-    light_rows,
     median_of_counts,
     merge_histograms,
     overlap_changes,
     peers_file,
     threshold_from_histograms,
 )
+from agrilend.scan.crop_sample import draw_task
 from agrilend.scan.households import plan_from_titles, size_in_partitions
 from agrilend.scan.memory import give_back
 from agrilend.scan.parts import Chunk, error_rows
@@ -202,7 +202,8 @@ def county_on_workers(
     (:func:`agrilend.scan.cluster.keeper`) leaves a task's result on a worker: the crop model's
     training sample and fit stay there. ``light``: the crop plan's columns
     (:data:`agrilend.scan.parts.LIGHT`) of the chunks computed by this run, as their tasks sent
-    them back (by chunk id; emptied once joined), the others' are read from the parts."""
+    them back (by chunk id; emptied once sent to the worker that draws the training sample),
+    the others' are read from the parts."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -220,20 +221,24 @@ def county_on_workers(
     launch = launch or launcher(None)
     titles_file = str((out / TITLES_FILE).resolve())
     as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
+    # on a worker first: the crop plan's draw from every title's light rows (those the chunk
+    # tasks of this run sent, the others read from the parts); the client keeps none of them
+    drawn = launch(draw_task, specs, chunks, n_titles, dict(light or {}), crop_training_cap,
+                   county.crop_model is not None)  # fmt: skip
+    if light is not None:
+        light.clear()  # sent with the draw's task (a copy of the dict: the same frames)
     # on the workers while the crops are made: both read the titles file
     overlaps = launch(overlap_changes, specs, titles_file, crs)
     planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,
                      inputs.credit_extras, policy, as_of, slots)  # fmt: skip
-    # by chunk, sent by this run's chunk tasks (taken out of ``light`` as they are put in
-    # place): the others' read from the parts
-    rows = light_rows(specs, chunks, n_titles, run=run, known=light)
+    draw = drawn()
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
     alarm = float(getattr(policy, "crop_false_alarm_rate", 0.01))
-    plan = crop_plan(rows, chunks, parts, times=times, context=county,
+    plan = crop_plan(draw, chunks, parts, times=times, context=county,
                      crop_training_cap=crop_training_cap, mapper=run, share=share,
                      false_alarm_rate=alarm, background=True, keep=keep)  # fmt: skip
-    del rows  # the sample is drawn: no column of every parcel stays in this process
+    del draw  # the sample is drawn: no column of every parcel came to this process
     give_back("the crop plan")
     given = getattr(county.crop_model, "mismatch_threshold_", None) if plan.mode == "context" \
         else None  # fmt: skip

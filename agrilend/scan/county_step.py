@@ -177,34 +177,63 @@ def _rank_keys(
     return out
 
 
-def _order_values(
-    located: dict[int, list[tuple[int, int, int]]],
-    picked: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
-) -> dict[tuple[int, int], float]:
-    """The exact value of each ``(group, rank)`` from the parts' values inside the bins (the
-    ``picked`` list is emptied: its arrays are joined, then let go). The values are ordered by
-    bin only; within the bin holding a rank, the wanted one is selected (``np.partition``): the
-    value a full sort by bin and value would put there.
+def distinct(
+    keys: np.ndarray[Any, Any],
+    values: np.ndarray[Any, Any],
+    counts: np.ndarray[Any, Any] | None = None,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each distinct ``(key, value)`` once, ordered by key then value, with how many times it
+    came (``counts``: how many each given pair stands for; None: one each).
 
     Examples
     --------
-    >>> picked = [(np.array([7, 5, 7], np.uint64), np.array([0.3, 9.0, 0.1])),
-    ...           (np.array([7], np.uint64), np.array([0.2]))]
-    >>> _order_values({0: [(2, 7, 1), (3, 7, 1)]}, picked)  # ranks 2 and 3: 1 value before bin 7
-    {(0, 2): 0.2, (0, 3): 0.3}
+    >>> k, v, n = distinct(np.array([7, 5, 7, 7], np.uint64), np.array([0.3, 9.0, 0.1, 0.3]))
+    >>> k.tolist(), v.tolist(), n.tolist()
+    ([5, 7, 7], [9.0, 0.1, 0.3], [1, 1, 2])
     """
-    keys = np.concatenate([p[0] for p in picked]) if picked else np.zeros(0, np.uint64)
-    vals = np.concatenate([p[1] for p in picked]) if picked else np.zeros(0)
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    n = np.ones(k.size, np.int64) if counts is None else np.asarray(counts, np.int64)[order]
+    if not k.size:
+        return k, v, n
+    new = np.ones(k.size, dtype=bool)
+    new[1:] = (k[1:] != k[:-1]) | (v[1:] != v[:-1])
+    first = np.flatnonzero(new)
+    return k[first], v[first], np.add.reduceat(n, first)
+
+
+def _order_values(
+    located: dict[int, list[tuple[int, int, int]]],
+    picked: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+) -> dict[tuple[int, int], float]:
+    """The exact value of each ``(group, rank)`` from the parts' distinct values inside the
+    bins, with their counts (:func:`distinct`; the ``picked`` list is emptied: its arrays are
+    joined, then let go). Within the bin holding a rank, the wanted value is the first whose
+    running count passes the rank: the value a full sort of every value would put there.
+
+    Values are counted by distinct value, so what comes here is bounded whatever the county's
+    size: the metrics' ties (days of the year, season lengths) are one value each, and a
+    :data:`BITS`-bit bin holds at most ``2**(BITS - 12)`` distinct float32 values (the curves).
+
+    Examples
+    --------
+    >>> picked = [distinct(np.array([7, 5, 7], np.uint64), np.array([0.3, 9.0, 0.1])),
+    ...           distinct(np.array([7, 7], np.uint64), np.array([0.2, 0.3]))]
+    >>> _order_values({0: [(2, 7, 1), (3, 7, 1), (4, 7, 1)]}, picked)  # 1 value before bin 7
+    {(0, 2): 0.2, (0, 3): 0.3, (0, 4): 0.3}
+    """
+    if picked:
+        keys, vals, counts = distinct(*(np.concatenate(c) for c in zip(*picked, strict=True)))
+    else:
+        keys, vals, counts = np.zeros(0, np.uint64), np.zeros(0), np.zeros(0, np.int64)
     picked.clear()
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
     out: dict[tuple[int, int], float] = {}
     for g, found in located.items():
         for r, key, before in found:
             lo = int(np.searchsorted(keys, np.uint64(key), side="left"))
             hi = int(np.searchsorted(keys, np.uint64(key), side="right"))
-            k = r - before
-            out[(g, r)] = float(np.partition(vals[order[lo:hi]], k)[k])
+            cum = np.cumsum(counts[lo:hi])
+            out[(g, r)] = float(vals[lo + int(np.searchsorted(cum, r - before, side="right"))])
     return out
 
 
@@ -490,9 +519,9 @@ def pick_task(
     """The light passes on a worker, over the part's peer values (or, with ``centers``, the
     metrics' absolute deviations from them, one per group, NaN for groups left out):
     ``"coarse"`` their histogram on coarse bins; ``"fine"`` the histogram on fine bins of the
-    values inside the ``wanted`` coarse bins; ``"pick"`` the values inside the ``wanted`` fine
-    bins, with their keys. The deviations' passes (``centers`` NaN for the curves' groups)
-    leave the curves out."""
+    values inside the ``wanted`` coarse bins; ``"pick"`` the distinct values inside the
+    ``wanted`` fine bins, with their keys and counts (:func:`distinct`). The deviations'
+    passes (``centers`` NaN for the curves' groups) leave the curves out."""
     groups, values = _light_peer_values(spec, classes)
     if centers is not None:
         c = centers[groups]
@@ -504,7 +533,7 @@ def pick_task(
     if mode == "fine":
         return _histogram(keys[np.isin(_coarse_of(keys), wanted)])
     hit = np.isin(keys, wanted)
-    return keys[hit], values[hit]
+    return distinct(keys[hit], values[hit])
 
 
 def pick_batch(
@@ -515,15 +544,16 @@ def pick_batch(
     mode: str,
 ) -> Any:
     """:func:`pick_task` over a batch of parts in one task, their results merged here: one
-    histogram for ``"coarse"`` and ``"fine"``, one ``(keys, values)`` pair for ``"pick"``
+    histogram for ``"coarse"`` and ``"fine"``, one ``(keys, values, counts)`` of distinct
+    values for ``"pick"``
     (a light pass is a few milliseconds a part: a task per part costs more to send and fold
     than to run)."""
     got = [pick_task(s, classes, wanted, centers, mode) for s in specs]
     if mode != "pick":
         return merge_histograms(got)
     if not got:
-        return np.zeros(0, np.uint64), np.zeros(0)
-    return np.concatenate([k for k, _ in got]), np.concatenate([v for _, v in got])
+        return np.zeros(0, np.uint64), np.zeros(0), np.zeros(0, np.int64)
+    return distinct(*(np.concatenate(c) for c in zip(*got, strict=True)))
 
 
 def batched(items: list[Any], n: int) -> list[list[Any]]:
@@ -544,8 +574,8 @@ def _resolve(
     pass_: Callable[[str, np.ndarray[Any, Any]], Any],
 ) -> dict[tuple[int, int], float]:
     """The exact values of the wanted ranks of each group: coarse bins holding them, then the
-    fine bins inside those (``pass_("fine", coarse keys)``, merged), then the values inside the
-    fine bins (``pass_("pick", fine keys)``, a list of the parts' ``(keys, values)``)."""
+    fine bins inside those (``pass_("fine", coarse keys)``, merged), then the distinct values
+    inside the fine bins (``pass_("pick", fine keys)``, a list of ``(keys, values, counts)``)."""
     keys, counts = coarse
     located = _rank_keys(keys, counts, wanted, bits=COARSE)
     targets = np.unique([k for f in located.values() for _, k, _ in f]).astype(np.uint64)

@@ -160,3 +160,45 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
     assert model.profile_days_ == model_here.profile_days_
     np.testing.assert_allclose(model.predict_proba(X), model_here.predict_proba(X),
                                rtol=0, atol=1e-9)  # fmt: skip
+
+
+def test_the_draw_holds_the_sample_and_the_positions_each_chunk_predicts(tmp_path: Path) -> None:
+    """The draw a worker makes from every title's light rows holds the training sample's
+    parcels and, per chunk, the positions its county's model predicts: every usable parcel is
+    in one or the other, once, and the plan made from the draw is the plan made from the rows."""
+    from agrilend.assessment import CountyContext  # noqa: PLC0415
+    from agrilend.errors import ScanError  # noqa: PLC0415
+    from agrilend.scan.crop_sample import draw_sample  # noqa: PLC0415
+
+    light, chunks, parts, _ = _parts(tmp_path)
+    light.loc[[5, 130], "status"] = "error"  # two unusable parcels, one in each chunk
+    draw = draw_sample(light, chunks, parts, crop_training_cap=CAP)
+    assert draw.sampled
+    assert not draw.context_model
+    n_usable = int((light["status"] != "error").sum())
+    assert CAP - 2 <= draw.inside.size <= CAP < n_usable  # each crop's quota rounded down
+    for column in (draw.codes_in, draw.folds_in, draw.trainable_in, draw.n_obs_in):
+        assert len(column) == draw.inside.size
+    assert len(draw.codes_fit) == len(draw.n_obs_fit) == draw.fit.size <= draw.inside.size
+    predicted = sum(p.size for p in draw.predict.values())
+    assert draw.inside.size + predicted == n_usable
+    # the positions are rows of the chunks' parts; none is in the sample too
+    for k, pos, _u in draw.groups_in:
+        assert not np.isin(pos, draw.predict.get(chunks[k].id, [])).any()
+    assert 5 not in draw.predict["c0"]  # unusable: neither predicted nor in the sample
+    assert 5 not in draw.groups_in[0][1]
+    from_rows = crop_plan(light, chunks, parts, times=TIMES, context=CountyContext(),
+                          crop_training_cap=CAP)  # fmt: skip
+    from_draw = crop_plan(draw, chunks, parts, times=TIMES, context=CountyContext(),
+                          crop_training_cap=CAP)  # fmt: skip
+    assert from_draw.predict.keys() == from_rows.predict.keys()
+    for cid, pos in from_rows.predict.items():
+        np.testing.assert_array_equal(from_draw.predict[cid], pos)
+    for cid, (pos, proba) in from_rows.fixed.items():
+        np.testing.assert_array_equal(from_draw.fixed[cid][0], pos)
+        np.testing.assert_allclose(from_draw.fixed[cid][1], proba, rtol=0, atol=1e-12)
+    # a draw made for a county without a model is not taken by a county with one
+    with_model = CountyContext()
+    with_model.crop_model = object()
+    with pytest.raises(ScanError, match="without a model"):
+        crop_plan(draw, chunks, parts, times=TIMES, context=with_model, crop_training_cap=CAP)

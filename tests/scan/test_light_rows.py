@@ -126,8 +126,8 @@ def test_launcher_sends_large_arrays_beside_the_graph() -> None:
             self.client = client
             self.scattered: list[int] = []
 
-        def scatter(self, value: Any, **kw: Any) -> Any:
-            self.scattered.append(value.nbytes)
+        def scatter(self, value: Any, **kw: Any) -> Any:  # a list of one value at a time
+            self.scattered += [v.nbytes if isinstance(v, np.ndarray) else type(v) for v in value]
             return self.client.scatter(value, **kw)
 
         def submit(self, *args: Any, **kw: Any) -> Any:
@@ -144,7 +144,12 @@ def test_launcher_sends_large_arrays_beside_the_graph() -> None:
         wait = launcher(spy)(lambda a, b, k: float(np.dot(a, b)) * k, big, big[::-1].copy(), 3)
         assert wait() == pytest.approx(3 * float(np.dot(big, big[::-1])), rel=1e-12)
         assert spy.scattered == [big.nbytes, big.nbytes]
-        del wait
+        # the chunk tasks' light columns (a dict of frames) travel beside the graph too
+        frames = {f"c{i}": pd.DataFrame({"x": big[i::4]}) for i in range(4)}
+        total = launcher(spy)(lambda d: sum(float(f["x"].sum()) for f in d.values()), frames)
+        assert total() == pytest.approx(float(big.sum()), rel=1e-12)
+        assert spy.scattered[2:] == [dict]
+        del wait, total
         for _ in range(200):  # the scheduler forgets released keys shortly after
             if not client.who_has():
                 break
