@@ -105,7 +105,7 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
         if client is None:
             return lambda: fn(*args)
         # large arrays go to a worker beside the graph, not inside it through the scheduler
-        sent = [client.scatter([a], hash=False)[0] if _large(a) else a for a in args]
+        sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
         future = client.submit(fn, *sent, pure=False)
 
         def result() -> Any:
@@ -134,7 +134,7 @@ def keeper(client: Any) -> Callable[..., Any] | None:
         return None
 
     def keep(fn: Callable[..., Any], *args: Any) -> Any:
-        sent = [client.scatter([a], hash=False)[0] if _large(a) else a for a in args]
+        sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
         return client.submit(fn, *sent, pure=False)
 
     return keep
@@ -153,25 +153,8 @@ def is_remote(value: Any) -> bool:
 
 
 def _large(value: Any) -> bool:
-    """An array, or a dict of frames (the chunk tasks' light columns), too large to travel
-    inside a task graph (about 1 MB and more).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> frames = {"a": pd.DataFrame({"x": np.zeros(1 << 17)}), "b": pd.DataFrame({"x": [1]})}
-    >>> _large(np.zeros(1 << 17)), _large(np.zeros(10)), _large(frames), _large({"b": frames["b"]})
-    (True, False, True, False)
-    """
-    if isinstance(value, np.ndarray):
-        return value.nbytes >= 1 << 20
-    if isinstance(value, dict) and value:
-        import pandas as pd  # noqa: PLC0415
-
-        frames = list(value.values())
-        if all(isinstance(f, pd.DataFrame) for f in frames):
-            return sum(int(f.memory_usage(index=True).sum()) for f in frames) >= 1 << 20
-    return False
+    """An array too large to travel inside a task graph (about 1 MB and more)."""
+    return isinstance(value, np.ndarray) and value.nbytes >= 1 << 20
 
 
 def reducer(client: Any) -> Callable[..., Any]:

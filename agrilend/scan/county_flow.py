@@ -189,7 +189,6 @@ def county_on_workers(
     slots: int = 1,
     launch: Callable[..., Callable[[], Any]] | None = None,
     keep: Callable[..., Any] | None = None,
-    light: dict[str, pd.DataFrame] | None = None,
 ) -> Outcome:
     """The county step as passes over the parts on the workers (module doc). Vigour compares
     each parcel with the parcels of its crop in its peer tile (``peer_tile_px``; None: the
@@ -200,10 +199,7 @@ def county_on_workers(
     (:func:`agrilend.scan.cluster.launcher`; None: run in this process when needed): the
     overlaps between chunks are judged on a worker while the crops are made. ``keep(fn, *args)``
     (:func:`agrilend.scan.cluster.keeper`) leaves a task's result on a worker: the crop model's
-    training sample and fit stay there. ``light``: the crop plan's columns
-    (:data:`agrilend.scan.parts.LIGHT`) of the chunks computed by this run, as their tasks sent
-    them back (by chunk id; emptied once sent to the worker that draws the training sample),
-    the others' are read from the parts."""
+    training sample and fit stay there."""
     import time  # noqa: PLC0415
 
     from agrilend.credit import load_policy  # noqa: PLC0415
@@ -221,12 +217,10 @@ def county_on_workers(
     launch = launch or launcher(None)
     titles_file = str((out / TITLES_FILE).resolve())
     as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
-    # on a worker first: the crop plan's draw from every title's light rows (those the chunk
-    # tasks of this run sent, the others read from the parts); the client keeps none of them
-    drawn = launch(draw_task, specs, chunks, n_titles, dict(light or {}), crop_training_cap,
+    # on a worker first: the crop plan's draw from every title's light rows (kept beside the
+    # parts by the chunk tasks); no column of every title comes to the client
+    drawn = launch(draw_task, specs, chunks, n_titles, crop_training_cap,
                    county.crop_model is not None)  # fmt: skip
-    if light is not None:
-        light.clear()  # sent with the draw's task (a copy of the dict: the same frames)
     # on the workers while the crops are made: both read the titles file
     overlaps = launch(overlap_changes, specs, titles_file, crs)
     planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,

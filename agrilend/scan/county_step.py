@@ -64,6 +64,7 @@ from agrilend.scan.parts import (
     light_frame,
     positions_of,
     read_columns,
+    read_light,
     stack,
 )
 from agrilend.scan.title_store import BOUNDS_COLUMNS, CHUNK, read_title_columns
@@ -595,11 +596,13 @@ def _resolve(
 
 
 def light_part(spec: PartSpec, columns: list[str]) -> pd.DataFrame:
-    """A part's :data:`ROW` and a few small columns, its words as categories (runs where the
-    part is read: a worker, whose Arrow buffers stay there)."""
+    """A part's :data:`ROW` and a few small columns, its words as categories: those its chunk
+    task kept beside it when they are the crop plan's (:data:`LIGHT`), else read from the part
+    (runs where the part is read: a worker, whose Arrow buffers stay there)."""
     if spec.part is None:
         return light_frame(pd.DataFrame(spec.errors.drop(columns="geometry")), columns)
-    return light_columns(spec.part, columns)
+    kept = read_light(spec.part) if tuple(columns) == LIGHT else None
+    return kept if kept is not None else light_columns(spec.part, columns)
 
 
 # --- the county tables from the summaries --------------------------------------------------------
@@ -1039,18 +1042,14 @@ def light_rows(
     columns: list[str] | tuple[str, ...] = LIGHT,
     *,
     run: Mapper | None = None,
-    known: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """A few small columns of every parcel, in title row order (the index: the title rows;
-    the crop plan's input): those the chunk tasks of this run sent back (``known``, by chunk
-    id: :func:`light_columns` of the part each wrote, when they are ``columns``; each taken out
-    of ``known`` once put in place), the others read from the parts by ``run`` (the workers;
-    None: in this process)."""
+    the crop plan's input): each part's, as its chunk task kept them beside it
+    (:func:`agrilend.scan.parts.read_light`, when they are ``columns``) or read from the part,
+    by ``run`` (the workers; None: in this process)."""
     del chunks  # the specs follow the chunks
-    sent = known if known is not None and tuple(columns) == LIGHT else {}
-    args = [(spec, list(columns)) for spec in specs if spec.chunk not in sent]
-    read = iter(run(light_part, args) if run is not None else [light_part(*a) for a in args])
-    frames: list[Any] = [sent[s.chunk] if s.chunk in sent else next(read) for s in specs]
+    args = [(spec, list(columns)) for spec in specs]
+    frames: list[Any] = run(light_part, args) if run is not None else [light_part(*a) for a in args]
     at = [f[ROW].to_numpy() for f in frames]
     n_seen = sum(a.size for a in at)
     hit = np.zeros(n_titles, dtype=bool)
@@ -1068,11 +1067,10 @@ def light_rows(
     # each column made whole first, then every part put in place and let go: no copy of the
     # county's rows end to end, no part kept once it is in
     outs = {c: _whole([f[c] for f in frames], n_titles) for c in columns}
-    for i, spec in enumerate(specs):
+    for i in range(len(specs)):
         for c in columns:
             _put_part(outs[c], frames[i][c], at[i])
         frames[i] = None
-        sent.pop(spec.chunk, None)
     return pd.DataFrame({c: _finished(outs[c]) for c in columns})
 
 

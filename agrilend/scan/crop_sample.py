@@ -171,19 +171,18 @@ def draw_sample(
     )  # fmt: skip
 
 
-def draw_task(  # noqa: PLR0917 (a Dask task: positional arguments)
+def draw_task(
     specs: list[Any],
     chunks: list[Chunk],
     n_titles: int,
-    known: dict[str, pd.DataFrame] | None,
     crop_training_cap: int | None,
     context_model: bool,
 ) -> Draw:
-    """:func:`draw_sample` of the county's light rows, put together here (a worker): those the
-    chunk tasks sent (``known``), the others read from the parts."""
+    """:func:`draw_sample` of the county's light rows, put together here (a worker) from what
+    the chunk tasks kept beside their parts (:func:`agrilend.scan.parts.read_light`)."""
     from agrilend.scan.county_step import light_rows  # noqa: PLC0415
 
-    rows = light_rows(specs, chunks, n_titles, known=known)
+    rows = light_rows(specs, chunks, n_titles)
     with_parts = [s.chunk for s in specs if s.part is not None]
     return draw_sample(rows, chunks, with_parts, crop_training_cap=crop_training_cap,
                        context_model=context_model)  # fmt: skip

@@ -539,8 +539,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     Returns the chunk id, the number of rows, the part's SHA-256, the seconds spent reading
     and decoding imagery (``read_s``) versus the rest (``work_s``), wall time, and the same as
     CPU time of this process (``read_cpu_s``, ``work_cpu_s``), the worker's resident
-    memory with the chunk in hand (``rss_mb``), and the part's :data:`LIGHT` columns
-    (``light``: :func:`light_columns`, what the county step's crop plan reads of every parcel).
+    memory with the chunk in hand (``rss_mb``). Beside the part, its :data:`LIGHT` columns
+    (:func:`save_light`: what the county step's crop plan reads of every parcel).
     """
     from agrilend.pipeline import gather_evidence  # noqa: PLC0415  (assess is a higher layer)
     from agrilend.scan.title_store import read_titles  # noqa: PLC0415
@@ -549,6 +549,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     failing = {c for c in os.environ.get(FAIL_ENV, "").split(",") if c}
     if chunk.id in failing:
         raise ScanError(f"chunk {chunk.id} failed on purpose ({FAIL_ENV} is set)")
+    light_file(task.part).unlink(missing_ok=True)  # an earlier run's: written again below
     t0, c0_cpu = time.perf_counter(), time.process_time()
     r0, r1, c0, c1 = chunk.window
     window = task.source.window((r0, r1), (c0, c1))
@@ -576,13 +577,12 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         valid[hit] = vf[pos[hit]]
     frame[VALID] = list(valid)
     write_part(frame, Path(task.part))
+    save_light(task.part)  # the crop plan's columns, as the county step would read the part
     t2, c2_cpu = time.perf_counter(), time.process_time()
     return {
         "chunk": chunk.id,
         "rows": n,
         "sha256": file_sha256(Path(task.part)),
-        # the crop plan's columns, as the county step would read them from the part
-        "light": light_columns(task.part),
         "read_s": t1 - t0,
         "work_s": t2 - t1,
         "read_cpu_s": c1_cpu - c0_cpu,
@@ -622,6 +622,68 @@ def light_columns(path: str, columns: list[str] | tuple[str, ...] = LIGHT) -> pd
     """:func:`light_part` of the part file ``path`` (a chunk task reads its own part back: the
     values its county step would read)."""
     return light_frame(read_columns(path, [ROW, *columns], words=True), columns)
+
+
+def light_file(part: str | Path) -> Path:
+    """Where a part's :data:`LIGHT` columns are kept beside it (:func:`save_light`)."""
+    return Path(str(part).removesuffix(".parquet") + ".light.npz")
+
+
+def save_light(part: str | Path) -> None:
+    """Keep the part's :data:`LIGHT` columns beside it, as :func:`light_columns` reads them
+    back from it (a few bytes a parcel, read without opening the part: the county step draws
+    the crop model's training sample from every part's). Not kept when a column's words are
+    not all text (the part itself is read then)."""
+    from agrilend.outputs import atomic_write  # noqa: PLC0415
+
+    frame = light_columns(str(part))
+    arrays: dict[str, Any] = {ROW: frame[ROW].to_numpy()}
+    for col in LIGHT:
+        values = frame[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            words = values.cat.categories
+            if not all(isinstance(w, str) for w in words):
+                return
+            arrays[f"{col}{_CODES}"] = values.cat.codes.to_numpy()
+            arrays[f"{col}{_WORDS}"] = np.asarray(words, dtype=str)
+        else:
+            arrays[col] = values.to_numpy()
+    with atomic_write(light_file(part)) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+_CODES, _WORDS = "__codes", "__words"
+
+
+def read_light(part: str | Path) -> pd.DataFrame | None:
+    """The part's :data:`LIGHT` columns kept beside it (:func:`save_light`; None when there are
+    none): the frame :func:`light_columns` gives.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({ROW: [4, 1], "status": ["ok", "error"], "declared_crop": ["rice", None],
+    ...               "n_clear_obs": [12, 0]}).to_parquet(folder / "c.parquet")
+    >>> save_light(folder / "c.parquet")
+    >>> kept = read_light(folder / "c.parquet")
+    >>> pd.testing.assert_frame_equal(kept, light_columns(str(folder / "c.parquet")))
+    >>> kept["declared_crop"].tolist(), kept["n_clear_obs"].dtype.name
+    (['rice', nan], 'float32')
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    path = light_file(part)
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as got:
+        columns: dict[str, Any] = {ROW: got[ROW]}
+        for col in LIGHT:
+            if col in got.files:
+                columns[col] = got[col]
+            else:
+                words = pd.Index(got[f"{col}{_WORDS}"].astype(object))
+                columns[col] = pd.Categorical.from_codes(got[f"{col}{_CODES}"], categories=words)
+    return pd.DataFrame(columns)
 
 
 def light_frame(part: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -730,13 +792,16 @@ __all__ = [
     "error_rows",
     "file_sha256",
     "light_columns",
+    "light_file",
     "light_frame",
     "partition",
     "positions_of",
     "read_columns",
+    "read_light",
     "read_part",
     "read_window",
     "run_chunk",
+    "save_light",
     "stack",
     "storage_blocks",
     "write_part",

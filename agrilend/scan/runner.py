@@ -541,13 +541,12 @@ def scan(
         todo = [c for c in chunks if c.id not in done and c.id not in quarantined]
         timings = {"read": 0.0, "work": 0.0}
         t_chunks = time.perf_counter()
-        light: dict[str, pd.DataFrame] = {}  # the crop plan's columns the chunk tasks sent
         if todo:
             n_done = _run_chunks(
                 _Runner(client), todo, out=out, state=state,
                 source=source, guests=guests, index={c.id: i for i, c in enumerate(chunks)},
                 quarantined=quarantined, timings=timings,
-                progress=progress, n_done=n_done, total=total, light=light,
+                progress=progress, n_done=n_done, total=total,
             )  # fmt: skip
         timings["chunks"] = time.perf_counter() - t_chunks
         give_back("the chunk phase")
@@ -556,7 +555,7 @@ def scan(
         county = context.copy() if context is not None else CountyContext()
         outcome = _county_on_workers(
             out, chunks, n_titles=n_titles, crs=crs, quarantined=quarantined, times=times,
-            cube=cube, inputs=inputs, county=county, client=client, timings=timings, light=light,
+            cube=cube, inputs=inputs, county=county, client=client, timings=timings,
             peer_tile_px=peer_tile_px,
         )  # fmt: skip
         outcome.provenance["imagery"]["source"] = Path(files.imagery).name
@@ -615,7 +614,6 @@ def _run_chunks(
     progress: ScanProgress | None,
     n_done: int,
     total: int,
-    light: dict[str, pd.DataFrame],
 ) -> int:
     def task(c: Chunk) -> ChunkTask:
         return ChunkTask(
@@ -634,7 +632,6 @@ def _run_chunks(
             cid = t.chunk.id
             if res is not None:
                 state["finished"][cid] = {"sha256": res["sha256"], "rows": res["rows"]}
-                light[cid] = res.pop("light")
                 timings["read"] += res["read_s"]
                 timings["work"] += res["work_s"]
                 timings["read_cpu"] = timings.get("read_cpu", 0.0) + res.get("read_cpu_s", 0.0)
@@ -673,11 +670,10 @@ def _parcel_ids(task: ChunkTask) -> list[Any]:
 def _county_on_workers(
     out: Path, chunks: list[Chunk], *, n_titles: int, crs: Any, quarantined: dict[str, str],
     times: pd.DatetimeIndex, cube: xr.Dataset, inputs: Any, county: CountyContext, client: Any,
-    timings: dict[str, float], peer_tile_px: int | None, light: dict[str, pd.DataFrame],
+    timings: dict[str, float], peer_tile_px: int | None,
 ) -> Outcome:  # fmt: skip
     outcome = county_on_workers(
         out, chunks, n_titles=n_titles, crs=crs, quarantined=quarantined, times=times, cube=cube,
-        light=light,
         inputs=inputs, county=county, run=mapper(client), share=broadcaster(client),
         crop_training_cap=CROP_TRAINING_CAP, peer_tile_px=peer_tile_px,
         reduce=reducer(client), launch=launcher(client), keep=keeper(client),

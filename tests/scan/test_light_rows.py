@@ -14,7 +14,7 @@ import pytest
 from agrilend.errors import ScanError
 from agrilend.scan.cluster import launcher
 from agrilend.scan.county_step import PartSpec, light_rows
-from agrilend.scan.parts import ROW, light_columns
+from agrilend.scan.parts import ROW, light_columns, light_file, save_light
 from agrilend.yield_models.crop_type import declared_labels, training_sample
 
 COLUMNS = ["status", "declared_crop", "n_clear_obs"]
@@ -53,25 +53,27 @@ def test_light_rows_with_numeric_crop_codes_in_one_part(tmp_path: Path) -> None:
     assert declared_labels(rows["declared_crop"]).tolist() == ["101", "102", "wheat"]
 
 
-def test_light_rows_sent_by_the_chunk_tasks_are_not_read_again(tmp_path: Path) -> None:
+def test_light_rows_kept_beside_the_parts_are_what_the_parts_give(tmp_path: Path) -> None:
+    """What a chunk task keeps beside its part is read instead of the part, and gives the same
+    rows (crops as words, crops as numbers); a part with none kept (an earlier version's) is
+    read."""
     a = _part(tmp_path, "a", [0, 2, 4], ["maize", "wheat", None])
     b = _part(tmp_path, "b", [1, 3], [101, 102])
-    read: list[list[str]] = []
-
-    def run(fn: Any, args: list[tuple[Any, ...]]) -> list[Any]:
-        read.append([spec.chunk for spec, _ in args])
-        return [fn(*x) for x in args]
-
+    from_parts = light_rows([a, b], [], 5, COLUMNS)
     assert a.part is not None
-    sent = {"a": light_columns(a.part)}  # as chunk a's task sends it back
-    rows = light_rows([a, b], [], 5, run=run, known=sent)
-    assert read == [["b"]]  # only the part no task of this run sent
-    assert sent == {}  # taken out once put in place: not held twice
-    pd.testing.assert_frame_equal(rows, light_rows([a, b], [], 5, COLUMNS))
-    # other columns than the chunk tasks send: every part is read
-    read.clear()
-    light_rows([a, b], [], 5, ["status"], run=run, known={"a": light_columns(a.part)})
-    assert read == [["a", "b"]]
+    assert b.part is not None
+    for spec in (a, b):
+        save_light(spec.part)
+    assert light_file(a.part).exists()
+    assert light_file(b.part).exists()
+    for spec in (a, b):  # the parts themselves are not opened again
+        Path(spec.part).rename(Path(spec.part).with_suffix(".away"))
+    pd.testing.assert_frame_equal(light_rows([a, b], [], 5, COLUMNS), from_parts)
+    with pytest.raises(OSError, match=r"a\.parquet"):  # other columns: from the (moved) part
+        light_rows([a, b], [], 5, ["status"])
+    Path(b.part).with_suffix(".away").rename(b.part)
+    light_file(b.part).unlink()
+    pd.testing.assert_frame_equal(light_rows([a, b], [], 5, COLUMNS), from_parts)
 
 
 def test_light_rows_categories_are_those_union_categoricals_gives(tmp_path: Path) -> None:
@@ -126,8 +128,8 @@ def test_launcher_sends_large_arrays_beside_the_graph() -> None:
             self.client = client
             self.scattered: list[int] = []
 
-        def scatter(self, value: Any, **kw: Any) -> Any:  # a list of one value at a time
-            self.scattered += [v.nbytes if isinstance(v, np.ndarray) else type(v) for v in value]
+        def scatter(self, value: Any, **kw: Any) -> Any:
+            self.scattered.append(value.nbytes)
             return self.client.scatter(value, **kw)
 
         def submit(self, *args: Any, **kw: Any) -> Any:
@@ -144,12 +146,7 @@ def test_launcher_sends_large_arrays_beside_the_graph() -> None:
         wait = launcher(spy)(lambda a, b, k: float(np.dot(a, b)) * k, big, big[::-1].copy(), 3)
         assert wait() == pytest.approx(3 * float(np.dot(big, big[::-1])), rel=1e-12)
         assert spy.scattered == [big.nbytes, big.nbytes]
-        # the chunk tasks' light columns (a dict of frames) travel beside the graph too
-        frames = {f"c{i}": pd.DataFrame({"x": big[i::4]}) for i in range(4)}
-        total = launcher(spy)(lambda d: sum(float(f["x"].sum()) for f in d.values()), frames)
-        assert total() == pytest.approx(float(big.sum()), rel=1e-12)
-        assert spy.scattered[2:] == [dict]
-        del wait, total
+        del wait
         for _ in range(200):  # the scheduler forgets released keys shortly after
             if not client.who_has():
                 break
