@@ -7,21 +7,22 @@ sample (every declaration, or a stratified sample above
 county's model; or every parcel by a county context's model. :func:`crop_plan` and
 :meth:`CropPlan.chunk_crops` give the same predictions with the per-parcel work on the workers:
 
-- the client reads the declarations and clear-observation counts (small columns per parcel)
-  and draws the training sample and the folds exactly as the one-process path draws them; the
-  workers compute the sample's features from the parts (profile bins as wide as the sample's
-  observations ask), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
+- a worker reads the declarations and clear-observation counts (small columns per parcel,
+  kept beside the parts) and draws the training sample and the folds exactly as the
+  one-process path draws them (:mod:`agrilend.scan.crop_sample`); the workers compute the
+  sample's features from the parts (profile bins as wide as the sample's observations ask),
+  train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
   whatever the county's size) and predict its held-out rows; on a cluster the sample's
   features stay on the workers and the county's model is grown there too, in parts of its
   trees, and written into the scan's context by its worker (:class:`ModelOnWorkers`); in
   process it is trained in a thread while the chunks' crops are computed, when no parcel waits
   for it;
 - each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
-  probabilities as given and predicts its other parcels with the county's (or the context's)
-  model, sent to the workers once, flattened.
+  probabilities as given and predicts its other usable parcels with the county's (or the
+  context's) model, sent to the workers once, flattened.
 
-So the client never holds the county's curves or features, and the predictions are those of
-``decide``.
+So the client never holds a column of every parcel, nor the county's curves or features, and
+the predictions are those of ``decide``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sklearn.base import clone
 
 from agrilend.errors import ScanError
 from agrilend.scan.crop_sample import N_SPLITS, Draw, Groups, draw_sample, subset
-from agrilend.scan.parts import NDVI, Chunk, stack
+from agrilend.scan.parts import NDVI, Chunk, read_columns, read_light, stack
 from agrilend.yield_models.county_crops import classes_of
 from agrilend.yield_models.declaration import DEFAULT_FALSE_ALARM_RATE
 
@@ -226,6 +227,14 @@ def save_crop_model(model: Any, path: str, attrs: dict[str, Any]) -> str:
     return path
 
 
+def usable_positions(part: str) -> np.ndarray[Any, Any]:
+    """The rows of a part whose parcels are usable (status other than ``"error"``), as the
+    county step's light rows read its status (:func:`agrilend.scan.parts.read_light`)."""
+    light = read_light(part)
+    status = light["status"] if light is not None else read_columns(part, ["status"])["status"]
+    return np.flatnonzero((status != "error").to_numpy(dtype=bool))
+
+
 @dataclass
 class CropPlan:
     """What predicts each usable parcel's crop, for tasks that run chunk by chunk.
@@ -233,16 +242,17 @@ class CropPlan:
     ``mode`` is ``"context"`` (a given model predicts every parcel), ``"sample"`` (every parcel
     is in the training sample: out-of-fold probabilities only) or ``"county"`` (the county's
     model predicts the parcels outside the sample); ``predictor`` (:data:`Predictor`, None in
-    ``"sample"``) predicts the positions ``predict`` maps each chunk id to; ``classes`` are the
-    probability columns; ``fixed`` maps a chunk id to the positions (rows of its part) and
-    probabilities of its parcels predicted out of fold on the workers.
+    ``"sample"``) predicts the positions ``predict`` maps each chunk id to (None: every usable
+    parcel of the chunk's part that ``fixed`` does not hold, found by the chunk's task);
+    ``classes`` are the probability columns; ``fixed`` maps a chunk id to the positions (rows
+    of its part) and probabilities of its parcels predicted out of fold on the workers.
     """
 
     mode: str
     predictor: Predictor | None
     classes: list[Any]
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
-    predict: dict[str, np.ndarray[Any, Any]]
+    predict: dict[str, np.ndarray[Any, Any]] | None
     pending: Any = None
     #: Seconds of wall per stage of the plan (``crop_features``, ``crop_folds``, ...).
     timings: dict[str, float] = field(default_factory=dict)
@@ -263,8 +273,11 @@ class CropPlan:
         position in the part (runs on a worker; ``predictor`` the broadcast copy)."""
         predictor = self.predictor if predictor is None else predictor
         k = len(self.classes)
-        pos_pred = self.predict.get(chunk_id, np.zeros(0, dtype=np.int64))
         pos_fix, p_fix = self.fixed.get(chunk_id, (np.zeros(0, np.int64), np.zeros((0, k))))
+        if self.predict is None:  # the part's usable parcels, but those predicted out of fold
+            pos_pred = np.setdiff1d(usable_positions(part), pos_fix)
+        else:
+            pos_pred = self.predict.get(chunk_id, np.zeros(0, dtype=np.int64))
         positions = np.concatenate([pos_fix, pos_pred]).astype(np.int64)
         proba = np.zeros((positions.size, k))
         proba[: pos_fix.size] = p_fix
@@ -363,7 +376,7 @@ def crop_plan(
         _check_model_dates(model, times)
         dates = np.asarray(times) if hasattr(model, "check_dates") else None
         predictor = (model, dates, np.arange(len(model.classes_)))
-        return CropPlan("context", predictor, list(model.classes_), {}, draw.predict)
+        return CropPlan("context", predictor, list(model.classes_), {}, None)
 
     names, inside = draw.names, draw.inside
     template = CropTypeClassifier(
@@ -372,7 +385,7 @@ def crop_plan(
     learnt = names[draw.learnt_codes]  # sorted: the codes sort as the text
     log.info(
         "crop model: %d parcels in the folds, %d predicted on the workers by the county's model",
-        inside.size, sum(p.size for p in draw.predict.values()),
+        inside.size, draw.n_usable - inside.size,
     )  # fmt: skip
     # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
     # training sample reads them from its series)
@@ -462,13 +475,13 @@ def crop_plan(
                  for trees in parts_of_trees]  # fmt: skip
         return keep(joined_trees, template, *grown)
 
-    predict = draw.predict
+    rest = draw.n_usable - inside.size if draw.sampled else 0
     del draw  # only the sample's features stay
-    if predict:  # a sampled county: the county's model predicts every other parcel
+    if rest:  # a sampled county: the county's model predicts every other parcel
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)
             plan = CropPlan("county", keep(flat_plan_predictor, model_on_workers, learnt),
-                            list(learnt), fixed, predict, timings=took)  # fmt: skip
+                            list(learnt), fixed, None, timings=took)  # fmt: skip
             plan.pending = model_on_workers
             return plan
         clock = time.perf_counter()
@@ -476,7 +489,7 @@ def crop_plan(
         took["crop_county_model"] = time.perf_counter() - clock
         context.crop_model = model
         predictor = (model, None, classes_of(model, learnt))  # the dates it learnt: these
-        return CropPlan("county", predictor, list(learnt), fixed, predict,
+        return CropPlan("county", predictor, list(learnt), fixed, None,
                         timings=took)  # fmt: skip
     plan = CropPlan("sample", None, list(learnt), fixed, {}, timings=took)
     if keep is not None:  # grown on the workers while they predict the chunks

@@ -49,7 +49,12 @@ from agrilend.scan.county_step import (
     threshold_from_histograms,
 )
 from agrilend.scan.crop_sample import draw_task
-from agrilend.scan.households import plan_from_titles, size_in_partitions
+from agrilend.scan.households import (
+    part_households,
+    plan_from_titles,
+    size_in_partitions,
+    without_parts,
+)
 from agrilend.scan.memory import give_back
 from agrilend.scan.parts import Chunk, error_rows
 from agrilend.scan.title_store import TITLES_FILE, read_titles
@@ -217,14 +222,21 @@ def county_on_workers(
     launch = launch or launcher(None)
     titles_file = str((out / TITLES_FILE).resolve())
     as_of = (pd.Timestamp(times.max()) + pd.Timedelta(days=1)).date() if len(times) else None
+    # the chunks' title rows (4 bytes a title) go to the workers once, for the two tasks below
+    chunks_there = share(chunks)
     # on a worker first: the crop plan's draw from every title's light rows (kept beside the
     # parts by the chunk tasks); no column of every title comes to the client
-    drawn = launch(draw_task, specs, chunks, n_titles, crop_training_cap,
+    drawn = launch(draw_task, specs, chunks_there, n_titles, crop_training_cap,
                    county.crop_model is not None)  # fmt: skip
     # on the workers while the crops are made: both read the titles file
     overlaps = launch(overlap_changes, specs, titles_file, crs)
-    planned = launch(plan_from_titles, titles_file, chunks, n_titles, inputs.subsidies,
-                     inputs.credit_extras, policy, as_of, slots)  # fmt: skip
+    plan_args = (titles_file, chunks_there, n_titles, inputs.subsidies, inputs.credit_extras,
+                 policy, as_of, slots)  # fmt: skip
+    # on a cluster the households' plan stays on its worker: each part's households go from
+    # there to the part's task (8 bytes a title), the client gets the rest of the plan
+    planned = keep(plan_from_titles, *plan_args) if keep is not None else \
+        launch(plan_from_titles, *plan_args)  # fmt: skip
+    del chunks_there, plan_args
     draw = drawn()
     tm["county_light_rows"] = time.perf_counter() - t0
     parts = {s.chunk: s.part for s in specs if s.part is not None}
@@ -245,7 +257,8 @@ def county_on_workers(
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
         return replace(plan, predictor=None, pending=None, timings={},
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
-                       predict={cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
+                       predict=None if plan.predict is None else
+                       {cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
     first = reduce(crops_task, [(s, plan_of(s.chunk), predictor, given is None) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
@@ -294,10 +307,16 @@ def county_on_workers(
     )  # fmt: skip
     shared = share(tables)
     t_plan = time.perf_counter()
-    households = planned()
+    if keep is not None:
+        households = launch(without_parts, planned)()
+        of_part = [keep(part_households, planned, k) for k in range(len(specs))]
+    else:
+        households = planned()
+        of_part = households.parts
+    del planned
     tm["county_households_plan"] = time.perf_counter() - t_plan
-    decided = run(decide_task, [(s, shared, households.parts[k]) for k, s in enumerate(specs)])
-    households.parts = []  # sent; the plan keeps the households' partitions only
+    decided = run(decide_task, [(s, shared, of_part[k]) for k, s in enumerate(specs)])
+    households.parts, of_part = [], []  # sent; the plan keeps the households' partitions only
     launch(conform, [s.final for s in specs])()  # on a worker: Arrow's buffers stay there
     tm["county_decide"] = time.perf_counter() - t0 - tm["county_crops"] - tm["county_peers"]
     tm["decide_worker_rss_mb"] = max((r.get("rss_mb", 0.0) for r in decided), default=0.0)

@@ -1,15 +1,14 @@
-"""The crop plan's draw: from a few columns of every title, the crop model's training sample,
-its folds and the chunks' positions, and nothing of every parcel but the positions each chunk
-predicts.
+"""The crop plan's draw: from a few columns of every title, the crop model's training sample
+and its folds, and nothing of every parcel.
 
 :func:`draw_sample` reads the columns :func:`agrilend.scan.county_step.light_rows` gives
 (``status``, ``declared_crop``, ``n_clear_obs``, in title row order) and draws the sample and
 the folds exactly as :func:`agrilend.pipeline.decide` draws them. What it returns, a
 :class:`Draw`, holds the sample's parcels only (at most about
-:data:`agrilend.pipeline.CROP_TRAINING_CAP` of them in a sampled county) and, per chunk, the
-positions its county's model predicts. In a scan it runs on a worker (:func:`draw_task`), so
-that the client never holds a column of every parcel: :func:`agrilend.scan.county.crop_plan`
-takes the draw and trains the folds from it.
+:data:`agrilend.pipeline.CROP_TRAINING_CAP` of them in a sampled county): each chunk's task
+predicts its other usable parcels with the county's model. In a scan it runs on a worker
+(:func:`draw_task`), so that the client never holds a column of every parcel:
+:func:`agrilend.scan.county.crop_plan` takes the draw and trains the folds from it.
 """
 
 from __future__ import annotations
@@ -46,12 +45,14 @@ class Draw:
     code, fold, whether they are learnt from, clear observations and ``groups_in`` (their
     chunks). ``fit`` are the training sample's parcels of a learnt crop (sorted; the county's
     model learns those the declaration check does not flag), with their code, clear
-    observations and ``groups_fit``. ``predict``: per chunk id, the rows of its part the
-    county's (or the context's) model predicts. ``n_train``: the training sample's size.
+    observations and ``groups_fit``. ``n_usable``: how many usable parcels the county has
+    (those outside the folds are predicted by the county's model, or all by a context's);
+    ``n_train``: the training sample's size.
     """
 
     context_model: bool
     names: np.ndarray[Any, Any]
+    n_usable: int = 0
     learnt_codes: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
     sampled: bool = False
     n_train: int = 0
@@ -65,7 +66,6 @@ class Draw:
     codes_fit: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
     n_obs_fit: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
     groups_fit: Groups = field(default_factory=list)
-    predict: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
 
 
 def subset(groups: Groups, selected: np.ndarray[Any, Any]) -> Groups:
@@ -132,11 +132,8 @@ def draw_sample(
                 out.append((k, pos.astype(np.int32), np.searchsorted(usable_rows, rows[pos])))
         return out
 
-    def positions(selected: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
-        return {chunks[k].id: pos for k, pos, _ in by_chunk(selected)}
-
     if context_model:
-        return Draw(True, names, predict=positions(np.arange(codes.size)))
+        return Draw(True, names, n_usable=codes.size)
 
     # out of fold, as predict_out_of_fold(X, lab, model=template, max_train=cap) does it
     train = sample_of_codes(codes, max_train=crop_training_cap)
@@ -160,14 +157,13 @@ def draw_sample(
     # the county's model learns from the training sample's parcels of a learnt crop (those the
     # declaration check of the folds does not flag: county_model_rows)
     fit = np.flatnonzero(train & np.isin(codes, learnt_codes))
-    outside = np.flatnonzero(~in_folds) if sampled else _EMPTY
     return Draw(
-        False, names, learnt_codes=learnt_codes, sampled=sampled, n_train=int(train.sum()),
+        False, names, n_usable=codes.size, learnt_codes=learnt_codes, sampled=sampled,
+        n_train=int(train.sum()),
         inside=inside, groups_in=by_chunk(inside), codes_in=codes_in, folds_in=folds_in,
         trainable_in=np.isin(codes_in, learnt_codes), n_obs_in=n_obs_of[usable_rows[inside]]
         .astype(float), fit=fit, codes_fit=codes[fit],
         n_obs_fit=n_obs_of[usable_rows[fit]].astype(float), groups_fit=by_chunk(fit),
-        predict=positions(outside) if outside.size else {},
     )  # fmt: skip
 
 

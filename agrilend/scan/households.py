@@ -279,6 +279,17 @@ def plan_from_titles(  # noqa: PLR0917 (a Dask task: positional arguments)
     return plan
 
 
+def without_parts(plan: HouseholdPlan) -> HouseholdPlan:
+    """The plan without its parts' :class:`PartHouseholds` (a task beside the plan kept on a
+    worker: the parts go from there to their parts' tasks, never through the client)."""
+    return replace(plan, parts=[])
+
+
+def part_households(plan: HouseholdPlan, k: int) -> PartHouseholds:
+    """The :class:`PartHouseholds` of the plan's part ``k`` (a task beside the plan)."""
+    return plan.parts[k]
+
+
 def route_records(
     plan: HouseholdPlan, subsidies: pd.DataFrame | None
 ) -> tuple[list[PartitionRecords], pd.DataFrame]:
@@ -546,10 +557,12 @@ __all__ = [
     "chunk_partitions",
     "households_task",
     "n_partitions",
+    "part_households",
     "plan_from_titles",
     "plan_households",
     "read_partition",
     "route_records",
     "size_in_partitions",
+    "without_parts",
     "write_final",
 ]

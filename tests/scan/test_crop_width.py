@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agrilend.scan.county import CropPlan, crop_plan
+from agrilend.scan.county import CropPlan, crop_plan, usable_positions
 from agrilend.scan.parts import NDVI, ROW, Chunk
 from agrilend.yield_models import CropTypeClassifier
 from agrilend.yield_models.county_crops import county_crops
@@ -84,7 +84,8 @@ def test_a_cloudy_chunk_is_predicted_with_the_countys_profile_bins(tmp_path: Pat
     plan = crop_plan(light, chunks, parts, times=TIMES, context=context,
                      crop_training_cap=CAP)  # fmt: skip
     assert plan.mode == "county"
-    assert plan.predict["c1"].size > 0  # the cloudy chunk's parcels outside the sample
+    assert plan.predict is None  # each chunk's task predicts its parcels outside the sample
+    assert usable_positions(parts["c1"]).size > plan.fixed["c1"][0].size  # the cloudy one has
     assert {"crop_features", "crop_folds", "crop_county_model"} <= set(plan.timings)
     assert all(0 < t < 600 for t in plan.timings.values())  # seconds of this test's work
     got = _scan_proba(plan, chunks, parts)
@@ -162,41 +163,42 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
                                rtol=0, atol=1e-9)  # fmt: skip
 
 
-def test_the_draw_holds_the_sample_and_the_positions_each_chunk_predicts(tmp_path: Path) -> None:
+def test_the_draw_holds_the_sample_and_each_chunk_predicts_the_rest(tmp_path: Path) -> None:
     """The draw a worker makes from every title's light rows holds the training sample's
-    parcels and, per chunk, the positions its county's model predicts: every usable parcel is
-    in one or the other, once, and the plan made from the draw is the plan made from the rows."""
+    parcels only; each chunk's task predicts its other usable parcels: every usable parcel is
+    predicted once, and the plan made from the draw is the plan made from the rows."""
     from agrilend.assessment import CountyContext  # noqa: PLC0415
     from agrilend.errors import ScanError  # noqa: PLC0415
     from agrilend.scan.crop_sample import draw_sample  # noqa: PLC0415
 
     light, chunks, parts, _ = _parts(tmp_path)
-    light.loc[[5, 130], "status"] = "error"  # two unusable parcels, one in each chunk
+    for cid, row in (("c0", 5), ("c1", 10)):  # two unusable parcels, one in each chunk
+        part = pd.read_parquet(parts[cid])
+        part.loc[row, "status"] = "error"
+        part.to_parquet(parts[cid], index=False)
+    light.loc[[5, 130], "status"] = "error"
     draw = draw_sample(light, chunks, parts, crop_training_cap=CAP)
     assert draw.sampled
     assert not draw.context_model
     n_usable = int((light["status"] != "error").sum())
+    assert draw.n_usable == n_usable
     assert CAP - 2 <= draw.inside.size <= CAP < n_usable  # each crop's quota rounded down
     for column in (draw.codes_in, draw.folds_in, draw.trainable_in, draw.n_obs_in):
         assert len(column) == draw.inside.size
     assert len(draw.codes_fit) == len(draw.n_obs_fit) == draw.fit.size <= draw.inside.size
-    predicted = sum(p.size for p in draw.predict.values())
-    assert draw.inside.size + predicted == n_usable
-    # the positions are rows of the chunks' parts; none is in the sample too
-    for k, pos, _u in draw.groups_in:
-        assert not np.isin(pos, draw.predict.get(chunks[k].id, [])).any()
-    assert 5 not in draw.predict["c0"]  # unusable: neither predicted nor in the sample
-    assert 5 not in draw.groups_in[0][1]
+    assert 5 not in draw.groups_in[0][1]  # unusable: not in the sample
     from_rows = crop_plan(light, chunks, parts, times=TIMES, context=CountyContext(),
                           crop_training_cap=CAP)  # fmt: skip
     from_draw = crop_plan(draw, chunks, parts, times=TIMES, context=CountyContext(),
                           crop_training_cap=CAP)  # fmt: skip
-    assert from_draw.predict.keys() == from_rows.predict.keys()
-    for cid, pos in from_rows.predict.items():
-        np.testing.assert_array_equal(from_draw.predict[cid], pos)
+    assert from_draw.predict is None
+    assert from_draw.fixed.keys() == from_rows.fixed.keys()
     for cid, (pos, proba) in from_rows.fixed.items():
         np.testing.assert_array_equal(from_draw.fixed[cid][0], pos)
         np.testing.assert_allclose(from_draw.fixed[cid][1], proba, rtol=0, atol=1e-12)
+    got = _scan_proba(from_draw, chunks, parts)
+    usable = np.flatnonzero((light["status"] != "error").to_numpy())
+    np.testing.assert_array_equal(got.index.to_numpy(), usable)  # each usable parcel, once
     # a draw made for a county without a model is not taken by a county with one
     with_model = CountyContext()
     with_model.crop_model = object()
