@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -657,7 +658,7 @@ _CODES, _WORDS = "__codes", "__words"
 
 def read_light(part: str | Path) -> pd.DataFrame | None:
     """The part's :data:`LIGHT` columns kept beside it (:func:`save_light`; None when there are
-    none): the frame :func:`light_columns` gives.
+    none, or none readable: the part is read then): the frame :func:`light_columns` gives.
 
     Examples
     --------
@@ -675,15 +676,20 @@ def read_light(part: str | Path) -> pd.DataFrame | None:
     path = light_file(part)
     if not path.exists():
         return None
-    with np.load(path, allow_pickle=False) as got:
-        columns: dict[str, Any] = {ROW: got[ROW]}
-        for col in LIGHT:
-            if col in got.files:
-                columns[col] = got[col]
-            else:
-                words = pd.Index(got[f"{col}{_WORDS}"].astype(object))
-                columns[col] = pd.Categorical.from_codes(got[f"{col}{_CODES}"], categories=words)
-    return pd.DataFrame(columns)
+    try:  # the file opened here, so that it is closed whatever np.load makes of it
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as got:
+            columns: dict[str, Any] = {ROW: got[ROW]}
+            for col in LIGHT:
+                if col in got.files:
+                    columns[col] = got[col]
+                else:
+                    words = pd.Index(got[f"{col}{_WORDS}"].astype(object))
+                    columns[col] = pd.Categorical.from_codes(got[f"{col}{_CODES}"],
+                                                             categories=words)  # fmt: skip
+        return pd.DataFrame(columns)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # the part is the truth
+        log.warning("%s: unreadable (%s); its part is read instead", path.name, exc)
+        return None
 
 
 def light_frame(part: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:

@@ -3,6 +3,7 @@ the client's tasks launched ahead of need."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ def test_light_rows_with_numeric_crop_codes_in_one_part(tmp_path: Path) -> None:
     assert declared_labels(rows["declared_crop"]).tolist() == ["101", "102", "wheat"]
 
 
-def test_light_rows_kept_beside_the_parts_are_what_the_parts_give(tmp_path: Path) -> None:
+def test_light_rows_kept_beside_the_parts_are_what_the_parts_give(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """What a chunk task keeps beside its part is read instead of the part, and gives the same
     rows (crops as words, crops as numbers); a part with none kept (an earlier version's) is
     read."""
@@ -74,6 +77,12 @@ def test_light_rows_kept_beside_the_parts_are_what_the_parts_give(tmp_path: Path
     Path(b.part).with_suffix(".away").rename(b.part)
     light_file(b.part).unlink()
     pd.testing.assert_frame_equal(light_rows([a, b], [], 5, COLUMNS), from_parts)
+    # a light file that cannot be read (cut short) is left for its part, with a warning
+    Path(a.part).with_suffix(".away").rename(a.part)
+    light_file(a.part).write_bytes(light_file(a.part).read_bytes()[:40])
+    with caplog.at_level(logging.WARNING, logger="agrilend.scan.parts"):
+        pd.testing.assert_frame_equal(light_rows([a, b], [], 5, COLUMNS), from_parts)
+    assert "a.light.npz: unreadable" in caplog.text
 
 
 def test_light_rows_categories_are_those_union_categoricals_gives(tmp_path: Path) -> None:
