@@ -149,12 +149,13 @@ class ScanResult:
         ``write`` (outputs), ``total``; ``worker_rss_mb``, the largest resident memory of a
         worker holding a chunk (MB), and ``client_rss_mb``, the peak resident memory of this
         process, the client (MB, :func:`agrilend.scan.memory.peak_mb`). The county step's passes:
-        ``county_crops`` (of which ``county_crop_model``: the light columns read, the
-        sample's features and the fold models; and within it ``county_light_rows``,
+        ``county_crops`` (of which ``county_crop_model``: the training sample drawn, the
+        sample's features and the fold models; and within it ``county_light_rows`` (the draw,
+        on a worker),
         ``county_crop_features``, ``county_crop_folds``, ``county_crop_folds_again`` (the
         cleaning round, when any declaration was set aside) and ``county_crop_county_model``
         (above the training cap)), ``county_peers``, ``county_decide`` (with
-        ``county_households_plan``, the client planning the households' partitions),
+        ``county_households_plan``, the wait for the households' plan made on a worker),
         ``county_households``; and
         ``county_households_cpu``, the households tasks' CPU time summed;
         ``households_task_rss_growth_mb``, the most a households task grew its process's
