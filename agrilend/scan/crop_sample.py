@@ -32,7 +32,9 @@ N_SPLITS, RANDOM_STATE = 5, 0
 #: ``(chunk index, rows of its part, usable positions)`` of some usable parcels, chunk by chunk.
 Groups = list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any]]]
 
-_EMPTY = np.zeros(0, dtype=np.int64)
+
+def _empty() -> np.ndarray[Any, Any]:
+    return np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -53,18 +55,18 @@ class Draw:
     context_model: bool
     names: np.ndarray[Any, Any]
     n_usable: int = 0
-    learnt_codes: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
+    learnt_codes: np.ndarray[Any, Any] = field(default_factory=_empty)
     sampled: bool = False
     n_train: int = 0
-    inside: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
+    inside: np.ndarray[Any, Any] = field(default_factory=_empty)
     groups_in: Groups = field(default_factory=list)
-    codes_in: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    folds_in: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    trainable_in: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    n_obs_in: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    fit: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    codes_fit: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
-    n_obs_fit: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
+    codes_in: np.ndarray[Any, Any] = field(default_factory=_empty)
+    folds_in: np.ndarray[Any, Any] = field(default_factory=_empty)
+    trainable_in: np.ndarray[Any, Any] = field(default_factory=_empty)
+    n_obs_in: np.ndarray[Any, Any] = field(default_factory=_empty)
+    fit: np.ndarray[Any, Any] = field(default_factory=_empty)
+    codes_fit: np.ndarray[Any, Any] = field(default_factory=_empty)
+    n_obs_fit: np.ndarray[Any, Any] = field(default_factory=_empty)
     groups_fit: Groups = field(default_factory=list)
 
 

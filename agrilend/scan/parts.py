@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: Private columns of a part file (removed before the county step).
 ROW, NDVI, SMOOTH, VALID = "_row", "_ndvi", "_smooth", "_valid"
 #: The few columns of every parcel the county step's crop plan reads (:func:`light_columns`;
-#: each chunk task sends them back with its result).
+#: each chunk task keeps them beside its part: :func:`save_light`).
 LIGHT = ("status", "declared_crop", "n_clear_obs")
 #: Columns of counts among them (kept as float32 when that holds them exactly).
 COUNTS = ("n_clear_obs",)
@@ -635,8 +635,6 @@ def save_light(part: str | Path) -> None:
     back from it (a few bytes a parcel, read without opening the part: the county step draws
     the crop model's training sample from every part's). Not kept when a column's words are
     not all text (the part itself is read then)."""
-    from agrilend.outputs import atomic_write  # noqa: PLC0415
-
     frame = light_columns(str(part))
     arrays: dict[str, Any] = {ROW: frame[ROW].to_numpy()}
     for col in LIGHT:
