@@ -120,10 +120,11 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
 
 
 def keeper(client: Any) -> Callable[..., Any] | None:
-    """``keep(fn, *args)``: start ``fn(*args)`` on a worker and leave its result there, as a
-    Dask future that other tasks (``keep``, :func:`mapper`'s, ...) take as an argument and
-    that ``.result()`` fetches; large arrays travel beside the graph, as :func:`launcher`
-    sends them. None without a cluster (the caller computes in process).
+    """``keep(fn, *args, priority=0)``: start ``fn(*args)`` on a worker and leave its result
+    there, as a Dask future that other tasks (``keep``, :func:`mapper`'s, ...) take as an
+    argument and that ``.result()`` fetches; large arrays travel beside the graph, as
+    :func:`launcher` sends them. A task of lower ``priority`` runs when a worker has nothing
+    else to run. None without a cluster (the caller computes in process).
 
     Examples
     --------
@@ -133,9 +134,9 @@ def keeper(client: Any) -> Callable[..., Any] | None:
     if client is None:
         return None
 
-    def keep(fn: Callable[..., Any], *args: Any) -> Any:
+    def keep(fn: Callable[..., Any], *args: Any, priority: int = 0) -> Any:
         sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
-        return client.submit(fn, *sent, pure=False)
+        return client.submit(fn, *sent, pure=False, priority=priority)
 
     return keep
 

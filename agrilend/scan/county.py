@@ -10,8 +10,8 @@ county's model; or every parcel by a county context's model. :func:`crop_plan` a
 - a worker reads the declarations and clear-observation counts (small columns per parcel,
   kept beside the parts) and draws the training sample and the folds exactly as the
   one-process path draws them (:mod:`agrilend.scan.crop_sample`); the workers compute the
-  sample's features from the parts (profile bins as wide as the sample's observations ask),
-  train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
+  sample's features from the parts (profile bins as wide as the sample's observations ask;
+  several chunks' a task, :data:`FEATURE_BATCH`), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
   whatever the county's size) and predict its held-out rows; on a cluster the sample's
   features stay on the workers and the county's model is grown there too, in parts of its
   trees, and written into the scan's context by its worker (:class:`ModelOnWorkers`); in
@@ -19,7 +19,10 @@ county's model; or every parcel by a county context's model. :func:`crop_plan` a
   for it;
 - each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
   probabilities as given and predicts its other usable parcels with the county's (or the
-  context's) model, sent to the workers once, flattened.
+  context's) model, sent to the workers once, flattened. On a cluster their features are
+  computed ahead, by tasks of low priority that run when the fold models, the declaration
+  check and the county's model leave a worker idle (:func:`features_ahead`), and kept beside
+  the parts until the chunk's task reads them (:func:`proba_ahead`).
 
 So the client never holds a column of every parcel, nor the county's curves or features, and
 the predictions are those of ``decide``.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +55,11 @@ log = logging.getLogger(__name__)
 #: five folds of whole forests keep two workers busy for three fits' time, twenty parts for
 #: two and a half, and eight workers for three quarters of a fit instead of one.
 TREE_PARTS = 4
+
+#: The training sample's features are computed this many parcels (or more) a task, several
+#: chunks' at once: a call costs about 8 ms whatever its rows, and a chunk holds a few hundred
+#: of the sample's (at 10^5: 96 tasks of 17 ms, 1.6 s of CPU, became 8 of about 6 ms).
+FEATURE_BATCH = 2_500
 
 #: ``map(fn, list of argument tuples)`` -> results in order (in process, or on Dask workers).
 Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
@@ -85,12 +94,103 @@ def chunk_proba(
     return proba
 
 
-def read_features(part: str, positions: Sequence[int], template: Any, profile_days: int) -> Any:
-    """The crop model's features of rows ``positions`` of a chunk's part (runs on a worker):
+def read_features(
+    rows: Sequence[tuple[str, Sequence[int]]], template: Any, profile_days: int
+) -> Any:
+    """The crop model's features of some rows of some chunks' parts (``rows``: each part and
+    its positions), end to end (runs on a worker):
     :meth:`~agrilend.yield_models.CropTypeClassifier._features` of their curves with profile
-    bins ``profile_days`` wide."""
-    X = read_curves(part, positions, len(template.times))
+    bins ``profile_days`` wide, in one call (a call costs milliseconds whatever its rows)."""
+    width = len(template.times)
+    curves = [read_curves(part, positions, width) for part, positions in rows]
+    X = np.concatenate(curves) if curves else np.full((0, width), np.nan)
     return clone(template)._features(X, width=profile_days).reset_index(drop=True)
+
+
+def batches(sizes: Sequence[int], at_least: int) -> list[range]:
+    """Consecutive items in runs of at least ``at_least`` in all (the last run may hold less).
+
+    Examples
+    --------
+    >>> batches([5, 1, 3, 1, 2], 4)
+    [range(0, 1), range(1, 3), range(3, 5)]
+    >>> batches([], 4)
+    []
+    """
+    out, start, held = [], 0, 0
+    for i, n in enumerate(sizes):
+        held += n
+        if held >= at_least:
+            out.append(range(start, i + 1))
+            start, held = i + 1, 0
+    if start < len(sizes):
+        out.append(range(start, len(sizes)))
+    return out
+
+
+def features_file(part: str | Path) -> Path:
+    """Where :func:`features_ahead` keeps a part's features beside it."""
+    return Path(str(part).removesuffix(".parquet") + ".features.npz")
+
+
+def features_ahead(
+    part: str, fixed: np.ndarray[Any, Any], template: Any, profile_days: int
+) -> str | None:
+    """The crop model's features of the part's usable parcels but ``fixed`` (those the
+    county's model will predict), profile bins ``profile_days`` wide, kept beside the part
+    (:func:`features_file`); returns the file (runs on a worker at low priority, while the
+    fold models are grown, checked and the county's model is grown: the chunks' crops tasks
+    then only predict, :func:`proba_ahead`). None when there are none to keep: the crops task
+    computes them itself, and reports whatever is wrong with the part."""
+    from agrilend.outputs import atomic_write  # noqa: PLC0415
+
+    path = features_file(part)
+    path.unlink(missing_ok=True)
+    try:
+        positions = np.setdiff1d(usable_positions(part), fixed)
+        X = read_curves(part, positions.tolist(), len(template.times))
+    except Exception as exc:  # the crops task reads the part again and says why
+        log.info("features of %s not computed ahead: %s", Path(part).name, exc)
+        return None
+    if not positions.size or np.isinf(X).any():  # infinite curves: the model's own check
+        return None
+    feats = clone(template)._features(X, width=profile_days)
+    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, positions=positions, values=feats.to_numpy(dtype="float64"),
+                 columns=np.asarray([str(c) for c in feats.columns]),
+                 width=np.int64(profile_days))  # fmt: skip
+    return str(path)
+
+
+def proba_ahead(
+    path: str, positions: np.ndarray[Any, Any], predictor: Predictor, n_classes: int
+) -> np.ndarray[Any, Any] | None:
+    """:func:`chunk_proba` of rows ``positions`` from the features :func:`features_ahead` kept
+    (the file is removed); None when they are not those the predictor's model would compute
+    (other rows, bins or columns, another model's dates): the caller computes them then.
+
+    Examples
+    --------
+    >>> proba_ahead("/nonexistent.features.npz", np.arange(2), (None, None, []), 2) is None
+    True
+    """
+    model, times, cols = predictor
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as got:
+            kept, values = got["positions"], got["values"]
+            columns, width = got["columns"].tolist(), int(got["width"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.info("features kept ahead unreadable (%s): computed again", exc)
+        return None
+    finally:
+        Path(path).unlink(missing_ok=True)
+    if (times is not None or width != getattr(model, "profile_days_", None)
+            or columns != list(getattr(model, "feature_schema_", ()))
+            or not np.array_equal(kept, positions)):  # fmt: skip
+        return None
+    proba = np.zeros((len(positions), n_classes))
+    proba[:, cols] = model._proba_features(pd.DataFrame(values, columns=columns))
+    return proba
 
 
 def stack_features(
@@ -254,6 +354,9 @@ class CropPlan:
     fixed: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     predict: dict[str, np.ndarray[Any, Any]] | None
     pending: Any = None
+    #: Chunk id -> its :func:`features_ahead` task (a Dask future), on a cluster with a county's
+    #: model to predict; given to the chunk's crops task beside the plan.
+    ahead: dict[str, Any] | None = None
     #: Seconds of wall per stage of the plan (``crop_features``, ``crop_folds``, ...).
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -268,9 +371,12 @@ class CropPlan:
             context.crop_model = self.pending.result()
         self.pending = None
 
-    def chunk_crops(self, chunk_id: str, part: str, width: int, predictor: Any = None) -> Any:
+    def chunk_crops(
+        self, chunk_id: str, part: str, width: int, predictor: Any = None, ahead: Any = None
+    ) -> Any:
         """Crop, confidence and ``p_<class>`` of the chunk's usable parcels, indexed by their
-        position in the part (runs on a worker; ``predictor`` the broadcast copy)."""
+        position in the part (runs on a worker; ``predictor`` the broadcast copy; ``ahead`` the
+        file of the features computed ahead, :func:`features_ahead`)."""
         predictor = self.predictor if predictor is None else predictor
         k = len(self.classes)
         pos_fix, p_fix = self.fixed.get(chunk_id, (np.zeros(0, np.int64), np.zeros((0, k))))
@@ -284,7 +390,10 @@ class CropPlan:
         if pos_pred.size:
             if predictor is None:
                 raise ScanError(f"chunk {chunk_id}: parcels to predict but no model to predict")
-            proba[pos_fix.size :] = chunk_proba(part, pos_pred.tolist(), width, predictor, k)
+            got = None if ahead is None else proba_ahead(ahead, pos_pred, predictor, k)
+            if got is None:
+                got = chunk_proba(part, pos_pred.tolist(), width, predictor, k)
+            proba[pos_fix.size :] = got
         order = np.argsort(positions, kind="stable")
         positions, proba = positions[order], proba[order]
         classes = np.asarray(self.classes)
@@ -358,7 +467,9 @@ def crop_plan(
         """Features of usable positions ``selected`` (their chunks' ``groups``; computed by the
         workers from their curves, profile bins ``bins`` days wide), in that order (with
         ``keep``: left on a worker)."""
-        jobs = [(parts[chunks[k].id], pos.tolist(), template, bins) for k, pos, _ in groups]
+        rows = [(parts[chunks[k].id], pos.tolist()) for k, pos, _ in groups]
+        jobs = [([rows[i] for i in run_of], template, bins)
+                for run_of in batches([len(pos) for _, pos in rows], FEATURE_BATCH)]  # fmt: skip
         order = np.concatenate([u for *_, u in groups]) if groups else np.zeros(0, np.int64)
         at = {int(u): i for i, u in enumerate(order)}
         take = np.asarray([at[int(u)] for u in selected], dtype=np.int64)
@@ -394,6 +505,14 @@ def crop_plan(
     took: dict[str, float] = {}
     feats = gather(draw.groups_in, inside, bins)
     took["crop_features"] = time.perf_counter() - clock
+    rest = draw.n_usable - inside.size if draw.sampled else 0
+    ahead = None
+    if keep is not None and rest:  # what the workers do when the folds leave them nothing
+        in_sample = {chunks[k].id: pos for k, pos, _ in draw.groups_in}
+        none = np.zeros(0, dtype=np.int64)
+        ahead = {cid: keep(features_ahead, part, in_sample.get(cid, none), template, bins,
+                           priority=-1)
+                 for cid, part in parts.items()}  # fmt: skip
     lab_in = names[draw.codes_in]  # text (shared strings): the sample's parcels only
     codes_in, folds_in, trainable_in = draw.codes_in, draw.folds_in, draw.trainable_in
 
@@ -475,13 +594,12 @@ def crop_plan(
                  for trees in parts_of_trees]  # fmt: skip
         return keep(joined_trees, template, *grown)
 
-    rest = draw.n_usable - inside.size if draw.sampled else 0
     del draw  # only the sample's features stay
     if rest:  # a sampled county: the county's model predicts every other parcel
         if keep is not None:  # grown, flattened and kept on the workers
             model_on_workers = county_model_on_workers(keep)
             plan = CropPlan("county", keep(flat_plan_predictor, model_on_workers, learnt),
-                            list(learnt), fixed, None, timings=took)  # fmt: skip
+                            list(learnt), fixed, None, ahead=ahead, timings=took)  # fmt: skip
             plan.pending = model_on_workers
             return plan
         clock = time.perf_counter()
@@ -617,16 +735,21 @@ def _with_proba(crops: pd.DataFrame, proba: Any, classes: list[Any]) -> pd.DataF
 
 
 __all__ = [
+    "FEATURE_BATCH",
     "CropPlan",
     "ModelOnWorkers",
     "SavedModel",
+    "batches",
     "chunk_proba",
     "crop_plan",
+    "features_ahead",
+    "features_file",
     "fit_trees",
     "flat_plan_predictor",
     "flat_predictor",
     "joined_trees",
     "part_paths",
+    "proba_ahead",
     "read_curves",
     "save_crop_model",
     "stack_features",

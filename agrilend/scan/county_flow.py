@@ -29,6 +29,7 @@ from agrilend.scan.cluster import is_remote, launcher
 from agrilend.scan.county import (
     ModelOnWorkers,
     crop_plan,
+    features_file,
     flat_predictor,
     part_paths,
 )
@@ -255,14 +256,17 @@ def county_on_workers(
         share(flat_predictor(plan.predictor))  # fmt: skip
 
     def plan_of(cid: str) -> Any:  # only this chunk's positions travel with its task
-        return replace(plan, predictor=None, pending=None, timings={},
+        return replace(plan, predictor=None, pending=None, timings={}, ahead=None,
                        fixed={cid: plan.fixed[cid]} if cid in plan.fixed else {},
                        predict=None if plan.predict is None else
                        {cid: plan.predict[cid]} if cid in plan.predict else {})  # fmt: skip
 
-    first = reduce(crops_task, [(s, plan_of(s.chunk), predictor, given is None) for s in specs],
+    ahead = plan.ahead or {}  # each chunk's features computed ahead: its task waits for them
+    first = reduce(crops_task, [(s, plan_of(s.chunk), predictor, given is None,
+                                 ahead.get(s.chunk)) for s in specs],
                    _fold_first) or _fold_first(None, None)  # fmt: skip
-    del predictor  # the chunks are predicted
+    del predictor, ahead  # the chunks are predicted
+    plan.ahead = None
     plan.finish(county)  # the county's model, trained meanwhile (here or on the workers)
     tm["county_crops"] = time.perf_counter() - t0
     threshold = float(given) if given is not None else \
@@ -287,6 +291,8 @@ def county_on_workers(
                      "tiles": len(peers.tiles), "tile_crops": peers.tile_crops}  # fmt: skip
     for spec in specs:  # pass 1's copies of the peer values, for the light passes: done with
         peers_file(spec).unlink(missing_ok=True)
+        if spec.part is not None:  # features computed ahead and not used (their task removes them)
+            features_file(spec.part).unlink(missing_ok=True)
     tm["county_peers"] = time.perf_counter() - t0 - tm["county_crops"]
 
     weather, season_table, climate = inputs.weather, pd.DataFrame(), None

@@ -475,9 +475,12 @@ def _grid(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 # --- the tasks ---------------------------------------------------------------------------------
 
 
-def crops_task(spec: PartSpec, plan: Any, predictor: Any, need_scores: bool) -> dict[str, Any]:
+def crops_task(
+    spec: PartSpec, plan: Any, predictor: Any, need_scores: bool, ahead: str | None = None
+) -> dict[str, Any]:
     """Pass 1 on a worker: the part's crops (written beside it), the histograms of its peer
-    values, its declaration scores (on the grid) and its clear fractions per date."""
+    values, its declaration scores (on the grid) and its clear fractions per date. ``ahead``:
+    the file of its features computed ahead (:func:`agrilend.scan.county.features_ahead`)."""
     from agrilend.outputs import atomic_write  # noqa: PLC0415
 
     out: dict[str, Any] = {"chunk": spec.chunk}
@@ -485,7 +488,7 @@ def crops_task(spec: PartSpec, plan: Any, predictor: Any, need_scores: bool) -> 
         crops = pd.DataFrame({"position": np.zeros(0, np.int64), "crop": np.zeros(0, object)})
         declared = np.zeros(0, dtype=object)
     else:
-        found = plan.chunk_crops(spec.chunk, spec.part, spec.width, predictor)
+        found = plan.chunk_crops(spec.chunk, spec.part, spec.width, predictor, ahead)
         crops = found.reset_index()
         frame = read_columns(spec.part, ["declared_crop", VALID])
         declared = (

@@ -64,11 +64,16 @@ def _parts(tmp: Path) -> tuple[pd.DataFrame, list[Chunk], dict[str, str], np.nda
 
 
 def _scan_proba(
-    plan: CropPlan, chunks: list[Chunk], parts: dict[str, str], predictor: object = None
+    plan: CropPlan,
+    chunks: list[Chunk],
+    parts: dict[str, str],
+    predictor: object = None,
+    ahead: dict[str, str | None] | None = None,
 ) -> pd.DataFrame:
     frames = []
     for c in chunks:
-        crops = plan.chunk_crops(c.id, parts[c.id], TIMES.size, predictor)
+        crops = plan.chunk_crops(c.id, parts[c.id], TIMES.size, predictor,
+                                 (ahead or {}).get(c.id))  # fmt: skip
         rows = np.asarray(c.rows)[crops.index.to_numpy()]
         frames.append(crops.set_axis(pd.Index(rows)))
     return pd.concat(frames).sort_index()
@@ -137,7 +142,12 @@ def test_a_plan_kept_on_the_workers_predicts_as_the_plan_in_process(
         assert is_remote(plan.pending)
         assert there.crop_model is None  # fetched by finish, once the chunks are predicted
         predictor = plan.predictor.result() if is_remote(plan.predictor) else None
-        got = _scan_proba(plan, chunks, parts, predictor)
+        # with a county's model to predict, each chunk's features were computed ahead
+        assert (plan.ahead is not None) == (cap is not None)
+        ahead = {cid: f.result() for cid, f in (plan.ahead or {}).items()}
+        assert all(ahead.get(c.id) for c in chunks) == (cap is not None)
+        got = _scan_proba(plan, chunks, parts, predictor, ahead)
+        assert not any(Path(p).exists() for p in ahead.values() if p)  # used, then removed
         plan.finish(there)
         assert isinstance(there.crop_model, ModelOnWorkers)
         model = there.crop_model.fetch()
