@@ -10,6 +10,7 @@ there is no client.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -120,11 +121,20 @@ def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
 
 
 def keeper(client: Any) -> Callable[..., Any] | None:
-    """``keep(fn, *args, priority=0)``: start ``fn(*args)`` on a worker and leave its result
-    there, as a Dask future that other tasks (``keep``, :func:`mapper`'s, ...) take as an
-    argument and that ``.result()`` fetches; large arrays travel beside the graph, as
-    :func:`launcher` sends them. A task of lower ``priority`` runs when a worker has nothing
-    else to run. None without a cluster (the caller computes in process).
+    """``keep(fn, *args, priority=0, everywhere=False, spread=False)``: start ``fn(*args)`` on a
+    worker and leave its result there, as a Dask future that other tasks (``keep``,
+    :func:`mapper`'s, ...) take as an argument and that ``.result()`` fetches; large arrays
+    travel beside the graph, as :func:`launcher` sends them. None without a cluster (the
+    caller computes in process).
+
+    - A task of lower ``priority`` runs when a worker has nothing else to run.
+    - With ``everywhere``, ``keep`` waits for the result and copies it to every worker, so that
+      the tasks that take it may run on any worker: the scheduler sends a task where its
+      inputs are, and moves it only to an idle worker.
+    - With ``spread``, the tasks go to the workers in turn (each may still run elsewhere): the
+      scheduler places a task by the work it counts on each worker, work of low priority
+      included, and may queue several long tasks on one worker while another has only short
+      ones of low priority to run.
 
     Examples
     --------
@@ -134,9 +144,26 @@ def keeper(client: Any) -> Callable[..., Any] | None:
     if client is None:
         return None
 
-    def keep(fn: Callable[..., Any], *args: Any, priority: int = 0) -> Any:
+    turn = itertools.count()
+
+    def keep(
+        fn: Callable[..., Any],
+        *args: Any,
+        priority: int = 0,
+        everywhere: bool = False,
+        spread: bool = False,
+    ) -> Any:
         sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
-        return client.submit(fn, *sent, pure=False, priority=priority)
+        where: dict[str, Any] = {}
+        if spread:  # the workers of this moment, in turn: a hint, not a restriction
+            workers = sorted(client.nthreads())
+            if workers:
+                where = {"workers": [workers[next(turn) % len(workers)]],
+                         "allow_other_workers": True}  # fmt: skip
+        future = client.submit(fn, *sent, pure=False, priority=priority, **where)
+        if everywhere:
+            client.replicate([future])
+        return future
 
     return keep
 

@@ -11,12 +11,12 @@ county's model; or every parcel by a county context's model. :func:`crop_plan` a
   kept beside the parts) and draws the training sample and the folds exactly as the
   one-process path draws them (:mod:`agrilend.scan.crop_sample`); the workers compute the
   sample's features from the parts (profile bins as wide as the sample's observations ask;
-  several chunks' a task, :data:`FEATURE_BATCH`), train one fold model per task (at most about ``CROP_TRAINING_CAP`` rows,
-  whatever the county's size) and predict its held-out rows; on a cluster the sample's
-  features stay on the workers and the county's model is grown there too, in parts of its
-  trees, and written into the scan's context by its worker (:class:`ModelOnWorkers`); in
-  process it is trained in a thread while the chunks' crops are computed, when no parcel waits
-  for it;
+  several chunks' a task, :data:`FEATURE_BATCH`), train one fold model per task (at most
+  about ``CROP_TRAINING_CAP`` rows, whatever the county's size) and predict its held-out rows;
+  on a cluster the sample's features stay on the workers (a copy on each) and the county's
+  model is grown there too, in parts of its trees spread over the workers, and written into
+  the scan's context by its worker (:class:`ModelOnWorkers`); in process it is trained in a
+  thread while the chunks' crops are computed, when no parcel waits for it;
 - each chunk's task (:mod:`agrilend.scan.county_step`) takes its sample parcels' out-of-fold
   probabilities as given and predicts its other usable parcels with the county's (or the
   context's) model, sent to the workers once, flattened. On a cluster their features are
@@ -475,8 +475,9 @@ def crop_plan(
         take = np.asarray([at[int(u)] for u in selected], dtype=np.int64)
         if keep is None:
             return stack_features(template, width, bins, take, *run(read_features, jobs))
+        # on every worker: the fold models' and the county model's tasks may run on any
         return keep(stack_features, template, width, bins, take,
-                    *[keep(read_features, *job) for job in jobs])  # fmt: skip
+                    *[keep(read_features, *job) for job in jobs], everywhere=True)  # fmt: skip
 
     if draw.context_model != (context.crop_model is not None):
         raise ScanError("the crop plan's draw was made for a county with"
@@ -501,10 +502,6 @@ def crop_plan(
     # the folds' profile bins: as wide as their parcels' observations ask (as the audit of the
     # training sample reads them from its series)
     bins = width_of_counts(draw.n_obs_in, times)
-    clock = time.perf_counter()
-    took: dict[str, float] = {}
-    feats = gather(draw.groups_in, inside, bins)
-    took["crop_features"] = time.perf_counter() - clock
     rest = draw.n_usable - inside.size if draw.sampled else 0
     ahead = None
     if keep is not None and rest:  # what the workers do when the folds leave them nothing
@@ -513,6 +510,10 @@ def crop_plan(
         ahead = {cid: keep(features_ahead, part, in_sample.get(cid, none), template, bins,
                            priority=-1)
                  for cid, part in parts.items()}  # fmt: skip
+    clock = time.perf_counter()
+    took: dict[str, float] = {}
+    feats = gather(draw.groups_in, inside, bins)
+    took["crop_features"] = time.perf_counter() - clock
     lab_in = names[draw.codes_in]  # text (shared strings): the sample's parcels only
     codes_in, folds_in, trainable_in = draw.codes_in, draw.folds_in, draw.trainable_in
 
@@ -540,7 +541,7 @@ def crop_plan(
                  for k in folds for trees in parts_of_trees]  # fmt: skip
         per = len(parts_of_trees)
         if keep is not None:
-            grown = [keep(fit_fold, *t) for t in tasks]
+            grown = [keep(fit_fold, *t, spread=True) for t in tasks]
             sums = run(fold_sum, [(sizes[k], learnt.size, shares, *grown[i * per : (i + 1) * per])
                                   for i, k in enumerate(folds)])  # fmt: skip
         else:
@@ -590,7 +591,7 @@ def crop_plan(
 
     def county_model_on_workers(keep: Callable[..., Any]) -> Any:  # its future, grown in parts
         grown = [keep(fit_trees, feats_fit, fit_take, y_fit, template, fit_bins, times,
-                      None if template.calibration is not None else trees)
+                      None if template.calibration is not None else trees, spread=True)
                  for trees in parts_of_trees]  # fmt: skip
         return keep(joined_trees, template, *grown)
 

@@ -97,3 +97,23 @@ def test_flat_forest_splits_values_at_the_thresholds_as_scikit_learn() -> None:
         Xt[1::3, 0] = probe[1::3]
         np.testing.assert_allclose(FlatForest(forest).predict_proba(Xt),
                                    forest.predict_proba(Xt), rtol=0, atol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 7, 8, 13])
+def test_flat_forest_walks_any_number_of_rows_as_one_at_a_time(n: int) -> None:
+    """The trees are walked four rows at once, the rest one at a time: every row count gives
+    each row the forest's probabilities, whichever way its row was walked."""
+    from sklearn.ensemble import ExtraTreesClassifier  # noqa: PLC0415
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] * X[:, 2] > 0.2) + 2 * (X[:, 3] > 1)
+    forest = ExtraTreesClassifier(n_estimators=9, random_state=0).fit(X, y)
+    flat = FlatForest(forest)
+    Xt = rng.normal(size=(n, 6)).astype(np.float32)
+    got = flat.predict_proba(Xt)
+    assert got.shape == (n, forest.n_classes_)
+    np.testing.assert_allclose(got, forest.predict_proba(Xt) if n else got, rtol=0, atol=1e-12)
+    for i in range(n):  # a row walked in a block of four is the row walked alone
+        np.testing.assert_allclose(got[i], flat.predict_proba(Xt[i : i + 1])[0], rtol=0,
+                                   atol=1e-15)  # fmt: skip

@@ -161,3 +161,29 @@ def test_launcher_sends_large_arrays_beside_the_graph() -> None:
                 break
             time.sleep(0.05)
         assert not client.who_has()  # neither the arrays nor the result stay on the workers
+
+
+def test_keeper_spreads_tasks_and_copies_a_result_to_every_worker() -> None:
+    """``spread`` sends the tasks to the workers in turn; ``everywhere`` leaves a copy of the
+    result on each worker (the tasks that take it can run anywhere); a low ``priority`` task
+    still runs and gives its result."""
+    distributed = pytest.importorskip("distributed")
+    from agrilend.scan.cluster import keeper  # noqa: PLC0415
+
+    def where(_: int) -> str:
+        return str(distributed.get_worker().address)
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,  # fmt: skip
+        distributed.Client(cluster) as client,
+    ):
+        keep = keeper(client)
+        assert keep is not None
+        ran = [f.result() for f in [keep(where, i, spread=True) for i in range(6)]]
+        workers = sorted(client.nthreads())
+        assert ran == [workers[i % 2] for i in range(6)]
+        shared = keep(np.arange, 10, everywhere=True)
+        assert sorted(client.who_has([shared])[shared.key]) == workers
+        assert keep(int, "7", priority=-1).result() == 7
