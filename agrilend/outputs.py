@@ -182,13 +182,15 @@ _SCALAR_KINDS = frozenset({
 def tabular(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose nested cells (lists, dicts) are JSON strings."""
     out = df.copy()
-    for col in out.columns:
-        if col == "geometry" or out[col].dtype != object:
+    # the columns' types read once: only columns of objects are looked at
+    for col, dtype in list(out.dtypes.items()):
+        if col == "geometry" or dtype != np.dtype(object):
             continue
-        if pd.api.types.infer_dtype(out[col], skipna=True) in _SCALAR_KINDS:
+        cells = out[col]
+        if pd.api.types.infer_dtype(cells, skipna=True) in _SCALAR_KINDS:
             continue
-        if out[col].map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any():
-            out[col] = out[col].map(_plain)
+        if cells.map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any():
+            out[col] = cells.map(_plain)
     return out
 
 

@@ -531,6 +531,13 @@ def _put(
             whole[ok] = v
             frame[col] = whole
             continue
+        if col not in frame.columns and v.dtype == object:
+            # a new column of objects (text) made whole too, None where no value, kept objects
+            # (as the None-filled column set through frame.loc was; not inferred as strings)
+            cells = np.full(len(frame), None, dtype=object)
+            cells[ok] = v
+            frame[col] = pd.Series(cells, index=frame.index, dtype=object)
+            continue
         if col not in frame.columns:
             frame[col] = None
         frame.loc[ok, col] = v
@@ -629,8 +636,10 @@ def _numbers_as_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Rows of error parcels hold None where others hold numbers; left as objects, such columns
     are written as TEXT to a GeoPackage and compare as strings in a GIS.
     """
-    for col in frame.columns:
-        if col == frame.geometry.name or frame[col].dtype != object:
+    geometry = frame.geometry.name
+    # the columns' types read once (a GeoDataFrame's column costs tens of microseconds)
+    for col, dtype in list(frame.dtypes.items()):
+        if col == geometry or dtype != np.dtype(object):
             continue
         values = frame[col].dropna()
         if len(values) and pd.api.types.infer_dtype(values, skipna=False) in _NUMBER_KINDS:

@@ -98,16 +98,17 @@ def mapper(client: Any) -> Callable[[Callable[..., Any], list[tuple[Any, ...]]],
 
 
 def launcher(client: Any) -> Callable[..., Callable[[], Any]]:
-    """``launch(fn, *args)``: start ``fn(*args)`` now, on a worker, and return a function that
-    waits for its result, so that a task the client needs later runs while the client does
-    other things (in process: run when its result is asked for)."""
+    """``launch(fn, *args, priority=0)``: start ``fn(*args)`` now, on a worker, and return a
+    function that waits for its result, so that a task the client needs later runs while the
+    client does other things (in process: run when its result is asked for). A task of lower
+    ``priority`` runs when a worker has nothing else to run (or when its result is asked)."""
 
-    def launch(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    def launch(fn: Callable[..., Any], *args: Any, priority: int = 0) -> Callable[[], Any]:
         if client is None:
             return lambda: fn(*args)
         # large arrays go to a worker beside the graph, not inside it through the scheduler
         sent = [client.scatter(a, hash=False) if _large(a) else a for a in args]
-        future = client.submit(fn, *sent, pure=False)
+        future = client.submit(fn, *sent, pure=False, priority=priority)
 
         def result() -> Any:
             try:

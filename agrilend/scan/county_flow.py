@@ -229,14 +229,15 @@ def county_on_workers(
     # parts by the chunk tasks); no column of every title comes to the client
     drawn = launch(draw_task, specs, chunks_there, n_titles, crop_training_cap,
                    county.crop_model is not None)  # fmt: skip
-    # on the workers while the crops are made: both read the titles file
-    overlaps = launch(overlap_changes, specs, titles_file, crs)
+    # on the workers while the crops are made, when the crop model's tasks leave one idle (low
+    # priority: the draw and the sample's features come first): both read the titles file
+    overlaps = launch(overlap_changes, specs, titles_file, crs, priority=-1)
     plan_args = (titles_file, chunks_there, n_titles, inputs.subsidies, inputs.credit_extras,
                  policy, as_of, slots)  # fmt: skip
     # on a cluster the households' plan stays on its worker: each part's households go from
     # there to the part's task (8 bytes a title), the client gets the rest of the plan
-    planned = keep(plan_from_titles, *plan_args) if keep is not None else \
-        launch(plan_from_titles, *plan_args)  # fmt: skip
+    planned = keep(plan_from_titles, *plan_args, priority=-1) if keep is not None else \
+        launch(plan_from_titles, *plan_args, priority=-1)  # fmt: skip
     del chunks_there, plan_args
     draw = drawn()
     tm["county_light_rows"] = time.perf_counter() - t0

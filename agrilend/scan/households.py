@@ -542,10 +542,16 @@ def _unjson(parcels: pd.DataFrame) -> pd.DataFrame:
 
     out = parcels.copy()
     if "quality_flags" in out:
-        out["quality_flags"] = [
-            json.loads(v) if isinstance(v, str) and v.startswith("[") else v
-            for v in out["quality_flags"]
-        ]
+        read: dict[str, list[Any]] = {}  # a few distinct lists of flags: each decoded once
+
+        def flags(v: Any) -> Any:
+            if not (isinstance(v, str) and v.startswith("[")):
+                return v
+            if v not in read:
+                read[v] = json.loads(v)
+            return list(read[v])  # a list of its own for each row, as json.loads gave
+
+        out["quality_flags"] = [flags(v) for v in out["quality_flags"]]
     return out
 
 

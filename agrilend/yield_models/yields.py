@@ -242,36 +242,45 @@ def estimate_yield(
             "yield_note",
         )
     }
+    # what a parcel's crop, its vigour's presence and quality decide, worked out once each
+    known: dict[tuple[str, bool, bool], tuple[Any, ...]] = {}
     for crop, v, q in zip(metrics[crop_col].astype(str), vig, quality, strict=True):
-        hv = harvests(crop)
-        note = []
-        if math.isfinite(v):  # math, not numpy: one parcel at a time
+        finite = math.isfinite(v)  # math, not numpy: one parcel at a time
+        key = (crop, finite, finite and q != "ok")
+        if key not in known:
+            hv = harvests(crop)
+            note = []
+            if finite:
+                sigma2 = MODEL_SIGMA**2 + (LOW_QUALITY_SIGMA**2 if q != "ok" else 0.0)
+            else:
+                sigma2 = MODEL_SIGMA**2 + NO_VIGOUR_SIGMA**2
+                note.append("no vigour: county mean used")
+            given = [county_yields.get(h) for h in hv]
+            base: list[float] | None = [float(b) for b in given if b is not None]
+            if any(b is None for b in given):
+                missing = [h for h, b in zip(hv, given, strict=True) if b is None]
+                note.append(f"no county yield for {missing}")
+                base = None
+            cv = max(cvs.get(h, COUNTY_CV_DEFAULT) for h in hv)
+            sigma = math.sqrt(sigma2 + cv**2)
+            known[key] = (hv, base, sigma, math.exp(-z * sigma), math.exp(z * sigma),
+                          "; ".join(note))  # fmt: skip
+        hv, base, sigma, down, up, note_text = known[key]
+        factor = 1.0  # no vigour: the county's mean
+        if finite:
             # a negative vigour has no power (numpy gave NaN here, Python a complex number)
             factor = min(max(float(v) ** el, lo_f), hi_f) if v >= 0 else math.nan
-            sigma2 = MODEL_SIGMA**2 + (LOW_QUALITY_SIGMA**2 if q != "ok" else 0.0)
-        else:
-            factor = 1.0
-            sigma2 = MODEL_SIGMA**2 + NO_VIGOUR_SIGMA**2
-            note.append("no vigour: county mean used")
-        base = [county_yields.get(h) for h in hv]
-        if any(b is None for b in base):
-            missing = [h for h, b in zip(hv, base, strict=True) if b is None]
-            note.append(f"no county yield for {missing}")
-            vals = [np.nan] * len(hv)
-        else:
-            vals = [float(b) * factor * wf for b in base if b is not None]
-        cv = max(cvs.get(h, COUNTY_CV_DEFAULT) for h in hv)
-        sigma = math.sqrt(sigma2 + cv**2)
+        vals = [np.nan] * len(hv) if base is None else [b * factor * wf for b in base]
         total = float(sum(vals))
         rec["yield_t_ha"].append(total)
-        rec["yield_low"].append(total * math.exp(-z * sigma))
-        rec["yield_high"].append(total * math.exp(z * sigma))
+        rec["yield_low"].append(total * down)
+        rec["yield_high"].append(total * up)
         rec["harvest_s1"].append(hv[0])
         rec["yield_s1_t_ha"].append(vals[0])
         rec["harvest_s2"].append(hv[1] if len(hv) > 1 else "")
         rec["yield_s2_t_ha"].append(vals[1] if len(hv) > 1 else 0.0)
         rec["yield_sigma"].append(sigma)
-        rec["yield_note"].append("; ".join(note))
+        rec["yield_note"].append(note_text)
     out = pd.DataFrame(rec, index=metrics.index)
     for c in ("yield_t_ha", "yield_low", "yield_high", "yield_s1_t_ha", "yield_s2_t_ha"):
         out[c] = out[c].astype("float64")
