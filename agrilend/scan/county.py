@@ -149,16 +149,16 @@ def features_ahead(
     try:
         positions = np.setdiff1d(usable_positions(part), fixed)
         X = read_curves(part, positions.tolist(), len(template.times))
-    except Exception as exc:  # the crops task reads the part again and says why
+        if not positions.size or np.isinf(X).any():  # infinite curves: the model's own check
+            return None
+        feats = clone(template)._features(X, width=profile_days)
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, positions=positions, values=feats.to_numpy(dtype="float64"),
+                     columns=np.asarray([str(c) for c in feats.columns]),
+                     width=np.int64(profile_days))  # fmt: skip
+    except Exception as exc:  # the crops task computes them again and says what is wrong
         log.info("features of %s not computed ahead: %s", Path(part).name, exc)
         return None
-    if not positions.size or np.isinf(X).any():  # infinite curves: the model's own check
-        return None
-    feats = clone(template)._features(X, width=profile_days)
-    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, positions=positions, values=feats.to_numpy(dtype="float64"),
-                 columns=np.asarray([str(c) for c in feats.columns]),
-                 width=np.int64(profile_days))  # fmt: skip
     return str(path)
 
 

@@ -95,5 +95,9 @@ def test_features_ahead_are_refused_when_not_the_models(
     assert proba_ahead(path, rows, predictor, k) is None  # gone: computed by the task
     # a part that cannot be read: no file, the chunk's task reads it and says why
     assert features_ahead(str(tmp_path / "missing.parquet"), fixed, template, 20) is None
+    # features that cannot be computed (a model of other dates): none kept, the task computes
+    other = CropTypeClassifier(times=list(TIMES[:10]), n_jobs=1)
+    assert features_ahead(part, fixed, other, model.profile_days_) is None
+    assert not features_file(part).exists()
     # every parcel in the sample: nothing to keep
     assert features_ahead(part, usable_positions(part), template, model.profile_days_) is None
