@@ -229,8 +229,8 @@ def county_on_workers(
     # parts by the chunk tasks); no column of every title comes to the client
     drawn = launch(draw_task, specs, chunks_there, n_titles, crop_training_cap,
                    county.crop_model is not None)  # fmt: skip
-    # on the workers while the crops are made, when the crop model's tasks leave one idle (low
-    # priority: the draw and the sample's features come first): both read the titles file
+    # on the workers while the crops are made, at low priority (needed only at the decisions:
+    # a worker with crop-model tasks waiting runs those first): both read the titles file
     overlaps = launch(overlap_changes, specs, titles_file, crs, priority=-1)
     plan_args = (titles_file, chunks_there, n_titles, inputs.subsidies, inputs.credit_extras,
                  policy, as_of, slots)  # fmt: skip
