@@ -107,14 +107,15 @@ def read_features(
     return clone(template)._features(X, width=profile_days).reset_index(drop=True)
 
 
-def batches(sizes: Sequence[int], at_least: int) -> list[range]:
-    """Consecutive items in runs of at least ``at_least`` in all (the last run may hold less).
+def runs_of(sizes: Sequence[int], at_least: int) -> list[range]:
+    """Consecutive items in runs whose ``sizes`` add up to at least ``at_least`` (the last run
+    may hold less): runs by weight, where :func:`agrilend.scan.county_step.batched` cuts by count.
 
     Examples
     --------
-    >>> batches([5, 1, 3, 1, 2], 4)
+    >>> runs_of([5, 1, 3, 1, 2], 4)
     [range(0, 1), range(1, 3), range(3, 5)]
-    >>> batches([], 4)
+    >>> runs_of([], 4)
     []
     """
     out, start, held = [], 0, 0
@@ -469,7 +470,7 @@ def crop_plan(
         ``keep``: left on a worker)."""
         rows = [(parts[chunks[k].id], pos.tolist()) for k, pos, _ in groups]
         jobs = [([rows[i] for i in run_of], template, bins)
-                for run_of in batches([len(pos) for _, pos in rows], FEATURE_BATCH)]  # fmt: skip
+                for run_of in runs_of([len(pos) for _, pos in rows], FEATURE_BATCH)]  # fmt: skip
         order = np.concatenate([u for *_, u in groups]) if groups else np.zeros(0, np.int64)
         at = {int(u): i for i, u in enumerate(order)}
         take = np.asarray([at[int(u)] for u in selected], dtype=np.int64)
@@ -740,7 +741,6 @@ __all__ = [
     "CropPlan",
     "ModelOnWorkers",
     "SavedModel",
-    "batches",
     "chunk_proba",
     "crop_plan",
     "features_ahead",
@@ -752,6 +752,7 @@ __all__ = [
     "part_paths",
     "proba_ahead",
     "read_curves",
+    "runs_of",
     "save_crop_model",
     "stack_features",
 ]
